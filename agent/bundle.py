@@ -1,0 +1,312 @@
+"""A report and its files, and the single-file bundle (a zip) they travel in.
+
+The bundle is deterministic: the same report gives the same bytes, so a bundle
+round-trips through import and export byte for byte, and a digest of it means
+something. Loading validates everything before trusting it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Final
+
+from pydantic import ValidationError
+
+from agent.schema import (
+    IMAGE_EXTENSIONS,
+    MANIFEST_PATH,
+    MAX_ATTACHMENTS,
+    MAX_FILE_BYTES,
+    MAX_STEPS,
+    SYSINFO_PATH,
+    Attachment,
+    MarkupItem,
+    Monitor,
+    Report,
+    Step,
+    canonical_json_bytes,
+    file_ref,
+    sha256_hex,
+    sniff_image_type,
+)
+
+BUNDLE_SUFFIX: Final = ".showdesk"
+MAX_BUNDLE_ENTRIES: Final = MAX_STEPS * 2 + MAX_ATTACHMENTS + 2
+MAX_BUNDLE_BYTES: Final = 200 * 1024 * 1024
+MAX_COMPRESSION_RATIO: Final = 100
+MAX_MANIFEST_BYTES: Final = 1024 * 1024
+# Zip entries carry a DOS timestamp; a fixed one keeps bundles reproducible.
+_ZIP_EPOCH: Final = (1980, 1, 1, 0, 0, 0)
+
+
+class BundleError(ValueError):
+    """A bundle or report that cannot be trusted; the message names the cause."""
+
+
+@dataclass
+class ReportBundle:
+    """A report manifest with the bytes of every file it names."""
+
+    report: Report
+    files: dict[str, bytes] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Every named file present with its digest, nothing extra, images what they claim."""
+        named = {ref.path: ref for ref in self.report.files()}
+        missing = sorted(set(named) - set(self.files))
+        if missing:
+            raise BundleError(f"files named in the manifest are missing: {', '.join(missing)}")
+        extra = sorted(set(self.files) - set(named))
+        if extra:
+            raise BundleError(f"files not named in the manifest: {', '.join(extra)}")
+        for path, ref in named.items():
+            data = self.files[path]
+            if len(data) != ref.size or sha256_hex(data) != ref.sha256:
+                raise BundleError(f"{path} does not match its size or sha256 in the manifest")
+        for step in self.report.steps:
+            for ref in (step.image, step.original):
+                if ref is None:
+                    continue
+                sniffed = sniff_image_type(self.files[ref.path])
+                if sniffed != ref.media_type:
+                    raise BundleError(
+                        f"{ref.path} claims {ref.media_type} but its content is {sniffed or 'not an image'}"
+                    )
+
+    @property
+    def sysinfo(self) -> dict[str, object] | None:
+        data = self.files.get(SYSINFO_PATH)
+        if data is None:
+            return None
+        loaded = json.loads(data)
+        return loaded if isinstance(loaded, dict) else None
+
+    def total_bytes(self) -> int:
+        return sum(len(b) for b in self.files.values())
+
+    # ------------------------------------------------------------ serialisation
+    def to_bytes(self) -> bytes:
+        self.validate()
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            _write_entry(archive, MANIFEST_PATH, self.report.canonical_json(), compress=True)
+            for ref in self.report.files():
+                # Images are already compressed; deflating them again only costs time.
+                compress = not ref.media_type.startswith("image/")
+                _write_entry(archive, ref.path, self.files[ref.path], compress=compress)
+        return buffer.getvalue()
+
+    def write(self, path: Path) -> None:
+        """Write the bundle atomically: a reader never sees half a file."""
+        from agent.fsutil import atomic_write_bytes
+
+        atomic_write_bytes(path, self.to_bytes())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ReportBundle:
+        if len(data) > MAX_BUNDLE_BYTES:
+            raise BundleError(f"bundle is {len(data)} bytes; the limit is {MAX_BUNDLE_BYTES}")
+        try:
+            archive = zipfile.ZipFile(io.BytesIO(data))
+        except zipfile.BadZipFile as exc:
+            raise BundleError(f"not a ShowDesk bundle (not a zip file): {exc}") from exc
+        with archive:
+            infos = archive.infolist()
+            if len(infos) > MAX_BUNDLE_ENTRIES:
+                raise BundleError(f"bundle has {len(infos)} files; the limit is {MAX_BUNDLE_ENTRIES}")
+            declared_total = 0
+            names: set[str] = set()
+            for info in infos:
+                _check_entry_name(info.filename)
+                if info.filename in names:
+                    raise BundleError(f"bundle holds {info.filename!r} twice")
+                names.add(info.filename)
+                declared_total += info.file_size
+                if info.file_size > MAX_FILE_BYTES and info.filename != MANIFEST_PATH:
+                    raise BundleError(f"{info.filename} is {info.file_size} bytes; the limit is {MAX_FILE_BYTES}")
+                if info.compress_size and info.file_size / info.compress_size > MAX_COMPRESSION_RATIO:
+                    raise BundleError(
+                        f"{info.filename} expands more than {MAX_COMPRESSION_RATIO}:1 (a zip bomb?); refused"
+                    )
+            if declared_total > MAX_BUNDLE_BYTES:
+                raise BundleError(f"bundle expands to {declared_total} bytes; the limit is {MAX_BUNDLE_BYTES}")
+            if MANIFEST_PATH not in names:
+                raise BundleError(f"bundle has no {MANIFEST_PATH}")
+            manifest_info = archive.getinfo(MANIFEST_PATH)
+            if manifest_info.file_size > MAX_MANIFEST_BYTES:
+                raise BundleError(f"{MANIFEST_PATH} is larger than {MAX_MANIFEST_BYTES} bytes")
+            report = parse_manifest(_read_entry(archive, MANIFEST_PATH))
+            files = {name: _read_entry(archive, name) for name in sorted(names - {MANIFEST_PATH})}
+        bundle = cls(report, files)
+        bundle.validate()
+        return bundle
+
+    @classmethod
+    def read(cls, path: Path) -> ReportBundle:
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+        if size > MAX_BUNDLE_BYTES:
+            raise BundleError(f"{path} is {size} bytes; the limit is {MAX_BUNDLE_BYTES}")
+        return cls.from_bytes(path.read_bytes())
+
+
+def parse_manifest(data: bytes) -> Report:
+    """Parse and validate a manifest, with an error a person can act on."""
+    try:
+        raw = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"{MANIFEST_PATH} is not valid JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise BundleError(f"{MANIFEST_PATH} must hold a JSON object")
+    try:
+        return Report.model_validate(raw)
+    except ValidationError as exc:
+        raise BundleError(f"{MANIFEST_PATH} is not a valid report: {describe_validation_error(exc)}") from exc
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """pydantic's errors as one readable line: field path and message for each."""
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error["loc"]) or "report"
+        parts.append(f"{where}: {error['msg']}")
+    more = len(exc.errors()) - 5
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _check_entry_name(name: str) -> None:
+    if name == MANIFEST_PATH:
+        return
+    # The schema's path pattern rejects '..', absolute paths, backslashes and anything
+    # else ShowDesk never writes; check here too so a hostile zip fails before parsing.
+    if name.startswith(("/", "\\")) or ".." in name or "\\" in name or ":" in name:
+        raise BundleError(f"bundle entry {name!r} is an unsafe path (traversal or absolute); refused")
+
+
+def _write_entry(archive: zipfile.ZipFile, name: str, data: bytes, *, compress: bool) -> None:
+    info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
+    info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    info.external_attr = 0o644 << 16
+    archive.writestr(info, data, compresslevel=6 if compress else None)
+
+
+def _read_entry(archive: zipfile.ZipFile, name: str) -> bytes:
+    info = archive.getinfo(name)
+    with archive.open(info) as stream:
+        # Read at most the declared size plus one byte: a lying header cannot make us
+        # inflate more than the limits we already checked.
+        data = stream.read(info.file_size + 1)
+    if len(data) != info.file_size:
+        raise BundleError(f"{name} is not the size its zip header declares")
+    return data
+
+
+# ---------------------------------------------------------------- building reports
+@dataclass
+class StepDraft:
+    """A step before it is frozen into a report: encoded image bytes plus its facts."""
+
+    image: bytes
+    width: int
+    height: int
+    captured_at: datetime
+    caption: str = ""
+    monitor: Monitor | None = None
+    capture_method: str = "mss"
+    capture_notes: str = ""
+    markup: list[MarkupItem] = field(default_factory=list)
+    original: bytes | None = None
+
+
+@dataclass
+class AttachmentDraft:
+    data: bytes
+    display_name: str
+    media_type: str = "application/octet-stream"
+
+
+_ATTACHMENT_EXTENSIONS: Final = {
+    "text/plain": "txt",
+    "application/json": "json",
+    "application/pdf": "pdf",
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/webp": "webp",
+}
+
+
+def build_bundle(
+    base: Report,
+    steps: Iterable[StepDraft] = (),
+    attachments: Iterable[AttachmentDraft] = (),
+    sysinfo: dict[str, object] | None = None,
+) -> ReportBundle:
+    """Freeze drafts into a report bundle with paths and digests ShowDesk assigns.
+
+    ``base`` supplies everything but the files (id, reporter, category, source…).
+    """
+    files: dict[str, bytes] = {}
+    frozen_steps: list[Step] = []
+    for number, draft in enumerate(steps, start=1):
+        media_type = sniff_image_type(draft.image)
+        if media_type is None:
+            raise BundleError(f"step {number} is not a PNG, JPEG or WebP image")
+        path = f"steps/{number:03d}.{IMAGE_EXTENSIONS[media_type]}"
+        files[path] = draft.image
+        original_ref = None
+        if draft.original is not None:
+            original_type = sniff_image_type(draft.original)
+            if original_type is None:
+                raise BundleError(f"the original of step {number} is not an image")
+            original_path = f"steps/{number + 500:03d}.{IMAGE_EXTENSIONS[original_type]}"
+            files[original_path] = draft.original
+            original_ref = file_ref(original_path, draft.original, original_type)
+        frozen_steps.append(
+            Step(
+                image=file_ref(path, draft.image, media_type),
+                width=draft.width,
+                height=draft.height,
+                caption=draft.caption,
+                monitor=draft.monitor,
+                captured_at=draft.captured_at,
+                capture_method=draft.capture_method,
+                capture_notes=draft.capture_notes,
+                markup=draft.markup,
+                original=original_ref,
+            )
+        )
+    frozen_attachments: list[Attachment] = []
+    for number, attachment in enumerate(attachments, start=1):
+        extension = _ATTACHMENT_EXTENSIONS.get(attachment.media_type, "bin")
+        path = f"attachments/{number:03d}.{extension}"
+        files[path] = attachment.data
+        frozen_attachments.append(
+            Attachment(
+                file=file_ref(path, attachment.data, attachment.media_type),
+                display_name=attachment.display_name[:200],
+            )
+        )
+    sysinfo_ref = None
+    if sysinfo is not None:
+        data = canonical_json_bytes(sysinfo)
+        files[SYSINFO_PATH] = data
+        sysinfo_ref = file_ref(SYSINFO_PATH, data, "application/json")
+    try:
+        report = base.model_copy(
+            update={"steps": frozen_steps, "attachments": frozen_attachments, "sysinfo": sysinfo_ref}
+        )
+        # model_copy does not validate; round-trip through validation so bounds hold.
+        report = Report.model_validate(report.model_dump())
+    except ValidationError as exc:
+        raise BundleError(describe_validation_error(exc)) from exc
+    bundle = ReportBundle(report, files)
+    bundle.validate()
+    return bundle

@@ -1,0 +1,272 @@
+"""The one report schema, shared by the agent, the connectors and the built-in server.
+
+A report is a manifest (this model) plus the files it names (step images, extra
+attachments, ``sysinfo.json``). Every field is bounded so a hostile or broken client
+is refused with an error naming the bound, before its bytes are trusted.
+
+This module imports only pydantic and the standard library: the server imports it and
+nothing else from ``agent``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+SCHEMA_VERSION: Final = 1
+
+# Limits a report must stay within; the server and the bundle loader enforce them.
+MAX_STEPS: Final = 50
+MAX_ATTACHMENTS: Final = 20
+MAX_CAPTION_CHARS: Final = 500
+MAX_DESCRIPTION_CHARS: Final = 4000
+MAX_SHORT_TEXT_CHARS: Final = 200
+MAX_MARKUP_ITEMS: Final = 200
+MAX_SYSINFO_BYTES: Final = 2 * 1024 * 1024
+MAX_FILE_BYTES: Final = 40 * 1024 * 1024
+MAX_IMAGE_PIXELS: Final = 50_000_000
+
+IMAGE_MEDIA_TYPES: Final = ("image/png", "image/jpeg", "image/webp")
+IMAGE_EXTENSIONS: Final = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+SYSINFO_PATH: Final = "sysinfo.json"
+MANIFEST_PATH: Final = "manifest.json"
+
+# Paths inside a report are ours, never a client's file name: a fixed shape, so no
+# traversal, no absolute paths, no surprises on any file system.
+_PATH_RE = re.compile(r"^(steps|attachments)/[0-9]{3}\.(png|jpg|webp|bin|txt|json|log|pdf)$|^sysinfo\.json$")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _check_path(value: str) -> str:
+    if not _PATH_RE.match(value):
+        raise ValueError(f"file path {value!r} is not one ShowDesk writes (steps/NNN.ext, attachments/NNN.ext)")
+    return value
+
+
+def _no_control_chars(value: str) -> str:
+    if any(ord(c) < 32 and c not in "\n\t" for c in value):
+        raise ValueError("text must not contain control characters")
+    return value
+
+
+ShortText = Annotated[str, StringConstraints(max_length=MAX_SHORT_TEXT_CHARS), AfterValidator(_no_control_chars)]
+Caption = Annotated[str, StringConstraints(max_length=MAX_CAPTION_CHARS), AfterValidator(_no_control_chars)]
+LongText = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION_CHARS), AfterValidator(_no_control_chars)]
+BundlePath = Annotated[str, AfterValidator(_check_path)]
+Sha256 = Annotated[str, StringConstraints(pattern=_SHA256_RE.pattern)]
+ImageMediaType = Literal["image/png", "image/jpeg", "image/webp"]
+
+
+class _Model(BaseModel):
+    # Unknown fields are an error, not silently dropped: a newer client must bump the
+    # schema version rather than send data an older server would lose.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Geometry(_Model):
+    """A rectangle on the virtual desktop, in physical pixels."""
+
+    left: int = Field(ge=-100_000, le=100_000)
+    top: int = Field(ge=-100_000, le=100_000)
+    width: int = Field(gt=0, le=100_000)
+    height: int = Field(gt=0, le=100_000)
+
+
+class Monitor(_Model):
+    """The screen a shot came from."""
+
+    index: int = Field(ge=0, le=64, description="mss numbering: 1.. for real monitors, 0 for all of them")
+    name: ShortText | None = None
+    geometry: Geometry
+    scale: float = Field(default=1.0, gt=0, le=8, description="device-pixel ratio")
+
+
+class MarkupItem(_Model):
+    """One mark-up element, kept as data beside the flattened image so it can be toggled."""
+
+    kind: Literal["arrow", "rectangle", "highlight", "text", "marker", "redaction", "crop"]
+    points: list[tuple[float, float]] = Field(max_length=64)
+    text: ShortText = ""
+    color: Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")] = "#e5484d"
+    width: float = Field(default=4.0, gt=0, le=100)
+
+
+class FileRef(_Model):
+    """A file of the report: where it is in the bundle, its digest and size."""
+
+    path: BundlePath
+    sha256: Sha256
+    size: int = Field(ge=0, le=MAX_FILE_BYTES)
+    media_type: ShortText
+
+
+class Step(_Model):
+    """A shot with its caption and mark-up, in the order the person showed it."""
+
+    image: FileRef
+    width: int = Field(gt=0, le=100_000)
+    height: int = Field(gt=0, le=100_000)
+    caption: Caption = ""
+    monitor: Monitor | None = None
+    captured_at: datetime
+    capture_method: ShortText = Field(default="mss", description="how it was taken: mss, portal, photo, file")
+    capture_notes: ShortText = Field(default="", description="what the capture could not include")
+    downscale: float = Field(default=1.0, gt=0, le=1, description="factor applied to fit a backend's limit")
+    markup: list[MarkupItem] = Field(default_factory=list, max_length=MAX_MARKUP_ITEMS)
+    original: FileRef | None = Field(
+        default=None, description="the image before mark-up, absent when redaction must destroy pixels"
+    )
+
+    @field_validator("image")
+    @classmethod
+    def _image_type(cls, ref: FileRef) -> FileRef:
+        if ref.media_type not in IMAGE_MEDIA_TYPES:
+            raise ValueError(f"step image must be one of {', '.join(IMAGE_MEDIA_TYPES)}")
+        return ref
+
+
+class Attachment(_Model):
+    """An extra file the person added (a log, a photo taken elsewhere)."""
+
+    file: FileRef
+    display_name: ShortText = Field(description="shown to people only; never used as a path")
+
+
+class Reporter(_Model):
+    name: ShortText | None = None
+    email: Annotated[
+        str, StringConstraints(max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+    ] | None = None
+    badge_id: ShortText | None = None
+
+
+class Source(_Model):
+    """Where a report came from."""
+
+    kind: Literal["kiosk", "agent", "cli", "import"]
+    id: ShortText = Field(min_length=1, description="kiosk id or agent hostname")
+    site: ShortText | None = None
+    app_version: ShortText = ""
+
+
+class Report(_Model):
+    """What a person submits. ``id`` is client-made and is the idempotency key end to end."""
+
+    schema_version: int = Field(default=SCHEMA_VERSION)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    reporter: Reporter = Field(default_factory=Reporter)
+    category: ShortText = ""
+    description: LongText = ""
+    steps: list[Step] = Field(default_factory=list, max_length=MAX_STEPS)
+    attachments: list[Attachment] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
+    sysinfo: FileRef | None = None
+    source: Source
+    walk_up: bool = Field(default=False, description="a kiosk check-in: place the ticket in the site's queue")
+    self_help_articles: list[ShortText] = Field(
+        default_factory=list, max_length=20, description="articles the person was shown before reporting"
+    )
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_version(cls, version: int) -> int:
+        if version != SCHEMA_VERSION:
+            raise ValueError(f"unknown schema version {version}; this ShowDesk reads version {SCHEMA_VERSION}")
+        return version
+
+    @field_validator("created_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("created_at must carry a time zone")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_paths(self) -> Report:
+        paths = [ref.path for ref in self.files()]
+        if len(paths) != len(set(paths)):
+            raise ValueError("two files of the report share one path")
+        if self.sysinfo is not None and self.sysinfo.path != SYSINFO_PATH:
+            raise ValueError(f"system information must be stored as {SYSINFO_PATH}")
+        if self.sysinfo is not None and self.sysinfo.size > MAX_SYSINFO_BYTES:
+            raise ValueError(f"system information is larger than {MAX_SYSINFO_BYTES} bytes")
+        return self
+
+    def files(self) -> list[FileRef]:
+        """Every file the manifest names, in bundle order."""
+        refs: list[FileRef] = []
+        for step in self.steps:
+            refs.append(step.image)
+            if step.original is not None:
+                refs.append(step.original)
+        refs.extend(a.file for a in self.attachments)
+        if self.sysinfo is not None:
+            refs.append(self.sysinfo)
+        return refs
+
+    def subject(self) -> str:
+        """A one-line summary for ticket systems that want a subject."""
+        first_line = self.description.strip().splitlines()[0] if self.description.strip() else ""
+        label = self.category or "Problem report"
+        text = f"{label}: {first_line}" if first_line else label
+        return text[:120]
+
+    def canonical_json(self) -> bytes:
+        """The manifest as stored in a bundle: stable bytes for the same report."""
+        return canonical_json_bytes(self.model_dump(mode="json"))
+
+    def fingerprint(self) -> str:
+        """sha256 of the canonical manifest; it covers every file through their digests.
+
+        The server compares fingerprints to tell a replay (same key, same body) from a
+        conflict (same key, different body).
+        """
+        return hashlib.sha256(self.canonical_json()).hexdigest()
+
+
+class Ticket(_Model):
+    """What a backend made of a report."""
+
+    id: ShortText
+    number: ShortText
+    status: ShortText = "new"
+    url: Annotated[str, StringConstraints(max_length=2000)] = ""
+    report_id: uuid.UUID | None = None
+
+
+def canonical_json_bytes(data: Any) -> bytes:
+    """JSON with sorted keys, no insignificant white space, UTF-8: the same data, the same bytes."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sniff_image_type(data: bytes) -> str | None:
+    """The image type from its first bytes, never from a name or a header a client sent."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def file_ref(path: str, data: bytes, media_type: str) -> FileRef:
+    return FileRef(path=path, sha256=sha256_hex(data), size=len(data), media_type=media_type)

@@ -1,0 +1,1 @@
+"""ShowDesk kiosk and technician mode (Qt)."""
