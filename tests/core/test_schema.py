@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from pydantic import ValidationError
+
+from agent.schema import MAX_DESCRIPTION_CHARS, MAX_STEPS, Report, Reporter, Source, sniff_image_type
+
+
+def test_every_text_field_is_bounded() -> None:
+    with pytest.raises(ValidationError, match=f"at most {MAX_DESCRIPTION_CHARS}"):
+        Report(source=Source(kind="cli", id="x"), description="a" * (MAX_DESCRIPTION_CHARS + 1))
+
+
+def test_unknown_fields_are_an_error_not_dropped() -> None:
+    with pytest.raises(ValidationError, match="Extra inputs"):
+        Report.model_validate({"source": {"kind": "cli", "id": "x"}, "surprise": 1})
+
+
+def test_step_count_is_bounded() -> None:
+    assert MAX_STEPS == Report.model_fields["steps"].metadata[0].max_length
+
+
+def test_email_is_validated() -> None:
+    with pytest.raises(ValidationError):
+        Reporter(email="not an address")
+    assert Reporter(email="a.b@example.test").email == "a.b@example.test"
+
+
+def test_created_at_needs_a_time_zone() -> None:
+    with pytest.raises(ValidationError, match="time zone"):
+        Report(source=Source(kind="cli", id="x"), created_at=datetime(2026, 1, 1))  # noqa: DTZ001
+
+
+def test_control_characters_are_refused() -> None:
+    with pytest.raises(ValidationError, match="control characters"):
+        Report(source=Source(kind="cli", id="x"), category="a\x1b[2Jb")
+
+
+def test_subject_summarises_category_and_first_line() -> None:
+    report = Report(source=Source(kind="cli", id="x"), category="Laptop", description="\nWon't boot\nmore")
+    assert report.subject() == "Laptop: Won't boot"
+
+
+@pytest.mark.parametrize(
+    ("head", "kind"),
+    [
+        (b"\x89PNG\r\n\x1a\n....", "image/png"),
+        (b"\xff\xd8\xff\xe0", "image/jpeg"),
+        (b"RIFF\0\0\0\0WEBPVP8 ", "image/webp"),
+        (b"<svg xmlns=", None),
+        (b"<html><script>", None),
+    ],
+)
+def test_image_type_is_sniffed_from_content(head: bytes, kind: str | None) -> None:
+    assert sniff_image_type(head) == kind
