@@ -70,9 +70,10 @@ class ReportBundle:
             if len(data) != ref.size or sha256_hex(data) != ref.sha256:
                 raise BundleError(f"{path} does not match its size or sha256 in the manifest")
         for step in self.report.steps:
-            for ref in (step.image, step.original):
-                if ref is None:
+            for image_ref in (step.image, step.original):
+                if image_ref is None:
                     continue
+                ref = image_ref
                 sniffed = sniff_image_type(self.files[ref.path])
                 if sniffed != ref.media_type:
                     raise BundleError(

@@ -77,7 +77,8 @@ def _keyring_get(url: str, role: str) -> str | None:
     from keyring.errors import KeyringError, NoKeyringError
 
     try:
-        return keyring.get_password(KEYRING_SERVICE, _account(url, role))  # type: ignore[no-any-return]
+        token = keyring.get_password(KEYRING_SERVICE, _account(url, role))
+        return token if isinstance(token, str) else None
     except NoKeyringError:
         return None
     except KeyringError as exc:

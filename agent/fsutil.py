@@ -35,10 +35,11 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o600) -> None:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
-        os.chmod(tmp_name, mode)
-        os.replace(tmp_name, path)
+        tmp_path = Path(tmp_name)
+        tmp_path.chmod(mode)
+        tmp_path.replace(path)
     except BaseException:
         with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
+            Path(tmp_name).unlink()
         raise
     fsync_dir(path.parent)

@@ -12,14 +12,6 @@ def main(argv: list[str] | None = None) -> int:
         from server.cli import main as server_main
 
         return server_main(args[1:])
-    if command in ("kiosk", "tech"):
-        from kiosk.cli import main as kiosk_main
-
-        return kiosk_main(args)
-    if command == "agent":
-        from agent.gui.app import main as agent_gui_main
-
-        return agent_gui_main(args[1:])
     from agent.cli import main as core_main
 
     return core_main(args)

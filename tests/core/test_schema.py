@@ -19,7 +19,7 @@ def test_unknown_fields_are_an_error_not_dropped() -> None:
 
 
 def test_step_count_is_bounded() -> None:
-    assert MAX_STEPS == Report.model_fields["steps"].metadata[0].max_length
+    assert Report.model_fields["steps"].metadata[0].max_length == MAX_STEPS
 
 
 def test_email_is_validated() -> None:
@@ -30,7 +30,7 @@ def test_email_is_validated() -> None:
 
 def test_created_at_needs_a_time_zone() -> None:
     with pytest.raises(ValidationError, match="time zone"):
-        Report(source=Source(kind="cli", id="x"), created_at=datetime(2026, 1, 1))  # noqa: DTZ001
+        Report(source=Source(kind="cli", id="x"), created_at=datetime(2026, 1, 1))
 
 
 def test_control_characters_are_refused() -> None:

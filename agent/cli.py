@@ -1,0 +1,440 @@
+"""The core's command line: everything a person can do in a window, a script can do here.
+
+Exit codes (also in ``showdesk --help``):
+  0  done
+  1  an unexpected error (a bug: the message says where)
+  2  the command line was wrong
+  3  queued: the report is safe in the outbox but not yet confirmed by the backend
+  4  capture is not possible here (no display, Wayland without the portal, permission)
+  5  configuration or credentials need fixing
+  6  the backend refused the report for good (dead letter; the reason is printed)
+  7  the bundle file is not a valid ShowDesk report
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import socket
+import sys
+import time
+from collections.abc import Callable, Sequence
+from enum import IntEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent import __version__
+from agent.bundle import BundleError, ReportBundle
+from agent.config import ConfigError, check_table, load_config, read_toml, reference_markdown
+from agent.schema import Report, Reporter, Source
+
+if TYPE_CHECKING:
+    from agent.config import Config
+    from agent.outbox import Outbox
+
+log = logging.getLogger("showdesk")
+
+
+class Exit(IntEnum):
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    QUEUED = 3
+    NO_CAPTURE = 4
+    CONFIG = 5
+    REFUSED = 6
+    BAD_BUNDLE = 7
+
+
+class CommandError(Exception):
+    def __init__(self, message: str, code: Exit) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def _setup_logging(level: str) -> None:
+    from agent.scrub import ScrubbingFilter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(ScrubbingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
+
+
+def _config(args: argparse.Namespace) -> Config:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "url", None) and args.command != "login":
+        overrides["backend.url"] = args.url
+    return load_config(overrides)
+
+
+def _backend_name(args: argparse.Namespace) -> str | None:
+    return getattr(args, "backend", None)
+
+
+# ---------------------------------------------------------------- capture / submit
+def _parse_region(text: str) -> tuple[int, int, int, int]:
+    try:
+        x, y, w, h = (int(part) for part in text.split(","))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError("region is X,Y,WIDTH,HEIGHT in pixels, e.g. 0,0,800,600") from exc
+    if w <= 0 or h <= 0:
+        raise argparse.ArgumentTypeError("region width and height must be positive")
+    return x, y, w, h
+
+
+def _collect_sysinfo(
+    config: Config, backend_url: str, monitors: list[dict[str, Any]], exclude: list[str]
+) -> dict[str, Any]:
+    from agent import sysinfo
+
+    options = sysinfo.SysinfoOptions(backend_url=backend_url, timeout=config.get("sysinfo.timeout"), displays=monitors)
+    snapshot = sysinfo.collect(options)
+    return sysinfo.without_groups(snapshot, set(exclude) | set(config.get("sysinfo.exclude")))
+
+
+def cmd_capture(args: argparse.Namespace) -> Exit:
+    from agent import capture, encoding
+
+    config = _config(args)
+    backend = config.backend(_backend_name(args)) if args.submit else None
+    fmt = encoding.ImageFormat.parse(args.format or config.get("capture.format"))
+    try:
+        with capture.Capturer() as capturer:
+            if args.delay:
+                time.sleep(args.delay)
+            if args.region:
+                shots = [capturer.grab_region(*args.region)]
+            elif args.monitor is not None:
+                shots = [capturer.grab_monitor(args.monitor)]
+            else:
+                shots = capturer.grab_all()
+            monitors = [m.model_dump(mode="json") for m in capturer.monitors()]
+    except capture.CaptureError as exc:
+        raise CommandError(str(exc), Exit.NO_CAPTURE) from exc
+    # Encode the shots in the pool while system information is collected here.
+    futures = [encoding.encode_async(shot, fmt) for shot in shots]
+    sysinfo_snapshot = (
+        None
+        if args.no_sysinfo
+        else _collect_sysinfo(config, backend.url if backend else config.backend().url, monitors, args.exclude)
+    )
+    drafts = [
+        capture.step_draft(shot, future.result(), caption=args.caption)
+        for shot, future in zip(shots, futures, strict=True)
+    ]
+    base = Report(
+        source=Source(kind="cli", id=socket.gethostname()[:200] or "unknown", app_version=__version__),
+        reporter=Reporter(name=args.name, email=args.email),
+        category=args.category or "",
+        description=args.description or "",
+    )
+    from agent.bundle import build_bundle
+
+    try:
+        bundle = build_bundle(base, drafts, sysinfo=sysinfo_snapshot)
+    except BundleError as exc:
+        raise CommandError(str(exc), Exit.BAD_BUNDLE) from exc
+    if args.output:
+        bundle.write(Path(args.output))
+        if args.json:
+            _print_json({"report_id": str(bundle.report.id), "file": args.output, "steps": len(drafts)})
+        else:
+            print(f"saved {len(drafts)} shot(s) to {args.output}")
+        return Exit.OK
+    assert backend is not None
+    return _submit_through_outbox(config, bundle, backend.name, args)
+
+
+def _open_outbox(config: Config) -> Outbox:
+    from agent.outbox import Outbox
+
+    return Outbox(config.outbox_dir)
+
+
+def _submit_through_outbox(config: Config, bundle: ReportBundle, backend_name: str, args: argparse.Namespace) -> Exit:
+    from agent.outbox import OutboxError
+
+    outbox = _open_outbox(config)
+    try:
+        entry = outbox.put(bundle, backend_name)
+    except OutboxError as exc:
+        raise CommandError(f"the report could not be saved: {exc}", Exit.ERROR) from exc
+    result = outbox.deliver_now(entry.id, deadline=time.monotonic() + args.wait)
+    payload: dict[str, Any] = {"report_id": str(bundle.report.id), "state": result.state}
+    if result.receipt is not None:
+        payload.update(ticket=result.receipt.ticket.model_dump(mode="json"))
+        message = f"ticket {result.receipt.ticket.number} created: {result.receipt.ticket.url}"
+        code = Exit.OK
+    elif result.state == "dead":
+        payload["reason"] = result.reason
+        message = f"the backend refused the report: {result.reason}"
+        code = Exit.REFUSED
+    else:
+        payload["reason"] = result.reason
+        message = (
+            f"saved in the outbox; it will be sent when {backend_name} is reachable "
+            f"(`showdesk outbox flush` sends now). Last attempt: {result.reason}"
+        )
+        code = Exit.QUEUED
+    if args.json:
+        _print_json(payload)
+    else:
+        print(message)
+    return code
+
+
+def cmd_submit(args: argparse.Namespace) -> Exit:
+    config = _config(args)
+    backend = config.backend(_backend_name(args))
+    try:
+        bundle = ReportBundle.read(Path(args.file))
+    except BundleError as exc:
+        raise CommandError(str(exc), Exit.BAD_BUNDLE) from exc
+    return _submit_through_outbox(config, bundle, backend.name, args)
+
+
+# ---------------------------------------------------------------- outbox
+def cmd_outbox(args: argparse.Namespace) -> Exit:
+    config = _config(args)
+    outbox = _open_outbox(config)
+    action = args.action or "list"
+    if action == "list":
+        entries = outbox.list()
+        receipts = outbox.receipts()
+        if args.json:
+            _print_json({"entries": [e.as_dict() for e in entries], "receipts": [r.as_dict() for r in receipts]})
+            return Exit.OK
+        if not entries:
+            print("outbox is empty")
+        for entry in entries:
+            print(entry.describe())
+        for receipt in receipts[-10:]:
+            print(receipt.describe())
+        return Exit.OK
+    if action in ("retry", "purge") and not args.id:
+        raise CommandError(f"`showdesk outbox {action}` needs the report id (see `showdesk outbox list`)", Exit.USAGE)
+    if action == "retry":
+        outbox.retry(args.id)
+        print(f"{args.id} will be sent on the next attempt")
+        return Exit.OK
+    if action == "purge":
+        outbox.purge(args.id)
+        print(f"{args.id} removed from the outbox")
+        return Exit.OK
+    # flush
+    results = outbox.flush(deadline=time.monotonic() + args.wait)
+    if args.json:
+        _print_json([r.as_dict() for r in results])
+    for result in results:
+        if not args.json:
+            print(result.describe())
+    if any(r.state == "dead" for r in results):
+        return Exit.REFUSED
+    return Exit.QUEUED if outbox.list(states=("pending",)) else Exit.OK
+
+
+# ---------------------------------------------------------------- sysinfo
+def cmd_sysinfo(args: argparse.Namespace) -> Exit:
+    config = _config(args)
+    from agent import sysinfo
+
+    snapshot = _collect_sysinfo(config, config.backend(_backend_name(args)).url, [], args.exclude)
+    if args.json:
+        _print_json(snapshot)
+    else:
+        print(sysinfo.format_text(snapshot))
+    return Exit.OK
+
+
+# ---------------------------------------------------------------- login
+def cmd_login(args: argparse.Namespace) -> Exit:
+    from agent.credentials import CredentialError, store_token
+
+    url = args.url.rstrip("/")
+    if args.token_stdin:
+        token = sys.stdin.readline().strip()
+    elif sys.stdin.isatty():
+        token = getpass.getpass(f"{args.role} token for {url}: ").strip()
+    else:
+        raise CommandError("no terminal to ask for the token: pass it on standard input with --token-stdin", Exit.USAGE)
+    if not token:
+        raise CommandError("an empty token was given; nothing stored", Exit.USAGE)
+    try:
+        where = store_token(url, token, role=args.role)
+    except CredentialError as exc:
+        raise CommandError(str(exc), Exit.CONFIG) from exc
+    print(f"{args.role} token for {url} stored in the OS keyring ({where})")
+    return Exit.OK
+
+
+def cmd_logout(args: argparse.Namespace) -> Exit:
+    from agent.credentials import CredentialError, forget_token
+
+    try:
+        removed = forget_token(args.url.rstrip("/"), role=args.role)
+    except CredentialError as exc:
+        raise CommandError(str(exc), Exit.CONFIG) from exc
+    print("token removed" if removed else "no token was stored for that address and role")
+    return Exit.OK
+
+
+# ---------------------------------------------------------------- config
+def cmd_config(args: argparse.Namespace) -> Exit:
+    action = args.action or "show"
+    if action == "reference":
+        print(reference_markdown(), end="")
+        return Exit.OK
+    if action == "check":
+        paths = [Path(args.file)] if args.file else None
+        return _config_check(paths)
+    config = load_config()
+    if args.json:
+        _print_json({key: {"value": v.value, "source": v.source} for key, v in config.values.items()})
+        return Exit.OK
+    width = max(len(key) for key in config.values)
+    for key, value in config.values.items():
+        print(f"{key:<{width}}  {value.value!r:<40}  ({value.source})")
+    for name in config.backend_names()[1:]:
+        backend = config.backend(name)
+        print(f"backends.{name}  type={backend.type} url={backend.url}")
+    return Exit.OK
+
+
+def _config_check(paths: list[Path] | None) -> Exit:
+    from agent.config import machine_config_path, user_config_path
+
+    problems: list[str] = []
+    for path in paths or [machine_config_path(), user_config_path()]:
+        if paths and not path.exists():
+            problems.append(f"{path}: no such file")
+            continue
+        try:
+            problems.extend(check_table(read_toml(path), str(path)))
+        except ConfigError as exc:
+            problems.append(str(exc))
+    for problem in problems:
+        print(problem)
+    if not problems:
+        print("configuration is valid")
+    return Exit.CONFIG if problems else Exit.OK
+
+
+# ---------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="showdesk",
+        description="Show the help desk the problem: capture screens and system information, and submit them.",
+        epilog=__doc__.split("\n", 2)[2] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"showdesk {__version__}")
+    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, handler: Callable[[argparse.Namespace], Exit], help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    def add_delivery_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--backend", metavar="NAME", help="a [backends.NAME] from the configuration")
+        sub.add_argument(
+            "--wait",
+            type=float,
+            default=20.0,
+            metavar="SECONDS",
+            help="how long to try delivering before leaving the report queued (default 20)",
+        )
+        sub.add_argument("--json", action="store_true", help="print the outcome as JSON")
+
+    capture = add("capture", cmd_capture, "Capture the screens and system information into a report.")
+    where = capture.add_mutually_exclusive_group()
+    where.add_argument("--monitor", type=int, metavar="N", help="only monitor N (1 is the first)")
+    where.add_argument("--region", type=_parse_region, metavar="X,Y,W,H", help="a region of the desktop")
+    capture.add_argument("--delay", type=float, default=0.0, metavar="SECONDS", help="wait before capturing")
+    capture.add_argument("--description", help="what went wrong")
+    capture.add_argument("--category", help="e.g. Printer, Laptop, Can't sign in")
+    capture.add_argument("--caption", default="", help="caption for the shot(s)")
+    capture.add_argument("--name", help="who is reporting")
+    capture.add_argument("--email", help="where the help desk can reach the reporter")
+    capture.add_argument("--format", help="default, png, webp-lossless, webp or jpeg")
+    capture.add_argument("--no-sysinfo", action="store_true", help="leave system information out")
+    capture.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GROUP",
+        help="leave one system-information group out (repeatable)",
+    )
+    target = capture.add_mutually_exclusive_group(required=True)
+    target.add_argument("-o", "--output", metavar="FILE.showdesk", help="write a report bundle")
+    target.add_argument("--submit", action="store_true", help="send through the outbox")
+    add_delivery_options(capture)
+
+    submit = add("submit", cmd_submit, "Send a report bundle made earlier or elsewhere, through the outbox.")
+    submit.add_argument("file", metavar="FILE.showdesk")
+    add_delivery_options(submit)
+
+    outbox = add("outbox", cmd_outbox, "Show and work the queue of reports waiting for a backend.")
+    outbox.add_argument("action", nargs="?", choices=["list", "retry", "flush", "purge"])
+    outbox.add_argument("id", nargs="?", help="report id, for retry and purge")
+    outbox.add_argument("--wait", type=float, default=30.0, metavar="SECONDS", help="flush: how long to try")
+    outbox.add_argument("--json", action="store_true")
+
+    sysinfo = add("sysinfo", cmd_sysinfo, "Print the system information a report would carry (scrubbed).")
+    sysinfo.add_argument("--json", action="store_true")
+    sysinfo.add_argument("--backend", metavar="NAME", help="check connectivity to this backend")
+    sysinfo.add_argument("--exclude", action="append", default=[], metavar="GROUP")
+
+    login = add("login", cmd_login, "Store a backend token in the OS keyring.")
+    login.add_argument("url", help="the backend's address, e.g. https://helpdesk.example.org")
+    login.add_argument("--role", default="submitter", choices=["submitter", "technician", "admin"])
+    login.add_argument("--token-stdin", action="store_true", help="read the token from standard input")
+
+    logout = add("logout", cmd_logout, "Remove a backend token from the OS keyring.")
+    logout.add_argument("url")
+    logout.add_argument("--role", default="submitter", choices=["submitter", "technician", "admin"])
+
+    config = add("config", cmd_config, "Show, check or document the configuration.")
+    config.add_argument("action", nargs="?", choices=["show", "check", "reference"])
+    config.add_argument("file", nargs="?", help="check: the file to validate (default: the files in use)")
+    config.add_argument("--json", action="store_true")
+
+    commands.add_parser("server", help="Run and manage the built-in ticket server (see `showdesk server --help`).")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return Exit.USAGE
+    try:
+        level = args.log_level or load_config().get("log.level")
+    except ConfigError:
+        level = "INFO"
+    _setup_logging(level)
+    try:
+        return int(args.handler(args))
+    except CommandError as exc:
+        print(f"showdesk: {exc}", file=sys.stderr)
+        return int(exc.code)
+    except ConfigError as exc:
+        print(f"showdesk: configuration: {exc}", file=sys.stderr)
+        return int(Exit.CONFIG)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
