@@ -92,13 +92,12 @@ def _parse_region(text: str) -> tuple[int, int, int, int]:
 
 
 def _collect_sysinfo(
-    config: Config, backend_url: str, monitors: list[dict[str, Any]], exclude: list[str]
+    config: Config, backend_name: str | None, monitors: list[dict[str, Any]], exclude: list[str]
 ) -> dict[str, Any]:
     from agent import sysinfo
 
-    options = sysinfo.SysinfoOptions(backend_url=backend_url, timeout=config.get("sysinfo.timeout"), displays=monitors)
-    snapshot = sysinfo.collect(options)
-    return sysinfo.without_groups(snapshot, set(exclude) | set(config.get("sysinfo.exclude")))
+    options = sysinfo.SysinfoOptions.from_config(config, monitors=monitors, backend=backend_name, exclude=exclude)
+    return sysinfo.collect(options)
 
 
 def cmd_capture(args: argparse.Namespace) -> Exit:
@@ -123,9 +122,7 @@ def cmd_capture(args: argparse.Namespace) -> Exit:
     # Encode the shots in the pool while system information is collected here.
     futures = [encoding.encode_async(shot, fmt) for shot in shots]
     sysinfo_snapshot = (
-        None
-        if args.no_sysinfo
-        else _collect_sysinfo(config, backend.url if backend else config.backend().url, monitors, args.exclude)
+        None if args.no_sysinfo else _collect_sysinfo(config, _backend_name(args), monitors, args.exclude)
     )
     drafts = [
         capture.step_draft(shot, future.result(), caption=args.caption)
@@ -247,7 +244,10 @@ def cmd_sysinfo(args: argparse.Namespace) -> Exit:
     config = _config(args)
     from agent import sysinfo
 
-    snapshot = _collect_sysinfo(config, config.backend(_backend_name(args)).url, [], args.exclude)
+    try:
+        snapshot = _collect_sysinfo(config, _backend_name(args), [], args.exclude)
+    except ValueError as exc:  # an unknown group name
+        raise CommandError(str(exc), Exit.USAGE) from exc
     if args.json:
         _print_json(snapshot)
     else:
@@ -434,6 +434,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(Exit.CONFIG)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`showdesk sysinfo | head`): not an error worth a traceback.
+        sys.stderr.close()
+        return int(Exit.OK)
 
 
 if __name__ == "__main__":
