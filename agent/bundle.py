@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -193,6 +194,9 @@ def _check_entry_name(name: str) -> None:
 
 
 def _write_entry(archive: zipfile.ZipFile, name: str, data: bytes, *, compress: bool) -> None:
+    if compress and len(data) > MAX_COMPRESSION_RATIO * len(zlib.compress(data, 6)):
+        # A very repetitive log would look like a zip bomb to the loader: store it as is.
+        compress = False
     info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
     info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
     info.external_attr = 0o644 << 16

@@ -214,7 +214,7 @@ def cmd_outbox(args: argparse.Namespace) -> Exit:
             print("outbox is empty")
         for entry in entries:
             print(entry.describe())
-        for receipt in receipts[-10:]:
+        for receipt in receipts[:10]:  # newest first
             print(receipt.describe())
         return Exit.OK
     if action in ("retry", "purge") and not args.id:
@@ -228,7 +228,8 @@ def cmd_outbox(args: argparse.Namespace) -> Exit:
         print(f"{args.id} removed from the outbox")
         return Exit.OK
     # flush
-    results = outbox.flush(deadline=time.monotonic() + args.wait)
+    # A person asking to flush means now, not after the backoff.
+    results = outbox.flush(deadline=time.monotonic() + args.wait, force=True)
     if args.json:
         _print_json([r.as_dict() for r in results])
     for result in results:

@@ -147,3 +147,11 @@ def test_malformed_manifest_json_is_named() -> None:
     entries["manifest.json"] = b"{not json"
     with pytest.raises(BundleError, match="not valid JSON"):
         ReportBundle.from_bytes(_rezip(entries))
+
+
+def test_a_very_repetitive_log_still_round_trips() -> None:
+    bundle = sample_bundle()
+    log = b"the same line again\n" * 200_000
+    big = build_bundle(bundle.report, attachments=[AttachmentDraft(log, "app.log", "text/plain")])
+    data = big.to_bytes()
+    assert ReportBundle.from_bytes(data).files["attachments/001.txt"] == log

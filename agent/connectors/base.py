@@ -1,0 +1,250 @@
+"""The one small interface every connector implements, and the errors the outbox retries on.
+
+A connector turns a report into a ticket in one ticket system and, where that system
+allows it, reads tickets back. It declares what it supports in ``capabilities`` so a UI
+hides what cannot work instead of failing; the optional methods raise
+``UnsupportedError`` by default.
+
+Errors are classified for the outbox's retry rules:
+
+* ``TransientError``: try again later with the same idempotency key (network failures,
+  timeouts, 408, 409, 425, 429, 5xx); ``retry_after`` carries the server's wish.
+* ``AuthError``: the token is missing or refused (401, 403). Retrying cannot help until
+  a person fixes the token, so the outbox pauses that backend's reports (kept, not
+  dead) and tries again on ``wake()`` or after a long pause.
+* ``PermanentError``: the backend refused this report for good (other 4xx) with its
+  reason; the outbox moves it to the dead letters, where a person can retry or purge.
+* ``TooLargeError`` (413), a ``PermanentError``: a connector that can shrink a report
+  does so once before raising it.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Final
+
+from agent.bundle import ReportBundle
+from agent.schema import Report, Ticket
+
+ProgressCallback = Callable[[int, int], None]
+"""Called with (bytes sent so far, total bytes) while a report uploads."""
+
+# A hostile or broken server must not park a report for days with one header.
+MAX_RETRY_AFTER_SECONDS: Final = 6 * 3600.0
+MAX_REASON_CHARS: Final = 500
+
+
+class Capability(enum.StrEnum):
+    """What a connector can do; UIs show only what is declared."""
+
+    SUBMIT = "submit"
+    READ = "read"  # list_tickets, get_ticket, attachment
+    STATUS = "status"  # set_status
+    NOTES = "notes"  # add_note
+    QUEUE = "queue"  # queue_place (walk-up queue)
+    PROGRESS = "progress"  # submit reports upload progress
+    IDEMPOTENT = "idempotent"  # a replayed submission returns the same ticket, never a second one
+
+
+# ---------------------------------------------------------------- errors
+class ConnectorError(Exception):
+    """A connector call failed; ``reason`` is the text to show, ``system`` names the backend."""
+
+    def __init__(self, reason: str, *, system: str = "", status: int | None = None) -> None:
+        self.reason = reason[:MAX_REASON_CHARS]
+        self.system = system
+        self.status = status
+        super().__init__(self.reason)
+
+
+class TransientError(ConnectorError):
+    """Worth another try later, with the same idempotency key."""
+
+    def __init__(
+        self, reason: str, *, system: str = "", status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(reason, system=system, status=status)
+        self.retry_after = retry_after
+
+
+class PermanentError(ConnectorError):
+    """The backend refused this report for good; retrying the same bytes cannot help."""
+
+
+class TooLargeError(PermanentError):
+    """The backend's size limit is below this report, even after any shrinking the connector does."""
+
+
+class AuthError(ConnectorError):
+    """The token is missing or refused; nothing will get through until a person fixes it."""
+
+
+class UnsupportedError(ConnectorError):
+    """The connector does not offer this operation (see ``Connector.capabilities``)."""
+
+
+# ---------------------------------------------------------------- read-side data
+@dataclass(frozen=True)
+class QueuePlace:
+    """Where a walk-up ticket stands in its site's queue."""
+
+    site: str | None
+    position: int | None
+    ahead: int | None
+    estimated_wait_seconds: float | None
+    state: str
+
+
+@dataclass(frozen=True)
+class TicketPage:
+    """One page of a ticket list; pass ``next_cursor`` back for the next page (None: the last)."""
+
+    tickets: Sequence[Ticket]
+    next_cursor: str | None = None
+    raw: Sequence[Mapping[str, Any]] = ()  # the backend's own records, for UIs that show more
+
+
+@dataclass(frozen=True)
+class TicketDetail:
+    """A ticket as read back: its summary, the report it came from, and what happened since."""
+
+    ticket: Ticket
+    report: Report | None = None
+    timeline: Sequence[Mapping[str, Any]] = ()
+    queue: QueuePlace | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- the interface
+class Connector(abc.ABC):
+    """The adapter between reports and one ticket system."""
+
+    #: What this connector supports; ``Capability.SUBMIT`` at least.
+    capabilities: frozenset[Capability] = frozenset({Capability.SUBMIT})
+
+    @property
+    @abc.abstractmethod
+    def system(self) -> str:
+        """A short name for messages: "ShowDesk server at https://help.example.org"."""
+
+    @abc.abstractmethod
+    def submit(self, bundle: ReportBundle, progress: ProgressCallback | None = None) -> Ticket:
+        """Make a ticket of ``bundle``; replaying the same report returns the same ticket.
+
+        The report id is the idempotency key. Raises a ``ConnectorError`` subclass.
+        """
+
+    def list_tickets(
+        self, *, status: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> TicketPage:
+        """Tickets newest first, one page; a submitter's token sees only its own."""
+        raise self._unsupported(Capability.READ)
+
+    def iter_tickets(self, *, status: str | None = None, page_size: int = 100) -> Iterator[Ticket]:
+        """Every ticket, following the pages."""
+        cursor: str | None = None
+        while True:
+            page = self.list_tickets(status=status, limit=page_size, cursor=cursor)
+            yield from page.tickets
+            if page.next_cursor is None or not page.tickets:
+                return
+            cursor = page.next_cursor
+
+    def get_ticket(self, ticket_id: str) -> TicketDetail:
+        raise self._unsupported(Capability.READ)
+
+    def attachment(self, ticket_id: str, path: str) -> bytes:
+        """The bytes of one file of the ticket's report, by its path in the bundle."""
+        raise self._unsupported(Capability.READ)
+
+    def set_status(self, ticket_id: str, status: str) -> Ticket:
+        raise self._unsupported(Capability.STATUS)
+
+    def add_note(self, ticket_id: str, text: str, *, internal: bool = True) -> None:
+        """A note for technicians, or (``internal=False``) a reply the reporter sees."""
+        raise self._unsupported(Capability.NOTES)
+
+    def queue_place(self, ticket_id: str) -> QueuePlace:
+        raise self._unsupported(Capability.QUEUE)
+
+    def close(self) -> None:  # noqa: B027 - optional hook; connectors without connections keep it
+        """Release connections; the connector must not be used afterwards."""
+
+    def __enter__(self) -> Connector:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _unsupported(self, capability: Capability) -> UnsupportedError:
+        return UnsupportedError(f"{self.system} does not support {capability.value}", system=self.system)
+
+
+# ---------------------------------------------------------------- classification
+def error_for_status(
+    status: int, *, system: str, reason: str = "", retry_after: float | None = None
+) -> ConnectorError:
+    """The error class the outbox's retry rules expect for an HTTP status that is not success."""
+    detail = f"{system} answered {status}" + (f": {reason}" if reason else "")
+    if status in (401, 403):
+        return AuthError(
+            f"token refused by {system} ({status})" + (f": {reason}" if reason else ""),
+            system=system,
+            status=status,
+        )
+    if status == 413:
+        return TooLargeError(
+            f"the report is larger than {system} accepts" + (f": {reason}" if reason else ""),
+            system=system,
+            status=status,
+        )
+    # 409: another request with this idempotency key is still being processed; 425: too early.
+    if status in (408, 409, 425, 429) or 500 <= status <= 599:
+        keeps_retry_after = status in (429, 503)
+        return TransientError(
+            detail, system=system, status=status, retry_after=retry_after if keeps_retry_after else None
+        )
+    if 300 <= status <= 399:
+        return PermanentError(
+            f"{system} answered with a redirect ({status}); check the backend URL", system=system, status=status
+        )
+    if 400 <= status <= 499:
+        return PermanentError(detail, system=system, status=status)
+    # 1xx or an unexpected 2xx: the request may not have been handled; safe to repeat.
+    return TransientError(f"{system} gave an unexpected answer ({status})", system=system, status=status)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), bounded."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    seconds: float
+    if text.isdigit():
+        seconds = float(text)
+    else:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
+def check_ticket_matches(ticket: Ticket, report_id: uuid.UUID, *, system: str) -> Ticket:
+    """A ticket that claims another report's id means the backend mixed things up: refuse it."""
+    if ticket.report_id is not None and ticket.report_id != report_id:
+        raise PermanentError(
+            f"{system} answered with a ticket for report {ticket.report_id}, not {report_id}", system=system
+        )
+    return ticket

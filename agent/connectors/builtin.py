@@ -1,0 +1,411 @@
+"""The connector for ShowDesk's own ticket server (docs/api.md).
+
+One ``requests.Session`` per connector, explicit (connect, read) timeouts on every call,
+TLS verification always on. A configured CA bundle wins over ``REQUESTS_CA_BUNDLE`` and
+``CURL_CA_BUNDLE``: requests lets those replace ``Session.verify`` whenever
+``trust_env`` is on, so the bundle is passed as ``verify=`` on each request, where the
+environment no longer overrides it (proxies from the environment still apply).
+
+The upload is a multipart body this module builds itself and hands to requests as a
+file-like object with a known length, read in chunks, so progress is the bytes really
+handed to the socket and the server gets a Content-Length to check its limit against.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote, urlsplit
+
+import requests
+from pydantic import ValidationError
+
+import agent
+from agent.bundle import ReportBundle
+from agent.config import ConfigError
+from agent.connectors.base import (
+    MAX_REASON_CHARS,
+    AuthError,
+    Capability,
+    Connector,
+    PermanentError,
+    ProgressCallback,
+    QueuePlace,
+    TicketDetail,
+    TicketPage,
+    TransientError,
+    check_ticket_matches,
+    error_for_status,
+    parse_retry_after,
+)
+from agent.schema import MANIFEST_PATH, MAX_FILE_BYTES, Report, Ticket
+
+if TYPE_CHECKING:
+    from agent.config import BackendConfig
+
+API: Final = "/api/v1"
+USER_AGENT: Final = f"ShowDesk/{agent.__version__} (+builtin)"
+UPLOAD_CHUNK_BYTES: Final = 64 * 1024
+MAX_JSON_ANSWER_BYTES: Final = 8 * 1024 * 1024
+MAX_PAGE_SIZE: Final = 200  # the server's bound on ?limit=
+
+TokenSource = str | Callable[[], str | None] | None
+
+
+class MultipartBody:
+    """A ``multipart/form-data`` body read in chunks, reporting progress as it is read.
+
+    requests treats it as a stream of known length (``__iter__`` + ``__len__``), urllib3
+    reads it with ``read(blocksize)``. One object serves one attempt: it is not rewound.
+    """
+
+    def __init__(
+        self, parts: list[tuple[str, str, str, bytes]], progress: ProgressCallback | None = None
+    ) -> None:
+        """``parts``: (field name, file name, content type, data) in order."""
+        self.boundary = f"showdesk-{secrets.token_hex(16)}"
+        self._segments: list[memoryview] = []
+        for name, filename, content_type, data in parts:
+            header = (
+                f"--{self.boundary}\r\n"
+                f'Content-Disposition: form-data; name="{_quote_param(name)}"; '
+                f'filename="{_quote_param(filename)}"\r\n'
+                f"Content-Type: {content_type}\r\n\r\n"
+            ).encode()
+            self._segments.extend((memoryview(header), memoryview(data), memoryview(b"\r\n")))
+        self._segments.append(memoryview(f"--{self.boundary}--\r\n".encode()))
+        self._length = sum(len(s) for s in self._segments)
+        self._index = 0
+        self._offset = 0
+        self._sent = 0
+        self._progress = progress
+
+    @property
+    def content_type(self) -> str:
+        return f"multipart/form-data; boundary={self.boundary}"
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __iter__(self) -> Iterator[bytes]:
+        while chunk := self.read(UPLOAD_CHUNK_BYTES):
+            yield chunk
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = self._length
+        pieces: list[bytes] = []
+        wanted = size
+        while wanted > 0 and self._index < len(self._segments):
+            segment = self._segments[self._index]
+            piece = segment[self._offset : self._offset + wanted]
+            pieces.append(piece.tobytes())
+            wanted -= len(piece)
+            self._offset += len(piece)
+            if self._offset >= len(segment):
+                self._index += 1
+                self._offset = 0
+        chunk = b"".join(pieces)
+        if chunk:
+            self._sent += len(chunk)
+            if self._progress is not None:
+                self._progress(self._sent, self._length)
+        return chunk
+
+
+def _quote_param(value: str) -> str:
+    # Paths are ShowDesk's own (steps/001.png); this only guards the header syntax.
+    return value.replace("\\", "\\\\").replace('"', "%22").replace("\r", "").replace("\n", "")
+
+
+class BuiltinConnector(Connector):
+    """Client of the built-in server's HTTP API."""
+
+    capabilities = frozenset(
+        {
+            Capability.SUBMIT,
+            Capability.READ,
+            Capability.STATUS,
+            Capability.NOTES,
+            Capability.QUEUE,
+            Capability.PROGRESS,
+            Capability.IDEMPOTENT,
+        }
+    )
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: TokenSource = None,
+        ca_bundle: str | None = None,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"backend url {url!r} must be an http:// or https:// address")
+        if ca_bundle is not None and not Path(ca_bundle).expanduser().exists():
+            raise ConfigError(f"ca_bundle {ca_bundle!r} does not exist")
+        self.url = url.rstrip("/")
+        self._token = token
+        self._timeout = (connect_timeout, read_timeout)
+        # True lets requests use REQUESTS_CA_BUNDLE or the system store; a configured path wins over both.
+        self._verify: bool | str = str(Path(ca_bundle).expanduser()) if ca_bundle else True
+        self.session = requests.Session()
+        self.session.verify = self._verify
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.session.headers["Accept"] = "application/json"
+
+    @property
+    def system(self) -> str:
+        return f"ShowDesk server at {self.url}"
+
+    def close(self) -> None:
+        self.session.close()
+
+    # ------------------------------------------------------------ plumbing
+    def _auth_header(self) -> dict[str, str]:
+        token = self._token() if callable(self._token) else self._token
+        if not token:
+            raise AuthError(
+                f"no token for {self.system}; store one with `showdesk login` or set SHOWDESK_TOKEN",
+                system=self.system,
+            )
+        return {"Authorization": f"Bearer {token}"}
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        stream: bool = False,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """One API call with auth, timeouts and verification; a non-2xx answer raises a ``ConnectorError``."""
+        all_headers = {**self._auth_header(), **(headers or {})}
+        try:
+            response = self.session.request(
+                method,
+                f"{self.url}{API}{path}",
+                headers=all_headers,
+                timeout=self._timeout,
+                verify=self._verify,
+                allow_redirects=False,  # a redirected POST loses its body; a moved server is a config fix
+                stream=stream,
+                **kwargs,
+            )
+        except requests.exceptions.SSLError as exc:
+            raise TransientError(
+                f"TLS connection to {self.system} failed (certificate not trusted? set ca_bundle): {exc}",
+                system=self.system,
+            ) from exc
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            raise TransientError(f"cannot reach {self.system}: {_short(exc)}", system=self.system) from exc
+        except requests.exceptions.RequestException as exc:
+            raise TransientError(f"request to {self.system} failed: {_short(exc)}", system=self.system) from exc
+        if not 200 <= response.status_code <= 299:
+            try:
+                raise error_for_status(
+                    response.status_code,
+                    system=self.system,
+                    reason=_reason(response),
+                    retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                )
+            finally:
+                response.close()
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.request(method, path, **kwargs)
+        try:
+            if len(response.content) > MAX_JSON_ANSWER_BYTES:
+                raise PermanentError(f"{self.system} sent an answer larger than expected", system=self.system)
+            return response.json()
+        except (ValueError, requests.exceptions.RequestException) as exc:
+            raise TransientError(f"{self.system} sent an answer that is not JSON: {exc}", system=self.system) from exc
+
+    def _ticket(self, data: Any) -> Ticket:
+        try:
+            return Ticket.model_validate(data)
+        except ValidationError as exc:
+            raise PermanentError(
+                f"{self.system} sent a ticket ShowDesk cannot read: {exc}", system=self.system
+            ) from exc
+
+    # ------------------------------------------------------------ submit
+    def submit(self, bundle: ReportBundle, progress: ProgressCallback | None = None) -> Ticket:
+        report = bundle.report
+        parts: list[tuple[str, str, str, bytes]] = [
+            ("manifest", MANIFEST_PATH, "application/json", report.canonical_json())
+        ]
+        for ref in report.files():
+            parts.append(("file", ref.path, ref.media_type, bundle.files[ref.path]))
+        body = MultipartBody(parts, progress)
+        if progress is not None:
+            progress(0, len(body))
+        answer = self._json(
+            "POST",
+            "/reports",
+            data=body,
+            headers={"Content-Type": body.content_type, "Idempotency-Key": str(report.id)},
+        )
+        ticket_data = answer.get("ticket") if isinstance(answer, dict) else None
+        if ticket_data is None:
+            raise PermanentError(f"{self.system} accepted the report but sent no ticket", system=self.system)
+        return check_ticket_matches(self._ticket(ticket_data), report.id, system=self.system)
+
+    # ------------------------------------------------------------ read side
+    def list_tickets(
+        self, *, status: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> TicketPage:
+        params: dict[str, str | int] = {"limit": max(1, min(limit, MAX_PAGE_SIZE))}
+        if status is not None:
+            params["status"] = status
+        if cursor is not None:
+            params["cursor"] = cursor
+        answer = self._json("GET", "/tickets", params=params)
+        items = answer.get("tickets") if isinstance(answer, dict) else None
+        if not isinstance(items, list):
+            raise PermanentError(f"{self.system} sent a ticket list ShowDesk cannot read", system=self.system)
+        next_cursor = answer.get("next_cursor")
+        return TicketPage(
+            tickets=[self._ticket(_ticket_fields(item)) for item in items],
+            next_cursor=str(next_cursor) if next_cursor is not None else None,
+            raw=[item for item in items if isinstance(item, dict)],
+        )
+
+    def get_ticket(self, ticket_id: str) -> TicketDetail:
+        answer = self._json("GET", f"/tickets/{_segment(ticket_id)}")
+        if not isinstance(answer, dict):
+            raise PermanentError(f"{self.system} sent a ticket ShowDesk cannot read", system=self.system)
+        ticket = self._ticket(_ticket_fields(answer.get("ticket", answer)))
+        report: Report | None = None
+        raw_report = answer.get("report") or answer.get("manifest")
+        if isinstance(raw_report, dict):
+            try:
+                report = Report.model_validate(raw_report)
+            except ValidationError:
+                report = None
+        timeline = answer.get("timeline")
+        queue = answer.get("queue")
+        return TicketDetail(
+            ticket=ticket,
+            report=report,
+            timeline=timeline if isinstance(timeline, list) else (),
+            queue=_queue_place(queue) if isinstance(queue, dict) else None,
+            raw=answer,
+        )
+
+    def attachment(self, ticket_id: str, path: str) -> bytes:
+        response = self.request(
+            "GET", f"/tickets/{_segment(ticket_id)}/files/{quote(path, safe='/')}", stream=True
+        )
+        with response:
+            chunks: list[bytes] = []
+            received = 0
+            for chunk in response.iter_content(UPLOAD_CHUNK_BYTES):
+                received += len(chunk)
+                if received > MAX_FILE_BYTES:
+                    raise PermanentError(f"{path} is larger than {MAX_FILE_BYTES} bytes", system=self.system)
+                chunks.append(chunk)
+        return b"".join(chunks)
+
+    def set_status(self, ticket_id: str, status: str) -> Ticket:
+        answer = self._json("POST", f"/tickets/{_segment(ticket_id)}/status", json={"status": status})
+        data = answer.get("ticket", answer) if isinstance(answer, dict) else answer
+        return self._ticket(_ticket_fields(data))
+
+    def add_note(self, ticket_id: str, text: str, *, internal: bool = True) -> None:
+        self._json("POST", f"/tickets/{_segment(ticket_id)}/notes", json={"text": text, "internal": internal})
+
+    def queue_place(self, ticket_id: str) -> QueuePlace:
+        answer = self._json("GET", f"/tickets/{_segment(ticket_id)}/queue")
+        if not isinstance(answer, dict):
+            raise PermanentError(f"{self.system} sent a queue place ShowDesk cannot read", system=self.system)
+        return _queue_place(answer)
+
+
+def create(backend: BackendConfig, *, role: str = "submitter") -> BuiltinConnector:
+    """The registry's entry point: a connector whose token is looked up at each call.
+
+    Looking it up each time picks up ``showdesk login`` and the fresh tokens a restarted
+    local server hands over, without restarting the agent.
+    """
+    from agent.credentials import token_for
+
+    return BuiltinConnector(
+        backend.url,
+        token=lambda: token_for(backend, role),
+        ca_bundle=backend.ca_bundle,
+        connect_timeout=backend.connect_timeout,
+        read_timeout=backend.read_timeout,
+    )
+
+
+# ---------------------------------------------------------------- helpers
+def _segment(value: str) -> str:
+    return quote(str(value), safe="")
+
+
+def _ticket_fields(data: Any) -> Any:
+    """A ticket object from an answer that may carry more than the schema's fields."""
+    if not isinstance(data, dict):
+        return data
+    return {k: data[k] for k in Ticket.model_fields if k in data}
+
+
+def _queue_place(data: Mapping[str, Any]) -> QueuePlace:
+    def number(key: str) -> Any:
+        value = data.get(key)
+        return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+    site = data.get("site")
+    position = number("position")
+    ahead = number("ahead")
+    wait = number("estimated_wait_seconds")
+    return QueuePlace(
+        site=site if isinstance(site, str) else None,
+        position=int(position) if position is not None else None,
+        ahead=int(ahead) if ahead is not None else None,
+        estimated_wait_seconds=float(wait) if wait is not None else None,
+        state=str(data.get("state", "")),
+    )
+
+
+def _reason(response: requests.Response) -> str:
+    """The server's own words for a refusal: FastAPI's ``detail``, else the start of the body."""
+    try:
+        text = response.text[:4000]
+    except requests.exceptions.RequestException:
+        return ""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text.strip()[:MAX_REASON_CHARS]
+    detail = data.get("detail") if isinstance(data, dict) else data
+    if isinstance(detail, list):
+        # FastAPI validation errors: a list of {"loc": [...], "msg": "..."}.
+        messages = []
+        for item in detail[:5]:
+            if isinstance(item, dict):
+                where = ".".join(str(p) for p in item.get("loc", []) if p != "body")
+                messages.append(f"{where}: {item.get('msg', '')}" if where else str(item.get("msg", "")))
+        detail = "; ".join(messages)
+    return str(detail if detail is not None else text).strip()[:MAX_REASON_CHARS]
+
+
+def _short(exc: Exception) -> str:
+    # urllib3's messages nest the whole pool description; the innermost reason is what helps.
+    text = str(exc)
+    for marker in ("Caused by ", "Failed to establish a new connection: "):
+        if marker in text:
+            text = text.rsplit(marker, 1)[1]
+    return text.strip("()'\" ")[:200]
+
+
+__all__ = ["USER_AGENT", "BuiltinConnector", "MultipartBody", "create"]
