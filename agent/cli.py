@@ -26,11 +26,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent import __version__
-from agent.bundle import BundleError, ReportBundle
 from agent.config import ConfigError, check_table, load_config, read_toml, reference_markdown
-from agent.schema import Report, Reporter, Source
 
+# The report model, the outbox and the connectors import pydantic and requests; commands
+# load them when they need them, so `showdesk capture` grabs the screen first.
 if TYPE_CHECKING:
+    from agent.bundle import ReportBundle
     from agent.config import Config
     from agent.outbox import Outbox
 
@@ -104,42 +105,46 @@ def cmd_capture(args: argparse.Namespace) -> Exit:
     from agent import capture, encoding
 
     config = _config(args)
-    backend = config.backend(_backend_name(args)) if args.submit else None
+    backend_name = _backend_name(args)
+    if args.submit:
+        config.backend(backend_name)  # an unknown backend fails before the screen is grabbed
     fmt = encoding.ImageFormat.parse(args.format or config.get("capture.format"))
     try:
         with capture.Capturer() as capturer:
             if args.delay:
                 time.sleep(args.delay)
             if args.region:
-                shots = [capturer.grab_region(*args.region)]
+                shots = [capturer.capture_region(args.region)]
             elif args.monitor is not None:
-                shots = [capturer.grab_monitor(args.monitor)]
+                shots = [capturer.capture_monitor(args.monitor)]
             else:
-                shots = capturer.grab_all()
-            monitors = [m.model_dump(mode="json") for m in capturer.monitors()]
+                shots = capturer.capture_all()
+            monitors = capturer.monitors()[1:]
     except capture.CaptureError as exc:
         raise CommandError(str(exc), Exit.NO_CAPTURE) from exc
-    # Encode the shots in the pool while system information is collected here.
+    # Encode on the pool while this thread imports the report model and collects system info.
     futures = [encoding.encode_async(shot, fmt) for shot in shots]
-    sysinfo_snapshot = (
-        None if args.no_sysinfo else _collect_sysinfo(config, _backend_name(args), monitors, args.exclude)
-    )
+    from agent.bundle import BundleError, build_bundle
+    from agent.schema import Report, Reporter, Source
+
+    sysinfo_snapshot = None
+    if not args.no_sysinfo:
+        monitor_facts = [m.to_schema().model_dump(mode="json") for m in monitors]
+        sysinfo_snapshot = _collect_sysinfo(config, backend_name, monitor_facts, args.exclude)
     drafts = [
-        capture.step_draft(shot, future.result(), caption=args.caption)
+        encoding.step_draft(shot, future.result(), caption=args.caption)
         for shot, future in zip(shots, futures, strict=True)
     ]
-    base = Report(
-        source=Source(kind="cli", id=socket.gethostname()[:200] or "unknown", app_version=__version__),
-        reporter=Reporter(name=args.name, email=args.email),
-        category=args.category or "",
-        description=args.description or "",
-    )
-    from agent.bundle import build_bundle
-
     try:
+        base = Report(
+            source=Source(kind="cli", id=socket.gethostname()[:200] or "unknown", app_version=__version__),
+            reporter=Reporter(name=args.name, email=args.email),
+            category=args.category or "",
+            description=args.description or "",
+        )
         bundle = build_bundle(base, drafts, sysinfo=sysinfo_snapshot)
-    except BundleError as exc:
-        raise CommandError(str(exc), Exit.BAD_BUNDLE) from exc
+    except (BundleError, ValueError) as exc:
+        raise CommandError(str(exc), Exit.USAGE) from exc
     if args.output:
         bundle.write(Path(args.output))
         if args.json:
@@ -147,8 +152,7 @@ def cmd_capture(args: argparse.Namespace) -> Exit:
         else:
             print(f"saved {len(drafts)} shot(s) to {args.output}")
         return Exit.OK
-    assert backend is not None
-    return _submit_through_outbox(config, bundle, backend.name, args)
+    return _submit_through_outbox(config, bundle, config.backend(backend_name).name, args)
 
 
 def _open_outbox(config: Config) -> Outbox:
@@ -190,6 +194,8 @@ def _submit_through_outbox(config: Config, bundle: ReportBundle, backend_name: s
 
 
 def cmd_submit(args: argparse.Namespace) -> Exit:
+    from agent.bundle import BundleError, ReportBundle
+
     config = _config(args)
     backend = config.backend(_backend_name(args))
     try:

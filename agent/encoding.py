@@ -1,0 +1,200 @@
+"""Turning shots into image files: PNG, WebP or JPEG (the formats a step image may have).
+
+The default is lossless WebP at libwebp's fastest setting. It was chosen by measurement
+(``bench/capture.py``, figures in ``bench/README.md``): on a busy 1080p desktop it encodes about
+five times faster than Pillow's default PNG (compress_level 6) and is about a fifth smaller,
+and it is faster than every Pillow PNG level while smaller than all of them. Lossy WebP and JPEG are
+there for slow links.
+
+Encoding runs off the caller's path: :func:`encode_async` hands the work to a thread pool and
+returns a ``Future`` at once, so a window can show the frozen frame while it is encoded. Threads
+(not processes) because Pillow's encoders release the GIL, so encoding still uses another core
+and the pixels are shared instead of being copied into a worker process.
+
+Importing this module loads Pillow but neither Qt nor pydantic; the report schema is imported
+only by :func:`step_draft`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Final, Literal
+
+from PIL import Image
+
+from agent.capture import Shot
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor, Future, ThreadPoolExecutor
+
+    from agent.bundle import StepDraft
+
+MediaType = Literal["image/png", "image/jpeg", "image/webp"]
+_EXTENSIONS: Final[Mapping[str, str]] = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+# libwebp refuses larger images; a wider desktop falls back to PNG (or JPEG when lossy).
+WEBP_MAX_DIMENSION: Final = 16383
+# Importing a format's plugin registers its encoder, so Image.save() need not import every
+# Pillow plugin to find it: that search costs ~40 ms, a fifth of a command-line capture.
+_PLUGIN_MODULES: Final[Mapping[str, str]] = {
+    "PNG": "PIL.PngImagePlugin",
+    "WEBP": "PIL.WebPImagePlugin",
+    "JPEG": "PIL.JpegImagePlugin",
+}
+
+
+@dataclass(frozen=True)
+class ImageFormat:
+    """How to encode: a Pillow format name and its save options."""
+
+    name: str
+    media_type: MediaType
+    pillow_format: Literal["PNG", "WEBP", "JPEG"]
+    lossless: bool
+    options: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def extension(self) -> str:
+        return _EXTENSIONS[self.media_type]
+
+    @classmethod
+    def parse(cls, name: str) -> ImageFormat:
+        """The format called ``name``: ``default``, ``webp-lossless``, ``png``, ``webp`` or ``jpeg``."""
+        if name == "default":
+            return DEFAULT
+        try:
+            return FORMATS[name]
+        except KeyError:
+            choices = ", ".join(["default", *FORMATS])
+            raise ValueError(f"unknown image format {name!r}; choose one of {choices}") from None
+
+
+WEBP_LOSSLESS: Final = ImageFormat(
+    "webp-lossless",
+    "image/webp",
+    "WEBP",
+    True,
+    # method 0 / quality 0 is libwebp's fastest lossless preset; exact keeps the colour under
+    # transparent pixels, so an RGBA mark-up layer round-trips exactly too.
+    {"lossless": True, "method": 0, "quality": 0, "exact": True},
+)
+PNG: Final = ImageFormat("png", "image/png", "PNG", True, {"compress_level": 1})
+WEBP_LOSSY: Final = ImageFormat("webp", "image/webp", "WEBP", False, {"quality": 80, "method": 2})
+JPEG: Final = ImageFormat("jpeg", "image/jpeg", "JPEG", False, {"quality": 85})
+DEFAULT: Final = WEBP_LOSSLESS
+FORMATS: Final[Mapping[str, ImageFormat]] = {f.name: f for f in (WEBP_LOSSLESS, PNG, WEBP_LOSSY, JPEG)}
+_FORMAT_BY_SUFFIX: Final[Mapping[str, ImageFormat]] = {
+    ".webp": WEBP_LOSSLESS,
+    ".png": PNG,
+    ".jpg": JPEG,
+    ".jpeg": JPEG,
+}
+
+
+def format_for_path(path: str | os.PathLike[str]) -> ImageFormat:
+    """The format a file name asks for by its suffix (.webp lossless, .png, .jpg/.jpeg)."""
+    suffix = PurePath(path).suffix.lower()
+    try:
+        return _FORMAT_BY_SUFFIX[suffix]
+    except KeyError:
+        choices = ", ".join(_FORMAT_BY_SUFFIX)
+        raise ValueError(f"cannot tell the image format of {str(path)!r}; end the name with {choices}") from None
+
+
+@dataclass(frozen=True, eq=False)
+class EncodedImage:
+    """An encoded image: its bytes, media type and size in pixels."""
+
+    data: bytes
+    media_type: MediaType
+    width: int
+    height: int
+
+    @property
+    def extension(self) -> str:
+        return _EXTENSIONS[self.media_type]
+
+
+def _fitting_format(fmt: ImageFormat, width: int, height: int) -> ImageFormat:
+    if fmt.pillow_format == "WEBP" and max(width, height) > WEBP_MAX_DIMENSION:
+        return PNG if fmt.lossless else JPEG
+    return fmt
+
+
+def encode(source: Shot | Image.Image, fmt: ImageFormat = DEFAULT) -> EncodedImage:
+    """Encode a shot (or a Pillow image, such as a marked-up step) in ``fmt``.
+
+    A WebP request for an image wider or taller than WebP allows (16383 pixels) is written as
+    PNG (lossless) or JPEG (lossy) instead; the result's ``media_type`` says which.
+    """
+    image = source.image() if isinstance(source, Shot) else source
+    fmt = _fitting_format(fmt, image.width, image.height)
+    if image.mode not in ("RGB", "RGBA"):
+        image = image.convert("RGBA" if image.has_transparency_data else "RGB")
+    if image.mode == "RGBA" and fmt.pillow_format == "JPEG":
+        image = image.convert("RGB")
+    importlib.import_module(_PLUGIN_MODULES[fmt.pillow_format])
+    buffer = io.BytesIO()
+    image.save(buffer, fmt.pillow_format, **fmt.options)
+    return EncodedImage(buffer.getvalue(), fmt.media_type, image.width, image.height)
+
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _shared_executor() -> Executor:
+    global _executor  # one pool for the process, made on first use
+    with _executor_lock:
+        if _executor is None:
+            # Imported here: a one-monitor command-line capture never needs the pool.
+            from concurrent.futures import ThreadPoolExecutor
+
+            _executor = ThreadPoolExecutor(
+                max_workers=max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="showdesk-encode"
+            )
+        return _executor
+
+
+def encode_async(
+    source: Shot | Image.Image, fmt: ImageFormat = DEFAULT, *, executor: Executor | None = None
+) -> Future[EncodedImage]:
+    """Start encoding on a worker thread and return at once; the shot stays usable meanwhile.
+
+    ``executor`` defaults to a process-wide pool sized to the CPU count (at most 4).
+    """
+    return (executor or _shared_executor()).submit(encode, source, fmt)
+
+
+def encode_all(sources: Iterable[Shot | Image.Image], fmt: ImageFormat = DEFAULT) -> list[EncodedImage]:
+    """Encode several shots (one per monitor, say) in parallel; results in the same order."""
+    items = list(sources)
+    if len(items) == 1:
+        return [encode(items[0], fmt)]
+    futures = [encode_async(item, fmt) for item in items]
+    return [future.result() for future in futures]
+
+
+def step_draft(
+    shot: Shot, encoded: EncodedImage | None = None, *, fmt: ImageFormat = DEFAULT, caption: str = ""
+) -> StepDraft:
+    """A report step from a shot: its image (``encoded``, or encoded now in ``fmt``) and its facts."""
+    from agent.bundle import StepDraft
+    from agent.schema import MAX_SHORT_TEXT_CHARS
+
+    image = encoded if encoded is not None else encode(shot, fmt)
+    return StepDraft(
+        image=image.data,
+        width=image.width,
+        height=image.height,
+        captured_at=shot.captured_at,
+        caption=caption,
+        monitor=shot.monitor,
+        capture_method=shot.capture_method,
+        capture_notes=shot.notes_text[:MAX_SHORT_TEXT_CHARS],
+    )

@@ -1,0 +1,919 @@
+"""The HTTP API (FastAPI): reports in, tickets out, the walk-up queue, figures, tokens.
+
+docs/api.md is the contract for submitting and reading back; /openapi.json describes
+every call. Blocking work (SQLite, fsync, image checks) runs in the thread pool; the
+event loop only streams bodies and waits on long polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from agent.schema import Ticket
+from server import models
+from server import store as db
+from server.blobs import BlobStore
+from server.ingest import IngestLimits, UploadError, ingest, receive_upload
+from server.settings import MAX_JSON_BODY_BYTES, Settings, version
+from server.store import (
+    EventRow,
+    FileRow,
+    InvalidTransitionError,
+    NotFoundError,
+    Store,
+    StoreBusyError,
+    StoreError,
+    Summary,
+    TicketFilter,
+    TicketRow,
+    TokenNameTakenError,
+    TokenRecord,
+)
+
+log = logging.getLogger("showdesk.server")
+
+REPORTS_PATH: Final = "/api/v1/reports"
+MAX_WAIT_SECONDS: Final = 30.0
+# A long poll re-reads the database at least this often, in case a change was committed
+# by another process (the notifier only hears this one).
+POLL_FALLBACK_SECONDS: Final = 1.0
+RETRY_AFTER_SECONDS: Final = "1"
+
+_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
+    401: {"model": models.ErrorBody, "description": "missing, unknown or revoked token"},
+    403: {"model": models.ErrorBody, "description": "the token's role may not make this call"},
+    503: {"model": models.ErrorBody, "description": "the database is busy; retry after Retry-After seconds"},
+}
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    descriptions = {
+        404: "no such ticket, file or token (or not one this token may see)",
+        409: "the change is not allowed in the ticket's current state",
+        413: "the request body is over the limit",
+        415: "the body is not multipart/form-data",
+        422: "the input does not validate; the detail names the field or bound",
+        400: "the body is malformed",
+    }
+    merged: dict[int | str, dict[str, Any]] = dict(_ERRORS)
+    for code in codes:
+        merged[code] = {"model": models.ErrorBody, "description": descriptions[code]}
+    return merged
+
+
+# ---------------------------------------------------------------- change notification
+class ChangeNotifier:
+    """Wakes long polls when a commit adds timeline events; commits happen on worker threads."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event = asyncio.Event()
+        self.closing = False
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def notify_threadsafe(self) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed between the check and the call
+                loop.call_soon_threadsafe(self._fire)
+
+    def _fire(self) -> None:
+        event, self._event = self._event, asyncio.Event()
+        event.set()
+
+    def current(self) -> asyncio.Event:
+        """Take this before reading the database; it is set by any later commit."""
+        return self._event
+
+    def close(self) -> None:
+        self.closing = True
+        self._fire()
+
+    def close_threadsafe(self) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self.close)
+
+
+# ---------------------------------------------------------------- ASGI middleware
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is over the limit of {limit} bytes")
+
+
+class BodyLimitMiddleware:
+    """413 from Content-Length before any byte is read, and again if a stream passes the limit."""
+
+    def __init__(self, app: ASGIApp, upload_limit: int) -> None:
+        self.app = app
+        self.upload_limit = upload_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.upload_limit if scope["path"] == REPORTS_PATH else MAX_JSON_BODY_BYTES
+        declared = _header(scope, b"content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await _send_json(send, 400, {"detail": "Content-Length is not a number"})
+                return
+            if int(declared) > limit:
+                detail = f"the request body ({declared} bytes) is over the limit of {limit} bytes"
+                await _send_json(send, 413, {"detail": detail})
+                return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
+class RequestLogMiddleware:
+    """One line per request: client, method, path, status, time, token name. Never a token."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            client = scope.get("client") or ("-", 0)
+            who = scope.get("state", {}).get("token_name", "-")
+            log.info(
+                '%s "%s %s" %d %.1fms %s',
+                client[0],
+                scope["method"],
+                scope["path"],
+                status,
+                (time.perf_counter() - started) * 1000,
+                who,
+            )
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return bytes(value).decode("latin-1").strip()
+    return None
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+    payload = json.dumps(body).encode("utf-8")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+# ---------------------------------------------------------------- context and auth
+class AppContext:
+    def __init__(self, settings: Settings, store: Store, blobs: BlobStore) -> None:
+        self.settings = settings
+        self.store = store
+        self.blobs = blobs
+        self.notifier = ChangeNotifier()
+        store.add_listener(self.notifier.notify_threadsafe)
+
+    def ticket_url(self, ticket_id: str) -> str:
+        return f"{self.settings.base_url}/tickets/{ticket_id}"
+
+    def file_url(self, file_id: int) -> str:
+        return f"{self.settings.base_url}/api/v1/files/{file_id}"
+
+
+# Dependencies are ``async def`` on purpose: FastAPI runs plain ``def`` dependencies in the
+# thread pool, a thread hop each. These only read memory or make one indexed SQLite read
+# (WAL readers never wait for writers), which is cheaper than the hop.
+async def get_context(request: Request) -> AppContext:
+    context: AppContext = request.app.state.context
+    return context
+
+
+Context = Annotated[AppContext, Depends(get_context)]
+_bearer = HTTPBearer(auto_error=False, description="a ShowDesk token: `showdesk server token create`")
+
+
+async def authenticated(
+    request: Request,
+    context: Context,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+) -> TokenRecord:
+    if credentials is None:
+        raise HTTPException(401, "missing bearer token (Authorization: Bearer <token>)", {"WWW-Authenticate": "Bearer"})
+    record = context.store.authenticate(credentials.credentials)
+    if record is None:
+        raise HTTPException(401, "unknown or revoked token", {"WWW-Authenticate": "Bearer"})
+    request.state.token_name = record.name
+    return record
+
+
+def _role(role: str) -> Callable[[TokenRecord], Awaitable[TokenRecord]]:
+    async def check(caller: Annotated[TokenRecord, Depends(authenticated)]) -> TokenRecord:
+        if not caller.may(role):
+            raise HTTPException(403, f"this call needs a {role} token; this one is a {caller.role} token")
+        return caller
+
+    return check
+
+
+AnyCaller = Annotated[TokenRecord, Depends(authenticated)]
+Technician = Annotated[TokenRecord, Depends(_role("technician"))]
+Admin = Annotated[TokenRecord, Depends(_role("admin"))]
+TicketKey = Annotated[str, Path(description="ticket id (report UUID) or number (SD-1001)", max_length=64)]
+
+
+def _visible_ticket(context: AppContext, caller: TokenRecord, key: str) -> TicketRow:
+    """The ticket, if this caller may see it; a submitter sees only its own (others are 404, not 403)."""
+    ticket = context.store.get_ticket(key)
+    _check_owner(caller, ticket, key)
+    return ticket
+
+
+def _check_owner(caller: TokenRecord, ticket: TicketRow, key: str) -> None:
+    if not caller.may("technician") and ticket.submitted_by != caller.name:
+        raise NotFoundError(f"no ticket {key!r}")
+
+
+# ---------------------------------------------------------------- conversions
+def _when(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
+
+
+def _at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _summary_fields(context: AppContext, ticket: TicketRow) -> dict[str, Any]:
+    return {
+        "id": ticket.id,
+        "number": ticket.number,
+        "status": ticket.status,
+        "url": context.ticket_url(ticket.id),
+        "report_id": ticket.id,
+        "subject": ticket.subject,
+        "category": ticket.category,
+        "source": models.SourceInfo(kind=ticket.source_kind, id=ticket.source_id, site=ticket.site),
+        "reporter": models.ReporterInfo(name=ticket.reporter_name, email=ticket.reporter_email),
+        "submitted_by": ticket.submitted_by,
+        "assignee": ticket.assignee,
+        "walk_up": ticket.walk_up,
+        "step_count": ticket.step_count,
+        "attachment_count": ticket.attachment_count,
+        "created_at": _at(ticket.created_at),
+        "reported_at": ticket.reported_at,
+        "updated_at": _at(ticket.updated_at),
+        "first_response_at": _when(ticket.first_response_at),
+        "resolved_at": _when(ticket.resolved_at),
+    }
+
+
+def _summary(context: AppContext, ticket: TicketRow) -> models.TicketSummary:
+    return models.TicketSummary(**_summary_fields(context, ticket))
+
+
+def _ticket_ref(context: AppContext, ticket: TicketRow) -> Ticket:
+    return Ticket(
+        id=ticket.id,
+        number=ticket.number,
+        status=ticket.status,
+        url=context.ticket_url(ticket.id),
+        report_id=uuid.UUID(ticket.id),
+    )
+
+
+def _token_info(record: TokenRecord) -> models.TokenInfo:
+    return models.TokenInfo(
+        id=record.id,
+        name=record.name,
+        role=record.role,
+        site=record.site,
+        created_at=_at(record.created_at),
+        revoked_at=_when(record.revoked_at),
+    )
+
+
+def masked_name(name: str | None) -> str | None:
+    """'Alice Baker' → 'Alice B.': enough to recognise oneself on a public board."""
+    if not name or not name.strip():
+        return None
+    words = name.split()
+    if len(words) == 1:
+        return words[0]
+    return f"{words[0]} {words[-1][0]}."
+
+
+# ---------------------------------------------------------------- the app
+def create_app(settings: Settings, store: Store, blobs: BlobStore) -> FastAPI:
+    context = AppContext(settings, store, blobs)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        context.notifier.bind(asyncio.get_running_loop())
+        yield
+        context.notifier.close()
+
+    app = FastAPI(
+        title="ShowDesk built-in ticket server",
+        version=version(),
+        description=(
+            "Reports in, tickets out. Every `/api/v1/` call needs `Authorization: Bearer <token>`; "
+            "roles: submitter (submit, read back its own tickets), technician (all tickets, the walk-up queue, "
+            'figures), admin (technician + tokens). Errors are `{"detail": "..."}`.'
+        ),
+        lifespan=lifespan,
+        # The interactive pages load scripts from a CDN; the JSON document is what clients need.
+        docs_url=None,
+        redoc_url=None,
+        responses={500: {"model": models.ErrorBody, "description": "internal error"}},
+    )
+    app.state.context = context
+    app.add_middleware(BodyLimitMiddleware, upload_limit=settings.max_body_bytes)
+    app.add_middleware(RequestLogMiddleware)
+    _install_error_handlers(app)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness (no token needed)")
+    async def healthz() -> models.Health:
+        return models.Health(status="ok", version=version())
+
+    api = APIRouter(prefix="/api/v1")
+    _submit_routes(api)
+    _ticket_routes(api)
+    _queue_routes(api)
+    _admin_routes(api)
+    app.include_router(api)
+    return app
+
+
+def _submit_routes(api: APIRouter) -> None:
+    manifest_schema = {
+        "type": "object",
+        "required": ["manifest"],
+        "properties": {
+            "manifest": {"type": "string", "format": "binary", "description": "manifest.json (Report, canonical JSON)"},
+            "file": {
+                "type": "array",
+                "items": {"type": "string", "format": "binary"},
+                "description": "one part per file of the report; the part's filename is its path in the bundle",
+            },
+        },
+    }
+
+    @api.post(
+        "/reports",
+        tags=["reports"],
+        summary="Submit a report (idempotent on the report id)",
+        status_code=201,
+        responses={
+            200: {"model": models.SubmitResult, "description": "a replay: the ticket this report made before"},
+            **_errors(400, 413, 415, 422),
+        },
+        openapi_extra={
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": manifest_schema}}}
+        },
+    )
+    async def submit_report(
+        request: Request,
+        response: Response,
+        context: Context,
+        caller: AnyCaller,
+        idempotency_key: Annotated[
+            str | None, Header(description="the report id (UUID); the same key with the same body is a replay")
+        ] = None,
+    ) -> models.SubmitResult:
+        if not idempotency_key:
+            raise HTTPException(422, "the Idempotency-Key header is required; it is the report id")
+        upload = await receive_upload(request.headers.get("content-type", ""), request.stream(), context.blobs)
+        limits = IngestLimits(max_image_pixels=context.settings.max_image_pixels)
+
+        def store_report() -> tuple[TicketRow, bool]:
+            try:
+                return ingest(
+                    context.store,
+                    context.blobs,
+                    upload,
+                    idempotency_key=idempotency_key,
+                    submitter=caller.name,
+                    limits=limits,
+                )
+            finally:
+                upload.discard()
+
+        # If the client goes away now, the worker thread still finishes (or refuses) the
+        # report on its own and removes its temporary files.
+        ticket, created = await run_in_threadpool(store_report)
+        if not created:
+            response.status_code = 200
+        return models.SubmitResult(ticket=_ticket_ref(context, ticket), replayed=not created)
+
+    @api.post(
+        "/self-help",
+        tags=["reports"],
+        summary="Record that a self-help article solved a problem (no ticket made)",
+        status_code=201,
+        responses=_errors(422),
+    )
+    def record_self_help(body: models.SelfHelpEvent, context: Context, caller: AnyCaller) -> models.SelfHelpRecorded:
+        site = body.site if body.site is not None else caller.site
+        recorded = context.store.record_self_help(site, body.category, body.article, caller.name)
+        return models.SelfHelpRecorded(id=recorded)
+
+    @api.get("/whoami", tags=["tokens"], summary="The calling token's name, role and site")
+    def whoami(caller: AnyCaller) -> models.Caller:
+        return models.Caller(name=caller.name, role=caller.role, site=caller.site)
+
+
+def _ticket_routes(api: APIRouter) -> None:
+    @api.get(
+        "/tickets",
+        tags=["tickets"],
+        summary="List tickets, newest first (a submitter sees only its own)",
+        responses=_errors(422),
+    )
+    def list_tickets(
+        context: Context,
+        caller: AnyCaller,
+        status: Annotated[models.StatusName | None, Query()] = None,
+        category: Annotated[str | None, Query(max_length=200)] = None,
+        source: Annotated[str | None, Query(max_length=200, description="source id: a kiosk id or hostname")] = None,
+        site: Annotated[str | None, Query(max_length=200)] = None,
+        q: Annotated[str | None, Query(max_length=200, description="words in the subject or description")] = None,
+        since: Annotated[datetime | None, Query(description="created after this moment (ISO 8601)")] = None,
+        assignee: Annotated[str | None, Query(max_length=200, description="a name, 'me' or 'none'")] = None,
+        reporter: Annotated[str | None, Query(max_length=254, description="the reporter's e-mail address")] = None,
+        cursor: Annotated[str | None, Query(max_length=20, description="next_cursor of the previous page")] = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    ) -> models.TicketList:
+        before: int | None = None
+        if cursor is not None:
+            if not cursor.isdigit():
+                raise HTTPException(422, "cursor must be a next_cursor this server returned")
+            before = int(cursor)
+        filters = TicketFilter(
+            status=status,
+            category=category,
+            source_id=source,
+            site=site,
+            text=q,
+            created_after=_epoch(since) if since is not None else None,
+            assignee=None if assignee in (None, "none") else caller.name if assignee == "me" else assignee,
+            unassigned=assignee == "none",
+            reporter_email=reporter,
+            submitted_by=None if caller.may("technician") else caller.name,
+        )
+        tickets, next_seq = context.store.list_tickets(filters, before_seq=before, limit=limit)
+        return models.TicketList(
+            tickets=[_summary(context, t) for t in tickets],
+            next_cursor=None if next_seq is None else str(next_seq),
+        )
+
+    @api.get(
+        "/tickets/{ticket_id}",
+        tags=["tickets"],
+        summary="One ticket: report, steps, files, system information, timeline, queue place",
+        responses=_errors(404),
+    )
+    def get_ticket(ticket_id: TicketKey, context: Context, caller: AnyCaller) -> models.TicketDetail:
+        technician = caller.may("technician")
+        ticket, files, events = context.store.ticket_detail(ticket_id, include_internal=technician)
+        _check_owner(caller, ticket, ticket_id)
+        infos = {f.path: _file_info(context, f) for f in files}
+        report = json.loads(ticket.manifest)
+        steps = []
+        for index, step in enumerate(report.get("steps", []), start=1):
+            original = step.get("original")
+            steps.append(
+                models.StepInfo(
+                    index=index,
+                    caption=step.get("caption", ""),
+                    width=step["width"],
+                    height=step["height"],
+                    image=infos[step["image"]["path"]],
+                    original=infos[original["path"]] if original else None,
+                )
+            )
+        attachments = [
+            models.AttachmentInfo(display_name=a["display_name"], file=infos[a["file"]["path"]])
+            for a in report.get("attachments", [])
+        ]
+        sysinfo = None
+        sysinfo_file = next((f for f in files if f.role == "sysinfo"), None)
+        if sysinfo_file is not None:
+            loaded = json.loads(context.blobs.path_for(sysinfo_file.sha256).read_bytes())
+            sysinfo = loaded if isinstance(loaded, dict) else None
+        queue = None
+        if ticket.walk_up and ticket.site:
+            with contextlib.suppress(NotFoundError):
+                queue = _queue_place(context.store.queue_place(ticket.id))
+        return models.TicketDetail(
+            **_summary_fields(context, ticket),
+            description=ticket.description,
+            report=report,
+            steps=steps,
+            attachments=attachments,
+            sysinfo=sysinfo,
+            timeline=[_timeline_event(e) for e in events],
+            queue=queue,
+        )
+
+    @api.get(
+        "/tickets/{ticket_id}/files/{path:path}",
+        tags=["tickets"],
+        summary="Download one file of a ticket by its path in the report (steps/001.png)",
+        response_class=FileResponse,
+        responses={200: {"content": {"application/octet-stream": {}}}, **_errors(404)},
+    )
+    def download_by_path(
+        ticket_id: TicketKey, path: Annotated[str, Path(max_length=64)], context: Context, caller: AnyCaller
+    ) -> FileResponse:
+        file, ticket = context.store.get_file_by_path(ticket_id, path)
+        _check_owner(caller, ticket, ticket_id)
+        return _file_response(context, file, ticket)
+
+    @api.get(
+        "/files/{file_id}",
+        tags=["tickets"],
+        summary="Download one file by its id (always as an attachment, never shown inline)",
+        response_class=FileResponse,
+        responses={200: {"content": {"application/octet-stream": {}}}, **_errors(404)},
+    )
+    def download(file_id: Annotated[str, Path(max_length=20)], context: Context, caller: AnyCaller) -> FileResponse:
+        if not file_id.isdigit():
+            raise NotFoundError(f"no file with id {file_id!r}")
+        file, ticket = context.store.get_file(int(file_id))
+        if not caller.may("technician") and ticket.submitted_by != caller.name:
+            raise NotFoundError(f"no file with id {file_id!r}")
+        return _file_response(context, file, ticket)
+
+    @api.post(
+        "/tickets/{ticket_id}/status",
+        tags=["tickets"],
+        summary="Change the status: new → open → waiting → resolved → closed; resolved/closed reopen to open",
+        responses=_errors(404, 409, 422),
+    )
+    def set_status(
+        ticket_id: TicketKey, body: models.StatusChange, context: Context, caller: Technician
+    ) -> models.TicketSummary:
+        return _summary(context, context.store.set_status(ticket_id, body.status, caller.name))
+
+    @api.post(
+        "/tickets/{ticket_id}/assign",
+        tags=["tickets"],
+        summary="Assign to a technician ('me' for the caller) or unassign (null)",
+        responses=_errors(404, 422),
+    )
+    def assign(
+        ticket_id: TicketKey, body: models.Assignment, context: Context, caller: Technician
+    ) -> models.TicketSummary:
+        assignee = caller.name if body.assignee == "me" else body.assignee
+        return _summary(context, context.store.assign(ticket_id, assignee, caller.name))
+
+    @api.post(
+        "/tickets/{ticket_id}/notes",
+        tags=["tickets"],
+        summary="Add an internal note, or a reply the submitter sees (internal=false)",
+        status_code=201,
+        responses=_errors(404, 422),
+    )
+    def add_note(
+        ticket_id: TicketKey, body: models.NoteCreate, context: Context, caller: Technician
+    ) -> models.TimelineEvent:
+        event = context.store.add_note(ticket_id, body.text, internal=body.internal, actor=caller.name)
+        return _timeline_event(event)
+
+    @api.get(
+        "/changes",
+        tags=["tickets"],
+        summary="Changes feed (long poll): timeline events after a sequence number",
+        description=(
+            "Returns at once when there are changes after `after`, else waits up to `wait` seconds for one. "
+            "A submitter token sees only changes of the tickets it submitted, and no internal notes."
+        ),
+        responses=_errors(422),
+    )
+    async def changes(
+        context: Context,
+        caller: AnyCaller,
+        after: Annotated[int, Query(ge=0, description="last_seq of the previous call; 0 for everything")] = 0,
+        wait: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS, description="seconds to wait for a change")] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    ) -> models.ChangesPage:
+        submitted_by = None if caller.may("technician") else caller.name
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        waiting = False
+        while True:
+            wake = context.notifier.current()
+            found, last_seq = await run_in_threadpool(
+                context.store.changes_after, after, limit=limit, submitted_by=submitted_by
+            )
+            remaining = deadline - loop.time()
+            if found or remaining <= 0 or context.notifier.closing:
+                items = [models.ChangeItem(seq=c.seq, ticket_id=c.ticket_id, kind=c.kind, at=_at(c.at)) for c in found]
+                return models.ChangesPage(changes=items, last_seq=last_seq)
+            if not waiting:
+                waiting = True
+                log.debug("long poll by %s waits up to %.1f s for changes after %d", caller.name, remaining, last_seq)
+            after = last_seq
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=min(remaining, POLL_FALLBACK_SECONDS))
+
+    @api.get(
+        "/stats",
+        tags=["figures"],
+        summary="Dashboard figures: response and resolution times, categories, walk-up wait, self-help",
+        responses=_errors(422),
+    )
+    def stats(
+        context: Context,
+        _caller: Technician,
+        since: Annotated[datetime | None, Query(description="default: 30 days before `until`")] = None,
+        until: Annotated[datetime | None, Query(description="default: now")] = None,
+    ) -> models.StatsReport:
+        end = _epoch(until) if until is not None else time.time()
+        start = _epoch(since) if since is not None else end - timedelta(days=30).total_seconds()
+        if start >= end:
+            raise HTTPException(422, "since must be before until")
+        figures = context.store.stats(start, end)
+
+        def duration(summary: Summary) -> models.DurationSummary:
+            return models.DurationSummary(
+                count=summary.count, mean_seconds=summary.mean_seconds, median_seconds=summary.median_seconds
+            )
+
+        return models.StatsReport(
+            since=_at(start),
+            until=_at(end),
+            tickets_created=figures.tickets_created,
+            open_tickets=figures.open_tickets,
+            time_to_first_response=duration(figures.first_response),
+            time_to_resolution=duration(figures.resolution),
+            walk_up_wait=duration(figures.walk_up_wait),
+            by_category=[models.CategoryCount(category=c, count=n) for c, n in figures.by_category],
+            self_help=models.SelfHelpFigures(
+                solved_by_article=figures.solved_by_article,
+                reports_after_articles=figures.reports_after_articles,
+                share_solved=figures.share_solved_by_self_help,
+                top_articles=[models.ArticleCount(article=a, count=n) for a, n in figures.top_articles],
+            ),
+            recurring_machines=[models.MachineCount(source_id=s, tickets=n) for s, n in figures.recurring_machines],
+        )
+
+
+def _queue_routes(api: APIRouter) -> None:
+    @api.get(
+        "/tickets/{ticket_id}/queue",
+        tags=["walk-up queue"],
+        summary="A walk-up ticket's place in its site's queue",
+        responses=_errors(404),
+    )
+    def queue_place(ticket_id: TicketKey, context: Context, caller: AnyCaller) -> models.QueuePlace:
+        _visible_ticket(context, caller, ticket_id)
+        return _queue_place(context.store.queue_place(ticket_id))
+
+    @api.post(
+        "/tickets/{ticket_id}/queue/served",
+        tags=["walk-up queue"],
+        summary="Mark a walk-up visit served (resolving the ticket does this too)",
+        responses=_errors(404),
+    )
+    def mark_served(ticket_id: TicketKey, context: Context, caller: Technician) -> models.QueuePlace:
+        return _queue_place(context.store.mark_served(ticket_id, caller.name))
+
+    @api.get(
+        "/queue/{site}",
+        tags=["walk-up queue"],
+        summary="A site's queue: technicians see everything; a submitter token of that site sees the public board",
+        responses=_errors(404),
+    )
+    def queue_board(
+        site: Annotated[str, Path(max_length=200)], context: Context, caller: AnyCaller
+    ) -> models.QueueBoard:
+        if not caller.may("technician") and caller.site != site:
+            detail = (
+                f"this token may show the board of site {caller.site!r} only"
+                if caller.site
+                else "this submitter token belongs to no site; only a site's own token shows its board"
+            )
+            raise HTTPException(403, detail)
+        return _board(context.store.queue_board(site), full=caller.may("technician"))
+
+    @api.post(
+        "/queue/{site}/next",
+        tags=["walk-up queue"],
+        summary="Call the next person waiting at the site",
+    )
+    def call_next(site: Annotated[str, Path(max_length=200)], context: Context, caller: Technician) -> models.QueueCall:
+        called = context.store.call_next(site, caller.name)
+        return models.QueueCall(
+            called=None if called is None else _summary(context, called),
+            board=_board(context.store.queue_board(site), full=True),
+        )
+
+
+def _admin_routes(api: APIRouter) -> None:
+    @api.get("/tokens", tags=["tokens"], summary="List tokens (never their secrets)")
+    def list_tokens(
+        context: Context, _caller: Admin, include_revoked: Annotated[bool, Query()] = False
+    ) -> list[models.TokenInfo]:
+        return [_token_info(t) for t in context.store.list_tokens(include_revoked=include_revoked)]
+
+    @api.post(
+        "/tokens",
+        tags=["tokens"],
+        summary="Create a token; its secret is shown once",
+        status_code=201,
+        responses=_errors(409, 422),
+    )
+    def create_token(body: models.TokenCreate, context: Context, _caller: Admin) -> models.TokenCreated:
+        record, secret = context.store.create_token(body.name, body.role, body.site)
+        return models.TokenCreated(**_token_info(record).model_dump(), token=secret)
+
+    @api.delete(
+        "/tokens/{name_or_id}",
+        tags=["tokens"],
+        summary="Revoke a token (effective on its next request)",
+        responses=_errors(404),
+    )
+    def revoke_token(
+        name_or_id: Annotated[str, Path(max_length=64)], context: Context, _caller: Admin
+    ) -> models.TokenInfo:
+        return _token_info(context.store.revoke_token(name_or_id))
+
+
+# ---------------------------------------------------------------- helpers
+def _epoch(moment: datetime) -> float:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _timeline_event(event: EventRow) -> models.TimelineEvent:
+    return models.TimelineEvent(
+        seq=event.seq,
+        kind=event.kind,  # type: ignore[arg-type]  # the store writes only the kinds the model lists
+        at=_at(event.at),
+        actor=event.actor,
+        internal=event.internal,
+        data=event.data,
+    )
+
+
+def _file_info(context: AppContext, file: FileRow) -> models.FileInfo:
+    return models.FileInfo(
+        id=str(file.id),
+        path=file.path,
+        role=file.role,
+        media_type=file.media_type,
+        size=file.size,
+        sha256=file.sha256,
+        display_name=file.display_name,
+        url=context.file_url(file.id),
+    )
+
+
+def _file_response(context: AppContext, file: FileRow, ticket: TicketRow) -> FileResponse:
+    blob = context.blobs.path_for(file.sha256)
+    if not blob.is_file():
+        log.error("%s: blob %s of %s is missing from the store", ticket.number, file.sha256, file.path)
+        raise HTTPException(500, f"the stored file {file.path} of {ticket.number} is missing; restore from a backup")
+    # The download name is ours (number + bundle path), never the client's display name.
+    filename = f"{ticket.number}-{file.path.replace('/', '-')}"
+    return FileResponse(
+        blob,
+        media_type=file.media_type,
+        filename=filename,
+        content_disposition_type="attachment",
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+def _queue_place(place: db.QueuePlace) -> models.QueuePlace:
+    return models.QueuePlace(
+        site=place.site,
+        position=place.position,
+        ahead=place.ahead,
+        estimated_wait_seconds=place.estimated_wait_seconds,
+        state=place.state,
+    )
+
+
+def _board(board: db.QueueBoard, *, full: bool) -> models.QueueBoard:
+    def entry(e: db.BoardEntry) -> models.BoardEntry:
+        return models.BoardEntry(
+            number=e.number,
+            name=e.reporter_name if full else masked_name(e.reporter_name),
+            position=e.position,
+            state=e.state,
+            waiting_since=_at(e.enqueued_at),
+            called_at=_when(e.called_at),
+            called_by=e.called_by if full else None,
+            estimated_wait_seconds=e.estimated_wait_seconds,
+            ticket_id=e.ticket_id if full else None,
+        )
+
+    return models.QueueBoard(
+        site=board.site,
+        waiting=[entry(e) for e in board.waiting],
+        serving=[entry(e) for e in board.serving],
+        mean_service_seconds=board.mean_service_seconds,
+        service_history=board.service_history,
+        estimated_wait_seconds=board.estimated_wait_seconds,
+    )
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    def error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+    async def on_http(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        return error(exc.status_code, str(exc.detail), dict(exc.headers or {}))
+
+    async def on_disconnect(_request: Request, _exc: Exception) -> JSONResponse:
+        # Nobody is listening any more; the status only shows in the log line.
+        return error(400, "the client went away before the body was complete")
+
+    async def on_validation(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        parts = []
+        for item in exc.errors()[:5]:
+            where = ".".join(str(p) for p in item.get("loc", ()) if p != "body") or "body"
+            parts.append(f"{where}: {item.get('msg', 'invalid')}")
+        return error(422, "; ".join(parts) or "the request does not validate")
+
+    async def on_upload(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, UploadError)
+        return error(exc.status, exc.message)
+
+    async def on_store(_request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, StoreBusyError):
+            return error(503, str(exc), {"Retry-After": RETRY_AFTER_SECONDS})
+        if isinstance(exc, NotFoundError):
+            return error(404, str(exc))
+        if isinstance(exc, InvalidTransitionError | TokenNameTakenError):
+            return error(409, str(exc))
+        return error(422, str(exc))
+
+    async def on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.error("internal error", exc_info=exc)
+        return error(500, f"internal error ({type(exc).__name__}); see the server log")
+
+    handlers: dict[Any, Callable[[Request, Exception], Awaitable[JSONResponse]]] = {
+        StarletteHTTPException: on_http,
+        ClientDisconnect: on_disconnect,
+        RequestValidationError: on_validation,
+        UploadError: on_upload,
+        StoreError: on_store,
+        Exception: on_unexpected,
+    }
+    for kind, handler in handlers.items():
+        app.add_exception_handler(kind, handler)

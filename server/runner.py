@@ -1,0 +1,171 @@
+"""Running the server: lock the data directory, open the store, serve with uvicorn.
+
+One process, one uvicorn worker: SQLite and the blob store are local, and the event
+loop only streams bodies while the thread pool does the blocking work. A second server
+on the same data directory is refused (a lock file), because start-up clears leftover
+upload files and rotates the hand-over tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import IO, Final
+
+import uvicorn
+
+from server.app import ChangeNotifier, create_app
+from server.blobs import BlobStore
+from server.fsio import make_private_dir
+from server.handover import remove_handover, write_handover
+from server.images import configure_pillow
+from server.settings import Settings, version
+from server.store import Store, StoreError
+
+log = logging.getLogger("showdesk.server")
+LOCK_FILENAME: Final = "server.lock"
+GRACEFUL_SHUTDOWN_SECONDS: Final = 10
+
+
+class DataDirInUseError(RuntimeError):
+    pass
+
+
+class DataDirLock:
+    """An exclusive lock on the data directory, held while the server runs (released by the OS on a crash)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / LOCK_FILENAME
+        self._stream: IO[str] | None = None
+
+    def __enter__(self) -> DataDirLock:
+        stream = self.path.open("a+", encoding="utf-8")
+        try:
+            _lock_file(stream)
+        except OSError:
+            stream.close()
+            raise DataDirInUseError(f"another ShowDesk server is using {self.path.parent}") from None
+        stream.seek(0)
+        stream.truncate()
+        stream.write(f"{os.getpid()}\n")
+        stream.flush()
+        self._stream = stream
+        return self
+
+    def __exit__(self, *_exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+
+def _lock_file(stream: IO[str]) -> None:
+    if sys.platform == "win32":
+        import msvcrt
+
+        msvcrt.locking(stream.fileno(), msvcrt.LK_NBLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, plus: the hand-over file once listening, clean-up before exit."""
+
+    def __init__(
+        self, config: uvicorn.Config, settings: Settings, store: Store, notifier: ChangeNotifier, *, handover: bool
+    ) -> None:
+        super().__init__(config)
+        self.settings = settings
+        self.store = store
+        self.notifier = notifier
+        self.handover = handover
+        self.handover_file: Path | None = None
+        self.handover_tokens: dict[str, str] = {}
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if not self.started:
+            return
+        log.info("ShowDesk server %s listening on %s", version(), self.settings.listen_url)
+        log.info("data directory: %s", self.settings.data_dir)
+        if self.settings.public_url:
+            log.info("public URL: %s", self.settings.base_url)
+        if self.handover:
+            self.handover_tokens = self.store.rotate_handover_tokens()
+            self.handover_file = write_handover(self.settings, self.handover_tokens)
+            log.info("hand-over file for local clients: %s", self.handover_file)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        # Long polls answer now instead of holding the shutdown for up to 30 s.
+        self.notifier.close_threadsafe()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets=sockets)
+        self.clean_up()
+        # A signal that asked for this shutdown has been honoured: exit normally (status 0)
+        # instead of uvicorn re-raising it once serving ends.
+        self._captured_signals.clear()
+
+    def clean_up(self) -> None:
+        if self.handover_file is not None:
+            remove_handover(self.handover_file)
+            self.handover_file = None
+        if self.handover_tokens:
+            try:
+                self.store.revoke_handover_tokens(self.handover_tokens)
+            finally:
+                self.handover_tokens = {}
+        log.info("stopped cleanly")
+
+
+def configure_logging(level: str = "info") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def serve(settings: Settings, *, handover: bool = True, log_level: str = "info") -> int:
+    """Run until SIGINT or SIGTERM; returns the process exit status."""
+    configure_logging(log_level)
+    try:
+        make_private_dir(settings.data_dir)
+        with DataDirLock(settings.data_dir):
+            store = Store(settings.data_dir, busy_timeout=settings.busy_timeout_seconds)
+            blobs = BlobStore(settings.data_dir)
+            stale = blobs.remove_stale_temps()
+            if stale:
+                log.info("removed %d unfinished upload(s) left by an earlier stop", stale)
+            configure_pillow()
+            app = create_app(settings, store, blobs)
+            config = uvicorn.Config(
+                app,
+                host=settings.host,
+                port=settings.port,
+                log_config=None,
+                access_log=False,
+                lifespan="on",
+                server_header=False,
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            )
+            server = _Server(config, settings, store, app.state.context.notifier, handover=handover)
+            try:
+                server.run()
+            finally:
+                if server.handover_file is not None:  # serving failed half way
+                    server.clean_up()
+                store.close()
+            return 0 if server.started else 1
+    except DataDirInUseError as exc:
+        log.error("%s; stop it first or use another --data directory", exc)
+        return 1
+    except (StoreError, OSError) as exc:
+        log.error("cannot start with data directory %s: %s", settings.data_dir, exc)
+        return 1

@@ -1,0 +1,106 @@
+"""Synthetic tickets, inserted straight into the database: for benchmarks and demos, never production.
+
+A seeded ticket has a valid manifest but no files; it lists, reads and filters like a real one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Final
+
+from server.store import Store
+
+_CATEGORIES: Final = ("Printing", "Network", "Login", "Email", "Hardware", "Software", "Phone", "Other")
+_WORDS: Final = (
+    "printer", "vpn", "password", "outlook", "wifi", "screen", "laptop", "dock", "keyboard", "mouse", "teams",
+    "excel", "slow", "crash", "error", "update", "license", "badge", "door", "camera", "sound", "monitor", "cable",
+)  # fmt: skip
+
+
+def seed_tickets(store: Store, count: int, *, seed: int = 0, batch: int = 5000) -> int:
+    """Insert ``count`` tickets (spread over the last 90 days, oldest first); returns how many were made."""
+    rng = random.Random(seed)  # noqa: S311 - made-up data, not secrets
+    now = time.time()
+    start = now - 90 * 86400
+    step = (now - start) / max(count, 1)
+    made = 0
+    conn = store.connection()
+    while made < count:
+        rows = []
+        for index in range(made, min(count, made + batch)):
+            created = start + index * step
+            report_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            category = rng.choice(_CATEGORIES)
+            description = " ".join(rng.choice(_WORDS) for _ in range(rng.randrange(4, 16)))
+            source_id = f"pc-{rng.randrange(2000):04d}"
+            email = f"user{rng.randrange(5000)}@example.test"
+            manifest = json.dumps(
+                {
+                    "schema_version": 1,
+                    "id": report_id,
+                    "created_at": datetime.fromtimestamp(created, UTC).isoformat(),
+                    "reporter": {"name": f"User {index}", "email": email, "badge_id": None},
+                    "category": category,
+                    "description": description,
+                    "steps": [],
+                    "attachments": [],
+                    "sysinfo": None,
+                    "source": {"kind": "agent", "id": source_id, "site": None, "app_version": "seed"},
+                    "walk_up": False,
+                    "self_help_articles": [],
+                },
+                sort_keys=True,
+                separators=(",", ":"),
+            )
+            status = rng.choice(("new", "open", "waiting", "resolved", "closed"))
+            subject = f"{category}: {description}"[:120]
+            rows.append(
+                (
+                    report_id,
+                    hashlib.sha256(manifest.encode()).hexdigest(),
+                    manifest,
+                    status,
+                    subject,
+                    description,
+                    category,
+                    source_id,
+                    email,
+                    created,
+                    datetime.fromtimestamp(created, UTC).isoformat(),
+                    created,
+                )
+            )
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # AUTOINCREMENT continues from sqlite_sequence; tickets are never deleted, so these are the new seqs.
+            last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'tickets'").fetchone()
+            first = (int(last[0]) if last else 0) + 1
+            conn.executemany(
+                "INSERT INTO tickets (id, fingerprint, manifest, status, subject, description, category, "
+                "source_kind, source_id, site, reporter_name, reporter_email, submitted_by, walk_up, step_count, "
+                "attachment_count, self_help_count, created_at, reported_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'agent', ?, NULL, NULL, ?, 'seed', 0, 0, 0, 0, ?, ?, ?)",
+                rows,
+            )
+            seqs = range(first, first + len(rows))
+            if store.has_fts:
+                conn.executemany(
+                    "INSERT INTO tickets_fts (rowid, subject, description) VALUES (?, ?, ?)",
+                    [(seq, row[4], row[5]) for seq, row in zip(seqs, rows, strict=True)],
+                )
+            conn.executemany(
+                "INSERT INTO events (ticket_seq, kind, actor, at, internal, data) "
+                "VALUES (?, 'created', 'seed', ?, 0, '{}')",
+                [(seq, row[9]) for seq, row in zip(seqs, rows, strict=True)],
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        made += len(rows)
+    return made

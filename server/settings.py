@@ -1,0 +1,63 @@
+"""Where the server keeps its data and what it accepts."""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Final
+
+import platformdirs
+
+from agent.schema import MAX_IMAGE_PIXELS
+
+DEFAULT_HOST: Final = "127.0.0.1"
+DEFAULT_PORT: Final = 8765
+DEFAULT_MAX_BODY_BYTES: Final = 50 * 1024 * 1024
+# Bodies of the JSON calls (status, notes, tokens…) are small; anything bigger is a mistake.
+MAX_JSON_BODY_BYTES: Final = 1024 * 1024
+DEFAULT_MAX_IMAGE_PIXELS: Final = MAX_IMAGE_PIXELS
+RUNTIME_DIR_ENV: Final = "SHOWDESK_RUNTIME_DIR"
+
+
+@functools.cache
+def version() -> str:
+    try:
+        return metadata.version("showdesk")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def default_data_dir() -> Path:
+    return platformdirs.user_data_path("showdesk", appauthor=False) / "server"
+
+
+def runtime_dir() -> Path:
+    """Where the local hand-over file goes: $SHOWDESK_RUNTIME_DIR, else the per-user runtime dir."""
+    override = os.environ.get(RUNTIME_DIR_ENV)
+    if override:
+        return Path(override)
+    return platformdirs.user_runtime_path("showdesk")
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    public_url: str = ""
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+    busy_timeout_seconds: float = 5.0
+
+    @property
+    def listen_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The URL people and links use: --public-url, else the listen address."""
+        return (self.public_url or self.listen_url).rstrip("/")
