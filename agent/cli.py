@@ -417,6 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("--json", action="store_true")
 
     commands.add_parser("server", help="Run and manage the built-in ticket server (see `showdesk server --help`).")
+    commands.add_parser("kiosk", help="Run the walk-up kiosk, or its queue board (see `showdesk kiosk --help`).")
     return parser
 
 

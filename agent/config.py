@@ -47,14 +47,25 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     Setting("backend.ca_bundle", str, "", "CA bundle file for TLS; wins over REQUESTS_CA_BUNDLE. Empty: system CAs."),
     Setting("backend.connect_timeout", float, 5.0, "Seconds to wait for a connection."),
     Setting("backend.read_timeout", float, 60.0, "Seconds to wait for an answer."),
-    Setting("default_backend", str, "", "Name of the [backends.NAME] table to use instead of [backend].",
-            env="SHOWDESK_BACKEND"),
-    Setting("outbox.dir", str, "", "Where reports wait until a backend confirms them. Empty: the user data dir.",
-            env="SHOWDESK_OUTBOX"),
-    Setting("capture.format", str, "default", "Step image encoding: default (lossless), png, webp-lossless, "
-            "webp, jpeg."),
+    Setting(
+        "default_backend",
+        str,
+        "",
+        "Name of the [backends.NAME] table to use instead of [backend].",
+        env="SHOWDESK_BACKEND",
+    ),
+    Setting(
+        "outbox.dir",
+        str,
+        "",
+        "Where reports wait until a backend confirms them. Empty: the user data dir.",
+        env="SHOWDESK_OUTBOX",
+    ),
+    Setting(
+        "capture.format", str, "default", "Step image encoding: default (lossless), png, webp-lossless, webp, jpeg."
+    ),
     Setting("sysinfo.timeout", float, 0.3, "Seconds the whole system-information snapshot may take."),
-    Setting("sysinfo.exclude", list, [], "System-information groups never sent (e.g. [\"processes\"])."),
+    Setting("sysinfo.exclude", list, [], 'System-information groups never sent (e.g. ["processes"]).'),
     Setting("server.host", str, "127.0.0.1", "Address the built-in server listens on."),
     Setting("server.port", int, 8765, "Port the built-in server listens on."),
     Setting("server.data_dir", str, "", "Built-in server's data directory. Empty: the user or site data dir."),

@@ -148,9 +148,7 @@ class Attachment(_Model):
 
 class Reporter(_Model):
     name: ShortText | None = None
-    email: Annotated[
-        str, StringConstraints(max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-    ] | None = None
+    email: Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")] | None = None
     badge_id: ShortText | None = None
 
 

@@ -12,6 +12,10 @@ def main(argv: list[str] | None = None) -> int:
         from server.cli import main as server_main
 
         return server_main(args[1:])
+    if command == "kiosk":
+        from kiosk.cli import main as kiosk_main
+
+        return kiosk_main(args)
     from agent.cli import main as core_main
 
     return core_main(args)

@@ -1,0 +1,230 @@
+"""``showdesk kiosk --board``: the walk-up queue on a TV — numbers, masked names, who is served, the wait.
+
+The board asks the backend for the site's queue every few seconds, off the GUI thread, and
+keeps showing the last good answer while the backend cannot be reached. Names are masked
+here too ("Alice B."), whatever token the board runs with: a board hangs in a public place.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from agent.connectors.base import Connector, ConnectorError, UnsupportedError
+from kiosk.widgets import fill, make_label, set_role
+from kiosk.workers import BackgroundRunner
+
+log = logging.getLogger(__name__)
+
+REFRESH_MS = 3000
+MAX_ROWS = 8
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    number: str
+    name: str
+    estimated_wait_seconds: float | None
+
+
+@dataclass(frozen=True)
+class Board:
+    site: str
+    waiting: tuple[BoardRow, ...]
+    serving: tuple[BoardRow, ...]
+    estimated_wait_seconds: float | None
+
+
+def masked(name: str | None) -> str:
+    """'Alice Baker' → 'Alice B.'; already masked or one word: as it is."""
+    words = (name or "").split()
+    if not words:
+        return ""
+    if len(words) == 1:
+        return words[0]
+    return f"{words[0]} {words[-1][0]}."
+
+
+def parse_board(data: Mapping[str, Any]) -> Board:
+    def rows(key: str) -> tuple[BoardRow, ...]:
+        found = data.get(key) or []
+        if not isinstance(found, list):
+            raise ValueError(f"the queue board's {key!r} is not a list")
+        return tuple(
+            BoardRow(
+                number=str(entry.get("number", "")),
+                name=masked(entry.get("name")),
+                estimated_wait_seconds=_seconds(entry.get("estimated_wait_seconds")),
+            )
+            for entry in found
+            if isinstance(entry, Mapping)
+        )
+
+    return Board(
+        site=str(data.get("site", "")),
+        waiting=rows("waiting"),
+        serving=rows("serving"),
+        estimated_wait_seconds=_seconds(data.get("estimated_wait_seconds")),
+    )
+
+
+def _seconds(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def fetch_board(connector: Connector, site: str) -> Board:
+    """The site's queue from the built-in server (``GET /api/v1/queue/{site}``)."""
+    request = getattr(connector, "request", None)
+    if request is None:
+        raise UnsupportedError(f"{connector.system} has no walk-up queue board", system=connector.system)
+    response = request("GET", f"/queue/{quote(site, safe='')}")
+    try:
+        data = response.json()
+    except ValueError as exc:
+        reason = f"{connector.system} sent a queue board that is not JSON"
+        raise ConnectorError(reason, system=connector.system) from exc
+    if not isinstance(data, Mapping):
+        raise ConnectorError(f"{connector.system} sent a queue board ShowDesk cannot read", system=connector.system)
+    return parse_board(data)
+
+
+BoardSource = Callable[[], Board]
+
+
+class BoardWindow(QWidget):
+    """The queue board: now serving on the left, waiting on the right, the wait for newcomers below."""
+
+    def __init__(self, site: str, source: BoardSource, *, refresh_ms: int = REFRESH_MS) -> None:
+        super().__init__()
+        self.setObjectName("KioskRoot")
+        self.setWindowTitle("ShowDesk")
+        self.site = site
+        self.source = source
+        self.board: Board | None = None
+        self.reachable = True
+        self.runner = BackgroundRunner(parent=self)
+        self._busy = False
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(64, 48, 64, 48)
+        outer.setSpacing(32)
+        self.title = make_label("hero", wrap=False)
+        outer.addWidget(self.title)
+        columns = QHBoxLayout()
+        columns.setSpacing(48)
+        self.serving_title, self.serving_grid = self._column(columns, "serving")
+        self.waiting_title, self.waiting_grid = self._column(columns, "waiting")
+        outer.addLayout(columns, 1)
+        self.wait_label = make_label("title")
+        self.wait_label.setObjectName("board-wait")
+        outer.addWidget(self.wait_label)
+        self.status_label = make_label("hint")
+        self.status_label.setObjectName("board-status")
+        outer.addWidget(self.status_label)
+        self.serving_cells: list[tuple[QLabel, QLabel]] = self._cells(self.serving_grid, 4)
+        self.waiting_cells: list[tuple[QLabel, QLabel]] = self._cells(self.waiting_grid, MAX_ROWS)
+        self.timer = QTimer(self)
+        self.timer.setInterval(refresh_ms)
+        self.timer.timeout.connect(self.refresh)
+        self.retranslate()
+
+    def _column(self, row: QHBoxLayout, name: str) -> tuple[QLabel, QGridLayout]:
+        card = QFrame()
+        set_role(card, "card")
+        card.setObjectName(f"board-{name}")
+        layout = QVBoxLayout(card)
+        layout.setContentsMargins(40, 32, 40, 32)
+        title = make_label("title")
+        layout.addWidget(title)
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(40)
+        grid.setVerticalSpacing(12)
+        grid.setAlignment(Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(grid, 1)
+        row.addWidget(card, 1)
+        return title, grid
+
+    @staticmethod
+    def _cells(grid: QGridLayout, rows: int) -> list[tuple[QLabel, QLabel]]:
+        cells = []
+        for index in range(rows):
+            number = make_label("board-number", wrap=False)
+            name = make_label("title", wrap=False)
+            grid.addWidget(number, index, 0)
+            grid.addWidget(name, index, 1)
+            number.hide()
+            name.hide()
+            cells.append((number, name))
+        return cells
+
+    def start(self) -> None:
+        self.refresh()
+        self.timer.start()
+
+    def refresh(self) -> None:
+        if self._busy:
+            return
+        self._busy = True
+        self.runner.run(self.source, self._received, self._failed)
+
+    def _received(self, board: object) -> None:
+        self._busy = False
+        if isinstance(board, Board):
+            self.board = board
+            self.reachable = True
+            self.retranslate()
+
+    def _failed(self, exc: Exception) -> None:
+        self._busy = False
+        log.warning("the queue board could not be read: %s", exc)
+        self.reachable = False
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        self.title.setText(fill(self.tr("Walk-up queue — %1"), self.site) if self.site else self.tr("Walk-up queue"))
+        self.serving_title.setText(self.tr("Now serving"))
+        self.waiting_title.setText(self.tr("Waiting"))
+        board = self.board
+        self._fill(self.serving_cells, board.serving if board else ())
+        self._fill(self.waiting_cells, board.waiting if board else ())
+        seconds = board.estimated_wait_seconds if board else None
+        if seconds is None:
+            self.wait_label.setText("")
+        elif seconds < 60:
+            self.wait_label.setText(self.tr("Joining now: less than a minute."))
+        else:
+            self.wait_label.setText(self.tr("Joining now: about %n minute(s).", "", math.ceil(seconds / 60)))
+        more = len(board.waiting) - MAX_ROWS if board else 0
+        if not self.reachable:
+            self.status_label.setText(self.tr("The queue cannot be updated right now."))
+        elif more > 0:
+            self.status_label.setText(self.tr("… and %n more waiting.", "", more))
+        elif board is not None and not board.waiting and not board.serving:
+            self.status_label.setText(self.tr("Nobody is waiting. Walk right up!"))
+        else:
+            self.status_label.setText("")
+
+    @staticmethod
+    def _fill(cells: list[tuple[QLabel, QLabel]], rows: tuple[BoardRow, ...]) -> None:
+        for index, (number, name) in enumerate(cells):
+            if index < len(rows):
+                number.setText(rows[index].number)
+                name.setText(rows[index].name)
+                number.setAccessibleName(rows[index].number)
+                number.show()
+                name.show()
+            else:
+                number.clear()
+                name.clear()
+                number.hide()
+                name.hide()
+
+    def shutdown(self) -> None:
+        self.timer.stop()
+        self.runner.wait_idle()

@@ -1,0 +1,364 @@
+"""Review: every step as a thumbnail, mark-up and delete; exactly which system information goes, a switch per group."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from PySide6.QtCore import QCoreApplication, Qt, Signal, SignalInstance
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QScrollArea,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from agent import markup as markup_core
+from agent.schema import MarkupItem
+from kiosk.session import KioskSession, SessionStep
+from kiosk.settings import QT_TRANSLATE_NOOP
+from kiosk.steps import ThumbnailCache
+from kiosk.widgets import KioskScreen, fill, make_button, make_label, set_role, set_text
+from kiosk.workers import BackgroundRunner
+
+_COLUMNS = 2
+_GROUP_CONTEXT = "SysinfoGroups"
+# The kiosk's own wording of the core's groups, so they follow the person's language.
+GROUP_LABELS = {
+    "os": QT_TRANSLATE_NOOP("SysinfoGroups", "Operating system"),
+    "cpu": QT_TRANSLATE_NOOP("SysinfoGroups", "Processor"),
+    "memory": QT_TRANSLATE_NOOP("SysinfoGroups", "Memory"),
+    "disks": QT_TRANSLATE_NOOP("SysinfoGroups", "Disks"),
+    "network": QT_TRANSLATE_NOOP("SysinfoGroups", "Network"),
+    "proxy": QT_TRANSLATE_NOOP("SysinfoGroups", "Proxy settings"),
+    "battery": QT_TRANSLATE_NOOP("SysinfoGroups", "Battery"),
+    "displays": QT_TRANSLATE_NOOP("SysinfoGroups", "Displays"),
+    "processes": QT_TRANSLATE_NOOP("SysinfoGroups", "Busiest programs"),
+    "showdesk": QT_TRANSLATE_NOOP("SysinfoGroups", "ShowDesk"),
+    "connectivity": QT_TRANSLATE_NOOP("SysinfoGroups", "Connection to the help desk"),
+}
+
+
+class MarkupEditorLike(Protocol):
+    """What Review needs of the shared mark-up editor widget."""
+
+    @property
+    def changed(self) -> SignalInstance: ...
+
+    def load(self, image_png: bytes, items: Sequence[MarkupItem] = ()) -> None: ...
+
+    def items(self) -> Sequence[MarkupItem]: ...
+
+
+EditorFactory = Callable[[], QWidget]
+
+
+def group_label(key: str) -> str:
+    source = GROUP_LABELS.get(key)
+    return QCoreApplication.translate(_GROUP_CONTEXT, source) if source else key
+
+
+class _StepCard(QFrame):
+    def __init__(self, screen: ReviewScreen, step: SessionStep, number: int) -> None:
+        super().__init__()
+        set_role(self, "card")
+        self.setObjectName(f"step-{number}")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 16, 16, 16)
+        layout.setSpacing(8)
+        self.picture = QLabel()
+        self.picture.setFixedSize(400, 250)
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        image = screen.thumbnails.get(step.id, step.draft.image)
+        if image is not None:
+            self.picture.setPixmap(QPixmap.fromImage(image))
+        layout.addWidget(self.picture, 0, Qt.AlignmentFlag.AlignHCenter)
+        caption = step.draft.caption or ""
+        self.heading = make_label(wrap=True)
+        title = QCoreApplication.translate("StepCard", "Step %1").replace("%1", str(number))
+        self.heading.setText(f"{title}: {caption}" if caption else title)
+        self.picture.setAccessibleName(self.heading.text())
+        layout.addWidget(self.heading)
+        if step.draft.markup:
+            marked = make_label("hint")
+            marked.setText(QCoreApplication.translate("StepCard", "Marked up"))
+            layout.addWidget(marked)
+        buttons = QHBoxLayout()
+        self.markup_button = make_button(object_name=f"markup-{number}")
+        set_text(
+            self.markup_button,
+            QCoreApplication.translate("StepCard", "Mark up"),
+            fill(QCoreApplication.translate("StepCard", "Mark up step %1"), number),
+        )
+        self.markup_button.clicked.connect(lambda: screen.open_editor(step.id))
+        if screen.editor_factory is None:
+            self.markup_button.hide()
+        self.delete_button = make_button("danger", object_name=f"delete-{number}")
+        set_text(
+            self.delete_button,
+            QCoreApplication.translate("StepCard", "Delete"),
+            fill(QCoreApplication.translate("StepCard", "Delete step %1"), number),
+        )
+        self.delete_button.clicked.connect(lambda: screen.delete_step(step.id))
+        for button in (self.markup_button, self.delete_button):
+            button.setProperty("compact", "true")
+            buttons.addWidget(button)
+        layout.addLayout(buttons)
+
+
+class ReviewScreen(KioskScreen):
+    confirmed = Signal()
+
+    def __init__(
+        self,
+        session: KioskSession,
+        runner: BackgroundRunner,
+        thumbnails: ThumbnailCache,
+        editor_factory: EditorFactory | None,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.runner = runner
+        self.thumbnails = thumbnails
+        self.editor_factory = editor_factory
+        self.editor: QWidget | None = None
+        self._editing_step = ""
+        self.pages = QStackedWidget()
+        self.content_layout.addWidget(self.pages, 1)
+
+        # ---- overview
+        overview = QWidget()
+        row = QHBoxLayout(overview)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(48)
+        left = QVBoxLayout()
+        self.steps_heading = make_label("title")
+        left.addWidget(self.steps_heading)
+        self.no_steps_label = make_label("hint")
+        left.addWidget(self.no_steps_label)
+        self.steps_area = QScrollArea()
+        self.steps_area.setWidgetResizable(True)
+        self.steps_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.steps_holder = QWidget()
+        self.steps_grid = QGridLayout(self.steps_holder)
+        self.steps_grid.setSpacing(20)
+        self.steps_grid.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.steps_area.setWidget(self.steps_holder)
+        left.addWidget(self.steps_area, 1)
+        row.addLayout(left, 3)
+
+        self.sysinfo_card = QFrame()
+        set_role(self.sysinfo_card, "card")
+        self.sysinfo_card.setObjectName("sysinfo")
+        info = QVBoxLayout(self.sysinfo_card)
+        info.setContentsMargins(32, 24, 32, 24)
+        info.setSpacing(8)
+        self.sysinfo_heading = make_label("title")
+        info.addWidget(self.sysinfo_heading)
+        self.sysinfo_hint = make_label("hint")
+        info.addWidget(self.sysinfo_hint)
+        self.group_area = QScrollArea()
+        self.group_area.setWidgetResizable(True)
+        self.group_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.group_holder = QWidget()
+        self.group_layout = QVBoxLayout(self.group_holder)
+        self.group_layout.setContentsMargins(0, 0, 0, 0)
+        self.group_layout.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.group_area.setWidget(self.group_holder)
+        info.addWidget(self.group_area, 1)
+        self.group_boxes: dict[str, QCheckBox] = {}
+        self.details_button = make_button(object_name="sysinfo-details")
+        self.details_button.clicked.connect(self.show_details)
+        info.addWidget(self.details_button)
+        row.addWidget(self.sysinfo_card, 2)
+        self.pages.addWidget(overview)
+
+        # ---- the mark-up editor
+        self.editor_page = QWidget()
+        self.editor_layout = QVBoxLayout(self.editor_page)
+        self.editor_layout.setContentsMargins(0, 0, 0, 0)
+        self.editor_hint = make_label("hint")
+        self.editor_layout.addWidget(self.editor_hint)
+        self.pages.addWidget(self.editor_page)
+
+        # ---- exactly what is sent
+        details_page = QWidget()
+        details_layout = QVBoxLayout(details_page)
+        details_layout.setContentsMargins(0, 0, 0, 0)
+        self.details_view = QPlainTextEdit()
+        self.details_view.setObjectName("sysinfo-json")
+        self.details_view.setReadOnly(True)
+        self.details_view.setTabChangesFocus(True)
+        details_layout.addWidget(self.details_view, 1)
+        self.pages.addWidget(details_page)
+
+        self.footer_layout.addStretch(1)
+        self.save_markup_button = make_button("primary", object_name="save-markup")
+        self.save_markup_button.clicked.connect(self.save_markup)
+        self.save_markup_button.hide()
+        self.footer_layout.addWidget(self.save_markup_button)
+        self.send_button = make_button("primary", object_name="send")
+        self.send_button.clicked.connect(self.confirmed)
+        self.footer_layout.addWidget(self.send_button)
+
+        thumbnails.ready.connect(lambda _step_id: self._refresh_if_visible())
+        session.on_change(self._refresh_if_visible)
+        self.retranslate()
+
+    # ------------------------------------------------------------ texts
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.title_label.setText(self.tr("Check before sending"))
+        self.steps_heading.setText(self.tr("Your steps"))
+        self.steps_area.setAccessibleName(self.tr("Your steps"))
+        self.group_area.setAccessibleName(self.tr("Technical information groups"))
+        self.no_steps_label.setText(self.tr("No steps. That is fine: the help desk will ask if it needs to see more."))
+        self.sysinfo_heading.setText(self.tr("About this kiosk"))
+        self.sysinfo_hint.setText(
+            self.tr("This technical information goes with your request. Switch off what you do not want to send.")
+        )
+        set_text(self.details_button, self.tr("Show exactly what is sent"))
+        self.editor_hint.setText(self.tr("Draw on the picture. Black boxes hide what is under them for good."))
+        self.details_view.setAccessibleName(self.tr("System information that will be sent"))
+        set_text(self.save_markup_button, self.tr("Save mark-up"))
+        set_text(self.send_button, self.tr("Send ›"), self.tr("Send"))
+        self.refresh()
+
+    # ------------------------------------------------------------ content
+    def _refresh_if_visible(self) -> None:
+        if self.isVisible() and self.pages.currentIndex() == 0:
+            self.refresh()
+
+    def refresh(self) -> None:
+        while self.steps_grid.count():
+            item = self.steps_grid.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.hide()
+                widget.setParent(None)
+                widget.deleteLater()
+        for index, step in enumerate(self.session.steps):
+            card = _StepCard(self, step, index + 1)
+            self.steps_grid.addWidget(card, index // _COLUMNS, index % _COLUMNS)
+            card.show()  # a child added to a visible parent stays hidden until shown
+        self.no_steps_label.setVisible(not self.session.steps)
+        self._refresh_groups()
+
+    def _refresh_groups(self) -> None:
+        snapshot = self.session.sysinfo or {}
+        for key in list(self.group_boxes):
+            if key not in snapshot:
+                gone = self.group_boxes.pop(key)
+                self.group_layout.removeWidget(gone)
+                gone.deleteLater()
+        for key in snapshot:
+            box = self.group_boxes.get(key)
+            if box is None:
+                box = QCheckBox()
+                box.setObjectName(f"group-{key}")
+                box.toggled.connect(lambda on, k=key: self.session.set_group_included(k, on))
+                self.group_layout.addWidget(box)
+                box.show()
+                self.group_boxes[key] = box
+            label = group_label(key)
+            box.setText(label)
+            box.setAccessibleName(self.tr("Send %1").replace("%1", label))
+            box.blockSignals(True)
+            box.setChecked(key not in self.session.excluded_groups)
+            box.blockSignals(False)
+        self.details_button.setEnabled(bool(snapshot))
+        if not snapshot:
+            self.sysinfo_hint.setText(self.tr("Collecting technical information…"))
+
+    def included_sysinfo(self) -> dict[str, Any]:
+        snapshot = self.session.sysinfo or {}
+        return {k: v for k, v in snapshot.items() if k not in self.session.excluded_groups}
+
+    # ------------------------------------------------------------ actions
+    def delete_step(self, step_id: str) -> None:
+        self.thumbnails.invalidate(step_id)
+        self.session.remove_step(step_id)
+        self.send_button.setFocus()
+
+    def show_details(self) -> None:
+        self.details_view.setPlainText(json.dumps(self.included_sysinfo(), indent=2, ensure_ascii=False))
+        self._show_page(2)
+        self.details_view.setFocus()
+
+    def open_editor(self, step_id: str) -> None:
+        if self.editor_factory is None:
+            return
+        step = self.session.step(step_id)
+        if self.editor is None:
+            self.editor = self.editor_factory()
+            self.editor.setObjectName("markup-editor")
+            self.editor_layout.addWidget(self.editor, 1)
+        editor: Any = self.editor
+        editor.load(step.captured_png, list(step.draft.markup))
+        self._editing_step = step_id
+        self._show_page(1)
+        self.editor.setFocus()
+
+    def save_markup(self) -> None:
+        if self.editor is None or not self._editing_step:
+            return
+        editor: Any = self.editor
+        items = list(editor.items())
+        step_id = self._editing_step
+        step = self.session.step(step_id)
+        source = step.captured_png
+        self.save_markup_button.setEnabled(False)
+
+        def flatten() -> tuple[bytes, tuple[int, int]]:
+            result = markup_core.flatten(source, items)
+            return result.image_bytes, (result.width, result.height)
+
+        def done(result: object) -> None:
+            self.save_markup_button.setEnabled(True)
+            if not isinstance(result, tuple) or step_id not in {s.id for s in self.session.steps}:
+                return
+            data, size = result
+            self.thumbnails.invalidate(step_id)
+            self.session.apply_markup(step_id, data, items, size)
+            self._show_page(0)
+
+        self.runner.run(flatten, done, lambda _exc: self.save_markup_button.setEnabled(True))
+
+    def _show_page(self, index: int) -> None:
+        self.pages.setCurrentIndex(index)
+        self.send_button.setVisible(index == 0)
+        self.save_markup_button.setVisible(index == 1)
+        if index == 0:
+            self.refresh()
+            self.send_button.setFocus()
+
+    def go_back(self) -> None:
+        if self.pages.currentIndex() != 0:
+            self._editing_step = ""
+            self._show_page(0)
+        else:
+            super().go_back()
+
+    def reset(self) -> None:
+        self._editing_step = ""
+        self.pages.setCurrentIndex(0)
+        self.send_button.show()
+        self.save_markup_button.hide()
+        self.details_view.clear()
+        if self.editor is not None:
+            self.editor_layout.removeWidget(self.editor)
+            self.editor.deleteLater()
+            self.editor = None
+        self.refresh()  # the previous person's thumbnails leave the widgets too
+
+    def entered(self) -> None:
+        super().entered()
+        self._show_page(0)

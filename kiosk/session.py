@@ -1,0 +1,222 @@
+"""One walk-up person's session: who, what, the steps they showed, the system information they send.
+
+Plain Python with callbacks, no widgets, so every rule is testable on its own. The
+session owns a private temporary directory; ``wipe`` clears memory and removes that
+directory, so the next person finds nothing of the previous one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from agent.bundle import StepDraft
+from agent.schema import MAX_CAPTION_CHARS, MAX_SHORT_TEXT_CHARS, MAX_STEPS, MarkupItem, Reporter, Ticket
+
+# The schema's own e-mail rule, checked here first so the person sees it before sending.
+EMAIL_RE: Final = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+MAX_EMAIL_CHARS: Final = 254
+
+
+class SessionError(ValueError):
+    """Input the session refuses; ``field`` names what to fix (the screen highlights it)."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        self.field = field_name
+        super().__init__(message)
+
+
+@dataclass
+class SessionStep:
+    """A step as the person sees it in Review: the image, caption and mark-up."""
+
+    draft: StepDraft
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # The pixels as captured; mark-up is always redrawn on these, never on an earlier flattening.
+    captured_png: bytes = b""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the submission ended for the person: a ticket, or a local receipt while the outbox retries."""
+
+    report_id: uuid.UUID
+    ticket: Ticket | None = None
+    queue_position: int | None = None
+    estimated_wait_seconds: float | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.ticket is not None
+
+    @property
+    def receipt_code(self) -> str:
+        """A short code the person can quote at the desk while the report waits in the outbox."""
+        return self.report_id.hex[:8].upper()
+
+
+Listener = Callable[[], None]
+
+
+class KioskSession:
+    """The state of one walk-up, from Who to Done."""
+
+    def __init__(self, temp_root: Path | None = None) -> None:
+        self._temp_root = temp_root
+        self._temp_dir: Path | None = None
+        self._listeners: list[Listener] = []
+        self._clear()
+
+    def _clear(self) -> None:
+        self.report_id = uuid.uuid4()
+        self.name = ""
+        self.email = ""
+        self.badge_id = ""
+        self.guest = False
+        self.category_id = ""
+        self.description = ""
+        self.articles_shown: list[str] = []
+        self.steps: list[SessionStep] = []
+        self.sysinfo: dict[str, Any] | None = None
+        self.excluded_groups: set[str] = set()
+        self.outcome: Outcome | None = None
+
+    # ------------------------------------------------------------ observers
+    def on_change(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    # ------------------------------------------------------------ who
+    @property
+    def identified(self) -> bool:
+        return self.guest or bool(self.badge_id) or bool(self.name and self.email)
+
+    def identify(self, name: str, email: str) -> None:
+        """Check in with a name and e-mail; raises ``SessionError`` naming the field to fix."""
+        name, email = name.strip(), email.strip()
+        if not name:
+            raise SessionError("name", "name is empty")
+        if len(name) > MAX_SHORT_TEXT_CHARS:
+            raise SessionError("name", f"name is longer than {MAX_SHORT_TEXT_CHARS} characters")
+        if len(email) > MAX_EMAIL_CHARS or not EMAIL_RE.match(email):
+            raise SessionError("email", "e-mail address is not valid")
+        self.name, self.email, self.badge_id, self.guest = name, email, "", False
+        self._changed()
+
+    def identify_badge(self, badge_id: str) -> None:
+        badge_id = badge_id.strip()
+        if not badge_id or len(badge_id) > MAX_SHORT_TEXT_CHARS or not badge_id.isprintable():
+            raise SessionError("badge", "badge number is not readable")
+        self.name, self.email, self.badge_id, self.guest = "", "", badge_id, False
+        self._changed()
+
+    def identify_guest(self) -> None:
+        self.name, self.email, self.badge_id, self.guest = "", "", "", True
+        self._changed()
+
+    def reporter(self) -> Reporter:
+        return Reporter(name=self.name or None, email=self.email or None, badge_id=self.badge_id or None)
+
+    # ------------------------------------------------------------ what
+    def choose_category(self, category_id: str, articles: Iterable[str] = ()) -> None:
+        self.category_id = category_id
+        for article in articles:
+            if article not in self.articles_shown:
+                self.articles_shown.append(article)
+        self._changed()
+
+    def describe(self, text: str, limit: int) -> None:
+        if len(text) > limit:
+            raise SessionError("description", f"description is longer than {limit} characters")
+        self.description = text
+        self._changed()
+
+    # ------------------------------------------------------------ steps
+    def add_step(self, draft: StepDraft, captured_png: bytes = b"") -> SessionStep:
+        if len(self.steps) >= MAX_STEPS:
+            raise SessionError("steps", f"a report holds at most {MAX_STEPS} steps")
+        step = SessionStep(draft=draft, captured_png=captured_png or draft.image)
+        self.steps.append(step)
+        self._changed()
+        return step
+
+    def step(self, step_id: str) -> SessionStep:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+    def remove_step(self, step_id: str) -> None:
+        self.steps = [s for s in self.steps if s.id != step_id]
+        self._changed()
+
+    def set_caption(self, step_id: str, caption: str) -> None:
+        if len(caption) > MAX_CAPTION_CHARS:
+            raise SessionError("caption", f"caption is longer than {MAX_CAPTION_CHARS} characters")
+        self.step(step_id).draft.caption = caption
+        self._changed()
+
+    def apply_markup(
+        self,
+        step_id: str,
+        flattened_png: bytes,
+        items: list[MarkupItem],
+        size: tuple[int, int],
+    ) -> None:
+        """Replace the step's image by its marked-up flattening.
+
+        The kiosk never keeps an ``original`` beside it: the person may have redacted
+        something, and a redaction must destroy the pixels, not hide them.
+        """
+        step = self.step(step_id)
+        step.draft.image = flattened_png
+        step.draft.width, step.draft.height = size
+        step.draft.markup = list(items)
+        step.draft.original = None
+        self._changed()
+
+    # ------------------------------------------------------------ system information
+    def set_sysinfo(self, snapshot: dict[str, Any]) -> None:
+        self.sysinfo = snapshot
+        self._changed()
+
+    def set_group_included(self, group: str, included: bool) -> None:
+        if included:
+            self.excluded_groups.discard(group)
+        else:
+            self.excluded_groups.add(group)
+        self._changed()
+
+    # ------------------------------------------------------------ outcome
+    def finish(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+        self._changed()
+
+    # ------------------------------------------------------------ files and wiping
+    @property
+    def temp_dir(self) -> Path:
+        """This session's private directory (created on first use, removed by ``wipe``)."""
+        if self._temp_dir is None or not self._temp_dir.exists():
+            if self._temp_root is not None:
+                self._temp_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._temp_dir = Path(tempfile.mkdtemp(prefix="session-", dir=self._temp_root))
+        return self._temp_dir
+
+    def wipe(self) -> None:
+        """Forget everything of this person: memory, thumbnails, temporary files."""
+        if self._temp_dir is not None:
+            with contextlib.suppress(FileNotFoundError):
+                shutil.rmtree(self._temp_dir)
+            self._temp_dir = None
+        self._clear()
+        self._changed()

@@ -1,0 +1,298 @@
+""""Show me on this kiosk": an allowed app under a small floating capture bar.
+
+The kiosk starts the app itself (never a shell), steps aside, and shows the capture bar
+on top. Capture hides the bar, lets the window system repaint what was under it, grabs
+the kiosk's screen on a dedicated capture thread (which owns the one ``Capturer``),
+encodes it there and hands a ``StepDraft`` back; only then does the bar come back, so
+it never appears in a shot. Done closes the apps the kiosk started and comes back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import QObject, QProcess, QRect, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtGui import QGuiApplication, QKeyEvent
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLayout, QLineEdit, QWidget
+
+from agent.bundle import StepDraft
+from agent.schema import MAX_CAPTION_CHARS
+from kiosk.settings import AllowedApp
+from kiosk.widgets import bring_to_front, make_button, make_label, set_role, set_text
+
+log = logging.getLogger(__name__)
+
+# Time for the window system to unmap the bar and repaint what was under it.
+SETTLE_MS = 150
+KEEP_ON_TOP_MS = 500
+_STOP_GRACE_MS = 2000
+
+
+class CaptureBar(QWidget):
+    """The floating bar: a caption field, Capture (the one primary action) and Done."""
+
+    capture_requested = Signal(str)
+    done_requested = Signal()
+
+    def __init__(self) -> None:
+        flags = Qt.WindowType.Window | Qt.WindowType.FramelessWindowHint
+        if QGuiApplication.platformName() != "offscreen":  # that test platform has no stacking order
+            flags = Qt.WindowType.Tool | Qt.WindowType.FramelessWindowHint | Qt.WindowType.WindowStaysOnTopHint
+        super().__init__(None, flags)
+        self.setObjectName("CaptureBar")
+        self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating, False)
+        frame = QFrame(self)
+        set_role(frame, "card")
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+        outer.addWidget(frame)
+        layout = QHBoxLayout(frame)
+        layout.setContentsMargins(20, 12, 20, 12)
+        layout.setSpacing(16)
+        self.count_label = make_label("hint", wrap=False)
+        layout.addWidget(self.count_label)
+        self.caption_edit = QLineEdit()
+        self.caption_edit.setObjectName("caption")
+        self.caption_edit.setMaxLength(MAX_CAPTION_CHARS)
+        self.caption_edit.setMinimumWidth(520)
+        self.caption_edit.returnPressed.connect(self._capture)
+        layout.addWidget(self.caption_edit, 1)
+        self.capture_button = make_button("primary", object_name="capture")
+        self.capture_button.clicked.connect(self._capture)
+        layout.addWidget(self.capture_button)
+        self.done_button = make_button(object_name="done")
+        self.done_button.clicked.connect(self.done_requested)
+        layout.addWidget(self.done_button)
+        self.set_count(0)
+
+    def set_count(self, count: int) -> None:
+        self._count = count
+        self._problem = False
+        self.retranslate()
+
+    def show_problem(self) -> None:
+        """The last capture did not work; the person may try again or finish."""
+        self._problem = True
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        if getattr(self, "_problem", False):
+            self.count_label.setText(self.tr("That did not work. Try again?"))
+        else:
+            self.count_label.setText(self.tr("%n step(s)", "", self._count))
+        self.caption_edit.setPlaceholderText(self.tr("What happens here? (optional)"))
+        self.caption_edit.setAccessibleName(self.tr("Caption for the next capture (optional)"))
+        set_text(self.capture_button, self.tr("Capture"))
+        set_text(self.done_button, self.tr("Done"), self.tr("Done, back to the kiosk"))
+
+    def set_busy(self, busy: bool) -> None:
+        self.capture_button.setEnabled(not busy)
+        self.done_button.setEnabled(not busy)
+
+    def place_on(self, screen_rect: QRect) -> None:
+        self.adjustSize()
+        width = min(max(self.sizeHint().width(), 1100), screen_rect.width() - 64)
+        self.resize(width, self.sizeHint().height())
+        self.move(screen_rect.center().x() - width // 2, screen_rect.bottom() - self.height() - 32)
+
+    def _capture(self) -> None:
+        if self.capture_button.isEnabled():
+            self.capture_requested.emit(self.caption_edit.text().strip())
+
+    def clear_caption(self) -> None:
+        self.caption_edit.clear()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
+        if event.key() == Qt.Key.Key_Escape:
+            self.done_requested.emit()
+            return
+        super().keyPressEvent(event)
+
+
+GrabFunction = Callable[[str], StepDraft]
+"""``grab(caption)``: capture the kiosk's screen and return the step; runs on the capture thread."""
+
+
+def mss_grabber(display: str | None, monitor: int) -> Callable[[], GrabFunction]:
+    """A factory, called on the capture thread, of a grab function around one ``Capturer``."""
+
+    def make() -> GrabFunction:
+        from agent.capture import Capturer
+        from agent.encoding import encode, step_draft
+
+        capturer = Capturer(display)
+
+        def grab(caption: str) -> StepDraft:
+            count = len(capturer.monitors())
+            shot = capturer.capture_monitor(monitor if 1 <= monitor <= count else 1)
+            return step_draft(shot, encode(shot), caption=caption)
+
+        return grab
+
+    return make
+
+
+class _GrabWorker(QObject):
+    grabbed = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, make_grab: Callable[[], GrabFunction]) -> None:
+        super().__init__()
+        self._make_grab = make_grab
+        self._grab: GrabFunction | None = None
+
+    @Slot(str)
+    def grab(self, caption: str) -> None:
+        try:
+            if self._grab is None:
+                self._grab = self._make_grab()
+            draft = self._grab(caption)
+        except Exception as exc:  # noqa: BLE001 - any failure goes back to the person as "did not work"
+            log.warning("capture failed: %s", exc)
+            self.failed.emit(str(exc))
+            return
+        self.grabbed.emit(draft)
+
+
+class ScreenGrabber(QObject):
+    """Owns the capture thread; ``request(caption)`` → ``grabbed(StepDraft)`` or ``failed(str)``."""
+
+    grabbed = Signal(object)
+    failed = Signal(str)
+    _requested = Signal(str)
+
+    def __init__(self, make_grab: Callable[[], GrabFunction], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._thread = QThread()
+        self._thread.setObjectName("kiosk-capture")
+        self._worker = _GrabWorker(make_grab)
+        self._worker.moveToThread(self._thread)
+        self._requested.connect(self._worker.grab)
+        self._worker.grabbed.connect(self.grabbed)
+        self._worker.failed.connect(self.failed)
+        self._thread.start()
+
+    def request(self, caption: str) -> None:
+        self._requested.emit(caption)
+
+    def shutdown(self) -> None:
+        self._thread.quit()
+        self._thread.wait()
+
+
+class ShowMeController(QObject):
+    """Runs one "show me": start the app, the bar, captures, and the way back."""
+
+    handing_over = Signal()  # the kiosk window should step aside
+    taking_back = Signal()  # … and come back
+    step_captured = Signal(object)  # StepDraft
+    capture_failed = Signal(str)
+    launch_failed = Signal(str)
+
+    def __init__(self, grabber: ScreenGrabber, screen_rect: Callable[[], QRect], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.grabber = grabber
+        self._screen_rect = screen_rect
+        self.bar = CaptureBar()
+        self.bar.capture_requested.connect(self.capture)
+        self.bar.done_requested.connect(self.finish)
+        grabber.grabbed.connect(self._grabbed)
+        grabber.failed.connect(self._failed)
+        self._processes: list[QProcess] = []
+        self._pending_caption: str | None = None
+        # "Stay on top" is a window manager's promise; where none keeps it (a bare X server),
+        # the bar raises itself over windows the app opens later.
+        self._keep_on_top = QTimer(self)
+        self._keep_on_top.setInterval(KEEP_ON_TOP_MS)
+        self._keep_on_top.timeout.connect(self._raise_bar)
+        self.active = False
+        self.count = 0
+
+    def start(self, app: AllowedApp, steps_so_far: int) -> None:
+        process = QProcess(self)
+        process.setProgram(app.command[0])
+        process.setArguments(list(app.command[1:]))
+        process.errorOccurred.connect(lambda _error, p=process: self._launch_error(p))
+        self._processes.append(process)
+        process.start()
+        self.active = True
+        self.count = steps_so_far
+        self.bar.set_count(steps_so_far)
+        self.bar.clear_caption()
+        self.bar.set_busy(False)
+        self.handing_over.emit()
+        self.bar.place_on(self._screen_rect())
+        self.bar.show()
+        bring_to_front(self.bar)
+        self.bar.capture_button.setFocus()
+        self._keep_on_top.start()
+
+    def capture(self, caption: str) -> None:
+        if not self.active or self._pending_caption is not None:
+            return
+        self._pending_caption = caption
+        self.bar.set_busy(True)
+        self.bar.hide()
+        QGuiApplication.sync()
+        QTimer.singleShot(SETTLE_MS, lambda: self.grabber.request(caption))
+
+    def _grabbed(self, draft: object) -> None:
+        if self._pending_caption is None:
+            return
+        self._pending_caption = None
+        self.count += 1
+        self._bar_back()
+        self.step_captured.emit(draft)
+
+    def _failed(self, reason: str) -> None:
+        if self._pending_caption is None:
+            return
+        self._pending_caption = None
+        self._bar_back()
+        self.bar.show_problem()
+        self.capture_failed.emit(reason)
+
+    def _bar_back(self) -> None:
+        if not self.active:
+            return
+        self.bar.set_count(self.count)
+        self.bar.clear_caption()
+        self.bar.set_busy(False)
+        self.bar.show()
+        bring_to_front(self.bar)
+        self.bar.caption_edit.setFocus()
+
+    def _raise_bar(self) -> None:
+        if self.active and self.bar.isVisible():
+            bring_to_front(self.bar, activate=False)  # never take the keyboard from the app
+
+    def _launch_error(self, process: QProcess) -> None:
+        if process.error() == QProcess.ProcessError.FailedToStart:
+            self.launch_failed.emit(process.errorString())
+            self.finish()
+
+    def finish(self) -> None:
+        """Done: close what the kiosk started and come back (also on an idle wipe)."""
+        if not self.active:
+            return
+        self.active = False
+        self._pending_caption = None
+        self._keep_on_top.stop()
+        self.bar.hide()
+        self.stop_apps()
+        self.taking_back.emit()
+
+    def stop_apps(self) -> None:
+        for process in self._processes:
+            if process.state() != QProcess.ProcessState.NotRunning:
+                process.terminate()
+                if not process.waitForFinished(_STOP_GRACE_MS):
+                    process.kill()
+                    process.waitForFinished(_STOP_GRACE_MS)
+            process.deleteLater()
+        self._processes = []
+
+    def running_apps(self) -> Sequence[QProcess]:
+        return tuple(p for p in self._processes if p.state() != QProcess.ProcessState.NotRunning)
