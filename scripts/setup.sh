@@ -36,8 +36,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [ "$(cat .venv/.setup-stamp 2>/dev/null || true)" != "$stamp" ]; then
-    echo "setup: installing Python packages into .venv" >&2
-    .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >&2
-    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' >&2
+    echo "setup: installing Python packages into .venv (log: .venv/setup.log)" >&2
+    if ! { .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip \
+           && .venv/bin/python -m pip install --disable-pip-version-check -e '.[dev]'; } > .venv/setup.log 2>&1; then
+        tail -n 40 .venv/setup.log >&2
+        echo "setup: installing Python packages failed; the whole log is .venv/setup.log" >&2
+        exit 1
+    fi
     echo "$stamp" > .venv/.setup-stamp
 fi
