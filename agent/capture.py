@@ -130,6 +130,12 @@ class MonitorInfo:
             scale=self.scale,
         )
 
+    def facts(self) -> dict[str, object]:
+        """The same facts as :meth:`to_schema`, as plain JSON-able data (no pydantic import)."""
+        rect = self.rect
+        geometry = {"left": rect.left, "top": rect.top, "width": rect.width, "height": rect.height}
+        return {"index": self.index, "name": self.name, "geometry": geometry, "scale": self.scale}
+
 
 @dataclass(frozen=True, eq=False)
 class Shot:

@@ -21,6 +21,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,7 @@ from agent.config import ConfigError, check_table, load_config, read_toml, refer
 # load them when they need them, so `showdesk capture` grabs the screen first.
 if TYPE_CHECKING:
     from agent.bundle import ReportBundle
+    from agent.capture import MonitorInfo
     from agent.config import Config
     from agent.outbox import Outbox
 
@@ -93,12 +95,18 @@ def _parse_region(text: str) -> tuple[int, int, int, int]:
 
 
 def _collect_sysinfo(
-    config: Config, backend_name: str | None, monitors: list[dict[str, Any]], exclude: list[str]
+    config: Config, backend_name: str | None, monitors: list[dict[str, object]], exclude: list[str]
 ) -> dict[str, Any]:
     from agent import sysinfo
 
     options = sysinfo.SysinfoOptions.from_config(config, monitors=monitors, backend=backend_name, exclude=exclude)
     return sysinfo.collect(options)
+
+
+def _collect_sysinfo_for(
+    config: Config, backend_name: str | None, monitors: Sequence[MonitorInfo], exclude: list[str]
+) -> dict[str, Any]:
+    return _collect_sysinfo(config, backend_name, [m.facts() for m in monitors], exclude)
 
 
 def cmd_capture(args: argparse.Namespace) -> Exit:
@@ -109,8 +117,15 @@ def cmd_capture(args: argparse.Namespace) -> Exit:
     if args.submit:
         config.backend(backend_name)  # an unknown backend fails before the screen is grabbed
     fmt = encoding.ImageFormat.parse(args.format or config.get("capture.format"))
+    background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sysinfo")
+    sysinfo_future: Future[dict[str, Any]] | None = None
     try:
         with capture.Capturer() as capturer:
+            if not args.no_sysinfo:
+                # System information mostly waits (CPU sampling, connectivity): let it wait
+                # while this thread grabs and encodes.
+                monitors = capturer.monitors()[1:]
+                sysinfo_future = background.submit(_collect_sysinfo_for, config, backend_name, monitors, args.exclude)
             if args.delay:
                 time.sleep(args.delay)
             if args.region:
@@ -119,18 +134,15 @@ def cmd_capture(args: argparse.Namespace) -> Exit:
                 shots = [capturer.capture_monitor(args.monitor)]
             else:
                 shots = capturer.capture_all()
-            monitors = capturer.monitors()[1:]
     except capture.CaptureError as exc:
         raise CommandError(str(exc), Exit.NO_CAPTURE) from exc
-    # Encode on the pool while this thread imports the report model and collects system info.
+    finally:
+        background.shutdown(wait=False)
     futures = [encoding.encode_async(shot, fmt) for shot in shots]
     from agent.bundle import BundleError, build_bundle
     from agent.schema import Report, Reporter, Source
 
-    sysinfo_snapshot = None
-    if not args.no_sysinfo:
-        monitor_facts = [m.to_schema().model_dump(mode="json") for m in monitors]
-        sysinfo_snapshot = _collect_sysinfo(config, backend_name, monitor_facts, args.exclude)
+    sysinfo_snapshot = sysinfo_future.result() if sysinfo_future is not None else None
     drafts = [
         encoding.step_draft(shot, future.result(), caption=args.caption)
         for shot, future in zip(shots, futures, strict=True)

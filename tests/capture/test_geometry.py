@@ -131,3 +131,10 @@ def test_monitor_info_converts_to_the_report_schema() -> None:
 def test_rect_intersection(a: Rect, b: Rect, expected: Rect | None) -> None:
     assert a.intersection(b) == expected
     assert b.intersection(a) == expected
+
+
+def test_monitor_facts_match_the_schema_model() -> None:
+    from agent.capture import MonitorInfo, Rect
+
+    monitor = MonitorInfo(index=2, rect=Rect(1920, -200, 1280, 1024), name="HDMI-1", scale=1.5)
+    assert monitor.facts() == monitor.to_schema().model_dump(mode="json")
