@@ -416,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     login = add("login", cmd_login, "Store a backend token in the OS keyring.")
     login.add_argument("url", help="the backend's address, e.g. https://helpdesk.example.org")
-    login.add_argument("--role", default="submitter", choices=["submitter", "technician", "admin"])
+    login.add_argument("--role", default="submitter", choices=["submitter", "technician", "admin", "glpi-app"])
     login.add_argument("--token-stdin", action="store_true", help="read the token from standard input")
 
     logout = add("logout", cmd_logout, "Remove a backend token from the OS keyring.")

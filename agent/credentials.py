@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from agent.config import BackendConfig
 
 KEYRING_SERVICE: Final = "showdesk"
-ROLES: Final = ("submitter", "technician", "admin")
+ROLES: Final = ("submitter", "technician", "admin", "glpi-app")
 _LOOPBACK_HOSTS: Final = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 log = logging.getLogger(__name__)

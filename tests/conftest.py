@@ -30,4 +30,5 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest_plugins = [
     "tests.fixtures.xvfb",
     "tests.fixtures.server",
+    "tests.fixtures.rt",
 ]

@@ -49,6 +49,11 @@ __all__ = [
 
 CONNECTOR_MODULES: Final[dict[str, str]] = {
     "builtin": "agent.connectors.builtin",
+    "rt": "agent.connectors.rt",
+    "smtp": "agent.connectors.smtp",
+    "zammad": "agent.connectors.zammad",
+    "glpi": "agent.connectors.glpi",
+    "folder": "agent.connectors.folder",
 }
 
 

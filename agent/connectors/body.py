@@ -1,0 +1,186 @@
+"""The readable ticket body every outside system gets: description, steps with captions, who and
+where from, what fitting changed, and a summary of the system information with its flags.
+
+The same content comes as plain text (Request Tracker, GLPI, the e-mail's text part) and as
+HTML (the e-mail's HTML part with the steps inline, Zammad's article). The last line names the
+report id, so a person (and a connector looking for a lost ticket) can match a ticket to its
+report.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from agent.bundle import ReportBundle
+from agent.connectors.common import attachment_name, format_size
+from agent.schema import SYSINFO_PATH, Report, Step
+
+REPORT_MARKER: Final = "ShowDesk report id:"
+_WALK_UP: Final = "walk-up check-in at a kiosk"
+
+
+@dataclass(frozen=True)
+class TicketBody:
+    text: str
+    html: str
+
+
+def marker_line(report: Report) -> str:
+    return f"{REPORT_MARKER} {report.id}"
+
+
+def sysinfo_summary(bundle: ReportBundle) -> str | None:
+    """``agent.sysinfo.format_text`` of the report's system information (flags first), or None."""
+    data = bundle.files.get(SYSINFO_PATH)
+    if data is None:
+        return None
+    try:
+        snapshot = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return "System information: attached as sysinfo.json (not readable as JSON)"
+    if not isinstance(snapshot, dict):
+        return "System information: attached as sysinfo.json"
+    from agent.sysinfo import format_text  # psutil and friends load only when a body is made
+
+    return format_text(snapshot).rstrip("\n")
+
+
+def _reporter_line(report: Report) -> str | None:
+    who = report.reporter
+    parts = [who.name or "", f"<{who.email}>" if who.email else ""]
+    text = " ".join(p for p in parts if p)
+    if who.badge_id:
+        text = f"{text} (badge {who.badge_id})" if text else f"badge {who.badge_id}"
+    return text or None
+
+
+def _source_line(report: Report) -> str:
+    source = report.source
+    kinds = {"kiosk": "kiosk", "agent": "laptop agent", "cli": "command line", "import": "imported bundle"}
+    text = f"{kinds.get(source.kind, source.kind)} {source.id}"
+    if source.site:
+        text += f" at site {source.site}"
+    if source.app_version:
+        text += f" (ShowDesk {source.app_version})"
+    if report.walk_up:
+        text += f"; {_WALK_UP}"
+    return text
+
+
+def _step_facts(step: Step, report: Report) -> str:
+    facts = [attachment_name(step.image.path, report.id), f"{step.width}×{step.height}", format_size(step.image.size)]
+    if step.downscale < 1.0:
+        facts.append(f"scaled to {step.downscale * 100:.0f} % to fit")
+    if step.monitor is not None and step.monitor.name:
+        facts.append(f"screen {step.monitor.name}")
+    if step.capture_notes:
+        facts.append(step.capture_notes)
+    if step.original is not None:
+        facts.append(f"without mark-up: {attachment_name(step.original.path, report.id)}")
+    if step.markup:
+        facts.append(f"{len(step.markup)} mark-up items")
+    return ", ".join(facts)
+
+
+def _facts(report: Report) -> list[tuple[str, str]]:
+    facts: list[tuple[str, str]] = []
+    reporter = _reporter_line(report)
+    if reporter:
+        facts.append(("Reported by", reporter))
+    facts.append(("From", _source_line(report)))
+    if report.category:
+        facts.append(("Category", report.category))
+    facts.append(("Created", report.created_at.strftime("%Y-%m-%d %H:%M %Z").strip()))
+    if report.self_help_articles:
+        facts.append(("Self-help shown", "; ".join(report.self_help_articles)))
+    return facts
+
+
+def render(
+    bundle: ReportBundle,
+    *,
+    notes: Sequence[str] = (),
+    inline_images: Mapping[str, str] | None = None,
+) -> TicketBody:
+    """The body of ``bundle``. ``inline_images`` maps step image paths to ``cid:`` URLs (e-mail)."""
+    report = bundle.report
+    summary = sysinfo_summary(bundle)
+    return TicketBody(
+        text=_text(report, notes, summary),
+        html=_html(report, notes, summary, inline_images or {}),
+    )
+
+
+def _text(report: Report, notes: Sequence[str], summary: str | None) -> str:
+    lines: list[str] = []
+    lines.append(report.description.strip() or "(no description given)")
+    if report.steps:
+        lines += ["", "Steps"]
+        for number, step in enumerate(report.steps, start=1):
+            caption = step.caption.strip() or "(no caption)"
+            lines.append(f"  {number}. {caption}")
+            lines.append(f"     [{_step_facts(step, report)}]")
+    if report.attachments:
+        lines += ["", "Attached files"]
+        for attachment in report.attachments:
+            name = attachment_name(attachment.file.path, report.id)
+            lines.append(f"  {name}: {attachment.display_name} ({format_size(attachment.file.size)})")
+    lines.append("")
+    width = max(len(label) for label, _ in _facts(report))
+    lines += [f"{label + ':':<{width + 1}} {value}" for label, value in _facts(report)]
+    if notes:
+        lines += ["", "Changed to fit this ticket system"]
+        lines += [f"  - {note}" for note in notes]
+    if summary:
+        lines += ["", summary]
+    lines += ["", marker_line(report)]
+    return "\n".join(lines) + "\n"
+
+
+def _html(report: Report, notes: Sequence[str], summary: str | None, inline: Mapping[str, str]) -> str:
+    e = html.escape
+    parts: list[str] = ["<div>"]
+    description = report.description.strip() or "(no description given)"
+    parts.append("<p>" + "<br>\n".join(e(line) for line in description.splitlines()) + "</p>")
+    if report.steps:
+        parts.append("<h3>Steps</h3>\n<ol>")
+        for step in report.steps:
+            caption = step.caption.strip() or "(no caption)"
+            facts = e(_step_facts(step, report))
+            parts.append(f"<li><p><strong>{e(caption)}</strong><br><small>{facts}</small></p>")
+            source = inline.get(step.image.path)
+            if source:
+                parts.append(
+                    f'<p><img src="{e(source)}" alt="{e(caption)}" width="{step.width}" '
+                    f'style="max-width:100%;height:auto"></p>'
+                )
+            parts.append("</li>")
+        parts.append("</ol>")
+    if report.attachments:
+        parts.append("<h3>Attached files</h3>\n<ul>")
+        for attachment in report.attachments:
+            name = attachment_name(attachment.file.path, report.id)
+            parts.append(
+                f"<li>{e(name)}: {e(attachment.display_name)} ({e(format_size(attachment.file.size))})</li>"
+            )
+        parts.append("</ul>")
+    parts.append("<table>")
+    for label, value in _facts(report):
+        parts.append(f"<tr><th align=\"left\">{e(label)}</th><td>{e(value)}</td></tr>")
+    parts.append("</table>")
+    if notes:
+        parts.append("<h3>Changed to fit this ticket system</h3>\n<ul>")
+        parts += [f"<li>{e(note)}</li>" for note in notes]
+        parts.append("</ul>")
+    if summary:
+        parts.append(f"<pre>{e(summary)}</pre>")
+    parts.append(f"<p><small>{e(marker_line(report))}</small></p>")
+    parts.append("</div>")
+    return "\n".join(parts) + "\n"
+
+
+__all__ = ["REPORT_MARKER", "TicketBody", "marker_line", "render", "sysinfo_summary"]

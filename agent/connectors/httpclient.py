@@ -1,0 +1,249 @@
+"""HTTP plumbing shared by the connectors to outside ticket systems (Request Tracker, Zammad, GLPI).
+
+Same rules as the built-in connector: one ``requests.Session`` per connector, explicit
+(connect, read) timeouts on every call, TLS verification always on, a configured CA bundle
+passed as ``verify=`` on each request so ``REQUESTS_CA_BUNDLE`` cannot replace it, no
+redirects (a redirected POST loses its body; a moved server is a configuration fix). Every
+failure becomes the ``ConnectorError`` subclass the outbox's retry rules expect.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import requests
+
+import agent
+from agent.config import ConfigError
+from agent.connectors.base import (
+    MAX_REASON_CHARS,
+    ConnectorError,
+    PermanentError,
+    ProgressCallback,
+    TransientError,
+    error_for_status,
+    parse_retry_after,
+)
+
+CHUNK_BYTES: Final = 64 * 1024
+MAX_JSON_ANSWER_BYTES: Final = 64 * 1024 * 1024  # an attachment answered as base64 JSON can be large
+
+_HTML_TITLE: Final = re.compile(r"<title>([^<]{1,200})</title>", re.IGNORECASE)
+
+Classifier = Callable[[requests.Response, str], ConnectorError | None]
+
+
+def user_agent(kind: str) -> str:
+    return f"ShowDesk/{agent.__version__} (+{kind})"
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of a multipart/form-data body; a part without ``filename`` is a plain form field."""
+
+    name: str
+    data: bytes
+    filename: str | None = None
+    content_type: str | None = None
+
+
+class MultipartForm:
+    """A ``multipart/form-data`` body of known length, read in chunks, reporting progress as it goes.
+
+    requests sends it as a stream with a Content-Length (``__iter__`` + ``__len__``); one object
+    serves one attempt (it is not rewound).
+    """
+
+    def __init__(self, parts: Sequence[Part], progress: ProgressCallback | None = None) -> None:
+        self.boundary = f"showdesk-{secrets.token_hex(16)}"
+        segments: list[memoryview] = []
+        for part in parts:
+            disposition = f'form-data; name="{_quote_param(part.name)}"'
+            if part.filename is not None:
+                disposition += f'; filename="{_quote_param(part.filename)}"'
+            header = f"--{self.boundary}\r\nContent-Disposition: {disposition}\r\n"
+            if part.content_type:
+                header += f"Content-Type: {part.content_type}\r\n"
+            segments += [memoryview(f"{header}\r\n".encode()), memoryview(part.data), memoryview(b"\r\n")]
+        segments.append(memoryview(f"--{self.boundary}--\r\n".encode()))
+        self._segments = segments
+        self._length = sum(len(s) for s in segments)
+        self._index = 0
+        self._offset = 0
+        self._sent = 0
+        self._progress = progress
+
+    @property
+    def content_type(self) -> str:
+        return f"multipart/form-data; boundary={self.boundary}"
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __iter__(self) -> Iterator[bytes]:
+        while chunk := self.read(CHUNK_BYTES):
+            yield chunk
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = self._length
+        pieces: list[bytes] = []
+        wanted = size
+        while wanted > 0 and self._index < len(self._segments):
+            segment = self._segments[self._index]
+            piece = segment[self._offset : self._offset + wanted]
+            pieces.append(piece.tobytes())
+            wanted -= len(piece)
+            self._offset += len(piece)
+            if self._offset >= len(segment):
+                self._index += 1
+                self._offset = 0
+        chunk = b"".join(pieces)
+        if chunk:
+            self._sent += len(chunk)
+            if self._progress is not None:
+                self._progress(self._sent, self._length)
+        return chunk
+
+
+def _quote_param(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', "%22").replace("\r", "").replace("\n", "")
+
+
+class HttpClient:
+    """Calls to one outside system's HTTP API; non-2xx answers and network failures raise ``ConnectorError``s."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        system: str,
+        kind: str,
+        ca_bundle: str | None = None,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
+        classify: Classifier | None = None,
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"backend url {base_url!r} must be an http:// or https:// address")
+        if ca_bundle is not None and not Path(ca_bundle).expanduser().exists():
+            raise ConfigError(f"ca_bundle {ca_bundle!r} does not exist")
+        self.base_url = base_url.rstrip("/")
+        self.system = system
+        self._timeout = (connect_timeout, read_timeout)
+        self._verify: bool | str = str(Path(ca_bundle).expanduser()) if ca_bundle else True
+        self._classify = classify
+        self.session = requests.Session()
+        self.session.verify = self._verify
+        self.session.headers["User-Agent"] = user_agent(kind)
+        self.session.headers["Accept"] = "application/json"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        stream: bool = False,
+        **kwargs: Any,
+    ) -> requests.Response:
+        try:
+            response = self.session.request(
+                method,
+                self.url(path),
+                headers=dict(headers or {}),
+                timeout=self._timeout,
+                verify=self._verify,
+                allow_redirects=False,
+                stream=stream,
+                **kwargs,
+            )
+        except requests.exceptions.SSLError as exc:
+            raise TransientError(
+                f"TLS connection to {self.system} failed (certificate not trusted? set ca_bundle): {short_error(exc)}",
+                system=self.system,
+            ) from exc
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            raise TransientError(f"cannot reach {self.system}: {short_error(exc)}", system=self.system) from exc
+        except requests.exceptions.RequestException as exc:
+            raise TransientError(f"request to {self.system} failed: {short_error(exc)}", system=self.system) from exc
+        if not 200 <= response.status_code <= 299:
+            try:
+                reason = response_reason(response)
+                error = self._classify(response, reason) if self._classify is not None else None
+                raise error or error_for_status(
+                    response.status_code,
+                    system=self.system,
+                    reason=reason,
+                    retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                )
+            finally:
+                response.close()
+        return response
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.request(method, path, **kwargs)
+        return decode_json(response, self.system)
+
+
+def decode_json(response: requests.Response, system: str) -> Any:
+    """The JSON of a successful answer; an empty body is None."""
+    try:
+        content = response.content
+    except requests.exceptions.RequestException as exc:
+        raise TransientError(f"the answer from {system} broke off: {short_error(exc)}", system=system) from exc
+    if len(content) > MAX_JSON_ANSWER_BYTES:
+        raise PermanentError(f"{system} sent an answer larger than expected", system=system)
+    if not content.strip():
+        return None
+    try:
+        return json.loads(content)
+    except ValueError as exc:
+        raise TransientError(f"{system} sent an answer that is not JSON: {exc}", system=system) from exc
+
+
+def response_reason(response: requests.Response) -> str:
+    """A refusal in the system's own words: ``detail``, ``message``, ``error_human``, GLPI's [code, text]."""
+    try:
+        text = response.text[:4000]
+    except requests.exceptions.RequestException:
+        return ""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        # A proxy's HTML error page: its title says it ("413 Request Entity Too Large").
+        title = _HTML_TITLE.search(text)
+        return (title.group(1) if title else text).strip()[:MAX_REASON_CHARS]
+    if isinstance(data, dict):
+        for key in ("detail", "message", "error_human", "error"):
+            if isinstance(data.get(key), str) and data[key]:
+                return str(data[key])[:MAX_REASON_CHARS]
+    if isinstance(data, list):
+        return " ".join(str(item) for item in data if isinstance(item, str | int))[:MAX_REASON_CHARS]
+    return text.strip()[:MAX_REASON_CHARS]
+
+
+def short_error(exc: Exception) -> str:
+    # urllib3's messages nest the whole pool description; the innermost reason is what helps.
+    text = str(exc)
+    for marker in ("Caused by ", "Failed to establish a new connection: "):
+        if marker in text:
+            text = text.rsplit(marker, 1)[1]
+    return text.strip("()'\" ")[:200]
+
+
+__all__ = ["HttpClient", "MultipartForm", "Part", "decode_json", "response_reason", "short_error", "user_agent"]

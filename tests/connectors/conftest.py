@@ -1,0 +1,1 @@
+"""Fixtures of the connector tests: the real Request Tracker is tests/fixtures/rt.py (a plugin)."""

@@ -1,0 +1,535 @@
+"""Local stand-ins for Zammad and GLPI that hold connectors to each project's documented API.
+
+Neither system can run on these machines, so these servers replay the requests and answers
+their projects document (Zammad: docs.zammad.org "API" pages for tickets, articles and states;
+GLPI: apirest.md in the GLPI repository). Each request is checked against the documented shape;
+anything else is recorded in ``violations`` and answered 400, so a test fails on it. The
+servers keep just enough state (tickets, articles, documents) to answer the read side.
+
+They are HTTP servers on 127.0.0.1, so connectors talk to them over real sockets.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email.parser
+import email.policy
+import hashlib
+import itertools
+import json
+import re
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+class ContractViolationError(Exception):
+    """A request that does not follow the documented API."""
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: Message
+    body: bytes
+
+    def json(self) -> Any:
+        if "application/json" not in (self.headers.get("Content-Type") or ""):
+            raise ContractViolationError(f"{self.method} {self.path}: JSON body without Content-Type: application/json")
+        try:
+            return json.loads(self.body)
+        except ValueError as exc:
+            raise ContractViolationError(f"{self.method} {self.path}: body is not JSON: {exc}") from exc
+
+    def param(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else None
+
+    def form(self) -> list[FormPart]:
+        content_type = self.headers.get("Content-Type") or ""
+        if not content_type.startswith("multipart/form-data"):
+            raise ContractViolationError(f"{self.method} {self.path}: not multipart/form-data: {content_type!r}")
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + self.body
+        )
+        parts = []
+        for part in message.iter_parts():
+            disposition = dict((part.get_params(header="content-disposition") or [])[1:])
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            parts.append(FormPart(disposition.get("name", ""), disposition.get("filename"),
+                                  part.get("Content-Type"), payload))
+        return parts
+
+
+@dataclass
+class FormPart:
+    name: str
+    filename: str | None
+    content_type: str | None
+    data: bytes
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, status: int, data: Any, headers: dict[str, str] | None = None) -> Response:
+        return cls(status, json.dumps(data).encode(), {"Content-Type": "application/json; charset=utf-8",
+                                                        **(headers or {})})
+
+
+@dataclass
+class Fault:
+    """A scripted failure: answer ``response`` to the matching request, after doing the work if ``lost``."""
+
+    method: str
+    path: str  # a regular expression matched against the whole path
+    response: Response
+    lost: bool = False  # do the work, then answer ``response`` (the answer got lost on the way)
+    skip: int = 0  # let this many matching requests through first
+
+
+App = Callable[[Request], Response]
+
+
+class ContractServer:
+    """An HTTP server on 127.0.0.1 running ``app``; records requests, violations and scripted faults."""
+
+    def __init__(self, app: App, *, max_body: int | None = None) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.received: list[Request] = []
+        self.violations: list[str] = []
+        self.faults: list[Fault] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="contract-server", daemon=True)
+
+    def __enter__(self) -> ContractServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(10)
+
+    def fail(self, fault: Fault) -> None:
+        with self._lock:
+            self.faults.append(fault)
+
+    def requests(self, method: str, pattern: str) -> list[Request]:
+        return [r for r in self.received if r.method == method and re.fullmatch(pattern, r.path)]
+
+    def _fault_for(self, request: Request) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.method == request.method and re.fullmatch(fault.path, request.path):
+                    if fault.skip:
+                        fault.skip -= 1
+                        return None
+                    self.faults.remove(fault)
+                    return fault
+        return None
+
+    def handle(self, request: Request) -> Response:
+        with self._lock:
+            self.received.append(request)
+        if self.max_body is not None and len(request.body) > self.max_body:
+            # What nginx in front of the application answers: the application never sees it.
+            return Response(413, b"<html><head><title>413 Request Entity Too Large</title></head></html>",
+                            {"Content-Type": "text/html"})
+        fault = self._fault_for(request)
+        if fault is not None and not fault.lost:
+            return fault.response
+        try:
+            response = self.app(request)
+        except ContractViolationError as exc:
+            with self._lock:
+                self.violations.append(str(exc))
+            return Response.json(400, {"error": f"contract violation: {exc}"})
+        return fault.response if fault is not None else response
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes; without this each answer waits for a delayed ACK.
+            disable_nagle_algorithm = True
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                parts = urlsplit(self.path)
+                request = Request(self.command, parts.path, parse_qs(parts.query), self.headers, body)
+                response = server.handle(request)
+                self.send_response(response.status)
+                for name, value in response.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(response.body)))
+                self.end_headers()
+                self.wfile.write(response.body)
+
+            do_GET = _handle  # noqa: N815 - http.server's naming
+            do_POST = _handle  # noqa: N815 - http.server's naming
+            do_PUT = _handle  # noqa: N815 - http.server's naming
+            do_DELETE = _handle  # noqa: N815 - http.server's naming
+
+        return Handler
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ContractViolationError(message)
+
+
+# ---------------------------------------------------------------- Zammad
+ZAMMAD_STATES = [  # GET /api/v1/ticket_states, as documented (ids and names of a fresh Zammad)
+    {"id": 1, "state_type_id": 1, "name": "new", "active": True},
+    {"id": 2, "state_type_id": 2, "name": "open", "active": True},
+    {"id": 3, "state_type_id": 3, "name": "pending reminder", "active": True},
+    {"id": 4, "state_type_id": 5, "name": "closed", "active": True},
+    {"id": 5, "state_type_id": 6, "name": "merged", "active": True},
+    {"id": 6, "state_type_id": 7, "name": "removed", "active": False},
+    {"id": 7, "state_type_id": 4, "name": "pending close", "active": True},
+]
+ZAMMAD_ARTICLE_TYPES = ("email", "sms", "chat", "fax", "phone", "twitter status", "twitter direct-message",
+                        "facebook feed post", "facebook feed comment", "note", "web", "telegram personal-message")
+
+
+class FakeZammad:
+    """Zammad's /api/v1 for tickets, articles, attachments and states, per docs.zammad.org."""
+
+    def __init__(self, token: str, *, custom_fields: tuple[str, ...] = ()) -> None:
+        self.token = token
+        self.custom_fields = custom_fields
+        self.tickets: dict[int, dict[str, Any]] = {}
+        self.articles: dict[int, list[dict[str, Any]]] = {}
+        self.files: dict[int, bytes] = {}
+        self.customers: dict[str, int] = {}
+        self._ids = itertools.count(1)
+        self._article_ids = itertools.count(1)
+        self._file_ids = itertools.count(1)
+
+    def __call__(self, request: Request) -> Response:
+        if request.headers.get("Authorization") != f"Token token={self.token}":
+            return Response.json(401, {"error": "authentication failed", "error_human": "Authentication failed"})
+        path = request.path
+        if request.method == "GET" and path == "/api/v1/ticket_states":
+            return Response.json(200, ZAMMAD_STATES)
+        if request.method == "POST" and path == "/api/v1/tickets":
+            return self._create(request.json())
+        if request.method == "GET" and path == "/api/v1/tickets":
+            page, per_page = int(request.param("page") or 1), int(request.param("per_page") or 100)
+            records = self._sorted(request, list(self.tickets.values()))
+            return Response.json(200, records[(page - 1) * per_page: page * per_page])
+        if request.method == "GET" and path == "/api/v1/tickets/search":
+            return self._search(request)
+        if match := re.fullmatch(r"/api/v1/tickets/(\d+)", path):
+            ticket = self.tickets.get(int(match.group(1)))
+            if ticket is None:
+                return Response.json(404, {"error": f"Couldn't find Ticket with 'id'={match.group(1)}"})
+            if request.method == "GET":
+                return Response.json(200, ticket)
+            if request.method == "PUT":
+                return self._update(ticket, request.json())
+        if match := re.fullmatch(r"/api/v1/ticket_articles/by_ticket/(\d+)", path):
+            return Response.json(200, self.articles.get(int(match.group(1)), []))
+        if request.method == "POST" and path == "/api/v1/ticket_articles":
+            data = request.json()
+            ticket_id = data.get("ticket_id")
+            _require(isinstance(ticket_id, int) and ticket_id in self.tickets, f"ticket_id {ticket_id!r} is unknown")
+            article = self._article(ticket_id, data)
+            return Response.json(201, article)
+        if match := re.fullmatch(r"/api/v1/ticket_attachment/(\d+)/(\d+)/(\d+)", path):
+            data = self.files.get(int(match.group(3)))
+            if data is None:
+                return Response.json(404, {"error": "Couldn't find Store"})
+            return Response(200, data, {"Content-Type": "application/octet-stream"})
+        raise ContractViolationError(f"{request.method} {path} is not an endpoint ShowDesk should call")
+
+    def _article(self, ticket_id: int, data: dict[str, Any]) -> dict[str, Any]:
+        _require(isinstance(data.get("body"), str) and data["body"] != "", "an article needs a body")
+        _require(data.get("type") in ZAMMAD_ARTICLE_TYPES, f"article type {data.get('type')!r} is not a Zammad type")
+        _require(isinstance(data.get("internal"), bool), "article internal must be true or false")
+        _require(data.get("content_type") in ("text/plain", "text/html"), "content_type must be text/plain or html")
+        attachments = []
+        for attachment in data.get("attachments") or []:
+            _require(set(attachment) == {"filename", "data", "mime-type"},
+                     f"an attachment has exactly filename, data, mime-type; got {sorted(attachment)}")
+            try:
+                content = base64.b64decode(attachment["data"], validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise ContractViolationError(f"attachment {attachment['filename']} data is not base64: {exc}") from exc
+            file_id = next(self._file_ids)
+            self.files[file_id] = content
+            attachments.append({"id": file_id, "filename": attachment["filename"], "size": str(len(content)),
+                                "preferences": {"Mime-Type": attachment["mime-type"]}})
+        article = {
+            "id": next(self._article_ids), "ticket_id": ticket_id, "from": "ShowDesk Kiosk", "to": "", "cc": "",
+            "subject": data.get("subject"), "body": data["body"], "content_type": data["content_type"],
+            "type": data["type"], "internal": data["internal"], "attachments": attachments,
+            "created_at": _now(), "updated_at": _now(),
+        }
+        self.articles.setdefault(ticket_id, []).append(article)
+        self.tickets[ticket_id]["article_count"] = len(self.articles[ticket_id])
+        self.tickets[ticket_id]["article_ids"] = [a["id"] for a in reversed(self.articles[ticket_id])]
+        return article
+
+    def _create(self, data: Any) -> Response:
+        _require(isinstance(data, dict), "the ticket is a JSON object")
+        allowed = {"title", "group", "group_id", "customer", "customer_id", "article", "priority", "state",
+                   "note", "mentions", *self.custom_fields}
+        _require(not set(data) - allowed, f"unknown ticket attributes {sorted(set(data) - allowed)}")
+        _require(isinstance(data.get("title"), str) and data["title"], "a ticket needs a title")
+        _require(isinstance(data.get("group"), str) and data["group"], "a ticket needs a group")
+        customer = data.get("customer_id")
+        _require(customer is None or (isinstance(customer, str) and customer.startswith("guess:")),
+                 "customer_id by e-mail must be guess:<address>")
+        _require(isinstance(data.get("article"), dict), "a ticket is created with its first article")
+        ticket_id = next(self._ids)
+        customer_id = 2
+        if isinstance(customer, str):
+            customer_id = self.customers.setdefault(customer.removeprefix("guess:"), 10 + len(self.customers))
+        ticket = {
+            "id": ticket_id, "group_id": 2, "priority_id": 2, "state_id": 1, "organization_id": None,
+            "number": str(22000 + ticket_id), "title": data["title"], "owner_id": 1, "customer_id": customer_id,
+            "note": None, "create_article_type_id": 10, "create_article_sender_id": 1, "article_count": 0,
+            "pending_time": None, "preferences": {}, "updated_by_id": 3, "created_by_id": 3,
+            "created_at": _now(), "updated_at": _now(), "article_ids": [], "ticket_time_accounting_ids": [],
+        }
+        for name in self.custom_fields:
+            ticket[name] = data.get(name)
+        self.tickets[ticket_id] = ticket
+        self._article(ticket_id, data["article"])
+        return Response.json(201, ticket)
+
+    def _update(self, ticket: dict[str, Any], data: Any) -> Response:
+        names = {s["name"]: s["id"] for s in ZAMMAD_STATES}
+        if "state" in data:
+            _require(data["state"] in names, f"state {data['state']!r} is not a Zammad state")
+            if str(data["state"]).startswith("pending"):
+                if not data.get("pending_time"):
+                    return Response.json(422, {"error": "Missing required value for field 'pending_time'!"})
+                ticket["pending_time"] = data["pending_time"]
+            ticket["state_id"] = names[data["state"]]
+        ticket["updated_at"] = _now()
+        return Response.json(200, ticket)
+
+    @staticmethod
+    def _sorted(request: Request, tickets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``sort_by`` a ticket attribute, ``order_by`` asc or desc (docs: "Sorting search results")."""
+        order = request.param("order_by") or "asc"
+        _require(order in ("asc", "desc"), f"order_by is asc or desc, not {order!r}")
+        key = request.param("sort_by") or "id"
+        _require(all(key in t for t in tickets), f"sort_by {key!r} is not a ticket attribute")
+        return sorted(tickets, key=lambda t: (t[key], t["id"]), reverse=order == "desc")
+
+    def _search(self, request: Request) -> Response:
+        query = request.param("query") or ""
+        limit = int(request.param("limit") or 10)
+        found = []
+        if match := re.fullmatch(r'state\.name:"([^"]+)"', query):
+            state = next((s["id"] for s in ZAMMAD_STATES if s["name"] == match.group(1)), None)
+            found = [t for t in self.tickets.values() if t["state_id"] == state]
+        elif match := re.fullmatch(r'(\w+):"([^"]+)"', query):
+            found = [t for t in self.tickets.values() if str(t.get(match.group(1))) == match.group(2)]
+        elif match := re.fullmatch(r'"([^"]+)"', query):
+            found = [t for t in self.tickets.values()
+                     if any(match.group(1) in a["body"] for a in self.articles.get(t["id"], []))]
+        else:
+            raise ContractViolationError(f"search query {query!r} is not one ShowDesk should send")
+        found = self._sorted(request, found)[:limit]
+        return Response.json(200, {
+            "tickets": [t["id"] for t in found],
+            "tickets_count": len(found),
+            "assets": {"Ticket": {str(t["id"]): t for t in found}},
+        })
+
+
+# ---------------------------------------------------------------- GLPI
+class FakeGLPI:
+    """GLPI's apirest.php for sessions, tickets, documents and follow-ups, per GLPI's apirest.md."""
+
+    def __init__(self, user_token: str, *, app_token: str | None = None, document_max_size: int | None = None) -> None:
+        self.user_token = user_token
+        self.app_token = app_token
+        self.document_max_size = document_max_size
+        self.sessions: set[str] = set()
+        self.killed: list[str] = []
+        self.tickets: dict[int, dict[str, Any]] = {}
+        self.documents: dict[int, dict[str, Any]] = {}
+        self.contents: dict[int, bytes] = {}
+        self.links: list[dict[str, Any]] = []
+        self.followups: list[dict[str, Any]] = []
+        self._ids = itertools.count(1)
+
+    def _error(self, status: int, code: str, message: str) -> Response:
+        return Response.json(status, [code, message])
+
+    def __call__(self, request: Request) -> Response:
+        path = request.path.removeprefix("/apirest.php")
+        _require("Content-Type" in request.headers, f"{request.method} {path}: every call states a Content-Type")
+        if request.method == "GET":
+            _require(not request.body, f"GET {path} must have an empty body")
+        if self.app_token is not None and request.headers.get("App-Token") != self.app_token:
+            if request.headers.get("App-Token") is None:
+                return self._error(400, "ERROR_APP_TOKEN_PARAMETERS_MISSING", "missing parameter app_token")
+            return self._error(400, "ERROR_WRONG_APP_TOKEN_PARAMETER", "parameter app_token seems wrong")
+        if request.method == "GET" and path in ("/initSession", "/initSession/"):
+            authorization = request.headers.get("Authorization") or ""
+            _require(authorization.startswith("user_token "), "initSession with a user token: 'user_token <token>'")
+            if authorization != f"user_token {self.user_token}":
+                return self._error(401, "ERROR_GLPI_LOGIN_USER_TOKEN", "parameter user_token seems invalid")
+            session = secrets.token_hex(20)
+            self.sessions.add(session)
+            return Response.json(200, {"session_token": session})
+        session = request.headers.get("Session-Token")
+        if session is None:
+            return self._error(400, "ERROR_SESSION_TOKEN_MISSING", "parameter session_token is missing or empty")
+        if session not in self.sessions:
+            return self._error(401, "ERROR_SESSION_TOKEN_INVALID", "session_token seems invalid")
+        if request.method == "GET" and path in ("/killSession", "/killSession/"):
+            self.sessions.discard(session)
+            self.killed.append(session)
+            return Response.json(200, True)
+        if request.method == "GET" and path == "/search/Ticket":
+            return self._search(request)
+        if request.method == "POST" and path in ("/Ticket", "/Ticket/"):
+            return self._add_ticket(request.json())
+        if request.method == "GET" and path in ("/Ticket", "/Ticket/"):
+            return self._all_tickets(request)
+        if request.method == "POST" and path in ("/Document", "/Document/"):
+            return self._add_document(request)
+        if match := re.fullmatch(r"/Ticket/(\d+)", path):
+            ticket = self.tickets.get(int(match.group(1)))
+            if ticket is None:
+                return self._error(404, "ERROR_ITEM_NOT_FOUND", "Item not found")
+            if request.method == "GET":
+                return Response.json(200, ticket)
+            if request.method == "PUT":
+                data = request.json()
+                _require(isinstance(data.get("input"), dict), "an update sends {'input': {...}}")
+                if "status" in data["input"]:
+                    _require(data["input"]["status"] in range(1, 7), "status is 1..6")
+                    ticket["status"] = data["input"]["status"]
+                return Response.json(200, [{str(ticket["id"]): True, "message": ""}])
+        if match := re.fullmatch(r"/Ticket/(\d+)/Document_Item", path):
+            rows = [link for link in self.links if link["items_id"] == int(match.group(1))]
+            return Response.json(200, rows, {"Content-Range": f"0-{max(len(rows) - 1, 0)}/{len(rows)}"})
+        if match := re.fullmatch(r"/Ticket/(\d+)/ITILFollowup", path):
+            ticket_id = int(match.group(1))
+            if request.method == "GET":
+                return Response.json(200, [f for f in self.followups if f["items_id"] == ticket_id])
+            data = request.json().get("input")
+            _require(isinstance(data, dict) and data.get("itemtype") == "Ticket" and data.get("items_id") == ticket_id,
+                     "a follow-up names itemtype Ticket and items_id")
+            _require(data.get("is_private") in (0, 1), "is_private is 0 or 1")
+            followup = {"id": next(self._ids), "itemtype": "Ticket", "items_id": ticket_id, "date": _now(),
+                        "users_id": 7, "content": data.get("content"), "is_private": data["is_private"]}
+            self.followups.append(followup)
+            return Response.json(201, {"id": followup["id"], "message": ""})
+        if match := re.fullmatch(r"/Document/(\d+)", path):
+            document = self.documents.get(int(match.group(1)))
+            if document is None:
+                return self._error(404, "ERROR_ITEM_NOT_FOUND", "Item not found")
+            if request.headers.get("Accept") == "application/octet-stream":
+                return Response(200, self.contents[document["id"]], {"Content-Type": document["mime"]})
+            return Response.json(200, document)
+        raise ContractViolationError(f"{request.method} {path} is not an endpoint ShowDesk should call")
+
+    def _search(self, request: Request) -> Response:
+        _require(request.param("criteria[0][field]") == "21", "the description is search option 21")
+        _require(request.param("criteria[0][searchtype]") == "contains", "searchtype contains")
+        value = request.param("criteria[0][value]") or ""
+        found = [t for t in self.tickets.values() if value and value in t["content"]]
+        rows = [{"2": t["id"], "1": t["name"], "80": "Root entity"} for t in found]
+        return Response.json(200, {"totalcount": len(rows), "count": len(rows), "sort": [1], "order": ["ASC"],
+                                   "data": rows, "content-type": "application/json"})
+
+    def _add_ticket(self, data: Any) -> Response:
+        _require(isinstance(data, dict) and isinstance(data.get("input"), dict), "an add sends {'input': {...}}")
+        fields = data["input"]
+        _require(isinstance(fields.get("name"), str) and fields["name"], "a ticket needs a name")
+        _require(isinstance(fields.get("content"), str) and fields["content"], "a ticket needs content")
+        ticket_id = next(self._ids)
+        self.tickets[ticket_id] = {
+            "id": ticket_id, "entities_id": fields.get("entities_id", 0), "name": fields["name"],
+            "date": "2024-05-01 12:00:00", "status": 1, "users_id_recipient": 7, "content": fields["content"],
+            "urgency": fields.get("urgency", 3), "type": fields.get("type", 1),
+            "itilcategories_id": fields.get("itilcategories_id", 0),
+        }
+        return Response.json(201, {"id": ticket_id, "message": ""},
+                             {"Location": f"http://glpi.example/apirest.php/Ticket/{ticket_id}"})
+
+    def _all_tickets(self, request: Request) -> Response:
+        start, end = (int(x) for x in (request.param("range") or "0-49").split("-"))
+        records = sorted(self.tickets.values(), key=lambda t: t["id"],
+                         reverse=(request.param("order") == "DESC"))
+        status = request.param("searchText[status]")
+        if status is not None:
+            records = [t for t in records if str(t["status"]) == status]
+        page = records[start: end + 1]
+        status_code = 206 if len(page) < len(records) else 200
+        return Response.json(status_code, page, {"Content-Range": f"{start}-{start + len(page) - 1}/{len(records)}",
+                                                 "Accept-Range": "Ticket 1000"})
+
+    def _add_document(self, request: Request) -> Response:
+        parts = request.form()
+        manifests = [p for p in parts if p.name == "uploadManifest"]
+        _require(len(manifests) == 1 and manifests[0].filename is None, "one uploadManifest form field")
+        try:
+            manifest = json.loads(manifests[0].data)
+        except ValueError as exc:
+            raise ContractViolationError(f"uploadManifest is not JSON: {exc}") from exc
+        fields = manifest.get("input") if isinstance(manifest, dict) else None
+        _require(isinstance(fields, dict), "uploadManifest holds {'input': {...}}")
+        names = fields.get("_filename")
+        _require(isinstance(names, list) and len(names) == 1, "_filename lists the uploaded file")
+        files = [p for p in parts if p.filename is not None]
+        _require(len(files) == 1 and files[0].name in ("filename[0]", "filename[]"), "the file part is filename[0]")
+        _require(files[0].filename == names[0], "the file part's name is the one in _filename")
+        _require(fields.get("itemtype") == "Ticket" and fields.get("items_id") in self.tickets,
+                 "the document is linked with itemtype Ticket and an existing items_id")
+        data = files[0].data
+        if self.document_max_size is not None and len(data) > self.document_max_size:
+            return self._error(400, "ERROR_GLPI_ADD", f"File too big ({len(data)} > {self.document_max_size})")
+        document_id = next(self._ids)
+        self.documents[document_id] = {
+            "id": document_id, "entities_id": 0, "name": fields.get("name", names[0]), "filename": names[0],
+            "filepath": f"PNG/{hashlib.sha1(data).hexdigest()}.png",  # noqa: S324 - GLPI names files by sha1
+            "mime": files[0].content_type or "application/octet-stream",
+            "sha1sum": hashlib.sha1(data).hexdigest(),  # noqa: S324 - what GLPI stores
+        }
+        self.contents[document_id] = data
+        self.links.append({"id": len(self.links) + 1, "documents_id": document_id, "items_id": fields["items_id"],
+                           "itemtype": "Ticket", "entities_id": 0})
+        return Response.json(201, {"id": document_id, "message": "Document move succeeded.",
+                                   "upload_result": {"filename": [{"name": names[0], "size": len(data)}]}},
+                             {"Location": f"http://glpi.example/apirest.php/Document/{document_id}"})
