@@ -624,6 +624,27 @@ class Outbox:
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
+    def forget_receipt(self, report_id: str | uuid.UUID) -> bool:
+        """Delete the receipt of a delivered report; True when there was one, False when not.
+
+        For reports whose ticket must leave no local trace (a walk-up kiosk's person has
+        left). The unlink is atomic, so a reader sees the whole receipt or none, and the
+        directory is synced so the deletion survives a crash. Only a full report id is
+        accepted: a prefix could delete the wrong receipt.
+        """
+        try:
+            canonical = str(uuid.UUID(str(report_id)))
+        except ValueError:
+            raise ValueError(f"not a report id (a full UUID is needed): {report_id!r}") from None
+        try:
+            (self._receipts_dir / f"{canonical}.json").unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise OutboxError(f"cannot delete the receipt of report {canonical} in {self.directory}: {exc}") from exc
+        fsync_dir(self._receipts_dir)
+        return True
+
     def _due_at(self, entry: OutboxEntry, now: float) -> float:
         due = max(entry.next_attempt_at, self._holds.get(entry.backend, 0.0))
         return now if due - now > MAX_WAIT_SECONDS else due

@@ -29,7 +29,6 @@ CONFIG = f"""
 site = "{SITE}"
 kiosk_id = "hq-bar-1"
 idle_seconds = 600
-done_seconds = 120
 
 [[kiosk.articles]]
 id = "reset-password"
@@ -270,6 +269,10 @@ def child(out: Path) -> int:
     window.what.choose("sign-in")
     window.what.description_edit.setPlainText("The sign-in page says my account is locked")
     shot("what")
+    # The question an idle person gets, over the screen they left half done.
+    window.idle._start_countdown()
+    shot("idle")
+    window.idle.poke()
     window.what.continue_button.click()
     shot("show")
 
@@ -308,10 +311,6 @@ def child(out: Path) -> int:
     window.send.send_button.click()
     wait_until(lambda: window.flow.stage is Stage.DONE, timeout=30)
     shot("done")
-
-    window.idle._start_countdown()
-    shot("idle")
-    window.idle.poke()
     window.flow.reset("done")
     window.set_language("de")
     shot("welcome-de")

@@ -118,8 +118,8 @@ class BoardWindow(QWidget):
         outer.addWidget(self.title)
         columns = QHBoxLayout()
         columns.setSpacing(48)
-        self.serving_title, self.serving_grid = self._column(columns, "serving")
-        self.waiting_title, self.waiting_grid = self._column(columns, "waiting")
+        self.serving_title, self.serving_grid, self.serving_empty = self._column(columns, "serving")
+        self.waiting_title, self.waiting_grid, self.waiting_empty = self._column(columns, "waiting")
         outer.addLayout(columns, 1)
         self.wait_label = make_label("title")
         self.wait_label.setObjectName("board-wait")
@@ -134,7 +134,7 @@ class BoardWindow(QWidget):
         self.timer.timeout.connect(self.refresh)
         self.retranslate()
 
-    def _column(self, row: QHBoxLayout, name: str) -> tuple[QLabel, QGridLayout]:
+    def _column(self, row: QHBoxLayout, name: str) -> tuple[QLabel, QGridLayout, QLabel]:
         card = QFrame()
         set_role(card, "card")
         card.setObjectName(f"board-{name}")
@@ -142,13 +142,18 @@ class BoardWindow(QWidget):
         layout.setContentsMargins(40, 32, 40, 32)
         title = make_label("title")
         layout.addWidget(title)
+        # An empty column says so: a blank card reads as a board that is broken.
+        empty = make_label("hint")
+        empty.setObjectName(f"board-{name}-empty")
+        empty.hide()
+        layout.addWidget(empty)
         grid = QGridLayout()
         grid.setHorizontalSpacing(40)
         grid.setVerticalSpacing(12)
         grid.setAlignment(Qt.AlignmentFlag.AlignTop)
         layout.addLayout(grid, 1)
         row.addWidget(card, 1)
-        return title, grid
+        return title, grid, empty
 
     @staticmethod
     def _cells(grid: QGridLayout, rows: int) -> list[tuple[QLabel, QLabel]]:
@@ -193,6 +198,10 @@ class BoardWindow(QWidget):
         board = self.board
         self._fill(self.serving_cells, board.serving if board else ())
         self._fill(self.waiting_cells, board.waiting if board else ())
+        self.serving_empty.setText(self.tr("Nobody is being served right now."))
+        self.waiting_empty.setText(self.tr("Nobody is waiting."))
+        self.serving_empty.setVisible(board is not None and not board.serving)
+        self.waiting_empty.setVisible(board is not None and not board.waiting)
         seconds = board.estimated_wait_seconds if board else None
         if seconds is None:
             self.wait_label.setText("")

@@ -27,7 +27,9 @@ LANGUAGES: Final = ("en", "de")
 THEMES: Final = ("default", "high-contrast")
 DEFAULT_IDLE_SECONDS: Final = 120.0
 DEFAULT_COUNTDOWN_SECONDS: Final = 15.0
-DEFAULT_DONE_SECONDS: Final = 20.0
+DEFAULT_DONE_SECONDS: Final = 30.0
+# The Done screen is short on purpose: the next person is often already waiting.
+DONE_SECONDS_RANGE: Final = (3.0, 120.0)
 DEFAULT_DESCRIPTION_CHARS: Final = 280
 MAX_DESCRIPTION_CHARS: Final = 1000
 # Qt translation context of the texts the kiosk ships as defaults (see kiosk/i18n.py).
@@ -330,7 +332,7 @@ def parse_settings(table: Mapping[str, Any], *, base_dir: Path | None = None) ->
 
     idle = reader.number("idle_seconds", DEFAULT_IDLE_SECONDS, 10, 3600)
     countdown = reader.number("countdown_seconds", DEFAULT_COUNTDOWN_SECONDS, 3, 120)
-    done = reader.number("done_seconds", DEFAULT_DONE_SECONDS, 3, 300)
+    done = reader.number("done_seconds", DEFAULT_DONE_SECONDS, *DONE_SECONDS_RANGE)
     description_chars = int(reader.number("description_max_chars", DEFAULT_DESCRIPTION_CHARS, 0, MAX_DESCRIPTION_CHARS))
     screen = int(reader.number("screen", 0, 0, 16))
     pin_hash = reader.string("admin_pin_hash", "")

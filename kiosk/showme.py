@@ -93,7 +93,8 @@ class CaptureBar(QWidget):
 
     def place_on(self, screen_rect: QRect) -> None:
         self.adjustSize()
-        width = min(max(self.sizeHint().width(), 1100), screen_rect.width() - 64)
+        # Wide enough that a caption of a few words shows whole while it is typed.
+        width = min(max(self.sizeHint().width(), 1400), screen_rect.width() - 64)
         self.resize(width, self.sizeHint().height())
         self.move(screen_rect.center().x() - width // 2, screen_rect.bottom() - self.height() - 32)
 

@@ -9,7 +9,6 @@ a local receipt while the outbox keeps trying.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from agent import __version__
 from agent.bundle import build_bundle
 from agent.connectors.base import Capability, Connector, ConnectorError, QueuePlace
-from agent.outbox import RECEIPTS_DIR, Outbox, OutboxEntry, OutboxError, OutboxObserver, Receipt
+from agent.outbox import Outbox, OutboxEntry, OutboxError, OutboxObserver, Receipt
 from agent.schema import Report, Source, Ticket
 from kiosk.session import KioskSession, Outcome
 from kiosk.settings import KioskSettings
@@ -227,9 +226,11 @@ class Submission(QObject):
     # ------------------------------------------------------------ wiping
     def forget_receipt(self, report_id: str | uuid.UUID) -> None:
         """Remove the outbox's local receipt of a delivered walk-up (the ticket lives on the server)."""
-        path = self.outbox.directory / RECEIPTS_DIR / f"{report_id}.json"
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+        try:
+            self.outbox.forget_receipt(report_id)
+        except (OutboxError, ValueError) as exc:
+            # The wipe goes on; a receipt left behind is pruned with the oldest ones later.
+            log.warning("the receipt of report %s could not be deleted: %s", report_id, exc)
 
     def end_session(self) -> None:
         """The person left: their delivered report leaves no local trace; a queued one stays until sent."""

@@ -2,7 +2,7 @@
 
 The touch rules live here as numbers, and the tests measure the widgets against them:
 targets at least ``MIN_TARGET_PX`` at 1080p, text at least ``MIN_TEXT_PT``, a focus frame
-thick enough to see from a step away.
+thick enough to see from a step away, scroll bars ``SCROLL_BAR_PX`` wide without arrow buttons.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ HERO_PT: Final = 48
 NUMBER_PT: Final = 96
 BUTTON_HEIGHT_PX: Final = 72
 TILE_HEIGHT_PX: Final = 140
+# Wide enough to drag with a finger; there are no arrow buttons (too small to hit).
+SCROLL_BAR_PX: Final = 32
 
 HIGH_CONTRAST: Final = Colours(
     primary="#ffd400",
@@ -49,6 +51,7 @@ QWidget {{
 QWidget#KioskRoot, QWidget[role="screen"], QStackedWidget, QScrollArea, QScrollArea > QWidget > QWidget {{
     background: {c.background};
 }}
+QScrollArea[surface="true"], QScrollArea[surface="true"] > QWidget > QWidget {{ background: {c.surface}; }}
 QLabel {{ background: transparent; }}
 QLabel[role="title"] {{ font-size: {TITLE_PT}pt; font-weight: bold; }}
 QLabel[role="hero"] {{ font-size: {HERO_PT}pt; font-weight: bold; }}
@@ -97,6 +100,8 @@ QPushButton:checked, QPushButton[role="tile"]:checked {{
     color: {c.on_primary};
     border-color: {c.primary};
 }}
+QToolButton:checked {{ border: 5px solid {c.primary}; }}
+MarkupEditor QToolButton {{ font-size: {MIN_TEXT_PT}pt; padding: 4px 10px; }}
 QPushButton[compact="true"] {{ padding: 4px 12px; }}
 QPushButton[role="danger"] {{ color: {c.danger}; border-color: {c.danger}; }}
 QPushButton:disabled {{ color: {c.muted}; border-style: dashed; }}
@@ -134,6 +139,25 @@ QProgressBar {{
     font-size: {BODY_PT}pt;
 }}
 QProgressBar::chunk {{ background: {c.primary}; border-radius: 8px; }}
-QScrollBar:vertical {{ width: 48px; }}
-QScrollBar:horizontal {{ height: 48px; }}
+QScrollBar:vertical {{
+    width: {SCROLL_BAR_PX}px;
+    background: {c.background};
+    border: none;
+    border-radius: {SCROLL_BAR_PX // 2}px;
+    margin: 0;
+}}
+QScrollBar:horizontal {{
+    height: {SCROLL_BAR_PX}px;
+    background: {c.background};
+    border: none;
+    border-radius: {SCROLL_BAR_PX // 2}px;
+    margin: 0;
+}}
+QScrollBar::handle:vertical {{ background: {c.muted}; border-radius: {SCROLL_BAR_PX // 2}px; min-height: 96px; }}
+QScrollBar::handle:horizontal {{ background: {c.muted}; border-radius: {SCROLL_BAR_PX // 2}px; min-width: 96px; }}
+QScrollBar::handle:pressed {{ background: {c.primary}; }}
+QScrollBar::add-line, QScrollBar::sub-line {{ width: 0; height: 0; border: none; background: none; }}
+QScrollBar::add-page, QScrollBar::sub-page {{ background: none; }}
+QLabel[role="more"] {{ color: {c.muted}; font-weight: bold; }}
+QLabel[role="thumb"] {{ background: {c.surface}; border: 2px solid {c.muted}; border-radius: 8px; }}
 """

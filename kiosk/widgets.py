@@ -14,12 +14,15 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
+    QScroller,
+    QScrollerProperties,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
-from kiosk.theme import BUTTON_HEIGHT_PX
+from kiosk.theme import BUTTON_HEIGHT_PX, SCROLL_BAR_PX
 
 
 def set_role(widget: QWidget, role: str) -> None:
@@ -98,6 +101,61 @@ class QrLabel(QLabel):
         self.setPixmap(qr_pixmap(data, size=self._size) if data else QPixmap())
         self.setAccessibleName(description)
         self.setAccessibleDescription(data)
+
+
+class TouchScrollArea(QScrollArea):
+    """A scroll area a finger can drag (kinetic scrolling), with a touch-sized bar, that says when more is below.
+
+    ``more_hint`` is a label for the screen to place under the area: visible while content
+    is hidden below, so a cut-off card reads as "there is more" rather than as a glitch.
+    ``on_surface`` is for an area inside a card: its background is the card's.
+    """
+
+    def __init__(self, *, on_surface: bool = False) -> None:
+        super().__init__()
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        if on_surface:
+            self.setProperty("surface", "true")
+        QScroller.grabGesture(self.viewport(), QScroller.ScrollerGestureType.LeftMouseButtonGesture)
+        scroller = QScroller.scroller(self.viewport())
+        properties = scroller.scrollerProperties()
+        # A list that bounces past its ends looks broken on a kiosk; stop at the edges.
+        for axis in (
+            QScrollerProperties.ScrollMetric.HorizontalOvershootPolicy,
+            QScrollerProperties.ScrollMetric.VerticalOvershootPolicy,
+        ):
+            properties.setScrollMetric(axis, QScrollerProperties.OvershootPolicy.OvershootAlwaysOff)
+        scroller.setScrollerProperties(properties)
+        self.more_hint = make_label("more", wrap=False)
+        self.more_hint.setObjectName("more-below")
+        self.more_hint.hide()
+        bar = self.verticalScrollBar()
+        bar.rangeChanged.connect(lambda _low, _high: self.update_hint())
+        bar.valueChanged.connect(lambda _value: self.update_hint())
+        self.update_hint()
+
+    def set_content(self, widget: QWidget) -> None:
+        """Put ``widget`` in the area, with room on the right so the bar never covers it."""
+        self.setWidget(widget)
+        layout = widget.layout()
+        if layout is not None:
+            margins = layout.contentsMargins()
+            layout.setContentsMargins(margins.left(), margins.top(), SCROLL_BAR_PX // 2, margins.bottom())
+
+    def has_more_below(self) -> bool:
+        bar = self.verticalScrollBar()
+        return bar.maximum() > 0 and bar.value() < bar.maximum()
+
+    def update_hint(self) -> None:
+        self.more_hint.setText(QCoreApplication.translate("TouchScrollArea", "▼ More below: drag to scroll"))
+        self.more_hint.setVisible(self.isVisibleTo(self.window()) and self.has_more_below())
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.LanguageChange:
+            self.update_hint()
+        super().changeEvent(event)
 
 
 class KioskScreen(QWidget):

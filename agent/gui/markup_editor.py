@@ -10,6 +10,10 @@ M numbered marker, C crop, X black-out; Delete or Backspace removes the selected
 Ctrl+Z undo, Ctrl+Shift+Z or Ctrl+Y redo. On the canvas: Enter drops an item of the current
 tool in the middle (or edits the selected text), the arrow keys move the selected item
 (Shift: further, Ctrl: resize), Tab walks through the items, Escape cancels or deselects.
+
+Every text a person sees or hears goes through Qt's translation (context ``MarkupEditor``),
+and the editor sets them again on ``QEvent.LanguageChange``: an application that installs a
+translator (the kiosk does) gets the editor in its language.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Final, Literal, get_args
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QFocusEvent,
@@ -85,18 +89,55 @@ from agent.schema import MAX_SHORT_TEXT_CHARS, MarkupItem
 
 Tool = Literal["select", "arrow", "rectangle", "highlight", "text", "marker", "crop", "redaction"]
 TOOLS: Final[tuple[Tool, ...]] = get_args(Tool)
+# The translation context of every text in this module.
+TRANSLATION_CONTEXT: Final = "MarkupEditor"
 
-# (label under the icon, shortcut, what a screen reader says)
+
+def QT_TRANSLATE_NOOP(context: str, source: str) -> str:  # noqa: N802 - the name lupdate looks for
+    """Mark ``source`` for translation files; it is translated where it is shown."""
+    del context
+    return source
+
+
+def _tr(source: str) -> str:
+    """A text marked with QT_TRANSLATE_NOOP above, in the current language."""
+    return QCoreApplication.translate(TRANSLATION_CONTEXT, source)
+
+
+# (label under the icon, shortcut, what a screen reader says), in English: translated when shown.
 _TOOL_FACTS: Final[dict[Tool, tuple[str, str, str]]] = {
-    "select": ("Select", "S", "Select and move items"),
-    "arrow": ("Arrow", "A", "Draw an arrow"),
-    "rectangle": ("Box", "R", "Draw a rectangle"),
-    "highlight": ("Highlight", "H", "Highlight an area"),
-    "text": ("Text", "T", "Add text"),
-    "marker": ("Number", "M", "Drop numbered markers 1, 2, 3"),
-    "crop": ("Crop", "C", "Crop the picture"),
-    "redaction": ("Black out", "X", "Black out private information; the pixels are destroyed"),
+    "select": (
+        QT_TRANSLATE_NOOP("MarkupEditor", "Select"), "S", QT_TRANSLATE_NOOP("MarkupEditor", "Select and move items")
+    ),
+    "arrow": (QT_TRANSLATE_NOOP("MarkupEditor", "Arrow"), "A", QT_TRANSLATE_NOOP("MarkupEditor", "Draw an arrow")),
+    "rectangle": (
+        QT_TRANSLATE_NOOP("MarkupEditor", "Box"), "R", QT_TRANSLATE_NOOP("MarkupEditor", "Draw a rectangle")
+    ),
+    "highlight": (
+        QT_TRANSLATE_NOOP("MarkupEditor", "Highlight"), "H", QT_TRANSLATE_NOOP("MarkupEditor", "Highlight an area")
+    ),
+    "text": (QT_TRANSLATE_NOOP("MarkupEditor", "Text"), "T", QT_TRANSLATE_NOOP("MarkupEditor", "Add text")),
+    "marker": (
+        QT_TRANSLATE_NOOP("MarkupEditor", "Number"),
+        "M",
+        QT_TRANSLATE_NOOP("MarkupEditor", "Drop numbered markers 1, 2, 3"),
+    ),
+    "crop": (QT_TRANSLATE_NOOP("MarkupEditor", "Crop"), "C", QT_TRANSLATE_NOOP("MarkupEditor", "Crop the picture")),
+    "redaction": (
+        QT_TRANSLATE_NOOP("MarkupEditor", "Black out"),
+        "X",
+        QT_TRANSLATE_NOOP("MarkupEditor", "Black out private information; the pixels are destroyed"),
+    ),
 }
+# Undo, redo and delete: (object name, label, shortcut, what a screen reader says).
+_ACTION_FACTS: Final[tuple[tuple[str, str, str, str], ...]] = (
+    ("markup-undo", QT_TRANSLATE_NOOP("MarkupEditor", "Undo"), "Ctrl+Z",
+     QT_TRANSLATE_NOOP("MarkupEditor", "Undo the last change")),
+    ("markup-redo", QT_TRANSLATE_NOOP("MarkupEditor", "Redo"), "Ctrl+Shift+Z",
+     QT_TRANSLATE_NOOP("MarkupEditor", "Redo what was undone")),
+    ("markup-delete", QT_TRANSLATE_NOOP("MarkupEditor", "Delete"), "Delete",
+     QT_TRANSLATE_NOOP("MarkupEditor", "Delete the selected item")),
+)
 # The tools that make an item of the same kind.
 _TOOL_KINDS: Final[dict[Tool, MarkupKind]] = {
     "arrow": "arrow",
@@ -331,13 +372,16 @@ class _TextEntry(QLineEdit):
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
         self.setMaxLength(MAX_SHORT_TEXT_CHARS)
-        self.setPlaceholderText("Type, then press Enter")
-        self.setAccessibleName("Text to add to the picture")
+        self.retranslate()
         font = self.font()
         font.setPointSize(LABEL_POINT_SIZE)
         self.setFont(font)
         self.setMinimumHeight(MIN_TOUCH_PX)
         self.hide()
+
+    def retranslate(self) -> None:
+        self.setPlaceholderText(QCoreApplication.translate("MarkupEditor", "Type, then press Enter"))
+        self.setAccessibleName(QCoreApplication.translate("MarkupEditor", "Text to add to the picture"))
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
@@ -384,9 +428,9 @@ class MarkupCanvas(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(240, 160)
-        self.setAccessibleName("Picture to mark up")
         self.setCursor(Qt.CursorShape.CrossCursor)
         document.subscribe(self._document_changed)
+        self.retranslate()
 
     # -- state
     def set_image(self, image: QImage) -> None:
@@ -796,12 +840,20 @@ class MarkupCanvas(QWidget):
         self._describe()
         self.update()
 
+    def retranslate(self) -> None:
+        self.setAccessibleName(QCoreApplication.translate("MarkupEditor", "Picture to mark up"))
+        self._entry.retranslate()
+        self._describe()
+
     def _describe(self) -> None:
         count = len(self._document)
-        text = f"{count} mark-up item{'s' if count != 1 else ''}"
+        # Without %n: the lupdate parser misses plurals of QCoreApplication.translate with a variable count.
+        text = QCoreApplication.translate("MarkupEditor", "Mark-up items: %1").replace("%1", str(count))
         if self._selected is not None and self._selected < count:
             item = self._document[self._selected]
-            text += f"; selected: {_TOOL_FACTS[item.kind][0].lower()} {item.text}".rstrip()
+            selected = f"{_tr(_TOOL_FACTS[item.kind][0])} {item.text}".rstrip()
+            template = QCoreApplication.translate("MarkupEditor", "%1; selected: %2")
+            text = template.replace("%2", selected).replace("%1", text)
         self.setAccessibleDescription(text)
 
 
@@ -830,8 +882,7 @@ class MarkupEditor(QWidget):
         bar.setSpacing(6)
         ink = self.palette().buttonText().color()
         for tool in TOOLS:
-            label, key, description = _TOOL_FACTS[tool]
-            button = self._button(label, key, description, _tool_icon(tool, ink))
+            button = self._button(_tool_icon(tool, ink))
             button.setCheckable(True)
             button.setObjectName(f"markup-tool-{tool}")
             self._group.addButton(button)
@@ -839,18 +890,20 @@ class MarkupEditor(QWidget):
             self._tool_buttons[tool] = button
             bar.addWidget(button)
         bar.addStretch(1)
-        self._undo_button = self._button("Undo", "Ctrl+Z", "Undo the last change", _tool_icon("undo", ink))
-        self._redo_button = self._button("Redo", "Ctrl+Shift+Z", "Redo what was undone", _tool_icon("redo", ink))
-        self._delete_button = self._button("Delete", "Delete", "Delete the selected item", _tool_icon("delete", ink))
+        self._undo_button = self._button(_tool_icon("undo", ink))
+        self._redo_button = self._button(_tool_icon("redo", ink))
+        self._delete_button = self._button(_tool_icon("delete", ink))
         self._undo_button.clicked.connect(self.undo)
         self._redo_button.clicked.connect(self.redo)
         self._delete_button.clicked.connect(self.delete_selected)
-        for button in (self._undo_button, self._redo_button, self._delete_button):
-            button.setObjectName(f"markup-{button.text().lower()}")
+        self._action_buttons = (self._undo_button, self._redo_button, self._delete_button)
+        for button, (object_name, *_texts) in zip(self._action_buttons, _ACTION_FACTS, strict=True):
+            button.setObjectName(object_name)
             bar.addWidget(button)
-        self._buttons = [*self._tool_buttons.values(), self._undo_button, self._redo_button, self._delete_button]
-        self._labelled_width = sum(b.sizeHint().width() for b in self._buttons) + bar.spacing() * len(self._buttons)
-        self._fit_labels()
+        self._bar = bar
+        self._buttons = [*self._tool_buttons.values(), *self._action_buttons]
+        self._labelled_width = 0
+        self.retranslate()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
@@ -930,14 +983,40 @@ class MarkupEditor(QWidget):
         return self._tool_buttons[tool]
 
     # -- building
-    def _button(self, label: str, key: str, description: str, icon: QIcon) -> QToolButton:
+    def retranslate(self) -> None:
+        """Every text again, in the language of the translators installed now."""
+        facts = [(self._tool_buttons[tool], *_TOOL_FACTS[tool]) for tool in TOOLS]
+        facts += [
+            (button, label, key, description)
+            for button, (_name, label, key, description) in zip(self._action_buttons, _ACTION_FACTS, strict=True)
+        ]
+        for button, label, key, description in facts:
+            label, description = _tr(label), _tr(description)
+            keys = QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText)
+            button.setText(label)
+            button.setToolTip(f"{description} ({keys})")
+            button.setAccessibleName(label)
+            button.setAccessibleDescription(description)
+        self._canvas.retranslate()
+        # Labels in another language have another width: measure them labelled again.
+        style = self._buttons[0].toolButtonStyle()
+        for button in self._buttons:
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
+        spacing = self._bar.spacing() * len(self._buttons)
+        self._labelled_width = sum(b.sizeHint().width() for b in self._buttons) + spacing
+        for button in self._buttons:
+            button.setToolButtonStyle(style)
+        self._fit_labels()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+    def _button(self, icon: QIcon) -> QToolButton:
         button = QToolButton(self)
-        button.setText(label)
         button.setIcon(icon)
         button.setIconSize(QSize(36, 36))
-        button.setToolTip(f"{description} ({QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText)})")
-        button.setAccessibleName(label)
-        button.setAccessibleDescription(description)
         button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         font = button.font()
         font.setPointSize(LABEL_POINT_SIZE)

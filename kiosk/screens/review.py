@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from PySide6.QtCore import QCoreApplication, Qt, Signal, SignalInstance
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, Signal, SignalInstance
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
-    QScrollArea,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -25,11 +25,16 @@ from agent import markup as markup_core
 from agent.schema import MarkupItem
 from kiosk.session import KioskSession, SessionStep
 from kiosk.settings import QT_TRANSLATE_NOOP
-from kiosk.steps import ThumbnailCache
-from kiosk.widgets import KioskScreen, fill, make_button, make_label, set_role, set_text
+from kiosk.steps import THUMBNAIL_SIZE, ThumbnailCache
+from kiosk.theme import SCROLL_BAR_PX
+from kiosk.widgets import KioskScreen, TouchScrollArea, fill, make_button, make_label, set_role, set_text
 from kiosk.workers import BackgroundRunner
 
-_COLUMNS = 2
+# A step card is at least this wide; as many columns as fit the width are used.
+_MIN_CARD_PX = 340
+_GRID_SPACING_PX = 20
+# The switch list keeps a readable width; the steps get the rest of the screen.
+_SYSINFO_CARD_PX = 600
 _GROUP_CONTEXT = "SysinfoGroups"
 # The kiosk's own wording of the core's groups, so they follow the person's language.
 GROUP_LABELS = {
@@ -75,12 +80,10 @@ class _StepCard(QFrame):
         layout.setContentsMargins(16, 16, 16, 16)
         layout.setSpacing(8)
         self.picture = QLabel()
-        self.picture.setFixedSize(400, 250)
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        image = screen.thumbnails.get(step.id, step.draft.image)
-        if image is not None:
-            self.picture.setPixmap(QPixmap.fromImage(image))
-        layout.addWidget(self.picture, 0, Qt.AlignmentFlag.AlignHCenter)
+        self.picture.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self._image = screen.thumbnails.get(step.id, step.draft.image)
+        layout.addWidget(self.picture)
         caption = step.draft.caption or ""
         self.heading = make_label(wrap=True)
         title = QCoreApplication.translate("StepCard", "Step %1").replace("%1", str(number))
@@ -111,7 +114,23 @@ class _StepCard(QFrame):
         for button in (self.markup_button, self.delete_button):
             button.setProperty("compact", "true")
             buttons.addWidget(button)
+        # Buttons sit on the card's bottom edge, level across a row whatever the captions' lengths.
+        layout.addStretch(1)
         layout.addLayout(buttons)
+
+    def set_card_width(self, width: int) -> None:
+        """The picture fills the card's width at the thumbnail's 16:10 (a photo keeps its own shape inside)."""
+        self.setFixedWidth(width)
+        inner = width - 32
+        self.picture.setFixedHeight(round(inner * THUMBNAIL_SIZE[1] / THUMBNAIL_SIZE[0]))
+        if self._image is not None:
+            pixmap = QPixmap.fromImage(self._image).scaled(
+                inner,
+                self.picture.height(),
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+            self.picture.setPixmap(pixmap)
 
 
 class ReviewScreen(KioskScreen):
@@ -140,20 +159,24 @@ class ReviewScreen(KioskScreen):
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(48)
         left = QVBoxLayout()
+        left.setSpacing(12)
         self.steps_heading = make_label("title")
         left.addWidget(self.steps_heading)
         self.no_steps_label = make_label("hint")
         left.addWidget(self.no_steps_label)
-        self.steps_area = QScrollArea()
-        self.steps_area.setWidgetResizable(True)
-        self.steps_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.steps_area = TouchScrollArea()
+        self.steps_area.setObjectName("steps-area")
         self.steps_holder = QWidget()
         self.steps_grid = QGridLayout(self.steps_holder)
-        self.steps_grid.setSpacing(20)
+        self.steps_grid.setContentsMargins(0, 0, 0, 0)
+        self.steps_grid.setSpacing(_GRID_SPACING_PX)
         self.steps_grid.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.steps_area.setWidget(self.steps_holder)
+        self.steps_area.set_content(self.steps_holder)
+        self.steps_area.viewport().installEventFilter(self)
+        self._columns = 0
         left.addWidget(self.steps_area, 1)
-        row.addLayout(left, 3)
+        left.addWidget(self.steps_area.more_hint)
+        row.addLayout(left, 1)
 
         self.sysinfo_card = QFrame()
         set_role(self.sysinfo_card, "card")
@@ -165,20 +188,22 @@ class ReviewScreen(KioskScreen):
         info.addWidget(self.sysinfo_heading)
         self.sysinfo_hint = make_label("hint")
         info.addWidget(self.sysinfo_hint)
-        self.group_area = QScrollArea()
-        self.group_area.setWidgetResizable(True)
-        self.group_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.group_area = TouchScrollArea(on_surface=True)
+        self.group_area.setObjectName("groups-area")
         self.group_holder = QWidget()
         self.group_layout = QVBoxLayout(self.group_holder)
         self.group_layout.setContentsMargins(0, 0, 0, 0)
+        self.group_layout.setSpacing(0)
         self.group_layout.setAlignment(Qt.AlignmentFlag.AlignTop)
-        self.group_area.setWidget(self.group_holder)
+        self.group_area.set_content(self.group_holder)
         info.addWidget(self.group_area, 1)
+        info.addWidget(self.group_area.more_hint)
         self.group_boxes: dict[str, QCheckBox] = {}
         self.details_button = make_button(object_name="sysinfo-details")
         self.details_button.clicked.connect(self.show_details)
         info.addWidget(self.details_button)
-        row.addWidget(self.sysinfo_card, 2)
+        self.sysinfo_card.setFixedWidth(_SYSINFO_CARD_PX)
+        row.addWidget(self.sysinfo_card)
         self.pages.addWidget(overview)
 
         # ---- the mark-up editor
@@ -245,12 +270,36 @@ class ReviewScreen(KioskScreen):
                 widget.hide()
                 widget.setParent(None)
                 widget.deleteLater()
+        columns, width = self._grid_shape()
+        self._columns = columns
         for index, step in enumerate(self.session.steps):
             card = _StepCard(self, step, index + 1)
-            self.steps_grid.addWidget(card, index // _COLUMNS, index % _COLUMNS)
+            card.set_card_width(width)
+            self.steps_grid.addWidget(card, index // columns, index % columns)
             card.show()  # a child added to a visible parent stays hidden until shown
+        # Rows keep their cards' height; the space under the last row stays empty.
+        rows = -(-len(self.session.steps) // columns)
+        for row in range(self.steps_grid.rowCount()):
+            self.steps_grid.setRowStretch(row, 0)
+        self.steps_grid.setRowStretch(rows, 1)
         self.no_steps_label.setVisible(not self.session.steps)
+        self.steps_area.update_hint()
         self._refresh_groups()
+
+    def _grid_shape(self) -> tuple[int, int]:
+        """How many step cards fit side by side in the area, and how wide each is to fill it."""
+        room = max(_MIN_CARD_PX, self.steps_area.viewport().width() - SCROLL_BAR_PX // 2)
+        columns = max(1, (room + _GRID_SPACING_PX) // (_MIN_CARD_PX + _GRID_SPACING_PX))
+        return columns, (room - _GRID_SPACING_PX * (columns - 1)) // columns
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        # A new width (first show, another screen) re-flows the cards into as many columns as fit.
+        if watched is self.steps_area.viewport() and event.type() == QEvent.Type.Resize:
+            columns, width = self._grid_shape()
+            cards = [c for c in self.steps_holder.findChildren(_StepCard) if c.isVisibleTo(self.steps_holder)]
+            if columns != self._columns or (cards and cards[0].width() != width):
+                self.refresh()
+        return super().eventFilter(watched, event)
 
     def _refresh_groups(self) -> None:
         snapshot = self.session.sysinfo or {}
@@ -275,6 +324,7 @@ class ReviewScreen(KioskScreen):
             box.setChecked(key not in self.session.excluded_groups)
             box.blockSignals(False)
         self.details_button.setEnabled(bool(snapshot))
+        self.group_area.update_hint()
         if not snapshot:
             self.sysinfo_hint.setText(self.tr("Collecting technical information…"))
 

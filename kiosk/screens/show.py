@@ -6,7 +6,7 @@ bar); the photo panel uses an ``ImageSource``. Steps can be skipped.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QMargins, Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
@@ -90,7 +90,7 @@ class ShowScreen(KioskScreen):
         photo_layout.addWidget(self.photo_button)
         photo_layout.addStretch(1)
         cards.addWidget(self.photo_card, 1)
-        choice_layout.addLayout(cards, 1)
+        choice_layout.addLayout(cards)
 
         self.steps_heading = make_label()
         choice_layout.addWidget(self.steps_heading)
@@ -101,11 +101,13 @@ class ShowScreen(KioskScreen):
             label = QLabel()
             label.setFixedSize(240, 150)
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            set_role(label, "hint")
+            # A framed tile of one size: a tall photo and a wide screenshot read as equals.
+            set_role(label, "thumb")
             strip.addWidget(label)
             self.strip_labels.append(label)
         strip.addStretch(1)
         choice_layout.addLayout(strip)
+        choice_layout.addStretch(1)
         self.pages.addWidget(choice)
 
         # ---- the photo page
@@ -195,7 +197,10 @@ class ShowScreen(KioskScreen):
                 image = self.thumbnails.get(step.id, step.draft.image)
                 pixmap = QPixmap.fromImage(image) if image is not None else QPixmap()
                 if not pixmap.isNull():
-                    pixmap = pixmap.scaled(label.size(), Qt.AspectRatioMode.KeepAspectRatio)
+                    inner = label.size().shrunkBy(QMargins(6, 6, 6, 6))  # inside the tile's frame
+                    pixmap = pixmap.scaled(
+                        inner, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+                    )
                 label.setPixmap(pixmap)
                 number = self.session.steps.index(step) + 1
                 label.setAccessibleName(self.tr("Step %1").replace("%1", str(number)))

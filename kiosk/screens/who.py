@@ -56,7 +56,6 @@ class WhoScreen(KioskScreen):
         self.error_label.setObjectName("who-error")
         form.addWidget(self.error_label, 3, 0, 1, 2)
         form.setColumnStretch(1, 1)
-        form.setRowStretch(4, 1)
         self.name_edit.returnPressed.connect(self.email_edit.setFocus)
         self.email_edit.returnPressed.connect(self.submit_form)
         self.name_edit.textEdited.connect(self._clear_error)
@@ -81,7 +80,9 @@ class WhoScreen(KioskScreen):
             self.guest_button.hide()
         side.addWidget(self.guest_button)
         row.addLayout(side, 2)
-        self.content_layout.addLayout(row, 1)
+        # As tall as their content, at the top: the lower half stays free for an on-screen keyboard.
+        self.content_layout.addLayout(row)
+        self.content_layout.addStretch(1)
 
         self.footer_layout.addStretch(1)
         self.continue_button = make_button("primary", object_name="continue")

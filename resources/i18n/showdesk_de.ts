@@ -51,6 +51,14 @@
         <translation>Wartend</translation>
     </message>
     <message>
+        <source>Nobody is being served right now.</source>
+        <translation>Gerade wird niemand bedient.</translation>
+    </message>
+    <message>
+        <source>Nobody is waiting.</source>
+        <translation>Niemand wartet.</translation>
+    </message>
+    <message>
         <source>Joining now: less than a minute.</source>
         <translation>Wer jetzt kommt: weniger als eine Minute.</translation>
     </message>
@@ -254,6 +262,117 @@
     <message>
         <source>Step %1 of %2</source>
         <translation>Schritt %1 von %2</translation>
+    </message>
+</context>
+<context>
+    <name>MarkupEditor</name>
+    <message>
+        <source>Select</source>
+        <translation>Auswählen</translation>
+    </message>
+    <message>
+        <source>Select and move items</source>
+        <translation>Elemente auswählen und verschieben</translation>
+    </message>
+    <message>
+        <source>Arrow</source>
+        <translation>Pfeil</translation>
+    </message>
+    <message>
+        <source>Draw an arrow</source>
+        <translation>Einen Pfeil zeichnen</translation>
+    </message>
+    <message>
+        <source>Box</source>
+        <translation>Rahmen</translation>
+    </message>
+    <message>
+        <source>Draw a rectangle</source>
+        <translation>Ein Rechteck zeichnen</translation>
+    </message>
+    <message>
+        <source>Highlight</source>
+        <translation>Markieren</translation>
+    </message>
+    <message>
+        <source>Highlight an area</source>
+        <translation>Einen Bereich hervorheben</translation>
+    </message>
+    <message>
+        <source>Text</source>
+        <translation>Text</translation>
+    </message>
+    <message>
+        <source>Add text</source>
+        <translation>Text hinzufügen</translation>
+    </message>
+    <message>
+        <source>Number</source>
+        <translation>Nummer</translation>
+    </message>
+    <message>
+        <source>Drop numbered markers 1, 2, 3</source>
+        <translation>Nummern 1, 2, 3 setzen</translation>
+    </message>
+    <message>
+        <source>Crop</source>
+        <translation>Zuschneiden</translation>
+    </message>
+    <message>
+        <source>Crop the picture</source>
+        <translation>Das Bild zuschneiden</translation>
+    </message>
+    <message>
+        <source>Black out</source>
+        <translation>Schwärzen</translation>
+    </message>
+    <message>
+        <source>Black out private information; the pixels are destroyed</source>
+        <translation>Private Angaben schwärzen; die Bildpunkte werden gelöscht</translation>
+    </message>
+    <message>
+        <source>Undo</source>
+        <translation>Rückgängig</translation>
+    </message>
+    <message>
+        <source>Undo the last change</source>
+        <translation>Die letzte Änderung rückgängig machen</translation>
+    </message>
+    <message>
+        <source>Redo</source>
+        <translation>Wiederholen</translation>
+    </message>
+    <message>
+        <source>Redo what was undone</source>
+        <translation>Rückgängig Gemachtes wiederholen</translation>
+    </message>
+    <message>
+        <source>Delete</source>
+        <translation>Löschen</translation>
+    </message>
+    <message>
+        <source>Delete the selected item</source>
+        <translation>Das ausgewählte Element löschen</translation>
+    </message>
+    <message>
+        <source>Type, then press Enter</source>
+        <translation>Tippen, dann Eingabe drücken</translation>
+    </message>
+    <message>
+        <source>Text to add to the picture</source>
+        <translation>Text für das Bild</translation>
+    </message>
+    <message>
+        <source>Picture to mark up</source>
+        <translation>Bild zum Markieren</translation>
+    </message>
+    <message>
+        <source>Mark-up items: %1</source>
+        <translation>Markierungen: %1</translation>
+    </message>
+    <message>
+        <source>%1; selected: %2</source>
+        <translation>%1; ausgewählt: %2</translation>
     </message>
 </context>
 <context>
@@ -538,6 +657,13 @@
     <message>
         <source>Connection to the help desk</source>
         <translation>Verbindung zum Helpdesk</translation>
+    </message>
+</context>
+<context>
+    <name>TouchScrollArea</name>
+    <message>
+        <source>▼ More below: drag to scroll</source>
+        <translation>▼ Mehr weiter unten: zum Blättern ziehen</translation>
     </message>
 </context>
 <context>

@@ -51,6 +51,14 @@
         <translation>Waiting</translation>
     </message>
     <message>
+        <source>Nobody is being served right now.</source>
+        <translation>Nobody is being served right now.</translation>
+    </message>
+    <message>
+        <source>Nobody is waiting.</source>
+        <translation>Nobody is waiting.</translation>
+    </message>
+    <message>
         <source>Joining now: less than a minute.</source>
         <translation>Joining now: less than a minute.</translation>
     </message>
@@ -254,6 +262,117 @@
     <message>
         <source>Step %1 of %2</source>
         <translation>Step %1 of %2</translation>
+    </message>
+</context>
+<context>
+    <name>MarkupEditor</name>
+    <message>
+        <source>Select</source>
+        <translation>Select</translation>
+    </message>
+    <message>
+        <source>Select and move items</source>
+        <translation>Select and move items</translation>
+    </message>
+    <message>
+        <source>Arrow</source>
+        <translation>Arrow</translation>
+    </message>
+    <message>
+        <source>Draw an arrow</source>
+        <translation>Draw an arrow</translation>
+    </message>
+    <message>
+        <source>Box</source>
+        <translation>Box</translation>
+    </message>
+    <message>
+        <source>Draw a rectangle</source>
+        <translation>Draw a rectangle</translation>
+    </message>
+    <message>
+        <source>Highlight</source>
+        <translation>Highlight</translation>
+    </message>
+    <message>
+        <source>Highlight an area</source>
+        <translation>Highlight an area</translation>
+    </message>
+    <message>
+        <source>Text</source>
+        <translation>Text</translation>
+    </message>
+    <message>
+        <source>Add text</source>
+        <translation>Add text</translation>
+    </message>
+    <message>
+        <source>Number</source>
+        <translation>Number</translation>
+    </message>
+    <message>
+        <source>Drop numbered markers 1, 2, 3</source>
+        <translation>Drop numbered markers 1, 2, 3</translation>
+    </message>
+    <message>
+        <source>Crop</source>
+        <translation>Crop</translation>
+    </message>
+    <message>
+        <source>Crop the picture</source>
+        <translation>Crop the picture</translation>
+    </message>
+    <message>
+        <source>Black out</source>
+        <translation>Black out</translation>
+    </message>
+    <message>
+        <source>Black out private information; the pixels are destroyed</source>
+        <translation>Black out private information; the pixels are destroyed</translation>
+    </message>
+    <message>
+        <source>Undo</source>
+        <translation>Undo</translation>
+    </message>
+    <message>
+        <source>Undo the last change</source>
+        <translation>Undo the last change</translation>
+    </message>
+    <message>
+        <source>Redo</source>
+        <translation>Redo</translation>
+    </message>
+    <message>
+        <source>Redo what was undone</source>
+        <translation>Redo what was undone</translation>
+    </message>
+    <message>
+        <source>Delete</source>
+        <translation>Delete</translation>
+    </message>
+    <message>
+        <source>Delete the selected item</source>
+        <translation>Delete the selected item</translation>
+    </message>
+    <message>
+        <source>Type, then press Enter</source>
+        <translation>Type, then press Enter</translation>
+    </message>
+    <message>
+        <source>Text to add to the picture</source>
+        <translation>Text to add to the picture</translation>
+    </message>
+    <message>
+        <source>Picture to mark up</source>
+        <translation>Picture to mark up</translation>
+    </message>
+    <message>
+        <source>Mark-up items: %1</source>
+        <translation>Mark-up items: %1</translation>
+    </message>
+    <message>
+        <source>%1; selected: %2</source>
+        <translation>%1; selected: %2</translation>
     </message>
 </context>
 <context>
@@ -538,6 +657,13 @@
     <message>
         <source>Connection to the help desk</source>
         <translation>Connection to the help desk</translation>
+    </message>
+</context>
+<context>
+    <name>TouchScrollArea</name>
+    <message>
+        <source>▼ More below: drag to scroll</source>
+        <translation>▼ More below: drag to scroll</translation>
     </message>
 </context>
 <context>

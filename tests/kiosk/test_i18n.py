@@ -11,6 +11,7 @@ from pytestqt.qtbot import QtBot
 from kiosk.flow import Stage
 from kiosk.i18n import catalogue_path
 from kiosk.i18n_build import check, messages, sources
+from kiosk.window import KioskWindow
 from tests.kiosk.conftest import WindowFactory, site_settings
 from tests.kiosk.helpers import tap, visible_widgets, wait_stage
 from tests.kiosk.test_screens import visit_every_screen
@@ -49,6 +50,24 @@ def shown_texts(root: QWidget) -> list[str]:
     return [t for t in texts if t.strip()]
 
 
+def markup_editor_texts(qtbot: QtBot, window: KioskWindow) -> list[str]:
+    """What the mark-up editor shows and says (labels, tool tips, descriptions), then back to Review."""
+    tap(qtbot, window.review.findChild(QAbstractButton, "markup-1"))
+    editor = window.review.editor
+    assert editor is not None and editor.isVisible()
+    texts = shown_texts(editor)
+    for widget in [editor, *editor.findChildren(QWidget)]:
+        # A tool tip ends in the shortcut, "(Ctrl+Z)": the text before it is what gets translated.
+        texts += [widget.toolTip().rsplit(" (", 1)[0], widget.accessibleDescription()]
+        if isinstance(widget, QLineEdit):  # the inline text field, hidden until a person types
+            texts += [widget.placeholderText(), widget.accessibleName()]
+    # Every tool's label, also where the bar shows icons alone.
+    texts += [button.text() for button in editor.findChildren(QAbstractButton)]
+    tap(qtbot, window.review.back_button)
+    assert window.review.pages.currentIndex() == 0
+    return [t for t in texts if t.strip()]
+
+
 def untranslated_english(language_file: Path) -> set[str]:
     """English source texts whose German differs: seeing one on a German screen is a missed translation."""
     found = set()
@@ -69,9 +88,13 @@ def test_a_german_walk_shows_no_english(make_window: WindowFactory, qtbot: QtBot
     seen: list[str] = []
     for stage in visit_every_screen(qtbot, window):
         texts = shown_texts(window.screens[stage])
+        if stage is Stage.REVIEW:
+            texts += markup_editor_texts(qtbot, window)
         seen += texts
         leaked = sorted(t for t in texts if t in english_only)
         assert leaked == [], f"{stage}: {leaked}"
+    assert "Rückgängig" in seen and "Schwärzen" in seen and "Die letzte Änderung rückgängig machen" in seen
+    assert "Markierungen: 0" in seen and "Tippen, dann Eingabe drücken" in seen
     assert "Wer sind Sie?" in seen and "Anmeldung klappt nicht" in seen and "Passwort zurücksetzen" in seen
     assert "Sie sind Nummer 3 in der Warteschlange." in seen
     assert "Geschätzte Wartezeit: etwa 9 Minuten." in seen

@@ -248,3 +248,36 @@ def test_report_id_is_fresh_for_each_person(make_window: WindowFactory, qtbot: Q
     tap(qtbot, window.welcome.start_button)
     window.flow.reset("cancel")
     assert isinstance(first, uuid.UUID) and window.session.report_id != first
+
+
+def test_review_fills_the_width_with_step_cards_and_says_when_more_are_below(
+    make_window: WindowFactory, qtbot: QtBot
+) -> None:
+    from kiosk.screens.review import GROUP_LABELS
+
+    window = make_window(sysinfo=lambda: {key: {"value": key} for key in GROUP_LABELS})
+    tap(qtbot, window.welcome.start_button)
+    window.session.identify_guest()
+    window.flow.advance()
+    tap(qtbot, window.what.tiles["printer"])
+    tap(qtbot, window.what.continue_button)
+    for count in range(1, 4):
+        tap(qtbot, window.show_screen.photo_button)
+        tap(qtbot, window.show_screen.take_photo_button)
+        qtbot.waitUntil(lambda wanted=count: len(window.session.steps) == wanted)
+    tap(qtbot, window.show_screen.continue_button)
+    wait_stage(qtbot, window, Stage.REVIEW)
+    review = window.review
+    QApplication.processEvents()
+    cards = [review.steps_grid.itemAt(i).widget() for i in range(review.steps_grid.count())]
+    assert len({card.y() for card in cards}) == 1, "three steps sit side by side at 1920 px"
+    right_edge = max(card.geometry().right() for card in cards)
+    assert review.steps_area.viewport().width() - right_edge < 40, "the cards use the width up to the scroll bar"
+    assert not review.steps_area.more_hint.isVisible()
+    qtbot.waitUntil(lambda: len(review.group_boxes) == len(GROUP_LABELS))
+    # Eleven switches do not fit the card: the list says so, and its bar is wide enough for a finger.
+    qtbot.waitUntil(lambda: review.group_area.verticalScrollBar().maximum() > 0)
+    assert review.group_area.more_hint.isVisible()
+    assert review.group_area.verticalScrollBar().width() >= 24
+    review.group_area.verticalScrollBar().setValue(review.group_area.verticalScrollBar().maximum())
+    assert not review.group_area.more_hint.isVisible()

@@ -10,6 +10,7 @@ from PIL import Image
 from agent.config import load_config
 from kiosk.cli import main as kiosk_main
 from kiosk.settings import (
+    DEFAULT_DONE_SECONDS,
     DEFAULT_IDLE_SECONDS,
     KioskConfigError,
     hash_pin,
@@ -64,6 +65,21 @@ def test_nothing_configured_gives_working_defaults() -> None:
     assert settings.idle_seconds == DEFAULT_IDLE_SECONDS == 120.0
     assert settings.countdown_seconds == 15.0
     assert settings.guest_allowed and settings.allowed_apps == () and settings.admin_pin_hash == ""
+
+
+def test_the_done_countdown_is_short_by_default_and_checked() -> None:
+    assert parse_settings({}).done_seconds == DEFAULT_DONE_SECONDS == 30.0
+    assert parse_settings({"done_seconds": 12}).done_seconds == 12.0
+    for bad, expected in (
+        (600, "done_seconds = 600 is outside 3..120"),
+        (1, "done_seconds = 1 is outside 3..120"),
+        ("soon", "done_seconds must be a number, got 'soon'"),
+        (True, "done_seconds must be a number, got True"),
+        (float("nan"), "done_seconds = nan is outside 3..120"),
+    ):
+        with pytest.raises(KioskConfigError) as caught:
+            parse_settings({"done_seconds": bad})
+        assert caught.value.problems == [f"[kiosk] {expected}"]
 
 
 def test_every_mistake_is_named_at_once(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QCoreApplication, QPoint, QPointF, Qt, QTranslator
+from PySide6.QtWidgets import QLineEdit, QToolButton, QWidget
 from pytestqt.qtbot import QtBot
 
 from agent.gui.markup_editor import TOOLS, MarkupEditor
@@ -317,6 +317,28 @@ def test_tool_buttons_are_large_named_and_tell_their_shortcut(editor: MarkupEdit
     for name in ("markup-undo", "markup-redo", "markup-delete"):
         button = editor.findChild(QWidget, name)
         assert button.width() >= 48 and button.height() >= 48 and button.accessibleName() and button.toolTip()
+
+
+def test_an_installed_translator_turns_every_text_into_its_language(qtbot: QtBot, editor: MarkupEditor) -> None:
+    """The editor follows a language switch made while it is open (the kiosk's catalogue carries its texts)."""
+    undo = editor.findChild(QToolButton, "markup-undo")
+    assert undo.text() == "Undo" and undo.toolTip().startswith("Undo the last change")
+    translator = QTranslator()
+    assert translator.load(str(REPO / "resources" / "i18n" / "showdesk_de.qm"))
+    app = QCoreApplication.instance()
+    assert app is not None
+    app.installTranslator(translator)
+    try:
+        qtbot.waitUntil(lambda: undo.text() == "Rückgängig")
+        assert undo.accessibleName() == "Rückgängig" and undo.toolTip().startswith("Die letzte Änderung")
+        assert editor.tool_button("redaction").text() == "Schwärzen"
+        assert editor.canvas().accessibleName() == "Bild zum Markieren"
+        assert editor.canvas().accessibleDescription() == "Markierungen: 0"
+        entry = editor.canvas().findChild(QLineEdit)
+        assert entry.placeholderText() == "Tippen, dann Eingabe drücken"
+    finally:
+        app.removeTranslator(translator)
+    qtbot.waitUntil(lambda: undo.text() == "Undo")
 
 
 def test_labels_give_way_to_icons_when_the_editor_is_narrow(qtbot: QtBot, editor: MarkupEditor) -> None:

@@ -383,6 +383,31 @@ def test_delivery_keeps_a_receipt_and_deletes_the_report(tmp_path: Path) -> None
     assert json.loads((tmp_path / "outbox" / "receipts" / f"{entry.id}.json").read_text())["number"] == "SD-17"
 
 
+def test_forget_receipt_deletes_exactly_that_receipt(tmp_path: Path) -> None:
+    connector = ScriptedConnector()
+    outbox = make_outbox(tmp_path, connector)
+    kept, forgotten = outbox.put(make_bundle(61)), outbox.put(make_bundle(62))
+    outbox.flush()
+    assert {r.report_id for r in outbox.receipts()} == {kept.id, forgotten.id}
+
+    assert outbox.forget_receipt(uuid.UUID(forgotten.id)) is True
+    assert outbox.receipt(forgotten.id) is None and [r.report_id for r in outbox.receipts()] == [kept.id]
+    assert outbox.forget_receipt(forgotten.id) is False  # already gone: nothing to do, no error
+    # The id as a person may type it (upper case) names the same receipt.
+    assert outbox.forget_receipt(kept.id.upper()) is True
+    assert outbox.receipts() == [] and leftovers(tmp_path / "outbox") == []
+
+
+def test_forget_receipt_refuses_anything_but_a_full_report_id(tmp_path: Path) -> None:
+    outbox = make_outbox(tmp_path, ScriptedConnector())
+    entry = outbox.put(make_bundle(63))
+    outbox.flush()
+    for bad in (entry.id[:8], "../entries", ""):
+        with pytest.raises(ValueError, match="not a report id"):
+            outbox.forget_receipt(bad)
+    assert outbox.receipt(entry.id) is not None
+
+
 def test_a_crash_between_receipt_and_removal_resends_under_the_same_key(tmp_path: Path) -> None:
     connector = ScriptedConnector()
     outbox = make_outbox(tmp_path, connector)
