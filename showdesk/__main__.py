@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+
+
+def _capture_gui(args: list[str]) -> int:
+    """`showdesk capture --gui`: the running agent's report window (the command to bind to a hotkey)."""
+    parser = argparse.ArgumentParser(prog="showdesk capture --gui")
+    parser.add_argument("--gui", action="store_true")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before capturing")
+    parser.add_argument("--mode", choices=["all", "monitor", "region"], help="what to capture first")
+    options = parser.parse_args(args)
+    from agent.gui.app import capture_gui
+
+    return capture_gui(options.delay, options.mode)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,6 +29,16 @@ def main(argv: list[str] | None = None) -> int:
         from kiosk.cli import main as kiosk_main
 
         return kiosk_main(args)
+    if command == "tech":
+        from kiosk.tech.cli import main as tech_main
+
+        return tech_main(args[1:])
+    if command == "agent":
+        from agent.gui.app import main as agent_main
+
+        return agent_main(args[1:])
+    if command == "capture" and "--gui" in args:
+        return _capture_gui(args[1:])
     from agent.cli import main as core_main
 
     return core_main(args)

@@ -1,0 +1,56 @@
+"""The outbox's callbacks (made on its sender thread) as Qt signals delivered on the GUI thread."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from agent.outbox import Outbox, OutboxEntry, OutboxObserver, Receipt
+
+
+class OutboxBridge(QObject, OutboxObserver):
+    """Register with ``outbox.add_observer``; connect to the signals.
+
+    The object lives in the GUI thread, so every emit from the sender thread is queued into it:
+    slots run on the GUI thread and may touch widgets.
+    """
+
+    queued_signal = Signal(object)  # OutboxEntry
+    sending_signal = Signal(object, int, int)  # OutboxEntry, bytes sent, total
+    delivered_signal = Signal(object, object)  # OutboxEntry, Receipt
+    failed_signal = Signal(object, str, float)  # OutboxEntry, reason, next attempt (epoch seconds)
+    paused_signal = Signal(object, str)
+    dead_signal = Signal(object, str)
+    changed = Signal()  # anything above happened
+
+    def __init__(self, outbox: Outbox, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.outbox = outbox
+        outbox.add_observer(self)
+
+    def detach(self) -> None:
+        self.outbox.remove_observer(self)
+
+    # -- OutboxObserver, called on the sending thread
+    def queued(self, entry: OutboxEntry) -> None:
+        self.queued_signal.emit(entry)
+        self.changed.emit()
+
+    def sending(self, entry: OutboxEntry, sent: int, total: int) -> None:
+        # Qt's int is 32 bits: a report over 2 GiB is beyond the schema's limits anyway.
+        self.sending_signal.emit(entry, min(sent, 2**31 - 1), min(total, 2**31 - 1))
+
+    def delivered(self, entry: OutboxEntry, receipt: Receipt) -> None:
+        self.delivered_signal.emit(entry, receipt)
+        self.changed.emit()
+
+    def failed(self, entry: OutboxEntry, reason: str, next_attempt_at: float) -> None:
+        self.failed_signal.emit(entry, reason, next_attempt_at)
+        self.changed.emit()
+
+    def paused(self, entry: OutboxEntry, reason: str) -> None:
+        self.paused_signal.emit(entry, reason)
+        self.changed.emit()
+
+    def dead(self, entry: OutboxEntry, reason: str) -> None:
+        self.dead_signal.emit(entry, reason)
+        self.changed.emit()

@@ -1,0 +1,223 @@
+"""A report being written in the agent: its steps with mark-up, the form, and freezing it into a bundle.
+
+No Qt here. The report window holds a :class:`ReportDraft` and edits it; :func:`freeze` (run on a
+worker thread: it flattens mark-up and encodes images) turns it into the ``ReportBundle`` the
+outbox takes.
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+import sys
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Final
+
+from pydantic import ValidationError
+
+from agent import __version__
+from agent.bundle import BundleError, ReportBundle, StepDraft, build_bundle, describe_validation_error
+from agent.markup import Encoder, flatten, original_may_be_kept
+from agent.schema import (
+    MAX_CAPTION_CHARS,
+    MAX_DESCRIPTION_CHARS,
+    MAX_SHORT_TEXT_CHARS,
+    MAX_STEPS,
+    MarkupItem,
+    Monitor,
+    Report,
+    Reporter,
+    Source,
+)
+from agent.sysinfo import without_groups
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+_SHORT: Final = MAX_SHORT_TEXT_CHARS
+
+
+class DraftError(ValueError):
+    """The report cannot be sent as it is; the message says what to change."""
+
+
+@dataclass
+class DraftStep:
+    """A step while it is edited: the image as captured (never marked up) and its mark-up as data."""
+
+    image: bytes
+    width: int
+    height: int
+    captured_at: datetime
+    monitor: Monitor | None = None
+    capture_method: str = "mss"
+    capture_notes: str = ""
+    caption: str = ""
+    markup: list[MarkupItem] = field(default_factory=list)
+
+    @classmethod
+    def from_step_draft(cls, draft: StepDraft) -> DraftStep:
+        return cls(
+            image=draft.original if draft.original is not None and draft.markup else draft.image,
+            width=draft.width,
+            height=draft.height,
+            captured_at=draft.captured_at,
+            monitor=draft.monitor,
+            capture_method=draft.capture_method,
+            capture_notes=draft.capture_notes,
+            caption=draft.caption,
+            markup=list(draft.markup),
+        )
+
+
+@dataclass(frozen=True)
+class ReportForm:
+    """What the person typed."""
+
+    description: str = ""
+    category: str = ""
+    name: str = ""
+    email: str = ""
+
+    def problems(self) -> list[str]:
+        found = []
+        if len(self.description) > MAX_DESCRIPTION_CHARS:
+            found.append(f"the description is longer than {MAX_DESCRIPTION_CHARS} characters")
+        for label, value in (("category", self.category), ("name", self.name)):
+            if len(value) > _SHORT:
+                found.append(f"the {label} is longer than {_SHORT} characters")
+        if self.email.strip():
+            try:
+                Reporter(email=self.email.strip())
+            except ValidationError:
+                found.append(f"{self.email.strip()!r} is not an e-mail address (like name@example.org)")
+        return found
+
+
+@dataclass
+class ReportDraft:
+    """Everything a report will carry, until it is frozen."""
+
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    steps: list[DraftStep] = field(default_factory=list)
+    form: ReportForm = field(default_factory=ReportForm)
+    sysinfo: dict[str, object] | None = None
+    excluded_groups: set[str] = field(default_factory=set)
+
+    def add_steps(self, steps: Sequence[DraftStep]) -> list[int]:
+        """Append steps (up to the schema's limit); returns the indexes they got."""
+        room = MAX_STEPS - len(self.steps)
+        if room <= 0:
+            raise DraftError(f"a report holds at most {MAX_STEPS} captures; remove one to add another")
+        added = list(steps)[:room]
+        first = len(self.steps)
+        self.steps.extend(added)
+        return list(range(first, first + len(added)))
+
+    def submitted_sysinfo(self) -> dict[str, object] | None:
+        """The system information exactly as it will be sent: the switched-off groups removed."""
+        if self.sysinfo is None:
+            return None
+        return without_groups(self.sysinfo, [g for g in self.excluded_groups if g in self.sysinfo])
+
+
+def freeze_step(step: DraftStep, encode_image: Encoder | None = None) -> StepDraft:
+    """The step as it is sent: mark-up burnt in, kept as data, the original only when allowed.
+
+    ``encode_image`` turns a Pillow image into file bytes (default: the capture format, lossless).
+    The original is kept only when no item destroys pixels (``original_may_be_kept``): a
+    redaction must leave no copy of what it covers anywhere in the report.
+    """
+    caption = step.caption.strip()[:MAX_CAPTION_CHARS]
+    notes = step.capture_notes[:_SHORT]
+    if not step.markup:
+        return StepDraft(
+            image=step.image,
+            width=step.width,
+            height=step.height,
+            captured_at=step.captured_at,
+            caption=caption,
+            monitor=step.monitor,
+            capture_method=step.capture_method,
+            capture_notes=notes,
+        )
+    result = flatten(step.image, step.markup, encoder=encode_image or _encode_default)
+    return StepDraft(
+        image=result.image_bytes,
+        width=result.width,
+        height=result.height,
+        captured_at=step.captured_at,
+        caption=caption,
+        monitor=step.monitor,
+        capture_method=step.capture_method,
+        capture_notes=notes,
+        markup=list(step.markup),
+        original=step.image if original_may_be_kept(step.markup) else None,
+    )
+
+
+def _encode_default(image: Image.Image) -> bytes:
+    from agent.encoding import encode
+
+    return encode(image).data
+
+
+def agent_source() -> Source:
+    return Source(kind="agent", id=(socket.gethostname() or "unknown")[:_SHORT], app_version=__version__)
+
+
+def freeze(draft: ReportDraft, source: Source | None = None) -> ReportBundle:
+    """The draft as a validated bundle, ready for the outbox. Slow: run it on a worker thread."""
+    problems = draft.form.problems()
+    if problems:
+        raise DraftError("; ".join(problems))
+    form = draft.form
+    try:
+        base = Report(
+            id=draft.id,
+            reporter=Reporter(name=form.name.strip() or None, email=form.email.strip() or None),
+            category=form.category.strip(),
+            description=form.description.strip(),
+            source=source or agent_source(),
+        )
+    except ValidationError as exc:
+        raise DraftError(describe_validation_error(exc)) from exc
+    steps = [freeze_step(step) for step in draft.steps]
+    try:
+        return build_bundle(base, steps, sysinfo=draft.submitted_sysinfo())
+    except BundleError as exc:
+        raise DraftError(str(exc)) from exc
+
+
+# ---------------------------------------------------------------- who is reporting
+def os_user_full_name() -> str:
+    """The person's name as the operating system knows it, or their login name."""
+    try:
+        login = getpass.getuser()
+    except (OSError, KeyError):
+        login = ""
+    if sys.platform != "win32":
+        try:
+            import pwd
+
+            gecos = pwd.getpwnam(login).pw_gecos if login else ""
+        except (KeyError, ImportError):
+            gecos = ""
+        full = gecos.split(",", 1)[0].strip()
+        if full:
+            return full[:_SHORT]
+    return login[:_SHORT]
+
+
+def default_contact(email_domain: str = "") -> tuple[str, str]:
+    """(name, e-mail) prefilled from the OS user; the e-mail only when a domain is configured."""
+    name = os_user_full_name()
+    try:
+        login = getpass.getuser()
+    except (OSError, KeyError):
+        login = ""
+    email = f"{login}@{email_domain}" if email_domain and login else ""
+    return name, email

@@ -1,0 +1,534 @@
+"""The technician's client: every call technician mode makes to a backend goes through here.
+
+It talks to the backend through the connector interface (``agent.connectors``), so technician
+mode works with any ticket system that has a connector with the read side; ``features`` says
+what the backend offers and the UI shows only that. The built-in server offers more than the
+connector interface has methods for yet: the changes feed, filtered lists (history, search),
+assignment, figures and the walk-up queue. Those calls are in this module only, made through
+the built-in connector's own authenticated ``request`` (its timeouts, TLS settings and error
+classes), so they can move into the connector interface as they are.
+
+Calls block; technician mode runs them off the GUI thread. Each thread gets its own connector
+(and so its own HTTP session), made by the factory it was given.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+from urllib.parse import quote
+
+from agent.bundle import BundleError, ReportBundle
+from agent.connectors.base import (
+    AuthError,
+    Capability,
+    Connector,
+    ConnectorError,
+    PermanentError,
+    QueuePlace,
+    TransientError,
+)
+from agent.connectors.builtin import BuiltinConnector
+from agent.flags import Flag, compute_flags
+from agent.schema import MAX_SYSINFO_BYTES, SYSINFO_PATH, Report
+from kiosk.tech.model import QueueFilter, TicketSummary, parse_time
+
+PAGE_SIZE: Final = 200  # the built-in server's largest page
+HISTORY_LIMIT: Final = 25
+MAX_JSON_BYTES: Final = 16 * 1024 * 1024  # a ticket detail carries up to 2 MB of system information
+MAX_CHANGES_PER_CALL: Final = 1000
+MAX_RECURRING_CHECKED: Final = 20  # the built-in server lists at most 20
+
+
+class Feature(enum.StrEnum):
+    """What technician mode can do with this backend; the UI hides the rest."""
+
+    READ = "read"  # list, open, download files, export the bundle
+    STATUS = "status"
+    NOTES = "notes"  # internal notes and replies to the reporter
+    ASSIGN = "assign"
+    LIVE = "live"  # the changes feed: updates without polling
+    FILTERS = "filters"  # category, source, mine/unassigned, text search
+    HISTORY = "history"  # earlier tickets of the same person or machine
+    STATS = "stats"
+    WALK_UP = "walk-up"  # the walk-up queue: places and "call next"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who the token belongs to."""
+
+    name: str
+    role: str
+    site: str | None = None
+
+
+@dataclass(frozen=True)
+class TicketPage:
+    tickets: Sequence[TicketSummary]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class TicketInfo:
+    """A ticket opened in the viewer: summary, report, system information and its flags, timeline."""
+
+    summary: TicketSummary
+    report: Report | None
+    sysinfo: Mapping[str, object] | None
+    flags: tuple[Flag, ...]
+    timeline: tuple[Mapping[str, Any], ...] = ()
+    queue: QueuePlace | None = None
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    ticket: TicketSummary
+    same_person: bool
+    same_machine: bool
+
+
+@dataclass(frozen=True)
+class Change:
+    seq: int
+    ticket_id: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class ChangeBatch:
+    changes: Sequence[Change]
+    last_seq: int
+
+
+@dataclass(frozen=True)
+class Duration:
+    count: int = 0
+    mean_seconds: float | None = None
+    median_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Stats:
+    since: datetime
+    until: datetime
+    tickets_created: int
+    open_tickets: int
+    first_response: Duration
+    resolution: Duration
+    walk_up_wait: Duration
+    by_category: Sequence[tuple[str, int]]
+    solved_by_article: int
+    reports_after_articles: int
+    share_solved_by_self_help: float | None
+    top_articles: Sequence[tuple[str, int]]
+    recurring_machines: Sequence[tuple[str, int]]
+
+
+@dataclass(frozen=True)
+class BoardEntry:
+    ticket_id: str | None
+    number: str
+    name: str | None
+    position: int
+    state: str
+
+
+@dataclass(frozen=True)
+class Board:
+    site: str
+    waiting: Sequence[BoardEntry] = ()
+    serving: Sequence[BoardEntry] = ()
+    estimated_wait_seconds: float = 0.0
+
+    def positions(self) -> dict[str, int]:
+        return {e.ticket_id: e.position for e in self.waiting if e.ticket_id}
+
+
+@dataclass(frozen=True)
+class CallResult:
+    called: TicketSummary | None
+    board: Board
+
+
+def is_connection_problem(error: BaseException) -> bool:
+    """The backend is away or failing (no answer, 5xx): worth a banner and a retry, not a dialog."""
+    return isinstance(error, TransientError) and (error.status is None or error.status >= 500)
+
+
+class TechClient:
+    """Blocking calls to one backend for technician mode; safe to call from several threads."""
+
+    def __init__(self, connector_factory: Callable[[], Connector]) -> None:
+        self._factory = connector_factory
+        self._local = threading.local()
+        self._made: list[Connector] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        probe = self._connector()
+        self.system = probe.system
+        self.builtin = isinstance(probe, BuiltinConnector)
+        self.features = _features(probe.capabilities, builtin=self.builtin)
+
+    # ------------------------------------------------------------ plumbing
+    def _connector(self) -> Connector:
+        connector: Connector | None = getattr(self._local, "connector", None)
+        if connector is None:
+            with self._lock:
+                if self._closed:
+                    raise TransientError("technician mode is shutting down", system="showdesk")
+                connector = self._factory()
+                self._made.append(connector)
+            self._local.connector = connector
+        return connector
+
+    def _builtin(self, feature: Feature) -> BuiltinConnector:
+        connector = self._connector()
+        if not isinstance(connector, BuiltinConnector):
+            raise PermanentError(f"{connector.system} does not offer {feature.value}", system=connector.system)
+        return connector
+
+    def _call(self, feature: Feature, method: str, path: str, **kwargs: Any) -> Any:
+        """A built-in server call answered with JSON (bounded in size)."""
+        connector = self._builtin(feature)
+        response = connector.request(method, path, **kwargs)
+        try:
+            body = response.content
+        finally:
+            response.close()
+        if len(body) > MAX_JSON_BYTES:
+            raise PermanentError(f"{connector.system} sent an answer larger than expected", system=connector.system)
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise TransientError(
+                f"{connector.system} sent an answer that is not JSON: {exc}", system=connector.system
+            ) from exc
+
+    def close(self) -> None:
+        """Close every connector made; later calls fail as transient."""
+        with self._lock:
+            self._closed = True
+            made, self._made = self._made, []
+        for connector in made:
+            connector.close()
+
+    # ------------------------------------------------------------ sign-in
+    def sign_in(self) -> Caller:
+        """Check the token; raises AuthError (refused, or not a technician's) or TransientError (unreachable)."""
+        if self.builtin:
+            data = self._call(Feature.READ, "GET", "/whoami")
+            caller = Caller(
+                name=str(data.get("name", "")), role=str(data.get("role", "")), site=_optional_str(data.get("site"))
+            )
+            if caller.role not in ("technician", "admin"):
+                raise AuthError(
+                    f"the stored token ({caller.name}) is a {caller.role} token; technician mode needs a technician "
+                    "token: `showdesk login --role technician`",
+                    system=self.system,
+                    status=403,
+                )
+            return caller
+        self._connector().list_tickets(limit=1)
+        return Caller(name="", role="technician")
+
+    # ------------------------------------------------------------ reading
+    def list_page(self, filters: QueueFilter, cursor: str | None = None, limit: int = PAGE_SIZE) -> TicketPage:
+        """One page of tickets under ``filters``, newest first."""
+        limit = max(1, min(limit, PAGE_SIZE))
+        if self.builtin:
+            params: dict[str, str | int] = {**filters.params(), "limit": limit}
+            if cursor is not None:
+                params["cursor"] = cursor
+            data = self._call(Feature.READ, "GET", "/tickets", params=params)
+            items = data.get("tickets") if isinstance(data, dict) else None
+            if not isinstance(items, list):
+                raise PermanentError(f"{self.system} sent a ticket list ShowDesk cannot read", system=self.system)
+            next_cursor = data.get("next_cursor")
+            return TicketPage(
+                [TicketSummary.from_record(item) for item in items if isinstance(item, dict)],
+                str(next_cursor) if next_cursor is not None else None,
+            )
+        page = self._connector().list_tickets(status=filters.status, limit=limit, cursor=cursor)
+        raws = list(page.raw) if len(page.raw) == len(page.tickets) else [{}] * len(page.tickets)
+        return TicketPage(
+            [TicketSummary.from_record(raw, ticket) for ticket, raw in zip(page.tickets, raws, strict=True)],
+            page.next_cursor,
+        )
+
+    def ticket(self, ticket_id: str) -> TicketInfo:
+        """Everything the viewer shows of one ticket; flags are computed here from its system information."""
+        connector = self._connector()
+        detail = connector.get_ticket(ticket_id)
+        raw = detail.raw
+        if "number" in raw:  # the built-in server's record: the summary fields and more
+            summary = TicketSummary.from_record(raw, detail.ticket)
+        else:
+            summary = TicketSummary.from_report(detail.ticket, detail.report)
+        sysinfo = self._sysinfo(ticket_id, raw, detail.report)
+        flags = tuple(compute_flags(sysinfo)) if sysinfo is not None else ()
+        return TicketInfo(
+            summary=summary,
+            report=detail.report,
+            sysinfo=sysinfo,
+            flags=flags,
+            timeline=tuple(e for e in detail.timeline if isinstance(e, Mapping)),
+            queue=detail.queue,
+        )
+
+    def _sysinfo(self, ticket_id: str, raw: Mapping[str, Any], report: Report | None) -> Mapping[str, object] | None:
+        given = raw.get("sysinfo")
+        if isinstance(given, dict):
+            return given
+        if report is None or report.sysinfo is None or self.builtin:
+            return None  # the built-in server sends it inline when there is one
+        data = self.file(ticket_id, SYSINFO_PATH)
+        if len(data) > MAX_SYSINFO_BYTES:
+            return None
+        try:
+            loaded = json.loads(data)
+        except ValueError:
+            return None
+        return loaded if isinstance(loaded, dict) else None
+
+    def file(self, ticket_id: str, path: str) -> bytes:
+        """One file of the ticket's report by its path in the bundle (steps/001.webp, sysinfo.json)."""
+        return self._connector().attachment(ticket_id, path)
+
+    def history(self, ticket: TicketSummary, limit: int = HISTORY_LIMIT) -> list[HistoryItem]:
+        """Earlier tickets from the same person or the same machine, newest first, this one left out."""
+        if Feature.HISTORY not in self.features:
+            return []
+        found: dict[str, TicketSummary] = {}
+        by_person: set[str] = set()
+        by_machine: set[str] = set()
+        for key, value, marks in (
+            ("reporter", ticket.reporter_email, by_person),
+            ("source", ticket.source_id, by_machine),
+        ):
+            if not value:
+                continue
+            data = self._call(Feature.HISTORY, "GET", "/tickets", params={key: value, "limit": limit + 1})
+            for item in data.get("tickets", []) if isinstance(data, dict) else []:
+                if not isinstance(item, dict):
+                    continue
+                other = TicketSummary.from_record(item)
+                if other.id == ticket.id:
+                    continue
+                found[other.id] = other
+                marks.add(other.id)
+        ordered = sorted(found.values(), key=lambda t: t.order_key, reverse=True)
+        return [HistoryItem(t, t.id in by_person, t.id in by_machine) for t in ordered[: limit * 2]]
+
+    # ------------------------------------------------------------ live changes
+    def current_change_seq(self) -> int:
+        """The newest change's sequence number, so the feed starts from now.
+
+        The feed's answer is ``last_seq`` = the newest change when nothing is newer than
+        ``after``, so a doubling probe and a bisection find it in about 2·log2(n) small reads.
+        """
+
+        def newer_exists(after: int) -> bool:
+            return bool(self.changes(after, wait=0, limit=1).changes)
+
+        if not newer_exists(0):
+            return 0
+        low, high = 0, 1  # invariant: a change after `low` exists
+        while newer_exists(high):
+            low, high = high, high * 2
+        while high - low > 1:  # changes after low, none after high
+            middle = (low + high) // 2
+            if newer_exists(middle):
+                low = middle
+            else:
+                high = middle
+        return high
+
+    def changes(self, after: int, wait: float = 0.0, limit: int = MAX_CHANGES_PER_CALL) -> ChangeBatch:
+        """Changes after ``after`` (the built-in server's long poll: waits up to ``wait`` s for one)."""
+        params = {"after": max(0, after), "wait": max(0.0, min(wait, 30.0)), "limit": max(1, min(limit, 1000))}
+        data = self._call(Feature.LIVE, "GET", "/changes", params=params)
+        if not isinstance(data, dict) or not isinstance(data.get("changes"), list):
+            raise PermanentError(f"{self.system} sent a changes page ShowDesk cannot read", system=self.system)
+        changes = [
+            Change(int(c["seq"]), str(c["ticket_id"]), str(c.get("kind", "")))
+            for c in data["changes"]
+            if isinstance(c, dict) and isinstance(c.get("seq"), int) and c.get("ticket_id")
+        ]
+        last = data.get("last_seq")
+        return ChangeBatch(changes, int(last) if isinstance(last, int) else after)
+
+    # ------------------------------------------------------------ work
+    def set_status(self, ticket_id: str, status: str) -> TicketSummary:
+        if self.builtin:
+            data = self._call(Feature.STATUS, "POST", f"/tickets/{_segment(ticket_id)}/status", json={"status": status})
+            return TicketSummary.from_record(data)
+        self._connector().set_status(ticket_id, status)
+        return self.ticket(ticket_id).summary
+
+    def assign(self, ticket_id: str, assignee: str | None) -> TicketSummary:
+        """Assign to a technician by name, ``"me"``, or nobody (None)."""
+        data = self._call(Feature.ASSIGN, "POST", f"/tickets/{_segment(ticket_id)}/assign", json={"assignee": assignee})
+        return TicketSummary.from_record(data)
+
+    def add_note(self, ticket_id: str, text: str, *, internal: bool) -> None:
+        """An internal note for technicians, or (``internal=False``) a reply the reporter sees."""
+        if not text.strip():
+            raise PermanentError("the note is empty", system=self.system)
+        self._connector().add_note(ticket_id, text, internal=internal)
+
+    def export_bundle(self, ticket_id: str) -> tuple[str, bytes]:
+        """The ticket's report as a ShowDesk bundle (the same bytes the reporter's bundle had)."""
+        detail = self._connector().get_ticket(ticket_id)
+        if detail.report is None:
+            raise PermanentError(f"{self.system} did not give back the report of {ticket_id}", system=self.system)
+        files = {ref.path: self.file(ticket_id, ref.path) for ref in detail.report.files()}
+        try:
+            data = ReportBundle(detail.report, files).to_bytes()
+        except BundleError as exc:
+            raise PermanentError(f"the files of {detail.ticket.number} do not match its report: {exc}") from exc
+        return detail.ticket.number, data
+
+    # ------------------------------------------------------------ walk-up queue
+    def board(self, site: str) -> Board:
+        data = self._call(Feature.WALK_UP, "GET", f"/queue/{_segment(site)}")
+        return _board(data, site)
+
+    def call_next(self, site: str) -> CallResult:
+        data = self._call(Feature.WALK_UP, "POST", f"/queue/{_segment(site)}/next")
+        called = data.get("called") if isinstance(data, dict) else None
+        return CallResult(
+            TicketSummary.from_record(called) if isinstance(called, dict) else None,
+            _board(data.get("board") if isinstance(data, dict) else None, site),
+        )
+
+    # ------------------------------------------------------------ figures
+    def stats(self, since: datetime, until: datetime) -> Stats:
+        params = {"since": since.astimezone(UTC).isoformat(), "until": until.astimezone(UTC).isoformat()}
+        data = self._call(Feature.STATS, "GET", "/stats", params=params)
+        if not isinstance(data, dict):
+            raise PermanentError(f"{self.system} sent figures ShowDesk cannot read", system=self.system)
+        self_help = data.get("self_help") if isinstance(data.get("self_help"), dict) else {}
+        assert isinstance(self_help, dict)
+        share = self_help.get("share_solved")
+        return Stats(
+            since=parse_time(data.get("since")) or since,
+            until=parse_time(data.get("until")) or until,
+            tickets_created=_int(data.get("tickets_created")),
+            open_tickets=_int(data.get("open_tickets")),
+            first_response=_duration(data.get("time_to_first_response")),
+            resolution=_duration(data.get("time_to_resolution")),
+            walk_up_wait=_duration(data.get("walk_up_wait")),
+            by_category=_pairs(data.get("by_category"), "category", "count"),
+            solved_by_article=_int(self_help.get("solved_by_article")),
+            reports_after_articles=_int(self_help.get("reports_after_articles")),
+            share_solved_by_self_help=float(share) if isinstance(share, int | float) else None,
+            top_articles=_pairs(self_help.get("top_articles"), "article", "count"),
+            recurring_machines=self._without_kiosks(_pairs(data.get("recurring_machines"), "source_id", "tickets")),
+        )
+
+    def _without_kiosks(self, machines: list[tuple[str, int]]) -> list[tuple[str, int]]:
+        """Recurring machines without the kiosks: a kiosk takes many people's reports, it is not their machine.
+
+        The figures name only source ids, so one ticket of each tells what kind of source it is.
+        """
+        kept = []
+        for source_id, count in machines[:MAX_RECURRING_CHECKED]:
+            data = self._call(Feature.STATS, "GET", "/tickets", params={"source": source_id, "limit": 1})
+            items = data.get("tickets") if isinstance(data, dict) else None
+            first = items[0] if isinstance(items, list) and items and isinstance(items[0], dict) else {}
+            if TicketSummary.from_record(first).source_kind != "kiosk":
+                kept.append((source_id, count))
+        return kept
+
+
+# ---------------------------------------------------------------- helpers
+def _features(capabilities: frozenset[Capability], *, builtin: bool) -> frozenset[Feature]:
+    features: set[Feature] = set()
+    if Capability.READ in capabilities:
+        features.add(Feature.READ)
+    if Capability.STATUS in capabilities:
+        features.add(Feature.STATUS)
+    if Capability.NOTES in capabilities:
+        features.add(Feature.NOTES)
+    if builtin:
+        features |= {Feature.ASSIGN, Feature.LIVE, Feature.FILTERS, Feature.HISTORY, Feature.STATS, Feature.WALK_UP}
+    return frozenset(features)
+
+
+def _segment(value: str) -> str:
+    return quote(str(value), safe="")
+
+
+def _optional_str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _float(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _duration(value: object) -> Duration:
+    if not isinstance(value, dict):
+        return Duration()
+    return Duration(_int(value.get("count")), _float(value.get("mean_seconds")), _float(value.get("median_seconds")))
+
+
+def _pairs(value: object, key: str, count: str) -> list[tuple[str, int]]:
+    if not isinstance(value, list):
+        return []
+    return [(str(item.get(key, "")), _int(item.get(count))) for item in value if isinstance(item, dict)]
+
+
+def _board(data: object, site: str) -> Board:
+    if not isinstance(data, dict):
+        return Board(site)
+
+    def entries(key: str) -> list[BoardEntry]:
+        found = data.get(key)
+        return [
+            BoardEntry(
+                ticket_id=_optional_str(e.get("ticket_id")),
+                number=str(e.get("number", "")),
+                name=_optional_str(e.get("name")),
+                position=_int(e.get("position")),
+                state=str(e.get("state", "")),
+            )
+            for e in (found if isinstance(found, list) else [])
+            if isinstance(e, dict)
+        ]
+
+    return Board(
+        site=str(data.get("site") or site),
+        waiting=entries("waiting"),
+        serving=entries("serving"),
+        estimated_wait_seconds=_float(data.get("estimated_wait_seconds")) or 0.0,
+    )
+
+
+__all__ = [
+    "Board",
+    "BoardEntry",
+    "CallResult",
+    "Caller",
+    "Change",
+    "ChangeBatch",
+    "ConnectorError",
+    "Duration",
+    "Feature",
+    "HistoryItem",
+    "Stats",
+    "TechClient",
+    "TicketInfo",
+    "TicketPage",
+    "is_connection_problem",
+]

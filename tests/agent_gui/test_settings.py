@@ -1,0 +1,164 @@
+"""Settings: test connection against the real server, enrolment into the (test) keyring, saving, start at login."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from agent.config import BackendConfig, load_config
+from agent.credentials import token_for
+from agent.gui.settings_dialog import SettingsDialog, check_backend, hotkey_help
+from agent.gui.settings_store import (
+    AgentSettings,
+    SettingsError,
+    autostart_path,
+    load_agent_settings,
+    make_enrolment_code,
+    make_enrolment_link,
+    parse_enrolment,
+    save_agent_settings,
+    set_autostart,
+    to_toml,
+)
+from tests.fixtures.server import ServerProcess, free_port
+
+
+@pytest.fixture(autouse=True)
+def own_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A user config file and XDG config home of this test's own."""
+    path = tmp_path / "config" / "config.toml"
+    monkeypatch.setenv("SHOWDESK_CONFIG", str(path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    return path
+
+
+def dialog_for(qtbot: QtBot, url: str) -> SettingsDialog:
+    dialog = SettingsDialog(AgentSettings(backend_url=url))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    return dialog
+
+
+def run_test(dialog: SettingsDialog, qtbot: QtBot) -> str:
+    qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(dialog.test_button.isEnabled, timeout=20_000)
+    return dialog.test_result.text()
+
+
+def test_test_connection_explains_an_unreachable_help_desk(qtbot: QtBot) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    dialog = dialog_for(qtbot, url)
+    text = run_test(dialog, qtbot)
+    assert text.startswith("✘ Cannot reach " + url)
+    assert "nothing is listening" in text and "VPN" in text
+
+
+def test_test_connection_then_enrolment_signs_in(
+    qtbot: QtBot, server_process: ServerProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As for a help desk on another machine: no local hand-over file gives a token.
+    monkeypatch.setenv("SHOWDESK_RUNTIME_DIR", str(tmp_path / "elsewhere"))
+    dialog = dialog_for(qtbot, server_process.url)
+    text = run_test(dialog, qtbot)
+    assert text.startswith(f"✘ Connected to {server_process.url}")
+    assert "you are not signed in" in text
+
+    token = server_process.token("submitter")
+    qtbot.keyClicks(dialog.enrolment_edit, make_enrolment_code(server_process.url, token))
+    with qtbot.waitSignal(dialog.signed_in) as signed:
+        qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    assert signed.args == [server_process.url]
+    assert token_for(BackendConfig("default", "builtin", server_process.url)) == token
+    assert dialog.sign_in_state.text() == f"Signed in to {server_process.url}."
+    assert dialog.enrolment_edit.text() == ""
+    text = run_test(dialog, qtbot)
+    assert text.startswith(f"✔ Connected to {server_process.url}") and text.endswith("You are signed in.")
+
+    qtbot.mouseClick(dialog.sign_out_button, Qt.MouseButton.LeftButton)
+    assert token_for(BackendConfig("default", "builtin", server_process.url)) != token
+
+
+def test_a_refused_token_is_explained(server_process: ServerProcess) -> None:
+    from agent.credentials import store_token
+
+    store_token(server_process.url, "sdk_not-a-real-token")
+    ok, text = check_backend(BackendConfig("default", "builtin", server_process.url))
+    assert not ok and "refused the sign-in" in text
+
+
+def test_a_bad_enrolment_says_what_is_wrong(qtbot: QtBot) -> None:
+    dialog = dialog_for(qtbot, "http://127.0.0.1:9")
+    qtbot.keyClicks(dialog.enrolment_edit, "SDE1-%%%")
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    assert "damaged" in dialog.problem_label.text()
+    assert dialog.sign_in_state.text().startswith("Not signed in")
+
+
+def test_save_writes_the_user_file_and_keeps_what_else_it_holds(qtbot: QtBot, own_config: Path) -> None:
+    own_config.parent.mkdir(parents=True)
+    own_config.write_text('[sysinfo]\nexclude = ["processes"]\n\n[kiosk]\nsite = "HQ"\n')
+    dialog = dialog_for(qtbot, "http://127.0.0.1:9")
+    dialog.url_edit.setText("https://helpdesk.example.org/")
+    dialog.proxy_edit.setText("http://proxy.example.org:3128")
+    dialog.mode_combo.setCurrentIndex(2)
+    dialog.autostart_box.setChecked(True)
+    with qtbot.waitSignal(dialog.saved) as saved:
+        dialog.buttons.button(dialog.buttons.StandardButton.Save).click()
+    settings = saved.args[0]
+    assert settings.capture_mode == "region" and settings.backend_url == "https://helpdesk.example.org"
+    assert load_agent_settings() == settings
+    table = tomllib.loads(own_config.read_text())
+    assert table["sysinfo"] == {"exclude": ["processes"]} and table["kiosk"] == {"site": "HQ"}
+    assert load_config().get("backend.url") == "https://helpdesk.example.org"
+    entry = autostart_path().read_text()
+    assert "Exec=" in entry and "agent" in entry and "[Desktop Entry]" in entry
+    set_autostart(False)
+    assert not autostart_path().exists()
+
+
+def test_save_refuses_a_bad_address_and_writes_nothing(qtbot: QtBot, own_config: Path) -> None:
+    dialog = dialog_for(qtbot, "http://127.0.0.1:9")
+    dialog.url_edit.setText("helpdesk.example.org")
+    dialog.buttons.button(dialog.buttons.StandardButton.Save).click()
+    assert "must start with http:// or https://" in dialog.problem_label.text()
+    assert not own_config.exists()
+    assert dialog.isVisible()
+
+
+def test_enrolment_links_and_codes_round_trip() -> None:
+    for text in (
+        make_enrolment_link("https://help.example.org/", "sdk_abc"),
+        make_enrolment_code("https://help.example.org", "sdk_abc"),
+    ):
+        enrolment = parse_enrolment(text)
+        assert (enrolment.url, enrolment.token) == ("https://help.example.org", "sdk_abc")
+        assert "sdk_abc" not in repr(enrolment)
+    with pytest.raises(SettingsError, match="not an enrolment link"):
+        parse_enrolment("https://help.example.org")
+    with pytest.raises(SettingsError, match="lacks"):
+        parse_enrolment("showdesk://enrol?url=https://help.example.org")
+    with pytest.raises(SettingsError, match="must start with http"):
+        parse_enrolment(make_enrolment_link("ftp://x", "t"))
+
+
+def test_settings_problems_name_the_setting(tmp_path: Path) -> None:
+    bad = AgentSettings(backend_url="https://ok.example.org", proxy="proxy:3128", ca_bundle=str(tmp_path / "none.pem"))
+    problems = bad.problems()
+    assert any("proxy" in p for p in problems) and any("CA bundle" in p for p in problems)
+    with pytest.raises(SettingsError):
+        save_agent_settings(bad)
+
+
+def test_toml_round_trips_what_the_settings_file_holds() -> None:
+    table = {"a": 1, "backend": {"url": 'x"y', "t": {"q": [1.5, True]}}, "kiosk": {"articles": [{"id": "é"}]}}
+    assert tomllib.loads(to_toml(table)) == table
+
+
+def test_the_hotkey_help_names_the_command_for_each_desktop() -> None:
+    for platform in ("linux", "win32", "darwin"):
+        assert "showdesk capture --gui" in hotkey_help(platform)
+    assert "GNOME" in hotkey_help("linux") and "KDE" in hotkey_help("linux")
