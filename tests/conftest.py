@@ -32,3 +32,16 @@ pytest_plugins = [
     "tests.fixtures.server",
     "tests.fixtures.rt",
 ]
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _restore_environment() -> object:
+    """Whatever a test (or code it drives, like the agent's proxy setting) puts in os.environ
+    is gone before the next test starts."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)

@@ -55,11 +55,17 @@ def test_my_requests_and_outbox_open_their_windows(harness: AgentHarness, qtbot:
     agent.tray.action("outbox").trigger()
     window = agent.outbox_window
     assert isinstance(window, OutboxWindow) and window.isVisible()
-    qtbot.waitUntil(lambda: window.table.rowCount() == 1 and bool(window.entries[0].last_error), timeout=15_000)
-    assert "VPN drops every hour" in window.table.item(0, 0).text()
-    assert window.table.item(0, 1).text().startswith("waiting, next try in")
-    assert window.table.item(0, 4).text() == window.entries[0].last_error
-    assert "127.0.0.1" in window.table.item(0, 4).text()
+
+
+    def shows_the_failed_attempt() -> None:
+        # The sender may be mid-attempt when the table refreshes: wait for the settled row.
+        assert window.table.rowCount() == 1 and window.entries[0].last_error
+        assert "VPN drops every hour" in window.table.item(0, 0).text()
+        assert window.table.item(0, 1).text().startswith("waiting, next try in")
+        assert window.table.item(0, 4).text() == window.entries[0].last_error
+        assert "127.0.0.1" in window.table.item(0, 4).text()
+
+    qtbot.waitUntil(shows_the_failed_attempt, timeout=15_000)
 
 
 def test_the_status_line_counts_reports_waiting(harness: AgentHarness, qtbot: QtBot) -> None:
