@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent import __version__
-from agent.config import ConfigError, check_table, load_config, read_toml, reference_markdown
+from agent.config import ConfigError, load_config, read_toml, reference_markdown
 
 # The report model, the outbox and the connectors import pydantic and requests; commands
 # load them when they need them, so `showdesk capture` grabs the screen first.
@@ -329,21 +329,21 @@ def cmd_config(args: argparse.Namespace) -> Exit:
 
 
 def _config_check(paths: list[Path] | None) -> Exit:
-    from agent.config import machine_config_path, user_config_path
+    """Check the given files (or the machine-wide and user files that exist); each mistake with its line."""
+    from agent.config import check_file, machine_config_path, user_config_path
 
+    candidates = paths or [p for p in (machine_config_path(), user_config_path()) if p.exists()]
     problems: list[str] = []
-    for path in paths or [machine_config_path(), user_config_path()]:
-        if paths and not path.exists():
-            problems.append(f"{path}: no such file")
-            continue
-        try:
-            problems.extend(check_table(read_toml(path), str(path)))
-        except ConfigError as exc:
-            problems.append(str(exc))
+    for path in candidates:
+        found = check_file(path)
+        problems.extend(found)
+        if not found and "kiosk" in read_toml(path):
+            print(f"{path}: [kiosk] is checked by `showdesk kiosk --check`")
     for problem in problems:
         print(problem)
     if not problems:
-        print("configuration is valid")
+        checked = ", ".join(str(p) for p in candidates) or "no configuration file exists; the defaults apply"
+        print(f"configuration is valid ({checked})")
     return Exit.CONFIG if problems else Exit.OK
 
 
@@ -397,6 +397,9 @@ def build_parser() -> argparse.ArgumentParser:
     target = capture.add_mutually_exclusive_group(required=True)
     target.add_argument("-o", "--output", metavar="FILE.showdesk", help="write a report bundle")
     target.add_argument("--submit", action="store_true", help="send through the outbox")
+    target.add_argument(
+        "--gui", action="store_true", help="open the agent's report window instead (bind this to a hotkey)"
+    )
     add_delivery_options(capture)
 
     submit = add("submit", cmd_submit, "Send a report bundle made earlier or elsewhere, through the outbox.")
@@ -430,6 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("server", help="Run and manage the built-in ticket server (see `showdesk server --help`).")
     commands.add_parser("kiosk", help="Run the walk-up kiosk, or its queue board (see `showdesk kiosk --help`).")
+    commands.add_parser("tech", help="Run technician mode: the live queue, the viewer, the figures.")
+    commands.add_parser("agent", help="Run the laptop agent in the tray (see `showdesk agent --help`).")
     return parser
 
 

@@ -7,7 +7,10 @@ tables: ``[backend]`` is the default, more under ``[backends.NAME]``.
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
+import re
 import sys
 import tomllib
 from collections.abc import Callable, Mapping
@@ -24,8 +27,35 @@ BACKEND_TYPES: Final = ("builtin", "rt", "smtp", "zammad", "glpi", "folder")
 _COMMON_BACKEND_KEYS: Final = ("type", "url", "ca_bundle", "connect_timeout", "read_timeout")
 
 
+# The machine-wide file an administrator (or a management tool) pushes, per OS.
+MACHINE_CONFIG_PATHS: Final = {
+    "linux": "/etc/showdesk/config.toml",
+    "win32": r"%ProgramData%\ShowDesk\config.toml",
+    "darwin": "/Library/Application Support/ShowDesk/config.toml",
+}
+# Where platformdirs puts the user's file, per OS (for the reference page).
+USER_CONFIG_PATHS: Final = {
+    "linux": "$XDG_CONFIG_HOME/showdesk/config.toml (~/.config/showdesk/config.toml)",
+    "win32": r"%LOCALAPPDATA%\showdesk\config.toml",
+    "darwin": "~/Library/Application Support/showdesk/config.toml",
+}
+SECRET_KEYS: Final = ("token", "password", "secret", "user_token", "app_token")
+
+
 class ConfigError(ValueError):
-    """A configuration mistake, naming the file and the key."""
+    """A configuration mistake, naming the file and the key (``key``: the offending key within its table)."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One mistake in a configuration table: the dotted key it is about and what is wrong."""
+
+    key: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -68,8 +98,21 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     Setting("sysinfo.exclude", list, [], 'System-information groups never sent (e.g. ["processes"]).'),
     Setting("server.host", str, "127.0.0.1", "Address the built-in server listens on."),
     Setting("server.port", int, 8765, "Port the built-in server listens on."),
-    Setting("server.data_dir", str, "", "Built-in server's data directory. Empty: the user or site data dir."),
+    Setting(
+        "server.data_dir",
+        str,
+        "",
+        "Built-in server's data directory. Empty: the user data dir + `/server` (the Linux package's service "
+        "uses `/var/lib/showdesk`).",
+    ),
     Setting("server.public_url", str, "", "Address ticket links point to. Empty: the listen address."),
+    Setting(
+        "server.retention_days",
+        int,
+        90,
+        "`showdesk server retention` deletes the pictures and attachments of tickets closed more than this "
+        "many days ago (the ticket, its text and system information stay).",
+    ),
     Setting("log.level", str, "INFO", "Logging level: DEBUG, INFO, WARNING, ERROR.", env="SHOWDESK_LOG_LEVEL"),
 )
 _BY_KEY: Final = {s.key: s for s in SETTINGS}
@@ -133,20 +176,23 @@ def _backend_from_table(name: str, table: Mapping[str, Any]) -> BackendConfig:
     where = "[backend]" if name == "default" else f"[backends.{name}]"
     kind = table.get("type", "builtin")
     if kind not in BACKEND_TYPES:
-        raise ConfigError(f"{where} type = {kind!r} is not one of {', '.join(BACKEND_TYPES)}")
+        raise ConfigError(f"{where} type = {kind!r} is not one of {', '.join(BACKEND_TYPES)}", "type")
     url = table.get("url", DEFAULT_BACKEND_URL if kind == "builtin" else "")
     if not isinstance(url, str):
-        raise ConfigError(f"{where} url must be a string")
-    try:
-        connect_timeout = float(table.get("connect_timeout", 5.0))
-        read_timeout = float(table.get("read_timeout", 60.0))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where} timeouts must be numbers of seconds") from exc
-    for secret_key in ("token", "password", "secret", "user_token", "app_token"):
+        raise ConfigError(f"{where} url must be a string", "url")
+    timeouts: dict[str, float] = {}
+    for timeout_key, default in (("connect_timeout", 5.0), ("read_timeout", 60.0)):
+        try:
+            timeouts[timeout_key] = float(table.get(timeout_key, default))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{where} timeouts must be numbers of seconds", timeout_key) from exc
+    connect_timeout, read_timeout = timeouts["connect_timeout"], timeouts["read_timeout"]
+    for secret_key in SECRET_KEYS:
         if secret_key in table:
             raise ConfigError(
                 f"{where} has {secret_key!r}: secrets never go in a file; "
-                "use `showdesk login` (OS keyring) or SHOWDESK_TOKEN"
+                "use `showdesk login` (OS keyring) or SHOWDESK_TOKEN",
+                secret_key,
             )
     options = {k: v for k, v in table.items() if k not in _COMMON_BACKEND_KEYS}
     return BackendConfig(
@@ -167,9 +213,7 @@ def machine_config_path() -> Path:
         return Path(override)
     if sys.platform == "win32":
         return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / "ShowDesk" / "config.toml"
-    if sys.platform == "darwin":
-        return Path("/Library/Application Support/ShowDesk/config.toml")
-    return Path("/etc/showdesk/config.toml")
+    return Path(MACHINE_CONFIG_PATHS["darwin" if sys.platform == "darwin" else "linux"])
 
 
 def user_config_path() -> Path:
@@ -217,37 +261,144 @@ def _coerce(setting: Setting, value: Any, origin: str) -> Any:
     return value
 
 
-def check_table(table: Mapping[str, Any], origin: str) -> list[str]:
-    """Mistakes in one file's table, each naming the key; empty when the file is fine."""
-    problems: list[str] = []
+_TYPE_HINTS: Final[dict[type, str]] = {
+    str: 'text in double quotes, like "value"',
+    int: "a whole number without quotes, like 8765",
+    float: "a number without quotes, like 5 or 0.5",
+    list: 'a list in brackets, like ["processes"]',
+    bool: "true or false, without quotes",
+}
+
+
+def find_problems(table: Mapping[str, Any]) -> list[ConfigProblem]:
+    """Mistakes in one file's table, each with the dotted key it is about; empty when the table is fine."""
+    problems: list[ConfigProblem] = []
     for key, value in _flatten(table).items():
         section = key.split(".", 1)[0]
         if section in _OPEN_SECTIONS or (section == "backend" and key not in _BY_KEY):
             continue
         setting = _BY_KEY.get(key)
         if setting is None:
-            problems.append(f"{origin}: unknown key {key!r}")
+            problems.append(ConfigProblem(key, _unknown_key_message(key)))
             continue
         try:
-            _coerce(setting, value, origin)
-        except ConfigError as exc:
-            problems.append(str(exc))
+            _coerce(setting, value, "")
+        except ConfigError:
+            problems.append(
+                ConfigProblem(
+                    key,
+                    f"{key} must be {setting.type.__name__}, got {value!r}: write {_TYPE_HINTS[setting.type]} "
+                    f"(default {_toml_value(setting.default)})",
+                )
+            )
     backends = table.get("backends", {})
     if isinstance(backends, dict):
         for name, backend in backends.items():
             if not isinstance(backend, dict):
-                problems.append(f"{origin}: [backends.{name}] must be a table")
+                problems.append(ConfigProblem(f"backends.{name}", f"[backends.{name}] must be a table"))
                 continue
-            try:
-                _backend_from_table(name, backend)
-            except ConfigError as exc:
-                problems.append(f"{origin}: {exc}")
+            problems.extend(_backend_problems(f"backends.{name}", name, backend))
+    elif "backends" in table:
+        problems.append(ConfigProblem("backends", "backends must hold tables: [backends.NAME]"))
     if isinstance(table.get("backend"), dict):
-        try:
-            _backend_from_table("default", table["backend"])
-        except ConfigError as exc:
-            problems.append(f"{origin}: {exc}")
-    return problems
+        problems.extend(_backend_problems("backend", "default", table["backend"]))
+    # One explanation per key: a wrong type is also a broken backend table.
+    unique: dict[str, ConfigProblem] = {}
+    for problem in problems:
+        unique.setdefault(problem.key, problem)
+    return list(unique.values())
+
+
+def _backend_problems(prefix: str, name: str, backend: Mapping[str, Any]) -> list[ConfigProblem]:
+    try:
+        _backend_from_table(name, backend)
+    except ConfigError as exc:
+        return [ConfigProblem(f"{prefix}.{exc.key}" if exc.key else prefix, str(exc))]
+    return []
+
+
+def _unknown_key_message(key: str) -> str:
+    section, _, leaf = key.rpartition(".")
+    siblings = [s.key for s in SETTINGS if s.key.rpartition(".")[0] == section]
+    if siblings:  # a known table: compare the name alone, or "notes" would look like "port"
+        names = difflib.get_close_matches(leaf, [k.rpartition(".")[2] for k in siblings], n=1, cutoff=0.75)
+        close = [f"{section}.{name}" for name in names]
+    else:
+        close = difflib.get_close_matches(key, [s.key for s in SETTINGS], n=1, cutoff=0.75)
+    hint = f" (did you mean {close[0]!r}?)" if close else " (`showdesk config reference` lists every key)"
+    return f"unknown key {key!r}{hint}"
+
+
+def check_table(table: Mapping[str, Any], origin: str) -> list[str]:
+    """Mistakes in one file's table, each naming the key; empty when the file is fine."""
+    return [f"{origin}: {problem.message}" for problem in find_problems(table)]
+
+
+def check_file(path: Path) -> list[str]:
+    """Mistakes in one configuration file, each as ``FILE:LINE: explanation`` (the line of the key).
+
+    tomllib keeps no positions, so each offending key's line is found by a small scan of the
+    text (see ``key_line``); a mistake whose line cannot be found names the file alone.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return [f"{path}: no such file"]
+    except UnicodeDecodeError as exc:
+        return [f"{path}: not UTF-8 text (byte {exc.start}); TOML files are UTF-8"]
+    except OSError as exc:
+        return [f"{path}: cannot read: {exc.strerror or exc}"]
+    try:
+        table = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        found = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        where = f"{path}:{found.group(1)}" if found else str(path)
+        return [f"{where}: not valid TOML: {exc}"]
+    messages = []
+    for problem in find_problems(table):
+        line = key_line(text, problem.key)
+        messages.append(f"{path}:{line}: {problem.message}" if line else f"{path}: {problem.message}")
+    return messages
+
+
+_HEADER_RE: Final = re.compile(r"^\s*\[\[?\s*([^\[\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY_PART: Final = r"""(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')"""
+_KEY_RE: Final = re.compile(rf"^\s*({_KEY_PART}(?:\s*\.\s*{_KEY_PART})*)\s*=")
+
+
+def _dotted(text: str) -> tuple[str, ...]:
+    parts = re.findall(r"""[A-Za-z0-9_-]+|"[^"]*"|'[^']*'""", text)
+    return tuple(part.strip("\"'") for part in parts)
+
+
+def key_line(text: str, dotted_key: str) -> int | None:
+    """The 1-based line that defines ``dotted_key`` (or the closest table or inline table holding it)."""
+    wanted = tuple(dotted_key.split("."))
+    best: tuple[int, int] | None = None  # (matched parts, line)
+    table: tuple[str, ...] = ()
+    in_multiline: str | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if in_multiline is not None:
+            if line.count(in_multiline) % 2 == 1:
+                in_multiline = None
+            continue
+        header = _HEADER_RE.match(line)
+        if header:
+            table = _dotted(header.group(1))
+            path = table
+        else:
+            key = _KEY_RE.match(line)
+            if not key:
+                continue
+            path = table + _dotted(key.group(1))
+            for quotes in ('"""', "'''"):
+                if line.count(quotes) % 2 == 1:
+                    in_multiline = quotes
+        if path == wanted:
+            return number
+        if wanted[: len(path)] == path and (best is None or len(path) > best[0]):
+            best = (len(path), number)
+    return best[1] if best else None
 
 
 def _merge(into: dict[str, Any], table: Mapping[str, Any]) -> None:
@@ -271,9 +422,8 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> Config:
         if not table:
             continue
         files.append(path)
-        problems = check_table(table, str(path))
-        if problems:
-            raise ConfigError("; ".join(problems))
+        if find_problems(table):
+            raise ConfigError("; ".join(check_file(path)))
         _merge(merged, table)
         for key, value in _flatten(table).items():
             if key in _BY_KEY:
@@ -291,17 +441,82 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> Config:
     return Config(values=values, tables=merged, files=files)
 
 
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | list):
+        return json.dumps(value, ensure_ascii=False)
+    return repr(value)
+
+
+_PLATFORM_NAMES: Final = {"linux": "Linux", "win32": "Windows", "darwin": "macOS"}
+
+
 def reference_markdown() -> str:
-    """The reference page of every key, generated from ``SETTINGS``."""
+    """The reference page of every key, generated from ``SETTINGS``; the same on every machine.
+
+    docs/configuration.md is this page (`showdesk config reference > docs/configuration.md`).
+    """
     lines = [
         "# Configuration reference",
         "",
-        "Layers, later wins: built-in defaults < machine-wide file < user file < environment < command line.",
-        f"Machine-wide file here: `{machine_config_path()}`; user file: `{user_config_path()}`.",
+        "<!-- Generated from agent/config.py by `showdesk config reference`; do not edit by hand. -->",
+        "",
+        "One TOML format in layers, later wins: built-in defaults < machine-wide file < user file <",
+        "environment < command line. `showdesk config show` prints every value in effect and where it came",
+        "from; `showdesk config check [FILE]` checks a file and names the line of each mistake.",
+        "",
+        "## Where the files are",
+        "",
+        "| system | machine-wide file (an administrator or a management tool pushes it) | user file |",
+        "| --- | --- | --- |",
+    ]
+    for platform, name in _PLATFORM_NAMES.items():
+        lines.append(f"| {name} | `{MACHINE_CONFIG_PATHS[platform]}` | `{USER_CONFIG_PATHS[platform]}` |")
+    lines += [
+        "",
+        "`SHOWDESK_MACHINE_CONFIG` and `SHOWDESK_CONFIG` name other files (tests, trials).",
+        "",
+        "## Keys",
+        "",
+        "A key `section.name` is written `name = …` under `[section]`.",
         "",
         "| key | type | default | environment | meaning |",
         "| --- | --- | --- | --- | --- |",
     ]
     for s in SETTINGS:
-        lines.append(f"| `{s.key}` | {s.type.__name__} | `{s.default!r}` | {s.env or ''} | {s.doc} |")
+        default = _toml_value(s.default)
+        env = f"`{s.env}`" if s.env else ""
+        lines.append(f"| `{s.key}` | {s.type.__name__} | `{default}` | {env} | {s.doc} |")
+    lines += [
+        "",
+        "## Sections with their own checks",
+        "",
+        "| section | what | checked by |",
+        "| --- | --- | --- |",
+        "| `[backends.NAME]` | more backends, chosen with `--backend NAME`; the keys of each type are in "
+        "[connectors.md](connectors.md) | `showdesk config check` |",
+        "| `[kiosk]` | the walk-up kiosk: site, texts, categories, allowed apps, admin PIN hash (README) "
+        "| `showdesk kiosk --check` |",
+        "| `[agent]` | the laptop agent's settings dialog (proxy, capture mode, categories) | the agent |",
+        "| `[tech]` | technician mode | technician mode |",
+        "",
+        "Secrets never go in these files: a backend table with `" + "`, `".join(SECRET_KEYS) + "` is refused.",
+        "Tokens live in the OS keyring (`showdesk login URL`); `SHOWDESK_TOKEN` serves scripts.",
+        "",
+        "## Example of a machine-wide file",
+        "",
+        "```toml",
+        "[backend]",
+        'url = "https://helpdesk.example.org"',
+        'ca_bundle = "/etc/ssl/certs/example-ca.pem"',
+        "",
+        "[sysinfo]",
+        'exclude = ["processes"]',
+        "",
+        "[server]                  # only where the built-in server runs",
+        'public_url = "https://helpdesk.example.org"',
+        "retention_days = 180",
+        "```",
+    ]
     return "\n".join(lines) + "\n"

@@ -9,21 +9,32 @@
 3. Every blob the snapshot names is checked to be present in the destination, then the
    database file is renamed into place. The destination is a valid data directory:
    ``showdesk server --data DEST`` serves it.
+
+Restore (``restore``) runs while no server uses the data directory (it holds the same lock
+a server holds). It first verifies the backup whole: SQLite's integrity check, a schema
+this server reads, and every file the database names present with the sha256 it is
+stored under. Only then does it copy the blobs (each one checked against its name while
+copying), copy the database, move an existing database aside into
+``before-restore-<time>/`` (nothing is lost) and rename the restored one into place.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import sqlite3
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from server.blobs import BlobStore, discard
 from server.fsio import fsync_dir, fsync_file, make_private_dir
-from server.store import DB_FILENAME, Store
+from server.store import DB_FILENAME, SCHEMA_VERSION, Store
+
+_COPY_CHUNK = 1024 * 1024
 
 
 class BackupError(RuntimeError):
@@ -102,7 +113,7 @@ def _copy_durably(source: Path, target: Path) -> None:
     temp = Path(temp_name)
     try:
         with source.open("rb") as reader, os.fdopen(fd, "wb") as writer:
-            shutil.copyfileobj(reader, writer, 1024 * 1024)
+            shutil.copyfileobj(reader, writer, _COPY_CHUNK)
             writer.flush()
         fsync_file(temp)
         temp.replace(target)
@@ -111,3 +122,154 @@ def _copy_durably(source: Path, target: Path) -> None:
             temp.unlink()
         raise
     fsync_dir(target.parent)
+
+
+# ---------------------------------------------------------------- restore
+@dataclass(frozen=True)
+class RestoreSummary:
+    data_dir: Path
+    tickets: int
+    files: int
+    blobs_copied: int
+    blobs_present: int
+    previous: Path | None  # where the database that was there before went
+
+
+def verify_backup(backup_dir: Path) -> tuple[int, int]:
+    """Check a backup before anything is changed; returns (tickets, files). Raises BackupError naming the fault."""
+    db_file = backup_dir / DB_FILENAME
+    if not db_file.is_file():
+        raise BackupError(f"{backup_dir} is not a ShowDesk backup: it has no {DB_FILENAME}")
+    try:
+        conn = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise BackupError(f"{db_file}: cannot open: {exc}") from exc
+    try:
+        integrity = str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+        if integrity != "ok":
+            raise BackupError(f"{db_file} is damaged: {integrity}")
+        schema = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if not 1 <= schema <= SCHEMA_VERSION:
+            raise BackupError(
+                f"{db_file} has schema {schema}; this server reads schema 1 to {SCHEMA_VERSION} (upgrade it first)"
+            )
+        tickets = int(conn.execute("SELECT count(*) FROM tickets").fetchone()[0])
+        files = int(conn.execute("SELECT count(*) FROM files").fetchone()[0])
+        digests = {str(row[0]) for row in conn.execute("SELECT DISTINCT sha256 FROM files")}
+    except sqlite3.Error as exc:
+        raise BackupError(f"{db_file} is not a ShowDesk server database: {exc}") from exc
+    finally:
+        conn.close()
+    blobs_root = backup_dir / "blobs"
+    for digest in sorted(digests):
+        blob = blobs_root / digest[:2] / digest
+        if not blob.is_file():
+            raise BackupError(f"the backup lacks the stored file {digest[:12]}… that its database names")
+        if _sha256_of(blob) != digest:
+            raise BackupError(f"the backup's stored file {blob} does not match its sha256: it is damaged")
+    return tickets, files
+
+
+def restore(backup_dir: Path, data_dir: Path, *, replace: bool = False) -> RestoreSummary:
+    """Make ``data_dir`` the state saved in ``backup_dir``; the server must be stopped."""
+    from server.runner import DataDirInUseError, DataDirLock
+
+    if backup_dir.resolve() == data_dir.resolve():
+        raise BackupError("the backup and the data directory are the same directory")
+    tickets, files = verify_backup(backup_dir)
+    make_private_dir(data_dir)
+    try:
+        with DataDirLock(data_dir):
+            copied, present, previous = _restore_locked(backup_dir, data_dir, replace=replace)
+            # Opening the store switches the restored file back to WAL and checks it is readable.
+            Store(data_dir).close()
+    except DataDirInUseError as exc:
+        raise BackupError(f"{exc}; stop it before restoring") from None
+    return RestoreSummary(data_dir, tickets, files, copied, present, previous)
+
+
+def _restore_locked(backup_dir: Path, data_dir: Path, *, replace: bool) -> tuple[int, int, Path | None]:
+    existing = data_dir / DB_FILENAME
+    if existing.is_file() and not replace:
+        raise BackupError(f"{data_dir} already holds a database; pass --replace to move it aside and restore over it")
+    target_blobs = BlobStore(data_dir)
+    copied = present = 0
+    for blob in sorted((backup_dir / "blobs").glob("*/*")):
+        if not blob.is_file() or len(blob.name) != 64:
+            continue
+        target = target_blobs.path_for(blob.name)
+        if target.is_file() and target.stat().st_size == blob.stat().st_size:
+            present += 1
+            continue
+        _copy_verified(blob, target)
+        copied += 1
+    staged = data_dir / f".{DB_FILENAME}.restoring"
+    try:
+        _copy_database(backup_dir / DB_FILENAME, staged)
+        previous = _move_aside(data_dir) if existing.is_file() else None
+        staged.replace(existing)
+        fsync_dir(data_dir)
+    except BaseException:
+        discard(staged)
+        raise
+    return copied, present, previous
+
+
+def _copy_database(source: Path, target: Path) -> None:
+    discard(target)
+    reader = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    writer = sqlite3.connect(target)
+    try:
+        reader.backup(writer)
+        writer.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        writer.close()
+        reader.close()
+    fsync_file(target)
+
+
+def _move_aside(data_dir: Path) -> Path:
+    """Move the current database (and its WAL) into before-restore-<UTC time>/; returns that folder."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    aside = data_dir / f"before-restore-{stamp}"
+    suffix = 1
+    while aside.exists():
+        suffix += 1
+        aside = data_dir / f"before-restore-{stamp}-{suffix}"
+    make_private_dir(aside)
+    for name in (DB_FILENAME, f"{DB_FILENAME}-wal", f"{DB_FILENAME}-shm"):
+        path = data_dir / name
+        if path.exists():
+            path.replace(aside / name)
+    fsync_dir(aside)
+    fsync_dir(data_dir)
+    return aside
+
+
+def _copy_verified(source: Path, target: Path) -> None:
+    """Copy a blob durably, checking on the way that its bytes hash to its name."""
+    make_private_dir(target.parent)
+    fd, temp_name = tempfile.mkstemp(prefix=".restore-", dir=target.parent)
+    temp = Path(temp_name)
+    digest = hashlib.sha256()
+    try:
+        with source.open("rb") as reader, os.fdopen(fd, "wb") as writer:
+            while chunk := reader.read(_COPY_CHUNK):
+                digest.update(chunk)
+                writer.write(chunk)
+        if digest.hexdigest() != source.name:
+            raise BackupError(f"the backup's stored file {source} does not match its sha256: it is damaged")
+        fsync_file(temp)
+        temp.replace(target)
+    except BaseException:
+        discard(temp)
+        raise
+    fsync_dir(target.parent)
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(_COPY_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -5,20 +5,33 @@
     showdesk server token list [--all] [--json] [--data DIR]
     showdesk server token revoke NAME_OR_ID [--data DIR]
     showdesk server backup DEST [--data DIR]
+    showdesk server restore BACKUP [--data DIR] [--replace]
+    showdesk server retention [--days N] [--dry-run] [--json] [--data DIR]
 
-Token and backup commands work on the database directly, so they work while the server
-runs; a revoked token is refused from its next request on.
+Token, backup and retention commands work on the database directly, so they work while
+the server runs; a revoked token is refused from its next request on. Restore needs the
+server stopped.
+
+Defaults come from the ``[server]`` table of the configuration files (the machine-wide
+file, then the user's; the keys are documented in docs/configuration.md); the command
+line wins. The server shares only the report schema with the agent, so it reads those few
+keys itself rather than through ``agent.config``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Sequence
+import time
+import tomllib
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
+
+import platformdirs
 
 from server.settings import (
     DEFAULT_HOST,
@@ -30,7 +43,72 @@ from server.settings import (
     version,
 )
 
-COMMANDS: Final = ("serve", "token", "backup")
+COMMANDS: Final = ("serve", "token", "backup", "restore", "retention")
+EXIT_CONFIG: Final = 5
+DEFAULT_RETENTION_DAYS: Final = 90
+# The [server] keys `showdesk server` reads, with their types (documented in agent.config.SETTINGS).
+SERVER_KEYS: Final[dict[str, type]] = {
+    "host": str,
+    "port": int,
+    "data_dir": str,
+    "public_url": str,
+    "retention_days": int,
+}
+
+
+class ConfigFileError(ValueError):
+    """A mistake in the [server] table of a configuration file, naming the file and the key."""
+
+
+def machine_config_path() -> Path:
+    """The machine-wide configuration file (the same place as agent.config.machine_config_path)."""
+    override = os.environ.get("SHOWDESK_MACHINE_CONFIG")
+    if override:
+        return Path(override)
+    if sys.platform == "win32":
+        return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / "ShowDesk" / "config.toml"
+    if sys.platform == "darwin":
+        return Path("/Library/Application Support/ShowDesk/config.toml")
+    return Path("/etc/showdesk/config.toml")
+
+
+def user_config_path() -> Path:
+    override = os.environ.get("SHOWDESK_CONFIG")
+    if override:
+        return Path(override)
+    return platformdirs.user_config_path("showdesk", appauthor=False) / "config.toml"
+
+
+def configured_server_settings() -> dict[str, Any]:
+    """The [server] keys set in the configuration files; the user's file wins over the machine's."""
+    values: dict[str, Any] = {}
+    for path in (machine_config_path(), user_config_path()):
+        try:
+            with path.open("rb") as stream:
+                table = tomllib.load(stream)
+        except FileNotFoundError:
+            continue
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigFileError(f"{path}: not valid TOML: {exc}") from exc
+        except OSError as exc:
+            raise ConfigFileError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        section = table.get("server", {})
+        if not isinstance(section, dict):
+            raise ConfigFileError(f"{path}: server must be a table ([server])")
+        for key, kind in SERVER_KEYS.items():
+            if key not in section:
+                continue
+            value = section[key]
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise ConfigFileError(f"{path}: server.{key} must be {kind.__name__}, got {value!r}")
+            values[key] = value
+    port = values.get("port")
+    if port is not None and not 1 <= port <= 65535:
+        raise ConfigFileError(f"server.port {port} is not between 1 and 65535")
+    days = values.get("retention_days")
+    if days is not None and days < 0:
+        raise ConfigFileError(f"server.retention_days must be 0 or more, got {days}")
+    return values
 
 
 def _data_option(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +117,7 @@ def _data_option(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         metavar="DIR",
-        help=f"data directory (default: {default_data_dir()})",
+        help=f"data directory (default: [server] data_dir in the configuration, else {default_data_dir()})",
     )
 
 
@@ -64,23 +142,36 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _days(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of days") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value} days: retention needs 0 or more days")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="showdesk server",
         description="The ShowDesk built-in ticket server. Without a command it serves.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
-    commands = parser.add_subparsers(dest="command", metavar="{serve,token,backup}")
+    commands = parser.add_subparsers(dest="command", metavar="{" + ",".join(COMMANDS) + "}")
 
     serve = commands.add_parser("serve", help="run the HTTP server (the default)")
-    serve.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
-    serve.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    serve.add_argument(
+        "--host", default=None, help=f"address to listen on (default: [server] host, else {DEFAULT_HOST})"
+    )
+    serve.add_argument("--port", type=_port, default=None, help=f"port (default: [server] port, else {DEFAULT_PORT})")
     _data_option(serve)
     serve.add_argument(
         "--public-url",
-        default="",
+        default=None,
         metavar="URL",
-        help="base URL in ticket links, e.g. https://help.example.org (default: the listen address)",
+        help="base URL in ticket links, e.g. https://help.example.org (default: [server] public_url, else the "
+        "listen address)",
     )
     serve.add_argument(
         "--max-body-mb",
@@ -126,6 +217,32 @@ def build_parser() -> argparse.ArgumentParser:
     backup = commands.add_parser("backup", help="online, consistent backup of the data directory")
     backup.add_argument("destination", type=Path, metavar="DEST", help="a directory; made if missing")
     _data_option(backup)
+
+    restore = commands.add_parser(
+        "restore", help="verify a backup and make it the data directory (stop the server first)"
+    )
+    restore.add_argument("source", type=Path, metavar="BACKUP", help="a directory `backup` wrote")
+    restore.add_argument(
+        "--replace",
+        action="store_true",
+        help="the data directory already holds a database: move it into before-restore-<time>/ and restore",
+    )
+    _data_option(restore)
+
+    retention = commands.add_parser(
+        "retention", help="delete the pictures and attachments of tickets closed more than N days ago"
+    )
+    retention.add_argument(
+        "--days",
+        type=_days,
+        default=None,
+        metavar="N",
+        help=f"keep files of tickets closed within N days (default: [server] retention_days, else "
+        f"{DEFAULT_RETENTION_DAYS})",
+    )
+    retention.add_argument("--dry-run", action="store_true", help="list what would be deleted; delete nothing")
+    retention.add_argument("--json", action="store_true", help="machine-readable output")
+    _data_option(retention)
     return parser
 
 
@@ -135,22 +252,35 @@ def main(argv: list[str] | None = None) -> int:
     if not args_list or (args_list[0] not in COMMANDS and args_list[0] not in ("-h", "--help", "--version")):
         args_list.insert(0, "serve")
     args = build_parser().parse_args(args_list)
-    data_dir: Path = (args.data or default_data_dir()).expanduser().absolute()
+    try:
+        configured = configured_server_settings()
+    except ConfigFileError as exc:
+        print(f"showdesk server: configuration: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    data_dir: Path = (args.data or _configured_data_dir(configured)).expanduser().absolute()
     if args.command == "serve":
-        return _serve(args, data_dir)
+        return _serve(args, data_dir, configured)
     if args.command == "token":
         return _token(args, data_dir)
+    if args.command == "restore":
+        return _restore(args, data_dir)
+    if args.command == "retention":
+        return _retention(args, data_dir, configured)
     return _backup(args, data_dir)
 
 
-def _serve(args: argparse.Namespace, data_dir: Path) -> int:
+def _configured_data_dir(configured: Mapping[str, Any]) -> Path:
+    return Path(configured["data_dir"]) if configured.get("data_dir") else default_data_dir()
+
+
+def _serve(args: argparse.Namespace, data_dir: Path, configured: Mapping[str, Any]) -> int:
     from server.runner import serve
 
     settings = Settings(
         data_dir=data_dir,
-        host=args.host,
-        port=args.port,
-        public_url=args.public_url,
+        host=args.host if args.host is not None else configured.get("host", DEFAULT_HOST),
+        port=args.port if args.port is not None else configured.get("port", DEFAULT_PORT),
+        public_url=args.public_url if args.public_url is not None else configured.get("public_url", ""),
         max_body_bytes=int(args.max_body_mb * 1024 * 1024),
         max_image_pixels=args.max_image_pixels,
         busy_timeout_seconds=args.busy_timeout,
@@ -248,6 +378,77 @@ def _backup(args: argparse.Namespace, data_dir: Path) -> int:
     print(
         f"backed up {summary.tickets} ticket(s) to {summary.destination}: "
         f"{summary.blobs_copied} file(s) copied, {summary.blobs_present} already there",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _restore(args: argparse.Namespace, data_dir: Path) -> int:
+    from server.backup import BackupError, restore
+    from server.store import StoreError
+
+    source: Path = args.source.expanduser().absolute()
+    try:
+        summary = restore(source, data_dir, replace=args.replace)
+    except (BackupError, StoreError, OSError) as exc:
+        print(f"showdesk server: restore failed, nothing was changed in use: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"restored {summary.tickets} ticket(s) and {summary.files} file(s) from {source} into {summary.data_dir} "
+        f"({summary.blobs_copied} stored file(s) copied, {summary.blobs_present} already there)",
+        file=sys.stderr,
+    )
+    if summary.previous is not None:
+        print(f"the database that was there before is kept in {summary.previous}", file=sys.stderr)
+    return 0
+
+
+def _retention(args: argparse.Namespace, data_dir: Path, configured: Mapping[str, Any]) -> int:
+    from server.retention import RetentionError, apply_retention
+    from server.store import StoreError
+
+    days: int = args.days if args.days is not None else configured.get("retention_days", DEFAULT_RETENTION_DAYS)
+    try:
+        result = apply_retention(data_dir, days, now=time.time(), dry_run=args.dry_run)
+    except (RetentionError, StoreError, OSError) as exc:
+        print(f"showdesk server: retention failed: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "days": result.days,
+                    "cutoff": _iso(result.cutoff),
+                    "dry_run": result.dry_run,
+                    "blobs_deleted": result.blobs_deleted,
+                    "bytes_deleted": result.bytes_deleted,
+                    "tickets": [
+                        {
+                            "number": t.number,
+                            "id": t.id,
+                            "closed_at": _iso(t.closed_at),
+                            "files": [
+                                {"path": f.path, "role": f.role, "size": f.size, "sha256": f.sha256, "kept": f.shared}
+                                for f in t.files
+                            ],
+                        }
+                        for t in result.tickets
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return 0
+    verb = "would delete" if result.dry_run else "deleted"
+    for ticket in result.tickets:
+        print(f"{ticket.number}  closed {_iso(ticket.closed_at)}")
+        for file in ticket.files:
+            action = "kept (another ticket still uses these bytes)" if file.shared else verb
+            print(f"    {file.path}  {file.size} bytes  {action}")
+    doomed = {f.sha256: f.size for t in result.tickets for f in t.deleted}
+    print(
+        f"{len(result.tickets)} ticket(s) closed before {_iso(result.cutoff)} ({result.days} days): "
+        f"{verb} {len(doomed)} stored file(s), {sum(doomed.values())} bytes",
         file=sys.stderr,
     )
     return 0

@@ -5,7 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import DEFAULT_BACKEND_URL, ConfigError, load_config, reference_markdown
+from agent.config import (
+    DEFAULT_BACKEND_URL,
+    MACHINE_CONFIG_PATHS,
+    SETTINGS,
+    ConfigError,
+    check_file,
+    load_config,
+    reference_markdown,
+)
 
 
 @pytest.fixture
@@ -91,3 +99,85 @@ def test_outbox_dir_defaults_under_user_data(config_files: tuple[Path, Path]) ->
 def test_reference_lists_every_key() -> None:
     page = reference_markdown()
     assert "`backend.url`" in page and "SHOWDESK_URL" in page and "`server.port`" in page
+
+
+# ---------------------------------------------------------------- checking a file, line by line
+def test_check_file_names_the_line_of_each_mistake_and_explains_it(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        "# pushed by the management tool\n"
+        "[backend]\n"
+        'url = "https://helpdesk.example.org"\n'
+        "\n"
+        "[server]\n"
+        'port = "8765"\n'
+        'notes = """\n'
+        "prot = 1\n"
+        '"""\n'
+        "[sysinfo]\n"
+        'exclude = "processes"\n'
+        "[backends.rt]\n"
+        'type = "rt"\n'
+        'token = "abc"\n'
+        "[serverr]\n"
+        "port = 1\n"
+    )
+
+    problems = check_file(config)
+
+    assert problems == [
+        f"{config}:6: server.port must be int, got '8765': write a whole number without quotes, like 8765 "
+        "(default 8765)",
+        f"{config}:7: unknown key 'server.notes' (`showdesk config reference` lists every key)",
+        f"{config}:11: sysinfo.exclude must be list, got 'processes': write a list in brackets, like "
+        '["processes"] (default [])',
+        f"{config}:16: unknown key 'serverr.port' (did you mean 'server.port'?)",
+        f"{config}:14: [backends.rt] has 'token': secrets never go in a file; use `showdesk login` (OS keyring) "
+        "or SHOWDESK_TOKEN",
+    ]
+
+
+def test_check_file_finds_keys_written_dotted_or_inline(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('server.port = "x"\nsysinfo = { timeout = "slow" }\n')
+    assert [p.split(": ", 1)[0] for p in check_file(config)] == [f"{config}:1", f"{config}:2"]
+
+
+def test_check_file_points_at_a_toml_syntax_error(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[server]\nport = 8000\nhost = "127.0.0.1\n')
+    (problem,) = check_file(config)
+    assert problem.startswith(f"{config}:3: not valid TOML")
+
+
+def test_check_file_of_a_good_or_missing_file(tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text('[server]\nport = 8000\nretention_days = 30\n[kiosk]\nsite = "HQ"\n')
+    assert check_file(good) == []
+    assert check_file(tmp_path / "absent.toml") == [f"{tmp_path / 'absent.toml'}: no such file"]
+
+
+def test_load_config_reports_the_line_too(config_files: tuple[Path, Path]) -> None:
+    _, user = config_files
+    user.write_text("[sysinfo]\n\ntimeout = 'slow'\n")
+    with pytest.raises(ConfigError, match=r":3: sysinfo.timeout must be float"):
+        load_config()
+
+
+# ---------------------------------------------------------------- the reference page
+def test_the_reference_page_is_the_same_on_every_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    page = reference_markdown()
+    monkeypatch.setenv("SHOWDESK_MACHINE_CONFIG", "/somewhere/else.toml")
+    monkeypatch.setenv("SHOWDESK_CONFIG", "/elsewhere.toml")
+    assert reference_markdown() == page
+    for path in MACHINE_CONFIG_PATHS.values():
+        assert f"`{path}`" in page
+    for setting in SETTINGS:
+        assert f"| `{setting.key}` | {setting.type.__name__} |" in page
+
+
+def test_docs_configuration_is_up_to_date_with_the_code() -> None:
+    page = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+    assert page.read_text(encoding="utf-8") == reference_markdown(), (
+        "docs/configuration.md is stale: run `showdesk config reference > docs/configuration.md`"
+    )
