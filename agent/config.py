@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -24,7 +25,8 @@ APP_NAME: Final = "showdesk"
 DEFAULT_BACKEND_URL: Final = "http://127.0.0.1:8765"
 BACKEND_TYPES: Final = ("builtin", "rt", "smtp", "zammad", "glpi", "folder")
 # Keys every backend table understands; anything else is handed to its connector.
-_COMMON_BACKEND_KEYS: Final = ("type", "url", "ca_bundle", "connect_timeout", "read_timeout")
+_COMMON_BACKEND_KEYS: Final = ("type", "url", "ca_bundle", "connect_timeout", "read_timeout", "proxy")
+PROXY_SCHEMES: Final = ("http", "https")  # SOCKS would need PySocks, which ShowDesk does not ship
 
 
 # The machine-wide file an administrator (or a management tool) pushes, per OS.
@@ -78,6 +80,13 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     Setting("backend.connect_timeout", float, 5.0, "Seconds to wait for a connection."),
     Setting("backend.read_timeout", float, 60.0, "Seconds to wait for an answer."),
     Setting(
+        "backend.proxy",
+        str,
+        "",
+        "Proxy for the backend's HTTP and HTTPS requests (e.g. `http://proxy.example.org:3128`). "
+        "Empty: the environment's proxy (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) or the system's.",
+    ),
+    Setting(
         "default_backend",
         str,
         "",
@@ -129,6 +138,7 @@ class BackendConfig:
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
     options: Mapping[str, Any] = field(default_factory=dict)
+    proxy: str | None = None  # None: the environment's or the system's proxy
 
 
 @dataclass(frozen=True)
@@ -194,6 +204,7 @@ def _backend_from_table(name: str, table: Mapping[str, Any]) -> BackendConfig:
                 "use `showdesk login` (OS keyring) or SHOWDESK_TOKEN",
                 secret_key,
             )
+    proxy = _proxy(table.get("proxy"), where)
     options = {k: v for k, v in table.items() if k not in _COMMON_BACKEND_KEYS}
     return BackendConfig(
         name=name,
@@ -203,7 +214,28 @@ def _backend_from_table(name: str, table: Mapping[str, Any]) -> BackendConfig:
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         options=options,
+        proxy=proxy,
     )
+
+
+def _proxy(value: object, where: str) -> str | None:
+    """A proxy URL from a backend table; empty or missing is None (the environment's or the system's)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} proxy must be a URL string such as \"http://proxy.example.org:3128\"", "proxy")
+    parts = urlsplit(value.strip())
+    if parts.scheme not in PROXY_SCHEMES or not parts.hostname:
+        raise ConfigError(
+            f"{where} proxy = {value!r} is not a proxy address; write it like \"http://proxy.example.org:3128\" "
+            f"(schemes: {', '.join(PROXY_SCHEMES)})",
+            "proxy",
+        )
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        raise ConfigError(f"{where} proxy = {value!r} has a port that is not a number", "proxy") from exc
+    return value.strip()
 
 
 def machine_config_path() -> Path:
@@ -494,7 +526,8 @@ def reference_markdown() -> str:
         "",
         "| section | what | checked by |",
         "| --- | --- | --- |",
-        "| `[backends.NAME]` | more backends, chosen with `--backend NAME`; the keys of each type are in "
+        "| `[backends.NAME]` | more backends, chosen with `--backend NAME`; each takes the `backend.` keys "
+        "(`type`, `url`, `ca_bundle`, `proxy`, the timeouts) and the keys of its type in "
         "[connectors.md](connectors.md) | `showdesk config check` |",
         "| `[kiosk]` | the walk-up kiosk: site, texts, categories, allowed apps, admin PIN hash (README) "
         "| `showdesk kiosk --check` |",

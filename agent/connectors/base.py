@@ -8,7 +8,9 @@ hides what cannot work instead of failing; the optional methods raise
 Errors are classified for the outbox's retry rules:
 
 * ``TransientError``: try again later with the same idempotency key (network failures,
-  timeouts, 408, 409, 425, 429, 5xx); ``retry_after`` carries the server's wish.
+  timeouts, 408, 409, 425, 429, 5xx); ``retry_after`` carries the server's wish. A 409
+  means "this idempotency key is still being processed" only for a submission; to any other
+  call it is a refusal in the ticket's current state, a ``PermanentError`` with the reason.
 * ``AuthError``: the token is missing or refused (401, 403). Retrying cannot help until
   a person fixes the token, so the outbox pauses that backend's reports (kept, not
   dead) and tries again on ``wake()`` or after a long pause.
@@ -50,6 +52,11 @@ class Capability(enum.StrEnum):
     QUEUE = "queue"  # queue_place (walk-up queue)
     PROGRESS = "progress"  # submit reports upload progress
     IDEMPOTENT = "idempotent"  # a replayed submission returns the same ticket, never a second one
+    CHANGES = "changes"  # changes(): what changed since a sequence number (live lists)
+    FILTERS = "filters"  # list_tickets(filters=...) beyond status: category, source, assignee, reporter, text
+    ASSIGN = "assign"  # assign()
+    STATS = "stats"  # stats()
+    WALK_UP = "walk-up"  # queue_board(), call_next()
 
 
 # ---------------------------------------------------------------- errors
@@ -102,8 +109,44 @@ class QueuePlace:
 
 
 @dataclass(frozen=True)
+class TicketFilter:
+    """Which tickets a list shows; every field left None does not filter."""
+
+    status: str | None = None
+    category: str | None = None
+    source: str | None = None  # a kiosk's id or a machine's host name
+    assignee: str | None = None  # a technician's name, "me" or "none"
+    reporter: str | None = None  # an e-mail address
+    text: str | None = None  # words in the subject or description
+    since: datetime | None = None  # created at or after
+
+
+@dataclass(frozen=True)
+class Change:
+    """Something happened to a ticket (kind: created, status, assigned, note, reply, queue)."""
+
+    seq: int
+    ticket_id: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    """Changes after a sequence number; pass ``last_seq`` as ``after`` next time."""
+
+    changes: Sequence[Change]
+    last_seq: int
+
+
+@dataclass(frozen=True)
 class TicketPage:
-    """One page of a ticket list; pass ``next_cursor`` back for the next page (None: the last)."""
+    """One page of a ticket list; pass ``next_cursor`` back for the next page (None: the last).
+
+    ``raw`` holds the backend's own records. Connectors to other ticket systems add the
+    built-in server's summary keys next to their own where they know them (``subject``,
+    ``created_at``, ``updated_at``, ``assignee``, ``reporter``: {``name``, ``email``}), so a
+    list can show rows without knowing each system.
+    """
 
     tickets: Sequence[Ticket]
     next_cursor: str | None = None
@@ -141,9 +184,22 @@ class Connector(abc.ABC):
         """
 
     def list_tickets(
-        self, *, status: str | None = None, limit: int = 50, cursor: str | None = None
+        self,
+        *,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        filters: TicketFilter | None = None,
     ) -> TicketPage:
-        """Tickets newest first, one page; a submitter's token sees only its own."""
+        """Tickets newest first, one page; a submitter's token sees only its own.
+
+        ``filters`` beyond their status need ``Capability.FILTERS``; ``status`` is the same as
+        ``filters.status`` (the filter's wins when both are given).
+        """
+        raise self._unsupported(Capability.READ)
+
+    def whoami(self) -> Mapping[str, Any]:
+        """Who the token in use belongs to: {"name", "role", "site"} (a name may be "" where unknown)."""
         raise self._unsupported(Capability.READ)
 
     def iter_tickets(self, *, status: str | None = None, page_size: int = 100) -> Iterator[Ticket]:
@@ -173,6 +229,26 @@ class Connector(abc.ABC):
     def queue_place(self, ticket_id: str) -> QueuePlace:
         raise self._unsupported(Capability.QUEUE)
 
+    def changes(self, after: int, *, wait: float = 0.0, limit: int = 500) -> ChangePage:
+        """Changes after sequence number ``after``, waiting up to ``wait`` seconds for the first one."""
+        raise self._unsupported(Capability.CHANGES)
+
+    def assign(self, ticket_id: str, assignee: str | None) -> Ticket:
+        """Assign to a technician by name, ``"me"`` (the token's owner), or nobody (None)."""
+        raise self._unsupported(Capability.ASSIGN)
+
+    def stats(self, since: datetime, until: datetime) -> Mapping[str, Any]:
+        """The help desk's figures for tickets created in [since, until)."""
+        raise self._unsupported(Capability.STATS)
+
+    def queue_board(self, site: str) -> Mapping[str, Any]:
+        """The walk-up queue of ``site``: who waits, who is served, the estimated wait."""
+        raise self._unsupported(Capability.WALK_UP)
+
+    def call_next(self, site: str) -> Mapping[str, Any]:
+        """Call the longest-waiting walk-up person at ``site``: {"called": ticket or None, "board": …}."""
+        raise self._unsupported(Capability.WALK_UP)
+
     def close(self) -> None:  # noqa: B027 - optional hook; connectors without connections keep it
         """Release connections; the connector must not be used afterwards."""
 
@@ -181,6 +257,15 @@ class Connector(abc.ABC):
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+    def _status_only(self, status: str | None, filters: TicketFilter | None) -> str | None:
+        """The status to list for a connector without ``Capability.FILTERS``; any other filter is refused."""
+        if filters is None:
+            return status
+        others = {k: v for k, v in vars(filters).items() if k != "status" and v is not None}
+        if others:
+            raise self._unsupported(Capability.FILTERS)
+        return filters.status or status
 
     def _unsupported(self, capability: Capability) -> UnsupportedError:
         return UnsupportedError(f"{self.system} does not support {capability.value}", system=self.system)

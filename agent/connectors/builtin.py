@@ -4,7 +4,13 @@ One ``requests.Session`` per connector, explicit (connect, read) timeouts on eve
 TLS verification always on. A configured CA bundle wins over ``REQUESTS_CA_BUNDLE`` and
 ``CURL_CA_BUNDLE``: requests lets those replace ``Session.verify`` whenever
 ``trust_env`` is on, so the bundle is passed as ``verify=`` on each request, where the
-environment no longer overrides it (proxies from the environment still apply).
+environment no longer overrides it. A configured proxy goes into ``Session.proxies`` for
+http and https, where it wins over the environment's (HTTP_PROXY, HTTPS_PROXY, NO_PROXY);
+without one, requests uses the environment's or the system's, as it does by default.
+
+A 409 answers a submission whose idempotency key is still being processed (retry later);
+to any other call it is the server refusing the change in the ticket's current state, a
+``PermanentError`` carrying the server's reason.
 
 The upload is a multipart body this module builds itself and hands to requests as a
 file-like object with a known length, read in chunks, so progress is the bytes really
@@ -16,6 +22,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, urlsplit
@@ -30,11 +37,14 @@ from agent.connectors.base import (
     MAX_REASON_CHARS,
     AuthError,
     Capability,
+    Change,
+    ChangePage,
     Connector,
     PermanentError,
     ProgressCallback,
     QueuePlace,
     TicketDetail,
+    TicketFilter,
     TicketPage,
     TransientError,
     check_ticket_matches,
@@ -51,6 +61,8 @@ USER_AGENT: Final = f"ShowDesk/{agent.__version__} (+builtin)"
 UPLOAD_CHUNK_BYTES: Final = 64 * 1024
 MAX_JSON_ANSWER_BYTES: Final = 8 * 1024 * 1024
 MAX_PAGE_SIZE: Final = 200  # the server's bound on ?limit=
+MAX_CHANGES_WAIT: Final = 30.0  # the server's bound on /changes?wait=
+MAX_CHANGES_LIMIT: Final = 1000
 
 TokenSource = str | Callable[[], str | None] | None
 
@@ -133,6 +145,11 @@ class BuiltinConnector(Connector):
             Capability.QUEUE,
             Capability.PROGRESS,
             Capability.IDEMPOTENT,
+            Capability.CHANGES,
+            Capability.FILTERS,
+            Capability.ASSIGN,
+            Capability.STATS,
+            Capability.WALK_UP,
         }
     )
 
@@ -144,6 +161,7 @@ class BuiltinConnector(Connector):
         ca_bundle: str | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 60.0,
+        proxy: str | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -159,6 +177,8 @@ class BuiltinConnector(Connector):
         self.session.verify = self._verify
         self.session.headers["User-Agent"] = USER_AGENT
         self.session.headers["Accept"] = "application/json"
+        if proxy:
+            self.session.proxies = {"http": proxy, "https": proxy}
 
     @property
     def system(self) -> str:
@@ -184,16 +204,22 @@ class BuiltinConnector(Connector):
         *,
         headers: Mapping[str, str] | None = None,
         stream: bool = False,
+        timeout: float | None = None,
+        conflict_is_transient: bool = False,
         **kwargs: Any,
     ) -> requests.Response:
-        """One API call with auth, timeouts and verification; a non-2xx answer raises a ``ConnectorError``."""
+        """One API call with auth, timeouts and verification; a non-2xx answer raises a ``ConnectorError``.
+
+        ``timeout`` replaces the read timeout (a long poll waits longer than an ordinary
+        answer); ``conflict_is_transient`` is for submissions only (see the module's note on 409).
+        """
         all_headers = {**self._auth_header(), **(headers or {})}
         try:
             response = self.session.request(
                 method,
                 f"{self.url}{API}{path}",
                 headers=all_headers,
-                timeout=self._timeout,
+                timeout=(self._timeout[0], timeout) if timeout is not None else self._timeout,
                 verify=self._verify,
                 allow_redirects=False,  # a redirected POST loses its body; a moved server is a config fix
                 stream=stream,
@@ -208,6 +234,12 @@ class BuiltinConnector(Connector):
             raise TransientError(f"cannot reach {self.system}: {_short(exc)}", system=self.system) from exc
         except requests.exceptions.RequestException as exc:
             raise TransientError(f"request to {self.system} failed: {_short(exc)}", system=self.system) from exc
+        if response.status_code == 409 and not conflict_is_transient:
+            try:
+                reason = _reason(response) or "the change is not allowed in the ticket's current state"
+                raise PermanentError(f"{self.system} refused: {reason}", system=self.system, status=409)
+            finally:
+                response.close()
         if not 200 <= response.status_code <= 299:
             try:
                 raise error_for_status(
@@ -253,6 +285,7 @@ class BuiltinConnector(Connector):
             "/reports",
             data=body,
             headers={"Content-Type": body.content_type, "Idempotency-Key": str(report.id)},
+            conflict_is_transient=True,  # the same key is still being processed: try again later
         )
         ticket_data = answer.get("ticket") if isinstance(answer, dict) else None
         if ticket_data is None:
@@ -261,11 +294,27 @@ class BuiltinConnector(Connector):
 
     # ------------------------------------------------------------ read side
     def list_tickets(
-        self, *, status: str | None = None, limit: int = 50, cursor: str | None = None
+        self,
+        *,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        filters: TicketFilter | None = None,
     ) -> TicketPage:
         params: dict[str, str | int] = {"limit": max(1, min(limit, MAX_PAGE_SIZE))}
-        if status is not None:
-            params["status"] = status
+        wanted = filters or TicketFilter()
+        for key, value in (
+            ("status", wanted.status or status),
+            ("category", wanted.category),
+            ("source", wanted.source),
+            ("assignee", wanted.assignee),
+            ("reporter", wanted.reporter),
+            ("q", wanted.text.strip() if wanted.text else None),
+        ):
+            if value:
+                params[key] = value
+        if wanted.since is not None:
+            params["since"] = wanted.since.isoformat()
         if cursor is not None:
             params["cursor"] = cursor
         answer = self._json("GET", "/tickets", params=params)
@@ -329,6 +378,45 @@ class BuiltinConnector(Connector):
             raise PermanentError(f"{self.system} sent a queue place ShowDesk cannot read", system=self.system)
         return _queue_place(answer)
 
+    def whoami(self) -> Mapping[str, Any]:
+        return self._object("GET", "/whoami", what="caller")
+
+    def changes(self, after: int, *, wait: float = 0.0, limit: int = 500) -> ChangePage:
+        wait = max(0.0, min(wait, MAX_CHANGES_WAIT))
+        params = {"after": max(0, after), "wait": wait, "limit": max(1, min(limit, MAX_CHANGES_LIMIT))}
+        answer = self._object("GET", "/changes", what="changes page", params=params, timeout=wait + self._timeout[1])
+        items = answer.get("changes")
+        if not isinstance(items, list):
+            raise PermanentError(f"{self.system} sent a changes page ShowDesk cannot read", system=self.system)
+        changes = [
+            Change(int(c["seq"]), str(c["ticket_id"]), str(c.get("kind", "")))
+            for c in items
+            if isinstance(c, dict) and isinstance(c.get("seq"), int) and c.get("ticket_id")
+        ]
+        last = answer.get("last_seq")
+        return ChangePage(changes, last if isinstance(last, int) and not isinstance(last, bool) else after)
+
+    def assign(self, ticket_id: str, assignee: str | None) -> Ticket:
+        answer = self._json("POST", f"/tickets/{_segment(ticket_id)}/assign", json={"assignee": assignee})
+        return self._ticket(_ticket_fields(answer.get("ticket", answer) if isinstance(answer, dict) else answer))
+
+    def stats(self, since: datetime, until: datetime) -> Mapping[str, Any]:
+        return self._object(
+            "GET", "/stats", what="figures", params={"since": since.isoformat(), "until": until.isoformat()}
+        )
+
+    def queue_board(self, site: str) -> Mapping[str, Any]:
+        return self._object("GET", f"/queue/{_segment(site)}", what="queue board")
+
+    def call_next(self, site: str) -> Mapping[str, Any]:
+        return self._object("POST", f"/queue/{_segment(site)}/next", what="call")
+
+    def _object(self, method: str, path: str, *, what: str, **kwargs: Any) -> dict[str, Any]:
+        answer = self._json(method, path, **kwargs)
+        if not isinstance(answer, dict):
+            raise PermanentError(f"{self.system} sent a {what} ShowDesk cannot read", system=self.system)
+        return answer
+
 
 def create(backend: BackendConfig, *, role: str = "submitter") -> BuiltinConnector:
     """The registry's entry point: a connector whose token is looked up at each call.
@@ -344,6 +432,7 @@ def create(backend: BackendConfig, *, role: str = "submitter") -> BuiltinConnect
         ca_bundle=backend.ca_bundle,
         connect_timeout=backend.connect_timeout,
         read_timeout=backend.read_timeout,
+        proxy=backend.proxy,
     )
 
 

@@ -29,6 +29,7 @@ from agent.connectors.base import (
     PermanentError,
     ProgressCallback,
     TicketDetail,
+    TicketFilter,
     TicketPage,
     TransientError,
 )
@@ -142,8 +143,14 @@ class FolderConnector(Connector):
             raise PermanentError(f"{path} cannot be read: {exc}", system=self.system) from exc
 
     def list_tickets(
-        self, *, status: str | None = None, limit: int = 50, cursor: str | None = None
+        self,
+        *,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        filters: TicketFilter | None = None,
     ) -> TicketPage:
+        status = self._status_only(status, filters)
         if status not in (None, "new"):
             return TicketPage(tickets=[])
         paths = self._bundles()

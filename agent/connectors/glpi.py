@@ -42,6 +42,7 @@ from agent.connectors.base import (
     PermanentError,
     ProgressCallback,
     TicketDetail,
+    TicketFilter,
     TicketPage,
     TransientError,
 )
@@ -119,6 +120,7 @@ class GLPIConnector(Connector):
         ca_bundle: str | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 120.0,
+        proxy: str | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.web_url = (web_url or self.url.rsplit("/apirest.php", 1)[0]).rstrip("/")
@@ -127,7 +129,8 @@ class GLPIConnector(Connector):
         self.ticket_fields = dict(ticket_fields or {})
         self.statuses = status_map(DEFAULT_STATUSES, statuses or {}, "GLPI backend")
         self.http = HttpClient(self.url, system=self.system, kind="glpi", ca_bundle=ca_bundle,
-                               connect_timeout=connect_timeout, read_timeout=read_timeout, classify=self._classify)
+                               connect_timeout=connect_timeout, read_timeout=read_timeout, proxy=proxy,
+                               classify=self._classify)
         # Documents go one per request, so GLPI's document size limit bounds each file.
         self.limits = Limits(
             system=self.system,
@@ -269,8 +272,14 @@ class GLPIConnector(Connector):
 
     # ------------------------------------------------------------ read side
     def list_tickets(
-        self, *, status: str | None = None, limit: int = 50, cursor: str | None = None
+        self,
+        *,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        filters: TicketFilter | None = None,
     ) -> TicketPage:
+        status = self._status_only(status, filters)
         start = int(cursor) if cursor and cursor.isdigit() else 0
         size = max(1, min(limit, MAX_PAGE_SIZE))
         params: dict[str, str | int] = {"range": f"{start}-{start + size - 1}", "order": "DESC", "sort": "id"}
@@ -422,6 +431,7 @@ def create(backend: BackendConfig, *, role: str = "submitter") -> GLPIConnector:
         ca_bundle=backend.ca_bundle,
         connect_timeout=backend.connect_timeout,
         read_timeout=backend.read_timeout,
+        proxy=backend.proxy,
     )
 
 

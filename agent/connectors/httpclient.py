@@ -2,9 +2,11 @@
 
 Same rules as the built-in connector: one ``requests.Session`` per connector, explicit
 (connect, read) timeouts on every call, TLS verification always on, a configured CA bundle
-passed as ``verify=`` on each request so ``REQUESTS_CA_BUNDLE`` cannot replace it, no
-redirects (a redirected POST loses its body; a moved server is a configuration fix). Every
-failure becomes the ``ConnectorError`` subclass the outbox's retry rules expect.
+passed as ``verify=`` on each request so ``REQUESTS_CA_BUNDLE`` cannot replace it, a
+configured proxy in ``Session.proxies`` for http and https (without one, the environment's or
+the system's, as requests does by default), no redirects (a redirected POST loses its body; a
+moved server is a configuration fix). Every failure becomes the ``ConnectorError`` subclass the
+outbox's retry rules expect.
 """
 
 from __future__ import annotations
@@ -130,6 +132,7 @@ class HttpClient:
         connect_timeout: float = 5.0,
         read_timeout: float = 60.0,
         classify: Classifier | None = None,
+        proxy: str | None = None,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -145,6 +148,8 @@ class HttpClient:
         self.session.verify = self._verify
         self.session.headers["User-Agent"] = user_agent(kind)
         self.session.headers["Accept"] = "application/json"
+        if proxy:
+            self.session.proxies = {"http": proxy, "https": proxy}
 
     def close(self) -> None:
         self.session.close()

@@ -21,9 +21,12 @@ file and still answers "created". So the connector fits each file to 3/4 of the 
 below its limit, so once it kept a file of some size, reports whose files are no larger skip
 that check (one request fewer per ticket).
 
-Read: TicketSQL lists the queue; a ticket's files are its attachments by their ShowDesk
-names (RT's MIME containers, the text body and the mail RT sends itself, auto-replies
-included, are left out); status, comments (internal notes) and correspondence (replies).
+Read: TicketSQL lists the queue and filters it (status, category, owner, requestor, words
+of the subject; the source where a custom field holds it); a ticket's files are its
+attachments by their ShowDesk names (RT's MIME containers, the text body and the mail RT
+sends itself, auto-replies included, are left out); status, owner, comments (internal notes)
+and correspondence (replies). RT has no walk-up queue, changes feed or figures, so the
+connector does not declare them.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
@@ -50,8 +53,10 @@ from agent.connectors.base import (
     PermanentError,
     ProgressCallback,
     TicketDetail,
+    TicketFilter,
     TicketPage,
     TransientError,
+    UnsupportedError,
 )
 from agent.connectors.body import render
 from agent.connectors.common import (
@@ -103,6 +108,9 @@ FIELD_SOURCES: Final[Mapping[str, Callable[[Report], str | None]]] = {
 # Transactions whose attachments are the ticket's content; EmailRecord and CommentEmailRecord
 # are the mail RT sent itself (auto-replies, notifications) and are left out.
 CONTENT_TRANSACTIONS: Final = frozenset({"Create", "Comment", "Correspond"})
+NOBODY: Final = "Nobody"  # RT's owner of unowned tickets
+LIST_FIELDS: Final = "Subject,Status,Created,LastUpdated,Requestor,Owner"
+MAX_TEXT_WORDS: Final = 8
 
 TokenSource = str | Callable[[], str | None] | None
 
@@ -133,7 +141,7 @@ class RTConnector(Connector):
 
     capabilities = frozenset(
         {Capability.SUBMIT, Capability.READ, Capability.STATUS, Capability.NOTES, Capability.PROGRESS,
-         Capability.IDEMPOTENT}
+         Capability.IDEMPOTENT, Capability.FILTERS, Capability.ASSIGN}
     )
 
     def __init__(
@@ -152,7 +160,10 @@ class RTConnector(Connector):
         ca_bundle: str | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 120.0,
+        proxy: str | None = None,
+        user: str | None = None,
     ) -> None:
+        """``user``: the RT user the token belongs to (RT's API cannot say), shown as who is signed in."""
         base = url.rstrip("/")
         if base.endswith(REST2):
             base = base[: -len(REST2)]
@@ -168,6 +179,7 @@ class RTConnector(Connector):
         self.requestor = requestor
         self.statuses = status_map(DEFAULT_STATUSES, statuses or {}, "RT backend")
         self.verify_files = verify_files
+        self.user = user
         self._token = token
         self.http = HttpClient(
             base,
@@ -176,6 +188,7 @@ class RTConnector(Connector):
             ca_bundle=ca_bundle,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
+            proxy=proxy,
         )
         # RT base64-encodes binary files where the database cannot keep them as they are, and
         # takes that quarter off $MaxAttachmentSize: fit to 3/4 of it, for every database.
@@ -448,12 +461,15 @@ class RTConnector(Connector):
         return report
 
     def list_tickets(
-        self, *, status: str | None = None, limit: int = 50, cursor: str | None = None
+        self,
+        *,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        filters: TicketFilter | None = None,
     ) -> TicketPage:
-        query = f"Queue = {tql_quote(self.queue)}"
-        if status is not None:
-            query += f" AND Status = {tql_quote(self.statuses.get(status, status))}"
-        fields = "Subject,Status,Created,LastUpdated,Requestor,Owner"
+        query = self.ticket_sql(filters or TicketFilter(status=status), status=status)
+        fields = LIST_FIELDS
         if self.report_id_field:
             fields += ",CustomFields"
         page = int(cursor) if cursor and cursor.isdigit() else 1
@@ -472,13 +488,52 @@ class RTConnector(Connector):
         items = answer.get("items") if isinstance(answer, dict) else None
         if not isinstance(items, list):
             raise PermanentError(f"{self.system} sent a ticket list ShowDesk cannot read", system=self.system)
-        records = [item for item in items if isinstance(item, dict)]
+        records = [{**item, **_summary_keys(item)} for item in items if isinstance(item, dict)]
         tickets = [
             self._ticket(str(item.get("id")), str(item.get("Status", "")), self._report_id_of(item))
             for item in records
         ]
         pages = _int(answer.get("pages")) or 1
         return TicketPage(tickets=tickets, next_cursor=str(page + 1) if page < pages else None, raw=records)
+
+    def ticket_sql(self, filters: TicketFilter, *, status: str | None = None) -> str:
+        """The TicketSQL query listing this queue under ``filters``."""
+        clauses = [f"Queue = {tql_quote(self.queue)}"]
+        wanted_status = filters.status or status
+        if wanted_status:
+            clauses.append(f"Status = {tql_quote(self.statuses.get(wanted_status, wanted_status))}")
+        if filters.category:
+            field = self._field_for("category")
+            clauses.append(
+                f"{tql_quote('CF.{' + field + '}')} = {tql_quote(filters.category)}" if field
+                else f"Subject STARTSWITH {tql_quote(filters.category + ':')}"
+            )
+        if filters.source:
+            field = self._field_for("source")
+            if field is None:
+                # RT cannot search the ticket's text without full-text indexing; a custom field can hold it.
+                raise UnsupportedError(
+                    f"{self.system} can list tickets by source only with a custom field for it "
+                    '(custom_fields = {"ShowDesk Source" = "source"})',
+                    system=self.system,
+                )
+            clauses.append(f"{tql_quote('CF.{' + field + '}')} = {tql_quote(filters.source)}")
+        if filters.assignee:
+            owner = {"me": "__CurrentUser__", "none": NOBODY}.get(filters.assignee, filters.assignee)
+            clauses.append(f"Owner = {tql_quote(owner)}")
+        if filters.reporter:
+            clauses.append(f"Requestor.EmailAddress = {tql_quote(filters.reporter)}")
+        if filters.text:
+            words = filters.text.split()[:MAX_TEXT_WORDS]
+            clauses += [f"Subject LIKE {tql_quote(word)}" for word in words]
+        if filters.since is not None:
+            since = filters.since.astimezone(UTC) if filters.since.tzinfo else filters.since
+            clauses.append(f"Created >= {tql_quote(since.strftime('%Y-%m-%d %H:%M:%S'))}")
+        return " AND ".join(clauses)
+
+    def _field_for(self, source: str) -> str | None:
+        """The custom field the configuration fills from a report field (``custom_fields``), if any."""
+        return next((name for name, given in self.custom_fields.items() if given == source), None)
 
     def _report_id_of(self, record: Mapping[str, Any]) -> uuid.UUID | None:
         for field in record.get("CustomFields") or []:
@@ -507,6 +562,7 @@ class RTConnector(Connector):
             timeline=self._timeline(history, files),
             raw={
                 **record,
+                **_summary_keys(record),
                 "files": [
                     {"path": f.path, "name": f.name, "content_type": f.content_type, "size": f.size,
                      "attachment_id": f.attachment_id, "transaction": f.transaction_type}
@@ -595,6 +651,45 @@ class RTConnector(Connector):
             )
         return self._ticket(str(ticket_id), current, self._report_id_of(record) if isinstance(record, dict) else None)
 
+    def whoami(self) -> Mapping[str, Any]:
+        """RT's API cannot say whose token it is: reading the queue proves the token; the name is configured."""
+        try:
+            self._json("GET", f"/queue/{quote(self.queue, safe='')}")
+        except PermanentError as exc:
+            if exc.status == 404:
+                raise NeedsAttentionError(
+                    f"{self.system} has no queue {self.queue!r} (or this token may not see it)",
+                    system=self.system,
+                    status=404,
+                ) from exc
+            raise
+        return {"name": self.user or "", "role": "technician", "site": None}
+
+    def assign(self, ticket_id: str, assignee: str | None) -> Ticket:
+        """``"me"`` takes the ticket (steals it from another owner), None gives it back to Nobody."""
+        path = f"/ticket/{_segment(ticket_id)}"
+        if assignee == "me":
+            record = self._json("GET", path)
+            owner = _owner(record) if isinstance(record, dict) else None
+            # REST2 wants a JSON body even where there is nothing to say.
+            messages = self._json("PUT", f"{path}/{'steal' if owner else 'take'}", json={})
+        else:
+            messages = self._json("PUT", path, json={"Owner": assignee or NOBODY})
+        record = self._json("GET", path)
+        if not isinstance(record, dict):
+            raise PermanentError(f"{self.system} sent a ticket ShowDesk cannot read", system=self.system)
+        owner = _owner(record)
+        if (assignee in (None, "") and owner is not None) or (
+            assignee not in (None, "", "me") and owner != assignee
+        ) or (assignee == "me" and owner is None):
+            said = "; ".join(str(m) for m in messages) if isinstance(messages, list) else ""
+            raise PermanentError(
+                f"{self.system} did not give ticket {ticket_id} to {assignee or NOBODY}"
+                + (f": {said}" if said else ""),
+                system=self.system,
+            )
+        return self._ticket(str(ticket_id), str(record.get("Status", "")), self._report_id_of(record))
+
     def add_note(self, ticket_id: str, text: str, *, internal: bool = True) -> None:
         action = "comment" if internal else "correspond"
         self._json(
@@ -623,11 +718,34 @@ def create(backend: BackendConfig, *, role: str = "submitter") -> RTConnector:
         ca_bundle=backend.ca_bundle,
         connect_timeout=backend.connect_timeout,
         read_timeout=backend.read_timeout,
+        proxy=backend.proxy,
+        user=options.text("user"),
     )
 
 
 def _segment(value: str) -> str:
     return quote(str(value), safe="")
+
+
+def _owner(record: Mapping[str, Any]) -> str | None:
+    """The ticket's owner's name; None for RT's Nobody."""
+    owner = record.get("Owner")
+    name = str(owner.get("id") or "") if isinstance(owner, dict) else str(owner or "")
+    return None if not name or name == NOBODY else name
+
+
+def _summary_keys(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The built-in server's summary keys for an RT record (see ``TicketPage``), from what RT sent."""
+    keys: dict[str, Any] = {"assignee": _owner(record)}
+    if isinstance(record.get("Subject"), str):
+        keys["subject"] = record["Subject"]
+    for ours, theirs in (("created_at", "Created"), ("updated_at", "LastUpdated")):
+        if isinstance(record.get(theirs), str) and not record[theirs].startswith("1970"):
+            keys[ours] = record[theirs]  # RT's "not set" is the epoch
+    requestors = [r.get("id") for r in record.get("Requestor") or [] if isinstance(r, dict)]
+    if requestors and isinstance(requestors[0], str):
+        keys["reporter"] = {"email": requestors[0]}
+    return keys
 
 
 def _int(value: object) -> int:

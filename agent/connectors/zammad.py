@@ -36,6 +36,7 @@ from agent.connectors.base import (
     PermanentError,
     ProgressCallback,
     TicketDetail,
+    TicketFilter,
     TicketPage,
 )
 from agent.connectors.body import marker_line, render
@@ -92,6 +93,7 @@ class ZammadConnector(Connector):
         ca_bundle: str | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 120.0,
+        proxy: str | None = None,
     ) -> None:
         base = url.rstrip("/")
         if base.endswith(API):
@@ -105,7 +107,7 @@ class ZammadConnector(Connector):
         self.pending_days = pending_days
         self._token = token
         self.http = HttpClient(base, system=self.system, kind="zammad", ca_bundle=ca_bundle,
-                               connect_timeout=connect_timeout, read_timeout=read_timeout)
+                               connect_timeout=connect_timeout, read_timeout=read_timeout, proxy=proxy)
         self.limits = Limits(
             system=self.system,
             max_file_bytes=max_attachment_size,
@@ -240,8 +242,14 @@ class ZammadConnector(Connector):
 
     # ------------------------------------------------------------ read side
     def list_tickets(
-        self, *, status: str | None = None, limit: int = 50, cursor: str | None = None
+        self,
+        *,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        filters: TicketFilter | None = None,
     ) -> TicketPage:
+        status = self._status_only(status, filters)
         page = int(cursor) if cursor and cursor.isdigit() else 1
         per_page = max(1, min(limit, MAX_PAGE_SIZE))
         if status is None:
@@ -394,6 +402,7 @@ def create(backend: BackendConfig, *, role: str = "submitter") -> ZammadConnecto
         ca_bundle=backend.ca_bundle,
         connect_timeout=backend.connect_timeout,
         read_timeout=backend.read_timeout,
+        proxy=backend.proxy,
     )
 
 

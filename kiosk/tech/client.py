@@ -1,12 +1,10 @@
 """The technician's client: every call technician mode makes to a backend goes through here.
 
-It talks to the backend through the connector interface (``agent.connectors``), so technician
-mode works with any ticket system that has a connector with the read side; ``features`` says
-what the backend offers and the UI shows only that. The built-in server offers more than the
-connector interface has methods for yet: the changes feed, filtered lists (history, search),
-assignment, figures and the walk-up queue. Those calls are in this module only, made through
-the built-in connector's own authenticated ``request`` (its timeouts, TLS settings and error
-classes), so they can move into the connector interface as they are.
+It talks to the backend through the connector interface (``agent.connectors``) only, so
+technician mode works with any ticket system that has a connector with the read side (the
+built-in server, Request Tracker, …). ``features`` is worked out from the connector's declared
+capabilities alone, and the UI shows only those: a backend without a changes feed is polled,
+one without walk-up queues shows no queue board, one without figures no figures tab.
 
 Calls block; technician mode runs them off the GUI thread. Each thread gets its own connector
 (and so its own HTTP session), made by the factory it was given.
@@ -18,10 +16,9 @@ import enum
 import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final
-from urllib.parse import quote
 
 from agent.bundle import BundleError, ReportBundle
 from agent.connectors.base import (
@@ -31,16 +28,17 @@ from agent.connectors.base import (
     ConnectorError,
     PermanentError,
     QueuePlace,
+    TicketFilter,
     TransientError,
+    UnsupportedError,
 )
-from agent.connectors.builtin import BuiltinConnector
 from agent.flags import Flag, compute_flags
-from agent.schema import MAX_SYSINFO_BYTES, SYSINFO_PATH, Report
+from agent.schema import MAX_SYSINFO_BYTES, SYSINFO_PATH, Report, Ticket
 from kiosk.tech.model import QueueFilter, TicketSummary, parse_time
 
 PAGE_SIZE: Final = 200  # the built-in server's largest page
 HISTORY_LIMIT: Final = 25
-MAX_JSON_BYTES: Final = 16 * 1024 * 1024  # a ticket detail carries up to 2 MB of system information
+MAX_CHANGES_WAIT: Final = 30.0
 MAX_CHANGES_PER_CALL: Final = 1000
 MAX_RECURRING_CHECKED: Final = 20  # the built-in server lists at most 20
 
@@ -172,8 +170,8 @@ class TechClient:
         self._closed = False
         probe = self._connector()
         self.system = probe.system
-        self.builtin = isinstance(probe, BuiltinConnector)
-        self.features = _features(probe.capabilities, builtin=self.builtin)
+        self.capabilities = probe.capabilities
+        self.features = features_of(probe.capabilities)
 
     # ------------------------------------------------------------ plumbing
     def _connector(self) -> Connector:
@@ -187,28 +185,12 @@ class TechClient:
             self._local.connector = connector
         return connector
 
-    def _builtin(self, feature: Feature) -> BuiltinConnector:
+    def _needs(self, feature: Feature) -> Connector:
+        """This thread's connector, for a call that needs ``feature`` (refused clearly when it is missing)."""
         connector = self._connector()
-        if not isinstance(connector, BuiltinConnector):
-            raise PermanentError(f"{connector.system} does not offer {feature.value}", system=connector.system)
+        if feature not in self.features:
+            raise UnsupportedError(f"{connector.system} does not offer {feature.value}", system=connector.system)
         return connector
-
-    def _call(self, feature: Feature, method: str, path: str, **kwargs: Any) -> Any:
-        """A built-in server call answered with JSON (bounded in size)."""
-        connector = self._builtin(feature)
-        response = connector.request(method, path, **kwargs)
-        try:
-            body = response.content
-        finally:
-            response.close()
-        if len(body) > MAX_JSON_BYTES:
-            raise PermanentError(f"{connector.system} sent an answer larger than expected", system=connector.system)
-        try:
-            return json.loads(body)
-        except ValueError as exc:
-            raise TransientError(
-                f"{connector.system} sent an answer that is not JSON: {exc}", system=connector.system
-            ) from exc
 
     def close(self) -> None:
         """Close every connector made; later calls fail as transient."""
@@ -221,45 +203,34 @@ class TechClient:
     # ------------------------------------------------------------ sign-in
     def sign_in(self) -> Caller:
         """Check the token; raises AuthError (refused, or not a technician's) or TransientError (unreachable)."""
-        if self.builtin:
-            data = self._call(Feature.READ, "GET", "/whoami")
-            caller = Caller(
-                name=str(data.get("name", "")), role=str(data.get("role", "")), site=_optional_str(data.get("site"))
+        connector = self._connector()
+        try:
+            data = connector.whoami()
+        except UnsupportedError:
+            connector.list_tickets(limit=1)  # the token works if it may list tickets
+            return Caller(name="", role="technician")
+        caller = Caller(
+            name=str(data.get("name") or ""), role=str(data.get("role") or ""), site=_optional_str(data.get("site"))
+        )
+        if caller.role not in ("technician", "admin"):
+            raise AuthError(
+                f"the stored token ({caller.name}) is a {caller.role} token; technician mode needs a technician "
+                "token: `showdesk login --role technician`",
+                system=self.system,
+                status=403,
             )
-            if caller.role not in ("technician", "admin"):
-                raise AuthError(
-                    f"the stored token ({caller.name}) is a {caller.role} token; technician mode needs a technician "
-                    "token: `showdesk login --role technician`",
-                    system=self.system,
-                    status=403,
-                )
-            return caller
-        self._connector().list_tickets(limit=1)
-        return Caller(name="", role="technician")
+        return caller
 
     # ------------------------------------------------------------ reading
     def list_page(self, filters: QueueFilter, cursor: str | None = None, limit: int = PAGE_SIZE) -> TicketPage:
         """One page of tickets under ``filters``, newest first."""
         limit = max(1, min(limit, PAGE_SIZE))
-        if self.builtin:
-            params: dict[str, str | int] = {**filters.params(), "limit": limit}
-            if cursor is not None:
-                params["cursor"] = cursor
-            data = self._call(Feature.READ, "GET", "/tickets", params=params)
-            items = data.get("tickets") if isinstance(data, dict) else None
-            if not isinstance(items, list):
-                raise PermanentError(f"{self.system} sent a ticket list ShowDesk cannot read", system=self.system)
-            next_cursor = data.get("next_cursor")
-            return TicketPage(
-                [TicketSummary.from_record(item) for item in items if isinstance(item, dict)],
-                str(next_cursor) if next_cursor is not None else None,
-            )
-        page = self._connector().list_tickets(status=filters.status, limit=limit, cursor=cursor)
-        raws = list(page.raw) if len(page.raw) == len(page.tickets) else [{}] * len(page.tickets)
-        return TicketPage(
-            [TicketSummary.from_record(raw, ticket) for ticket, raw in zip(page.tickets, raws, strict=True)],
-            page.next_cursor,
-        )
+        connector = self._connector()
+        if Feature.FILTERS in self.features:
+            page = connector.list_tickets(limit=limit, cursor=cursor, filters=ticket_filter(filters))
+        else:
+            page = connector.list_tickets(status=filters.status, limit=limit, cursor=cursor)
+        return TicketPage(_summaries(page.tickets, page.raw), page.next_cursor)
 
     def ticket(self, ticket_id: str) -> TicketInfo:
         """Everything the viewer shows of one ticket; flags are computed here from its system information."""
@@ -268,8 +239,16 @@ class TechClient:
         raw = detail.raw
         if "number" in raw:  # the built-in server's record: the summary fields and more
             summary = TicketSummary.from_record(raw, detail.ticket)
-        else:
+        else:  # the report it came from, and what the record adds (its assignee, its last change)
             summary = TicketSummary.from_report(detail.ticket, detail.report)
+            known = TicketSummary.from_record(raw, detail.ticket)
+            summary = replace(
+                summary,
+                assignee=known.assignee,
+                subject=summary.subject or known.subject,
+                created_at=summary.created_at or known.created_at,
+                updated_at=known.updated_at or summary.updated_at,
+            )
         sysinfo = self._sysinfo(ticket_id, raw, detail.report)
         flags = tuple(compute_flags(sysinfo)) if sysinfo is not None else ()
         return TicketInfo(
@@ -285,8 +264,8 @@ class TechClient:
         given = raw.get("sysinfo")
         if isinstance(given, dict):
             return given
-        if report is None or report.sysinfo is None or self.builtin:
-            return None  # the built-in server sends it inline when there is one
+        if report is None or report.sysinfo is None or "sysinfo" in raw:
+            return None  # a backend that sends it inline said there is none
         data = self.file(ticket_id, SYSINFO_PATH)
         if len(data) > MAX_SYSINFO_BYTES:
             return None
@@ -313,11 +292,12 @@ class TechClient:
         ):
             if not value:
                 continue
-            data = self._call(Feature.HISTORY, "GET", "/tickets", params={key: value, "limit": limit + 1})
-            for item in data.get("tickets", []) if isinstance(data, dict) else []:
-                if not isinstance(item, dict):
-                    continue
-                other = TicketSummary.from_record(item)
+            wanted = TicketFilter(reporter=value) if key == "reporter" else TicketFilter(source=value)
+            try:
+                page = self._needs(Feature.HISTORY).list_tickets(limit=limit + 1, filters=wanted)
+            except UnsupportedError:
+                continue  # a backend that cannot look a machine up still finds the person's tickets
+            for other in _summaries(page.tickets, page.raw):
                 if other.id == ticket.id:
                     continue
                 found[other.id] = other
@@ -350,31 +330,22 @@ class TechClient:
         return high
 
     def changes(self, after: int, wait: float = 0.0, limit: int = MAX_CHANGES_PER_CALL) -> ChangeBatch:
-        """Changes after ``after`` (the built-in server's long poll: waits up to ``wait`` s for one)."""
-        params = {"after": max(0, after), "wait": max(0.0, min(wait, 30.0)), "limit": max(1, min(limit, 1000))}
-        data = self._call(Feature.LIVE, "GET", "/changes", params=params)
-        if not isinstance(data, dict) or not isinstance(data.get("changes"), list):
-            raise PermanentError(f"{self.system} sent a changes page ShowDesk cannot read", system=self.system)
-        changes = [
-            Change(int(c["seq"]), str(c["ticket_id"]), str(c.get("kind", "")))
-            for c in data["changes"]
-            if isinstance(c, dict) and isinstance(c.get("seq"), int) and c.get("ticket_id")
-        ]
-        last = data.get("last_seq")
-        return ChangeBatch(changes, int(last) if isinstance(last, int) else after)
+        """Changes after ``after`` (a long poll: waits up to ``wait`` s for one)."""
+        page = self._needs(Feature.LIVE).changes(
+            max(0, after), wait=max(0.0, min(wait, MAX_CHANGES_WAIT)), limit=max(1, min(limit, MAX_CHANGES_PER_CALL))
+        )
+        return ChangeBatch([Change(c.seq, c.ticket_id, c.kind) for c in page.changes], page.last_seq)
 
     # ------------------------------------------------------------ work
     def set_status(self, ticket_id: str, status: str) -> TicketSummary:
-        if self.builtin:
-            data = self._call(Feature.STATUS, "POST", f"/tickets/{_segment(ticket_id)}/status", json={"status": status})
-            return TicketSummary.from_record(data)
-        self._connector().set_status(ticket_id, status)
+        """Change the status; the answer is the ticket as it is now (read back: the row shows all of it)."""
+        self._needs(Feature.STATUS).set_status(ticket_id, status)
         return self.ticket(ticket_id).summary
 
     def assign(self, ticket_id: str, assignee: str | None) -> TicketSummary:
         """Assign to a technician by name, ``"me"``, or nobody (None)."""
-        data = self._call(Feature.ASSIGN, "POST", f"/tickets/{_segment(ticket_id)}/assign", json={"assignee": assignee})
-        return TicketSummary.from_record(data)
+        self._needs(Feature.ASSIGN).assign(ticket_id, assignee)
+        return self.ticket(ticket_id).summary
 
     def add_note(self, ticket_id: str, text: str, *, internal: bool) -> None:
         """An internal note for technicians, or (``internal=False``) a reply the reporter sees."""
@@ -396,11 +367,10 @@ class TechClient:
 
     # ------------------------------------------------------------ walk-up queue
     def board(self, site: str) -> Board:
-        data = self._call(Feature.WALK_UP, "GET", f"/queue/{_segment(site)}")
-        return _board(data, site)
+        return _board(self._needs(Feature.WALK_UP).queue_board(site), site)
 
     def call_next(self, site: str) -> CallResult:
-        data = self._call(Feature.WALK_UP, "POST", f"/queue/{_segment(site)}/next")
+        data = self._needs(Feature.WALK_UP).call_next(site)
         called = data.get("called") if isinstance(data, dict) else None
         return CallResult(
             TicketSummary.from_record(called) if isinstance(called, dict) else None,
@@ -409,8 +379,7 @@ class TechClient:
 
     # ------------------------------------------------------------ figures
     def stats(self, since: datetime, until: datetime) -> Stats:
-        params = {"since": since.astimezone(UTC).isoformat(), "until": until.astimezone(UTC).isoformat()}
-        data = self._call(Feature.STATS, "GET", "/stats", params=params)
+        data = self._needs(Feature.STATS).stats(since.astimezone(UTC), until.astimezone(UTC))
         if not isinstance(data, dict):
             raise PermanentError(f"{self.system} sent figures ShowDesk cannot read", system=self.system)
         self_help = data.get("self_help") if isinstance(data.get("self_help"), dict) else {}
@@ -439,30 +408,49 @@ class TechClient:
         """
         kept = []
         for source_id, count in machines[:MAX_RECURRING_CHECKED]:
-            data = self._call(Feature.STATS, "GET", "/tickets", params={"source": source_id, "limit": 1})
-            items = data.get("tickets") if isinstance(data, dict) else None
-            first = items[0] if isinstance(items, list) and items and isinstance(items[0], dict) else {}
-            if TicketSummary.from_record(first).source_kind != "kiosk":
+            page = self._needs(Feature.FILTERS).list_tickets(limit=1, filters=TicketFilter(source=source_id))
+            first = _summaries(page.tickets, page.raw)
+            if not first or first[0].source_kind != "kiosk":
                 kept.append((source_id, count))
         return kept
 
 
 # ---------------------------------------------------------------- helpers
-def _features(capabilities: frozenset[Capability], *, builtin: bool) -> frozenset[Feature]:
-    features: set[Feature] = set()
-    if Capability.READ in capabilities:
-        features.add(Feature.READ)
-    if Capability.STATUS in capabilities:
-        features.add(Feature.STATUS)
-    if Capability.NOTES in capabilities:
-        features.add(Feature.NOTES)
-    if builtin:
-        features |= {Feature.ASSIGN, Feature.LIVE, Feature.FILTERS, Feature.HISTORY, Feature.STATS, Feature.WALK_UP}
-    return frozenset(features)
+# What technician mode offers, from what the connector declares (and nothing else).
+FEATURE_NEEDS: Final[Mapping[Feature, frozenset[Capability]]] = {
+    Feature.READ: frozenset({Capability.READ}),
+    Feature.STATUS: frozenset({Capability.READ, Capability.STATUS}),
+    Feature.NOTES: frozenset({Capability.READ, Capability.NOTES}),
+    Feature.ASSIGN: frozenset({Capability.READ, Capability.ASSIGN}),
+    Feature.LIVE: frozenset({Capability.READ, Capability.CHANGES}),
+    Feature.FILTERS: frozenset({Capability.READ, Capability.FILTERS}),
+    Feature.HISTORY: frozenset({Capability.READ, Capability.FILTERS}),
+    Feature.STATS: frozenset({Capability.READ, Capability.STATS, Capability.FILTERS}),
+    Feature.WALK_UP: frozenset({Capability.READ, Capability.WALK_UP}),
+}
 
 
-def _segment(value: str) -> str:
-    return quote(str(value), safe="")
+def features_of(capabilities: frozenset[Capability]) -> frozenset[Feature]:
+    return frozenset(feature for feature, needed in FEATURE_NEEDS.items() if needed <= capabilities)
+
+
+def ticket_filter(filters: QueueFilter) -> TicketFilter:
+    """The connector's filter for what the queue shows."""
+    assignee = {"mine": "me", "unassigned": "none"}.get(filters.scope)
+    text = filters.text.strip()[:200]
+    return TicketFilter(
+        status=filters.status or None,
+        category=filters.category or None,
+        source=filters.source or None,
+        assignee=assignee,
+        text=text or None,
+    )
+
+
+def _summaries(tickets: Sequence[Ticket], raw: Sequence[Mapping[str, Any]]) -> list[TicketSummary]:
+    """Rows from a connector's page: its records where it sent one per ticket, else the tickets alone."""
+    records = list(raw) if len(raw) == len(tickets) else [{}] * len(tickets)
+    return [TicketSummary.from_record(record, ticket) for ticket, record in zip(tickets, records, strict=True)]
 
 
 def _optional_str(value: object) -> str | None:
@@ -530,5 +518,7 @@ __all__ = [
     "TechClient",
     "TicketInfo",
     "TicketPage",
+    "features_of",
     "is_connection_problem",
+    "ticket_filter",
 ]

@@ -161,9 +161,12 @@ class QueueView(QWidget):
 
     # ------------------------------------------------------------ filters
     def set_features(self, features: frozenset[Feature]) -> None:
+        """Show only the filters and columns this backend can fill."""
         filters = Feature.FILTERS in features
         for widget in (self.search, self.category, self.source, self.scope):
             widget.setVisible(filters)
+        self.table.setColumnHidden(Column.POSITION, Feature.WALK_UP not in features)
+        self.table.setColumnHidden(Column.ASSIGNEE, Feature.ASSIGN not in features)
 
     def current_filter(self) -> QueueFilter:
         status = self.status.currentText()

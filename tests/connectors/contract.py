@@ -410,9 +410,10 @@ class FakeGLPI:
             session = secrets.token_hex(20)
             self.sessions.add(session)
             return Response.json(200, {"session_token": session})
-        session = request.headers.get("Session-Token")
-        if session is None:
+        given = request.headers.get("Session-Token")
+        if given is None:
             return self._error(400, "ERROR_SESSION_TOKEN_MISSING", "parameter session_token is missing or empty")
+        session = given
         if session not in self.sessions:
             return self._error(401, "ERROR_SESSION_TOKEN_INVALID", "session_token seems invalid")
         if request.method == "GET" and path in ("/killSession", "/killSession/"):
@@ -510,8 +511,10 @@ class FakeGLPI:
             raise ContractViolationError(f"uploadManifest is not JSON: {exc}") from exc
         fields = manifest.get("input") if isinstance(manifest, dict) else None
         _require(isinstance(fields, dict), "uploadManifest holds {'input': {...}}")
+        assert isinstance(fields, dict)
         names = fields.get("_filename")
         _require(isinstance(names, list) and len(names) == 1, "_filename lists the uploaded file")
+        assert isinstance(names, list)
         files = [p for p in parts if p.filename is not None]
         _require(len(files) == 1 and files[0].name in ("filename[0]", "filename[]"), "the file part is filename[0]")
         _require(files[0].filename == names[0], "the file part's name is the one in _filename")

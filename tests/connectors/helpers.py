@@ -1,16 +1,21 @@
-"""Reports for the connector tests: screenshots that look and compress like real ones."""
+"""Reports for the connector tests: screenshots that look and compress like real ones; TLS and a proxy."""
 
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import io
 import ipaddress
 import random
 import ssl
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Final
+from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -154,3 +159,80 @@ def make_pki(directory: Path) -> Pki:
     pki.key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                serialization.NoEncryption()))
     return pki
+
+
+# ---------------------------------------------------------------- a forward HTTP proxy on loopback
+class ForwardProxy:
+    """A plain HTTP forward proxy on 127.0.0.1: it takes absolute-form requests (``GET http://host/path``),
+    passes them on to that host (loopback only) and records each target, so a test sees what went through it.
+    """
+
+    def __init__(self) -> None:
+        self.targets: list[str] = []  # "METHOD absolute-URL" of every request that came through
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="test-proxy", daemon=True
+        )
+
+    def __enter__(self) -> ForwardProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(10)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+            def _relay(self) -> None:
+                target = urlsplit(self.path)
+                if target.scheme != "http" or target.hostname != "127.0.0.1":
+                    self._answer(502, {}, b"this test proxy relays only to http://127.0.0.1")
+                    return
+                with proxy._lock:
+                    proxy.targets.append(f"{self.command} {self.path}")
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+                origin_form = target.path + (f"?{target.query}" if target.query else "")
+                connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+                try:
+                    connection.request(self.command, origin_form or "/", body=body or None, headers=headers)
+                    response = connection.getresponse()
+                    data = response.read()
+                    answer = {k: v for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP}
+                finally:
+                    connection.close()
+                self._answer(response.status, answer, data)
+
+            def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = _relay  # noqa: N815 - http.server's naming
+            do_POST = _relay  # noqa: N815 - http.server's naming
+            do_PUT = _relay  # noqa: N815 - http.server's naming
+            do_DELETE = _relay  # noqa: N815 - http.server's naming
+
+        return Handler
+
+
+_HOP_BY_HOP: Final = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer", "transfer-encoding",
+     "upgrade", "content-length"}
+)

@@ -46,7 +46,7 @@ def read_only_dir(tmp_path: Path) -> Iterator[Mount]:
         return
     _mount_tmpfs(target, "ro,size=4m")
     try:
-        yield Mount(target, lambda: subprocess.run(["mount", "-o", "remount,rw", str(target)], check=True))
+        yield Mount(target, lambda: _remount_writable(target))
     finally:
         subprocess.run(["umount", str(target)], check=False)
 
@@ -154,3 +154,7 @@ def test_created_from_configuration(tmp_path: Path) -> None:
         create(BackendConfig(name="stick", type="folder", url=""))
     with pytest.raises(ConfigError, match="file://"):
         create(BackendConfig(name="stick", type="folder", url="https://example.org"))
+
+
+def _remount_writable(target: Path) -> None:
+    subprocess.run(["mount", "-o", "remount,rw", str(target)], check=True)

@@ -14,12 +14,20 @@ from PIL import Image
 
 from agent.bundle import ReportBundle
 from agent.config import BackendConfig, ConfigError
-from agent.connectors.base import AuthError, Capability, PermanentError, TooLargeError, TransientError
+from agent.connectors.base import (
+    AuthError,
+    Capability,
+    PermanentError,
+    TicketFilter,
+    TooLargeError,
+    TransientError,
+    UnsupportedError,
+)
 from agent.connectors.common import NeedsAttentionError, attachment_name
 from agent.connectors.rt import RTConnector, create
 from agent.outbox import EntryState, Outbox
 from agent.schema import MANIFEST_PATH
-from tests.connectors.helpers import report_bundle, screenshot
+from tests.connectors.helpers import ForwardProxy, report_bundle, screenshot
 from tests.fixtures.rt import RT_TEST_MAX_ATTACHMENT, RTInstance
 from tests.outbox.peers import Peer, Reply
 
@@ -339,3 +347,54 @@ def test_created_from_configuration_with_token_from_environment(
     with pytest.raises(ConfigError, match="custom_fields: weather is not a report field"):
         create(BackendConfig(name="helpdesk", type="rt", url=rt_server.url,
                              options={"queue": "General", "custom_fields": {"Site": "weather"}}))
+
+
+# ---------------------------------------------------------------- technician side
+def test_ticketsql_filters_whoami_and_assignment(rt: RTConnector, rt_server: RTInstance) -> None:
+    tag = uuid.uuid4().hex[:10]
+    printer = rt.submit(report_bundle(steps=1, category="Printer", description=f"Toner streaks {tag}"))
+    network = rt.submit(
+        report_bundle(steps=1, category="Network", description=f"Wi-Fi drops {tag}", email="bob@example.org")
+    )
+
+    def ids(status: str | None = None, **wanted: str) -> list[str]:
+        chosen = TicketFilter(text=tag, status=status, category=wanted.get("category"),
+                              reporter=wanted.get("reporter"), assignee=wanted.get("assignee"))
+        return [t.id for t in rt.list_tickets(filters=chosen).tickets]
+
+    assert ids() == [network.id, printer.id]
+    assert ids(category="Printer") == [printer.id]
+    assert ids(reporter="bob@example.org") == [network.id]
+    assert ids(assignee="none") == [network.id, printer.id]
+    assert ids(status="open") == []
+
+    assert rt.assign(printer.id, "me").id == printer.id
+    assert rt_server.api("GET", f"/ticket/{printer.id}").json()["Owner"]["id"] == "root"
+    assert ids(assignee="me") == [printer.id]
+    rt.assign(network.id, "root")
+    assert ids(assignee="root") == [network.id, printer.id]
+    rt.assign(printer.id, None)
+    assert rt_server.api("GET", f"/ticket/{printer.id}").json()["Owner"]["id"] == "Nobody"
+    with pytest.raises(PermanentError, match="did not give ticket"):
+        rt.assign(printer.id, "nobody-by-this-name")
+
+    # Rows carry the summary keys a list shows, next to RT's own fields.
+    page = rt.list_tickets(filters=TicketFilter(text=tag))
+    row = page.raw[0]
+    assert row["Subject"] == row["subject"] == f"Network: Wi-Fi drops {tag}"
+    assert row["assignee"] == "root" and row["reporter"] == {"email": "bob@example.org"}
+    assert row["created_at"].endswith("Z")
+
+    assert rt.whoami() == {"name": "", "role": "technician", "site": None}
+    with pytest.raises(UnsupportedError, match="custom field"):
+        rt.list_tickets(filters=TicketFilter(source="kiosk-lobby"))
+    with pytest.raises(AuthError, match="token refused"):
+        RTConnector(rt_server.url, queue=rt_server.queue, token="1-1-wrong").whoami()
+
+
+def test_configured_proxy_carries_rt_requests(rt_server: RTInstance) -> None:
+    with ForwardProxy() as proxy:
+        connector = RTConnector(rt_server.url, queue=rt_server.queue, token=rt_server.token, proxy=proxy.url)
+        connector.whoami()
+        connector.close()
+    assert proxy.targets == [f"GET {rt_server.url}/REST/2.0/queue/{rt_server.queue}"]

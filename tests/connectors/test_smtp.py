@@ -199,11 +199,15 @@ def test_message_is_fitted_to_the_size_the_server_announces(start_smtp: Callable
     assert len(smtp.mailbox.messages[0][2]) <= 700_000
     step_images = [p for p in message.walk() if p.get_content_maintype() == "image"]
     assert step_images[0].get_content_type() == "image/webp"  # re-encoded to fit
-    manifest = next(p for p in message.iter_attachments() if p.get_filename().startswith("showdesk-report-"))
-    fitted = type(bundle.report).model_validate_json(manifest.get_payload(decode=True))
+    manifest = next(p for p in message.iter_attachments() if (p.get_filename() or "").startswith("showdesk-report-"))
+    payload = manifest.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    fitted = type(bundle.report).model_validate_json(payload)
     assert fitted.steps[0].image.sha256 == hashlib.sha256(step_images[0].get_content()).hexdigest()
     assert fitted.steps[1] == bundle.report.steps[1]
-    assert "Changed to fit this ticket system" in message.get_body(preferencelist=("plain",)).get_content()
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    assert "Changed to fit this ticket system" in body.get_content()
 
 
 def test_what_cannot_fit_is_refused_naming_the_limit(start_smtp: Callable[..., SmtpServer], tmp_path: Path) -> None:

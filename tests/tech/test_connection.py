@@ -11,7 +11,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from agent.bundle import ReportBundle
-from agent.connectors.base import Capability, Connector, ProgressCallback, TicketDetail, TicketPage
+from agent.connectors.base import Capability, Connector, ProgressCallback, TicketDetail, TicketFilter, TicketPage
 from agent.connectors.builtin import BuiltinConnector
 from agent.schema import Ticket
 from kiosk.tech.model import Column
@@ -117,7 +117,15 @@ class ReadOnlyConnector(Connector):
     def submit(self, bundle: ReportBundle, progress: ProgressCallback | None = None) -> Ticket:
         return self.inner.submit(bundle, progress)
 
-    def list_tickets(self, *, status: str | None = None, limit: int = 50, cursor: str | None = None) -> TicketPage:
+    def list_tickets(
+        self,
+        *,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        filters: TicketFilter | None = None,
+    ) -> TicketPage:
+        status = self._status_only(status, filters)  # a system without filters: status only
         return replace(self.inner.list_tickets(status=status, limit=limit, cursor=cursor), raw=())
 
     def get_ticket(self, ticket_id: str) -> TicketDetail:
