@@ -8,6 +8,8 @@ would, and saves what the X screen shows:
     agent-report-window.png    the report window after a capture, with description and system information
     agent-markup-editor.png    the mark-up editor with an arrow, a box, a numbered marker, text, a black-out
     agent-step-recorder.png    the step recorder's tool bar over the desktop
+    agent-settings.png         the settings dialog: help desk address, proxy, sign-in, capture, global shortcut
+    agent-settings-wayland.png the same where no program may take a global key: the command to bind instead
 
 Nothing of the user's own configuration, outbox or keyring is touched.
 """
@@ -178,6 +180,37 @@ def child(out: Path) -> int:
     wait(600)
     left, top, width, height = frame_of(agent.recorder.bar)
     save("agent-step-recorder.png", left - 160, top - 420, width + 320, height + 460)
+    agent.recorder.bar.hide()
+    wait(300)
+
+    # Settings, as the agent opens them (it holds the global shortcut on this X display).
+    agent.open_settings()
+    dialog = agent.settings_dialog
+    assert dialog is not None
+    dialog.proxy_edit.setText("http://proxy.example.org:3128")
+    dialog.move(560, 120)
+    wait_until(dialog.isVisible)
+    wait(600)
+    save("agent-settings.png", *frame_of(dialog, 8))
+    dialog.reject()
+    wait(300)
+
+    # The same dialog where the desktop lets no program take a key (a Wayland session).
+    from agent.gui.hotkey import HotkeyStatus
+    from agent.gui.settings_dialog import SettingsDialog
+
+    wayland = SettingsDialog(
+        AgentSettings(backend_url=url),
+        hotkey_status=HotkeyStatus(
+            False, "No global shortcut here: a Wayland desktop does not let programs take a global key."
+        ),
+    )
+    wayland.move(560, 120)
+    wayland.show()
+    wait_until(wayland.isVisible)
+    wait(600)
+    save("agent-settings-wayland.png", *frame_of(wayland, 8))
+    wayland.reject()
     agent.shutdown()
     return 0
 

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from agent.connectors.base import Connector
 from agent.gui.capture_service import Captured, CaptureService, Mode, choose_backend
 from agent.gui.click_hook import X11ClickListener, click_listener_problem
+from agent.gui.hotkey import GlobalHotkey, HotkeyError
 from agent.gui.outbox_bridge import OutboxBridge
 from agent.gui.portal import PortalScreenshot
 from agent.gui.queue_windows import OutboxWindow, RequestsWindow
@@ -28,7 +29,7 @@ from agent.gui.report_draft import default_contact
 from agent.gui.report_window import ReportWindow, SysinfoCollector
 from agent.gui.screens import bring_forward
 from agent.gui.settings_dialog import SettingsDialog
-from agent.gui.settings_store import AgentSettings, apply_proxy, load_agent_settings
+from agent.gui.settings_store import AgentSettings, SettingsError, load_agent_settings, migrate_agent_proxy
 from agent.gui.step_recorder import ClickListener, ClickListenerFactory, StepRecorder
 from agent.gui.submission import Submission
 from agent.gui.tray import AgentTray
@@ -52,6 +53,7 @@ class AgentServices:
     portal: PortalScreenshot | None = None
     use_tray: bool | None = None  # None: whenever the desktop has a system tray
     click_listener: ClickListenerFactory | None = None  # None: XRecord where X11 allows it
+    global_hotkey: bool = True  # take settings.hotkey as a global shortcut where the desktop allows one
     sender_idle_seconds: float = 60.0
     quit_application: bool = True  # Quit ends the Qt application (tests keep theirs running)
 
@@ -84,6 +86,11 @@ def default_services() -> AgentServices:
     """Services from the layered configuration (raises ``ConfigError`` naming a mistake)."""
     from agent.config import load_config
 
+    try:
+        if migrate_agent_proxy():
+            log.info("moved the proxy setting from [agent] to [backend] in the user configuration")
+    except SettingsError as exc:
+        log.warning("the proxy setting stays where it was: %s", exc)
     config = load_config()
     backend_name = config.backend().name
     settings = load_agent_settings()
@@ -123,7 +130,6 @@ class AgentApp(QObject):
         self.services = services
         self.settings = services.settings
         self.outbox = services.outbox
-        apply_proxy(self.settings.proxy)
         self.bridge = OutboxBridge(self.outbox, self)
         self.tray = AgentTray(self, use_tray=services.use_tray)
         backend = services.capture_backend or choose_backend(self.settings.capture_backend)
@@ -147,6 +153,10 @@ class AgentApp(QObject):
         self.bridge.changed.connect(self.update_waiting)
         self.bridge.delivered_signal.connect(self._delivered)
         self.update_waiting()
+        self.hotkey = GlobalHotkey(services.display, self)
+        self.hotkey.activated.connect(lambda: self.start_report())  # as Report a problem
+        if services.global_hotkey:
+            self._take_hotkey(self.settings.hotkey)
 
     def start(self) -> None:
         """Start delivering queued reports in the background."""
@@ -177,6 +187,17 @@ class AgentApp(QObject):
             log.warning("ignoring the unknown command %r", command)
         else:
             action()
+
+    # ------------------------------------------------------------ the global shortcut
+    def _take_hotkey(self, text: str) -> None:
+        """Hold ``text`` as the global shortcut; where the desktop refuses it, say why once."""
+        if self.hotkey.backend == "none":
+            return  # the settings dialog explains what to bind instead; nothing went wrong
+        try:
+            self.hotkey.register(text)
+        except HotkeyError as exc:
+            log.warning("no global shortcut: %s", exc)
+            self.tray.notify("Keyboard shortcut", f"{exc}.")
 
     # ------------------------------------------------------------ recording steps
     def _make_recorder(self) -> StepRecorder:
@@ -289,7 +310,9 @@ class AgentApp(QObject):
     # ------------------------------------------------------------ settings
     def open_settings(self) -> None:
         if self.settings_dialog is None:
-            dialog = SettingsDialog(self.settings, backend_type=self.services.backend_type)
+            dialog = SettingsDialog(
+                self.settings, backend_type=self.services.backend_type, hotkey_status=self.hotkey.status()
+            )
             dialog.saved.connect(self._settings_saved)
             dialog.signed_in.connect(lambda _url: self.outbox.wake())
             dialog.finished.connect(lambda _result, d=dialog: self._settings_closed(d))
@@ -306,6 +329,8 @@ class AgentApp(QObject):
         self.settings = settings
         if self.services.capture_backend is None:
             self.capture.set_backend(choose_backend(settings.capture_backend))
+        if self.services.global_hotkey and settings.hotkey != str(self.hotkey.combination or ""):
+            self._take_hotkey(settings.hotkey)
         # A new address, proxy or token: reports waiting get another try at once.
         self.outbox.wake()
 
@@ -334,6 +359,7 @@ class AgentApp(QObject):
         if self._shut_down:
             return
         self._shut_down = True
+        self.hotkey.unregister()
         self.outbox_sender.stop(timeout=30)
         self.recorder.shutdown()
         self.capture.shutdown()

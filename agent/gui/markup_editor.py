@@ -23,6 +23,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Final, Literal, get_args
 
+from PIL import Image
 from PySide6.QtCore import QCoreApplication, QEvent, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
@@ -157,6 +158,14 @@ KEY_STEP_PX: Final = 4.0
 MIN_TOUCH_PX: Final = 56
 LABEL_POINT_SIZE: Final = 18
 _SELECTION_COLOR: Final = QColor("#0a84ff")
+
+
+def qimage_from_pillow(image: Image.Image) -> QImage:
+    """A QImage with the pixels of a Pillow image (RGBA, so transparency survives)."""
+    rgba = image.convert("RGBA")
+    data = rgba.tobytes("raw", "RGBA")
+    # copy(): the QImage must own its pixels, not borrow ``data`` past this function.
+    return QImage(data, rgba.width, rgba.height, rgba.width * 4, QImage.Format.Format_RGBA8888).copy()
 
 
 def _qcolor(hex_color: str, alpha: float = 1.0) -> QColor:
@@ -926,11 +935,13 @@ class MarkupEditor(QWidget):
         Raises ``agent.markup.MarkupError`` naming the cause if the image or the items are bad;
         the editor then keeps what it had.
         """
-        open_image(image_png)  # the core's checks: readable, within the pixel bound
+        decoded = open_image(image_png)  # the core's checks: readable, within the pixel bound
         check_items(items)
         image = QImage.fromData(image_png)
         if image.isNull():
-            raise MarkupError("the image cannot be shown")
+            # Qt's WebP reader refuses some files libwebp writes (a one-colour lossless image, say);
+            # Pillow has read it already.
+            image = qimage_from_pillow(decoded)
         self._image_bytes = image_png
         self._canvas.set_image(image)
         self._document.reset(items)

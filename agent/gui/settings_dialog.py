@@ -1,20 +1,25 @@
-"""Settings: the help desk's address, proxy and CA bundle, signing in, capture defaults, start at login.
+"""Settings: the help desk's address, proxy and CA bundle, signing in, capture defaults, the global
+shortcut, start at login.
 
 "Test connection" runs the connectivity check the system information uses
 (``agent.sysinfo.check_connectivity``), then asks the help desk whether the stored token is
-accepted, and says what is wrong in plain words. Both run on a worker thread.
+accepted, and says what is wrong in plain words. Both run on a worker thread and both use the
+address, CA bundle and proxy as edited, before they are saved; nothing changes the process's
+environment.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Final
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -24,6 +29,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QKeySequenceEdit,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -34,16 +40,15 @@ from PySide6.QtWidgets import (
 from agent.config import BackendConfig, ConfigError
 from agent.connectors.base import AuthError, Capability, ConnectorError
 from agent.credentials import CredentialError, forget_token, store_token, token_for
+from agent.gui.hotkey import HotkeyStatus, detected_status
 from agent.gui.settings_store import (
     CAPTURE_MODE_LABELS,
     CAPTURE_MODES,
     AgentSettings,
     SettingsError,
-    apply_proxy,
     autostart_enabled,
     explain_connectivity,
     parse_enrolment,
-    restore_proxy,
     save_agent_settings,
     set_autostart,
 )
@@ -53,6 +58,7 @@ log = logging.getLogger(__name__)
 
 HOTKEY_COMMAND: Final = "showdesk capture --gui"
 CHECK_SECONDS: Final = 8.0
+PROXY_ADVICE: Final = "Check the proxy address, or clear it if you do not need one here."
 _CAPTURE_BACKEND_LABELS: Final = {
     "auto": "Automatic",
     "x11": "Read the screen directly (X11, Windows, macOS)",
@@ -64,24 +70,22 @@ def hotkey_help(platform: str = sys.platform) -> str:
     """How to bind the report window to a key on this kind of desktop."""
     if platform == "darwin":
         where = (
-            "In Shortcuts, make a shortcut that runs the shell script <code>{cmd}</code> and give it a key, "
+            "In Shortcuts, make a shortcut that runs it as a shell script and give the shortcut a key, "
             "or use your launcher's hotkey feature."
         )
     elif platform == "win32":
         where = (
-            "Right-click a shortcut to <code>{cmd}</code> on the desktop or Start menu, choose Properties, "
+            "Make a desktop or Start menu shortcut to it, right-click the shortcut, choose Properties, "
             "and set its Shortcut key."
         )
     else:
         where = (
             "GNOME: Settings › Keyboard › Custom Shortcuts. KDE Plasma: System Settings › Shortcuts › "
-            "Custom Shortcuts. Xfce: Keyboard › Application Shortcuts. Add a shortcut that runs "
-            "<code>{cmd}</code> (Print Screen with Ctrl, say)."
+            "Custom Shortcuts. Xfce: Keyboard › Application Shortcuts. Add a shortcut that runs it "
+            "(Ctrl+Print Screen, say)."
         )
-    return (
-        "Your desktop does not let programs take a global key, so give the key to this command: "
-        f"<code>{HOTKEY_COMMAND}</code>. " + where.format(cmd=HOTKEY_COMMAND)
-    )
+    command = f'<code style="white-space: nowrap">{HOTKEY_COMMAND}</code>'  # never broken across lines
+    return f"Let the desktop start this command with a key instead: {command}. {where}"
 
 
 class SettingsDialog(QDialog):
@@ -91,7 +95,12 @@ class SettingsDialog(QDialog):
     signed_in = Signal(str)  # the help desk's address
 
     def __init__(
-        self, settings: AgentSettings, *, backend_type: str = "builtin", parent: QWidget | None = None
+        self,
+        settings: AgentSettings,
+        *,
+        backend_type: str = "builtin",
+        hotkey_status: HotkeyStatus | None = None,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("settings-dialog")
@@ -99,7 +108,7 @@ class SettingsDialog(QDialog):
         self.settings = settings
         self._backend_type = backend_type
         self._runner = BackgroundRunner(self, max_threads=1)
-        self._previous_proxy: dict[str, str | None] | None = None
+        status = hotkey_status or detected_status()
 
         # -- connection
         self.url_edit = QLineEdit(settings.backend_url)
@@ -107,7 +116,7 @@ class SettingsDialog(QDialog):
         self.url_edit.setPlaceholderText("https://helpdesk.example.org")
         self.proxy_edit = QLineEdit(settings.proxy)
         self.proxy_edit.setObjectName("proxy")
-        self.proxy_edit.setPlaceholderText("empty: the system's proxy settings")
+        self.proxy_edit.setPlaceholderText("empty: the system's proxy settings; e.g. http://proxy.example.org:3128")
         self.ca_edit = QLineEdit(settings.ca_bundle)
         self.ca_edit.setObjectName("ca-bundle")
         self.ca_edit.setPlaceholderText("empty: the system's certificates")
@@ -169,10 +178,22 @@ class SettingsDialog(QDialog):
         self.autostart_box = QCheckBox("Start ShowDesk when I log in")
         self.autostart_box.setObjectName("autostart")
         self.autostart_box.setChecked(autostart_enabled())
+        self.hotkey_edit = QKeySequenceEdit(QKeySequence(settings.hotkey))
+        self.hotkey_edit.setObjectName("hotkey")
+        self.hotkey_edit.setMaximumSequenceLength(1)
+        self.hotkey_edit.setClearButtonEnabled(True)
+        self.hotkey_edit.setToolTip("Click, then press the keys; clear it for no shortcut.")
+        self.hotkey_state = QLabel(status.text)
+        self.hotkey_state.setObjectName("hotkey-state")
+        self.hotkey_state.setWordWrap(True)
         self.hotkey_label = QLabel(hotkey_help())
         self.hotkey_label.setObjectName("hotkey-help")
         self.hotkey_label.setWordWrap(True)
         self.hotkey_label.setTextFormat(Qt.TextFormat.RichText)
+        for wrapped in (self.hotkey_label, self.hotkey_state):
+            # A wrapped label's preferred size is narrow and tall, and the form sizes its row by
+            # that height: asking for most of the field's width keeps the rows as tall as the text.
+            wrapped.setMinimumWidth(520)
         copy_button = QPushButton("Copy the command")
         copy_button.setObjectName("copy-hotkey-command")
         copy_button.clicked.connect(lambda: QGuiApplication.clipboard().setText(HOTKEY_COMMAND))
@@ -180,8 +201,25 @@ class SettingsDialog(QDialog):
         capture.addRow("Capture at first", self.mode_combo)
         capture.addRow("How to capture", self.backend_combo)
         capture.addRow(self.autostart_box)
-        capture.addRow("Keyboard shortcut", self.hotkey_label)
-        capture.addRow("", copy_button)
+        if status.available:
+            shortcut = QWidget()  # the field and what it does now, stacked in one row
+            shortcut_layout = QVBoxLayout(shortcut)
+            shortcut_layout.setContentsMargins(0, 0, 0, 0)
+            shortcut_layout.addWidget(self.hotkey_edit)
+            shortcut_layout.addWidget(self.hotkey_state)
+            capture.addRow("Keyboard shortcut", shortcut)
+        else:
+            # Where no program may take a key (Wayland, macOS), the desktop binds the command instead.
+            self.hotkey_edit.setEnabled(False)
+            self.hotkey_edit.hide()
+            self.hotkey_state.setWordWrap(False)  # one short line, level with its label
+            how = QWidget()
+            how_layout = QVBoxLayout(how)
+            how_layout.setContentsMargins(0, 0, 0, 0)
+            how_layout.addWidget(self.hotkey_label)
+            how_layout.addWidget(copy_button, 0, Qt.AlignmentFlag.AlignLeft)
+            capture.addRow("Keyboard shortcut", self.hotkey_state)
+            capture.addRow("", how)
         capture_box = QGroupBox("Capture")
         capture_box.setLayout(capture)
 
@@ -195,7 +233,7 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(self)
         for widget in (connection_box, sign_in_box, capture_box, self.problem_label, self.buttons):
             layout.addWidget(widget)
-        self.resize(720, 640)
+        self.setMinimumWidth(720)  # the height follows from the wrapped texts at this width when shown
         self._show_sign_in_state()
 
     # ------------------------------------------------------------ reading the form
@@ -207,12 +245,17 @@ class SettingsDialog(QDialog):
             ca_bundle=self.ca_edit.text().strip(),
             capture_mode=CAPTURE_MODES[self.mode_combo.currentIndex()],
             capture_backend=self.backend_combo.currentData(),
+            hotkey=self.hotkey_edit.keySequence().toString(QKeySequence.SequenceFormat.PortableText),
         )
 
     def _backend(self) -> BackendConfig:
         edited = self.edited()
         return BackendConfig(
-            name="default", type=self._backend_type, url=edited.backend_url, ca_bundle=edited.ca_bundle or None
+            name="default",
+            type=self._backend_type,
+            url=edited.backend_url,
+            ca_bundle=edited.ca_bundle or None,
+            proxy=edited.proxy or None,
         )
 
     # ------------------------------------------------------------ test connection
@@ -222,7 +265,6 @@ class SettingsDialog(QDialog):
         if problems:
             self.test_result.setText("; ".join(problems))
             return
-        self._use_proxy(edited.proxy)
         self.test_button.setEnabled(False)
         self.test_result.setText("Testing…")
         backend = self._backend()
@@ -237,11 +279,6 @@ class SettingsDialog(QDialog):
     def _test_failed(self, exc: Exception) -> None:
         self.test_button.setEnabled(True)
         self.test_result.setText(f"✘ The test itself failed: {exc}")
-
-    def _use_proxy(self, proxy: str) -> None:
-        previous = apply_proxy(proxy)
-        if self._previous_proxy is None:
-            self._previous_proxy = previous
 
     # ------------------------------------------------------------ signing in
     def _show_sign_in_state(self) -> None:
@@ -291,36 +328,38 @@ class SettingsDialog(QDialog):
         except (SettingsError, OSError) as exc:
             self.problem_label.setText(f"Not saved: {exc}")
             return
-        self._previous_proxy = None  # the proxy in use now is the saved one
-        apply_proxy(edited.proxy)
         self.settings = edited
         self.saved.emit(edited)
         self.accept()
-
-    def reject(self) -> None:
-        if self._previous_proxy is not None:
-            restore_proxy(self._previous_proxy)
-            self._previous_proxy = None
-        super().reject()
 
     def wait_idle(self) -> None:
         self._runner.wait_idle()
 
 
 def check_backend(backend: BackendConfig, seconds: float = CHECK_SECONDS) -> tuple[bool, str]:
-    """Reachability (the system information's own check), then whether the token is accepted."""
-    from agent.connectors import make_connector
-    from agent.sysinfo import check_connectivity
+    """Reachability (the system information's own check), then whether the token is accepted.
 
-    result = check_connectivity(backend.url, time.monotonic() + seconds, backend.ca_bundle)
-    reachable, text = explain_connectivity(result)
-    if not reachable:
-        return False, text
+    Both go through ``backend.proxy`` when it is set. Where the connectivity check cannot take a
+    proxy yet, the connector's own request (which does) is the reachability test.
+    """
+    from agent.connectors import make_connector
+    from agent.scrub import scrub_url
+
+    result = check_reachability(backend, time.monotonic() + seconds)
+    via = f"{backend.url} through the proxy {scrub_url(backend.proxy or '')}"
+    if result is None:
+        text = f"Connected to {via}."
+    else:
+        reachable, text = explain_connectivity(result)
+        if not reachable:
+            return False, text
     try:
         token = token_for(backend)
     except CredentialError as exc:
         return False, f"{text} But the token cannot be read: {exc}"
     if not token:
+        if result is None:
+            return False, f"{via.capitalize()} can be tested once you are signed in: paste the enrolment link or code."
         return False, f"{text} But you are not signed in: paste the enrolment link or code from your help desk."
     try:
         with make_connector(backend) as connector:
@@ -330,7 +369,29 @@ def check_backend(backend: BackendConfig, seconds: float = CHECK_SECONDS) -> tup
     except AuthError:
         return False, f"{text} But the help desk refused the sign-in: ask it for a new enrolment link."
     except ConnectorError as exc:
+        if result is None:
+            return False, f"Cannot reach {via}: {exc.reason}. {PROXY_ADVICE}"
         return False, f"{text} But the help desk answered with an error: {exc.reason}"
     except ConfigError as exc:  # a connector that cannot even be made (an unknown backend type)
         return False, f"{text} But it cannot be used: {exc}"
     return True, f"{text} You are signed in."
+
+
+def check_reachability(backend: BackendConfig, deadline: float) -> dict[str, object] | None:
+    """``agent.sysinfo.check_connectivity`` for ``backend`` through its proxy; None when it cannot use that proxy."""
+    from agent.sysinfo import check_connectivity
+
+    if not backend.proxy:
+        return check_connectivity(backend.url, deadline, backend.ca_bundle)
+    if not connectivity_check_takes_proxy():
+        # Checking through the system's proxy would test another route than the reports take.
+        return None
+    check: Callable[..., dict[str, object]] = check_connectivity
+    return check(backend.url, deadline, backend.ca_bundle, proxy=backend.proxy)
+
+
+def connectivity_check_takes_proxy() -> bool:
+    """Whether ``check_connectivity`` accepts ``proxy=`` (the system information's check gains it)."""
+    from agent.sysinfo import check_connectivity
+
+    return "proxy" in inspect.signature(check_connectivity).parameters

@@ -4,9 +4,10 @@ No Qt here: the settings dialog shows and edits an :class:`AgentSettings`; readi
 writing it, the autostart entry, enrolment links and plain-words connection checks are
 plain functions a script (or a test) can call.
 
-Settings live in the one layered configuration (``agent.config``): the backend address and
-CA bundle in the user file's ``[backend]`` table, the agent's own keys in its ``[agent]``
-table. Saving rewrites the user file with every other key it held kept.
+Settings live in the one layered configuration (``agent.config``): the backend address, CA
+bundle and proxy in the user file's ``[backend]`` table (the connectors apply them to their own
+sessions; nothing here changes the process's environment), the agent's own keys in its
+``[agent]`` table. Saving rewrites the user file with every other key it held kept.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import binascii
 import contextlib
 import json
 import math
-import os
 import re
 import shlex
 import shutil
@@ -29,8 +29,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import platformdirs
 
-from agent.config import ConfigError, check_table, load_config, read_toml, user_config_path
+from agent.config import PROXY_SCHEMES, ConfigError, check_table, load_config, read_toml, user_config_path
 from agent.fsutil import atomic_write_bytes
+from agent.gui.key_combination import DEFAULT_HOTKEY, HotkeyError, parse_hotkey
 
 if sys.platform == "win32":  # pragma: no cover - only on Windows
     import winreg
@@ -74,6 +75,7 @@ class AgentSettings:
     capture_backend: CaptureBackendName = "auto"
     categories: tuple[str, ...] = DEFAULT_CATEGORIES
     email_domain: str = ""
+    hotkey: str = DEFAULT_HOTKEY  # the global shortcut for "Report a problem"; empty: none
 
     def problems(self) -> list[str]:
         """Every mistake, each naming the setting; empty when all is well."""
@@ -82,9 +84,14 @@ class AgentSettings:
         if url_problem:
             found.append(url_problem)
         if self.proxy:
-            proxy_problem = check_url(self.proxy, "the proxy address")
+            proxy_problem = check_proxy(self.proxy)
             if proxy_problem:
                 found.append(proxy_problem)
+        if self.hotkey:
+            try:
+                parse_hotkey(self.hotkey)
+            except HotkeyError as exc:
+                found.append(str(exc))
         if self.ca_bundle and not Path(self.ca_bundle).expanduser().is_file():
             found.append(f"the CA bundle {self.ca_bundle!r} is not a file on this computer")
         if self.capture_mode not in CAPTURE_MODES:
@@ -108,6 +115,21 @@ def check_url(url: str, what: str) -> str | None:
     return None
 
 
+def check_proxy(proxy: str) -> str | None:
+    """Why ``proxy`` cannot be used as the backend's proxy (what ``[backend] proxy`` accepts), or None."""
+    parts = urlsplit(proxy.strip())
+    if parts.scheme not in PROXY_SCHEMES or not parts.hostname:
+        return (
+            f"the proxy address must look like http://proxy.example.org:3128 "
+            f"(schemes: {', '.join(PROXY_SCHEMES)}), got {proxy!r}"
+        )
+    try:
+        _ = parts.port
+    except ValueError:
+        return f"the proxy address has an invalid port: {proxy!r}"
+    return None
+
+
 def _as_str_list(value: object, default: Sequence[str]) -> tuple[str, ...]:
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         cleaned = tuple(dict.fromkeys(item.strip()[:200] for item in value if item.strip()))
@@ -122,14 +144,17 @@ def load_agent_settings() -> AgentSettings:
     backend = config.backend("default")
     mode = agent.get("capture_mode", "all")
     capture_backend = agent.get("capture_backend", "auto")
+    hotkey = agent.get("hotkey", DEFAULT_HOTKEY)
     return AgentSettings(
         backend_url=backend.url,
         ca_bundle=backend.ca_bundle or "",
-        proxy=str(agent.get("proxy", "")),
+        # Earlier versions kept the proxy in [agent]; saving moves it to [backend].
+        proxy=backend.proxy or str(agent.get("proxy", "")),
         capture_mode=mode if mode in CAPTURE_MODES else "all",
         capture_backend=capture_backend if capture_backend in CAPTURE_BACKENDS else "auto",
         categories=_as_str_list(agent.get("categories"), DEFAULT_CATEGORIES),
         email_domain=str(agent.get("email_domain", "")),
+        hotkey=hotkey.strip() if isinstance(hotkey, str) else DEFAULT_HOTKEY,
     )
 
 
@@ -149,11 +174,13 @@ def save_agent_settings(settings: AgentSettings, path: Path | None = None) -> Pa
     backend = dict(table.get("backend", {})) if isinstance(table.get("backend"), dict) else {}
     backend["url"] = settings.backend_url.strip().rstrip("/")
     _set_or_drop(backend, "ca_bundle", settings.ca_bundle.strip())
+    _set_or_drop(backend, "proxy", settings.proxy.strip())
     table["backend"] = backend
     agent = dict(table.get("agent", {})) if isinstance(table.get("agent"), dict) else {}
     agent["capture_mode"] = settings.capture_mode
     agent["capture_backend"] = settings.capture_backend
-    _set_or_drop(agent, "proxy", settings.proxy.strip())
+    agent["hotkey"] = settings.hotkey.strip()
+    agent.pop("proxy", None)  # moved to [backend]
     _set_or_drop(agent, "email_domain", settings.email_domain.strip())
     if tuple(settings.categories) != DEFAULT_CATEGORIES:
         agent["categories"] = list(settings.categories)
@@ -221,32 +248,33 @@ def to_toml(table: Mapping[str, Any], prefix: str = "") -> str:
     return "\n\n".join(blocks) + "\n" if blocks else ""
 
 
-# ---------------------------------------------------------------- proxy
-PROXY_VARIABLES: Final = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
+# ---------------------------------------------------------------- the proxy's old place
+def migrate_agent_proxy(path: Path | None = None) -> bool:
+    """Move an ``[agent] proxy`` (where earlier versions kept it) into ``[backend] proxy`` in the user file.
 
-
-def apply_proxy(proxy: str, environ: dict[str, str] | os._Environ[str] | None = None) -> dict[str, str | None]:
-    """Route this process's connections through ``proxy`` (empty: leave the system's own).
-
-    Both the connectors (requests) and the connectivity check read the standard proxy
-    variables, so setting them is what makes one proxy apply to both. Returns the previous
-    values, for :func:`restore_proxy`.
+    The connectors read the proxy from the backend table only, so without this an upgraded agent
+    would stop using the proxy its user chose. A proxy already in ``[backend]`` wins; the old key
+    is dropped either way. Returns whether the file changed; raises :class:`SettingsError`.
     """
-    env = os.environ if environ is None else environ
-    previous = {name: env.get(name) for name in PROXY_VARIABLES}
-    if proxy.strip():
-        for name in PROXY_VARIABLES:
-            env[name] = proxy.strip()
-    return previous
-
-
-def restore_proxy(previous: Mapping[str, str | None], environ: dict[str, str] | os._Environ[str] | None = None) -> None:
-    env = os.environ if environ is None else environ
-    for name, value in previous.items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
+    target = path or user_config_path()
+    try:
+        table = read_toml(target)
+    except ConfigError as exc:
+        raise SettingsError(f"the settings file cannot be updated: {exc}") from exc
+    agent = table.get("agent")
+    if not isinstance(agent, dict) or "proxy" not in agent:
+        return False
+    old = agent.pop("proxy")
+    backend = table.get("backend")
+    if not isinstance(backend, dict):
+        backend = table["backend"] = {}
+    if isinstance(old, str) and old.strip() and not backend.get("proxy"):
+        backend["proxy"] = old.strip()
+    try:
+        atomic_write_bytes(target, to_toml(table).encode("utf-8"), mode=0o600)
+    except OSError as exc:
+        raise SettingsError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    return True
 
 
 # ---------------------------------------------------------------- start at login

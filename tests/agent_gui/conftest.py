@@ -51,6 +51,8 @@ class AgentHarness:
             collect_sysinfo=self.collect_sysinfo,
             connector_factory=self.connector,
             use_tray=False,
+            # The shared Xvfb has one keyboard: only the hotkey tests take a global shortcut on it.
+            global_hotkey=overrides.pop("global_hotkey", False),
             sender_idle_seconds=0.5,
             quit_application=False,
             **overrides,

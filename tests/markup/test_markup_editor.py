@@ -455,3 +455,30 @@ def test_a_long_session_does_not_eat_the_interpreters_shared_objects(editor: Mar
         f"the Qt binding lost {lost_none} references to None and {lost_true} to True in 20 repaints; "
         "this interpreter and PySide6 combination will abort a long-running window"
     )
+
+
+def test_load_shows_a_webp_qt_cannot_read_by_decoding_it_with_pillow(qtbot: QtBot) -> None:
+    from PIL import Image
+    from PySide6.QtGui import QImage
+
+    from agent.encoding import encode
+
+    colour = (40, 90, 200)
+    # What the capture encoder writes for a one-colour screen (a blank monitor): lossless WebP.
+    webp = encode(Image.new("RGB", (320, 200), colour)).data
+    assert webp[8:12] == b"WEBP"
+    assert QImage.fromData(webp).isNull(), "Qt reads this file now: pick one it cannot, or drop the fallback"
+
+    widget = MarkupEditor()
+    qtbot.addWidget(widget)
+    widget.resize(640, 480)
+    widget.load(webp, [new_item("redaction", [(10, 10), (100, 80)])])
+    widget.show()
+    qtbot.waitExposed(widget)
+    canvas = widget.canvas()
+    shown = canvas.grab().toImage()
+    centre = shown.pixelColor(canvas.width() // 2, canvas.height() // 2)
+    assert (centre.red(), centre.green(), centre.blue()) == colour
+    assert widget.image_bytes() == webp
+    flat = decoded(widget.flattened()).convert("RGB")
+    assert flat.getpixel((160, 100)) == colour and flat.getpixel((50, 40)) != colour
