@@ -531,7 +531,7 @@ def reference_markdown() -> str:
         "[connectors.md](connectors.md) | `showdesk config check` |",
         "| `[kiosk]` | the walk-up kiosk: site, texts, categories, allowed apps, admin PIN hash (README) "
         "| `showdesk kiosk --check` |",
-        "| `[agent]` | the laptop agent's settings dialog (proxy, capture mode, categories) | the agent |",
+        "| `[agent]` | the laptop agent's settings dialog (shortcut, capture mode, categories) | the agent |",
         "| `[tech]` | technician mode | technician mode |",
         "",
         "Secrets never go in these files: a backend table with `" + "`, `".join(SECRET_KEYS) + "` is refused.",

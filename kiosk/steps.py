@@ -8,6 +8,8 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, Qt, Signal
 from PySide6.QtGui import QImage
 
 from agent.bundle import StepDraft
+from agent.gui.markup_editor import qimage_from_pillow
+from agent.markup import MarkupError, open_image
 from kiosk.workers import BackgroundRunner
 
 THUMBNAIL_SIZE = (400, 250)
@@ -47,7 +49,11 @@ def photo_step(image: QImage) -> StepDraft:
 def thumbnail(image_bytes: bytes, size: tuple[int, int] = THUMBNAIL_SIZE) -> QImage:
     image = QImage.fromData(image_bytes)
     if image.isNull():
-        raise ValueError("not an image")
+        # Qt's WebP reader refuses some files libwebp writes (a one-colour lossless shot, say).
+        try:
+            image = qimage_from_pillow(open_image(image_bytes))
+        except MarkupError as error:
+            raise ValueError(f"not an image: {error}") from error
     return image.scaled(size[0], size[1], _KEEP, _SMOOTH)
 
 
