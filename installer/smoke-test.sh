@@ -79,7 +79,7 @@ step "5/5 kiosk window"
 if "$program" kiosk --help >/dev/null 2>&1; then
     SHOWDESK_URL="$url" SHOWDESK_TOKEN="$token" "$program" kiosk --windowed >"$work/kiosk.log" 2>&1 &
     pids+=($!)
-    wait_for "the kiosk window" xdotool search --name '^ShowDesk$'
+    wait_for "the kiosk window shown" xdotool search --onlyvisible --name '^ShowDesk$'
 else
     step "   (this build has no kiosk yet)"
 fi

@@ -51,7 +51,8 @@ install -m 0644 "$here/desktop/showdesk-agent.desktop" "$here/desktop/showdesk-t
     "$root/usr/share/applications/"
 install -m 0644 "$here/desktop/showdesk-agent-autostart.desktop" "$root/etc/xdg/autostart/showdesk-agent.desktop"
 install -m 0644 "$repo/resources/agent/showdesk-agent.svg" "$root/usr/share/icons/hicolor/scalable/apps/"
-install -m 0644 "$repo/docs/deployment.md" "$repo/docs/configuration.md" "$root/usr/share/doc/showdesk/"
+install -m 0644 "$repo/docs/deployment.md" "$repo/docs/configuration.md" "$repo/docs/server.md" \
+    "$root/usr/share/doc/showdesk/"
 install -m 0644 "$here"/examples/* "$root/usr/share/doc/showdesk/examples/"
 cat > "$root/usr/share/doc/showdesk/copyright" <<'COPYRIGHT'
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/

@@ -6,7 +6,7 @@
 ;       /URL=https://helpdesk.example.org      backend address, written to %ProgramData%\ShowDesk\config.toml
 ;       /ENROL=SDE1-...                        enrolment code: signs in the user the installer runs for
 ;       /AUTOSTART=1                           start the agent at every user's login
-;       /LOG="C:\Windows\Temp\showdesk-setup.log"
+;       /LOG="C:\Windows\Temp\showdesk-setup.log"   (not with /ENROL: see below)
 ; Uninstall silently: "C:\Program Files\ShowDesk\unins000.exe" /VERYSILENT
 ;
 ; The enrolment code carries a token, so it is never written to a file or the registry: it is
@@ -14,7 +14,8 @@
 ; Manager. That reaches the user the installer runs for; installs in the SYSTEM context
 ; (most management tools) have no user, so there the agents are enrolled per user instead
 ; (the enrolment link the help desk sends, or a user-context script running
-; `showdesk agent --enrol CODE`).
+; `showdesk agent --enrol CODE`). Inno Setup writes its command line into a /LOG file, so
+; /ENROL and /LOG do not belong in the same run.
 
 #ifndef AppVersion
   #define AppVersion "0.0.0"
@@ -59,7 +60,7 @@ Name: "{group}\ShowDesk technician mode"; Filename: "{app}\showdeskw.exe"; Param
 
 [Registry]
 Root: HKLM; Subkey: "Software\Microsoft\Windows\CurrentVersion\Run"; ValueType: string; ValueName: "ShowDesk"; \
-    ValueData: """{app}\showdeskw.exe"" agent"; Flags: uninsdeletevalue; Check: WantsAutostart
+    ValueData: """{app}\showdeskw.exe"" agent --background"; Flags: uninsdeletevalue; Check: WantsAutostart
 Root: HKLM; Subkey: "SYSTEM\CurrentControlSet\Control\Session Manager\Environment"; ValueType: expandsz; \
     ValueName: "Path"; ValueData: "{olddata};{app}"; Check: NeedsAddPath(ExpandConstant('{app}')); Tasks: path
 

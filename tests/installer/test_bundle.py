@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from installer.bundle_contents import PLATFORM_PLUGIN, project_modules, resource_files
+from kiosk.settings import LANGUAGES
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLE = os.environ.get("SHOWDESK_BUNDLE_DIR")
@@ -71,9 +72,21 @@ def test_the_qt_platform_plugin_is_in(bundle: Path) -> None:
         assert any(p.name == "libqoffscreen.so" for p in found[0].parent.iterdir())
 
 
-def test_qt_translations_and_ours_are_in(bundle: Path) -> None:
+def test_the_kiosk_translations_of_every_language_are_in(bundle: Path) -> None:
+    # Where kiosk/i18n.py looks in the frozen program: resources/i18n in the folder that holds the
+    # frozen packages (the one with base_library.zip), as in the source tree.
+    frozen_root = next(bundle.rglob("base_library.zip")).parent
+    i18n = frozen_root / "resources" / "i18n"
+    for language in LANGUAGES:
+        compiled = i18n / f"showdesk_{language}.qm"
+        assert compiled.is_file(), f"{compiled.relative_to(bundle)} is missing"
+        assert compiled.read_bytes() == (REPO / "resources" / "i18n" / compiled.name).read_bytes()
     qt_translations = {p.name for p in files_under(bundle) if p.parent.name == "translations" and p.suffix == ".qm"}
-    assert {"qtbase_de.qm", "qtbase_en.qm"} <= qt_translations
+    assert {f"qtbase_{language}.qm" for language in LANGUAGES} <= qt_translations
+
+
+def test_every_resource_is_in_unchanged(bundle: Path) -> None:
+    assert resource_files(REPO), "resources/ is empty: nothing would be checked"
     for source, folder in resource_files(REPO):
         inside = next(bundle.rglob(f"{folder}/{Path(source).name}"), None)
         assert inside is not None, f"{folder}/{Path(source).name} is missing"

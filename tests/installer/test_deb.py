@@ -76,6 +76,7 @@ def test_the_package_installs_the_bundle_the_command_and_the_integration_files(p
         "/usr/share/icons/hicolor/scalable/apps/showdesk-agent.svg",
         "/usr/share/doc/showdesk/configuration.md",
         "/usr/share/doc/showdesk/deployment.md",
+        "/usr/share/doc/showdesk/server.md",
         "/usr/share/doc/showdesk/copyright",
         *(f"/lib/systemd/system/{unit}" for unit in UNITS),
     ):
@@ -113,7 +114,8 @@ def test_desktop_entries_start_the_agent_and_technician_mode_and_autostart_is_of
     autostart = desktop_entry(LINUX / "desktop" / "showdesk-agent-autostart.desktop")
     assert agent["Exec"] == "/usr/bin/showdesk agent"
     assert tech["Exec"] == "/usr/bin/showdesk tech"
-    assert autostart["Exec"] == agent["Exec"]
+    # At login the agent starts quietly: the tray icon, no window.
+    assert autostart["Exec"] == agent["Exec"] + " --background"
     assert autostart["Hidden"] == "true"
     assert agent["Icon"] == "showdesk-agent" and (REPO / "resources" / "agent" / "showdesk-agent.svg").is_file()
     validate = shutil.which("desktop-file-validate")
@@ -152,6 +154,8 @@ def test_the_server_unit_keeps_data_under_var_lib_and_restarts_on_failure() -> N
     assert "--data /var/lib/showdesk" in unit and "Restart=on-failure\n" in unit
     kiosk = (LINUX / "systemd" / "showdesk-kiosk.service").read_text()
     assert "User=showdesk-kiosk\n" in kiosk and "Restart=always\n" in kiosk
+    # A system user has no keyring: the kiosk's token comes from a root-only file, if there is one.
+    assert "EnvironmentFile=-/etc/showdesk/kiosk.env\n" in kiosk
 
 
 def test_the_kiosk_session_says_what_to_install_when_x_is_missing(tmp_path: Path) -> None:
