@@ -279,11 +279,14 @@ def migrate_agent_proxy(path: Path | None = None) -> bool:
 
 # ---------------------------------------------------------------- start at login
 def agent_command() -> list[str]:
-    """How to start the agent from a login session: the installed command, or this Python."""
+    """How to start the agent from a login session: the installed command, or this Python.
+
+    ``--background``: at login the agent waits in the tray; nobody asked for a window yet.
+    """
     installed = shutil.which("showdesk")
     if installed:
-        return [installed, "agent"]
-    return [sys.executable, "-m", "showdesk", "agent"]
+        return [installed, "agent", "--background"]
+    return [sys.executable, "-m", "showdesk", "agent", "--background"]
 
 
 def autostart_path() -> Path:

@@ -136,7 +136,8 @@ def test_save_writes_the_user_file_and_keeps_what_else_it_holds(qtbot: QtBot, ow
     assert dict(os.environ) == environment
     assert load_config().get("backend.url") == "https://helpdesk.example.org"
     entry = autostart_path().read_text()
-    assert "Exec=" in entry and "agent" in entry and "[Desktop Entry]" in entry
+    exec_line = next(line for line in entry.splitlines() if line.startswith("Exec="))
+    assert exec_line.endswith(" agent --background") and "[Desktop Entry]" in entry
     set_autostart(False)
     assert not autostart_path().exists()
 
