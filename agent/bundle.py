@@ -3,39 +3,72 @@
 The bundle is deterministic: the same report gives the same bytes, so a bundle
 round-trips through import and export byte for byte, and a digest of it means
 something. Loading validates everything before trusting it.
+
+Importing this module does not load pydantic or the report schema's models (about 120 ms):
+:func:`shot_bundle` writes the bundle of a command-line capture from plain data, checked
+against the same bounds, and the models load on first use everywhere else.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import re
+import uuid
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from pydantic import ValidationError
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
-from agent.schema import (
-    IMAGE_EXTENSIONS,
-    MANIFEST_PATH,
-    MAX_ATTACHMENTS,
-    MAX_FILE_BYTES,
-    MAX_STEPS,
-    SYSINFO_PATH,
-    Attachment,
-    MarkupItem,
-    Monitor,
-    Report,
-    Step,
-    canonical_json_bytes,
-    file_ref,
-    sha256_hex,
-    sniff_image_type,
-)
+    from agent.schema import MarkupItem, Monitor, Report
+
+# ---------------------------------------------------------------- the schema's plain facts
+# What writing a bundle needs from agent.schema, repeated here so that a capture is written
+# without importing pydantic; tests/core/test_shot_bundle.py checks each against agent.schema.
+SCHEMA_VERSION: Final = 1
+MANIFEST_PATH: Final = "manifest.json"
+SYSINFO_PATH: Final = "sysinfo.json"
+IMAGE_EXTENSIONS: Final = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+MAX_STEPS: Final = 50
+MAX_ATTACHMENTS: Final = 20
+MAX_FILE_BYTES: Final = 40 * 1024 * 1024
+MAX_SYSINFO_BYTES: Final = 2 * 1024 * 1024
+MAX_SHORT_TEXT_CHARS: Final = 200
+MAX_CAPTION_CHARS: Final = 500
+MAX_DESCRIPTION_CHARS: Final = 4000
+MAX_EMAIL_CHARS: Final = 254
+EMAIL_PATTERN: Final = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+MAX_COORDINATE: Final = 100_000
+MAX_MONITOR_INDEX: Final = 64
+MAX_SCALE: Final = 8.0
+
+
+def canonical_json_bytes(data: object) -> bytes:
+    """JSON with sorted keys, no insignificant white space, UTF-8 (as ``agent.schema`` writes it)."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sniff_image_type(data: bytes) -> str | None:
+    """The image type from its first bytes, never from a name or a header a client sent."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
 
 BUNDLE_SUFFIX: Final = ".showdesk"
 MAX_BUNDLE_ENTRIES: Final = MAX_STEPS * 2 + MAX_ATTACHMENTS + 2
@@ -95,14 +128,8 @@ class ReportBundle:
     # ------------------------------------------------------------ serialisation
     def to_bytes(self) -> bytes:
         self.validate()
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w") as archive:
-            _write_entry(archive, MANIFEST_PATH, self.report.canonical_json(), compress=True)
-            for ref in self.report.files():
-                # Images are already compressed; deflating them again only costs time.
-                compress = not ref.media_type.startswith("image/")
-                _write_entry(archive, ref.path, self.files[ref.path], compress=compress)
-        return buffer.getvalue()
+        entries = [(ref.path, ref.media_type, self.files[ref.path]) for ref in self.report.files()]
+        return _zip_bundle(self.report.canonical_json(), entries)
 
     def write(self, path: Path) -> None:
         """Write the bundle atomically: a reader never sees half a file."""
@@ -162,6 +189,10 @@ class ReportBundle:
 
 def parse_manifest(data: bytes) -> Report:
     """Parse and validate a manifest, with an error a person can act on."""
+    from pydantic import ValidationError
+
+    from agent.schema import Report
+
     try:
         raw = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -191,6 +222,17 @@ def _check_entry_name(name: str) -> None:
     # else ShowDesk never writes; check here too so a hostile zip fails before parsing.
     if name.startswith(("/", "\\")) or ".." in name or "\\" in name or ":" in name:
         raise BundleError(f"bundle entry {name!r} is an unsafe path (traversal or absolute); refused")
+
+
+def _zip_bundle(manifest: bytes, files: Iterable[tuple[str, str, bytes]]) -> bytes:
+    """The bundle's zip: the manifest, then each (path, media type, bytes) in manifest order."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        _write_entry(archive, MANIFEST_PATH, manifest, compress=True)
+        for path, media_type, data in files:
+            # Images are already compressed; deflating them again only costs time.
+            _write_entry(archive, path, data, compress=not media_type.startswith("image/"))
+    return buffer.getvalue()
 
 
 def _write_entry(archive: zipfile.ZipFile, name: str, data: bytes, *, compress: bool) -> None:
@@ -258,6 +300,10 @@ def build_bundle(
 
     ``base`` supplies everything but the files (id, reporter, category, source…).
     """
+    from pydantic import ValidationError
+
+    from agent.schema import Attachment, Report, Step, file_ref
+
     files: dict[str, bytes] = {}
     frozen_steps: list[Step] = []
     for number, draft in enumerate(steps, start=1):
@@ -315,3 +361,186 @@ def build_bundle(
     bundle = ReportBundle(report, files)
     bundle.validate()
     return bundle
+
+
+# ---------------------------------------------------------------- a capture's bundle from plain data
+@dataclass(frozen=True)
+class ShotStep:
+    """A captured screen as a step, in plain data: the encoded image and its facts.
+
+    ``monitor`` is the screen as ``agent.capture.MonitorInfo.facts()`` gives it.
+    """
+
+    image: bytes
+    width: int
+    height: int
+    captured_at: datetime
+    monitor: Mapping[str, object] | None = None
+    caption: str = ""
+    capture_method: str = "mss"
+    capture_notes: str = ""
+
+
+@dataclass(frozen=True)
+class ShotBundle:
+    """A bundle written from plain data: its report id and its bytes."""
+
+    report_id: uuid.UUID
+    data: bytes
+
+    def write(self, path: Path) -> None:
+        """Write the bundle atomically: a reader never sees half a file."""
+        from agent.fsutil import atomic_write_bytes
+
+        atomic_write_bytes(path, self.data)
+
+
+def shot_bundle(
+    steps: Sequence[ShotStep],
+    *,
+    source_kind: str,
+    source_id: str,
+    app_version: str = "",
+    reporter_name: str | None = None,
+    reporter_email: str | None = None,
+    category: str = "",
+    description: str = "",
+    sysinfo: Mapping[str, object] | None = None,
+    report_id: uuid.UUID | None = None,
+    created_at: datetime | None = None,
+) -> ShotBundle:
+    """The bundle of a capture, without the schema's models: the same bytes ``build_bundle`` writes.
+
+    Every value is checked against the schema's bounds first, and a value out of them raises
+    :class:`BundleError` naming the field, so the bundle written is one ``ReportBundle.read``
+    and the server accept (they validate it again with the schema itself).
+    """
+    if not steps:
+        raise BundleError("a capture needs at least one step")
+    if len(steps) > MAX_STEPS:
+        raise BundleError(f"steps: {len(steps)} shots; a report holds at most {MAX_STEPS}")
+    created = created_at if created_at is not None else datetime.now(UTC)
+    _check_aware("created_at", created)
+    files: list[tuple[str, str, bytes]] = []
+    step_entries: list[dict[str, object]] = []
+    for number, step in enumerate(steps, start=1):
+        where = f"steps.{number - 1}"
+        media_type = sniff_image_type(step.image)
+        if media_type is None:
+            raise BundleError(f"step {number} is not a PNG, JPEG or WebP image")
+        path = f"steps/{number:03d}.{IMAGE_EXTENSIONS[media_type]}"
+        files.append((path, media_type, step.image))
+        step_entries.append(
+            {
+                "image": _plain_file_ref(f"{where}.image", path, step.image, media_type),
+                "width": _check_int(f"{where}.width", step.width, 1, MAX_COORDINATE),
+                "height": _check_int(f"{where}.height", step.height, 1, MAX_COORDINATE),
+                "caption": _check_text(f"{where}.caption", step.caption, MAX_CAPTION_CHARS),
+                "monitor": None if step.monitor is None else _plain_monitor(f"{where}.monitor", step.monitor),
+                "captured_at": _json_datetime(step.captured_at),
+                "capture_method": _check_text(f"{where}.capture_method", step.capture_method, MAX_SHORT_TEXT_CHARS),
+                "capture_notes": _check_text(f"{where}.capture_notes", step.capture_notes, MAX_SHORT_TEXT_CHARS),
+                "downscale": 1.0,
+                "markup": [],
+                "original": None,
+            }
+        )
+    sysinfo_ref = None
+    if sysinfo is not None:
+        data = canonical_json_bytes(sysinfo)
+        if len(data) > MAX_SYSINFO_BYTES:
+            raise BundleError(f"system information is larger than {MAX_SYSINFO_BYTES} bytes")
+        files.append((SYSINFO_PATH, "application/json", data))
+        sysinfo_ref = _plain_file_ref("sysinfo", SYSINFO_PATH, data, "application/json")
+    if not source_id:
+        raise BundleError("source.id: must not be empty")
+    if reporter_email is not None and (
+        len(reporter_email) > MAX_EMAIL_CHARS or not re.fullmatch(EMAIL_PATTERN, reporter_email)
+    ):
+        raise BundleError(f"reporter.email: {reporter_email[:80]!r} is not an e-mail address")
+    the_id = report_id if report_id is not None else uuid.uuid4()
+    name = None if reporter_name is None else _check_text("reporter.name", reporter_name, MAX_SHORT_TEXT_CHARS)
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "id": str(the_id),
+        "created_at": _json_datetime(created),
+        "reporter": {
+            "name": name,
+            "email": reporter_email,
+            "badge_id": None,
+        },
+        "category": _check_text("category", category, MAX_SHORT_TEXT_CHARS),
+        "description": _check_text("description", description, MAX_DESCRIPTION_CHARS),
+        "steps": step_entries,
+        "attachments": [],
+        "sysinfo": sysinfo_ref,
+        "source": {
+            "kind": _check_choice("source.kind", source_kind, ("kiosk", "agent", "cli", "import")),
+            "id": _check_text("source.id", source_id, MAX_SHORT_TEXT_CHARS),
+            "site": None,
+            "app_version": _check_text("source.app_version", app_version, MAX_SHORT_TEXT_CHARS),
+        },
+        "walk_up": False,
+        "self_help_articles": [],
+    }
+    return ShotBundle(the_id, _zip_bundle(canonical_json_bytes(manifest), files))
+
+
+def _json_datetime(value: datetime) -> str:
+    # As the schema writes it: ISO 8601, with "Z" for UTC.
+    text = value.isoformat()
+    return text[: -len("+00:00")] + "Z" if text.endswith("+00:00") else text
+
+
+def _check_aware(where: str, value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise BundleError(f"{where}: must carry a time zone")
+
+
+def _check_text(where: str, value: object, limit: int) -> str:
+    if not isinstance(value, str):
+        raise BundleError(f"{where}: must be text")
+    if len(value) > limit:
+        raise BundleError(f"{where}: {len(value)} characters; the limit is {limit}")
+    if any(ord(c) < 32 and c not in "\n\t" for c in value):
+        raise BundleError(f"{where}: text must not contain control characters")
+    return value
+
+
+def _check_int(where: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise BundleError(f"{where}: {value!r} is not a whole number from {low} to {high}")
+    return value
+
+
+def _check_choice(where: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise BundleError(f"{where}: {value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _plain_file_ref(where: str, path: str, data: bytes, media_type: str) -> dict[str, object]:
+    if len(data) > MAX_FILE_BYTES:
+        raise BundleError(f"{where}: {len(data)} bytes; the limit for one file is {MAX_FILE_BYTES}")
+    return {"path": path, "sha256": sha256_hex(data), "size": len(data), "media_type": media_type}
+
+
+def _plain_monitor(where: str, facts: Mapping[str, object]) -> dict[str, object]:
+    geometry = facts.get("geometry")
+    if not isinstance(geometry, Mapping):
+        raise BundleError(f"{where}.geometry: missing")
+    name = facts.get("name")
+    scale = facts.get("scale", 1.0)
+    if isinstance(scale, bool) or not isinstance(scale, int | float) or not 0 < scale <= MAX_SCALE:
+        raise BundleError(f"{where}.scale: {scale!r} is not a device-pixel ratio above 0 and at most {MAX_SCALE:g}")
+    return {
+        "index": _check_int(f"{where}.index", facts.get("index"), 0, MAX_MONITOR_INDEX),
+        "name": None if name is None else _check_text(f"{where}.name", name, MAX_SHORT_TEXT_CHARS),
+        "geometry": {
+            "left": _check_int(f"{where}.geometry.left", geometry.get("left"), -MAX_COORDINATE, MAX_COORDINATE),
+            "top": _check_int(f"{where}.geometry.top", geometry.get("top"), -MAX_COORDINATE, MAX_COORDINATE),
+            "width": _check_int(f"{where}.geometry.width", geometry.get("width"), 1, MAX_COORDINATE),
+            "height": _check_int(f"{where}.geometry.height", geometry.get("height"), 1, MAX_COORDINATE),
+        },
+        "scale": float(scale),
+    }

@@ -14,30 +14,33 @@ Exit codes (also in ``showdesk --help``):
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import logging
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from enum import IntEnum
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from agent import __version__
 from agent.config import ConfigError, load_config, read_toml, reference_markdown
 
 # The report model, the outbox and the connectors import pydantic and requests; commands
-# load them when they need them, so `showdesk capture` grabs the screen first.
+# load them when they need them: `showdesk capture -o` loads neither, and is timed as a
+# whole process against scrot (bench/capture.py).
 if TYPE_CHECKING:
     from agent.bundle import ReportBundle
     from agent.capture import MonitorInfo
     from agent.config import Config
     from agent.outbox import Outbox
+    from agent.sysinfo import PendingSnapshot
 
 log = logging.getLogger("showdesk")
+_T = TypeVar("_T")
 
 
 class Exit(IntEnum):
@@ -61,12 +64,20 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
-def _setup_logging(level: str) -> None:
-    from agent.scrub import ScrubbingFilter
+class _ScrubbingOnFirstUse(logging.Filter):
+    """agent.scrub's filter, loaded with the first record: most commands log nothing, and
+    compiling its patterns would hold up `showdesk capture` before the screen is grabbed."""
 
+    def filter(self, record: logging.LogRecord) -> bool:
+        from agent.scrub import ScrubbingFilter
+
+        return ScrubbingFilter().filter(record)
+
+
+def _setup_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(ScrubbingFilter())
+    handler.addFilter(_ScrubbingOnFirstUse())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
@@ -103,30 +114,90 @@ def _collect_sysinfo(
     return sysinfo.collect(options)
 
 
-def _collect_sysinfo_for(
-    config: Config, backend_name: str | None, monitors: Sequence[MonitorInfo], exclude: list[str]
-) -> dict[str, Any]:
-    return _collect_sysinfo(config, backend_name, [m.facts() for m in monitors], exclude)
+class _Background(threading.Thread, Generic[_T]):
+    """``function(*args)`` on a side thread; :meth:`result` waits for it and returns or raises."""
+
+    def __init__(self, function: Callable[..., _T], *args: object) -> None:
+        super().__init__(name="showdesk-background", daemon=True)
+        self._call = partial(function, *args)
+        self._value: list[_T] = []
+        self._error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self._value.append(self._call())
+        except BaseException as exc:  # noqa: BLE001 - re-raised by result() in the caller's thread
+            self._error = exc
+
+    def result(self) -> _T:
+        self.join()
+        if self._error is not None:
+            raise self._error
+        return self._value[0]
+
+
+class _SysinfoStarter(threading.Thread):
+    """Imports agent.sysinfo and starts a snapshot on a side thread, so the main thread can open
+    the screen meanwhile. Only the CPU sampling starts at once; the other collectors wait for
+    :meth:`release`, called once the frame is encoding (the encoder leaves the GIL free)."""
+
+    def __init__(self, config: Config, backend_name: str | None, exclude: list[str]) -> None:
+        super().__init__(name="sysinfo-start", daemon=True)
+        self._config, self._backend_name, self._exclude = config, backend_name, exclude
+        self._hold = threading.Event()
+        self._pending: PendingSnapshot | None = None
+        self._error: Exception | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            from agent import sysinfo
+
+            # The shortest honest CPU sampling window (recorded in the snapshot): it runs while
+            # the screen is grabbed, and a capture should not wait for it.
+            options = sysinfo.SysinfoOptions.from_config(
+                self._config,
+                backend=self._backend_name,
+                exclude=self._exclude,
+                sample_seconds=sysinfo.MIN_SAMPLE_SECONDS,
+            )
+            self._pending = sysinfo.start(options, hold=self._hold)
+        except Exception as exc:  # noqa: BLE001 - handed to the main thread by result()
+            self._error = exc
+
+    def release(self) -> None:
+        """Let the collectors other than the CPU sampling run (the main thread is encoding)."""
+        self._hold.set()
+
+    def result(self, monitors: Sequence[MonitorInfo]) -> dict[str, object]:
+        self.join()
+        if self._error is not None:
+            raise self._error
+        assert self._pending is not None
+        return self._pending.result([m.facts() for m in monitors])
 
 
 def cmd_capture(args: argparse.Namespace) -> Exit:
-    from agent import capture, encoding
-
     config = _config(args)
     backend_name = _backend_name(args)
     if args.submit:
         config.backend(backend_name)  # an unknown backend fails before the screen is grabbed
-    fmt = encoding.ImageFormat.parse(args.format or config.get("capture.format"))
-    background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sysinfo")
-    sysinfo_future: Future[dict[str, Any]] | None = None
+    from agent import capture, encoding
+
+    try:
+        fmt = encoding.ImageFormat.parse(args.format or config.get("capture.format"))
+    except ValueError as exc:
+        raise CommandError(str(exc), Exit.USAGE) from exc
+    # System information mostly waits (CPU sampling, connectivity): it starts first and
+    # waits while this thread opens the screen, grabs and encodes.
+    starter = None if args.no_sysinfo else _SysinfoStarter(config, backend_name, args.exclude)
     try:
         with capture.Capturer() as capturer:
-            if not args.no_sysinfo:
-                # System information mostly waits (CPU sampling, connectivity): let it wait
-                # while this thread grabs and encodes.
-                monitors = capturer.monitors()[1:]
-                sysinfo_future = background.submit(_collect_sysinfo_for, config, backend_name, monitors, args.exclude)
+            monitors = capturer.monitors()[1:]
             if args.delay:
+                if starter is not None:
+                    starter.release()  # nothing to keep off this thread's path while it waits
                 time.sleep(args.delay)
             if args.region:
                 shots = [capturer.capture_region(args.region)]
@@ -136,35 +207,55 @@ def cmd_capture(args: argparse.Namespace) -> Exit:
                 shots = capturer.capture_all()
     except capture.CaptureError as exc:
         raise CommandError(str(exc), Exit.NO_CAPTURE) from exc
-    finally:
-        background.shutdown(wait=False)
-    futures = [encoding.encode_async(shot, fmt) for shot in shots]
-    from agent.bundle import BundleError, build_bundle
-    from agent.schema import Report, Reporter, Source
+    # The encoder releases the GIL: this thread finishes the system information meanwhile.
+    encoder = _Background(encoding.encode_all, shots, fmt)
+    if starter is not None:
+        starter.release()
+    from agent.bundle import MAX_SHORT_TEXT_CHARS, BundleError, ShotStep, shot_bundle
 
-    sysinfo_snapshot = sysinfo_future.result() if sysinfo_future is not None else None
-    drafts = [
-        encoding.step_draft(shot, future.result(), caption=args.caption)
-        for shot, future in zip(shots, futures, strict=True)
+    try:
+        snapshot = starter.result(monitors) if starter is not None else None
+    except ValueError as exc:  # an unknown system-information group
+        raise CommandError(str(exc), Exit.USAGE) from exc
+    images = encoder.result()
+    steps = [
+        ShotStep(
+            image=image.data,
+            width=image.width,
+            height=image.height,
+            captured_at=shot.captured_at,
+            monitor=shot.monitor_info.facts(),
+            caption=args.caption,
+            capture_method=shot.capture_method,
+            capture_notes=shot.notes_text[:MAX_SHORT_TEXT_CHARS],
+        )
+        for shot, image in zip(shots, images, strict=True)
     ]
     try:
-        base = Report(
-            source=Source(kind="cli", id=socket.gethostname()[:200] or "unknown", app_version=__version__),
-            reporter=Reporter(name=args.name, email=args.email),
+        bundle = shot_bundle(
+            steps,
+            source_kind="cli",
+            source_id=socket.gethostname()[:200] or "unknown",
+            app_version=__version__,
+            reporter_name=args.name,
+            reporter_email=args.email,
             category=args.category or "",
             description=args.description or "",
+            sysinfo=snapshot,
         )
-        bundle = build_bundle(base, drafts, sysinfo=sysinfo_snapshot)
-    except (BundleError, ValueError) as exc:
+    except BundleError as exc:
         raise CommandError(str(exc), Exit.USAGE) from exc
     if args.output:
         bundle.write(Path(args.output))
         if args.json:
-            _print_json({"report_id": str(bundle.report.id), "file": args.output, "steps": len(drafts)})
+            _print_json({"report_id": str(bundle.report_id), "file": args.output, "steps": len(steps)})
         else:
-            print(f"saved {len(drafts)} shot(s) to {args.output}")
+            print(f"saved {len(steps)} shot(s) to {args.output}")
         return Exit.OK
-    return _submit_through_outbox(config, bundle, config.backend(backend_name).name, args)
+    from agent.bundle import ReportBundle
+
+    # The outbox takes the schema's model; reading the bytes back validates them with it.
+    return _submit_through_outbox(config, ReportBundle.from_bytes(bundle.data), config.backend(backend_name).name, args)
 
 
 def _open_outbox(config: Config) -> Outbox:
@@ -282,6 +373,8 @@ def cmd_login(args: argparse.Namespace) -> Exit:
     if args.token_stdin:
         token = sys.stdin.readline().strip()
     elif sys.stdin.isatty():
+        import getpass
+
         token = getpass.getpass(f"{args.role} token for {url}: ").strip()
     else:
         raise CommandError("no terminal to ask for the token: pass it on standard input with --token-stdin", Exit.USAGE)

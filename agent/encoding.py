@@ -11,15 +11,19 @@ returns a ``Future`` at once, so a window can show the frozen frame while it is 
 (not processes) because Pillow's encoders release the GIL, so encoding still uses another core
 and the pixels are shared instead of being copied into a worker process.
 
+A process that captures again and again (the agent, the kiosk) should call
+:func:`keep_working_memory` once: without it every encode spends about a third of its time
+faulting in fresh memory.
+
 Importing this module loads Pillow but neither Qt nor pydantic; the report schema is imported
 only by :func:`step_draft`.
 """
 
 from __future__ import annotations
 
-import importlib
 import io
 import os
+import sys
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -39,13 +43,19 @@ MediaType = Literal["image/png", "image/jpeg", "image/webp"]
 _EXTENSIONS: Final[Mapping[str, str]] = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 # libwebp refuses larger images; a wider desktop falls back to PNG (or JPEG when lossy).
 WEBP_MAX_DIMENSION: Final = 16383
-# Importing a format's plugin registers its encoder, so Image.save() need not import every
-# Pillow plugin to find it: that search costs ~40 ms, a fifth of a command-line capture.
-_PLUGIN_MODULES: Final[Mapping[str, str]] = {
-    "PNG": "PIL.PngImagePlugin",
-    "WEBP": "PIL.WebPImagePlugin",
-    "JPEG": "PIL.JpegImagePlugin",
-}
+
+
+class _NamedBuffer(io.BytesIO):
+    """An in-memory file with a name, whose extension tells ``Image.save()`` the format.
+
+    Pillow then imports only that format's plugin; given the format by name, it first imports
+    five others (BMP, GIF, JPEG, PPM, PNG: about 10 ms of a command-line capture), and with
+    neither it imports every plugin (about 40 ms).
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
 
 
 @dataclass(frozen=True)
@@ -138,10 +148,46 @@ def encode(source: Shot | Image.Image, fmt: ImageFormat = DEFAULT) -> EncodedIma
         image = image.convert("RGBA" if image.has_transparency_data else "RGB")
     if image.mode == "RGBA" and fmt.pillow_format == "JPEG":
         image = image.convert("RGB")
-    importlib.import_module(_PLUGIN_MODULES[fmt.pillow_format])
-    buffer = io.BytesIO()
-    image.save(buffer, fmt.pillow_format, **fmt.options)
+    buffer = _NamedBuffer(f"image.{fmt.extension}")
+    image.save(buffer, None, **fmt.options)
     return EncodedImage(buffer.getvalue(), fmt.media_type, image.width, image.height)
+
+
+# glibc's mallopt parameters (malloc.h) and the largest mmap threshold it accepts on 64-bit.
+_M_TRIM_THRESHOLD: Final = -1
+_M_MMAP_THRESHOLD: Final = -3
+_MMAP_THRESHOLD_BYTES: Final = 32 * 1024 * 1024
+_TRIM_THRESHOLD_BYTES: Final = 128 * 1024 * 1024
+
+
+def keep_working_memory() -> bool:
+    """Let encodes reuse their working memory in this process (Linux with glibc); True if applied.
+
+    Each encode allocates several buffers of 4 bytes per pixel (Pillow's image, libwebp's ARGB
+    copy, its hash chain...). glibc hands blocks that large back to the system when they are
+    freed, so the next encode touches fresh memory again: about 10,000 page faults and a third
+    of a 1080p encode (bench/capture.py). This raises glibc's mmap and trim thresholds for the
+    process, so such blocks (up to 32 MB each) stay in its heap: a 1080p encode then takes about
+    two thirds of the time, and the process keeps about 50 MB it would otherwise give back
+    (more for larger screens, up to 128 MB of free heap).
+
+    For long-running processes that capture again and again (the agent, the kiosk); a one-shot
+    command gains nothing. It affects every allocation of the process, which is why it is a
+    call and not a side effect of importing this module.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)) and bool(
+        mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_BYTES)
+    )
 
 
 _executor: ThreadPoolExecutor | None = None

@@ -189,8 +189,8 @@ def _cpu_flags(snapshot: Mapping[str, object]) -> list[Flag]:
         cores = _number(cpu.get("logical_cores"))
     flags: list[Flag] = []
     for process in processes["by_cpu"]:
-        if not isinstance(process, Mapping):
-            continue
+        if not isinstance(process, Mapping) or process.get("showdesk") is True:
+            continue  # not a process row, or ShowDesk itself taking the snapshot
         # Per-process CPU is in percent of one core (a busy thread reads 100 %, whatever
         # the core count): that is what "stuck spinning" looks like on any machine. Its
         # share of the whole machine decides how much the person feels it.

@@ -20,7 +20,7 @@ from functools import partial
 
 import psutil
 
-from agent.sysinfo import GROUPS, SysinfoOptions, collect
+from agent.sysinfo import GROUPS, SysinfoOptions, collect, cpu_sample_seconds
 
 
 class _Healthz(http.server.BaseHTTPRequestHandler):
@@ -56,7 +56,7 @@ def main() -> None:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Healthz)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     options = SysinfoOptions(timeout=args.timeout, backend_url=f"http://127.0.0.1:{server.server_address[1]}")
-    sample_seconds = min(0.2, args.timeout * 0.35)  # the window collect() samples CPU over
+    sample_seconds = cpu_sample_seconds(args.timeout)  # the window collect() samples CPU over
 
     collect(options)  # warm imports and caches
     snapshot_ms, floor_ms, one_by_one_ms = [], [], []

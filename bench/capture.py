@@ -9,24 +9,30 @@ overlapping windows with text, code, a table and photos, a task bar) and prints,
 - encode time and size per format, from the in-memory shot: Pillow PNG levels 1-6, Qt's PNG
   writer, WebP lossless at its fast settings, lossy WebP and JPEG;
 - the default encoder against Pillow's default PNG (compress_level 6);
-- grab + default encode in a running process against scrot's whole process;
+- grab + default encode in a running process against scrot's whole process, as the process
+  starts and after ``encoding.keep_working_memory()`` (what a long-running agent calls);
 - whole processes: ``python -m showdesk capture -o FILE`` (with and without system
-  information), the same capture written as an image directly with agent.capture and
-  agent.encoding, ``scrot`` and ``maim``; a row is skipped, with the reason, when its command
-  fails or is missing.
+  information, and with a backend answering the connectivity check), the same capture written
+  as an image directly with agent.capture and agent.encoding, ``scrot`` and ``maim``; a row is
+  skipped, with the reason, when its command fails or is missing.
 Every speed figure is a ratio against a peer measured in the same run on the same machine.
+ShowDesk's own modules are compiled to bytecode first, as an installed package has them
+(``PYTHONDONTWRITEBYTECODE`` would otherwise make every run compile them anew).
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import functools
+import http.server
 import os
 import random
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -247,6 +253,33 @@ for number, image in enumerate(encode_all(shots), start=1):
 """
 
 
+# A running process that keeps the encoder's working memory: it grabs and encodes once per
+# line on standard input and answers with a line, so its turns interleave with the peers'.
+KEEPING_PROCESS = """
+import sys
+from agent import encoding
+from agent.capture import Capturer
+assert encoding.keep_working_memory()
+with Capturer() as capturer:
+    print("ready", flush=True)
+    for _ in sys.stdin:
+        encoding.encode(capturer.capture_monitor(1))
+        print("done", flush=True)
+"""
+
+
+class _Healthz(http.server.BaseHTTPRequestHandler):
+    """A backend that answers the connectivity check."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
 def bench_size(width: int, height: int) -> None:
     large = width * height > 4_000_000
     repeats = 3 if large else 7
@@ -306,6 +339,9 @@ def bench_size(width: int, height: int) -> None:
         for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
             env[name] = str(Path(tmp) / name.lower())  # the command must not touch the user's own files
         out = str(Path(tmp) / "shot")
+        backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Healthz)
+        threading.Thread(target=backend.serve_forever, daemon=True).start()
+        env_with_backend = {**env, "SHOWDESK_URL": f"http://127.0.0.1:{backend.server_address[1]}"}
         commands = {
             "python -m showdesk capture -o FILE": [
                 sys.executable,
@@ -314,6 +350,14 @@ def bench_size(width: int, height: int) -> None:
                 "capture",
                 "-o",
                 out + ".showdesk",
+            ],
+            "python -m showdesk capture -o FILE, backend answering": [
+                sys.executable,
+                "-m",
+                "showdesk",
+                "capture",
+                "-o",
+                out + "-backend.showdesk",
             ],
             "python -m showdesk capture --no-sysinfo -o FILE": [
                 sys.executable,
@@ -331,20 +375,45 @@ def bench_size(width: int, height: int) -> None:
         }
         runnable: dict[str, Callable[[], object]] = {}
         for label, command in commands.items():
-            problem = probe(command, env)
+            command_env = env_with_backend if "backend answering" in label else env
+            problem = probe(command, command_env)
             if problem:
                 print(f"  {label:48s} skipped: {problem}")
             else:
                 runnable[label] = functools.partial(
-                    subprocess.run, command, env=env, check=True, capture_output=True, timeout=120
+                    subprocess.run, command, env=command_env, check=True, capture_output=True, timeout=120
                 )
 
         def grab_and_encode() -> None:
             encoding.encode(capturer.capture_monitor(1))
 
-        with Capturer(server.display) as capturer:
-            runnable["in a running process: grab + default encode"] = grab_and_encode
-            timings = interleaved_best(runnable, repeats, warmup=0)
+        keeping = subprocess.Popen(
+            [sys.executable, "-c", KEEPING_PROCESS],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert keeping.stdin is not None and keeping.stdout is not None
+        keeping_in, keeping_out = keeping.stdin, keeping.stdout
+
+        def grab_and_encode_keeping_memory() -> None:
+            keeping_in.write("go\n")
+            keeping_in.flush()
+            if keeping_out.readline().strip() != "done":
+                raise RuntimeError("the capturing process stopped")
+
+        try:
+            if keeping_out.readline().strip() != "ready":
+                raise RuntimeError("the capturing process did not start")
+            with Capturer(server.display) as capturer:
+                runnable["in a running process: grab + default encode"] = grab_and_encode
+                runnable["  the same, keep_working_memory()"] = grab_and_encode_keeping_memory
+                timings = interleaved_best(runnable, repeats, warmup=0)
+        finally:
+            keeping_in.close()
+            keeping.wait(timeout=30)
+            backend.shutdown()
         scrot = timings.get("scrot FILE.png")
         print("whole process, one capture written to a file (best of several; runs interleaved)")
         for label, seconds in timings.items():
@@ -370,6 +439,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="1920x1080,3840x2160", help="comma-separated WIDTHxHEIGHT list")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, Pillow {PIL.__version__}")
+    for package in ("agent", "showdesk"):
+        compileall.compile_dir(REPO / package, quiet=1)
     for size in args.sizes.split(","):
         width, height = (int(n) for n in size.lower().split("x"))
         bench_size(width, height)

@@ -4,6 +4,7 @@ import io
 import json
 import zipfile
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -49,7 +50,7 @@ def test_bundle_round_trips_byte_for_byte() -> None:
     assert again.files["attachments/001.txt"] == b"log line\n"
 
 
-def test_bundle_written_to_disk_reads_back(tmp_path) -> None:
+def test_bundle_written_to_disk_reads_back(tmp_path: Path) -> None:
     bundle = sample_bundle()
     target = tmp_path / "report.showdesk"
     bundle.write(target)

@@ -121,3 +121,22 @@ def test_login_without_a_keyring_says_so(tmp_path: Path) -> None:
 def test_login_with_an_empty_token_stores_nothing(stdin: str) -> None:
     result = showdesk("login", "https://helpdesk.example.test", "--token-stdin", stdin=stdin)
     assert result.returncode == 2
+
+
+def test_command_line_log_lines_are_scrubbed(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from agent import cli
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    canary = "CANARY" + "7f3a9c1e5b2d4f60"
+    try:
+        cli._setup_logging("INFO")
+        logging.getLogger("showdesk.test").warning("sending with Authorization: Bearer %s", canary)
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    logged = capsys.readouterr().err
+    assert "sending with Authorization: [scrubbed]" in logged
+    assert canary not in logged

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import http.server
 import io
 import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -52,6 +54,62 @@ def test_capture_to_a_bundle_holds_the_screen_and_system_info(screen: XvfbServer
         assert image.getpixel((x, y)) == pattern_rgb(x, y)
     assert bundle.report.description == "Printer offline"
     assert bundle.sysinfo is not None and "os" in bundle.sysinfo and "displays" in bundle.sysinfo
+
+
+class _Healthz(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_capture_to_a_bundle_loads_only_what_it_needs(screen: XvfbServer, tmp_path: Path) -> None:
+    # `showdesk capture -o` is timed as a whole process against scrot (bench/capture.py): the
+    # report schema's models, the network stack and Qt stay unloaded; loading validates.
+    target = tmp_path / "quick.showdesk"
+    code = (
+        "import sys\n"
+        "from showdesk.__main__ import main\n"
+        f"code = main(['capture', '-o', {str(target)!r}, '--name', 'Ada'])\n"
+        "heavy = ('pydantic', 'requests', 'keyring', 'PySide6', 'http.client', 'ssl', 'urllib.request')\n"
+        "print(code, sorted(name for name in heavy if name in sys.modules))\n"
+    )
+    backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Healthz)
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    # A generous bound: the collectors are not raced against a loaded test machine.
+    settings = tmp_path / "config.toml"
+    settings.write_text("[sysinfo]\ntimeout = 5.0\n")
+    env = {
+        **screen.env,
+        "SHOWDESK_URL": f"http://127.0.0.1:{backend.server_address[1]}",
+        "SHOWDESK_CONFIG": str(settings),
+    }
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False, env=env
+        )
+    finally:
+        backend.shutdown()
+        backend.server_close()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "0 []"
+    bundle = ReportBundle.read(target)
+    assert bundle.report.reporter.name == "Ada" and bundle.report.source.kind == "cli"
+    assert bundle.sysinfo is not None
+    assert bundle.sysinfo["displays"] == {"count": 1, "monitors": [bundle.report.steps[0].monitor.model_dump()]}  # type: ignore[union-attr]
+    assert bundle.sysinfo["cpu"]["sample_seconds"] == 0.05  # type: ignore[index]
+    assert bundle.sysinfo["connectivity"]["reachable"] is True  # type: ignore[index]
+
+
+def test_capture_refuses_text_beyond_the_schema_bounds_before_writing(screen: XvfbServer, tmp_path: Path) -> None:
+    target = tmp_path / "never.showdesk"
+    result = showdesk("capture", "--no-sysinfo", "-o", str(target), "--description", "x" * 4001, env=screen.env)
+    assert result.returncode == 2
+    assert "description: 4001 characters; the limit is 4000" in result.stderr
+    assert not target.exists()
 
 
 def test_capture_of_a_region(screen: XvfbServer, tmp_path: Path) -> None:

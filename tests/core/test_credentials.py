@@ -59,7 +59,7 @@ def test_no_keyring_is_said_plainly(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     from keyring.backends import fail
 
     previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())
+    keyring.set_keyring(fail.Keyring())  # type: ignore[no-untyped-call]
     try:
         with pytest.raises(CredentialError, match="no OS keyring is available"):
             store_token(BACKEND.url, "abc")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import socket
 import subprocess
@@ -16,7 +17,16 @@ import pytest
 
 import agent
 from agent.flags import Flag, compute_flags
-from agent.sysinfo import GROUPS, SysinfoOptions, collect, format_text, without_groups
+from agent.sysinfo import (
+    GROUPS,
+    MIN_SAMPLE_SECONDS,
+    SysinfoOptions,
+    collect,
+    format_text,
+    start,
+    system_proxies,
+    without_groups,
+)
 
 # Generous bound for tests that check content: a loaded CI machine must not turn a
 # structure test into a timing test. The bound itself is tested with blocked collectors.
@@ -225,3 +235,117 @@ def test_a_hanging_collector_does_not_hold_up_interpreter_exit() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "timed out after 0.20 s"
+
+
+def test_a_snapshot_started_early_takes_the_monitors_at_the_end() -> None:
+    pending = start(SysinfoOptions(timeout=CONTENT_TIMEOUT, sample_seconds=0.05))
+    monitors = [{"index": 1, "name": "DP-1", "geometry": {"left": 0, "top": 0, "width": 800, "height": 600}}]
+    snapshot = pending.result(monitors)
+    assert list(snapshot) == list(GROUPS)
+    assert snapshot["displays"] == {"count": 1, "monitors": monitors}
+    assert snapshot["cpu"]["sample_seconds"] == 0.05  # type: ignore[index]
+    assert 0.05 <= snapshot["processes"]["sample_seconds"] < 1.0  # type: ignore[index]
+
+
+def test_the_snapshot_marks_showdesk_itself_among_the_processes() -> None:
+    spinning = threading.Event()
+
+    def spin() -> None:  # this process, busy the way it is while it encodes a capture
+        deadline = time.monotonic() + 2.0
+        while not spinning.is_set() and time.monotonic() < deadline:
+            pass
+
+    worker = threading.Thread(target=spin, daemon=True)
+    worker.start()
+    try:
+        snapshot = collect(SysinfoOptions(timeout=CONTENT_TIMEOUT, exclude=["connectivity"]))
+    finally:
+        spinning.set()
+        worker.join()
+    rows = [*snapshot["processes"]["by_cpu"], *snapshot["processes"]["by_memory"]]  # type: ignore[index]
+    ours = [row for row in rows if row["pid"] == os.getpid()]
+    assert ours and all(row["showdesk"] is True for row in ours)
+    assert all("showdesk" not in row for row in rows if row["pid"] != os.getpid())
+    assert not [flag for flag in compute_flags(snapshot) if f"pid {os.getpid()})" in flag.message]
+
+
+@pytest.mark.parametrize("seconds", [0.0, 0.01, 0.3, "0.1"])
+def test_a_sampling_window_out_of_bounds_is_refused(seconds: object) -> None:
+    with pytest.raises(ValueError, match="sampling window"):
+        SysinfoOptions(timeout=0.3, sample_seconds=seconds)  # type: ignore[arg-type]
+
+
+def test_the_capture_window_yields_to_a_short_configured_timeout() -> None:
+    from agent.config import load_config
+
+    short = SysinfoOptions.from_config(load_config({"sysinfo.timeout": 0.04}), sample_seconds=MIN_SAMPLE_SECONDS)
+    assert short.sample_seconds is None
+    usual = SysinfoOptions.from_config(load_config({"sysinfo.timeout": 0.3}), sample_seconds=MIN_SAMPLE_SECONDS)
+    assert usual.sample_seconds == MIN_SAMPLE_SECONDS
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {},
+        {"http_proxy": "http://p:3128", "HTTPS_PROXY": "http://q:8080", "NO_PROXY": "localhost"},
+        {"HTTP_PROXY": "http://upper:1", "http_proxy": "http://lower:2"},
+        {"HTTP_PROXY": "http://upper:1", "http_proxy": ""},
+        {"HTTP_PROXY": "http://cgi:1", "REQUEST_METHOD": "GET", "ALL_PROXY": "socks5://s:1080"},
+        {"Ftp_Proxy": "http://mixed:21", "no_proxy": "*"},
+    ],
+)
+def test_environment_proxies_are_read_as_urllib_reads_them(
+    environ: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import urllib.request
+
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy") or name == "REQUEST_METHOD":
+            monkeypatch.delenv(name)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert system_proxies() == urllib.request.getproxies()
+
+
+def test_held_collectors_wait_for_the_release_while_sampling_runs() -> None:
+    called = threading.Event()
+
+    def spy() -> object:
+        called.set()
+        return {"seen": True}
+
+    hold = threading.Event()
+    options = SysinfoOptions(timeout=CONTENT_TIMEOUT, sample_seconds=2.0, extra_collectors={"spy": spy})
+    pending = start(options, hold=hold)
+    # Held: not run, however long the caller takes (here: a second of its time bound).
+    assert not called.wait(timeout=1.0)
+    sampling = [t for t in threading.enumerate() if t.name in ("sysinfo-cpu", "sysinfo-processes")]
+    assert len(sampling) == 2, "the CPU and process sampling run without waiting"
+    hold.set()
+    assert called.wait(timeout=CONTENT_TIMEOUT)
+    snapshot = pending.result()
+    assert snapshot["spy"] == {"seen": True}
+    assert "error" not in snapshot["os"]  # type: ignore[operator]
+
+
+def test_asking_for_the_result_releases_held_collectors() -> None:
+    hold = threading.Event()
+    snapshot = start(SysinfoOptions(timeout=CONTENT_TIMEOUT, sample_seconds=0.05), hold=hold).result()
+    assert hold.is_set()
+    assert list(snapshot) == list(GROUPS)
+    assert all("error" not in value for value in snapshot.values() if isinstance(value, dict))
+
+
+def test_a_hold_never_released_still_leaves_the_collectors_half_the_bound() -> None:
+    called = threading.Event()
+
+    def spy() -> object:
+        called.set()
+        return {"seen": True}
+
+    hold = threading.Event()
+    pending = start(SysinfoOptions(timeout=1.0, sample_seconds=0.05, extra_collectors={"spy": spy}), hold=hold)
+    assert called.wait(timeout=CONTENT_TIMEOUT)
+    assert not hold.is_set()
+    assert pending.result()["spy"] == {"seen": True}

@@ -270,3 +270,48 @@ def test_a_proxy_refusing_the_tunnel_is_named_as_the_failed_step(
     assert result["failed_step"] == "proxy"
     assert "503" in str(result["reason"])
     assert failing_backend.seen.paths == ["CONNECT help.example.org:443"]
+
+
+def _one_answer(answer: bytes) -> tuple[int, list[bytes], threading.Thread]:
+    """A TCP server on 127.0.0.1 that reads one request, sends ``answer`` and closes."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    requests: list[bytes] = []
+
+    def serve() -> None:
+        with listener, listener.accept()[0] as peer:
+            peer.settimeout(BOUND)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = peer.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            requests.append(data)
+            peer.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return int(listener.getsockname()[1]), requests, thread
+
+
+def test_the_request_names_the_host_and_the_status_line_decides() -> None:
+    port, requests, thread = _one_answer(b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+    result = check_connectivity(f"http://localhost:{port}/api", time.monotonic() + BOUND)
+    thread.join(timeout=BOUND)
+    [request] = requests
+    lines = request.decode("ascii").split("\r\n")
+    assert lines[0] == "GET /api/healthz HTTP/1.1"
+    assert f"Host: localhost:{port}" in lines
+    assert "Connection: close" in lines
+    assert (result["reachable"], result["http_status"], result["reason"]) == (True, 404, None)
+
+
+def test_a_service_that_is_not_http_fails_at_the_http_step() -> None:
+    port, _, thread = _one_answer(b"SSH-2.0-OpenSSH_9.2\r\n")
+    result = check_connectivity(f"http://127.0.0.1:{port}", time.monotonic() + BOUND)
+    thread.join(timeout=BOUND)
+    assert result["reachable"] is False
+    assert result["failed_step"] == "http"
+    assert result["reason"] == "127.0.0.1 did not answer over HTTP (it sent 'SSH-2.0-OpenSSH_9.2')"

@@ -167,6 +167,13 @@ def test_a_busy_but_not_hogging_process_is_not_flagged() -> None:
     assert codes(snapshot) == []
 
 
+def test_showdesk_busy_taking_the_snapshot_is_not_a_cpu_hog() -> None:
+    snapshot = healthy()
+    snapshot["processes"]["by_cpu"].insert(0, {"pid": 9, "name": "showdesk", "cpu_percent": 98.0, "showdesk": True})
+    snapshot["processes"]["by_cpu"].insert(1, {"pid": 10, "name": "spinner", "cpu_percent": 98.0})
+    assert [flag.message.split(" keeps")[0] for flag in compute_flags(snapshot)] == ["spinner (pid 10)"]
+
+
 def test_long_uptime_is_flagged() -> None:
     snapshot = healthy()
     snapshot["os"]["uptime_seconds"] = 20 * 86400
