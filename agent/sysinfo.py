@@ -87,6 +87,7 @@ class SysinfoOptions:
     exclude: Collection[str] = ()
     backend_url: str | None = None
     ca_bundle: str | None = None
+    backend_proxy: str | None = None
     monitors: Sequence[Mapping[str, object]] | None = None
     extra_collectors: Mapping[str, Collector] = field(default_factory=dict)
     sample_seconds: float | None = None
@@ -124,6 +125,7 @@ class SysinfoOptions:
             exclude=tuple(dict.fromkeys([*config.get("sysinfo.exclude"), *exclude])),
             backend_url=chosen.url or None,
             ca_bundle=chosen.ca_bundle,
+            backend_proxy=chosen.proxy or None,
             monitors=monitors,
             sample_seconds=sample_seconds if sample_seconds is not None and sample_seconds < timeout else None,
         )
@@ -185,7 +187,9 @@ class PendingSnapshot:
             "displays": _late_displays,  # the caller's facts, passed through by result()
             "processes": partial(_processes_info, sample_seconds, aim),
             "showdesk": _showdesk_info,
-            "connectivity": partial(check_connectivity, options.backend_url, aim, options.ca_bundle),
+            "connectivity": partial(
+                check_connectivity, options.backend_url, aim, options.ca_bundle, options.backend_proxy
+            ),
         }
         tasks = {**builtin, **options.extra_collectors}
         self._order = [name for name in tasks if name not in options.exclude]
@@ -781,11 +785,15 @@ class _CheckFailedError(Exception):
         self.reason = reason
 
 
-def check_connectivity(url: str | None, deadline: float, ca_bundle: str | None = None) -> dict[str, object]:
+def check_connectivity(
+    url: str | None, deadline: float, ca_bundle: str | None = None, proxy: str | None = None
+) -> dict[str, object]:
     """How the backend looks from here: DNS, TCP, TLS and HTTP timings, or the step that failed.
 
-    For http(s) the request goes to ``{url}/healthz`` through the proxy the system would
-    use; any HTTP answer proves the backend reachable. Other schemes are checked up to TCP.
+    For http(s) the request goes to ``{url}/healthz`` through ``proxy`` when given (the
+    backend's own ``proxy`` setting, as its connector uses it), else through the proxy the
+    system would use; any HTTP answer proves the backend reachable. Other schemes are checked
+    up to TCP.
     """
     if not url:
         return {"checked": False, "reason": "no backend address is configured"}
@@ -813,13 +821,16 @@ def check_connectivity(url: str | None, deadline: float, ca_bundle: str | None =
         "http_ms": None,
         "http_status": None,
     }
-    proxy = _proxy_for(parts) if scheme in ("http", "https") else None
-    if proxy is not None:
-        result["via_proxy"] = scrub_url(proxy.geturl())
-        if proxy.scheme not in ("http", "https") or not proxy.hostname:
+    via = None
+    if scheme in ("http", "https"):
+        # A configured proxy wins over the system's and its bypass list, as in the connectors.
+        via = _proxy_url(proxy) if proxy else _proxy_for(parts)
+    if via is not None:
+        result["via_proxy"] = scrub_url(via.geturl())
+        if via.scheme not in ("http", "https") or not via.hostname:
             return {**result, "checked": False, "reason": "the connection goes through a proxy this check cannot use"}
     try:
-        _probe(result, parts, host, port, proxy, deadline, ca_bundle)
+        _probe(result, parts, host, port, via, deadline, ca_bundle)
     except _CheckFailedError as failure:
         result["failed_step"] = failure.step
         result["reason"] = failure.reason
@@ -835,6 +846,10 @@ def _proxy_for(parts: SplitResult) -> SplitResult | None:
 
     if urllib.request.proxy_bypass(parts.hostname or ""):
         return None
+    return _proxy_url(proxy)
+
+
+def _proxy_url(proxy: str) -> SplitResult:
     return urlsplit(proxy if "://" in proxy else f"http://{proxy}")
 
 

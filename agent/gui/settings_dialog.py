@@ -10,11 +10,9 @@ environment.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Final
 
@@ -339,27 +337,18 @@ class SettingsDialog(QDialog):
 def check_backend(backend: BackendConfig, seconds: float = CHECK_SECONDS) -> tuple[bool, str]:
     """Reachability (the system information's own check), then whether the token is accepted.
 
-    Both go through ``backend.proxy`` when it is set. Where the connectivity check cannot take a
-    proxy yet, the connector's own request (which does) is the reachability test.
+    Both go through ``backend.proxy`` when it is set, the route the reports take.
     """
     from agent.connectors import make_connector
-    from agent.scrub import scrub_url
 
-    result = check_reachability(backend, time.monotonic() + seconds)
-    via = f"{backend.url} through the proxy {scrub_url(backend.proxy or '')}"
-    if result is None:
-        text = f"Connected to {via}."
-    else:
-        reachable, text = explain_connectivity(result)
-        if not reachable:
-            return False, text
+    reachable, text = explain_connectivity(check_reachability(backend, time.monotonic() + seconds))
+    if not reachable:
+        return False, f"{text} {PROXY_ADVICE}" if backend.proxy else text
     try:
         token = token_for(backend)
     except CredentialError as exc:
         return False, f"{text} But the token cannot be read: {exc}"
     if not token:
-        if result is None:
-            return False, f"{via.capitalize()} can be tested once you are signed in: paste the enrolment link or code."
         return False, f"{text} But you are not signed in: paste the enrolment link or code from your help desk."
     try:
         with make_connector(backend) as connector:
@@ -369,29 +358,14 @@ def check_backend(backend: BackendConfig, seconds: float = CHECK_SECONDS) -> tup
     except AuthError:
         return False, f"{text} But the help desk refused the sign-in: ask it for a new enrolment link."
     except ConnectorError as exc:
-        if result is None:
-            return False, f"Cannot reach {via}: {exc.reason}. {PROXY_ADVICE}"
         return False, f"{text} But the help desk answered with an error: {exc.reason}"
     except ConfigError as exc:  # a connector that cannot even be made (an unknown backend type)
         return False, f"{text} But it cannot be used: {exc}"
     return True, f"{text} You are signed in."
 
 
-def check_reachability(backend: BackendConfig, deadline: float) -> dict[str, object] | None:
-    """``agent.sysinfo.check_connectivity`` for ``backend`` through its proxy; None when it cannot use that proxy."""
+def check_reachability(backend: BackendConfig, deadline: float) -> dict[str, object]:
+    """``agent.sysinfo.check_connectivity`` for ``backend``, through its own proxy when it has one."""
     from agent.sysinfo import check_connectivity
 
-    if not backend.proxy:
-        return check_connectivity(backend.url, deadline, backend.ca_bundle)
-    if not connectivity_check_takes_proxy():
-        # Checking through the system's proxy would test another route than the reports take.
-        return None
-    check: Callable[..., dict[str, object]] = check_connectivity
-    return check(backend.url, deadline, backend.ca_bundle, proxy=backend.proxy)
-
-
-def connectivity_check_takes_proxy() -> bool:
-    """Whether ``check_connectivity`` accepts ``proxy=`` (the system information's check gains it)."""
-    from agent.sysinfo import check_connectivity
-
-    return "proxy" in inspect.signature(check_connectivity).parameters
+    return check_connectivity(backend.url, deadline, backend.ca_bundle, proxy=backend.proxy or None)

@@ -20,7 +20,7 @@ from pytestqt.qtbot import QtBot
 from agent.config import BackendConfig, load_config
 from agent.credentials import token_for
 from agent.gui.hotkey import HotkeyStatus
-from agent.gui.settings_dialog import SettingsDialog, check_backend, connectivity_check_takes_proxy, hotkey_help
+from agent.gui.settings_dialog import SettingsDialog, check_backend, hotkey_help
 from agent.gui.settings_store import (
     AgentSettings,
     SettingsError,
@@ -306,8 +306,7 @@ def test_test_connection_goes_through_the_proxy_being_edited(
     assert text.startswith(f"✔ Connected to {server_process.url} through the proxy {forwarding_proxy.url}")
     assert text.endswith("You are signed in.")
     assert any(seen.startswith(f"GET {server_process.url}/") for seen in forwarding_proxy.seen)
-    if connectivity_check_takes_proxy():
-        assert f"GET {server_process.url}/healthz" in forwarding_proxy.seen
+    assert f"GET {server_process.url}/healthz" in forwarding_proxy.seen  # the reachability check too
     assert dict(os.environ) == environment  # nothing process-wide changed
 
     # Cleared: straight to the help desk, the proxy sees nothing more.

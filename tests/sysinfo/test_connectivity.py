@@ -11,10 +11,12 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import pytest
 
+from agent.config import load_config
 from agent.flags import compute_flags
 from agent.sysinfo import SysinfoOptions, check_connectivity, collect
 
@@ -185,6 +187,35 @@ def test_a_plain_http_proxy_is_used_and_its_password_not_shown(
     assert backend.seen.paths == ["http://help.example.org/desk/healthz"]
     assert backend.seen.proxy_authorization[0] is not None
     assert result["via_proxy"] == f"http://[scrubbed]@127.0.0.1:{backend.port}"
+
+
+def test_the_backends_own_proxy_wins_over_the_environment_and_its_bypass_list(
+    backend: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The environment says: no proxy for this host. The backend's setting says: this proxy.
+    monkeypatch.setenv("no_proxy", "help.example.org")
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{_closed_port()}")
+    configured = f"http://127.0.0.1:{backend.port}"
+    result = check_connectivity("http://help.example.org/desk", time.monotonic() + BOUND, proxy=configured)
+    assert result["reachable"] is True, result
+    assert backend.seen.paths == ["http://help.example.org/desk/healthz"]
+    assert result["via_proxy"] == configured
+
+
+def test_the_snapshot_checks_through_the_configured_backend_proxy(
+    backend: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(
+        f'[backend]\nurl = "http://help.example.org/desk"\nproxy = "http://127.0.0.1:{backend.port}"\n'
+    )
+    monkeypatch.setenv("SHOWDESK_CONFIG", str(config_file))
+    options = SysinfoOptions.from_config(load_config())
+    assert options.backend_proxy == f"http://127.0.0.1:{backend.port}"
+    snapshot = collect(replace(options, exclude=["processes"]))
+    connectivity = snapshot["connectivity"]
+    assert isinstance(connectivity, dict) and connectivity["reachable"] is True, connectivity
+    assert backend.seen.paths == ["http://help.example.org/desk/healthz"]
 
 
 def test_no_backend_or_a_non_network_backend_is_not_checked() -> None:
