@@ -24,6 +24,8 @@ from agent.bundle import BundleError, ReportBundle
 from agent.connectors.base import (
     AuthError,
     Capability,
+    Change,
+    ChangePage,
     Connector,
     ConnectorError,
     PermanentError,
@@ -89,19 +91,6 @@ class HistoryItem:
     ticket: TicketSummary
     same_person: bool
     same_machine: bool
-
-
-@dataclass(frozen=True)
-class Change:
-    seq: int
-    ticket_id: str
-    kind: str
-
-
-@dataclass(frozen=True)
-class ChangeBatch:
-    changes: Sequence[Change]
-    last_seq: int
 
 
 @dataclass(frozen=True)
@@ -329,12 +318,11 @@ class TechClient:
                 high = middle
         return high
 
-    def changes(self, after: int, wait: float = 0.0, limit: int = MAX_CHANGES_PER_CALL) -> ChangeBatch:
+    def changes(self, after: int, wait: float = 0.0, limit: int = MAX_CHANGES_PER_CALL) -> ChangePage:
         """Changes after ``after`` (a long poll: waits up to ``wait`` s for one)."""
-        page = self._needs(Feature.LIVE).changes(
+        return self._needs(Feature.LIVE).changes(
             max(0, after), wait=max(0.0, min(wait, MAX_CHANGES_WAIT)), limit=max(1, min(limit, MAX_CHANGES_PER_CALL))
         )
-        return ChangeBatch([Change(c.seq, c.ticket_id, c.kind) for c in page.changes], page.last_seq)
 
     # ------------------------------------------------------------ work
     def set_status(self, ticket_id: str, status: str) -> TicketSummary:
@@ -509,7 +497,7 @@ __all__ = [
     "CallResult",
     "Caller",
     "Change",
-    "ChangeBatch",
+    "ChangePage",
     "ConnectorError",
     "Duration",
     "Feature",
