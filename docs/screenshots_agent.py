@@ -191,7 +191,7 @@ def child(out: Path) -> int:
     dialog.move(560, 120)
     wait_until(dialog.isVisible)
     wait(600)
-    save("agent-settings.png", *frame_of(dialog, 8))
+    save("agent-settings.png", *frame_of(dialog))
     dialog.reject()
     wait(300)
 
@@ -209,7 +209,7 @@ def child(out: Path) -> int:
     wayland.show()
     wait_until(wayland.isVisible)
     wait(600)
-    save("agent-settings-wayland.png", *frame_of(wayland, 8))
+    save("agent-settings-wayland.png", *frame_of(wayland))
     wayland.reject()
     agent.shutdown()
     return 0
