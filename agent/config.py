@@ -7,12 +7,10 @@ tables: ``[backend]`` is the default, more under ``[backends.NAME]``.
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
 import sys
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +18,9 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 import platformdirs
+
+# tomllib loads when there is a file to read (most machines have none) and difflib when a key
+# is misspelt: `showdesk capture` loads this module and is timed as a whole process.
 
 APP_NAME: Final = "showdesk"
 DEFAULT_BACKEND_URL: Final = "http://127.0.0.1:8765"
@@ -223,11 +224,11 @@ def _proxy(value: object, where: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise ConfigError(f"{where} proxy must be a URL string such as \"http://proxy.example.org:3128\"", "proxy")
+        raise ConfigError(f'{where} proxy must be a URL string such as "http://proxy.example.org:3128"', "proxy")
     parts = urlsplit(value.strip())
     if parts.scheme not in PROXY_SCHEMES or not parts.hostname:
         raise ConfigError(
-            f"{where} proxy = {value!r} is not a proxy address; write it like \"http://proxy.example.org:3128\" "
+            f'{where} proxy = {value!r} is not a proxy address; write it like "http://proxy.example.org:3128" '
             f"(schemes: {', '.join(PROXY_SCHEMES)})",
             "proxy",
         )
@@ -257,14 +258,20 @@ def user_config_path() -> Path:
 
 def read_toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as stream:
-            return tomllib.load(stream)
+        stream = path.open("rb")
     except FileNotFoundError:
         return {}
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    import tomllib
+
+    with stream:
+        try:
+            return tomllib.load(stream)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
 
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -350,6 +357,8 @@ def _backend_problems(prefix: str, name: str, backend: Mapping[str, Any]) -> lis
 
 
 def _unknown_key_message(key: str) -> str:
+    import difflib
+
     section, _, leaf = key.rpartition(".")
     siblings = [s.key for s in SETTINGS if s.key.rpartition(".")[0] == section]
     if siblings:  # a known table: compare the name alone, or "notes" would look like "port"
@@ -380,6 +389,8 @@ def check_file(path: Path) -> list[str]:
         return [f"{path}: not UTF-8 text (byte {exc.start}); TOML files are UTF-8"]
     except OSError as exc:
         return [f"{path}: cannot read: {exc.strerror or exc}"]
+    import tomllib
+
     try:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

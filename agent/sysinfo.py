@@ -872,7 +872,9 @@ def _probe(
 
     started = time.monotonic()
     try:
-        infos = _call_before(deadline, partial(socket.getaddrinfo, connect_host, connect_port, type=socket.SOCK_STREAM))
+        infos = _call_before(
+            deadline, partial(socket.getaddrinfo, _name_to_look_up(connect_host), connect_port, type=socket.SOCK_STREAM)
+        )
     except TimeoutError:
         raise _CheckFailedError("dns", f"looking up {connect_host} got no answer in time") from None
     except OSError as exc:
@@ -892,6 +894,16 @@ def _probe(
             result["reachable"] = True
     finally:
         connection.close()
+
+
+def _name_to_look_up(host: str) -> str | bytes:
+    """``host`` as getaddrinfo should get it: an ASCII name (or an address) as bytes.
+
+    Given text, getaddrinfo encodes it with the IDNA codec, whose import (with stringprep and
+    unicodedata) costs every `showdesk capture` a few milliseconds; an ASCII name is its own
+    IDNA form. A name with other letters still goes as text, for the codec to encode.
+    """
+    return host.encode("ascii") if host.isascii() else host
 
 
 def _connect(infos: list[Any], where: str, deadline: float, result: dict[str, object]) -> socket.socket:

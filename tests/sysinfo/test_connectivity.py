@@ -159,6 +159,20 @@ def test_an_unresolvable_name_fails_at_the_dns_step() -> None:
     assert result["tcp_ms"] is None
 
 
+@pytest.mark.parametrize(
+    "host",
+    [
+        "b\u00fccher.showdesk-nonexistent.invalid",  # looked up by its IDNA form
+        "a..showdesk-nonexistent.invalid",  # an empty label: the resolver's answer, not an exception
+    ],
+)
+def test_names_beyond_plain_ascii_labels_fail_at_the_dns_step_too(host: str) -> None:
+    result = check_connectivity(f"https://{host}/", time.monotonic() + 1.0)
+    assert result["reachable"] is False
+    assert result["failed_step"] == "dns"
+    assert host in str(result["reason"])
+
+
 def test_a_server_error_is_reachable_but_flagged(failing_backend: Server) -> None:
     snapshot = collect(
         SysinfoOptions(timeout=BOUND, backend_url=failing_backend.url, exclude=["processes", "cpu", "disks"])
