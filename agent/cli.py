@@ -366,25 +366,48 @@ def cmd_sysinfo(args: argparse.Namespace) -> Exit:
 
 
 # ---------------------------------------------------------------- login
-def cmd_login(args: argparse.Namespace) -> Exit:
-    from agent.credentials import CredentialError, store_token
-
-    url = args.url.rstrip("/")
+def _read_token(args: argparse.Namespace, prompt: str) -> str:
+    """The token from standard input or a terminal prompt: never an argument, which `ps` shows."""
     if args.token_stdin:
         token = sys.stdin.readline().strip()
     elif sys.stdin.isatty():
         import getpass
 
-        token = getpass.getpass(f"{args.role} token for {url}: ").strip()
+        token = getpass.getpass(prompt).strip()
     else:
         raise CommandError("no terminal to ask for the token: pass it on standard input with --token-stdin", Exit.USAGE)
     if not token:
-        raise CommandError("an empty token was given; nothing stored", Exit.USAGE)
+        raise CommandError("an empty token was given", Exit.USAGE)
+    return token
+
+
+def cmd_login(args: argparse.Namespace) -> Exit:
+    from agent.credentials import CredentialError, store_token
+
+    url = args.url.rstrip("/")
+    token = _read_token(args, f"{args.role} token for {url}: ")
     try:
         where = store_token(url, token, role=args.role)
     except CredentialError as exc:
         raise CommandError(str(exc), Exit.CONFIG) from exc
     print(f"{args.role} token for {url} stored in the OS keyring ({where})")
+    return Exit.OK
+
+
+def cmd_enrolment(args: argparse.Namespace) -> Exit:
+    from agent.enrolment import check_url, make_enrolment_code, make_enrolment_link
+
+    url = args.url.rstrip("/")
+    problem = check_url(url, "the help desk address")
+    if problem:
+        raise CommandError(problem, Exit.USAGE)
+    token = _read_token(args, f"submitter token for {url}: ")
+    code, link = make_enrolment_code(url, token), make_enrolment_link(url, token)
+    if args.json:
+        _print_json({"url": url, "code": code, "link": link})
+    else:
+        print(f"code: {code}\nlink: {link}")
+        print("Both carry the token: send them the way you would send a password.", file=sys.stderr)
     return Exit.OK
 
 
@@ -514,6 +537,15 @@ def build_parser() -> argparse.ArgumentParser:
     login.add_argument("url", help="the backend's address, e.g. https://helpdesk.example.org")
     login.add_argument("--role", default="submitter", choices=["submitter", "technician", "admin", "glpi-app"])
     login.add_argument("--token-stdin", action="store_true", help="read the token from standard input")
+
+    enrol = add(
+        "enrolment",
+        cmd_enrolment,
+        "Make an enrolment code and link (address + token) for `showdesk agent --enrol` or the agent's settings.",
+    )
+    enrol.add_argument("url", help="the help desk's address the agents should use")
+    enrol.add_argument("--token-stdin", action="store_true", help="read the token from standard input")
+    enrol.add_argument("--json", action="store_true")
 
     logout = add("logout", cmd_logout, "Remove a backend token from the OS keyring.")
     logout.add_argument("url")

@@ -12,8 +12,6 @@ sessions; nothing here changes the process's environment), the agent's own keys 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import json
 import math
@@ -22,14 +20,16 @@ import shlex
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, get_args
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import platformdirs
 
+from agent import enrolment
 from agent.config import PROXY_SCHEMES, ConfigError, check_table, load_config, read_toml, user_config_path
+from agent.enrolment import Enrolment, check_url
 from agent.fsutil import atomic_write_bytes
 from agent.gui.key_combination import DEFAULT_HOTKEY, HotkeyError, parse_hotkey
 
@@ -55,8 +55,6 @@ DEFAULT_CATEGORIES: Final = (
     "Other",
 )
 AUTOSTART_FILE_NAME: Final = "showdesk-agent.desktop"
-ENROLMENT_SCHEME: Final = "showdesk"
-ENROLMENT_CODE_PREFIX: Final = "SDE1-"
 MAX_CATEGORIES: Final = 40
 
 
@@ -101,18 +99,6 @@ class AgentSettings:
         if self.email_domain and not re.fullmatch(r"[A-Za-z0-9.-]+\.[A-Za-z]{2,}", self.email_domain):
             found.append(f"the e-mail domain {self.email_domain!r} is not a domain name (like example.org)")
         return found
-
-
-def check_url(url: str, what: str) -> str | None:
-    """Why ``url`` cannot be used as an http(s) address, or None."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"{what} must start with http:// or https:// and name a host, got {url!r}"
-    try:
-        _ = parts.port
-    except ValueError:
-        return f"{what} has an invalid port: {url!r}"
-    return None
 
 
 def check_proxy(proxy: str) -> str | None:
@@ -365,60 +351,12 @@ def set_autostart(enabled: bool, command: Sequence[str] | None = None) -> Path |
 
 
 # ---------------------------------------------------------------- enrolment
-@dataclass(frozen=True)
-class Enrolment:
-    """A help desk address and the token an administrator made for this computer."""
-
-    url: str
-    token: str = field(repr=False)
-
-
-def make_enrolment_link(url: str, token: str) -> str:
-    """``showdesk://enrol?url=…&token=…``: what an administrator sends (or shows as a QR code)."""
-    from urllib.parse import urlencode
-
-    return f"{ENROLMENT_SCHEME}://enrol?" + urlencode({"url": url.rstrip("/"), "token": token})
-
-
-def make_enrolment_code(url: str, token: str) -> str:
-    """A code to paste: ``SDE1-`` and the address and token, base64url-encoded."""
-    payload = json.dumps({"url": url.rstrip("/"), "token": token}, separators=(",", ":")).encode()
-    return ENROLMENT_CODE_PREFIX + base64.urlsafe_b64encode(payload).decode("ascii").rstrip("=")
-
-
 def parse_enrolment(text: str) -> Enrolment:
     """An enrolment link or code, checked; :class:`SettingsError` says what is wrong with it."""
-    cleaned = "".join(text.split())
-    if not cleaned:
-        raise SettingsError("paste the enrolment link or code your help desk sent you")
-    if cleaned.upper().startswith(ENROLMENT_CODE_PREFIX):
-        encoded = cleaned[len(ENROLMENT_CODE_PREFIX) :]
-        try:
-            raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-            data = json.loads(raw)
-        except (binascii.Error, ValueError) as exc:
-            raise SettingsError("this enrolment code is damaged (was it copied completely?)") from exc
-        if not isinstance(data, dict):
-            raise SettingsError("this enrolment code is damaged (was it copied completely?)")
-        url, token = data.get("url"), data.get("token")
-        if not isinstance(url, str) or not isinstance(token, str):
-            raise SettingsError("the enrolment code lacks the help desk address or the token")
-    else:
-        parts = urlsplit(cleaned)
-        if parts.scheme != ENROLMENT_SCHEME or parts.netloc != "enrol":
-            raise SettingsError(
-                f"this is not an enrolment link: it should start with {ENROLMENT_SCHEME}://enrol? "
-                f"or be a code starting with {ENROLMENT_CODE_PREFIX}"
-            )
-        query = parse_qs(parts.query)
-        url = query.get("url", [""])[0]
-        token = query.get("token", [""])[0]
-    if not url or not token:
-        raise SettingsError("the enrolment link or code lacks the help desk address or the token")
-    problem = check_url(url, "the help desk address in the enrolment")
-    if problem:
-        raise SettingsError(problem)
-    return Enrolment(url=url.rstrip("/"), token=token)
+    try:
+        return enrolment.parse_enrolment(text)
+    except enrolment.EnrolmentError as exc:
+        raise SettingsError(str(exc)) from exc
 
 
 # ---------------------------------------------------------------- connection check in plain words

@@ -19,6 +19,7 @@ from pytestqt.qtbot import QtBot
 
 from agent.config import BackendConfig, load_config
 from agent.credentials import token_for
+from agent.enrolment import make_enrolment_code, make_enrolment_link
 from agent.gui.hotkey import HotkeyStatus
 from agent.gui.settings_dialog import SettingsDialog, check_backend, hotkey_help
 from agent.gui.settings_store import (
@@ -26,8 +27,6 @@ from agent.gui.settings_store import (
     SettingsError,
     autostart_path,
     load_agent_settings,
-    make_enrolment_code,
-    make_enrolment_link,
     migrate_agent_proxy,
     parse_enrolment,
     save_agent_settings,

@@ -129,7 +129,7 @@ def test_the_agent_starts_takes_a_command_and_quits(tmp_path: Path) -> None:
 
 
 def test_enrolment_from_the_command_line_stores_token_and_address(tmp_path: Path) -> None:
-    from agent.gui.settings_store import make_enrolment_link
+    from agent.enrolment import make_enrolment_link
 
     env = {
         **os.environ,
