@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
@@ -487,6 +487,9 @@ def _ticket_routes(api: APIRouter) -> None:
         reporter: Annotated[str | None, Query(max_length=254, description="the reporter's e-mail address")] = None,
         cursor: Annotated[str | None, Query(max_length=20, description="next_cursor of the previous page")] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        order: Annotated[
+            Literal["newest", "oldest"], Query(description="newest first (the default) or oldest first")
+        ] = "newest",
     ) -> models.TicketList:
         before: int | None = None
         if cursor is not None:
@@ -505,7 +508,9 @@ def _ticket_routes(api: APIRouter) -> None:
             reporter_email=reporter,
             submitted_by=None if caller.may("technician") else caller.name,
         )
-        tickets, next_seq = context.store.list_tickets(filters, before_seq=before, limit=limit)
+        tickets, next_seq = context.store.list_tickets(
+            filters, before_seq=before, limit=limit, oldest_first=order == "oldest"
+        )
         return models.TicketList(
             tickets=[_summary(context, t) for t in tickets],
             next_cursor=None if next_seq is None else str(next_seq),
@@ -638,10 +643,17 @@ def _ticket_routes(api: APIRouter) -> None:
     async def changes(
         context: Context,
         caller: AnyCaller,
-        after: Annotated[int, Query(ge=0, description="last_seq of the previous call; 0 for everything")] = 0,
+        after: Annotated[
+            int | None,
+            Query(ge=0, description="last_seq of the previous call; 0 for everything; absent: from now on"),
+        ] = None,
         wait: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS, description="seconds to wait for a change")] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 500,
     ) -> models.ChangesPage:
+        if after is None:
+            # A client that has just loaded its list follows from now on, without the history.
+            newest = await run_in_threadpool(context.store.newest_change_seq)
+            return models.ChangesPage(changes=[], last_seq=newest)
         submitted_by = None if caller.may("technician") else caller.name
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait

@@ -781,14 +781,18 @@ class Store:
         return _file(row), ticket
 
     def list_tickets(
-        self, filters: TicketFilter, *, before_seq: int | None = None, limit: int = 50
+        self, filters: TicketFilter, *, before_seq: int | None = None, limit: int = 50, oldest_first: bool = False
     ) -> tuple[list[TicketRow], int | None]:
-        """Newest first; keyset pagination on ``seq``. Returns the page and the cursor for the next one."""
+        """Newest first (or oldest first); keyset pagination on ``seq``.
+
+        Returns the page and the cursor for the next one: the last ``seq`` of this page, which
+        ``before_seq`` takes next time (it means "after" when ``oldest_first``).
+        """
         limit = max(1, min(limit, MAX_PAGE))
         where: list[str] = []
         params: list[Any] = []
         if before_seq is not None:
-            where.append("seq < ?")
+            where.append("seq > ?" if oldest_first else "seq < ?")
             params.append(before_seq)
         for column, value in (
             ("status", filters.status),
@@ -822,7 +826,8 @@ class Store:
         clause = ("WHERE " + " AND ".join(where)) if where else ""
         params.append(limit + 1)
         with _busy_as_store_error():
-            rows = _select_tickets(self.connection(), clause + " ORDER BY seq DESC LIMIT ?", params)
+            direction = "ASC" if oldest_first else "DESC"
+            rows = _select_tickets(self.connection(), clause + f" ORDER BY seq {direction} LIMIT ?", params)
         tickets = [_ticket(r) for r in rows[:limit]]
         next_cursor = tickets[-1].seq if len(rows) > limit else None
         return tickets, next_cursor
@@ -850,6 +855,11 @@ class Store:
     def last_change_seq(self) -> int:
         row = self.connection().execute("SELECT max(seq) FROM events").fetchone()
         return int(row[0] or 0)
+
+    def newest_change_seq(self) -> int:
+        """The sequence number of the newest timeline event (0 when there is none)."""
+        with self._read() as conn:
+            return int(conn.execute("SELECT max(seq) FROM events").fetchone()[0] or 0)
 
     def changes_after(
         self, after: int, *, limit: int = 500, submitted_by: str | None = None
@@ -1036,8 +1046,10 @@ class Store:
             recurring = [
                 (r[0], int(r[1]))
                 for r in conn.execute(
+                    # A kiosk files many people's reports: it is not a machine with a recurring problem.
                     "SELECT source_id, count(*) FROM tickets WHERE created_at >= ? AND created_at < ? "
-                    "GROUP BY source_id HAVING count(*) >= 2 ORDER BY count(*) DESC, source_id LIMIT 20",
+                    "AND source_kind != 'kiosk' GROUP BY source_id HAVING count(*) >= 2 "
+                    "ORDER BY count(*) DESC, source_id LIMIT 20",
                     window,
                 ).fetchall()
             ]

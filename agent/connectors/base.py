@@ -229,8 +229,11 @@ class Connector(abc.ABC):
     def queue_place(self, ticket_id: str) -> QueuePlace:
         raise self._unsupported(Capability.QUEUE)
 
-    def changes(self, after: int, *, wait: float = 0.0, limit: int = 500) -> ChangePage:
-        """Changes after sequence number ``after``, waiting up to ``wait`` seconds for the first one."""
+    def changes(self, after: int | None, *, wait: float = 0.0, limit: int = 500) -> ChangePage:
+        """Changes after sequence number ``after``, waiting up to ``wait`` seconds for the first one.
+
+        ``after=None``: none, at once, with ``last_seq`` the newest change's number, to follow from now on.
+        """
         raise self._unsupported(Capability.CHANGES)
 
     def assign(self, ticket_id: str, assignee: str | None) -> Ticket:

@@ -381,9 +381,11 @@ class BuiltinConnector(Connector):
     def whoami(self) -> Mapping[str, Any]:
         return self._object("GET", "/whoami", what="caller")
 
-    def changes(self, after: int, *, wait: float = 0.0, limit: int = 500) -> ChangePage:
+    def changes(self, after: int | None, *, wait: float = 0.0, limit: int = 500) -> ChangePage:
         wait = max(0.0, min(wait, MAX_CHANGES_WAIT))
-        params = {"after": max(0, after), "wait": wait, "limit": max(1, min(limit, MAX_CHANGES_LIMIT))}
+        params: dict[str, float] = {"wait": wait, "limit": max(1, min(limit, MAX_CHANGES_LIMIT))}
+        if after is not None:  # without it the server answers at once with the newest number
+            params["after"] = max(0, after)
         answer = self._object("GET", "/changes", what="changes page", params=params, timeout=wait + self._timeout[1])
         items = answer.get("changes")
         if not isinstance(items, list):
@@ -394,7 +396,9 @@ class BuiltinConnector(Connector):
             if isinstance(c, dict) and isinstance(c.get("seq"), int) and c.get("ticket_id")
         ]
         last = answer.get("last_seq")
-        return ChangePage(changes, last if isinstance(last, int) and not isinstance(last, bool) else after)
+        if isinstance(last, int) and not isinstance(last, bool):
+            return ChangePage(changes, last)
+        return ChangePage(changes, after if after is not None else max((c.seq for c in changes), default=0))
 
     def assign(self, ticket_id: str, assignee: str | None) -> Ticket:
         answer = self._json("POST", f"/tickets/{_segment(ticket_id)}/assign", json={"assignee": assignee})

@@ -42,7 +42,6 @@ PAGE_SIZE: Final = 200  # the built-in server's largest page
 HISTORY_LIMIT: Final = 25
 MAX_CHANGES_WAIT: Final = 30.0
 MAX_CHANGES_PER_CALL: Final = 1000
-MAX_RECURRING_CHECKED: Final = 20  # the built-in server lists at most 20
 
 
 class Feature(enum.StrEnum):
@@ -296,27 +295,8 @@ class TechClient:
 
     # ------------------------------------------------------------ live changes
     def current_change_seq(self) -> int:
-        """The newest change's sequence number, so the feed starts from now.
-
-        The feed's answer is ``last_seq`` = the newest change when nothing is newer than
-        ``after``, so a doubling probe and a bisection find it in about 2·log2(n) small reads.
-        """
-
-        def newer_exists(after: int) -> bool:
-            return bool(self.changes(after, wait=0, limit=1).changes)
-
-        if not newer_exists(0):
-            return 0
-        low, high = 0, 1  # invariant: a change after `low` exists
-        while newer_exists(high):
-            low, high = high, high * 2
-        while high - low > 1:  # changes after low, none after high
-            middle = (low + high) // 2
-            if newer_exists(middle):
-                low = middle
-            else:
-                high = middle
-        return high
+        """The newest change's sequence number, so the feed starts from now."""
+        return self._needs(Feature.LIVE).changes(None).last_seq
 
     def changes(self, after: int, wait: float = 0.0, limit: int = MAX_CHANGES_PER_CALL) -> ChangePage:
         """Changes after ``after`` (a long poll: waits up to ``wait`` s for one)."""
@@ -386,21 +366,9 @@ class TechClient:
             reports_after_articles=_int(self_help.get("reports_after_articles")),
             share_solved_by_self_help=float(share) if isinstance(share, int | float) else None,
             top_articles=_pairs(self_help.get("top_articles"), "article", "count"),
-            recurring_machines=self._without_kiosks(_pairs(data.get("recurring_machines"), "source_id", "tickets")),
+            # The server leaves kiosks out: a kiosk files many people's reports, it is not their machine.
+            recurring_machines=_pairs(data.get("recurring_machines"), "source_id", "tickets"),
         )
-
-    def _without_kiosks(self, machines: list[tuple[str, int]]) -> list[tuple[str, int]]:
-        """Recurring machines without the kiosks: a kiosk takes many people's reports, it is not their machine.
-
-        The figures name only source ids, so one ticket of each tells what kind of source it is.
-        """
-        kept = []
-        for source_id, count in machines[:MAX_RECURRING_CHECKED]:
-            page = self._needs(Feature.FILTERS).list_tickets(limit=1, filters=TicketFilter(source=source_id))
-            first = _summaries(page.tickets, page.raw)
-            if not first or first[0].source_kind != "kiosk":
-                kept.append((source_id, count))
-        return kept
 
 
 # ---------------------------------------------------------------- helpers

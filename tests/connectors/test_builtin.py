@@ -106,6 +106,10 @@ def test_changes_feed_follows_what_happens(technician: BuiltinConnector, submitt
     assert noted.last_seq > created.last_seq
     assert technician.changes(noted.last_seq).changes == []
 
+    # From now on: no history, and the number to follow from.
+    now = technician.changes(None, wait=20.0)
+    assert now.changes == [] and now.last_seq == noted.last_seq
+
 
 def test_walk_up_queue_and_figures(technician: BuiltinConnector, submitter: BuiltinConnector) -> None:
     ada = submitter.submit(walk_up_bundle("Ada"))
