@@ -140,6 +140,7 @@ class BodyLimitMiddleware:
                 return
             if int(declared) > limit:
                 detail = f"the request body ({declared} bytes) is over the limit of {limit} bytes"
+                log.warning("%s %s refused (413): %s", scope["method"], scope["path"], detail)
                 await _send_json(send, 413, {"detail": detail})
                 return
         received = 0
@@ -446,7 +447,9 @@ def _submit_routes(api: APIRouter) -> None:
         # If the client goes away now, the worker thread still finishes (or refuses) the
         # report on its own and removes its temporary files.
         ticket, created = await run_in_threadpool(store_report)
-        if not created:
+        if created:
+            log.info("%s created from report %s by %s", ticket.number, ticket.id, caller.name)
+        else:
             response.status_code = 200
         return models.SubmitResult(ticket=_ticket_ref(context, ticket), replayed=not created)
 
@@ -781,8 +784,9 @@ def _admin_routes(api: APIRouter) -> None:
         status_code=201,
         responses=_errors(409, 422),
     )
-    def create_token(body: models.TokenCreate, context: Context, _caller: Admin) -> models.TokenCreated:
+    def create_token(body: models.TokenCreate, context: Context, caller: Admin) -> models.TokenCreated:
         record, secret = context.store.create_token(body.name, body.role, body.site)
+        log.info("%s token %r (%s) created by %s", record.role, record.name, record.id, caller.name)
         return models.TokenCreated(**_token_info(record).model_dump(), token=secret)
 
     @api.delete(
@@ -792,9 +796,11 @@ def _admin_routes(api: APIRouter) -> None:
         responses=_errors(404),
     )
     def revoke_token(
-        name_or_id: Annotated[str, Path(max_length=64)], context: Context, _caller: Admin
+        name_or_id: Annotated[str, Path(max_length=64)], context: Context, caller: Admin
     ) -> models.TokenInfo:
-        return _token_info(context.store.revoke_token(name_or_id))
+        record = context.store.revoke_token(name_or_id)
+        log.info("token %r (%s) revoked by %s", record.name, record.id, caller.name)
+        return _token_info(record)
 
 
 # ---------------------------------------------------------------- helpers
@@ -886,8 +892,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     def error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
         return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
-    async def on_http(_request: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code in (401, 403, 413):  # refused tokens and bodies: what an admin is asked about
+            log.warning("%s %s refused (%d): %s", request.method, request.url.path, exc.status_code, exc.detail)
         return error(exc.status_code, str(exc.detail), dict(exc.headers or {}))
 
     async def on_disconnect(_request: Request, _exc: Exception) -> JSONResponse:
@@ -902,8 +910,11 @@ def _install_error_handlers(app: FastAPI) -> None:
             parts.append(f"{where}: {item.get('msg', 'invalid')}")
         return error(422, "; ".join(parts) or "the request does not validate")
 
-    async def on_upload(_request: Request, exc: Exception) -> JSONResponse:
+    async def on_upload(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, UploadError)
+        # The access line shows only the status; an admin asked "why was my report refused" needs the reason.
+        who = request.scope.get("state", {}).get("token_name", "-")
+        log.warning("upload from %s refused (%d): %s", who, exc.status, exc.message)
         return error(exc.status, exc.message)
 
     async def on_store(_request: Request, exc: Exception) -> JSONResponse:

@@ -45,6 +45,7 @@ def test_tokens_are_managed_while_the_server_runs(server_process: ServerProcess)
     unknown = server_process.cli("token", "revoke", "nobody", check=False)
     assert unknown.returncode == 1
     assert "no active token" in unknown.stderr
+    assert "GET /api/v1/whoami refused (401): unknown or revoked token" in server_process.log_text()
     assert token not in server_process.log_text()
 
 
@@ -64,6 +65,9 @@ def test_admin_manages_tokens_over_http(server_process: ServerProcess) -> None:
     assert api(server_process, secret, "GET", "/whoami").status_code == 401
     bad_name = api(server_process, admin, "POST", "/tokens", json={"name": "../evil", "role": "submitter"})
     assert bad_name.status_code == 422
+    log = server_process.log_text()
+    assert "submitter token 'kiosk-west'" in log and "token 'kiosk-west'" in log.split("created by", 1)[1]
+    assert "revoked by" in log and secret not in log
 
 
 def test_handover_file_is_private_fresh_and_removed_on_clean_stop(server_process: ServerProcess) -> None:

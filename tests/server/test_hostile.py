@@ -208,6 +208,9 @@ def test_oversized_content_length_is_refused_before_the_body_is_sent(
     assert response.status == 413
     assert "over the limit of 2097152 bytes" in body["detail"]
     assert stored_state(hostile_server) == before
+    # The access line has only the status; the admin's log says why.
+    assert "refused (413): " in hostile_server.log_text()
+    assert "over the limit of 2097152 bytes" in hostile_server.log_text()
 
 
 def test_chunked_body_is_cut_off_at_the_limit(hostile_server: ServerProcess, submitter: str) -> None:
