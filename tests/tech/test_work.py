@@ -53,12 +53,12 @@ def test_claim_status_note_and_reply_from_the_keyboard(
     qtbot.waitUntil(lambda: model.index(0, Column.ASSIGNEE).data() == caller.name, timeout=10_000)
     press(qtbot, window, Qt.Key.Key_O, Qt.KeyboardModifier.AltModifier)
     qtbot.waitUntil(lambda: model.index(0, Column.STATUS).data() == "open", timeout=10_000)
-    qtbot.waitUntil(lambda: not window.actions_by_name["status-open"].isEnabled())  # already open
+    qtbot.waitUntil(lambda: not window.actions_by_name["status-open"].isEnabled(), timeout=10_000)  # already open
 
     press(qtbot, window, Qt.Key.Key_N)
     note = window.findChild(NoteDialog, "NoteDialog")
     assert isinstance(note, NoteDialog)
-    qtbot.waitUntil(note.isVisible)
+    qtbot.waitUntil(note.isVisible, timeout=10_000)
     assert not note.send_button.isEnabled()  # nothing written yet
     key_clicks(qtbot, note.editor, "Checked the spooler; driver is outdated")
     key_click(qtbot, note.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
