@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from agent.gui.workers import BackgroundRunner
 from kiosk.settings import verify_pin
 from kiosk.widgets import make_button, make_label, set_role, set_text
-from kiosk.workers import BackgroundRunner
 
 CORNER_PX = 120
 TAPS = 5

@@ -9,8 +9,8 @@ from PySide6.QtGui import QImage
 
 from agent.bundle import StepDraft
 from agent.gui.markup_editor import qimage_from_pillow
+from agent.gui.workers import BackgroundRunner
 from agent.markup import MarkupError, open_image
-from kiosk.workers import BackgroundRunner
 
 THUMBNAIL_SIZE = (400, 250)
 # A phone-camera photo is far larger than a screen; a ticket needs no more than this.
