@@ -12,6 +12,7 @@ current poll (at most the wait) and then ends without reporting anything.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import threading
@@ -34,16 +35,16 @@ WORKER_NICENESS: Final = 5
 
 # ---------------------------------------------------------------- request/answer jobs
 class _Relay(QObject):
-    succeeded = Signal(object)
-    failed = Signal(object)
+    finished = Signal(int, bool, object)  # job number, succeeded, result or exception
 
 
 class _Job(QRunnable):
-    def __init__(self, function: Callable[[], Any], relay: _Relay) -> None:
+    def __init__(self, function: Callable[[], Any], relay: _Relay, number: int) -> None:
         super().__init__()
         self.setAutoDelete(True)
         self._function = function
         self._relay = relay
+        self._number = number
 
     def run(self) -> None:
         _lower_thread_priority()
@@ -51,9 +52,9 @@ class _Job(QRunnable):
             result = self._function()
         except Exception as exc:
             log.debug("technician job failed", exc_info=True)
-            _emit(self._relay.failed, exc)
+            self._relay.finished.emit(self._number, False, exc)
         else:
-            _emit(self._relay.succeeded, result)
+            self._relay.finished.emit(self._number, True, result)
 
 
 _lowered = threading.local()
@@ -74,21 +75,22 @@ def _lower_thread_priority() -> None:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), min(current + WORKER_NICENESS, 19))
 
 
-def _emit(signal: Any, value: object) -> None:
-    try:
-        signal.emit(value)
-    except RuntimeError:  # the relay was deleted while the job ran (the window closed): nobody is listening
-        log.debug("a result arrived after shutdown and was dropped")
-
-
 class Runner(QObject):
-    """Runs blocking calls on its own thread pool and hands each result to a callback on the GUI thread."""
+    """Runs blocking calls on its own thread pool and hands each result to a callback on the GUI thread.
+
+    One relay serves every job and lives as long as the runner (as in agent.gui.workers): a relay
+    deleted as soon as its result arrived could be destroyed while the worker was still returning
+    from the emit. The pool is created first, so it is destroyed first and waits for its jobs.
+    """
 
     def __init__(self, max_threads: int = 4, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max_threads)
-        self._relays: set[_Relay] = set()
+        self._relay = _Relay(self)
+        self._relay.finished.connect(self._finished)
+        self._numbers = itertools.count()
+        self._waiting: dict[int, tuple[Callable[[Any], None], Callable[[Exception], None]]] = {}
         self._closed = False
 
     def run(
@@ -101,28 +103,22 @@ class Runner(QObject):
     ) -> None:
         if self._closed:
             return
-        relay = _Relay(self)
-        self._relays.add(relay)
+        number = next(self._numbers)
+        self._waiting[number] = (on_result, on_error)
+        self.pool.start(_Job(function, self._relay, number), priority)
 
-        def finish_ok(result: object) -> None:
-            self._relays.discard(relay)
-            relay.deleteLater()
-            if not self._closed:
-                on_result(result)
-
-        def finish_error(error: object) -> None:
-            self._relays.discard(relay)
-            relay.deleteLater()
-            if not self._closed and isinstance(error, Exception):
-                on_error(error)
-
-        relay.succeeded.connect(finish_ok)
-        relay.failed.connect(finish_error)
-        self.pool.start(_Job(function, relay), priority)
+    def _finished(self, number: int, succeeded: bool, outcome: object) -> None:
+        on_result, on_error = self._waiting.pop(number)
+        if self._closed:
+            return  # the window is closing: nobody is listening
+        if succeeded:
+            on_result(outcome)
+        elif isinstance(outcome, Exception):
+            on_error(outcome)
 
     @property
     def busy(self) -> bool:
-        return bool(self._relays)
+        return bool(self._waiting)
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Drop jobs not started, wait (bounded) for running ones; later results are dropped."""
