@@ -16,6 +16,9 @@ REPO = Path(__file__).resolve().parent.parent
 for _name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"):
     (_ROOT / _name.lower()).mkdir(mode=0o700)
     os.environ[_name] = str(_ROOT / _name.lower())
+# HOME too: file dialogs, Path.home() and any tool a test starts see an empty home, not the user's.
+(_ROOT / "home").mkdir(mode=0o700)
+os.environ["HOME"] = str(_ROOT / "home")
 os.environ["SHOWDESK_RUNTIME_DIR"] = str(_ROOT / "runtime")
 os.environ["SHOWDESK_CONFIG"] = str(_ROOT / "config.toml")
 os.environ["SHOWDESK_MACHINE_CONFIG"] = str(_ROOT / "machine-config.toml")

@@ -66,6 +66,21 @@ TICKET_COMMANDS: Final = frozenset(
 )  # fmt: skip
 
 
+SavePathChooser = Callable[[QWidget, str, Path, Callable[[Path], None]], None]
+
+
+def ask_save_path(parent: QWidget, title: str, suggested: Path, chosen: Callable[[Path], None]) -> None:
+    """Ask where to save a report bundle without blocking the window; ``chosen`` gets the path."""
+    dialog = QFileDialog(parent, title, str(suggested))
+    dialog.setObjectName("ExportDialog")
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # its file-system watcher thread goes with it
+    dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+    dialog.setNameFilter("ShowDesk report bundles (*.showdesk)")
+    dialog.setDefaultSuffix("showdesk")
+    dialog.fileSelected.connect(lambda path: chosen(Path(path)))
+    dialog.open()
+
+
 def app_icon() -> QIcon:
     """A simple drawn icon (no image file needed): a blue rounded square with a white screen."""
     pixmap = QPixmap(64, 64)
@@ -93,6 +108,8 @@ class TechWindow(QMainWindow):
         self.server = server
         self.caller: Caller | None = None
         self.notifications: list[tuple[str, str]] = []
+        # Asks where to save and calls back with the path; tests put a fake here, not a real dialog.
+        self.choose_save_path: SavePathChooser = ask_save_path
 
         self.banner = QLabel()
         self.banner.setObjectName("OfflineBanner")
@@ -394,13 +411,12 @@ class TechWindow(QMainWindow):
         ticket = self._current()
         if ticket is None:
             return
-        dialog = QFileDialog(self, f"Export {ticket.number}", str(Path.home() / f"{ticket.number}.showdesk"))
-        dialog.setObjectName("ExportDialog")
-        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        dialog.setNameFilter("ShowDesk report bundles (*.showdesk)")
-        dialog.setDefaultSuffix("showdesk")
-        dialog.fileSelected.connect(lambda path: self.session.export_bundle(ticket.id, Path(path)))
-        dialog.open()
+        self.choose_save_path(
+            self,
+            f"Export {ticket.number}",
+            Path.home() / f"{ticket.number}.showdesk",
+            lambda path: self.session.export_bundle(ticket.id, path),
+        )
 
     def copy_link(self) -> None:
         ticket = self._current()

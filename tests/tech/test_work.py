@@ -4,13 +4,14 @@ the walk-up queue, export, the ticket link, and the shortcut overlay."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import requests
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QFileDialog, QInputDialog
+from PySide6.QtWidgets import QInputDialog, QWidget
 from pytestqt.qtbot import QtBot
 
 from kiosk.tech.help import COMMANDS
@@ -134,12 +135,16 @@ def test_export_bundle_and_copy_link(
     press(qtbot, window, Qt.Key.Key_L)
     assert QGuiApplication.clipboard().text() == ticket.url
 
-    press(qtbot, window, Qt.Key.Key_E)
-    dialog = window.findChild(QFileDialog, "ExportDialog")
-    assert isinstance(dialog, QFileDialog)
+    asked: list[tuple[str, str]] = []
     target = tmp_path / "exported.showdesk"
-    dialog.fileSelected.emit(str(target))  # what the dialog sends once a name is chosen
-    dialog.reject()
+
+    def choose(_parent: QWidget, title: str, suggested: Path, chosen: Callable[[Path], None]) -> None:
+        asked.append((title, suggested.name))
+        chosen(target)  # what the file dialog does once a name is chosen
+
+    window.choose_save_path = choose
+    press(qtbot, window, Qt.Key.Key_E)
+    assert asked == [(f"Export {ticket.number}", f"{ticket.number}.showdesk")]
     qtbot.waitUntil(target.exists, timeout=10_000)
     assert target.read_bytes() == reporter.bundles[ticket.id]  # the reporter's bundle, byte for byte
 
