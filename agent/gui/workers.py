@@ -6,8 +6,11 @@ emits them; no window waits for encoding, system information, a connection check
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
+import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -15,20 +18,39 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 log = logging.getLogger(__name__)
 
+_lowered = threading.local()
+
+
+def lower_thread_priority(niceness: int) -> None:
+    """Let the GUI thread win the processor over the calling worker thread (once per thread).
+
+    Parsing pages and decoding pictures can keep both cores of a small machine busy; the
+    window must still paint on time. Linux and macOS; elsewhere (Windows) nothing changes.
+    """
+    if niceness <= 0 or getattr(_lowered, "done", False):
+        return
+    _lowered.done = True
+    if hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+        with contextlib.suppress(OSError):
+            current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), min(current + niceness, 19))
+
 
 class _Relay(QObject):
     finished = Signal(int, bool, object)  # job number, succeeded, result or exception
 
 
 class _Job(QRunnable):
-    def __init__(self, function: Callable[[], Any], relay: _Relay, number: int) -> None:
+    def __init__(self, function: Callable[[], Any], relay: _Relay, number: int, niceness: int) -> None:
         super().__init__()
         self.setAutoDelete(True)
         self._function = function
         self._relay = relay
         self._number = number
+        self._niceness = niceness
 
     def run(self) -> None:
+        lower_thread_priority(self._niceness)
         try:
             result = self._function()
         except Exception as exc:  # the caller decides what a failure means
@@ -45,29 +67,41 @@ class BackgroundRunner(QObject):
     result arrived could be destroyed while the worker thread was still returning from the
     emit (a crash in ``~QObject``, now and then). The pool is created first, so it is destroyed
     first, and it waits for its jobs: the relay outlives every emit.
+
+    ``niceness`` > 0 lowers the workers' scheduling priority by that much, for windows whose
+    background work (decoding, parsing) could otherwise starve painting on a small machine.
     """
 
-    def __init__(self, parent: QObject | None = None, *, max_threads: int = 2) -> None:
+    def __init__(self, parent: QObject | None = None, *, max_threads: int = 2, niceness: int = 0) -> None:
         super().__init__(parent)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(max_threads)
         self._relay = _Relay(self)
         self._relay.finished.connect(self._finished)
         self._numbers = itertools.count()
+        self._niceness = niceness
         self._waiting: dict[int, tuple[Callable[[Any], None], Callable[[Exception], None] | None]] = {}
+        self._closed = False
 
     def run(
         self,
         function: Callable[[], Any],
         on_result: Callable[[Any], None],
         on_error: Callable[[Exception], None] | None = None,
+        *,
+        priority: int = 0,
     ) -> None:
+        """Run ``function`` on a worker; jobs of higher ``priority`` start first. Ignored after shutdown."""
+        if self._closed:
+            return
         number = next(self._numbers)
         self._waiting[number] = (on_result, on_error)
-        self._pool.start(_Job(function, self._relay, number))
+        self._pool.start(_Job(function, self._relay, number, self._niceness), priority)
 
     def _finished(self, number: int, succeeded: bool, outcome: object) -> None:
         on_result, on_error = self._waiting.pop(number)
+        if self._closed:
+            return  # the window is closing: nobody is listening
         if succeeded:
             on_result(outcome)
         elif on_error is not None and isinstance(outcome, Exception):
@@ -81,4 +115,10 @@ class BackgroundRunner(QObject):
 
     def wait_idle(self, timeout_ms: int = 30_000) -> bool:
         """Block until every started job has finished (shutdown, tests)."""
+        return self._pool.waitForDone(timeout_ms)
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        """Drop jobs not started, wait (bounded) for running ones; their results are dropped."""
+        self._closed = True
+        self._pool.clear()
         return self._pool.waitForDone(timeout_ms)

@@ -28,6 +28,7 @@ from PySide6.QtGui import QImage, QImageReader
 
 from agent.connectors.base import AuthError, ConnectorError, TransientError
 from agent.fsutil import atomic_write_bytes
+from agent.gui.workers import BackgroundRunner
 from kiosk.tech.client import (
     Board,
     Caller,
@@ -43,7 +44,7 @@ from kiosk.tech.client import (
 from kiosk.tech.model import QueueFilter, ReadState, TicketSummary
 from kiosk.tech.queue_model import QueueModel
 from kiosk.tech.settings import TechSettings
-from kiosk.tech.workers import ChangeFeed, FeedUpdate, Runner
+from kiosk.tech.workers import WORKER_NICENESS, ChangeFeed, FeedUpdate
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +203,7 @@ class TechSession(QObject):
         self.caller: Caller | None = None
         self.features: frozenset[Feature] = frozenset()
         self.read_state = read_state or ReadState(self.settings.read_state_path)
-        self.runner = Runner(parent=self)
+        self.runner = BackgroundRunner(self, max_threads=4, niceness=WORKER_NICENESS)
         self.model = QueueModel(self, self.read_state, parent=self)
         self.images = ImageCache()
         self.boards: dict[str, Board] = {}

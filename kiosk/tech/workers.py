@@ -1,7 +1,7 @@
-"""Running technician calls off the GUI thread: a job pool for request/answer calls, a thread for the feed.
+"""The technician's changes feed, on its own thread (request/answer calls use agent.gui.workers).
 
-Results come back as signals of a relay object that lives in the GUI thread, so the
-callbacks run there (queued connections), never on a worker.
+Updates come back as signals of a relay object that lives in the GUI thread, so the
+callbacks run there (queued connections), never on the feed's thread.
 
 The changes feed is a long poll: a call blocks until something changes or its wait runs
 out, and an HTTP request in flight cannot be cancelled. It runs on a daemon thread that is
@@ -11,18 +11,16 @@ current poll (at most the wait) and then ends without reporting anything.
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import logging
-import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 
 from agent.connectors.base import AuthError, ConnectorError, PermanentError
+from agent.gui.workers import lower_thread_priority
 from kiosk.tech.client import Board, Feature, TechClient, TicketInfo, is_connection_problem
 
 log = logging.getLogger(__name__)
@@ -31,100 +29,6 @@ MAX_FETCH_PER_BATCH: Final = 200  # more changed tickets than this at once: relo
 RETRY_FIRST_SECONDS: Final = 0.25
 RETRY_MAX_SECONDS: Final = 2.0
 WORKER_NICENESS: Final = 5
-
-
-# ---------------------------------------------------------------- request/answer jobs
-class _Relay(QObject):
-    finished = Signal(int, bool, object)  # job number, succeeded, result or exception
-
-
-class _Job(QRunnable):
-    def __init__(self, function: Callable[[], Any], relay: _Relay, number: int) -> None:
-        super().__init__()
-        self.setAutoDelete(True)
-        self._function = function
-        self._relay = relay
-        self._number = number
-
-    def run(self) -> None:
-        _lower_thread_priority()
-        try:
-            result = self._function()
-        except Exception as exc:
-            log.debug("technician job failed", exc_info=True)
-            self._relay.finished.emit(self._number, False, exc)
-        else:
-            self._relay.finished.emit(self._number, True, result)
-
-
-_lowered = threading.local()
-
-
-def _lower_thread_priority() -> None:
-    """Let the GUI thread win the processor over this worker (once per thread; Linux and macOS).
-
-    Parsing pages and decoding pictures can keep both cores of a small machine busy; the
-    window must still paint on time. Elsewhere (Windows) nothing changes.
-    """
-    if getattr(_lowered, "done", False):
-        return
-    _lowered.done = True
-    if hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
-        with contextlib.suppress(OSError):
-            current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), min(current + WORKER_NICENESS, 19))
-
-
-class Runner(QObject):
-    """Runs blocking calls on its own thread pool and hands each result to a callback on the GUI thread.
-
-    One relay serves every job and lives as long as the runner (as in agent.gui.workers): a relay
-    deleted as soon as its result arrived could be destroyed while the worker was still returning
-    from the emit. The pool is created first, so it is destroyed first and waits for its jobs.
-    """
-
-    def __init__(self, max_threads: int = 4, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(max_threads)
-        self._relay = _Relay(self)
-        self._relay.finished.connect(self._finished)
-        self._numbers = itertools.count()
-        self._waiting: dict[int, tuple[Callable[[Any], None], Callable[[Exception], None]]] = {}
-        self._closed = False
-
-    def run(
-        self,
-        function: Callable[[], Any],
-        on_result: Callable[[Any], None],
-        on_error: Callable[[Exception], None],
-        *,
-        priority: int = 0,
-    ) -> None:
-        if self._closed:
-            return
-        number = next(self._numbers)
-        self._waiting[number] = (on_result, on_error)
-        self.pool.start(_Job(function, self._relay, number), priority)
-
-    def _finished(self, number: int, succeeded: bool, outcome: object) -> None:
-        on_result, on_error = self._waiting.pop(number)
-        if self._closed:
-            return  # the window is closing: nobody is listening
-        if succeeded:
-            on_result(outcome)
-        elif isinstance(outcome, Exception):
-            on_error(outcome)
-
-    @property
-    def busy(self) -> bool:
-        return bool(self._waiting)
-
-    def shutdown(self, timeout_ms: int = 10_000) -> bool:
-        """Drop jobs not started, wait (bounded) for running ones; later results are dropped."""
-        self._closed = True
-        self.pool.clear()
-        return self.pool.waitForDone(timeout_ms)
 
 
 # ---------------------------------------------------------------- the changes feed
@@ -196,7 +100,7 @@ class ChangeFeed(QObject):
             self._stop.set()
 
     def _run(self) -> None:
-        _lower_thread_priority()
+        lower_thread_priority(WORKER_NICENESS)
         after = self._after
         failing = False
         delay = RETRY_FIRST_SECONDS
