@@ -12,7 +12,7 @@ A 409 answers a submission whose idempotency key is still being processed (retry
 to any other call it is the server refusing the change in the ticket's current state, a
 ``PermanentError`` carrying the server's reason.
 
-The upload is a multipart body this module builds itself and hands to requests as a
+The upload is agent.connectors.httpclient's multipart form, handed to requests as a
 file-like object with a known length, read in chunks, so progress is the bytes really
 handed to the socket and the server gets a Content-Length to check its limit against.
 """
@@ -20,19 +20,15 @@ handed to the socket and the server gets a Content-Length to check its limit aga
 from __future__ import annotations
 
 import json
-import secrets
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import requests
 from pydantic import ValidationError
 
-import agent
 from agent.bundle import ReportBundle
-from agent.config import ConfigError
 from agent.connectors.base import (
     MAX_REASON_CHARS,
     AuthError,
@@ -51,86 +47,20 @@ from agent.connectors.base import (
     error_for_status,
     parse_retry_after,
 )
+from agent.connectors.httpclient import MultipartForm, Part, new_session
 from agent.schema import MANIFEST_PATH, MAX_FILE_BYTES, Report, Ticket
 
 if TYPE_CHECKING:
     from agent.config import BackendConfig
 
 API: Final = "/api/v1"
-USER_AGENT: Final = f"ShowDesk/{agent.__version__} (+builtin)"
-UPLOAD_CHUNK_BYTES: Final = 64 * 1024
+DOWNLOAD_CHUNK_BYTES: Final = 64 * 1024
 MAX_JSON_ANSWER_BYTES: Final = 8 * 1024 * 1024
 MAX_PAGE_SIZE: Final = 200  # the server's bound on ?limit=
 MAX_CHANGES_WAIT: Final = 30.0  # the server's bound on /changes?wait=
 MAX_CHANGES_LIMIT: Final = 1000
 
 TokenSource = str | Callable[[], str | None] | None
-
-
-class MultipartBody:
-    """A ``multipart/form-data`` body read in chunks, reporting progress as it is read.
-
-    requests treats it as a stream of known length (``__iter__`` + ``__len__``), urllib3
-    reads it with ``read(blocksize)``. One object serves one attempt: it is not rewound.
-    """
-
-    def __init__(
-        self, parts: list[tuple[str, str, str, bytes]], progress: ProgressCallback | None = None
-    ) -> None:
-        """``parts``: (field name, file name, content type, data) in order."""
-        self.boundary = f"showdesk-{secrets.token_hex(16)}"
-        self._segments: list[memoryview] = []
-        for name, filename, content_type, data in parts:
-            header = (
-                f"--{self.boundary}\r\n"
-                f'Content-Disposition: form-data; name="{_quote_param(name)}"; '
-                f'filename="{_quote_param(filename)}"\r\n'
-                f"Content-Type: {content_type}\r\n\r\n"
-            ).encode()
-            self._segments.extend((memoryview(header), memoryview(data), memoryview(b"\r\n")))
-        self._segments.append(memoryview(f"--{self.boundary}--\r\n".encode()))
-        self._length = sum(len(s) for s in self._segments)
-        self._index = 0
-        self._offset = 0
-        self._sent = 0
-        self._progress = progress
-
-    @property
-    def content_type(self) -> str:
-        return f"multipart/form-data; boundary={self.boundary}"
-
-    def __len__(self) -> int:
-        return self._length
-
-    def __iter__(self) -> Iterator[bytes]:
-        while chunk := self.read(UPLOAD_CHUNK_BYTES):
-            yield chunk
-
-    def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            size = self._length
-        pieces: list[bytes] = []
-        wanted = size
-        while wanted > 0 and self._index < len(self._segments):
-            segment = self._segments[self._index]
-            piece = segment[self._offset : self._offset + wanted]
-            pieces.append(piece.tobytes())
-            wanted -= len(piece)
-            self._offset += len(piece)
-            if self._offset >= len(segment):
-                self._index += 1
-                self._offset = 0
-        chunk = b"".join(pieces)
-        if chunk:
-            self._sent += len(chunk)
-            if self._progress is not None:
-                self._progress(self._sent, self._length)
-        return chunk
-
-
-def _quote_param(value: str) -> str:
-    # Paths are ShowDesk's own (steps/001.png); this only guards the header syntax.
-    return value.replace("\\", "\\\\").replace('"', "%22").replace("\r", "").replace("\n", "")
 
 
 class BuiltinConnector(Connector):
@@ -163,22 +93,10 @@ class BuiltinConnector(Connector):
         read_timeout: float = 60.0,
         proxy: str | None = None,
     ) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"backend url {url!r} must be an http:// or https:// address")
-        if ca_bundle is not None and not Path(ca_bundle).expanduser().exists():
-            raise ConfigError(f"ca_bundle {ca_bundle!r} does not exist")
         self.url = url.rstrip("/")
         self._token = token
         self._timeout = (connect_timeout, read_timeout)
-        # True lets requests use REQUESTS_CA_BUNDLE or the system store; a configured path wins over both.
-        self._verify: bool | str = str(Path(ca_bundle).expanduser()) if ca_bundle else True
-        self.session = requests.Session()
-        self.session.verify = self._verify
-        self.session.headers["User-Agent"] = USER_AGENT
-        self.session.headers["Accept"] = "application/json"
-        if proxy:
-            self.session.proxies = {"http": proxy, "https": proxy}
+        self.session, self._verify = new_session(url, kind="builtin", ca_bundle=ca_bundle, proxy=proxy)
 
     @property
     def system(self) -> str:
@@ -272,12 +190,9 @@ class BuiltinConnector(Connector):
     # ------------------------------------------------------------ submit
     def submit(self, bundle: ReportBundle, progress: ProgressCallback | None = None) -> Ticket:
         report = bundle.report
-        parts: list[tuple[str, str, str, bytes]] = [
-            ("manifest", MANIFEST_PATH, "application/json", report.canonical_json())
-        ]
-        for ref in report.files():
-            parts.append(("file", ref.path, ref.media_type, bundle.files[ref.path]))
-        body = MultipartBody(parts, progress)
+        parts = [Part("manifest", report.canonical_json(), MANIFEST_PATH, "application/json")]
+        parts += [Part("file", bundle.files[ref.path], ref.path, ref.media_type) for ref in report.files()]
+        body = MultipartForm(parts, progress)
         if progress is not None:
             progress(0, len(body))
         answer = self._json(
@@ -357,7 +272,7 @@ class BuiltinConnector(Connector):
         with response:
             chunks: list[bytes] = []
             received = 0
-            for chunk in response.iter_content(UPLOAD_CHUNK_BYTES):
+            for chunk in response.iter_content(DOWNLOAD_CHUNK_BYTES):
                 received += len(chunk)
                 if received > MAX_FILE_BYTES:
                     raise PermanentError(f"{path} is larger than {MAX_FILE_BYTES} bytes", system=self.system)
@@ -501,4 +416,4 @@ def _short(exc: Exception) -> str:
     return text.strip("()'\" ")[:200]
 
 
-__all__ = ["USER_AGENT", "BuiltinConnector", "MultipartBody", "create"]
+__all__ = ["BuiltinConnector", "create"]

@@ -33,7 +33,8 @@ from agent.connectors.base import (
     error_for_status,
     parse_retry_after,
 )
-from agent.connectors.builtin import BuiltinConnector, MultipartBody
+from agent.connectors.builtin import BuiltinConnector
+from agent.connectors.httpclient import MultipartForm, Part
 from agent.schema import Ticket
 from tests.outbox.helpers import ScriptedConnector, make_bundle
 from tests.outbox.peers import Peer, Reply
@@ -219,14 +220,15 @@ def test_progress_counts_up_to_the_whole_body() -> None:
 
 def test_the_multipart_body_reads_the_same_in_any_chunk_size() -> None:
     parts = [
-        ("manifest", "manifest.json", "application/json", b"{}"),
-        ("file", "steps/001.png", "image/png", bytes(range(256)) * 4),
+        Part("manifest", b"{}", "manifest.json", "application/json"),
+        Part("file", bytes(range(256)) * 4, "steps/001.png", "image/png"),
+        Part("note", b"a plain field"),
     ]
-    whole = MultipartBody(parts)
+    whole = MultipartForm(parts)
     expected = whole.read()
     assert len(expected) == len(whole) and whole.read(10) == b""
     for size in (1, 7, 64, 4096):
-        body = MultipartBody(parts)
+        body = MultipartForm(parts)
         pieces = []
         while chunk := body.read(size):
             assert len(chunk) <= size
