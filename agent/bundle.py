@@ -11,7 +11,6 @@ against the same bounds, and the models load on first use everywhere else.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import re
@@ -24,51 +23,32 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from agent.report_format import (
+    EMAIL_PATTERN,
+    IMAGE_EXTENSIONS,
+    MANIFEST_PATH,
+    MAX_ATTACHMENTS,
+    MAX_CAPTION_CHARS,
+    MAX_COORDINATE,
+    MAX_DESCRIPTION_CHARS,
+    MAX_EMAIL_CHARS,
+    MAX_FILE_BYTES,
+    MAX_MONITOR_INDEX,
+    MAX_SCALE,
+    MAX_SHORT_TEXT_CHARS,
+    MAX_STEPS,
+    MAX_SYSINFO_BYTES,
+    SCHEMA_VERSION,
+    SYSINFO_PATH,
+    canonical_json_bytes,
+    sha256_hex,
+    sniff_image_type,
+)
+
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
     from agent.schema import MarkupItem, Monitor, Report
-
-# ---------------------------------------------------------------- the schema's plain facts
-# What writing a bundle needs from agent.schema, repeated here so that a capture is written
-# without importing pydantic; tests/core/test_shot_bundle.py checks each against agent.schema.
-SCHEMA_VERSION: Final = 1
-MANIFEST_PATH: Final = "manifest.json"
-SYSINFO_PATH: Final = "sysinfo.json"
-IMAGE_EXTENSIONS: Final = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
-MAX_STEPS: Final = 50
-MAX_ATTACHMENTS: Final = 20
-MAX_FILE_BYTES: Final = 40 * 1024 * 1024
-MAX_SYSINFO_BYTES: Final = 2 * 1024 * 1024
-MAX_SHORT_TEXT_CHARS: Final = 200
-MAX_CAPTION_CHARS: Final = 500
-MAX_DESCRIPTION_CHARS: Final = 4000
-MAX_EMAIL_CHARS: Final = 254
-EMAIL_PATTERN: Final = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
-MAX_COORDINATE: Final = 100_000
-MAX_MONITOR_INDEX: Final = 64
-MAX_SCALE: Final = 8.0
-
-
-def canonical_json_bytes(data: object) -> bytes:
-    """JSON with sorted keys, no insignificant white space, UTF-8 (as ``agent.schema`` writes it)."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sniff_image_type(data: bytes) -> str | None:
-    """The image type from its first bytes, never from a name or a header a client sent."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
-
 
 BUNDLE_SUFFIX: Final = ".showdesk"
 MAX_BUNDLE_ENTRIES: Final = MAX_STEPS * 2 + MAX_ATTACHMENTS + 2

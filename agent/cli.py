@@ -211,7 +211,8 @@ def cmd_capture(args: argparse.Namespace) -> Exit:
     encoder = _Background(encoding.encode_all, shots, fmt)
     if starter is not None:
         starter.release()
-    from agent.bundle import MAX_SHORT_TEXT_CHARS, BundleError, ShotStep, shot_bundle
+    from agent.bundle import BundleError, ShotStep, shot_bundle
+    from agent.report_format import MAX_SHORT_TEXT_CHARS
 
     try:
         snapshot = starter.result(monitors) if starter is not None else None

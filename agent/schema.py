@@ -4,18 +4,17 @@ A report is a manifest (this model) plus the files it names (step images, extra
 attachments, ``sysinfo.json``). Every field is bounded so a hostile or broken client
 is refused with an error naming the bound, before its bytes are trusted.
 
-This module imports only pydantic and the standard library: the server imports it and
-nothing else from ``agent``.
+This module imports only pydantic, the standard library and ``agent.report_format`` (the
+plain values it is built on): the server imports it and nothing else from ``agent``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -27,23 +26,30 @@ from pydantic import (
     model_validator,
 )
 
-SCHEMA_VERSION: Final = 1
-
-# Limits a report must stay within; the server and the bundle loader enforce them.
-MAX_STEPS: Final = 50
-MAX_ATTACHMENTS: Final = 20
-MAX_CAPTION_CHARS: Final = 500
-MAX_DESCRIPTION_CHARS: Final = 4000
-MAX_SHORT_TEXT_CHARS: Final = 200
-MAX_MARKUP_ITEMS: Final = 200
-MAX_SYSINFO_BYTES: Final = 2 * 1024 * 1024
-MAX_FILE_BYTES: Final = 40 * 1024 * 1024
-MAX_IMAGE_PIXELS: Final = 50_000_000
-
-IMAGE_MEDIA_TYPES: Final = ("image/png", "image/jpeg", "image/webp")
-IMAGE_EXTENSIONS: Final = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
-SYSINFO_PATH: Final = "sysinfo.json"
-MANIFEST_PATH: Final = "manifest.json"
+from agent.report_format import (
+    EMAIL_PATTERN,
+    IMAGE_EXTENSIONS,
+    IMAGE_MEDIA_TYPES,
+    MANIFEST_PATH,
+    MAX_ATTACHMENTS,
+    MAX_CAPTION_CHARS,
+    MAX_COORDINATE,
+    MAX_DESCRIPTION_CHARS,
+    MAX_EMAIL_CHARS,
+    MAX_FILE_BYTES,
+    MAX_IMAGE_PIXELS,
+    MAX_MARKUP_ITEMS,
+    MAX_MONITOR_INDEX,
+    MAX_SCALE,
+    MAX_SHORT_TEXT_CHARS,
+    MAX_STEPS,
+    MAX_SYSINFO_BYTES,
+    SCHEMA_VERSION,
+    SYSINFO_PATH,
+    canonical_json_bytes,
+    sha256_hex,
+    sniff_image_type,
+)
 
 # Paths inside a report are ours, never a client's file name: a fixed shape, so no
 # traversal, no absolute paths, no surprises on any file system.
@@ -80,19 +86,21 @@ class _Model(BaseModel):
 class Geometry(_Model):
     """A rectangle on the virtual desktop, in physical pixels."""
 
-    left: int = Field(ge=-100_000, le=100_000)
-    top: int = Field(ge=-100_000, le=100_000)
-    width: int = Field(gt=0, le=100_000)
-    height: int = Field(gt=0, le=100_000)
+    left: int = Field(ge=-MAX_COORDINATE, le=MAX_COORDINATE)
+    top: int = Field(ge=-MAX_COORDINATE, le=MAX_COORDINATE)
+    width: int = Field(gt=0, le=MAX_COORDINATE)
+    height: int = Field(gt=0, le=MAX_COORDINATE)
 
 
 class Monitor(_Model):
     """The screen a shot came from."""
 
-    index: int = Field(ge=0, le=64, description="mss numbering: 1.. for real monitors, 0 for all of them")
+    index: int = Field(
+        ge=0, le=MAX_MONITOR_INDEX, description="mss numbering: 1.. for real monitors, 0 for all of them"
+    )
     name: ShortText | None = None
     geometry: Geometry
-    scale: float = Field(default=1.0, gt=0, le=8, description="device-pixel ratio")
+    scale: float = Field(default=1.0, gt=0, le=MAX_SCALE, description="device-pixel ratio")
 
 
 class MarkupItem(_Model):
@@ -118,8 +126,8 @@ class Step(_Model):
     """A shot with its caption and mark-up, in the order the person showed it."""
 
     image: FileRef
-    width: int = Field(gt=0, le=100_000)
-    height: int = Field(gt=0, le=100_000)
+    width: int = Field(gt=0, le=MAX_COORDINATE)
+    height: int = Field(gt=0, le=MAX_COORDINATE)
     caption: Caption = ""
     monitor: Monitor | None = None
     captured_at: datetime
@@ -148,7 +156,7 @@ class Attachment(_Model):
 
 class Reporter(_Model):
     name: ShortText | None = None
-    email: Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")] | None = None
+    email: Annotated[str, StringConstraints(max_length=MAX_EMAIL_CHARS, pattern=EMAIL_PATTERN)] | None = None
     badge_id: ShortText | None = None
 
 
@@ -246,25 +254,48 @@ class Ticket(_Model):
     report_id: uuid.UUID | None = None
 
 
-def canonical_json_bytes(data: Any) -> bytes:
-    """JSON with sorted keys, no insignificant white space, UTF-8: the same data, the same bytes."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sniff_image_type(data: bytes) -> str | None:
-    """The image type from its first bytes, never from a name or a header a client sent."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
-
-
 def file_ref(path: str, data: bytes, media_type: str) -> FileRef:
     return FileRef(path=path, sha256=sha256_hex(data), size=len(data), media_type=media_type)
+
+
+# The report format's plain facts are part of the schema's interface: callers import them from here.
+__all__ = [
+    "EMAIL_PATTERN",
+    "IMAGE_EXTENSIONS",
+    "IMAGE_MEDIA_TYPES",
+    "MANIFEST_PATH",
+    "MAX_ATTACHMENTS",
+    "MAX_CAPTION_CHARS",
+    "MAX_COORDINATE",
+    "MAX_DESCRIPTION_CHARS",
+    "MAX_EMAIL_CHARS",
+    "MAX_FILE_BYTES",
+    "MAX_IMAGE_PIXELS",
+    "MAX_MARKUP_ITEMS",
+    "MAX_MONITOR_INDEX",
+    "MAX_SCALE",
+    "MAX_SHORT_TEXT_CHARS",
+    "MAX_STEPS",
+    "MAX_SYSINFO_BYTES",
+    "SCHEMA_VERSION",
+    "SYSINFO_PATH",
+    "Attachment",
+    "BundlePath",
+    "Caption",
+    "FileRef",
+    "Geometry",
+    "ImageMediaType",
+    "LongText",
+    "MarkupItem",
+    "Monitor",
+    "Report",
+    "Reporter",
+    "ShortText",
+    "Source",
+    "Step",
+    "Ticket",
+    "canonical_json_bytes",
+    "file_ref",
+    "sha256_hex",
+    "sniff_image_type",
+]

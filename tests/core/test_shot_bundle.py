@@ -14,8 +14,6 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
-from agent import bundle as plain
-from agent import schema
 from agent.bundle import BundleError, ReportBundle, ShotStep, StepDraft, build_bundle, shot_bundle
 from agent.schema import Geometry, Monitor, Report, Reporter, Source
 
@@ -216,36 +214,6 @@ def test_oversized_system_information_is_refused() -> None:
         written_plainly(shot_steps(), FIELDS, huge)
     with pytest.raises(BundleError):
         through_the_schema(shot_steps(), FIELDS, huge)
-
-
-def test_the_repeated_schema_facts_match_the_schema() -> None:
-    for name in (
-        "SCHEMA_VERSION",
-        "MANIFEST_PATH",
-        "SYSINFO_PATH",
-        "IMAGE_EXTENSIONS",
-        "MAX_STEPS",
-        "MAX_ATTACHMENTS",
-        "MAX_FILE_BYTES",
-        "MAX_SYSINFO_BYTES",
-        "MAX_SHORT_TEXT_CHARS",
-        "MAX_CAPTION_CHARS",
-        "MAX_DESCRIPTION_CHARS",
-    ):
-        assert getattr(plain, name) == getattr(schema, name), name
-    email = next(
-        kind for kind in schema.Reporter.model_json_schema()["properties"]["email"]["anyOf"] if "pattern" in kind
-    )
-    assert (email["pattern"], email["maxLength"]) == (plain.EMAIL_PATTERN, plain.MAX_EMAIL_CHARS)
-    geometry = schema.Geometry.model_json_schema()["properties"]
-    assert (geometry["left"]["minimum"], geometry["left"]["maximum"]) == (-plain.MAX_COORDINATE, plain.MAX_COORDINATE)
-    assert geometry["width"]["maximum"] == plain.MAX_COORDINATE
-    monitor = schema.Monitor.model_json_schema()["properties"]
-    assert (monitor["index"]["maximum"], monitor["scale"]["maximum"]) == (plain.MAX_MONITOR_INDEX, plain.MAX_SCALE)
-    data = {"b": [1.0, None, "é"], "a": {"z": True}}
-    assert plain.canonical_json_bytes(data) == schema.canonical_json_bytes(data)
-    for blob in (image("PNG"), image("JPEG"), image("WEBP"), b"RIFF0000WAVE", b""):
-        assert plain.sniff_image_type(blob) == schema.sniff_image_type(blob)
 
 
 def test_writing_a_capture_bundle_does_not_import_pydantic(tmp_path: Any) -> None:
