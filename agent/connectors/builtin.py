@@ -19,7 +19,6 @@ handed to the socket and the server gets a Content-Length to check its limit aga
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -30,24 +29,21 @@ from pydantic import ValidationError
 
 from agent.bundle import ReportBundle
 from agent.connectors.base import (
-    MAX_REASON_CHARS,
     AuthError,
     Capability,
     Change,
     ChangePage,
     Connector,
+    ConnectorError,
     PermanentError,
     ProgressCallback,
     QueuePlace,
     TicketDetail,
     TicketFilter,
     TicketPage,
-    TransientError,
     check_ticket_matches,
-    error_for_status,
-    parse_retry_after,
 )
-from agent.connectors.httpclient import MultipartForm, Part, new_session
+from agent.connectors.httpclient import HttpClient, MultipartForm, Part, decode_json
 from agent.schema import MANIFEST_PATH, MAX_FILE_BYTES, Report, Ticket
 
 if TYPE_CHECKING:
@@ -55,7 +51,6 @@ if TYPE_CHECKING:
 
 API: Final = "/api/v1"
 DOWNLOAD_CHUNK_BYTES: Final = 64 * 1024
-MAX_JSON_ANSWER_BYTES: Final = 8 * 1024 * 1024
 MAX_PAGE_SIZE: Final = 200  # the server's bound on ?limit=
 MAX_CHANGES_WAIT: Final = 30.0  # the server's bound on /changes?wait=
 MAX_CHANGES_LIMIT: Final = 1000
@@ -95,8 +90,17 @@ class BuiltinConnector(Connector):
     ) -> None:
         self.url = url.rstrip("/")
         self._token = token
-        self._timeout = (connect_timeout, read_timeout)
-        self.session, self._verify = new_session(url, kind="builtin", ca_bundle=ca_bundle, proxy=proxy)
+        self._read_timeout = read_timeout
+        self.http = HttpClient(
+            f"{self.url}{API}",
+            system=self.system,
+            kind="builtin",
+            ca_bundle=ca_bundle,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            proxy=proxy,
+        )
+        self.session = self.http.session
 
     @property
     def system(self) -> str:
@@ -131,53 +135,25 @@ class BuiltinConnector(Connector):
         ``timeout`` replaces the read timeout (a long poll waits longer than an ordinary
         answer); ``conflict_is_transient`` is for submissions only (see the module's note on 409).
         """
-        all_headers = {**self._auth_header(), **(headers or {})}
-        try:
-            response = self.session.request(
-                method,
-                f"{self.url}{API}{path}",
-                headers=all_headers,
-                timeout=(self._timeout[0], timeout) if timeout is not None else self._timeout,
-                verify=self._verify,
-                allow_redirects=False,  # a redirected POST loses its body; a moved server is a config fix
-                stream=stream,
-                **kwargs,
-            )
-        except requests.exceptions.SSLError as exc:
-            raise TransientError(
-                f"TLS connection to {self.system} failed (certificate not trusted? set ca_bundle): {exc}",
-                system=self.system,
-            ) from exc
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-            raise TransientError(f"cannot reach {self.system}: {_short(exc)}", system=self.system) from exc
-        except requests.exceptions.RequestException as exc:
-            raise TransientError(f"request to {self.system} failed: {_short(exc)}", system=self.system) from exc
-        if response.status_code == 409 and not conflict_is_transient:
-            try:
-                reason = _reason(response) or "the change is not allowed in the ticket's current state"
-                raise PermanentError(f"{self.system} refused: {reason}", system=self.system, status=409)
-            finally:
-                response.close()
-        if not 200 <= response.status_code <= 299:
-            try:
-                raise error_for_status(
-                    response.status_code,
-                    system=self.system,
-                    reason=_reason(response),
-                    retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                )
-            finally:
-                response.close()
-        return response
+        return self.http.request(
+            method,
+            path,
+            headers={**self._auth_header(), **(headers or {})},
+            stream=stream,
+            timeout=timeout,
+            classify=None if conflict_is_transient else self._conflict_is_permanent,
+            **kwargs,
+        )
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.request(method, path, **kwargs)
-        try:
-            if len(response.content) > MAX_JSON_ANSWER_BYTES:
-                raise PermanentError(f"{self.system} sent an answer larger than expected", system=self.system)
-            return response.json()
-        except (ValueError, requests.exceptions.RequestException) as exc:
-            raise TransientError(f"{self.system} sent an answer that is not JSON: {exc}", system=self.system) from exc
+        return decode_json(self.request(method, path, **kwargs), self.system)
+
+    def _conflict_is_permanent(self, response: requests.Response, reason: str) -> ConnectorError | None:
+        """A 409 to anything but a submission: the server refuses the change in the ticket's state."""
+        if response.status_code != 409:
+            return None
+        reason = reason or "the change is not allowed in the ticket's current state"
+        return PermanentError(f"{self.system} refused: {reason}", system=self.system, status=409)
 
     def _ticket(self, data: Any) -> Ticket:
         try:
@@ -301,7 +277,7 @@ class BuiltinConnector(Connector):
         params: dict[str, float] = {"wait": wait, "limit": max(1, min(limit, MAX_CHANGES_LIMIT))}
         if after is not None:  # without it the server answers at once with the newest number
             params["after"] = max(0, after)
-        answer = self._object("GET", "/changes", what="changes page", params=params, timeout=wait + self._timeout[1])
+        answer = self._object("GET", "/changes", what="changes page", params=params, timeout=wait + self._read_timeout)
         items = answer.get("changes")
         if not isinstance(items, list):
             raise PermanentError(f"{self.system} sent a changes page ShowDesk cannot read", system=self.system)
@@ -383,37 +359,6 @@ def _queue_place(data: Mapping[str, Any]) -> QueuePlace:
         estimated_wait_seconds=float(wait) if wait is not None else None,
         state=str(data.get("state", "")),
     )
-
-
-def _reason(response: requests.Response) -> str:
-    """The server's own words for a refusal: FastAPI's ``detail``, else the start of the body."""
-    try:
-        text = response.text[:4000]
-    except requests.exceptions.RequestException:
-        return ""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return text.strip()[:MAX_REASON_CHARS]
-    detail = data.get("detail") if isinstance(data, dict) else data
-    if isinstance(detail, list):
-        # FastAPI validation errors: a list of {"loc": [...], "msg": "..."}.
-        messages = []
-        for item in detail[:5]:
-            if isinstance(item, dict):
-                where = ".".join(str(p) for p in item.get("loc", []) if p != "body")
-                messages.append(f"{where}: {item.get('msg', '')}" if where else str(item.get("msg", "")))
-        detail = "; ".join(messages)
-    return str(detail if detail is not None else text).strip()[:MAX_REASON_CHARS]
-
-
-def _short(exc: Exception) -> str:
-    # urllib3's messages nest the whole pool description; the innermost reason is what helps.
-    text = str(exc)
-    for marker in ("Caused by ", "Failed to establish a new connection: "):
-        if marker in text:
-            text = text.rsplit(marker, 1)[1]
-    return text.strip("()'\" ")[:200]
 
 
 __all__ = ["BuiltinConnector", "create"]

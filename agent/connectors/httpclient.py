@@ -177,14 +177,17 @@ class HttpClient:
         *,
         headers: Mapping[str, str] | None = None,
         stream: bool = False,
+        timeout: float | None = None,
+        classify: Classifier | None = None,
         **kwargs: Any,
     ) -> requests.Response:
+        """One call; ``timeout`` replaces the read timeout (a long poll), ``classify`` the client's own."""
         try:
             response = self.session.request(
                 method,
                 self.url(path),
                 headers=dict(headers or {}),
-                timeout=self._timeout,
+                timeout=(self._timeout[0], timeout) if timeout is not None else self._timeout,
                 verify=self._verify,
                 allow_redirects=False,
                 stream=stream,
@@ -202,7 +205,8 @@ class HttpClient:
         if not 200 <= response.status_code <= 299:
             try:
                 reason = response_reason(response)
-                error = self._classify(response, reason) if self._classify is not None else None
+                classifier = classify or self._classify
+                error = classifier(response, reason) if classifier is not None else None
                 raise error or error_for_status(
                     response.status_code,
                     system=self.system,
@@ -250,9 +254,20 @@ def response_reason(response: requests.Response) -> str:
         for key in ("detail", "message", "error_human", "error"):
             if isinstance(data.get(key), str) and data[key]:
                 return str(data[key])[:MAX_REASON_CHARS]
+        if isinstance(data.get("detail"), list):  # FastAPI's validation errors: [{"loc": [...], "msg": ...}]
+            return _validation_errors(data["detail"])[:MAX_REASON_CHARS]
     if isinstance(data, list):
         return " ".join(str(item) for item in data if isinstance(item, str | int))[:MAX_REASON_CHARS]
     return text.strip()[:MAX_REASON_CHARS]
+
+
+def _validation_errors(items: list[Any]) -> str:
+    messages = []
+    for item in items[:5]:
+        if isinstance(item, dict):
+            where = ".".join(str(p) for p in item.get("loc", []) if p != "body")
+            messages.append(f"{where}: {item.get('msg', '')}" if where else str(item.get("msg", "")))
+    return "; ".join(messages)
 
 
 def short_error(exc: Exception) -> str:
