@@ -92,6 +92,21 @@ class AuthError(ConnectorError):
     """The token is missing or refused; nothing will get through until a person fixes it."""
 
 
+# A secret as a connector receives it: the value, or a function that looks it up at each call
+# (so a `showdesk login` takes effect without a restart), or nothing.
+TokenSource = str | Callable[[], str | None] | None
+
+
+def secret_from(source: TokenSource, *, system: str, what: str = "token") -> str:
+    """The secret ``source`` gives now; an ``AuthError`` saying how to store one if there is none."""
+    secret = source() if callable(source) else source
+    if not secret:
+        raise AuthError(
+            f"no {what} for {system}; store one with `showdesk login` or set SHOWDESK_TOKEN", system=system
+        )
+    return secret
+
+
 class UnsupportedError(ConnectorError):
     """The connector does not offer this operation (see ``Connector.capabilities``)."""
 

@@ -19,7 +19,7 @@ handed to the socket and the server gets a Content-Length to check its limit aga
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
@@ -29,7 +29,6 @@ from pydantic import ValidationError
 
 from agent.bundle import ReportBundle
 from agent.connectors.base import (
-    AuthError,
     Capability,
     Change,
     ChangePage,
@@ -41,7 +40,9 @@ from agent.connectors.base import (
     TicketDetail,
     TicketFilter,
     TicketPage,
+    TokenSource,
     check_ticket_matches,
+    secret_from,
 )
 from agent.connectors.httpclient import HttpClient, MultipartForm, Part, decode_json
 from agent.schema import MANIFEST_PATH, MAX_FILE_BYTES, Report, Ticket
@@ -54,8 +55,6 @@ DOWNLOAD_CHUNK_BYTES: Final = 64 * 1024
 MAX_PAGE_SIZE: Final = 200  # the server's bound on ?limit=
 MAX_CHANGES_WAIT: Final = 30.0  # the server's bound on /changes?wait=
 MAX_CHANGES_LIMIT: Final = 1000
-
-TokenSource = str | Callable[[], str | None] | None
 
 
 class BuiltinConnector(Connector):
@@ -111,13 +110,7 @@ class BuiltinConnector(Connector):
 
     # ------------------------------------------------------------ plumbing
     def _auth_header(self) -> dict[str, str]:
-        token = self._token() if callable(self._token) else self._token
-        if not token:
-            raise AuthError(
-                f"no token for {self.system}; store one with `showdesk login` or set SHOWDESK_TOKEN",
-                system=self.system,
-            )
-        return {"Authorization": f"Bearer {token}"}
+        return {"Authorization": f"Bearer {secret_from(self._token, system=self.system)}"}
 
     def request(
         self,

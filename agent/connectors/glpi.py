@@ -25,7 +25,7 @@ import contextlib
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
@@ -44,7 +44,9 @@ from agent.connectors.base import (
     TicketDetail,
     TicketFilter,
     TicketPage,
+    TokenSource,
     TransientError,
+    secret_from,
 )
 from agent.connectors.body import render
 from agent.connectors.common import (
@@ -79,8 +81,6 @@ AUTH_CODES: Final = frozenset({
     "ERROR_SESSION_TOKEN_MISSING", "ERROR_RIGHT_MISSING", "ERROR_LOGIN_WITH_CREDENTIALS_DISABLED",
 })
 MAX_PAGE_SIZE: Final = 100
-
-TokenSource = str | Callable[[], str | None] | None
 
 
 def app_token_for(backend: BackendConfig) -> str | None:
@@ -163,10 +163,7 @@ class GLPIConnector(Connector):
     @contextlib.contextmanager
     def session(self) -> Iterator[dict[str, str]]:
         """An API session: the headers every call in it carries; killed on leaving."""
-        user_token = self._user_token() if callable(self._user_token) else self._user_token
-        if not user_token:
-            raise AuthError(f"no user token for {self.system}; store one with `showdesk login` or set "
-                            "SHOWDESK_TOKEN", system=self.system)
+        user_token = secret_from(self._user_token, system=self.system, what="user token")
         base = {**self._base_headers(), "Content-Type": "application/json"}
         answer = self.http.json("GET", "/initSession", headers={**base, "Authorization": f"user_token {user_token}"})
         session_token = answer.get("session_token") if isinstance(answer, dict) else None

@@ -55,8 +55,10 @@ from agent.connectors.base import (
     TicketDetail,
     TicketFilter,
     TicketPage,
+    TokenSource,
     TransientError,
     UnsupportedError,
+    secret_from,
 )
 from agent.connectors.body import render
 from agent.connectors.common import (
@@ -111,8 +113,6 @@ CONTENT_TRANSACTIONS: Final = frozenset({"Create", "Comment", "Correspond"})
 NOBODY: Final = "Nobody"  # RT's owner of unowned tickets
 LIST_FIELDS: Final = "Subject,Status,Created,LastUpdated,Requestor,Owner"
 MAX_TEXT_WORDS: Final = 8
-
-TokenSource = str | Callable[[], str | None] | None
 
 
 @dataclass(frozen=True)
@@ -216,13 +216,7 @@ class RTConnector(Connector):
 
     # ------------------------------------------------------------ plumbing
     def _headers(self) -> dict[str, str]:
-        token = self._token() if callable(self._token) else self._token
-        if not token:
-            raise AuthError(
-                f"no token for {self.system}; store one with `showdesk login` or set SHOWDESK_TOKEN",
-                system=self.system,
-            )
-        return {"Authorization": f"token {token}"}
+        return {"Authorization": f"token {secret_from(self._token, system=self.system)}"}
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         headers = {**self._headers(), **kwargs.pop("headers", {})}

@@ -29,7 +29,7 @@ import email.policy
 import logging
 import smtplib
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -45,8 +45,10 @@ from agent.connectors.base import (
     ConnectorError,
     PermanentError,
     ProgressCallback,
+    TokenSource,
     TooLargeError,
     TransientError,
+    secret_from,
 )
 from agent.connectors.body import render
 from agent.connectors.common import NeedsAttentionError, Options, attachment_name, format_size, manifest_name
@@ -64,7 +66,6 @@ MIME_WIRE_RATIO: Final = 4 / 3 * 78 / 76
 LOOPBACK: Final = ("127.0.0.1", "::1", "localhost")
 MESSAGE_ID_PREFIX: Final = "showdesk-report-"
 
-TokenSource = str | Callable[[], str | None] | None
 
 log = logging.getLogger(__name__)
 # CRLF, as SMTP wants (smtplib sends bytes as they are). Headers are not folded at 78: Python's
@@ -204,10 +205,7 @@ class SMTPConnector(Connector):
                 server.starttls(context=self._tls_context())
                 server.ehlo()
             if self.username:
-                password = self._password() if callable(self._password) else self._password
-                if not password:
-                    raise AuthError(f"no password for {self.username} at {self.system}; store it with "
-                                    "`showdesk login` or set SHOWDESK_TOKEN", system=self.system)
+                password = secret_from(self._password, system=self.system, what=f"password for {self.username}")
                 server.login(self.username, password)
         except BaseException:
             with contextlib.suppress(smtplib.SMTPException, OSError):

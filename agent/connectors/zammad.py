@@ -30,7 +30,6 @@ from pydantic import ValidationError
 from agent.bundle import ReportBundle
 from agent.config import ConfigError
 from agent.connectors.base import (
-    AuthError,
     Capability,
     Connector,
     PermanentError,
@@ -38,6 +37,8 @@ from agent.connectors.base import (
     TicketDetail,
     TicketFilter,
     TicketPage,
+    TokenSource,
+    secret_from,
 )
 from agent.connectors.body import marker_line, render
 from agent.connectors.common import (
@@ -68,8 +69,6 @@ DEFAULT_STATUSES: Final = {
 }
 NATIVE_EXTRA: Final = {"pending close": "waiting", "merged": "closed", "removed": "closed"}
 MAX_PAGE_SIZE: Final = 100
-
-TokenSource = str | Callable[[], str | None] | None
 
 
 class ZammadConnector(Connector):
@@ -132,11 +131,7 @@ class ZammadConnector(Connector):
 
     # ------------------------------------------------------------ plumbing
     def _headers(self) -> dict[str, str]:
-        token = self._token() if callable(self._token) else self._token
-        if not token:
-            raise AuthError(f"no token for {self.system}; store one with `showdesk login` or set SHOWDESK_TOKEN",
-                            system=self.system)
-        return {"Authorization": f"Token token={token}"}
+        return {"Authorization": f"Token token={secret_from(self._token, system=self.system)}"}
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         headers = {**self._headers(), **kwargs.pop("headers", {})}
