@@ -651,7 +651,8 @@ class TechSession(QObject):
         self._keep_read_state.stop()
         self._stop_live()
         self.model.stop()
-        self.runner.shutdown(timeout_ms)
+        if not self.runner.shutdown(timeout_ms):
+            log.warning("background calls still running %d ms after closing; the window waits for them", timeout_ms)
         self.read_state.save()
         if self.client is not None:
             self.client.close()
