@@ -10,7 +10,6 @@ plain values it is built on): the server imports it and nothing else from ``agen
 
 from __future__ import annotations
 
-import hashlib
 import re
 import uuid
 from datetime import UTC, datetime
@@ -241,7 +240,7 @@ class Report(_Model):
         The server compares fingerprints to tell a replay (same key, same body) from a
         conflict (same key, different body).
         """
-        return hashlib.sha256(self.canonical_json()).hexdigest()
+        return sha256_hex(self.canonical_json())
 
 
 class Ticket(_Model):

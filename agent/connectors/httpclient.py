@@ -46,30 +46,6 @@ def user_agent(kind: str) -> str:
     return f"ShowDesk/{agent.__version__} (+{kind})"
 
 
-def new_session(
-    url: str, *, kind: str, ca_bundle: str | None = None, proxy: str | None = None
-) -> tuple[requests.Session, bool | str]:
-    """A session for one backend, and the ``verify=`` value every request must pass.
-
-    Checks the URL and the CA bundle first (a ``ConfigError`` naming the mistake). True lets
-    requests use REQUESTS_CA_BUNDLE or the system store; a configured path wins over both, but
-    only when passed on each request (``trust_env`` lets the environment replace ``Session.verify``).
-    """
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"backend url {url!r} must be an http:// or https:// address")
-    if ca_bundle is not None and not Path(ca_bundle).expanduser().exists():
-        raise ConfigError(f"ca_bundle {ca_bundle!r} does not exist")
-    verify: bool | str = str(Path(ca_bundle).expanduser()) if ca_bundle else True
-    session = requests.Session()
-    session.verify = verify
-    session.headers["User-Agent"] = user_agent(kind)
-    session.headers["Accept"] = "application/json"
-    if proxy:
-        session.proxies = {"http": proxy, "https": proxy}
-    return session, verify
-
-
 @dataclass(frozen=True)
 class Part:
     """One part of a multipart/form-data body; a part without ``filename`` is a plain form field."""
@@ -158,11 +134,22 @@ class HttpClient:
         classify: Classifier | None = None,
         proxy: str | None = None,
     ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"backend url {base_url!r} must be an http:// or https:// address")
+        if ca_bundle is not None and not Path(ca_bundle).expanduser().exists():
+            raise ConfigError(f"ca_bundle {ca_bundle!r} does not exist")
         self.base_url = base_url.rstrip("/")
         self.system = system
         self._timeout = (connect_timeout, read_timeout)
+        self._verify: bool | str = str(Path(ca_bundle).expanduser()) if ca_bundle else True
         self._classify = classify
-        self.session, self._verify = new_session(base_url, kind=kind, ca_bundle=ca_bundle, proxy=proxy)
+        self.session = requests.Session()
+        self.session.verify = self._verify
+        self.session.headers["User-Agent"] = user_agent(kind)
+        self.session.headers["Accept"] = "application/json"
+        if proxy:
+            self.session.proxies = {"http": proxy, "https": proxy}
 
     def close(self) -> None:
         self.session.close()
@@ -279,7 +266,4 @@ def short_error(exc: Exception) -> str:
     return text.strip("()'\" ")[:200]
 
 
-__all__ = [
-    "HttpClient", "MultipartForm", "Part", "decode_json", "new_session", "response_reason", "short_error",
-    "user_agent",
-]
+__all__ = ["HttpClient", "MultipartForm", "Part", "decode_json", "response_reason", "short_error", "user_agent"]

@@ -66,7 +66,6 @@ MIME_WIRE_RATIO: Final = 4 / 3 * 78 / 76
 LOOPBACK: Final = ("127.0.0.1", "::1", "localhost")
 MESSAGE_ID_PREFIX: Final = "showdesk-report-"
 
-
 log = logging.getLogger(__name__)
 # CRLF, as SMTP wants (smtplib sends bytes as they are). Headers are not folded at 78: Python's
 # folder puts a space on both sides of a fold before an encoded word, which readers then show
