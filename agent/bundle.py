@@ -12,7 +12,6 @@ against the same bounds, and the models load on first use everywhere else.
 from __future__ import annotations
 
 import io
-import json
 import re
 import uuid
 import zipfile
@@ -40,7 +39,9 @@ from agent.report_format import (
     MAX_SYSINFO_BYTES,
     SCHEMA_VERSION,
     SYSINFO_PATH,
+    JSONFormatError,
     canonical_json_bytes,
+    load_json_object,
     sha256_hex,
     sniff_image_type,
 )
@@ -99,8 +100,10 @@ class ReportBundle:
         data = self.files.get(SYSINFO_PATH)
         if data is None:
             return None
-        loaded = json.loads(data)
-        return loaded if isinstance(loaded, dict) else None
+        try:
+            return load_json_object(data, what=SYSINFO_PATH)
+        except JSONFormatError:
+            return None
 
     def total_bytes(self) -> int:
         return sum(len(b) for b in self.files.values())
@@ -174,11 +177,9 @@ def parse_manifest(data: bytes) -> Report:
     from agent.schema import Report
 
     try:
-        raw = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f"{MANIFEST_PATH} is not valid JSON: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise BundleError(f"{MANIFEST_PATH} must hold a JSON object")
+        raw = load_json_object(data, what=MANIFEST_PATH)
+    except JSONFormatError as exc:
+        raise BundleError(str(exc)) from None
     try:
         return Report.model_validate(raw)
     except ValidationError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Final
 
 SCHEMA_VERSION: Final = 1
@@ -32,6 +33,12 @@ EMAIL_PATTERN: Final = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
 MAX_COORDINATE: Final = 100_000  # pixels from the virtual desktop's origin, either way
 MAX_MONITOR_INDEX: Final = 64
 MAX_SCALE: Final = 8.0
+# Deeper JSON than any report or system-information snapshot needs. Python's parser recurses
+# per level, so a few kilobytes of "[[[[…" would otherwise end in RecursionError (a crash,
+# not a refusal); system information nests about six levels.
+MAX_JSON_DEPTH: Final = 32
+# Integers beyond 64 bits fit no database column and no other client's parser.
+MAX_JSON_INTEGER: Final = 2**63 - 1
 
 
 def canonical_json_bytes(data: object) -> bytes:
@@ -52,3 +59,50 @@ def sniff_image_type(data: bytes) -> str | None:
     if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
     return None
+
+
+class JSONFormatError(ValueError):
+    """JSON that is malformed or over a bound; the message names which, for a person to read."""
+
+
+# A string token (escapes included) or a bracket: brackets inside strings are skipped whole.
+_JSON_NESTING_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of objects and arrays in ``text``, found without parsing it."""
+    depth = deepest = 0
+    for match in _JSON_NESTING_TOKEN.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in ("]", "}"):
+            depth -= 1
+    return deepest
+
+
+def _bounded_int(literal: str) -> int:
+    # Checked on the literal, before int() spends time on a 4,000-digit number.
+    if len(literal.lstrip("-")) > 19 or abs(value := int(literal)) > MAX_JSON_INTEGER:
+        raise JSONFormatError(f"an integer is beyond the bound of {MAX_JSON_INTEGER}")
+    return value
+
+
+def load_json_object(data: bytes, *, what: str, max_depth: int = MAX_JSON_DEPTH) -> dict[str, object]:
+    """Parse ``data`` as one JSON object within the nesting and integer bounds, or raise JSONFormatError."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise JSONFormatError(f"{what} is not UTF-8: {exc}") from None
+    if (depth := json_depth(text)) > max_depth:
+        raise JSONFormatError(f"{what} nests {depth} levels deep; the bound is {max_depth}")
+    try:
+        loaded = json.loads(text, parse_int=_bounded_int)
+    except JSONFormatError as exc:
+        raise JSONFormatError(f"{what}: {exc}") from None
+    except (json.JSONDecodeError, RecursionError, ValueError) as exc:
+        raise JSONFormatError(f"{what} is not valid JSON: {exc}") from None
+    if not isinstance(loaded, dict):
+        raise JSONFormatError(f"{what} must hold a JSON object")
+    return loaded

@@ -14,7 +14,6 @@ manifest and is never used as a file-system path.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -32,7 +31,9 @@ from agent.schema import (
     MAX_STEPS,
     MAX_SYSINFO_BYTES,
     FileRef,
+    JSONFormatError,
     Report,
+    load_json_object,
 )
 from server.blobs import BlobStore, discard
 from server.images import ImageRejectedError, inspect_image
@@ -232,11 +233,9 @@ class IngestLimits:
 
 def parse_manifest(data: bytes) -> Report:
     try:
-        raw = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UploadError(422, f"the manifest is not valid JSON: {exc}") from None
-    if not isinstance(raw, dict):
-        raise UploadError(422, "the manifest must be a JSON object")
+        raw = load_json_object(data, what="the manifest")
+    except JSONFormatError as exc:
+        raise UploadError(422, str(exc)) from None
     try:
         return Report.model_validate(raw)
     except ValidationError as exc:
@@ -359,11 +358,9 @@ def _check_contents(report: Report, received: dict[str, ReceivedFile], limits: I
     if report.sysinfo is not None:
         data = received[report.sysinfo.path].temp.read_bytes()[: MAX_SYSINFO_BYTES + 1]
         try:
-            parsed = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise UploadError(422, f"{report.sysinfo.path} is not valid JSON: {exc}") from None
-        if not isinstance(parsed, dict):
-            raise UploadError(422, f"{report.sysinfo.path} must hold a JSON object")
+            load_json_object(data, what=report.sysinfo.path)
+        except JSONFormatError as exc:
+            raise UploadError(422, str(exc)) from None
         new_files.append(_new_file(report.sysinfo, "sysinfo", None, "application/json"))
     return new_files
 
