@@ -93,6 +93,10 @@ class TokenNameTakenError(StoreError):
     pass
 
 
+class StorageFullError(StoreError):
+    """The disk (or quota) under the database or the blobs is full: nothing was stored; retry later."""
+
+
 # ---------------------------------------------------------------- records
 @dataclass(frozen=True)
 class TokenRecord:
