@@ -12,7 +12,10 @@ against the same bounds, and the models load on first use everywhere else.
 from __future__ import annotations
 
 import io
+import os
 import re
+import stat
+import struct
 import uuid
 import zipfile
 import zlib
@@ -58,6 +61,25 @@ MAX_COMPRESSION_RATIO: Final = 100
 MAX_MANIFEST_BYTES: Final = 1024 * 1024
 # Zip entries carry a DOS timestamp; a fixed one keeps bundles reproducible.
 _ZIP_EPOCH: Final = (1980, 1, 1, 0, 0, 0)
+_DEFLATE_LEVEL: Final = 6
+_ZIP_ENCRYPTED: Final = 0x1  # general purpose bit 0
+
+
+def within_compression_bound(file_size: int, compress_size: int) -> bool:
+    """Whether a zip entry of ``file_size`` bytes, ``compress_size`` as stored, is no zip bomb.
+
+    The one rule the writer and the reader share: the writer stores (does not deflate) any
+    entry that would break it, so every bundle ShowDesk writes loads. Sizes are the ones in
+    the zip's directory, i.e. raw deflate without zlib's 6-byte frame; integers, so no
+    rounding decides a case on the edge.
+    """
+    return file_size <= MAX_COMPRESSION_RATIO * compress_size
+
+
+def _deflated_size(data: bytes) -> int:
+    """The size of ``data`` as zipfile deflates it: raw deflate (wbits -15) at the bundle's level."""
+    compressor = zlib.compressobj(_DEFLATE_LEVEL, zlib.DEFLATED, -15)
+    return len(compressor.compress(data)) + len(compressor.flush())
 
 
 class BundleError(ValueError):
@@ -122,6 +144,19 @@ class ReportBundle:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ReportBundle:
+        """Load and validate a bundle; anything hostile or damaged raises :class:`BundleError`."""
+        try:
+            return cls._from_bytes(data)
+        except BundleError:
+            raise
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError,
+                OverflowError, struct.error) as exc:
+            # What zipfile raises on a zip whose CRC, sizes or headers lie (and Python's own
+            # bound on the depth of a structure): a damaged or hostile file, never a bug here.
+            raise BundleError(f"not a valid ShowDesk bundle (damaged zip: {exc})") from exc
+
+    @classmethod
+    def _from_bytes(cls, data: bytes) -> ReportBundle:
         if len(data) > MAX_BUNDLE_BYTES:
             raise BundleError(f"bundle is {len(data)} bytes; the limit is {MAX_BUNDLE_BYTES}")
         try:
@@ -136,16 +171,21 @@ class ReportBundle:
             names: set[str] = set()
             for info in infos:
                 _check_entry_name(info.filename)
+                if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                    raise BundleError(f"{info.filename} uses a zip compression ShowDesk never writes; refused")
+                if info.flag_bits & _ZIP_ENCRYPTED:
+                    raise BundleError(f"{info.filename} is encrypted; ShowDesk bundles never are")
                 if info.filename in names:
                     raise BundleError(f"bundle holds {info.filename!r} twice")
                 names.add(info.filename)
                 declared_total += info.file_size
                 if info.file_size > MAX_FILE_BYTES and info.filename != MANIFEST_PATH:
                     raise BundleError(f"{info.filename} is {info.file_size} bytes; the limit is {MAX_FILE_BYTES}")
-                if info.compress_size and info.file_size / info.compress_size > MAX_COMPRESSION_RATIO:
+                if not within_compression_bound(info.file_size, info.compress_size):
                     raise BundleError(
                         f"{info.filename} expands more than {MAX_COMPRESSION_RATIO}:1 (a zip bomb?); refused"
                     )
+            _check_local_headers(data, infos)
             if declared_total > MAX_BUNDLE_BYTES:
                 raise BundleError(f"bundle expands to {declared_total} bytes; the limit is {MAX_BUNDLE_BYTES}")
             if MANIFEST_PATH not in names:
@@ -161,13 +201,39 @@ class ReportBundle:
 
     @classmethod
     def read(cls, path: Path) -> ReportBundle:
+        """Load the bundle file at ``path``; anything that is not a bundle raises :class:`BundleError`."""
+        return cls.from_bytes(read_bundle_file(path))
+
+
+def read_bundle_file(path: Path) -> bytes:
+    """The bytes of a regular file of at most ``MAX_BUNDLE_BYTES``, read without trusting its size.
+
+    A device (``/dev/zero``, also through a symlink), a FIFO or a directory is refused
+    before a byte is read: the first would never end, the second would block. The read
+    stops one byte past the limit whatever ``stat`` said (``/proc`` files claim 0 bytes).
+    """
+    try:
+        # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        raise BundleError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device"
+        raise BundleError(f"{path} is {kind}, not a bundle file")
+    with os.fdopen(fd, "rb", buffering=0) as stream:
+        chunks: list[bytes] = []
+        remaining = MAX_BUNDLE_BYTES + 1
         try:
-            size = path.stat().st_size
+            while remaining > 0 and (chunk := stream.read(min(remaining, 1024 * 1024))):
+                chunks.append(chunk)
+                remaining -= len(chunk)
         except OSError as exc:
-            raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
-        if size > MAX_BUNDLE_BYTES:
-            raise BundleError(f"{path} is {size} bytes; the limit is {MAX_BUNDLE_BYTES}")
-        return cls.from_bytes(path.read_bytes())
+            raise BundleError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if remaining <= 0:
+        raise BundleError(f"{path} is larger than the limit of {MAX_BUNDLE_BYTES} bytes for a bundle")
+    return b"".join(chunks)
 
 
 def parse_manifest(data: bytes) -> Report:
@@ -196,6 +262,50 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
 
 
+_LOCAL_HEADER: Final = struct.Struct("<4s2B4HL2L2H")
+_LOCAL_HEADER_SIGNATURE: Final = b"PK\x03\x04"
+_DATA_DESCRIPTOR_FLAG: Final = 0x08  # sizes and CRC follow the data instead of the local header
+_ZIP64_MARKER: Final = 0xFFFFFFFF
+
+
+def _check_local_headers(data: bytes, infos: Sequence[zipfile.ZipInfo]) -> None:
+    """Each entry's local header agrees with the central directory, and no two entries overlap.
+
+    zipfile reads sizes from the central directory only; another reader (``unzip``, a
+    streaming one) may trust the local headers. A bundle that reads differently depending on
+    who reads it is hostile, and entries that share bytes are the classic zip bomb.
+    """
+    previous_end = 0
+    previous_name = ""
+    for info in sorted(infos, key=lambda i: i.header_offset):
+        offset = info.header_offset
+        if offset < previous_end:
+            raise BundleError(f"{info.filename} overlaps {previous_name} in the zip (a zip bomb?); refused")
+        header = data[offset : offset + _LOCAL_HEADER.size]
+        if len(header) < _LOCAL_HEADER.size or not header.startswith(_LOCAL_HEADER_SIGNATURE):
+            raise BundleError(f"{info.filename} has no local header where the zip's directory says")
+        fields = _LOCAL_HEADER.unpack(header)
+        flags, method, crc, compress_size, file_size, name_length, extra_length = (
+            fields[3], fields[4], fields[7], fields[8], fields[9], fields[10], fields[11],
+        )
+        if method != info.compress_type:
+            raise BundleError(f"{info.filename}: the local header and the zip's directory disagree on compression")
+        if not flags & _DATA_DESCRIPTOR_FLAG:
+            for what, local, central in (
+                ("CRC", crc, info.CRC),
+                ("compressed size", compress_size, info.compress_size),
+                ("size", file_size, info.file_size),
+            ):
+                if local != central and local != _ZIP64_MARKER:
+                    raise BundleError(
+                        f"{info.filename}: the local header and the zip's directory disagree on its {what}"
+                    )
+        previous_end = offset + _LOCAL_HEADER.size + name_length + extra_length + info.compress_size
+        previous_name = info.filename
+        if previous_end > len(data):
+            raise BundleError(f"{info.filename} runs past the end of the file (truncated or lying sizes)")
+
+
 def _check_entry_name(name: str) -> None:
     if name == MANIFEST_PATH:
         return
@@ -217,13 +327,17 @@ def _zip_bundle(manifest: bytes, files: Iterable[tuple[str, str, bytes]]) -> byt
 
 
 def _write_entry(archive: zipfile.ZipFile, name: str, data: bytes, *, compress: bool) -> None:
-    if compress and len(data) > MAX_COMPRESSION_RATIO * len(zlib.compress(data, 6)):
+    if compress and not within_compression_bound(len(data), _deflated_size(data)):
         # A very repetitive log would look like a zip bomb to the loader: store it as is.
         compress = False
     info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
     info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
     info.external_attr = 0o644 << 16
-    archive.writestr(info, data, compresslevel=6 if compress else None)
+    archive.writestr(info, data, compresslevel=_DEFLATE_LEVEL if compress else None)
+    if not within_compression_bound(info.file_size, info.compress_size):
+        # zipfile deflated differently from _deflated_size (another zlib?): a bundle the
+        # loader would refuse must never be written.
+        raise AssertionError(f"{name}: deflated {info.file_size} bytes to {info.compress_size}, past the bound")
 
 
 def _read_entry(archive: zipfile.ZipFile, name: str) -> bytes:
