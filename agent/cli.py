@@ -9,6 +9,7 @@ Exit codes (also in ``showdesk --help``):
   5  configuration or credentials need fixing
   6  the backend refused the report for good (dead letter; the reason is printed)
   7  the bundle file is not a valid ShowDesk report
+  8  the report could not be kept: the local disk is full or not writable (nothing was queued)
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class Exit(IntEnum):
     CONFIG = 5
     REFUSED = 6
     BAD_BUNDLE = 7
+    NOT_KEPT = 8  # the outbox's disk is full or not writable: the report was not queued
 
 
 class CommandError(Exception):
@@ -266,13 +268,16 @@ def _open_outbox(config: Config) -> Outbox:
 
 
 def _submit_through_outbox(config: Config, bundle: ReportBundle, backend_name: str, args: argparse.Namespace) -> Exit:
-    from agent.outbox import OutboxError
+    from agent.outbox import OutboxError, OutboxStorageError
 
     outbox = _open_outbox(config)
     try:
         entry = outbox.put(bundle, backend_name)
+    except OutboxStorageError as exc:
+        raise CommandError(f"the report could not be kept: {exc}", Exit.NOT_KEPT) from exc
     except OutboxError as exc:
-        raise CommandError(f"the report could not be saved: {exc}", Exit.ERROR) from exc
+        # The one other refusal of put: a different report already queued under this id.
+        raise CommandError(f"the report could not be queued: {exc}", Exit.BAD_BUNDLE) from exc
     result = outbox.deliver_now(entry.id, deadline=time.monotonic() + args.wait)
     payload: dict[str, Any] = {"report_id": str(bundle.report.id), "state": result.state}
     if result.receipt is not None:
@@ -329,14 +334,8 @@ def cmd_outbox(args: argparse.Namespace) -> Exit:
         return Exit.OK
     if action in ("retry", "purge") and not args.id:
         raise CommandError(f"`showdesk outbox {action}` needs the report id (see `showdesk outbox list`)", Exit.USAGE)
-    if action == "retry":
-        outbox.retry(args.id)
-        print(f"{args.id} will be sent on the next attempt")
-        return Exit.OK
-    if action == "purge":
-        outbox.purge(args.id)
-        print(f"{args.id} removed from the outbox")
-        return Exit.OK
+    if action in ("retry", "purge"):
+        return _change_entry(outbox, action, args.id)
     # flush
     # A person asking to flush means now, not after the backoff.
     results = outbox.flush(deadline=time.monotonic() + args.wait, force=True)
@@ -348,6 +347,26 @@ def cmd_outbox(args: argparse.Namespace) -> Exit:
     if any(r.state == "dead" for r in results):
         return Exit.REFUSED
     return Exit.QUEUED if outbox.list(states=("pending",)) else Exit.OK
+
+
+def _change_entry(outbox: Outbox, action: str, entry_id: str) -> Exit:
+    from agent.outbox import OutboxBusyError, OutboxStorageError, UnknownEntryError
+
+    try:
+        if action == "retry":
+            outbox.retry(entry_id)
+            print(f"{entry_id} will be sent on the next attempt")
+        else:
+            outbox.purge(entry_id)
+            print(f"{entry_id} removed from the outbox")
+    except UnknownEntryError as exc:
+        raise CommandError(f"{exc} (see `showdesk outbox list`)", Exit.USAGE) from exc
+    except OutboxBusyError as exc:
+        # It is in the outbox and being sent: the same as a report still queued.
+        raise CommandError(str(exc), Exit.QUEUED) from exc
+    except OutboxStorageError as exc:
+        raise CommandError(str(exc), Exit.NOT_KEPT) from exc
+    return Exit.OK
 
 
 # ---------------------------------------------------------------- sysinfo

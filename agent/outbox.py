@@ -93,7 +93,11 @@ class OutboxError(Exception):
     """An outbox operation could not be done; the message says why and what is kept."""
 
 
-class OutboxFullError(OutboxError, OSError):
+class OutboxStorageError(OutboxError):
+    """The outbox's disk cannot keep a new report (full, read-only, not permitted): it was not queued."""
+
+
+class OutboxFullError(OutboxStorageError, OSError):
     """No space left for a report: it was not queued, nothing partial is left, earlier reports stay."""
 
     def __init__(self, message: str, directory: Path) -> None:
@@ -496,7 +500,10 @@ class Outbox:
                 ) from exc
             if (final / STATE_FILE).exists():  # another process queued the same report meanwhile
                 return self._existing_entry(final, data)
-            raise OutboxError(f"cannot queue the report in {self.directory}: {exc.strerror or exc}") from exc
+            raise OutboxStorageError(
+                f"cannot queue the report in {self.directory}: {exc.strerror or exc}. It was not queued; "
+                "reports queued earlier are kept."
+            ) from exc
         log.info("queued report %s for backend %s (%d bytes)", report_id, backend_name, len(data))
         self._notify("queued", entry)
         self._wake_event.set()
@@ -668,7 +675,7 @@ class Outbox:
             try:
                 atomic_write_bytes(entry_dir / STATE_FILE, updated.to_json())
             except OSError as exc:
-                raise OutboxError(f"cannot update the outbox at {self.directory}: {exc}") from exc
+                raise OutboxStorageError(f"cannot update the outbox at {self.directory}: {exc}") from exc
         self._holds.pop(updated.backend, None)
         self._wake_event.set()
         return updated

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from agent.outbox import Outbox, OutboxFullError
+from tests.core.test_cli import showdesk
 from tests.outbox.helpers import leftovers, make_bundle
 from tests.outbox.test_end_to_end import submitter, tickets_for
 
@@ -67,3 +68,50 @@ def test_a_full_disk_refuses_the_new_report_cleanly_and_delivers_the_earlier_one
     assert sorted(tickets_for(server, set(queued))) == sorted(queued)
     # Delivery freed the space: the outbox takes reports again.
     assert outbox.put(make_bundle(999)).size > 0
+
+
+def _fill(directory: Path) -> None:
+    """Write one file until the file system says it is full (bounded by the tmpfs's size)."""
+    chunk = b"\0" * 16 * 1024
+    with (directory / "filler").open("wb", buffering=0) as filler:
+        for _ in range(10_000):
+            try:
+                filler.write(chunk)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
+                return
+    raise AssertionError("the small disk never filled")
+
+
+def test_submit_to_a_full_outbox_disk_exits_8_with_the_reason(small_disk: Path, tmp_path: Path) -> None:
+    bundle_path = tmp_path / "report.showdesk"
+    make_bundle(5, attachment=random.Random(5).randbytes(32 * 1024)).write(bundle_path)
+    outbox_dir = small_disk / "outbox"
+    outbox_dir.mkdir()
+    _fill(small_disk)
+    env = {"SHOWDESK_OUTBOX": str(outbox_dir), "SHOWDESK_URL": "http://127.0.0.1:9"}
+
+    result = showdesk("submit", str(bundle_path), "--wait", "0", env=env)
+
+    assert result.returncode == 8, result.stderr
+    assert "the report could not be kept" in result.stderr and "full" in result.stderr
+    assert str(outbox_dir) in result.stderr and "Traceback" not in result.stderr
+    assert leftovers(small_disk) == [] and Outbox(outbox_dir).list() == []
+    # With space again, the very same command queues it (the backend is not there: exit 3).
+    (small_disk / "filler").unlink()
+    assert showdesk("submit", str(bundle_path), "--wait", "0", env=env).returncode == 3
+    assert len(Outbox(outbox_dir).list()) == 1
+
+
+def test_submit_to_an_outbox_that_is_not_writable_exits_8(tmp_path: Path) -> None:
+    bundle_path = tmp_path / "report.showdesk"
+    make_bundle(6).write(bundle_path)
+    # A file where the outbox's directory should be: no user, root included, can make it a directory.
+    blocked = tmp_path / "blocked"
+    blocked.write_text("not a directory")
+    env = {"SHOWDESK_OUTBOX": str(blocked / "outbox"), "SHOWDESK_URL": "http://127.0.0.1:9"}
+
+    result = showdesk("submit", str(bundle_path), "--wait", "0", env=env)
+
+    assert result.returncode == 8, result.stderr
+    assert "could not be kept" in result.stderr and "Traceback" not in result.stderr
