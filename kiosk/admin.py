@@ -2,15 +2,17 @@
 
 Gesture: five taps within four seconds in the top-left corner of the screen, or
 Ctrl+Alt+Shift+Q on a keyboard. The PIN is typed on an on-screen keypad (or the keys);
-after five wrong PINs the pad locks for a minute.
+every five wrong PINs lock the pad for twice as long as the time before, up to a day,
+across restarts (``kiosk.pin_lockout``); the pad says until when.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QObject, QPoint, Qt, Signal
+from PySide6.QtCore import QDateTime, QEvent, QLocale, QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -24,14 +26,16 @@ from PySide6.QtWidgets import (
 )
 
 from agent.gui.workers import BackgroundRunner
+from kiosk.pin_lockout import PinLockout, default_state_path
 from kiosk.settings import verify_pin
-from kiosk.widgets import make_button, make_label, set_role, set_text
+from kiosk.widgets import fill, make_button, make_label, set_role, set_text
 
 CORNER_PX = 120
 TAPS = 5
 TAP_WINDOW_S = 4.0
-MAX_ATTEMPTS = 5
-LOCKOUT_S = 60.0
+# The unlock timer re-reads the clock at least this often, so a clock that jumps (or a
+# lockout longer than a timer can wait) still ends on time.
+_UNLOCK_RECHECK_MS = 60_000
 
 
 class CornerTaps:
@@ -54,7 +58,11 @@ class CornerTaps:
 
 
 class AdminPinOverlay(QWidget):
-    """The PIN pad over the kiosk; ``unlocked`` when the PIN matches."""
+    """The PIN pad over the kiosk; ``unlocked`` when the PIN matches.
+
+    ``lockout`` keeps count of wrong PINs; without one the pad uses the machine's state file
+    with ``clock`` (wall-clock epoch seconds).
+    """
 
     unlocked = Signal()
 
@@ -63,16 +71,20 @@ class AdminPinOverlay(QWidget):
         parent: QWidget,
         pin_hash: str,
         runner: BackgroundRunner,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
+        lockout: PinLockout | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("admin-overlay")
         self.pin_hash = pin_hash
         self.runner = runner
         self._clock = clock
-        self.failures = 0
-        self.locked_until = 0.0
+        self.lockout = lockout if lockout is not None else PinLockout(default_state_path(), clock=clock)
         self.checking = False
+        self.locked = False
+        self._unlock_timer = QTimer(self)
+        self._unlock_timer.setSingleShot(True)
+        self._unlock_timer.timeout.connect(self.refresh_lock)
         outer = QVBoxLayout(self)
         outer.addStretch(1)
         row = QHBoxLayout()
@@ -130,6 +142,8 @@ class AdminPinOverlay(QWidget):
         set_text(self.clear_button, self.tr("Clear"))
         set_text(self.ok_button, self.tr("OK"))
         set_text(self.cancel_button, self.tr("Cancel"))
+        if self.locked:
+            self.refresh_lock()
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
         if event.type() == QEvent.Type.LanguageChange:
@@ -144,18 +158,47 @@ class AdminPinOverlay(QWidget):
         self.status.setText("" if self.pin_hash else self.tr("No administrator PIN is set on this kiosk."))
         self.show()
         self.raise_()
+        if self.pin_hash:
+            self.refresh_lock()
         self.pin_edit.setFocus()
 
     def close_pad(self) -> None:
         self.pin_edit.clear()
         self.hide()
 
+    def refresh_lock(self) -> None:
+        """Show the lockout (keys greyed, until when) or, once it is over, give the keys back."""
+        until = self.lockout.locked_until() if self.pin_hash else None
+        was_locked, self.locked = self.locked, until is not None
+        for widget in (self.pin_edit, self.clear_button, self.ok_button, *self.digit_buttons):
+            widget.setEnabled(not self.locked)
+        if until is None:
+            self._unlock_timer.stop()
+            if was_locked:
+                self.status.setText("")
+                self.pin_edit.setFocus()
+            return
+        self.pin_edit.clear()
+        self.status.setText(self._lockout_text(until))
+        wait_ms = math.ceil((until - self._clock()) * 1000)
+        self._unlock_timer.start(max(1, min(wait_ms, _UNLOCK_RECHECK_MS)))
+
+    def _lockout_text(self, until: float) -> str:
+        # Rounded up to the minute: a person who comes back at the time shown finds it open.
+        shown = QDateTime.fromSecsSinceEpoch(math.ceil(until / 60) * 60)
+        today = QDateTime.fromSecsSinceEpoch(math.floor(self._clock())).date()
+        locale = QLocale()
+        at = locale.toString(shown.time(), QLocale.FormatType.ShortFormat)
+        if shown.date() == today:
+            return fill(self.tr("Too many wrong PINs. Try again at %1."), at)
+        on = locale.toString(shown.date(), QLocale.FormatType.ShortFormat)
+        return fill(self.tr("Too many wrong PINs. Try again on %1 at %2."), on, at)
+
     def check(self) -> None:
         if self.checking or not self.pin_hash:
             return
-        now = self._clock()
-        if now < self.locked_until:
-            self.status.setText(self.tr("Too many wrong PINs. Try again in a minute."))
+        if self.lockout.locked_until() is not None:
+            self.refresh_lock()
             return
         pin, stored = self.pin_edit.text(), self.pin_hash
         self.pin_edit.clear()
@@ -166,15 +209,12 @@ class AdminPinOverlay(QWidget):
     def _checked(self, ok: object) -> None:
         self.checking = False
         if ok is True:
-            self.failures = 0
+            self.lockout.record_success()
             self.hide()
             self.unlocked.emit()
             return
-        self.failures += 1
-        if self.failures >= MAX_ATTEMPTS:
-            self.failures = 0
-            self.locked_until = self._clock() + LOCKOUT_S
-            self.status.setText(self.tr("Too many wrong PINs. Try again in a minute."))
+        if self.lockout.record_failure() is not None:
+            self.refresh_lock()
         else:
             self.status.setText(self.tr("Wrong PIN."))
 
