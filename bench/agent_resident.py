@@ -9,7 +9,7 @@ It starts a private Xvfb at 1920x1080 showing a busy generated desktop, then, in
   way: the smallest PySide6 tray-style app (a QApplication with a hidden window and a menu);
   target: at most 120 MB RSS;
 - hotkey to window visible: from starting what a hotkey runs (``showdesk capture --gui``, here
-  ``agent.gui.app.capture_gui()`` in a new process) until the X server maps the report window
+  ``agent.laptop.app.capture_gui()`` in a new process) until the X server maps the report window
   with the capture in it, the agent being resident; against a peer measured the same way: a new
   process that shows an empty Qt window (what any Qt program takes to show anything from a cold
   start); target: at most 400 ms;
@@ -80,7 +80,7 @@ app.exec()
 PEER_HOTKEY = """
 import sys
 from PySide6.QtWidgets import QApplication, QWidget
-from agent.gui.hotkey import GlobalHotkey
+from agent.laptop.hotkey import GlobalHotkey
 app = QApplication(sys.argv[:1])
 app.setQuitOnLastWindowClosed(False)
 window = QWidget()
@@ -93,8 +93,8 @@ print("ready", flush=True)
 app.exec()
 """
 
-AGENT = "import sys; from agent.gui.app import main; sys.exit(main(['--background']))"
-HOTKEY = "import sys; from agent.gui.app import capture_gui; sys.exit(capture_gui())"
+AGENT = "import sys; from agent.laptop.app import main; sys.exit(main(['--background']))"
+HOTKEY = "import sys; from agent.laptop.app import capture_gui; sys.exit(capture_gui())"
 
 
 # ---------------------------------------------------------------- watching the X server
@@ -356,7 +356,7 @@ def main() -> int:
             native_peers = key_times(watcher, env, args.repeats, "ctrl+alt+o", "(peer)")
             after_rss, after_uss = memory_mb(agent.pid)
         finally:
-            from agent.gui.instance_client import send_command
+            from agent.laptop.instance_client import send_command
 
             os.environ["SHOWDESK_RUNTIME_DIR"] = str(root / "runtime")
             if agent.poll() is None and not send_command("quit", timeout=1.0):

@@ -159,14 +159,14 @@ def main() -> int:
     from agent.connectors.builtin import BuiltinConnector
     from agent.encoding import encode
     from agent.schema import Report, Reporter, Source
-    from kiosk.tech.cli import tune_interpreter
-    from kiosk.tech.client import TechClient
-    from kiosk.tech.model import ReadState
-    from kiosk.tech.session import TechSession
-    from kiosk.tech.settings import TechSettings
-    from kiosk.tech.window import TechWindow
     from server.seed import seed_tickets
     from server.store import Store
+    from technician.cli import tune_interpreter
+    from technician.client import TechClient
+    from technician.model import ReadState
+    from technician.session import TechSession
+    from technician.settings import TechSettings
+    from technician.window import TechWindow
     from tests.fixtures.server import ServerProcess
 
     app = QApplication([sys.argv[0]])

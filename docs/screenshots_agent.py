@@ -76,8 +76,8 @@ def child(out: Path) -> int:
     app = QApplication([sys.argv[0]])
     app.setStyle("Fusion")
     from agent.capture import Capturer
-    from agent.gui.agent_app import AgentApp, AgentServices
-    from agent.gui.settings_store import AgentSettings
+    from agent.laptop.agent_app import AgentApp, AgentServices
+    from agent.laptop.settings_store import AgentSettings
     from agent.markup import new_item
     from agent.outbox import Outbox
     from agent.sysinfo import SysinfoOptions, collect
@@ -196,8 +196,8 @@ def child(out: Path) -> int:
     wait(300)
 
     # The same dialog where the desktop lets no program take a key (a Wayland session).
-    from agent.gui.hotkey import HotkeyStatus
-    from agent.gui.settings_dialog import SettingsDialog
+    from agent.laptop.hotkey import HotkeyStatus
+    from agent.laptop.settings_dialog import SettingsDialog
 
     wayland = SettingsDialog(
         AgentSettings(backend_url=url),

@@ -637,7 +637,7 @@ def send_reports(url: str, laptop_token: str, kiosk_token: str, showcase: list[A
 def work_some_tickets(url: str, token: str, sent: dict[str, Any]) -> None:
     """What the other technicians did this morning, through the same client technician mode uses."""
     from agent.connectors.builtin import BuiltinConnector
-    from kiosk.tech.client import TechClient
+    from technician.client import TechClient
 
     client = TechClient(lambda: BuiltinConnector(url, token=token))
     client.assign(sent["excel"].id, "jo.berg")
@@ -654,8 +654,8 @@ def shoot(out: Path, display: str, url: str, tokens: dict[str, str], sent: dict[
     from PySide6.QtWidgets import QApplication
 
     from agent.config import load_config
-    from kiosk.tech.cli import build_window
-    from kiosk.tech.viewer import TAB_SYSTEM
+    from technician.cli import build_window
+    from technician.viewer import TAB_SYSTEM
 
     app = QApplication.instance()
     assert isinstance(app, QApplication)
@@ -663,7 +663,7 @@ def shoot(out: Path, display: str, url: str, tokens: dict[str, str], sent: dict[
     os.environ["SHOWDESK_TOKEN"] = tokens["technician"]
     config = load_config({"backend.url": url})
     # The technician was here half an hour ago and has seen what colleagues worked on since.
-    from kiosk.tech.settings import default_read_state_path
+    from technician.settings import default_read_state_path
 
     seen_until = time.time() + 60
     default_read_state_path().parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,4 @@
-"""ShowDesk kiosk and technician mode (Qt).
-
-The walk-up kiosk (``showdesk kiosk``, entry point ``kiosk.cli.main``):
+"""The walk-up kiosk (Qt; ``showdesk kiosk``, entry point ``kiosk.cli.main``):
 
 - ``flow`` (the state machine: Welcome → Who → What → Show → Review → Send → Done) and
   ``session`` (one person's data, wiped when they leave) hold the rules, without widgets;

@@ -25,10 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from agent.gui.workers import BackgroundRunner
 from kiosk.pin_lockout import PinLockout, default_state_path
 from kiosk.settings import verify_pin
 from kiosk.widgets import fill, make_button, make_label, set_role, set_text
+from shared_qt.workers import BackgroundRunner
 
 CORNER_PX = 120
 TAPS = 5

@@ -41,7 +41,7 @@ def image_source_for(config_value: str) -> ImageSource | None:
 
 
 def make_editor() -> QWidget:
-    from agent.gui.markup_editor import MarkupEditor
+    from shared_qt.markup_editor import MarkupEditor
 
     return MarkupEditor()
 

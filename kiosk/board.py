@@ -18,8 +18,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from agent.connectors.base import Connector, ConnectorError, UnsupportedError
-from agent.gui.workers import BackgroundRunner
 from kiosk.widgets import fill, make_label, set_role
+from shared_qt.workers import BackgroundRunner
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Keep the kiosk's translation files in step with the code: ``python -m kiosk.i18n_build [--check]``.
 
 Without ``--check`` it runs ``pyside6-lupdate`` over kiosk/ and the shared mark-up editor
-(agent/gui/markup_editor.py; new source texts are added to
+(shared_qt/markup_editor.py; new source texts are added to
 each ``.ts`` file, translations already made are kept) and ``pyside6-lrelease`` (``.ts`` to
 the ``.qm`` files the kiosk loads). With ``--check`` it changes nothing and lists what is
 out of step: texts missing from a ``.ts`` file, unfinished translations, a stale ``.qm``.
@@ -29,19 +29,13 @@ def _tool(name: str) -> str:
     return found
 
 
-# Technician mode (kiosk/tech/) keeps its own catalogue, so its texts and the walk-up
-# kiosk's can be translated and released independently.
-EXCLUDED_DIRS = ("tech",)
-
-
 # Shared widgets the walk-up kiosk shows, whose texts its catalogues carry too.
-SHARED_SOURCES = (KIOSK_DIR.parent / "agent" / "gui" / "markup_editor.py",)
+SHARED_SOURCES = (KIOSK_DIR.parent / "shared_qt" / "markup_editor.py",)
 
 
 def sources() -> list[Path]:
     """The walk-up kiosk's Python files and the shared widgets it shows; their texts go into showdesk_<language>.ts."""
-    own = [p for p in KIOSK_DIR.rglob("*.py") if p.relative_to(KIOSK_DIR).parts[0] not in EXCLUDED_DIRS]
-    return sorted(own) + list(SHARED_SOURCES)
+    return sorted(KIOSK_DIR.rglob("*.py")) + list(SHARED_SOURCES)
 
 
 def run_lupdate(ts_files: list[Path]) -> None:

@@ -8,9 +8,9 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, Qt, Signal
 from PySide6.QtGui import QImage
 
 from agent.bundle import StepDraft
-from agent.gui.markup_editor import qimage_from_pillow
-from agent.gui.workers import BackgroundRunner
 from agent.markup import MarkupError, open_image
+from shared_qt.markup_editor import qimage_from_pillow
+from shared_qt.workers import BackgroundRunner
 
 THUMBNAIL_SIZE = (400, 250)
 # A phone-camera photo is far larger than a screen; a ticket needs no more than this.

@@ -18,11 +18,11 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from agent import __version__
 from agent.bundle import build_bundle
 from agent.connectors.base import Capability, Connector, ConnectorError, QueuePlace
-from agent.gui.workers import BackgroundRunner
 from agent.outbox import Outbox, OutboxEntry, OutboxError, OutboxObserver, Receipt
 from agent.schema import Report, Source, Ticket
 from kiosk.session import KioskSession, Outcome
 from kiosk.settings import KioskSettings
+from shared_qt.workers import BackgroundRunner
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,6 @@ from PySide6.QtCore import QEvent, QRect, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeyEvent, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import QApplication, QLayout, QStackedWidget, QVBoxLayout, QWidget
 
-from agent.gui.workers import BackgroundRunner
 from agent.outbox import Outbox
 from kiosk.admin import AdminPinOverlay, CornerTapFilter
 from kiosk.flow import ORDER, KioskFlow, Stage
@@ -39,6 +38,7 @@ from kiosk.steps import ThumbnailCache
 from kiosk.submit import DEFAULT_PATIENCE_SECONDS, ConnectorFactory, Submission
 from kiosk.theme import colours_for, style_sheet
 from kiosk.widgets import KioskScreen, bring_to_front
+from shared_qt.workers import BackgroundRunner
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ def _capture_gui(args: list[str]) -> int:
     parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before capturing")
     parser.add_argument("--mode", choices=["all", "monitor", "region"], help="what to capture first")
     options = parser.parse_args(args)
-    from agent.gui.app import capture_gui
+    from agent.laptop.app import capture_gui
 
     return capture_gui(options.delay, options.mode)
 
@@ -30,11 +30,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return kiosk_main(args)
     if command == "tech":
-        from kiosk.tech.cli import main as tech_main
+        from technician.cli import main as tech_main
 
         return tech_main(args[1:])
     if command == "agent":
-        from agent.gui.app import main as agent_main
+        from agent.laptop.app import main as agent_main
 
         return agent_main(args[1:])
     if command == "capture" and "--gui" in args:

@@ -22,13 +22,13 @@ from PySide6.QtWidgets import (
 )
 
 from agent import markup as markup_core
-from agent.gui.workers import BackgroundRunner
 from agent.schema import MarkupItem
 from kiosk.session import KioskSession, SessionStep
 from kiosk.settings import QT_TRANSLATE_NOOP
 from kiosk.steps import THUMBNAIL_SIZE, ThumbnailCache
 from kiosk.theme import SCROLL_BAR_PX
 from kiosk.widgets import KioskScreen, TouchScrollArea, fill, make_button, make_label, set_role, set_text
+from shared_qt.workers import BackgroundRunner
 
 # A step card is at least this wide; as many columns as fit the width are used.
 _MIN_CARD_PX = 340

@@ -11,12 +11,12 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
 from agent.bundle import StepDraft
-from agent.gui.workers import BackgroundRunner
 from kiosk.image_source import ImageSource
 from kiosk.session import KioskSession, SessionError
 from kiosk.settings import KioskSettings
 from kiosk.steps import ThumbnailCache, photo_step
 from kiosk.widgets import KioskScreen, make_button, make_label, set_role, set_text
+from shared_qt.workers import BackgroundRunner
 
 _STRIP_THUMBNAILS = 6
 

@@ -84,7 +84,7 @@ class WindowFactory:
         sysinfo: Callable[[], dict[str, Any]] | None = static_sysinfo,
         windowed: bool = True,
     ) -> KioskWindow:
-        from agent.gui.markup_editor import MarkupEditor
+        from shared_qt.markup_editor import MarkupEditor
 
         def make_editor() -> QWidget:
             return MarkupEditor()

@@ -14,7 +14,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from agent.gui.markup_editor import MarkupEditor
+from shared_qt.markup_editor import MarkupEditor
 from tests.markup.helpers import gradient, png_bytes
 
 

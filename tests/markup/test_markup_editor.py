@@ -13,8 +13,8 @@ from PySide6.QtCore import QCoreApplication, QPoint, QPointF, Qt, QTranslator
 from PySide6.QtWidgets import QLineEdit, QToolButton, QWidget
 from pytestqt.qtbot import QtBot
 
-from agent.gui.markup_editor import TOOLS, MarkupEditor
 from agent.markup import MarkupError, new_item
+from shared_qt.markup_editor import TOOLS, MarkupEditor
 from tests.markup.helpers import box_pixels, changed_pixels, decoded, gradient, png_bytes, source_pixel
 
 IMAGE_SIZE = (1600, 1000)

@@ -1,0 +1,378 @@
+"""The resident agent: tray, capture, report windows, the outbox's sender, and the commands of later launches.
+
+:class:`AgentApp` wires the parts together and holds no business logic itself: capture is the
+``CaptureService``, reports are frozen and queued by ``Submission`` through the core's outbox,
+whose ``Sender`` thread delivers them; this object decides which window shows what, and when.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QApplication, QWidget
+
+from agent.connectors.base import Connector
+from agent.laptop.capture_service import Captured, CaptureService, Mode, choose_backend
+from agent.laptop.click_hook import X11ClickListener, click_listener_problem
+from agent.laptop.hotkey import GlobalHotkey, HotkeyError
+from agent.laptop.portal import PortalScreenshot
+from agent.laptop.queue_windows import OutboxWindow, RequestsWindow
+from agent.laptop.report_draft import default_contact
+from agent.laptop.report_window import ReportWindow, SysinfoCollector
+from agent.laptop.screens import bring_forward
+from agent.laptop.settings_dialog import SettingsDialog
+from agent.laptop.settings_store import AgentSettings, SettingsError, load_agent_settings, migrate_agent_proxy
+from agent.laptop.step_recorder import ClickListener, ClickListenerFactory, StepRecorder
+from agent.laptop.submission import Submission
+from agent.laptop.tray import AgentTray
+from agent.outbox import EntryState, Outbox, OutboxEntry, Receipt, Sender
+from shared_qt.outbox_bridge import OutboxBridge
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AgentServices:
+    """What the agent runs on. Defaults come from the configuration; tests pass their own."""
+
+    outbox: Outbox
+    settings: AgentSettings
+    backend_name: str = "default"
+    backend_type: str = "builtin"
+    display: str | None = None  # the X display to capture (None: the session's own)
+    collect_sysinfo: SysinfoCollector | None = None
+    connector_factory: Callable[[], Connector] | None = None
+    capture_backend: Literal["x11", "portal"] | None = None  # None: from the settings
+    portal: PortalScreenshot | None = None
+    use_tray: bool | None = None  # None: whenever the desktop has a system tray
+    click_listener: ClickListenerFactory | None = None  # None: XRecord where X11 allows it
+    global_hotkey: bool = True  # take settings.hotkey as a global shortcut where the desktop allows one
+    sender_idle_seconds: float = 60.0
+    quit_application: bool = True  # Quit ends the Qt application (tests keep theirs running)
+
+
+def release_memory() -> None:
+    """Hand memory freed by a closed report (tens of MB of pictures) back to the system.
+
+    glibc keeps freed memory in per-thread arenas for reuse; a resident agent that made one report
+    would keep it for hours. Elsewhere this does nothing.
+    """
+    import gc
+
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            libc.malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+            pass
+
+
+def as_mode(text: str) -> Mode:
+    """A capture mode from a command or a menu; anything unknown means all monitors."""
+    if text == "monitor":
+        return "monitor"
+    return "region" if text == "region" else "all"
+
+
+def default_services() -> AgentServices:
+    """Services from the layered configuration (raises ``ConfigError`` naming a mistake)."""
+    from agent.config import load_config
+
+    try:
+        if migrate_agent_proxy():
+            log.info("moved the proxy setting from [agent] to [backend] in the user configuration")
+    except SettingsError as exc:
+        log.warning("the proxy setting stays where it was: %s", exc)
+    config = load_config()
+    backend_name = config.backend().name
+    settings = load_agent_settings()
+
+    def collect(monitors: list[dict[str, Any]]) -> dict[str, object]:
+        from agent import sysinfo
+        from agent.config import load_config
+
+        options = sysinfo.SysinfoOptions.from_config(load_config(), monitors=monitors, backend=backend_name)
+        return sysinfo.collect(options)
+
+    def connector() -> Connector:
+        from agent.config import load_config
+        from agent.connectors import make_connector
+
+        return make_connector(load_config().backend(backend_name))
+
+    return AgentServices(
+        outbox=Outbox(config.outbox_dir),
+        settings=settings,
+        backend_name=backend_name,
+        backend_type=config.backend().type,
+        collect_sysinfo=collect,
+        connector_factory=connector,
+    )
+
+
+class AgentApp(QObject):
+    """The running agent. ``handle_command`` takes what the tray, a hotkey or a later launch asks for."""
+
+    report_shown = Signal(object)  # ReportWindow, each time one is shown with new captures
+    quitting = Signal()
+    delivered = Signal(object)  # Receipt of any report this agent's outbox delivered
+
+    def __init__(self, services: AgentServices, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.services = services
+        self.settings = services.settings
+        self.outbox = services.outbox
+        self.bridge = OutboxBridge(self.outbox, self)
+        self.tray = AgentTray(self, use_tray=services.use_tray)
+        backend = services.capture_backend or choose_backend(self.settings.capture_backend)
+        self.capture = CaptureService(backend=backend, display=services.display, portal=services.portal, parent=self)
+        self.capture.captured.connect(self._captured)
+        self.capture.failed.connect(self._capture_failed)
+        self.capture.countdown.connect(self.tray.set_countdown)
+        self.outbox_sender = Sender(self.outbox, max_idle=services.sender_idle_seconds)
+        self.report_window: ReportWindow | None = None
+        self.requests_window: RequestsWindow | None = None
+        self.outbox_window: OutboxWindow | None = None
+        self._shut_down = False
+        self.recorder = self._make_recorder()
+        self.tray.report_requested.connect(lambda: self.start_report())
+        self.tray.requests_requested.connect(self.open_requests)
+        self.tray.outbox_requested.connect(self.open_outbox)
+        self.tray.record_requested.connect(self.start_recording)
+        self.tray.settings_requested.connect(self.open_settings)
+        self.settings_dialog: SettingsDialog | None = None
+        self.tray.quit_requested.connect(self.quit)
+        self.bridge.changed.connect(self.update_waiting)
+        self.bridge.delivered_signal.connect(self._delivered)
+        self.update_waiting()
+        self.hotkey = GlobalHotkey(services.display, self)
+        self.hotkey.activated.connect(lambda: self.start_report())  # as Report a problem
+        if services.global_hotkey:
+            self._take_hotkey(self.settings.hotkey)
+
+    def start(self) -> None:
+        """Start delivering queued reports in the background."""
+        self.outbox_sender.start()
+
+    # ------------------------------------------------------------ commands
+    def handle_command(self, command: str, args: dict[str, Any] | None = None) -> None:
+        """Do what a later launch, a hotkey or the command line asked for (see ``instance_client.COMMANDS``)."""
+        args = args or {}
+        if command == "report":
+            mode, delay = args.get("mode"), args.get("delay", 0)
+            self.start_report(
+                as_mode(mode) if isinstance(mode, str) else None,
+                delay=int(delay) if isinstance(delay, int | float) and 0 <= delay <= 60 else 0,
+            )
+            return
+        actions: dict[str, Callable[[], object]] = {
+            "show": self.open_requests,
+            "requests": self.open_requests,
+            "outbox": self.open_outbox,
+            "record": self.start_recording,
+            "settings": self.open_settings,
+            "wake": self.outbox.wake,
+            "quit": self.quit,
+        }
+        action = actions.get(command)
+        if action is None:
+            log.warning("ignoring the unknown command %r", command)
+        else:
+            action()
+
+    # ------------------------------------------------------------ the global shortcut
+    def _take_hotkey(self, text: str) -> None:
+        """Hold ``text`` as the global shortcut; where the desktop refuses it, say why once."""
+        if self.hotkey.backend == "none":
+            return  # the settings dialog explains what to bind instead; nothing went wrong
+        try:
+            self.hotkey.register(text)
+        except HotkeyError as exc:
+            log.warning("no global shortcut: %s", exc)
+            self.tray.notify("Keyboard shortcut", f"{exc}.")
+
+    # ------------------------------------------------------------ recording steps
+    def _make_recorder(self) -> StepRecorder:
+        factory = self.services.click_listener
+        problem = None
+        if factory is None:
+            problem = click_listener_problem({"DISPLAY": self.services.display} if self.services.display else None)
+            if problem is None:
+                display = self.services.display
+
+                def factory(callback: Callable[[int, int, int], None]) -> ClickListener:
+                    return X11ClickListener(callback, display)
+
+        recorder = StepRecorder(self.capture, click_listener=factory, click_problem=problem, parent=self)
+        recorder.finished.connect(self._recorded)
+        recorder.problem.connect(lambda text: self.tray.notify("Step recorder", text))
+        return recorder
+
+    def start_recording(self) -> None:
+        self.recorder.start()
+
+    def _recorded(self, steps: list[Captured]) -> None:
+        if not steps:
+            return
+        window = self.report_window or self._new_report_window()
+        window.add_captures(steps)
+        self._present(window)
+        self.report_shown.emit(window)
+
+    # ------------------------------------------------------------ reporting
+    def start_report(self, mode: Mode | None = None, *, delay: int = 0) -> bool:
+        """Capture first (nothing of ours on screen), then show the report window with the captures."""
+        chosen: Mode = mode or self.settings.capture_mode
+        return self.capture.request(chosen, delay_s=delay, tag=("report",))
+
+    def _new_report_window(self) -> ReportWindow:
+        submission = Submission(self.outbox, self.bridge, backend_name=self.services.backend_name)
+        window = ReportWindow(
+            submission,
+            categories=self.settings.categories,
+            contact=default_contact(self.settings.email_domain),
+            collect_sysinfo=self.services.collect_sysinfo,
+        )
+        window.capture_requested.connect(lambda mode, delay: self.start_report(as_mode(mode), delay=delay))
+        window.closed.connect(lambda w=window: self._report_closed(w))
+        self.report_window = window
+        return window
+
+    def _report_closed(self, window: ReportWindow) -> None:
+        if self.report_window is window:
+            self.report_window = None
+        window.deleteLater()
+        # Once the window and its pictures are gone, give their memory back: the agent stays resident.
+        QTimer.singleShot(1000, release_memory)
+
+    def _captured(self, steps: list[Captured], tag: object) -> None:
+        # The step recorder takes its own captures (tag "recorder"); these are the report's.
+        if not (isinstance(tag, tuple) and tag and tag[0] == "report"):
+            return
+        window = self.report_window or self._new_report_window()
+        window.add_captures(steps)
+        self._present(window)
+        self.report_shown.emit(window)
+
+    def _capture_failed(self, reason: str, tag: object) -> None:
+        if not (isinstance(tag, tuple) and tag and tag[0] == "report"):
+            return  # the recorder tells the person itself
+        # The person still gets the window: a report without a picture beats none.
+        window = self.report_window or self._new_report_window()
+        window.show_capture_problem(reason)
+        window.start_sysinfo()
+        self._present(window)
+        self.report_shown.emit(window)
+
+    @staticmethod
+    def _present(window: QWidget) -> None:
+        bring_forward(window)
+
+    # ------------------------------------------------------------ outbox
+    def waiting_entries(self) -> list[OutboxEntry]:
+        return [e for e in self.outbox.list() if e.state is not EntryState.DEAD]
+
+    def update_waiting(self) -> None:
+        entries = self.outbox.list()
+        waiting = [e for e in entries if e.state is not EntryState.DEAD]
+        stuck = next((e for e in entries if e.state is not EntryState.PENDING and e.last_error), None)
+        self.tray.set_waiting(len(waiting), stuck.last_error if stuck else None)
+
+    def _delivered(self, _entry: OutboxEntry, receipt: Receipt) -> None:
+        self.tray.notify(
+            f"Ticket {receipt.number}: your report was delivered",
+            "The help desk has your report" + (f": {receipt.url}" if receipt.url else "."),
+        )
+        self.delivered.emit(receipt)
+
+    def open_requests(self) -> None:
+        if self.requests_window is None:
+            window = RequestsWindow(self.outbox, self.bridge, self.services.connector_factory)
+            window.report_requested.connect(lambda: self.start_report())
+            window.outbox_requested.connect(self.open_outbox)
+            self._connect_requests_window(window)
+            self.requests_window = window
+        self.requests_window.refresh()
+        self._present(self.requests_window)
+
+    def _connect_requests_window(self, window: RequestsWindow) -> None:
+        window.record_requested.connect(self.start_recording)
+        window.settings_requested.connect(self.open_settings)
+
+    # ------------------------------------------------------------ settings
+    def open_settings(self) -> None:
+        if self.settings_dialog is None:
+            dialog = SettingsDialog(
+                self.settings, backend_type=self.services.backend_type, hotkey_status=self.hotkey.status()
+            )
+            dialog.saved.connect(self._settings_saved)
+            dialog.signed_in.connect(lambda _url: self.outbox.wake())
+            dialog.finished.connect(lambda _result, d=dialog: self._settings_closed(d))
+            self.settings_dialog = dialog
+        self._present(self.settings_dialog)
+
+    def _settings_closed(self, dialog: SettingsDialog) -> None:
+        if self.settings_dialog is dialog:
+            self.settings_dialog = None
+        dialog.wait_idle()
+        dialog.deleteLater()
+
+    def _settings_saved(self, settings: AgentSettings) -> None:
+        self.settings = settings
+        if self.services.capture_backend is None:
+            self.capture.set_backend(choose_backend(settings.capture_backend))
+        if self.services.global_hotkey and settings.hotkey != str(self.hotkey.combination or ""):
+            self._take_hotkey(settings.hotkey)
+        # A new address, proxy or token: reports waiting get another try at once.
+        self.outbox.wake()
+
+    def open_outbox(self) -> None:
+        if self.outbox_window is None:
+            self.outbox_window = OutboxWindow(self.outbox, self.bridge)
+        self.outbox_window.refresh()
+        self._present(self.outbox_window)
+
+    # ------------------------------------------------------------ ending
+    def quit(self) -> None:
+        """Quit, after asking about a report that was started but not sent (nothing is lost silently)."""
+        window = self.report_window
+        if window is not None and window.isVisible() and window.has_unsent_work():
+            bring_forward(window)
+            if not window.close():  # the person chose to keep the report
+                return
+        self.shutdown()
+        self.quitting.emit()
+        app = QApplication.instance()
+        if app is not None and self.services.quit_application:
+            QTimer.singleShot(0, app.quit)
+
+    def shutdown(self) -> None:
+        """Stop the sender (after the attempt under way), the capture thread, and close every window."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self.hotkey.unregister()
+        self.outbox_sender.stop(timeout=30)
+        self.recorder.shutdown()
+        self.capture.shutdown()
+        if self.settings_dialog is not None:
+            self.settings_dialog.wait_idle()
+        for window in (self.report_window, self.requests_window, self.outbox_window, self.settings_dialog):
+            if window is not None:
+                window.hide()
+                window.deleteLater()
+        if self.report_window is not None:
+            self.report_window.submission.wait_idle()
+        self.report_window = self.requests_window = self.outbox_window = None
+        self.settings_dialog = None
+        self.bridge.detach()
+        self.tray.shutdown()
+        self.outbox.close()

@@ -1,0 +1,480 @@
+"""The technician's client: every call technician mode makes to a backend goes through here.
+
+It talks to the backend through the connector interface (``agent.connectors``) only, so
+technician mode works with any ticket system that has a connector with the read side (the
+built-in server, Request Tracker, …). ``features`` is worked out from the connector's declared
+capabilities alone, and the UI shows only those: a backend without a changes feed is polled,
+one without walk-up queues shows no queue board, one without figures no figures tab.
+
+Calls block; technician mode runs them off the GUI thread. Each thread gets its own connector
+(and so its own HTTP session), made by the factory it was given.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from agent.bundle import BundleError, ReportBundle
+from agent.connectors.base import (
+    AuthError,
+    Capability,
+    Change,
+    ChangePage,
+    Connector,
+    ConnectorError,
+    PermanentError,
+    QueuePlace,
+    TicketFilter,
+    TransientError,
+    UnsupportedError,
+)
+from agent.flags import Flag, compute_flags
+from agent.schema import MAX_SYSINFO_BYTES, SYSINFO_PATH, Report, Ticket
+from technician.model import QueueFilter, TicketSummary, parse_time
+
+PAGE_SIZE: Final = 200  # the built-in server's largest page
+HISTORY_LIMIT: Final = 25
+MAX_CHANGES_WAIT: Final = 30.0
+MAX_CHANGES_PER_CALL: Final = 1000
+
+
+class Feature(enum.StrEnum):
+    """What technician mode can do with this backend; the UI hides the rest."""
+
+    READ = "read"  # list, open, download files, export the bundle
+    STATUS = "status"
+    NOTES = "notes"  # internal notes and replies to the reporter
+    ASSIGN = "assign"
+    LIVE = "live"  # the changes feed: updates without polling
+    FILTERS = "filters"  # category, source, mine/unassigned, text search
+    HISTORY = "history"  # earlier tickets of the same person or machine
+    STATS = "stats"
+    WALK_UP = "walk-up"  # the walk-up queue: places and "call next"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who the token belongs to."""
+
+    name: str
+    role: str
+    site: str | None = None
+
+
+@dataclass(frozen=True)
+class TicketPage:
+    tickets: Sequence[TicketSummary]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class TicketInfo:
+    """A ticket opened in the viewer: summary, report, system information and its flags, timeline."""
+
+    summary: TicketSummary
+    report: Report | None
+    sysinfo: Mapping[str, object] | None
+    flags: tuple[Flag, ...]
+    timeline: tuple[Mapping[str, Any], ...] = ()
+    queue: QueuePlace | None = None
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    ticket: TicketSummary
+    same_person: bool
+    same_machine: bool
+
+
+@dataclass(frozen=True)
+class Duration:
+    count: int = 0
+    mean_seconds: float | None = None
+    median_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Stats:
+    since: datetime
+    until: datetime
+    tickets_created: int
+    open_tickets: int
+    first_response: Duration
+    resolution: Duration
+    walk_up_wait: Duration
+    by_category: Sequence[tuple[str, int]]
+    solved_by_article: int
+    reports_after_articles: int
+    share_solved_by_self_help: float | None
+    top_articles: Sequence[tuple[str, int]]
+    recurring_machines: Sequence[tuple[str, int]]
+
+
+@dataclass(frozen=True)
+class BoardEntry:
+    ticket_id: str | None
+    number: str
+    name: str | None
+    position: int
+    state: str
+
+
+@dataclass(frozen=True)
+class Board:
+    site: str
+    waiting: Sequence[BoardEntry] = ()
+    serving: Sequence[BoardEntry] = ()
+    estimated_wait_seconds: float = 0.0
+
+    def positions(self) -> dict[str, int]:
+        return {e.ticket_id: e.position for e in self.waiting if e.ticket_id}
+
+
+@dataclass(frozen=True)
+class CallResult:
+    called: TicketSummary | None
+    board: Board
+
+
+def is_connection_problem(error: BaseException) -> bool:
+    """The backend is away or failing (no answer, 5xx): worth a banner and a retry, not a dialog."""
+    return isinstance(error, TransientError) and (error.status is None or error.status >= 500)
+
+
+class TechClient:
+    """Blocking calls to one backend for technician mode; safe to call from several threads."""
+
+    def __init__(self, connector_factory: Callable[[], Connector]) -> None:
+        self._factory = connector_factory
+        self._local = threading.local()
+        self._made: list[Connector] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        probe = self._connector()
+        self.system = probe.system
+        self.capabilities = probe.capabilities
+        self.features = features_of(probe.capabilities)
+
+    # ------------------------------------------------------------ plumbing
+    def _connector(self) -> Connector:
+        connector: Connector | None = getattr(self._local, "connector", None)
+        if connector is None:
+            with self._lock:
+                if self._closed:
+                    raise TransientError("technician mode is shutting down", system="showdesk")
+                connector = self._factory()
+                self._made.append(connector)
+            self._local.connector = connector
+        return connector
+
+    def _needs(self, feature: Feature) -> Connector:
+        """This thread's connector, for a call that needs ``feature`` (refused clearly when it is missing)."""
+        connector = self._connector()
+        if feature not in self.features:
+            raise UnsupportedError(f"{connector.system} does not offer {feature.value}", system=connector.system)
+        return connector
+
+    def close(self) -> None:
+        """Close every connector made; later calls fail as transient."""
+        with self._lock:
+            self._closed = True
+            made, self._made = self._made, []
+        for connector in made:
+            connector.close()
+
+    # ------------------------------------------------------------ sign-in
+    def sign_in(self) -> Caller:
+        """Check the token; raises AuthError (refused, or not a technician's) or TransientError (unreachable)."""
+        connector = self._connector()
+        try:
+            data = connector.whoami()
+        except UnsupportedError:
+            connector.list_tickets(limit=1)  # the token works if it may list tickets
+            return Caller(name="", role="technician")
+        caller = Caller(
+            name=str(data.get("name") or ""), role=str(data.get("role") or ""), site=_optional_str(data.get("site"))
+        )
+        if caller.role not in ("technician", "admin"):
+            raise AuthError(
+                f"the stored token ({caller.name}) is a {caller.role} token; technician mode needs a technician "
+                "token: `showdesk login --role technician`",
+                system=self.system,
+                status=403,
+            )
+        return caller
+
+    # ------------------------------------------------------------ reading
+    def list_page(self, filters: QueueFilter, cursor: str | None = None, limit: int = PAGE_SIZE) -> TicketPage:
+        """One page of tickets under ``filters``, newest first."""
+        limit = max(1, min(limit, PAGE_SIZE))
+        connector = self._connector()
+        if Feature.FILTERS in self.features:
+            page = connector.list_tickets(limit=limit, cursor=cursor, filters=ticket_filter(filters))
+        else:
+            page = connector.list_tickets(status=filters.status, limit=limit, cursor=cursor)
+        return TicketPage(_summaries(page.tickets, page.raw), page.next_cursor)
+
+    def ticket(self, ticket_id: str) -> TicketInfo:
+        """Everything the viewer shows of one ticket; flags are computed here from its system information."""
+        connector = self._connector()
+        detail = connector.get_ticket(ticket_id)
+        raw = detail.raw
+        if "number" in raw:  # the built-in server's record: the summary fields and more
+            summary = TicketSummary.from_record(raw, detail.ticket)
+        else:  # the report it came from, and what the record adds (its assignee, its last change)
+            summary = TicketSummary.from_report(detail.ticket, detail.report)
+            known = TicketSummary.from_record(raw, detail.ticket)
+            summary = replace(
+                summary,
+                assignee=known.assignee,
+                subject=summary.subject or known.subject,
+                created_at=summary.created_at or known.created_at,
+                updated_at=known.updated_at or summary.updated_at,
+            )
+        sysinfo = self._sysinfo(ticket_id, raw, detail.report)
+        flags = tuple(compute_flags(sysinfo)) if sysinfo is not None else ()
+        return TicketInfo(
+            summary=summary,
+            report=detail.report,
+            sysinfo=sysinfo,
+            flags=flags,
+            timeline=tuple(e for e in detail.timeline if isinstance(e, Mapping)),
+            queue=detail.queue,
+        )
+
+    def _sysinfo(self, ticket_id: str, raw: Mapping[str, Any], report: Report | None) -> Mapping[str, object] | None:
+        given = raw.get("sysinfo")
+        if isinstance(given, dict):
+            return given
+        if report is None or report.sysinfo is None or "sysinfo" in raw:
+            return None  # a backend that sends it inline said there is none
+        data = self.file(ticket_id, SYSINFO_PATH)
+        if len(data) > MAX_SYSINFO_BYTES:
+            return None
+        try:
+            loaded = json.loads(data)
+        except ValueError:
+            return None
+        return loaded if isinstance(loaded, dict) else None
+
+    def file(self, ticket_id: str, path: str) -> bytes:
+        """One file of the ticket's report by its path in the bundle (steps/001.webp, sysinfo.json)."""
+        return self._connector().attachment(ticket_id, path)
+
+    def history(self, ticket: TicketSummary, limit: int = HISTORY_LIMIT) -> list[HistoryItem]:
+        """Earlier tickets from the same person or the same machine, newest first, this one left out."""
+        if Feature.HISTORY not in self.features:
+            return []
+        found: dict[str, TicketSummary] = {}
+        by_person: set[str] = set()
+        by_machine: set[str] = set()
+        for key, value, marks in (
+            ("reporter", ticket.reporter_email, by_person),
+            ("source", ticket.source_id, by_machine),
+        ):
+            if not value:
+                continue
+            wanted = TicketFilter(reporter=value) if key == "reporter" else TicketFilter(source=value)
+            try:
+                page = self._needs(Feature.HISTORY).list_tickets(limit=limit + 1, filters=wanted)
+            except UnsupportedError:
+                continue  # a backend that cannot look a machine up still finds the person's tickets
+            for other in _summaries(page.tickets, page.raw):
+                if other.id == ticket.id:
+                    continue
+                found[other.id] = other
+                marks.add(other.id)
+        ordered = sorted(found.values(), key=lambda t: t.order_key, reverse=True)
+        return [HistoryItem(t, t.id in by_person, t.id in by_machine) for t in ordered[: limit * 2]]
+
+    # ------------------------------------------------------------ live changes
+    def current_change_seq(self) -> int:
+        """The newest change's sequence number, so the feed starts from now."""
+        return self._needs(Feature.LIVE).changes(None).last_seq
+
+    def changes(self, after: int, wait: float = 0.0, limit: int = MAX_CHANGES_PER_CALL) -> ChangePage:
+        """Changes after ``after`` (a long poll: waits up to ``wait`` s for one)."""
+        return self._needs(Feature.LIVE).changes(
+            max(0, after), wait=max(0.0, min(wait, MAX_CHANGES_WAIT)), limit=max(1, min(limit, MAX_CHANGES_PER_CALL))
+        )
+
+    # ------------------------------------------------------------ work
+    def set_status(self, ticket_id: str, status: str) -> TicketSummary:
+        """Change the status; the answer is the ticket as it is now (read back: the row shows all of it)."""
+        self._needs(Feature.STATUS).set_status(ticket_id, status)
+        return self.ticket(ticket_id).summary
+
+    def assign(self, ticket_id: str, assignee: str | None) -> TicketSummary:
+        """Assign to a technician by name, ``"me"``, or nobody (None)."""
+        self._needs(Feature.ASSIGN).assign(ticket_id, assignee)
+        return self.ticket(ticket_id).summary
+
+    def add_note(self, ticket_id: str, text: str, *, internal: bool) -> None:
+        """An internal note for technicians, or (``internal=False``) a reply the reporter sees."""
+        if not text.strip():
+            raise PermanentError("the note is empty", system=self.system)
+        self._connector().add_note(ticket_id, text, internal=internal)
+
+    def export_bundle(self, ticket_id: str) -> tuple[str, bytes]:
+        """The ticket's report as a ShowDesk bundle (the same bytes the reporter's bundle had)."""
+        detail = self._connector().get_ticket(ticket_id)
+        if detail.report is None:
+            raise PermanentError(f"{self.system} did not give back the report of {ticket_id}", system=self.system)
+        files = {ref.path: self.file(ticket_id, ref.path) for ref in detail.report.files()}
+        try:
+            data = ReportBundle(detail.report, files).to_bytes()
+        except BundleError as exc:
+            raise PermanentError(f"the files of {detail.ticket.number} do not match its report: {exc}") from exc
+        return detail.ticket.number, data
+
+    # ------------------------------------------------------------ walk-up queue
+    def board(self, site: str) -> Board:
+        return _board(self._needs(Feature.WALK_UP).queue_board(site), site)
+
+    def call_next(self, site: str) -> CallResult:
+        data = self._needs(Feature.WALK_UP).call_next(site)
+        called = data.get("called") if isinstance(data, dict) else None
+        return CallResult(
+            TicketSummary.from_record(called) if isinstance(called, dict) else None,
+            _board(data.get("board") if isinstance(data, dict) else None, site),
+        )
+
+    # ------------------------------------------------------------ figures
+    def stats(self, since: datetime, until: datetime) -> Stats:
+        data = self._needs(Feature.STATS).stats(since.astimezone(UTC), until.astimezone(UTC))
+        if not isinstance(data, dict):
+            raise PermanentError(f"{self.system} sent figures ShowDesk cannot read", system=self.system)
+        self_help = data.get("self_help") if isinstance(data.get("self_help"), dict) else {}
+        assert isinstance(self_help, dict)
+        share = self_help.get("share_solved")
+        return Stats(
+            since=parse_time(data.get("since")) or since,
+            until=parse_time(data.get("until")) or until,
+            tickets_created=_int(data.get("tickets_created")),
+            open_tickets=_int(data.get("open_tickets")),
+            first_response=_duration(data.get("time_to_first_response")),
+            resolution=_duration(data.get("time_to_resolution")),
+            walk_up_wait=_duration(data.get("walk_up_wait")),
+            by_category=_pairs(data.get("by_category"), "category", "count"),
+            solved_by_article=_int(self_help.get("solved_by_article")),
+            reports_after_articles=_int(self_help.get("reports_after_articles")),
+            share_solved_by_self_help=float(share) if isinstance(share, int | float) else None,
+            top_articles=_pairs(self_help.get("top_articles"), "article", "count"),
+            # The server leaves kiosks out: a kiosk files many people's reports, it is not their machine.
+            recurring_machines=_pairs(data.get("recurring_machines"), "source_id", "tickets"),
+        )
+
+
+# ---------------------------------------------------------------- helpers
+# What technician mode offers, from what the connector declares (and nothing else).
+FEATURE_NEEDS: Final[Mapping[Feature, frozenset[Capability]]] = {
+    Feature.READ: frozenset({Capability.READ}),
+    Feature.STATUS: frozenset({Capability.READ, Capability.STATUS}),
+    Feature.NOTES: frozenset({Capability.READ, Capability.NOTES}),
+    Feature.ASSIGN: frozenset({Capability.READ, Capability.ASSIGN}),
+    Feature.LIVE: frozenset({Capability.READ, Capability.CHANGES}),
+    Feature.FILTERS: frozenset({Capability.READ, Capability.FILTERS}),
+    Feature.HISTORY: frozenset({Capability.READ, Capability.FILTERS}),
+    Feature.STATS: frozenset({Capability.READ, Capability.STATS, Capability.FILTERS}),
+    Feature.WALK_UP: frozenset({Capability.READ, Capability.WALK_UP}),
+}
+
+
+def features_of(capabilities: frozenset[Capability]) -> frozenset[Feature]:
+    return frozenset(feature for feature, needed in FEATURE_NEEDS.items() if needed <= capabilities)
+
+
+def ticket_filter(filters: QueueFilter) -> TicketFilter:
+    """The connector's filter for what the queue shows."""
+    assignee = {"mine": "me", "unassigned": "none"}.get(filters.scope)
+    text = filters.text.strip()[:200]
+    return TicketFilter(
+        status=filters.status or None,
+        category=filters.category or None,
+        source=filters.source or None,
+        assignee=assignee,
+        text=text or None,
+    )
+
+
+def _summaries(tickets: Sequence[Ticket], raw: Sequence[Mapping[str, Any]]) -> list[TicketSummary]:
+    """Rows from a connector's page: its records where it sent one per ticket, else the tickets alone."""
+    records = list(raw) if len(raw) == len(tickets) else [{}] * len(tickets)
+    return [TicketSummary.from_record(record, ticket) for ticket, record in zip(tickets, records, strict=True)]
+
+
+def _optional_str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _float(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _duration(value: object) -> Duration:
+    if not isinstance(value, dict):
+        return Duration()
+    return Duration(_int(value.get("count")), _float(value.get("mean_seconds")), _float(value.get("median_seconds")))
+
+
+def _pairs(value: object, key: str, count: str) -> list[tuple[str, int]]:
+    if not isinstance(value, list):
+        return []
+    return [(str(item.get(key, "")), _int(item.get(count))) for item in value if isinstance(item, dict)]
+
+
+def _board(data: object, site: str) -> Board:
+    if not isinstance(data, dict):
+        return Board(site)
+
+    def entries(key: str) -> list[BoardEntry]:
+        found = data.get(key)
+        return [
+            BoardEntry(
+                ticket_id=_optional_str(e.get("ticket_id")),
+                number=str(e.get("number", "")),
+                name=_optional_str(e.get("name")),
+                position=_int(e.get("position")),
+                state=str(e.get("state", "")),
+            )
+            for e in (found if isinstance(found, list) else [])
+            if isinstance(e, dict)
+        ]
+
+    return Board(
+        site=str(data.get("site") or site),
+        waiting=entries("waiting"),
+        serving=entries("serving"),
+        estimated_wait_seconds=_float(data.get("estimated_wait_seconds")) or 0.0,
+    )
+
+
+__all__ = [
+    "Board",
+    "BoardEntry",
+    "CallResult",
+    "Caller",
+    "Change",
+    "ChangePage",
+    "ConnectorError",
+    "Duration",
+    "Feature",
+    "HistoryItem",
+    "Stats",
+    "TechClient",
+    "TicketInfo",
+    "TicketPage",
+    "features_of",
+    "is_connection_problem",
+    "ticket_filter",
+]

@@ -1,0 +1,602 @@
+"""The ticket viewer: what the person showed, step by step, their machine's state, and its history.
+
+It shows what the session loaded and asks the session (through signals) for step images;
+the first step's full picture is asked for before anything else, so it is on screen first.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QAction, QBrush, QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QTabWidget,
+    QTextBrowser,
+    QToolBar,
+    QToolButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from agent.schema import Step
+from agent.sysinfo import GROUPS
+from technician.client import HistoryItem, TicketInfo
+from technician.image_view import ImageView, Tile
+from technician.model import Arrangement, Placement, arrangements, format_age, monitor_label
+from technician.session import DecodedImage
+from technician.sysinfo_tree import FLAGS_LABEL, Node, build_tree
+
+THUMBNAIL: Final = QSize(160, 96)
+SEVERITY_COLOURS: Final = {"critical": "#c62828", "warning": "#b26a00", "info": "#1565c0"}
+TAB_STEPS, TAB_SYSTEM, TAB_HISTORY, TAB_TIMELINE = range(4)
+HISTORY_ID_ROLE: Final = int(Qt.ItemDataRole.UserRole) + 1
+MAX_TITLE_CHARS: Final = 110
+
+
+class TicketViewer(QWidget):
+    """One ticket at a time; ``image_wanted`` and ``open_requested`` go to the session/window."""
+
+    image_wanted = Signal(str, str, bool)  # ticket id, path, full picture (False: thumbnail)
+    open_requested = Signal(str)  # a ticket id from the history
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("TicketViewer")
+        self.info: TicketInfo | None = None
+        self.steps: list[Step] = []
+        self.current_step = -1
+        self.layouts: dict[int, Arrangement] = {}
+        self._images: dict[str, DecodedImage] = {}
+        self._thumbnails_asked = False
+
+        self.title = QLabel("No ticket open")
+        self.title.setObjectName("ViewerTitle")
+        self.title.setStyleSheet("font-size: 15pt; font-weight: bold;")
+        self.title.setWordWrap(True)
+        self.meta = QLabel()
+        self.meta.setObjectName("ViewerMeta")
+        self.meta.setWordWrap(True)
+        self.meta.setTextFormat(Qt.TextFormat.RichText)
+        self.meta.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.description = QLabel()
+        self.description.setObjectName("ViewerDescription")
+        self.description.setWordWrap(True)
+        self.description.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.flags_strip = QLabel()
+        self.flags_strip.setObjectName("FlagsStrip")
+        self.flags_strip.setWordWrap(True)
+        self.flags_strip.setTextFormat(Qt.TextFormat.RichText)
+        self.toolbar = QToolBar()
+        self.toolbar.setObjectName("ViewerActions")
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("ViewerTabs")
+        self.tabs.addTab(self._steps_tab(), "Steps")
+        self.tabs.addTab(self._system_tab(), "System")
+        self.tabs.addTab(self._history_tab(), "History")
+        self.tabs.addTab(self._timeline_tab(), "Timeline")
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 6)
+        layout.setSpacing(4)
+        layout.addWidget(self.title)
+        layout.addWidget(self.meta)
+        layout.addWidget(self.description)
+        layout.addWidget(self.flags_strip)
+        layout.addWidget(self.toolbar)
+        layout.addWidget(self.tabs, 1)
+        self._clear()
+
+    # ------------------------------------------------------------ building
+    def _steps_tab(self) -> QWidget:
+        page = QWidget()
+        self.image = ImageView()
+        self.caption = QLabel()
+        self.caption.setObjectName("StepCaption")
+        self.caption.setWordWrap(True)
+        self.caption.setTextFormat(Qt.TextFormat.RichText)
+        self.arranged = QCheckBox("Screens as arranged")
+        self.arranged.setObjectName("ArrangedToggle")
+        self.arranged.setToolTip("Show the monitors of one capture where they stood on the reporter's desk")
+        self.arranged.setChecked(True)
+        self.arranged.toggled.connect(lambda _on: self._show_current())
+        self.zoom_label = QLabel()
+        self.zoom_label.setMinimumWidth(48)
+        controls = QHBoxLayout()
+        controls.addWidget(self.caption, 1)
+        controls.addWidget(self.arranged)
+        self.zoom_buttons: dict[str, QToolButton] = {}
+        for name, text in (("zoom-out", "−"), ("zoom-fit", "Fit"), ("zoom-actual", "1:1"), ("zoom-in", "+")):
+            button = QToolButton()
+            button.setText(text)
+            button.setObjectName(f"button-{name}")
+            self.zoom_buttons[name] = button
+            controls.addWidget(button)
+        self.zoom_buttons["zoom-out"].clicked.connect(lambda: self._zoom(self.image.zoom_out))
+        self.zoom_buttons["zoom-fit"].clicked.connect(lambda: self._zoom(self.image.fit))
+        self.zoom_buttons["zoom-actual"].clicked.connect(lambda: self._zoom(self.image.actual_size))
+        self.zoom_buttons["zoom-in"].clicked.connect(lambda: self._zoom(self.image.zoom_in))
+        controls.addWidget(self.zoom_label)
+        self.filmstrip = QListWidget()
+        self.filmstrip.setObjectName("Filmstrip")
+        self.filmstrip.setViewMode(QListView.ViewMode.IconMode)
+        self.filmstrip.setFlow(QListView.Flow.LeftToRight)
+        self.filmstrip.setWrapping(False)
+        self.filmstrip.setMovement(QListView.Movement.Static)
+        self.filmstrip.setIconSize(THUMBNAIL)
+        self.filmstrip.setSpacing(4)
+        self.filmstrip.setFixedHeight(THUMBNAIL.height() + 48)
+        self.filmstrip.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.filmstrip.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.filmstrip.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.filmstrip.currentRowChanged.connect(self._filmstrip_changed)
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addWidget(self.image, 1)
+        layout.addLayout(controls)
+        layout.addWidget(self.filmstrip)
+        return page
+
+    def _system_tab(self) -> QWidget:
+        page = QWidget()
+        self.system_search = QLineEdit()
+        self.system_search.setObjectName("SystemSearch")
+        self.system_search.setPlaceholderText("Search the system information")
+        self.system_search.setClearButtonEnabled(True)
+        self.system_search.textChanged.connect(self._filter_tree)
+        self.tree = QTreeWidget()
+        self.tree.setObjectName("SystemTree")
+        self.tree.setColumnCount(2)
+        self.tree.setHeaderLabels(["Item", "Value"])
+        self.tree.setColumnWidth(0, 260)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addWidget(self.system_search)
+        layout.addWidget(self.tree, 1)
+        return page
+
+    def _history_tab(self) -> QWidget:
+        page = QWidget()
+        self.history_note = QLabel()
+        self.history_note.setObjectName("HistoryNote")
+        self.history_note.setWordWrap(True)
+        self.history = QListWidget()
+        self.history.setObjectName("HistoryList")
+        self.history.itemClicked.connect(self._history_clicked)
+        self.history.itemActivated.connect(self._history_clicked)
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addWidget(self.history_note)
+        layout.addWidget(self.history, 1)
+        return page
+
+    def _timeline_tab(self) -> QWidget:
+        self.timeline = QTextBrowser()
+        self.timeline.setObjectName("Timeline")
+        self.timeline.setOpenLinks(False)
+        return self.timeline
+
+    def set_actions(self, actions: Iterable[QAction]) -> None:
+        self.toolbar.clear()
+        for action in actions:
+            self.toolbar.addAction(action)
+
+    # ------------------------------------------------------------ showing a ticket
+    def _clear(self) -> None:
+        self.meta.clear()
+        self.description.clear()
+        self.description.hide()
+        self.flags_strip.hide()
+        self.filmstrip.clear()
+        self.tree.clear()
+        self.history.clear()
+        self.history_note.clear()
+        self.timeline.clear()
+        self.caption.clear()
+        self.arranged.hide()
+        self.image.show_message("")
+
+    def show_loading(self, ticket_id: str, number: str = "") -> None:
+        if self.info is not None and self.info.summary.id == ticket_id:
+            return
+        self.info = None
+        self.steps = []
+        self.current_step = -1
+        self._images.clear()
+        self._clear()
+        self.title.setText(f"Opening {number or 'the ticket'}…")
+
+    def show_failed(self, ticket_id: str, reason: str) -> None:
+        if self.info is not None and self.info.summary.id == ticket_id:
+            return  # an older copy is on screen; keep it
+        self.title.setText("The ticket could not be opened")
+        self.meta.setText(html.escape(reason))
+
+    def show_ticket(self, info: TicketInfo) -> None:
+        """Show ``info``; the same ticket again (a change) keeps the step and zoom the person chose."""
+        same = self.info is not None and self.info.summary.id == info.summary.id
+        self.info = info
+        t = info.summary
+        description = ((info.report.description if info.report else t.description) or "").strip()
+        headline, rest = _headline(description, t.title or t.category or "Problem report")
+        self.title.setText(f"{t.number} · {headline}")
+        self.meta.setText(_meta_html(info))
+        self.description.setText(rest)
+        self.description.setVisible(bool(rest))
+        self._show_flags(info)
+        self._show_tree(info)
+        self._show_timeline(info)
+        if same:
+            return
+        self._images.clear()
+        self._thumbnails_asked = False
+        self.steps = list(info.report.steps) if info.report else []
+        self.layouts = arrangements(self.steps)
+        self.history.clear()
+        self.history_note.setText("Loading earlier tickets…")
+        self.tabs.setTabText(TAB_HISTORY, "History")
+        self.filmstrip.blockSignals(True)
+        self.filmstrip.clear()
+        for number, step in enumerate(self.steps, start=1):
+            item = QListWidgetItem(_blank_icon(), f"{number}")
+            item.setToolTip(step.caption or f"Step {number}")
+            item.setSizeHint(QSize(THUMBNAIL.width() + 12, THUMBNAIL.height() + 30))
+            self.filmstrip.addItem(item)
+        self.filmstrip.blockSignals(False)
+        self.image.fitting = True
+        if self.steps:
+            self.select_step(0)
+        else:
+            self.current_step = -1
+            self.caption.setText("This report has no steps (no screenshots were sent).")
+            self.image.show_message("No screenshots in this report")
+
+    def _show_flags(self, info: TicketInfo) -> None:
+        if not info.flags:
+            self.flags_strip.setText(
+                "<span style='color:#2e7d32'>No flags: nothing in the system information stands out.</span>"
+                if info.sysinfo
+                else "<span style='color:gray'>No system information was sent with this report.</span>"
+            )
+        else:
+            chips = [
+                f"<span style='color:white; background:{SEVERITY_COLOURS.get(f.severity, '#555')};'>"
+                f"&nbsp;{html.escape(f.severity.upper())}&nbsp;</span> {html.escape(f.message)}"
+                for f in info.flags
+            ]
+            self.flags_strip.setText("<br>".join(chips))
+        self.flags_strip.show()
+
+    # ------------------------------------------------------------ steps
+    def select_step(self, index: int) -> None:
+        if not 0 <= index < len(self.steps):
+            return
+        self.current_step = index
+        if self.filmstrip.currentRow() != index:
+            self.filmstrip.blockSignals(True)
+            self.filmstrip.setCurrentRow(index)
+            self.filmstrip.blockSignals(False)
+        self._request_full(self._visible_steps())
+        self._show_current()
+
+    def next_step(self) -> None:
+        self.select_step(self.current_step + 1)
+
+    def previous_step(self) -> None:
+        self.select_step(self.current_step - 1)
+
+    def _filmstrip_changed(self, row: int) -> None:
+        if row >= 0 and row != self.current_step:
+            self.select_step(row)
+
+    def _arrangement(self) -> Arrangement | None:
+        if not self.arranged.isChecked():
+            return None
+        return self.layouts.get(self.current_step)
+
+    def _visible_steps(self) -> list[int]:
+        arrangement = self._arrangement()
+        if arrangement is None:
+            return [self.current_step]
+        # The chosen step first: it is the one the person looks at.
+        return [self.current_step] + [i for i in arrangement.step_indexes if i != self.current_step]
+
+    def _request_full(self, indexes: Sequence[int]) -> None:
+        info = self.info
+        if info is None:
+            return
+        for index in indexes:
+            path = self.steps[index].image.path
+            decoded = self._images.get(path)
+            if decoded is None or decoded.image is None:
+                self.image_wanted.emit(info.summary.id, path, True)
+
+    def _request_thumbnails(self) -> None:
+        info = self.info
+        if info is None or self._thumbnails_asked:
+            return
+        self._thumbnails_asked = True
+        for step in self.steps:
+            if step.image.path not in self._images:
+                self.image_wanted.emit(info.summary.id, step.image.path, False)
+
+    def _show_current(self) -> None:
+        if not 0 <= self.current_step < len(self.steps):
+            return
+        step = self.steps[self.current_step]
+        self.arranged.setVisible(self.current_step in self.layouts)
+        arrangement = self._arrangement()
+        if arrangement is None:
+            placements: Sequence[Placement] = [Placement(self.current_step, 0, 0, step.width, step.height)]
+        else:
+            placements = arrangement.placements
+            self._request_full(self._visible_steps())
+        tiles = []
+        for placement in placements:
+            decoded = self._images.get(self.steps[placement.step_index].image.path)
+            image = decoded.image if decoded is not None else None
+            tiles.append(Tile(placement, image, current=placement.step_index == self.current_step))
+        self.image.show_tiles(tiles)
+        self._update_zoom_label()
+        number = self.current_step + 1
+        caption = html.escape(step.caption) if step.caption else "<i>no caption</i>"
+        extra = []
+        if step.capture_notes:
+            extra.append(html.escape(step.capture_notes))
+        if step.downscale < 1:
+            extra.append(f"downscaled to {step.downscale:.0%}")
+        where = html.escape(monitor_label(step))
+        self.caption.setText(
+            f"<b>Step {number} of {len(self.steps)}</b> — {caption}<br>"
+            f"<span style='color:gray'>{where} · {step.width}×{step.height}"
+            f"{' · ' + ' · '.join(extra) if extra else ''}</span>"
+        )
+
+    def image_ready(self, decoded: DecodedImage) -> None:
+        info = self.info
+        if info is None or decoded.ticket_id != info.summary.id:
+            return
+        known = self._images.get(decoded.path)
+        if known is None or decoded.image is not None or known.image is None:
+            self._images[decoded.path] = decoded if decoded.image is not None or known is None else known
+        for row, step in enumerate(self.steps):
+            if step.image.path == decoded.path:
+                item = self.filmstrip.item(row)
+                if item is not None:
+                    item.setIcon(QIcon(QPixmap.fromImage(decoded.thumbnail)))
+        if decoded.image is not None and decoded.path in {self.steps[i].image.path for i in self._visible_steps()}:
+            self._show_current()
+        if decoded.image is not None:
+            self._request_thumbnails()  # the first picture is up; now the rest of the filmstrip
+
+    def image_failed(self, ticket_id: str, path: str, reason: str) -> None:
+        info = self.info
+        if info is None or ticket_id != info.summary.id:
+            return
+        if 0 <= self.current_step < len(self.steps) and self.steps[self.current_step].image.path == path:
+            self.image.show_message(f"The picture could not be loaded: {reason}")
+
+    @property
+    def shown_image_count(self) -> int:
+        """Pictures on screen now (tests and the benchmark wait for this)."""
+        return sum(1 for tile in self.image.tiles if tile.image is not None)
+
+    def _zoom(self, action: Any) -> None:
+        action()
+        self._update_zoom_label()
+
+    def zoom(self, name: str) -> None:
+        self.zoom_buttons[name].click()
+
+    def _update_zoom_label(self) -> None:
+        self.zoom_label.setText(f"{self.image.zoom:.0%}" if self.image.tiles else "")
+
+    # ------------------------------------------------------------ system information
+    def _show_tree(self, info: TicketInfo) -> None:
+        expanded = self._expanded_keys()
+        # The groups the flags come from open by themselves: the evidence beside the verdict.
+        flagged = {GROUPS.get(flag.group, flag.group) for flag in info.flags}
+        self.tree.clear()
+        for node in build_tree(info.sysinfo, info.flags):
+            item = _tree_item(node)
+            self.tree.addTopLevelItem(item)
+            if node.key in flagged:
+                self.tree.expandRecursively(self.tree.indexFromItem(item), 2)
+            elif node.key == FLAGS_LABEL or node.key in expanded:
+                item.setExpanded(True)
+        self._filter_tree(self.system_search.text())
+
+    def _expanded_keys(self) -> set[str]:
+        found = set()
+        for i in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(i)
+            if item is not None and item.isExpanded():
+                found.add(item.text(0))
+        return found
+
+    def _filter_tree(self, text: str) -> None:
+        needle = text.strip()
+        for i in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(i)
+            if item is not None:
+                _filter_item(item, needle)
+
+    def tree_rows(self) -> list[tuple[str, str]]:
+        """Top-level rows as shown (key, value), in order: for tests and screenshots."""
+        rows = []
+        for i in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(i)
+            if item is not None and not item.isHidden():
+                rows.append((item.text(0), item.text(1)))
+        return rows
+
+    # ------------------------------------------------------------ history and timeline
+    def show_history(self, ticket_id: str, items: Sequence[HistoryItem]) -> None:
+        if self.info is None or self.info.summary.id != ticket_id:
+            return
+        self.history.clear()
+        t = self.info.summary
+        if not items:
+            self.history_note.setText(
+                f"No earlier tickets from {t.reporter_email or 'this person'} or {t.source_id or 'this machine'}."
+            )
+            return
+        machine = sum(1 for i in items if i.same_machine)
+        person = sum(1 for i in items if i.same_person)
+        self.history_note.setText(
+            f"{machine} earlier ticket{'s' if machine != 1 else ''} from {t.source_id or 'this machine'}, "
+            f"{person} from {t.reporter_email or 'this person'}. Click one to open it."
+        )
+        for item in items:
+            other = item.ticket
+            why = " and ".join(
+                w for w, on in (("same machine", item.same_machine), ("same person", item.same_person)) if on
+            )
+            row = QListWidgetItem(
+                f"{other.number} · {format_age(other.created_at)} ago · {other.status} · {other.category} · "
+                f"{other.title}   ({why})"
+            )
+            row.setData(HISTORY_ID_ROLE, other.id)
+            row.setToolTip(other.subject)
+            self.history.addItem(row)
+        self.tabs.setTabText(TAB_HISTORY, f"History ({len(items)})")
+
+    def show_history_failed(self, ticket_id: str, reason: str) -> None:
+        if self.info is not None and self.info.summary.id == ticket_id:
+            self.history_note.setText(f"Earlier tickets could not be loaded: {reason}")
+
+    def history_ids(self) -> list[str]:
+        return [str(self.history.item(i).data(HISTORY_ID_ROLE)) for i in range(self.history.count())]
+
+    def _history_clicked(self, item: QListWidgetItem) -> None:
+        ticket_id = item.data(HISTORY_ID_ROLE)
+        if isinstance(ticket_id, str):
+            self.open_requested.emit(ticket_id)
+
+    def _show_timeline(self, info: TicketInfo) -> None:
+        parts = []
+        for event in info.timeline:
+            parts.append(_event_html(event))
+        self.timeline.setHtml("".join(parts) or "<p>Nothing happened yet.</p>")
+
+
+# ---------------------------------------------------------------- helpers
+def _headline(description: str, fallback: str) -> tuple[str, str]:
+    """The title line and what the description adds to it (empty when the title says it all)."""
+    if not description:
+        return fallback, ""
+    first, _newline, more = description.partition("\n")
+    if len(first) <= MAX_TITLE_CHARS:
+        return first, more.strip()
+    cut = first.rfind(" ", 0, MAX_TITLE_CHARS)
+    return first[: cut if cut > 40 else MAX_TITLE_CHARS] + "…", description
+
+
+def _blank_icon() -> QIcon:
+    pixmap = QPixmap(THUMBNAIL)
+    pixmap.fill(QColor("#3a3f47"))
+    return QIcon(pixmap)
+
+
+def _meta_html(info: TicketInfo) -> str:
+    t = info.summary
+    who = html.escape(t.who or "someone who gave no name")
+    kind = {"kiosk": "kiosk", "agent": "laptop", "cli": "command line", "import": "imported"}.get(
+        t.source_kind, t.source_kind
+    )
+    where = html.escape(f"{kind} {t.source_id}".strip()) + (f" at {html.escape(t.site)}" if t.site else "")
+    when = t.created_at.astimezone().strftime("%Y-%m-%d %H:%M") if t.created_at else ""
+    parts = [f"<b>{who}</b>", where, f"{when} ({format_age(t.created_at)} ago)" if when else ""]
+    status = f"<b>{html.escape(t.status)}</b>"
+    assignee = html.escape(t.assignee) if t.assignee else "unassigned"
+    parts.append(f"{status} · {assignee}")
+    if t.category:
+        parts.append(html.escape(t.category))
+    if info.queue is not None and info.queue.state == "waiting" and info.queue.position:
+        parts.append(f"walk-up place <b>#{info.queue.position}</b>")
+    elif info.queue is not None and info.queue.state:
+        parts.append(f"walk-up: {html.escape(info.queue.state)}")
+    return " · ".join(p for p in parts if p)
+
+
+def _tree_item(node: Node) -> QTreeWidgetItem:
+    item = QTreeWidgetItem([node.key, node.value])
+    if node.severity is not None:
+        brush = QBrush(QColor(SEVERITY_COLOURS.get(node.severity, "#555")))
+        item.setForeground(0, brush)
+        item.setForeground(1, brush)
+    if node.key == FLAGS_LABEL:
+        font = item.font(0)
+        font.setBold(True)
+        item.setFont(0, font)
+    item.setToolTip(1, node.value)
+    for child in node.children:
+        item.addChild(_tree_item(child))
+    return item
+
+
+def _filter_item(item: QTreeWidgetItem, needle: str) -> bool:
+    """Show ``item`` if it or a descendant matches; expand the way to matches. Returns whether shown."""
+    if not needle:
+        item.setHidden(False)
+        for i in range(item.childCount()):
+            child = item.child(i)
+            if child is not None:
+                _filter_item(child, needle)
+        return True
+    low = needle.casefold()
+    own = low in item.text(0).casefold() or low in item.text(1).casefold()
+    any_child = False
+    for i in range(item.childCount()):
+        child = item.child(i)
+        if child is not None:
+            # Under a matching row everything stays visible: the match is the context.
+            shown = _filter_item(child, "" if own else needle)
+            any_child = any_child or (shown and not own)
+    item.setHidden(not (own or any_child))
+    if any_child:
+        item.setExpanded(True)
+    return own or any_child
+
+
+def _event_html(event: Mapping[str, Any]) -> str:
+    kind = str(event.get("kind", ""))
+    actor = html.escape(str(event.get("actor", "")))
+    at = str(event.get("at", ""))[:19].replace("T", " ")
+    data = event.get("data") if isinstance(event.get("data"), Mapping) else {}
+    assert isinstance(data, Mapping)
+    if kind == "created":
+        text = "Report received"
+    elif kind == "status":
+        text = f"Status {html.escape(str(data.get('from')))} → <b>{html.escape(str(data.get('to')))}</b>"
+    elif kind == "assigned":
+        text = f"Assigned to <b>{html.escape(str(data.get('to') or 'nobody'))}</b>"
+    elif kind == "queue":
+        text = f"Walk-up queue: {html.escape(str(data.get('state', '')))}"
+    elif kind in ("note", "reply"):
+        label = "Internal note" if kind == "note" else "Reply to the reporter"
+        body = html.escape(str(data.get("text", ""))).replace("\n", "<br>")
+        colour = "#fff8e1" if kind == "note" else "#e8f5e9"
+        text = f"<b>{label}</b><div style='background:{colour}; padding:4px'>{body}</div>"
+    else:
+        text = html.escape(kind)
+    return f"<p><span style='color:gray'>{html.escape(at)} · {actor}</span><br>{text}</p>"
+
+
+__all__ = ["TicketViewer"]

@@ -1,0 +1,156 @@
+"""The technician's changes feed, on its own thread (request/answer calls use shared_qt.workers).
+
+Updates come back as signals of a relay object that lives in the GUI thread, so the
+callbacks run there (queued connections), never on the feed's thread.
+
+The changes feed is a long poll: a call blocks until something changes or its wait runs
+out, and an HTTP request in flight cannot be cancelled. It runs on a daemon thread that is
+told to stop and not waited for, so closing the window never hangs on it; it finishes its
+current poll (at most the wait) and then ends without reporting anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from PySide6.QtCore import QObject, Signal
+
+from agent.connectors.base import AuthError, ConnectorError, PermanentError
+from shared_qt.workers import lower_thread_priority
+from technician.client import Board, Feature, TechClient, TicketInfo, is_connection_problem
+
+log = logging.getLogger(__name__)
+
+MAX_FETCH_PER_BATCH: Final = 200  # more changed tickets than this at once: reload the list instead
+RETRY_FIRST_SECONDS: Final = 0.25
+RETRY_MAX_SECONDS: Final = 2.0
+WORKER_NICENESS: Final = 5
+
+
+# ---------------------------------------------------------------- the changes feed
+@dataclass(frozen=True)
+class FeedUpdate:
+    """Tickets that changed, as they are now, with the kinds of change; boards of the sites touched."""
+
+    tickets: Sequence[TicketInfo]
+    kinds: dict[str, frozenset[str]] = field(default_factory=dict)
+    boards: Sequence[Board] = ()
+    last_seq: int = 0
+
+
+class _FeedRelay(QObject):
+    update = Signal(object)  # FeedUpdate
+    lost = Signal(str)
+    restored = Signal()
+    refused = Signal(str)
+    resync = Signal()
+
+
+class ChangeFeed(QObject):
+    """Follows the backend's changes feed from ``after`` and reports every changed ticket, fetched fresh.
+
+    ``lost`` when the backend stops answering (it keeps trying, with a short back-off),
+    ``restored`` when it answers again; changes made meanwhile are then delivered, as the
+    feed continues from the last sequence number it saw.
+    """
+
+    update = Signal(object)
+    lost = Signal(str)
+    restored = Signal()
+    refused = Signal(str)
+    resync = Signal()
+
+    def __init__(self, client: TechClient, after: int, *, wait_seconds: float, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._client = client
+        self._after = after
+        self._wait = wait_seconds
+        self._stop = threading.Event()
+        self._relay = _FeedRelay()  # no parent: the thread may outlive this object by one poll
+        self._relay.update.connect(self.update)
+        self._relay.lost.connect(self.lost)
+        self._relay.restored.connect(self.restored)
+        self._relay.refused.connect(self.refused)
+        self._relay.resync.connect(self.resync)
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="showdesk-tech-feed", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the thread to end after its current poll; it reports nothing more."""
+        self._stop.set()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
+
+    def _send(self, signal: Any, *args: object) -> None:
+        if self._stop.is_set():
+            return
+        try:
+            signal.emit(*args)
+        except RuntimeError:
+            self._stop.set()
+
+    def _run(self) -> None:
+        lower_thread_priority(WORKER_NICENESS)
+        after = self._after
+        failing = False
+        delay = RETRY_FIRST_SECONDS
+        relay = self._relay
+        while not self._stop.is_set():
+            try:
+                batch = self._client.changes(after, wait=self._wait)
+                if self._stop.is_set():
+                    return
+                if batch.changes:
+                    self._deliver(batch.changes, batch.last_seq)
+                after = batch.last_seq
+                if failing:
+                    failing = False
+                    self._send(relay.restored)
+                delay = RETRY_FIRST_SECONDS
+            except AuthError as exc:
+                self._send(relay.refused, exc.reason)
+                self._stop.wait(5.0)
+            except ConnectorError as exc:
+                if is_connection_problem(exc):
+                    if not failing:
+                        failing = True
+                        self._send(relay.lost, exc.reason)
+                else:
+                    log.warning("the changes feed failed: %s", exc)
+                self._stop.wait(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+            except Exception:  # a bug must not end live updates silently
+                log.exception("the changes feed failed unexpectedly")
+                self._stop.wait(RETRY_MAX_SECONDS)
+
+    def _deliver(self, changes: Sequence[Any], last_seq: int) -> None:
+        kinds: dict[str, set[str]] = {}
+        for change in changes:
+            kinds.setdefault(change.ticket_id, set()).add(change.kind)
+        if len(kinds) > MAX_FETCH_PER_BATCH:
+            self._send(self._relay.resync)
+            return
+        tickets: list[TicketInfo] = []
+        for ticket_id in kinds:
+            try:
+                tickets.append(self._client.ticket(ticket_id))
+            except PermanentError as exc:  # gone, or not readable: nothing to show
+                log.info("changed ticket %s could not be read: %s", ticket_id, exc)
+        boards: list[Board] = []
+        if Feature.WALK_UP in self._client.features:
+            sites = {t.summary.site for t in tickets if t.summary.walk_up and t.summary.site}
+            boards = [self._client.board(site) for site in sorted(s for s in sites if s)]
+        self._send(
+            self._relay.update,
+            FeedUpdate(tickets, {k: frozenset(v) for k, v in kinds.items()}, boards, last_seq),
+        )

@@ -1,0 +1,118 @@
+"""The step recorder: ordered steps with captions, pause, capture on every click (XRecord on the real Xvfb)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from agent.laptop.agent_app import AgentApp
+from agent.laptop.click_hook import X11ClickListener, click_listener_problem
+from agent.laptop.report_window import ReportWindow
+from agent.markup import normalized_rect, open_image
+from tests.fixtures.xvfb import XvfbServer, paint_root
+from tests.laptop.conftest import AgentHarness
+
+pytestmark = pytest.mark.xvfb
+
+
+def fill(xvfb: XvfbServer, colour: tuple[int, int, int]) -> None:
+    paint_root(xvfb.display, Image.new("RGB", (xvfb.width, xvfb.height), colour))
+
+
+def capture_with_caption(agent: AgentApp, qtbot: QtBot, caption: str) -> None:
+    bar = agent.recorder.bar
+    bar.caption_edit.clear()
+    qtbot.keyClicks(bar.caption_edit, caption)
+    with qtbot.waitSignal(agent.recorder.step_added, timeout=15_000):
+        qtbot.mouseClick(bar.capture_button, Qt.MouseButton.LeftButton)
+
+
+def only_colour(data: bytes) -> tuple[int, int, int] | None:
+    colours = open_image(data).convert("RGB").getcolors(maxcolors=2)
+    return colours[0][1] if colours and len(colours) == 1 else None
+
+
+def test_recorded_steps_arrive_in_order_with_their_captions(
+    harness: AgentHarness, qtbot: QtBot, xvfb_display: XvfbServer
+) -> None:
+    agent = harness.make()
+    agent.tray.action("record").trigger()
+    bar = agent.recorder.bar
+    assert bar.isVisible() and agent.recorder.recording
+    fill(xvfb_display, (200, 0, 0))
+    capture_with_caption(agent, qtbot, "Open the File menu")
+    fill(xvfb_display, (0, 200, 0))
+    capture_with_caption(agent, qtbot, "Click Save")
+    assert bar.count_label.text() == "2 steps"
+    assert bar.caption_edit.text() == "", "the caption belongs to the step it was typed for"
+
+    qtbot.mouseClick(bar.pause_button, Qt.MouseButton.LeftButton)
+    assert agent.recorder.paused and not bar.capture_button.isEnabled()
+    assert agent.recorder.capture_step("while paused") is False
+    qtbot.mouseClick(bar.pause_button, Qt.MouseButton.LeftButton)
+    fill(xvfb_display, (0, 0, 200))
+    capture_with_caption(agent, qtbot, "The error appears")
+
+    with qtbot.waitSignal(agent.report_shown, timeout=15_000) as shown:
+        qtbot.mouseClick(bar.stop_button, Qt.MouseButton.LeftButton)
+    window = shown.args[0]
+    assert isinstance(window, ReportWindow)
+    assert not bar.isVisible() and not agent.recorder.recording
+    steps = window.draft.steps
+    assert [s.caption for s in steps] == ["Open the File menu", "Click Save", "The error appears"]
+    assert [only_colour(s.image) for s in steps] == [(200, 0, 0), (0, 200, 0), (0, 0, 200)]
+    assert window.steps_list.count() == 3
+
+
+def test_every_click_captures_a_step_with_the_click_marked(
+    harness: AgentHarness, qtbot: QtBot, xvfb_display: XvfbServer
+) -> None:
+    fill(xvfb_display, (60, 60, 60))
+    agent = harness.make()
+    agent.start_recording()
+    bar = agent.recorder.bar
+    assert bar.on_click_box.isEnabled(), bar.on_click_box.toolTip()
+    bar.on_click_box.setChecked(True)
+    for x, y in ((300, 200), (1500, 900)):
+        with qtbot.waitSignal(agent.recorder.step_added, timeout=15_000):
+            subprocess.run(["xdotool", "mousemove", str(x), str(y), "click", "1"], env=xvfb_display.env, check=True)
+    first, second = agent.recorder.steps
+    for step, (x, y) in ((first, (300, 200)), (second, (1500, 900))):
+        (mark,) = step.draft.markup
+        assert mark.kind == "rectangle"
+        left, top, right, bottom = normalized_rect(mark)
+        assert (left + right) / 2 == pytest.approx(x) and (top + bottom) / 2 == pytest.approx(y)
+        assert step.draft.original is None  # the pixels stay as captured; the mark is data
+    qtbot.mouseClick(bar.pause_button, Qt.MouseButton.LeftButton)
+    subprocess.run(["xdotool", "mousemove", "10", "10", "click", "1"], env=xvfb_display.env, check=True)
+    with qtbot.waitSignal(agent.report_shown, timeout=15_000) as shown:
+        agent.recorder.stop()
+    window = shown.args[0]
+    assert len(window.draft.steps) == 2, "a click while paused is no step"
+    assert [len(s.markup) for s in window.draft.steps] == [1, 1]
+
+
+def test_capture_on_click_says_why_it_is_unavailable() -> None:
+    assert "Wayland" in (click_listener_problem({"WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":0"}) or "")
+    assert click_listener_problem({}) == "there is no X display to follow clicks on"
+    assert click_listener_problem({"DISPLAY": ":5"}) is None
+
+
+def test_the_recorder_shows_why_clicks_cannot_be_followed(harness: AgentHarness) -> None:
+    def refuse(_callback: object) -> X11ClickListener:
+        return X11ClickListener(lambda x, y, b: None, ":4242")  # no X server there
+
+    agent = harness.make(click_listener=refuse)
+    agent.start_recording()
+    box = agent.recorder.bar.on_click_box
+    assert box.isEnabled()
+    problems: list[str] = []
+    agent.recorder.problem.connect(problems.append)
+    box.setChecked(True)
+    assert not box.isChecked() and not box.isEnabled()
+    assert problems and ":4242" in problems[0]
+    assert box.toolTip().startswith("Not available here:")

@@ -1,0 +1,161 @@
+"""The viewer against the real server: steps, flags from the system information, history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from agent.bundle import StepDraft
+from technician.model import Column
+from technician.viewer import TAB_HISTORY
+from tests.fixtures.server import ServerProcess
+from tests.technician.conftest import (
+    ReportSender,
+    TechWindows,
+    crafted_sysinfo,
+    key_click,
+    mouse_click,
+    multi_monitor_steps,
+    open_in_viewer,
+    screen_png,
+)
+
+
+def three_steps() -> list[StepDraft]:
+    start = datetime.now(UTC)
+    return [
+        StepDraft(screen_png(640, 400, f"step {i}"), 640, 400, start + timedelta(seconds=30 * i), caption=caption)
+        for i, caption in enumerate(("I open the invoice", "I press Print", "This error appears"), start=1)
+    ]
+
+
+def test_steps_in_order_with_filmstrip_keys_and_zoom(
+    qtbot: QtBot, server_process: ServerProcess, reporter: ReportSender, tech_windows: TechWindows
+) -> None:
+    ticket = reporter.send(steps=three_steps())
+    window = tech_windows(server_process)
+    open_in_viewer(qtbot, window, ticket.id)
+    viewer = window.viewer
+    qtbot.waitUntil(lambda: viewer.shown_image_count == 1)
+    assert viewer.filmstrip.count() == 3
+    assert "Step 1 of 3" in viewer.caption.text() and "I open the invoice" in viewer.caption.text()
+    image = viewer.image.tiles[0].image
+    assert image is not None and (image.width(), image.height()) == (640, 400)
+
+    window.queue_view.table.setFocus()
+    key_click(qtbot, window.queue_view.table, Qt.Key.Key_Right)
+    assert viewer.current_step == 1 and "I press Print" in viewer.caption.text()
+    key_click(qtbot, window.queue_view.table, Qt.Key.Key_Right)
+    key_click(qtbot, window.queue_view.table, Qt.Key.Key_Right)  # past the last step: stays there
+    assert viewer.current_step == 2 and "This error appears" in viewer.caption.text()
+    assert viewer.filmstrip.currentRow() == 2
+    qtbot.waitUntil(lambda: viewer.shown_image_count == 1)
+    qtbot.waitUntil(lambda: all(not viewer.filmstrip.item(i).icon().isNull() for i in range(3)))
+
+    window.actions_by_name["zoom-actual"].trigger()
+    assert viewer.image.zoom == 1.0 and not viewer.image.fitting
+    window.actions_by_name["zoom-in"].trigger()
+    assert viewer.image.zoom == 1.25
+    window.actions_by_name["zoom-fit"].trigger()
+    assert viewer.image.zoom < 1.25
+    assert viewer.image.fitting
+
+
+def test_monitors_of_one_capture_are_shown_where_they_stood(
+    qtbot: QtBot, server_process: ServerProcess, reporter: ReportSender, tech_windows: TechWindows
+) -> None:
+    ticket = reporter.send(steps=multi_monitor_steps(2, (320, 180)))
+    window = tech_windows(server_process)
+    open_in_viewer(qtbot, window, ticket.id)
+    viewer = window.viewer
+    qtbot.waitUntil(lambda: viewer.shown_image_count == 2)
+    assert viewer.arranged.isVisibleTo(window)
+    placements = [(t.placement.left, t.placement.top, t.current) for t in viewer.image.tiles]
+    assert placements == [(0, 0, True), (320, 0, False)]
+    assert "monitor 1 “DP-1”" in viewer.caption.text()
+
+    viewer.next_step()
+    assert [t.current for t in viewer.image.tiles] == [False, True]
+    assert "monitor 2" in viewer.caption.text()
+    viewer.arranged.setChecked(False)
+    assert len(viewer.image.tiles) == 1 and viewer.image.tiles[0].placement.step_index == 1
+
+
+def test_flags_from_a_crafted_snapshot_are_computed_and_shown_first(
+    qtbot: QtBot, server_process: ServerProcess, reporter: ReportSender, tech_windows: TechWindows
+) -> None:
+    snapshot = crafted_sysinfo(
+        disks=[{"mount": "/home", "filesystem": "ext4", "read_only": False, "total": 500 * 2**30,
+                "used": 485 * 2**30, "free": 15 * 2**30, "percent": 97.0}],
+        network={"default_route_known": True, "default_routes": []},
+        battery={"present": True, "plugged_in": False, "percent": 12.0},
+    )  # fmt: skip
+    sick = reporter.send(sysinfo=snapshot, source_id="lt-sick")
+    healthy = reporter.send(sysinfo=crafted_sysinfo(), source_id="pc-fine")
+    window = tech_windows(server_process)
+    model = window.session.model
+
+    # The queue computes flags for the rows on screen, by itself.
+    sick_row = model.row_of(sick.id)
+    healthy_row = model.row_of(healthy.id)
+    assert sick_row is not None and healthy_row is not None
+    qtbot.waitUntil(lambda: model.index(sick_row, Column.FLAGS).data() not in ("…", ""), timeout=10_000)
+    assert model.index(sick_row, Column.FLAGS).data() == "no default route +2"
+    tooltip = model.index(sick_row, Column.FLAGS).data(Qt.ItemDataRole.ToolTipRole)
+    assert "/home is 97 % full" in tooltip and "12 %" in tooltip
+    qtbot.waitUntil(lambda: model.index(healthy_row, Column.FLAGS).data() == "", timeout=10_000)
+
+    open_in_viewer(qtbot, window, sick.id)
+    viewer = window.viewer
+    strip = viewer.flags_strip.text()
+    assert viewer.flags_strip.isVisibleTo(window)
+    assert strip.index("No default route") < strip.index("/home is 97 % full")  # critical before warning
+    assert "On battery at 12 %" in strip
+    rows = viewer.tree_rows()
+    assert rows[0] == ("Flags", "3 found")
+    flags_item = viewer.tree.topLevelItem(0)
+    assert flags_item is not None and flags_item.isExpanded()
+    assert [flags_item.child(i).text(0) for i in range(3)] == ["critical", "warning", "warning"]  # type: ignore[union-attr]
+    assert [name for name, _value in rows[1:4]] == ["Operating system", "Memory", "Disks"]
+    expanded = {
+        item.text(0)
+        for i in range(viewer.tree.topLevelItemCount())
+        if (item := viewer.tree.topLevelItem(i)) is not None and item.isExpanded()
+    }
+    assert expanded == {"Flags", "Disks", "Network", "Battery"}  # where each flag comes from, opened
+
+    viewer.system_search.setText("route_known")  # searchable: only the way to the match stays
+    assert [name for name, _value in viewer.tree_rows()] == ["Network"]
+    viewer.system_search.setText("")
+    assert len(viewer.tree_rows()) == len(rows)
+
+    open_in_viewer(qtbot, window, healthy.id)
+    assert "No flags" in viewer.flags_strip.text()
+    assert viewer.tree_rows()[0] == ("Flags", "none")
+
+
+def test_history_lists_the_earlier_ticket_of_the_same_machine_one_click_away(
+    qtbot: QtBot, server_process: ServerProcess, reporter: ReportSender, tech_windows: TechWindows
+) -> None:
+    earlier = reporter.send(source_id="pc-42", name="Grace Hopper", email="grace@example.org", category="Hardware",
+                            description="The dock stops charging")  # fmt: skip
+    reporter.send(source_id="pc-7", name="Alan Turing", email="alan@example.org", description="Unrelated")
+    latest = reporter.send(source_id="pc-42", name="Katherine Johnson", email="kj@example.org",
+                           description="The dock again")  # fmt: skip
+    window = tech_windows(server_process)
+    open_in_viewer(qtbot, window, latest.id)
+    viewer = window.viewer
+    qtbot.waitUntil(lambda: viewer.history.count() > 0, timeout=10_000)
+    assert viewer.history_ids() == [earlier.id]
+    assert "same machine" in viewer.history.item(0).text()
+    assert viewer.tabs.tabText(TAB_HISTORY) == "History (1)"
+
+    window.actions_by_name["show-history"].trigger()
+    assert viewer.tabs.currentIndex() == TAB_HISTORY
+    rect = viewer.history.visualItemRect(viewer.history.item(0))
+    mouse_click(qtbot, viewer.history.viewport(), pos=rect.center())
+    qtbot.waitUntil(lambda: viewer.info is not None and viewer.info.summary.id == earlier.id, timeout=10_000)
+    assert window.queue_view.selected_ticket_id() == earlier.id
+    assert "Grace Hopper" in viewer.meta.text()
