@@ -24,10 +24,29 @@ def canary() -> str:
 
 
 @pytest.fixture
-def busy_child(canary: str) -> Iterator[subprocess.Popen[bytes]]:
+def word_canary() -> str:
+    """A canary too short and plain for the random-word rule: only a tool's own password rule can catch it."""
+    return f"canary{secrets.randbelow(10**6):06d}"
+
+
+# Password options of other tools, as they appear on a process's command line (the canary
+# process passes them as plain arguments); and an ordinary -p that must survive.
+PLANTED_TOOL_ARGUMENTS = (
+    "mysql -u root -p{c} shop",
+    "sshpass -p {c} ssh -p 2222 backup.local",
+    "curl -u bob:{c} https://intranet.local",
+    "smbclient -U bob%{c} //files/share",
+    "ldapsearch -x -w {c} -b dc=example",
+)
+
+
+@pytest.fixture
+def busy_child(canary: str, word_canary: str) -> Iterator[subprocess.Popen[bytes]]:
     """A real process spinning one core, with canaries on its command line and in its environment."""
+    planted = " ".join(PLANTED_TOOL_ARGUMENTS).format(c=word_canary).split()
     child = subprocess.Popen(
-        [sys.executable, "-c", "while True: pass", f"--password={canary}", f"API_TOKEN={canary}", "--token", canary],
+        [sys.executable, "-c", "while True: pass", f"--password={canary}", f"API_TOKEN={canary}", "--token", canary,
+         *planted],
         env={"API_TOKEN": canary, "DB_PASSWORD": canary, "PATH": "/usr/bin:/bin"},
     )
     try:
@@ -46,7 +65,7 @@ def busy_child(canary: str) -> Iterator[subprocess.Popen[bytes]]:
 
 
 def test_planted_canaries_appear_nowhere_in_the_snapshot(
-    busy_child: subprocess.Popen[bytes], canary: str, monkeypatch: pytest.MonkeyPatch
+    busy_child: subprocess.Popen[bytes], canary: str, word_canary: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("https_proxy", f"http://alice:{canary}@proxy.invalid:3128")
     monkeypatch.setenv("HTTP_PROXY", f"bob:{canary}@proxy.invalid:8080")
@@ -70,6 +89,9 @@ def test_planted_canaries_appear_nowhere_in_the_snapshot(
     assert snapshot["planted"]["settings"]["db"]["host"] == "db.local"  # type: ignore[index]
     assert canary not in serialized
     assert canary not in format_text(snapshot)
+    assert word_canary not in serialized and word_canary not in format_text(snapshot)
+    # Scrubbed by the tools' rules, the rest of their arguments intact (ssh's -p is a port).
+    assert "mysql -u root -p[scrubbed] shop sshpass -p [scrubbed] ssh -p 2222 backup.local" in serialized
 
 
 def test_secret_key_names_match_whole_words() -> None:
@@ -86,6 +108,8 @@ def test_secret_key_names_match_whole_words() -> None:
         "Set-Cookie",
         "credentials",
         "db_passwd",
+        "pass",
+        "SMTP_PASS",
         "Authorization",
         "keys",
     ):
@@ -205,3 +229,80 @@ def test_logging_filter_scrubs_messages_arguments_and_tracebacks(canary: str) ->
     assert "ConnectionError: refused for token=[scrubbed]" in output
     assert "upload failed" in output
     assert "odd args" in output
+
+
+@pytest.mark.parametrize(
+    ("command_line", "expected"),
+    [
+        ("mysql -u root -pS3cretPw shop", "mysql -u root -p[scrubbed] shop"),
+        ("/usr/bin/mysql --password=S3cretPw shop", "/usr/bin/mysql --password=[scrubbed] shop"),
+        ("mysqldump -uroot -pX --all-databases", "mysqldump -uroot -p[scrubbed] --all-databases"),
+        ("mariadb-dump -h db -pS3cretPw", "mariadb-dump -h db -p[scrubbed]"),
+        ("sshpass -p S3cretPw ssh -p 22 host", "sshpass -p [scrubbed] ssh -p 22 host"),
+        ("sshpass -pS3cretPw scp -P 2222 a host:b", "sshpass -p[scrubbed] scp -P 2222 a host:b"),
+        ("psql postgresql://bob:S3cretPw@db:5432/app", "psql postgresql://[scrubbed]@db:5432/app"),
+        ("psql 'host=db user=bob password=S3cretPw'", "psql 'host=db user=bob password=[scrubbed]'"),
+        ("smbclient //files/share -U bob%S3cretPw", "smbclient //files/share -U bob%[scrubbed]"),
+        ("smbclient //files/share -Ubob%S3cretPw", "smbclient //files/share -Ubob%[scrubbed]"),
+        ("smbclient //files/share --user=DOM/bob%S3cretPw", "smbclient //files/share --user=DOM/bob%[scrubbed]"),
+        ("curl -u bob:S3cretPw https://intranet.local", "curl -u bob:[scrubbed] https://intranet.local"),
+        ("curl --user bob:S3cretPw https://x.local", "curl --user bob:[scrubbed] https://x.local"),
+        ("curl -ubob:S3cretPw https://x.local", "curl -ubob:[scrubbed] https://x.local"),
+        ("curl -U proxyuser:S3cretPw https://x.local", "curl -U proxyuser:[scrubbed] https://x.local"),
+        ("wget --password=S3cretPw https://x.local/f", "wget --password=[scrubbed] https://x.local/f"),
+        ("wget --http-password=S3cretPw https://x.local/f", "wget --http-password=[scrubbed] https://x.local/f"),
+        ("wget --ftp-password S3cretPw ftp://x.local/f", "wget --ftp-password [scrubbed] ftp://x.local/f"),
+        ("ldapsearch -x -D cn=admin -w S3cretPw -b dc=x", "ldapsearch -x -D cn=admin -w [scrubbed] -b dc=x"),
+        ("ldapmodify -wS3cretPw -f change.ldif", "ldapmodify -w[scrubbed] -f change.ldif"),
+        ("ldappasswd -w Old1 -s New2 uid=bob", "ldappasswd -w [scrubbed] -s [scrubbed] uid=bob"),
+        ("redis-cli -h cache -a S3cretPw ping", "redis-cli -h cache -a [scrubbed] ping"),
+        ("redis-cli --pass S3cretPw ping", "redis-cli --pass [scrubbed] ping"),
+        (r"net use Z: \\files\share S3cretPw /user:DOM\bob", r"net use Z: \\files\share [scrubbed] /user:DOM\bob"),
+        ("net user bob S3cretPw /add", "net user bob [scrubbed] /add"),
+        ("mount -o username=bob,password=S3cretPw //f/s /mnt", "mount -o username=bob,password=[scrubbed] //f/s /mnt"),
+        ("sqlcmd -S db -U sa -P S3cretPw", "sqlcmd -S db -U sa -P [scrubbed]"),
+        ("mongosh --host db -u bob -p S3cretPw", "mongosh --host db -u bob -p [scrubbed]"),
+        ("sqlplus scott/S3cretPw@orcl", "sqlplus scott/[scrubbed]@orcl"),
+        ("unzip -P S3cretPw archive.zip", "unzip -P [scrubbed] archive.zip"),
+        ("7z x -pS3cretPw archive.7z", "7z x -p[scrubbed] archive.7z"),
+        ("xfreerdp /v:host /u:bob /p:S3cretPw", "xfreerdp /v:host /u:bob /p:[scrubbed]"),
+        ("lftp -u bob,S3cretPw ftp.local", "lftp -u bob,[scrubbed] ftp.local"),
+        ("docker login -u bob -p S3cretPw registry.local", "docker login -u bob -p [scrubbed] registry.local"),
+        ("nmcli dev wifi connect Office password S3cretPw", "nmcli dev wifi connect Office password [scrubbed]"),
+        ("ipmitool -H bmc -U admin -P S3cretPw power status", "ipmitool -H bmc -U admin -P [scrubbed] power status"),
+        ("openssl enc -aes256 -k S3cretPw -in f", "openssl enc -aes256 -k [scrubbed] -in f"),
+        ("openssl pkcs12 -passin pass:S3cretPw -in f", "openssl pkcs12 -passin pass:[scrubbed] -in f"),
+        ("snmpwalk -v3 -u bob -A S3cretPw -X Priv4te host", "snmpwalk -v3 -u bob -A [scrubbed] -X [scrubbed] host"),
+        ("plink -pw S3cretPw host", "plink -pw [scrubbed] host"),
+    ],
+)
+def test_tools_password_options_are_scrubbed(command_line: str, expected: str) -> None:
+    assert scrub_command_line(command_line) == expected
+    # The same, as argv elements (a collector that keeps the words apart).
+    assert scrub({"cmdline": command_line.split(" ")}) == {"cmdline": expected.split(" ")}
+
+
+@pytest.mark.parametrize(
+    "command_line",
+    [
+        "ssh -p 22 backup.local",
+        "scp -P 2222 a host:b",
+        "python -p script.py",
+        "psql -h db -p 5432 -U bob app",
+        "pg_dump -p 5433 app",
+        "redis-cli -p 6379 ping",
+        "mysql -P 3306 -p shop",
+        "docker run -p 8080:80 nginx",
+        "nc -l -p 9000",
+        "rsync -a -e ssh /src host:/dst",
+        "curl -u bob https://x.local",
+        "sqlplus /nolog",
+        "sshpass -f /etc/pw ssh -p 22 host",
+        "net use Z: \\\\files\\share * /user:bob",
+        "smbclient -L files -U bob",
+        "zip -r out.zip dir",
+        "sudo -u alice -p prompt ls",
+    ],
+)
+def test_ordinary_options_of_these_tools_are_left_alone(command_line: str) -> None:
+    assert scrub_command_line(command_line) == command_line
