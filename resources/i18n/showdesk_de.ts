@@ -24,8 +24,12 @@
         <translation>Auf diesem Kiosk ist keine Administrator-PIN gesetzt.</translation>
     </message>
     <message>
-        <source>Too many wrong PINs. Try again in a minute.</source>
-        <translation>Zu viele falsche PINs. Bitte in einer Minute erneut versuchen.</translation>
+        <source>Too many wrong PINs. Try again at %1.</source>
+        <translation>Zu viele falsche PINs. Bitte um %1 Uhr erneut versuchen.</translation>
+    </message>
+    <message>
+        <source>Too many wrong PINs. Try again on %1 at %2.</source>
+        <translation>Zu viele falsche PINs. Bitte am %1 um %2 Uhr erneut versuchen.</translation>
     </message>
     <message>
         <source>Wrong PIN.</source>

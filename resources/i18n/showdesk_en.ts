@@ -24,8 +24,12 @@
         <translation>No administrator PIN is set on this kiosk.</translation>
     </message>
     <message>
-        <source>Too many wrong PINs. Try again in a minute.</source>
-        <translation>Too many wrong PINs. Try again in a minute.</translation>
+        <source>Too many wrong PINs. Try again at %1.</source>
+        <translation>Too many wrong PINs. Try again at %1.</translation>
+    </message>
+    <message>
+        <source>Too many wrong PINs. Try again on %1 at %2.</source>
+        <translation>Too many wrong PINs. Try again on %1 at %2.</translation>
     </message>
     <message>
         <source>Wrong PIN.</source>
