@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import platformdirs
 from PySide6.QtWidgets import QApplication, QWidget
 
 from agent.config import Config
@@ -16,21 +15,10 @@ from agent.connectors.base import Connector
 from agent.outbox import Outbox, Sender
 from kiosk.i18n import Translations
 from kiosk.image_source import CameraImageSource, FileImageSource, ImageSource
+from kiosk.paths import kiosk_data_dir, kiosk_temp_root
 from kiosk.settings import KioskSettings
 from kiosk.showme import mss_grabber
 from kiosk.window import KioskServices, KioskWindow
-
-APP_NAME = "showdesk"
-
-
-def kiosk_data_dir() -> Path:
-    """Per-machine kiosk state that is not personal (statistics)."""
-    return platformdirs.user_data_path(APP_NAME, appauthor=False) / "kiosk"
-
-
-def kiosk_temp_root() -> Path:
-    """Where sessions keep temporary files; each session's directory is removed when it ends."""
-    return platformdirs.user_cache_path(APP_NAME, appauthor=False) / "kiosk-sessions"
 
 
 def image_source_for(config_value: str) -> ImageSource | None:

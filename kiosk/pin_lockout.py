@@ -25,10 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import platformdirs
-
-from agent.config import APP_NAME
 from agent.fsutil import atomic_write_bytes
+from kiosk.paths import kiosk_data_dir
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +40,8 @@ _MAX_DOUBLINGS: Final = 64
 
 
 def default_state_path() -> Path:
-    """The lockout file beside the kiosk's other machine state (``kiosk.app.kiosk_data_dir``).
-
-    Spelled out here rather than imported because ``kiosk.app`` builds the Qt window, which
-    imports this module.
-    """
-    return platformdirs.user_data_path(APP_NAME, appauthor=False) / "kiosk" / STATE_FILE_NAME
+    """The lockout file beside the kiosk's other machine state."""
+    return kiosk_data_dir() / STATE_FILE_NAME
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pytestqt.qtbot import QtBot
 
 # BackgroundRunner as the pad imports it, so these tests follow its package wherever it moves.
 from kiosk.admin import AdminPinOverlay, BackgroundRunner
-from kiosk.app import kiosk_data_dir
+from kiosk.paths import kiosk_data_dir
 from kiosk.pin_lockout import PinLockout, default_state_path
 from kiosk.settings import hash_pin
 from tests.kiosk.conftest import WindowFactory, site_settings
