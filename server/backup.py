@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from server.blobs import BlobStore, discard
-from server.fsio import fsync_dir, fsync_file, make_private_dir
+from server.fsio import create_private_file, fsync_dir, fsync_file, make_private_dir
 from server.store import DB_FILENAME, SCHEMA_VERSION, Store
 
 _COPY_CHUNK = 1024 * 1024
@@ -87,6 +87,8 @@ def backup(data_dir: Path, destination: Path) -> BackupSummary:
 
 def _snapshot(store: Store, target: Path) -> None:
     discard(target)
+    # Made 0600 first: SQLite would create it with the umask's mode, and its journal takes the same mode.
+    create_private_file(target)
     source = store.connection()
     copy = sqlite3.connect(target)
     try:
@@ -217,6 +219,7 @@ def _restore_locked(backup_dir: Path, data_dir: Path, *, replace: bool) -> tuple
 
 def _copy_database(source: Path, target: Path) -> None:
     discard(target)
+    create_private_file(target)
     reader = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     writer = sqlite3.connect(target)
     try:

@@ -7,18 +7,33 @@ new directories to make durable. A blob is written completely before the databas
 row that names it commits, so a crash leaves at worst an unreferenced blob, never a
 ticket whose file is missing or half written. Blobs are never served by path: the API
 looks them up through the database.
+
+Blobs and temporary files are 0600, their directories 0700 (see ``server.fsio``). A write
+that runs out of space (ENOSPC, EDQUOT) raises ``StorageFullError``; the caller removes
+its temporary files, and a blob is only ever renamed into place complete.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import stat
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final
 
-from server.fsio import fsync_dir, fsync_file, make_private_dir
+from server.fsio import (
+    PRIVATE_DIR_MODE,
+    PRIVATE_FILE_MODE,
+    fsync_dir,
+    fsync_file,
+    is_storage_full,
+    make_private_dir,
+    restrict_mode,
+)
+from server.store import StorageFullError
 
 _SHA256_RE: Final = re.compile(r"^[0-9a-f]{64}$")
 
@@ -32,13 +47,26 @@ class BlobStore:
         make_private_dir(self.root)
         make_private_dir(self.tmp)
         made = False
-        for prefix in range(256):
-            shard = self.root / f"{prefix:02x}"
-            if not shard.is_dir():
-                shard.mkdir(mode=0o700, exist_ok=True)
-                made = True
+        with storage_full_as_error(f"making the blob directories under {self.root}"):
+            for prefix in range(256):
+                shard = self.root / f"{prefix:02x}"
+                if not shard.is_dir():
+                    shard.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
+                    made = True
+                restrict_mode(shard, PRIVATE_DIR_MODE)
         if made:
             fsync_dir(self.root)
+        self._restrict_blob_modes()
+
+    def _restrict_blob_modes(self) -> None:
+        """Make every stored blob 0600: files copied in by hand or by another tool may be readable by all."""
+        for shard in self.root.iterdir():
+            if not shard.is_dir():
+                continue
+            with os.scandir(shard) as entries:
+                for entry in entries:
+                    if entry.is_file(follow_symlinks=False) and stat.S_IMODE(entry.stat().st_mode) != PRIVATE_FILE_MODE:
+                        restrict_mode(Path(entry.path), PRIVATE_FILE_MODE)
 
     def path_for(self, sha256: str) -> Path:
         if not _SHA256_RE.match(sha256):
@@ -47,7 +75,9 @@ class BlobStore:
 
     def new_temp(self) -> tuple[int, Path]:
         """An open file descriptor and the path of a fresh temporary file for an upload."""
-        fd, name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=self.tmp)
+        with storage_full_as_error(f"creating a temporary file in {self.tmp}"):
+            # mkstemp makes the file 0600 whatever the umask.
+            fd, name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=self.tmp)
         return fd, Path(name)
 
     def commit(self, items: Sequence[tuple[Path, str]]) -> None:
@@ -59,16 +89,20 @@ class BlobStore:
         renamed, and each directory that gained an entry is fsynced once.
         """
         touched: set[Path] = set()
-        for temp, sha256 in items:
-            final = self.path_for(sha256)
-            if final.exists():
-                discard(temp)
-                continue
-            fsync_file(temp)
-            temp.replace(final)
-            touched.add(final.parent)
-        for directory in sorted(touched):
-            fsync_dir(directory)
+        # A failure half way leaves the blobs renamed so far: each is complete (fsynced
+        # before its rename) and merely unreferenced, like after a crash. They are not
+        # removed, because a concurrent upload of the same bytes may already rely on them.
+        with storage_full_as_error(f"storing files under {self.root}"):
+            for temp, sha256 in items:
+                final = self.path_for(sha256)
+                if final.exists():
+                    discard(temp)
+                    continue
+                fsync_file(temp)
+                temp.replace(final)
+                touched.add(final.parent)
+            for directory in sorted(touched):
+                fsync_dir(directory)
 
     def exists(self, sha256: str) -> bool:
         return self.path_for(sha256).is_file()
@@ -85,6 +119,24 @@ class BlobStore:
     def iter_blobs(self) -> list[Path]:
         """Every stored blob (for backups)."""
         return [p for p in self.root.glob("*/*") if p.is_file() and _SHA256_RE.match(p.name)]
+
+
+@contextlib.contextmanager
+def storage_full_as_error(doing: str) -> Iterator[None]:
+    """Turn an OSError that means "disk or quota full" into ``StorageFullError`` naming what was being done.
+
+    Wrap every write into the data directory with it (an upload's temporary file included:
+    buffered writes fail on ``write`` or only on ``close``, so wrap both).
+    """
+    try:
+        yield
+    except OSError as exc:
+        if is_storage_full(exc):
+            raise StorageFullError(
+                f"the disk under the server's data directory is full ({os.strerror(exc.errno or 0)} while "
+                f"{doing}); nothing was stored: free some space and try again"
+            ) from exc
+        raise
 
 
 def discard(path: Path) -> None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from server.fsio import make_private_dir
+from server.fsio import PRIVATE_FILE_MODE, create_private_file, make_private_dir, restrict_mode
 
 DB_FILENAME: Final = "showdesk.db"
 SCHEMA_VERSION: Final = 1
@@ -62,6 +62,7 @@ DEFAULT_SERVICE_SECONDS: Final = 300.0
 SERVICE_HISTORY: Final = 20
 MAX_PAGE: Final = 200
 MAX_CHANGES_PAGE: Final = 1000
+MAX_SEARCH_WORDS: Final = 16
 
 _TOKEN_NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _NUMBER_RE: Final = re.compile(r"^SD-(\d{1,12})$", re.IGNORECASE)
@@ -404,6 +405,7 @@ _TICKET_COLUMNS: Final = (
     "reporter_email, submitted_by, assignee, walk_up, step_count, attachment_count, created_at, "
     "reported_at, updated_at, first_response_at, resolved_at, closed_at, fingerprint, manifest"
 )
+_QUALIFIED_TICKET_COLUMNS: Final = ", ".join(f"t.{name.strip()}" for name in _TICKET_COLUMNS.split(","))
 
 
 def _now() -> float:
@@ -443,7 +445,17 @@ class Store:
         self._write_lock = threading.Lock()
         self.has_fts = False
         make_private_dir(data_dir)
+        # SQLite creates the -wal and -shm files with the database file's mode, so a private
+        # database file (made here, or tightened if an older version left it 0644) keeps them private.
+        if not self.db_path.exists():
+            create_private_file(self.db_path)
+        self._restrict_database_files()
         self._migrate()
+        self._restrict_database_files()
+
+    def _restrict_database_files(self) -> None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            restrict_mode(self.db_path.with_name(self.db_path.name + suffix), PRIVATE_FILE_MODE)
 
     # ------------------------------------------------------------ connections
     def connection(self) -> sqlite3.Connection:
@@ -477,12 +489,12 @@ class Store:
     def _read(self) -> Iterator[sqlite3.Connection]:
         """A consistent snapshot for several queries."""
         conn = self.connection()
-        with _busy_as_store_error():
+        with _sqlite_errors():
             conn.execute("BEGIN")
             try:
                 yield conn
             finally:
-                conn.execute("COMMIT")
+                _end_transaction(conn, "COMMIT")
 
     @contextlib.contextmanager
     def _write(self, *, notify: bool = True) -> Iterator[sqlite3.Connection]:
@@ -494,14 +506,16 @@ class Store:
         if not self._write_lock.acquire(timeout=self.busy_timeout):
             raise StoreBusyError("the database is busy; try again shortly")
         try:
-            with _busy_as_store_error():
+            with _sqlite_errors():
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     yield conn
+                    # A full disk shows up here most of the time: in WAL mode the pages reach
+                    # the file at commit.
+                    conn.execute("COMMIT")
                 except BaseException:
-                    conn.execute("ROLLBACK")
+                    _end_transaction(conn, "ROLLBACK")
                     raise
-                conn.execute("COMMIT")
         finally:
             self._write_lock.release()
         if notify:
@@ -510,7 +524,7 @@ class Store:
 
     def _migrate(self) -> None:
         conn = self.connection()
-        with _busy_as_store_error():
+        with _sqlite_errors():
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise StoreError(f"{self.db_path}: cannot switch SQLite to WAL mode (got {mode})")
@@ -578,7 +592,7 @@ class Store:
         """The active token with this secret, looked up on every request so revocation is immediate."""
         if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
             return None
-        with _busy_as_store_error():
+        with _sqlite_errors():
             row = (
                 self.connection()
                 .execute(
@@ -791,12 +805,25 @@ class Store:
 
         Returns the page and the cursor for the next one: the last ``seq`` of this page, which
         ``before_seq`` takes next time (it means "after" when ``oldest_first``).
+
+        With words to search for (and FTS5), the full-text index drives the query: it yields
+        matching rowids in ``seq`` order, each is joined to its ticket and checked against the
+        other filters, and the walk stops at the page's end. Asking instead for
+        ``seq IN (every match)`` would build the whole set of matches first, a cost that grows
+        with the database rather than with the page.
         """
         limit = max(1, min(limit, MAX_PAGE))
+        fts_query = self._fts_query(filters.text) if filters.text else None
+        # Column references are qualified, so the same conditions serve the plain and the joined query.
         where: list[str] = []
         params: list[Any] = []
+        key = "f.rowid" if fts_query is not None else "t.seq"
+        if fts_query is not None:
+            where.append("tickets_fts MATCH ?")
+            params.append(fts_query)
         if before_seq is not None:
-            where.append("seq > ?" if oldest_first else "seq < ?")
+            # The bound goes on the driving key so FTS5 (or the primary key) starts the walk there.
+            where.append(f"{key} > ?" if oldest_first else f"{key} < ?")
             params.append(before_seq)
         for column, value in (
             ("status", filters.status),
@@ -807,48 +834,56 @@ class Store:
             ("submitted_by", filters.submitted_by),
         ):
             if value is not None:
-                where.append(f"{column} = ?")
+                where.append(f"t.{column} = ?")
                 params.append(value)
         if filters.unassigned:
-            where.append("assignee IS NULL")
+            where.append("t.assignee IS NULL")
         if filters.reporter_email is not None:
-            where.append("reporter_email = ?")
+            where.append("t.reporter_email = ?")
             params.append(filters.reporter_email.lower())
         if filters.created_after is not None:
             # Tickets are numbered in arrival order, so the first ticket created after the
             # moment bounds seq from below: the walk down the seq index stops there instead of
             # scanning the whole table for a page that is not full.
-            where.append(
-                "seq >= (SELECT seq FROM tickets WHERE created_at > ? ORDER BY created_at LIMIT 1) AND created_at > ?"
-            )
+            first_after = "(SELECT seq FROM tickets WHERE created_at > ? ORDER BY created_at LIMIT 1)"
+            where.append(f"{key} >= {first_after} AND t.created_at > ?")
             params.extend([filters.created_after, filters.created_after])
-        if filters.text:
-            text_clause, text_params = self._text_clause(filters.text)
+        if filters.text and fts_query is None:
+            text_clause, text_params = self._like_clause(filters.text)
             if text_clause:
                 where.append(text_clause)
                 params.extend(text_params)
         clause = ("WHERE " + " AND ".join(where)) if where else ""
+        direction = "ASC" if oldest_first else "DESC"
+        # CROSS JOIN keeps the full-text index as the outer loop: SQLite never reorders it.
+        source = "tickets_fts f CROSS JOIN tickets t ON t.seq = f.rowid" if fts_query is not None else "tickets t"
         params.append(limit + 1)
-        with _busy_as_store_error():
-            direction = "ASC" if oldest_first else "DESC"
-            rows = _select_tickets(self.connection(), clause + f" ORDER BY seq {direction} LIMIT ?", params)
+        sql = f"SELECT {_QUALIFIED_TICKET_COLUMNS} FROM {source} {clause} ORDER BY {key} {direction} LIMIT ?"  # noqa: S608
+        with _sqlite_errors():
+            rows = self.connection().execute(sql, params).fetchall()
         tickets = [_ticket(r) for r in rows[:limit]]
         next_cursor = tickets[-1].seq if len(rows) > limit else None
         return tickets, next_cursor
 
-    def _text_clause(self, text: str) -> tuple[str, list[Any]]:
-        words = _WORD_RE.findall(text)[:16]
+    def _fts_query(self, text: str) -> str | None:
+        """The FTS5 query for ``text``, or None when there is no full-text index (or nothing to find)."""
+        if not self.has_fts:
+            return None
+        words = _WORD_RE.findall(text)[:MAX_SEARCH_WORDS]
         if not words:
-            return "", []
-        if self.has_fts:
-            # Each word quoted (so no FTS syntax gets through), as a prefix, all required.
-            query = " ".join('"' + w.replace('"', '""') + '"*' for w in words)
-            return "seq IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?)", [query]
+            return None
+        # Each word quoted (so no FTS syntax gets through), as a prefix, all required.
+        return " ".join('"' + w.replace('"', '""') + '"*' for w in words)
+
+    @staticmethod
+    def _like_clause(text: str) -> tuple[str, list[Any]]:
+        """The fallback without FTS5: every word somewhere in the subject or description."""
+        words = _WORD_RE.findall(text)[:MAX_SEARCH_WORDS]
         clauses = []
         params: list[Any] = []
         for word in words:
             pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            clauses.append("(subject LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\')")
+            clauses.append("(t.subject LIKE ? ESCAPE '\\' OR t.description LIKE ? ESCAPE '\\')")
             params.extend([pattern, pattern])
         return " AND ".join(clauses), params
 
@@ -1085,14 +1120,37 @@ class Store:
 
 # ---------------------------------------------------------------- helpers
 @contextlib.contextmanager
-def _busy_as_store_error() -> Iterator[None]:
+def _sqlite_errors() -> Iterator[None]:
+    """SQLite's "busy" and "disk full" as the store's own errors; anything else as it is."""
     try:
         yield
-    except sqlite3.OperationalError as exc:
+    except sqlite3.Error as exc:
+        code = getattr(exc, "sqlite_errorcode", None)
+        primary = code & 0xFF if isinstance(code, int) else None
         message = str(exc).lower()
-        if "locked" in message or "busy" in message:
+        if primary == sqlite3.SQLITE_FULL or "database or disk is full" in message:
+            raise StorageFullError(
+                "the disk under the server's data directory is full (SQLite: database or disk is full); "
+                "nothing was stored: free some space and try again"
+            ) from exc
+        if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in message or "busy" in message:
             raise StoreBusyError("the database is busy; try again shortly") from exc
         raise
+
+
+def _end_transaction(conn: sqlite3.Connection, statement: str) -> None:
+    """COMMIT or ROLLBACK if a transaction is still open.
+
+    SQLite rolls a transaction back by itself after some errors (a full disk, an I/O error);
+    a ROLLBACK then would fail and hide the error that matters.
+    """
+    if not conn.in_transaction:
+        return
+    if statement == "ROLLBACK":
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+    else:
+        conn.execute(statement)
 
 
 def _split_sql(script: str) -> list[str]:

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import shutil
 import sqlite3
-from collections.abc import Callable
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from server.app import masked_name
+from server.blobs import BlobStore, storage_full_as_error
 from server.seed import seed_tickets
-from server.store import Store, StoreError, TicketFilter, TokenNameTakenError
+from server.store import (
+    NewTicket,
+    StorageFullError,
+    Store,
+    StoreError,
+    TicketFilter,
+    TokenNameTakenError,
+)
+
+FILL_CHUNK = 64 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +134,131 @@ def test_tokens_are_stored_hashed(tmp_path: Path) -> None:
 )
 def test_board_names_are_masked(name: str | None, shown: str | None) -> None:
     assert masked_name(name) == shown
+
+
+# ---------------------------------------------------------------- a full disk
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 4 MB tmpfs with few inodes, so both its space and its file slots can be used up."""
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    if shutil.which("mount") is None:
+        pytest.skip("no mount command on this machine; cannot make a small file system")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m,nr_inodes=400,mode=0700", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs (needs root or CAP_SYS_ADMIN): {done.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False, capture_output=True)
+
+
+def fill_space(directory: Path) -> Path:
+    """Write a file until the file system says ENOSPC; returns it (delete it to free the space)."""
+    filler = directory / "filler"
+    with filler.open("wb") as stream:
+        for _ in range(4 * 1024 * 1024 // FILL_CHUNK + 16):  # bounded: more than the disk holds
+            try:
+                stream.write(b"\0" * FILL_CHUNK)
+                stream.flush()
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
+                return filler
+    raise AssertionError("the small disk never filled up")
+
+
+def fill_inodes(directory: Path) -> list[Path]:
+    made: list[Path] = []
+    for index in range(1000):  # bounded: more than the mount's inodes
+        path = directory / f"slot-{index}"
+        try:
+            path.touch()
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+            return made
+        made.append(path)
+    raise AssertionError("the small disk never ran out of inodes")
+
+
+def new_ticket(description: str) -> NewTicket:
+    report_id = str(uuid.uuid4())
+    return NewTicket(
+        report_id=report_id,
+        fingerprint="f" * 64,
+        manifest=f'{{"id": "{report_id}", "created_at": "2026-01-01T00:00:00+00:00"}}',
+        subject=description[:80],
+        description=description,
+        category="Printing",
+        source_kind="agent",
+        source_id="pc-1",
+        site=None,
+        reporter_name=None,
+        reporter_email=None,
+        walk_up=False,
+        step_count=0,
+        attachment_count=0,
+        self_help_articles=[],
+        files=[],
+    )
+
+
+def database_counts(store: Store) -> tuple[int, int]:
+    conn = store.connection()
+    return (
+        int(conn.execute("SELECT count(*) FROM tickets").fetchone()[0]),
+        int(conn.execute("SELECT count(*) FROM events").fetchone()[0]),
+    )
+
+
+def test_a_full_disk_refuses_a_ticket_with_storage_full_and_stores_nothing(small_disk: Path) -> None:
+    store = Store(small_disk / "data")
+    kept, _created = store.create_ticket(new_ticket("the printer jams"), "kiosk-1")
+    before = database_counts(store)
+    filler = fill_space(small_disk)
+    # Larger than anything the WAL already holds, so its pages need new space on the disk.
+    big = new_ticket("printer " * 60_000)
+    with pytest.raises(StorageFullError, match="full") as caught:
+        store.create_ticket(big, "kiosk-1")
+    assert isinstance(caught.value, StoreError)
+    assert database_counts(store) == before
+    assert store.find_by_report(big.report_id) is None
+    assert store.get_ticket(kept.id).id == kept.id
+
+    filler.unlink()
+    # The connection is not left inside a half transaction: the same report goes in once there is room.
+    created, was_new = store.create_ticket(big, "kiosk-1")
+    assert was_new and database_counts(store) == (before[0] + 1, before[1] + 1)
+    assert store.list_tickets(TicketFilter(text="printer"), limit=5)[0][0].id == created.id
+    store.close()
+
+
+def test_a_full_disk_refuses_blob_writes_with_storage_full(small_disk: Path) -> None:
+    data_dir = small_disk / "data"
+    store = Store(data_dir)
+    blobs = BlobStore(data_dir)
+    filler = fill_space(small_disk)
+    fd, temp = blobs.new_temp()
+    with (
+        pytest.raises(StorageFullError, match="full"),
+        storage_full_as_error("receiving a test upload"),
+        os.fdopen(fd, "wb") as stream,
+    ):
+        stream.write(os.urandom(FILL_CHUNK))
+    temp.unlink()
+    filler.unlink()
+
+    slots = fill_inodes(small_disk)
+    with pytest.raises(StorageFullError, match="full"):
+        blobs.new_temp()
+    assert list(blobs.tmp.iterdir()) == []
+    for slot in slots:
+        slot.unlink()
+    fd, temp = blobs.new_temp()  # room again
+    os.close(fd)
+    temp.unlink()
+    store.close()
