@@ -235,6 +235,20 @@ def test_server_accepts_and_serves_the_image_as_sent(name: str, image_server: Se
     assert served.content == data
 
 
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads the process's memory map (Linux)")
+def test_server_loads_no_image_decoder(image_server: ServerProcess, submitter: str) -> None:
+    # Stronger than timing or memory: with no decoder library in the process, no upload can be decoded.
+    for media_type in ("image/png", "image/jpeg", "image/webp"):
+        good, _, _ = _base_of(media_type)
+        assert submit(image_server, submitter, good).status_code == 201
+    assert image_server.pid is not None
+
+    mapped = {Path(region.path).name for region in psutil.Process(image_server.pid).memory_maps()}
+
+    assert not {name for name in mapped if name.startswith(("_imaging", "_webp", "libwebp", "libjpeg", "libpng"))}
+    assert any(name.startswith("libpython") or name.startswith("python") for name in mapped)
+
+
 def _base_of(media_type: str) -> tuple[Upload, str, bytes]:
     """A good upload whose one step is a real image of ``media_type``: (upload, its path, its bytes)."""
     data = {
