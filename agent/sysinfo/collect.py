@@ -1,0 +1,228 @@
+"""Collecting a snapshot: the options, the collectors started side by side, the bounded wait.
+
+``collect(SysinfoOptions(...))`` runs one collector per group concurrently on daemon threads;
+``start(...)`` starts them and returns at once, so a caller can capture the screen while they
+wait (``PendingSnapshot.result()`` then gives the snapshot). A collector that fails or does not
+finish in time is recorded in its group (``{"error": "timed out after 0.30 s"}``), never raised
+and never waited for beyond the bound. The snapshot is scrubbed of secrets before it is returned.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import TYPE_CHECKING, Final
+
+from agent.scrub import scrub
+from agent.sysinfo.bounded import BoundedRun, Collector
+from agent.sysinfo.collectors import (
+    battery_info,
+    cpu_info,
+    disks_info,
+    displays_info,
+    memory_info,
+    os_info,
+    processes_info,
+    showdesk_info,
+)
+from agent.sysinfo.connectivity import check_connectivity
+from agent.sysinfo.groups import GROUPS, check_group_names
+from agent.sysinfo.network import network_info, proxy_info
+
+# http.client, ssl, urllib.request and subprocess load where a collector needs them (about 35 ms
+# together): `showdesk capture` collects a snapshot and is timed as a whole process.
+if TYPE_CHECKING:
+    from agent.config import Config
+
+DEFAULT_TIMEOUT: Final = 0.3
+# Below this, CPU percentages are mostly counting noise: the kernel counts CPU time in ticks
+# of 10 ms (4 ms on some kernels), so 50 ms reads a busy core to within about a fifth.
+MIN_SAMPLE_SECONDS: Final = 0.05
+MAX_TIMEOUT: Final = 60.0
+
+
+@dataclass(frozen=True)
+class SysinfoOptions:
+    """What to collect and how long it may take.
+
+    ``timeout`` bounds the whole snapshot (collectors run side by side, each with that
+    bound). ``sample_seconds`` is how long CPU use (the machine's and each process's) is
+    measured, by default :func:`cpu_sample_seconds` of the timeout; the snapshot records the
+    window it used (``cpu.sample_seconds``, ``processes.sample_seconds``). ``monitors`` comes
+    from the caller's capture layer. ``extra_collectors`` adds groups, or replaces built-in
+    ones of the same name, each a function without arguments returning JSON-like data.
+    """
+
+    timeout: float = DEFAULT_TIMEOUT
+    exclude: Collection[str] = ()
+    backend_url: str | None = None
+    ca_bundle: str | None = None
+    backend_proxy: str | None = None
+    monitors: Sequence[Mapping[str, object]] | None = None
+    extra_collectors: Mapping[str, Collector] = field(default_factory=dict)
+    sample_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.timeout, int | float) and 0 < self.timeout <= MAX_TIMEOUT):
+            raise ValueError(f"sysinfo timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}")
+        if self.sample_seconds is not None and not (
+            isinstance(self.sample_seconds, int | float) and MIN_SAMPLE_SECONDS <= self.sample_seconds < self.timeout
+        ):
+            raise ValueError(
+                f"the CPU sampling window must be at least {MIN_SAMPLE_SECONDS:g} s and shorter than the timeout"
+            )
+        check_group_names(self.exclude, [*GROUPS, *self.extra_collectors])
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Config,
+        *,
+        monitors: Sequence[Mapping[str, object]] | None = None,
+        backend: str | None = None,
+        exclude: Collection[str] = (),
+        sample_seconds: float | None = None,
+    ) -> SysinfoOptions:
+        """Options from the layered configuration (``sysinfo.*`` keys and the chosen backend).
+
+        ``exclude`` adds groups to the configured ``sysinfo.exclude`` (the person's switches).
+        ``sample_seconds`` applies when the configured timeout leaves room for it.
+        """
+        chosen = config.backend(backend)
+        timeout = float(config.get("sysinfo.timeout"))
+        return cls(
+            timeout=timeout,
+            exclude=tuple(dict.fromkeys([*config.get("sysinfo.exclude"), *exclude])),
+            backend_url=chosen.url or None,
+            ca_bundle=chosen.ca_bundle,
+            backend_proxy=chosen.proxy or None,
+            monitors=monitors,
+            sample_seconds=sample_seconds if sample_seconds is not None and sample_seconds < timeout else None,
+        )
+
+
+def collect(config: SysinfoOptions | None = None) -> dict[str, object]:
+    """A scrubbed snapshot of this machine; returns within ``config.timeout`` plus a few ms."""
+    return start(config).result()
+
+
+def start(config: SysinfoOptions | None = None, *, hold: threading.Event | None = None) -> PendingSnapshot:
+    """Start collecting on background threads and return at once; ``.result()`` gives the snapshot.
+
+    The time bound counts from here, so a caller can grab and encode the screen while the
+    collectors wait (CPU sampling, connectivity), and pass the monitors it found to
+    :meth:`PendingSnapshot.result` for the ``displays`` group.
+
+    With ``hold``, only the CPU and process sampling starts at once; the other collectors wait
+    until ``hold`` is set (by the caller, or by ``result()``) or half the bound has passed, so
+    their work can be kept off a busy stretch of the caller's, such as opening the screen
+    before a capture.
+    """
+    return PendingSnapshot(config or SysinfoOptions(), hold)
+
+
+_SAMPLING_GROUPS: Final = ("cpu", "processes")
+
+
+class PendingSnapshot:
+    """A snapshot being collected (see :func:`start`)."""
+
+    def __init__(self, options: SysinfoOptions, hold: threading.Event | None = None) -> None:
+        self._options = options
+        self._hold = hold
+        self._started = time.monotonic()
+        self._collected_at = datetime.now(UTC)
+        self._bound = float(options.timeout)
+        deadline = self._started + self._bound
+        # Collectors aim a little before the bound, so partial results (one slow disk, a DNS
+        # lookup without answer) arrive as such instead of the whole group timing out.
+        aim = deadline - min(0.05, self._bound * 0.15)
+        sample_seconds = options.sample_seconds or cpu_sample_seconds(self._bound)
+        builtin: dict[str, Collector] = {
+            "os": os_info,
+            "cpu": partial(cpu_info, sample_seconds, aim),
+            "memory": memory_info,
+            "disks": partial(disks_info, aim),
+            "network": partial(network_info, aim),
+            "proxy": proxy_info,
+            "battery": battery_info,
+            "displays": _late_displays,  # the caller's facts, passed through by result()
+            "processes": partial(processes_info, sample_seconds, aim),
+            "showdesk": showdesk_info,
+            "connectivity": partial(
+                check_connectivity, options.backend_url, aim, options.ca_bundle, options.backend_proxy
+            ),
+        }
+        tasks = {**builtin, **options.extra_collectors}
+        self._order = [name for name in tasks if name not in options.exclude]
+        self._late = "displays" if tasks.get("displays") is _late_displays else None
+        if hold is not None:
+            # Held at most half the bound, so the collectors keep the other half to finish in.
+            release_by = self._started + self._bound / 2
+            tasks = {
+                name: task if name in _SAMPLING_GROUPS else partial(_when_released, hold, release_by, task)
+                for name, task in tasks.items()
+            }
+        self._run = BoundedRun(
+            {name: tasks[name] for name in self._order if name != self._late},
+            deadline,
+            f"timed out after {self._bound:.2f} s",
+        )
+
+    def result(self, monitors: Sequence[Mapping[str, object]] | None = None) -> dict[str, object]:
+        """Wait for the collectors (at most until the bound) and return the scrubbed snapshot.
+
+        ``monitors`` (the capture layer's facts, as ``MonitorInfo.facts()`` gives them) fill the
+        ``displays`` group; without them the options' ``monitors`` do.
+        """
+        if self._hold is not None:
+            self._hold.set()
+        results = self._run.wait()
+        if self._late is not None:
+            results[self._late] = displays_info(monitors if monitors is not None else self._options.monitors)
+        snapshot: dict[str, object] = {name: _plain(results[name]) for name in self._order}
+        showdesk = snapshot.get("showdesk")
+        if isinstance(showdesk, dict) and "error" not in showdesk:
+            showdesk.update(
+                collected_at=self._collected_at.isoformat(timespec="seconds"),
+                elapsed_ms=round((time.monotonic() - self._started) * 1000, 1),
+                timeout_s=self._bound,
+                excluded=sorted(self._options.exclude),
+            )
+        cleaned = scrub(snapshot)
+        assert isinstance(cleaned, dict)
+        return cleaned
+
+
+def _when_released(hold: threading.Event, release_by: float, task: Collector) -> object:
+    hold.wait(max(0.0, release_by - time.monotonic()))
+    return task()
+
+
+def cpu_sample_seconds(timeout: float) -> float:
+    """How long CPU use is sampled within a snapshot bounded by ``timeout`` seconds."""
+    return min(0.2, timeout * 0.35)
+
+
+def _plain(value: object, depth: int = 0) -> object:
+    """JSON-able data: mappings with string keys, lists, strings, finite numbers, None."""
+    if depth > 32:
+        return "[too deeply nested]"
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(item, depth + 1) for item in value]
+    return str(value)
+
+
+def _late_displays() -> object:
+    raise AssertionError("the displays group is filled in by PendingSnapshot.result()")

@@ -1,0 +1,261 @@
+"""The collectors of the machine's own groups: os, cpu, memory, disks, battery, displays, processes, showdesk.
+
+Each returns JSON-like data and runs on its own thread (:mod:`agent.sysinfo.collect`); those
+that could keep the snapshot waiting (CPU sampling, a slow disk, a platform tool) take the
+deadline they aim for. The network and proxy groups are in :mod:`agent.sysinfo.network`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import platform
+import socket
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any, Final
+
+import psutil
+
+from agent import __version__
+from agent.scrub import scrub_command_line
+from agent.sysinfo.bounded import describe_error, run_bounded, run_command
+
+TOP_PROCESSES: Final = 10
+MAX_COMMAND_LINE_CHARS: Final = 300
+MAX_DISKS: Final = 64
+
+
+def os_info() -> dict[str, object]:
+    uname = platform.uname()
+    boot_time = psutil.boot_time()
+    try:
+        user: str | None = getpass.getuser()
+    except (OSError, KeyError):
+        user = None
+    local = datetime.now().astimezone()
+    offset = local.utcoffset()
+    return {
+        "name": _os_name(uname),
+        "system": uname.system,
+        "release": uname.release,
+        "version": uname.version,
+        "kernel": uname.version if uname.system == "Windows" else uname.release,
+        "architecture": uname.machine,
+        "hostname": socket.gethostname(),
+        "user": user,
+        "boot_time": datetime.fromtimestamp(boot_time, UTC).isoformat(timespec="seconds"),
+        "uptime_seconds": max(0, int(time.time() - boot_time)),
+        "timezone": local.tzname(),
+        "utc_offset_minutes": int(offset.total_seconds() // 60) if offset is not None else None,
+    }
+
+
+def _os_name(uname: platform.uname_result) -> str:
+    if uname.system == "Linux":
+        with contextlib.suppress(OSError):
+            release = platform.freedesktop_os_release()
+            return release.get("PRETTY_NAME") or release.get("NAME") or "Linux"
+        return "Linux"
+    if uname.system == "Darwin":
+        return f"macOS {platform.mac_ver()[0]}".strip()
+    if uname.system == "Windows":
+        edition = platform.win32_edition() or ""
+        return f"Windows {uname.release} {edition}".strip()
+    return f"{uname.system} {uname.release}".strip()
+
+
+def cpu_info(sample_seconds: float, deadline: float) -> dict[str, object]:
+    interval = max(0.01, min(sample_seconds, deadline - time.monotonic() - 0.01))
+    per_cpu = psutil.cpu_percent(interval=interval, percpu=True)
+    frequency = None
+    with contextlib.suppress(Exception):  # absent or unreadable in many virtual machines
+        frequency = psutil.cpu_freq()
+    load = None
+    if hasattr(os, "getloadavg"):  # psutil's Windows emulation starts a thread and reads 0 at first
+        with contextlib.suppress(OSError):
+            load = [round(value, 2) for value in os.getloadavg()]
+    return {
+        "model": _cpu_model(deadline),
+        "architecture": platform.machine(),
+        "physical_cores": psutil.cpu_count(logical=False),
+        "logical_cores": psutil.cpu_count(logical=True),
+        "frequency_mhz": round(frequency.current) if frequency and frequency.current else None,
+        "max_frequency_mhz": round(frequency.max) if frequency and frequency.max else None,
+        "load_average": load,
+        "percent": round(sum(per_cpu) / len(per_cpu), 1) if per_cpu else None,
+        "percent_per_cpu": [round(value, 1) for value in per_cpu],
+        "sample_seconds": round(interval, 3),
+    }
+
+
+def _cpu_model(deadline: float) -> str | None:
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+                name, _, value = line.partition(":")
+                if name.strip() in ("model name", "Hardware", "Model", "cpu model") and value.strip():
+                    return value.strip()
+    elif sys.platform == "darwin":
+        model = run_command(["sysctl", "-n", "machdep.cpu.brand_string"], deadline).strip()
+        if model:
+            return model
+    elif sys.platform == "win32":
+        import winreg
+
+        with contextlib.suppress(OSError):
+            path = r"HARDWARE\DESCRIPTION\System\CentralProcessor\0"
+            with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, path) as key:
+                return str(winreg.QueryValueEx(key, "ProcessorNameString")[0]).strip()
+    return platform.processor() or None
+
+
+def memory_info() -> dict[str, object]:
+    memory = psutil.virtual_memory()
+    swap = psutil.swap_memory()
+    return {
+        "total": memory.total,
+        "available": memory.available,
+        "used": memory.used,
+        "percent": memory.percent,
+        "swap": {"total": swap.total, "used": swap.used, "free": swap.free, "percent": swap.percent},
+    }
+
+
+def disks_info(deadline: float) -> list[object]:
+    partitions = psutil.disk_partitions(all=False)[:MAX_DISKS]
+    no_answer = "the file system did not answer in time"
+    # One thread per mount: a stale network mount is reported alone, the others still are.
+    usage = run_bounded(
+        {str(index): partial(_disk_usage, part) for index, part in enumerate(partitions)}, deadline, no_answer
+    )
+    disks: list[object] = []
+    for index, part in enumerate(partitions):
+        entry = usage[str(index)]
+        if entry == {"error": no_answer}:
+            entry = {**_disk_identity(part), "error": no_answer}
+        if entry is not None:
+            disks.append(entry)
+    return disks
+
+
+def _disk_identity(part: Any) -> dict[str, object]:
+    options = str(part.opts).split(",")
+    return {
+        "mount": part.mountpoint,
+        "device": part.device,
+        "filesystem": part.fstype,
+        "read_only": "ro" in options,
+    }
+
+
+def _disk_usage(part: Any) -> dict[str, object] | None:
+    # Container runtimes bind single files (/etc/hosts) from the host disk: not disks.
+    if not Path(part.mountpoint).is_dir():
+        return None
+    try:
+        usage = psutil.disk_usage(part.mountpoint)
+    except OSError as exc:
+        return {**_disk_identity(part), "error": describe_error(exc)}
+    return {
+        **_disk_identity(part),
+        "total": usage.total,
+        "used": usage.used,
+        "free": usage.free,
+        "percent": usage.percent,
+    }
+
+
+def battery_info() -> dict[str, object]:
+    battery = psutil.sensors_battery() if hasattr(psutil, "sensors_battery") else None
+    if battery is None:
+        return {"present": False}
+    seconds_left = battery.secsleft
+    known = isinstance(seconds_left, int) and seconds_left >= 0
+    return {
+        "present": True,
+        "percent": round(battery.percent, 1),
+        "plugged_in": battery.power_plugged,
+        "seconds_left": seconds_left if known else None,
+    }
+
+
+def displays_info(monitors: Sequence[Mapping[str, object]] | None) -> dict[str, object]:
+    if monitors is None:
+        return {"count": None, "monitors": [], "note": "not passed in by the caller"}
+    return {"count": len(monitors), "monitors": [dict(monitor) for monitor in monitors]}
+
+
+def processes_info(sample_seconds: float, deadline: float) -> dict[str, object]:
+    started = time.monotonic()
+    # Own Process objects, not process_iter's shared cache: the CPU baseline is ours alone.
+    processes: list[psutil.Process] = []
+    for pid in psutil.pids():
+        if pid == 0:  # the idle "process" of Windows and macOS is not a program
+            continue
+        with contextlib.suppress(psutil.Error):
+            process = psutil.Process(pid)
+            process.cpu_percent(None)
+            processes.append(process)
+    first_pass = time.monotonic() - started
+    sample_end = min(started + sample_seconds, deadline - 2 * first_pass - 0.01)
+    time.sleep(max(0.0, sample_end - time.monotonic()))
+    sampled_for = time.monotonic() - started
+    total_memory = psutil.virtual_memory().total
+    rows: list[tuple[psutil.Process, float, int]] = []
+    for process in processes:
+        with contextlib.suppress(psutil.Error), process.oneshot():
+            rows.append((process, process.cpu_percent(None), process.memory_info().rss))
+    by_cpu = sorted(rows, key=lambda row: row[1], reverse=True)[:TOP_PROCESSES]
+    by_memory = sorted(rows, key=lambda row: row[2], reverse=True)[:TOP_PROCESSES]
+    details: dict[int, dict[str, object]] = {}
+    for process, cpu, rss in [*by_cpu, *by_memory]:
+        if process.pid not in details:
+            details[process.pid] = _process_row(process, cpu, rss, total_memory)
+    return {
+        "count": len(rows),
+        "sample_seconds": round(sampled_for, 3),
+        "logical_cores": psutil.cpu_count(logical=True),
+        "by_cpu": [details[process.pid] for process, _, _ in by_cpu],
+        "by_memory": [details[process.pid] for process, _, _ in by_memory],
+    }
+
+
+def _process_row(process: psutil.Process, cpu: float, rss: int, total_memory: int) -> dict[str, object]:
+    name = user = command_line = None
+    with contextlib.suppress(psutil.Error):
+        name = process.name()
+    with contextlib.suppress(psutil.Error):
+        user = process.username()
+    with contextlib.suppress(psutil.Error):
+        # Scrubbed whole, then shortened: a cut could hide a secret from the patterns.
+        command_line = scrub_command_line(" ".join(process.cmdline()))
+        if len(command_line) > MAX_COMMAND_LINE_CHARS:
+            command_line = command_line[: MAX_COMMAND_LINE_CHARS - 1] + "…"
+    row: dict[str, object] = {
+        "pid": process.pid,
+        "name": name,
+        "user": user,
+        "cpu_percent": round(cpu, 1),
+        "memory_rss": rss,
+        "memory_percent": round(rss * 100 / total_memory, 1) if total_memory else None,
+        "cmdline": command_line,
+    }
+    if process.pid == os.getpid():
+        # The program taking the snapshot (busy capturing the screen while it samples) is no
+        # sign of the problem the person reports: marked, so flags and readers can tell.
+        row["showdesk"] = True
+    return row
+
+
+def showdesk_info() -> dict[str, object]:
+    return {
+        "version": __version__,
+        "python": platform.python_version(),
+        "frozen": bool(getattr(sys, "frozen", False)),
+    }

@@ -1,0 +1,196 @@
+"""System information as text for people: flags first, then one block per group.
+
+``showdesk sysinfo`` prints it and the connectors put it in a ticket's body. It reads snapshots
+of older and newer clients too: a group in a shape it cannot read is said so, never raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from agent.flags import compute_flags, format_bytes, format_duration
+from agent.sysinfo.groups import GROUPS
+
+
+def format_text(snapshot: Mapping[str, object]) -> str:
+    """A readable summary, flags first; tolerates missing groups and errors (older clients)."""
+    lines = [_title(snapshot), ""]
+    flags = compute_flags(snapshot)
+    lines.append("Flags" if flags else "Flags: none")
+    lines.extend(f"  [{flag.severity}] {flag.message}" for flag in flags)
+    for name, label in GROUPS.items():
+        if name not in snapshot:
+            continue
+        lines.append("")
+        lines.append(label)
+        data = snapshot[name]
+        if isinstance(data, Mapping) and "error" in data and len(data) == 1:
+            lines.append(f"  not available: {data['error']}")
+            continue
+        try:
+            body = _FORMATTERS[name](data)
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError):
+            body = ["  (in a shape this version cannot read)"]
+        lines.extend(body or ["  nothing reported"])
+    extra = [name for name in snapshot if name not in GROUPS]
+    for name in extra:
+        lines.extend(["", name, f"  {snapshot[name]}"])
+    return "\n".join(lines) + "\n"
+
+
+def _title(snapshot: Mapping[str, object]) -> str:
+    showdesk = snapshot.get("showdesk")
+    if isinstance(showdesk, Mapping) and showdesk.get("collected_at"):
+        took = showdesk.get("elapsed_ms")
+        took_text = f" in {took} ms" if isinstance(took, int | float) else ""
+        return f"System information, collected {showdesk['collected_at']}{took_text}"
+    return "System information"
+
+
+def _join(*parts: object) -> str:
+    return ", ".join(str(part) for part in parts if part not in (None, "", []))
+
+
+def _fmt_os(data: Any) -> list[str]:
+    uptime = data.get("uptime_seconds")
+    return [
+        f"  {_join(data.get('name'), data.get('architecture'))} (kernel {data.get('kernel')})",
+        "  " + _join(f"host {data.get('hostname')}", f"user {data.get('user')}"),
+        f"  up {format_duration(uptime)}" if isinstance(uptime, int | float) else "  uptime unknown",
+    ]
+
+
+def _fmt_cpu(data: Any) -> list[str]:
+    cores = f"{data.get('physical_cores')} cores, {data.get('logical_cores')} threads"
+    load = data.get("load_average")
+    load_text = "load " + " ".join(str(x) for x in load) if isinstance(load, list) and load else None
+    busy = f"{data.get('percent')} % busy" if data.get("percent") is not None else None
+    return [f"  {data.get('model') or 'unknown model'}", f"  {_join(cores, load_text, busy)}"]
+
+
+def _fmt_memory(data: Any) -> list[str]:
+    lines = [
+        f"  {format_bytes(data.get('available'))} available of {format_bytes(data.get('total'))}"
+        f" ({data.get('percent')} % used)"
+    ]
+    swap = data.get("swap")
+    if isinstance(swap, Mapping) and swap.get("total"):
+        lines.append(
+            f"  swap {format_bytes(swap.get('used'))} used of {format_bytes(swap.get('total'))}"
+            f" ({swap.get('percent')} %)"
+        )
+    return lines
+
+
+def _fmt_disks(data: Any) -> list[str]:
+    lines = []
+    for disk in data:
+        if "error" in disk:
+            lines.append(f"  {disk.get('mount')}: {disk['error']}")
+            continue
+        read_only = ", read-only" if disk.get("read_only") else ""
+        lines.append(
+            f"  {disk.get('mount')} ({disk.get('filesystem')}{read_only}): {format_bytes(disk.get('free'))} free"
+            f" of {format_bytes(disk.get('total'))} ({disk.get('percent')} % used)"
+        )
+    return lines
+
+
+def _fmt_network(data: Any) -> list[str]:
+    lines = []
+    for interface in data.get("interfaces", []):
+        addresses = [a.get("address") for a in interface.get("addresses", []) if a.get("family") in ("IPv4", "IPv6")]
+        state = "up" if interface.get("up") else "down"
+        speed = f"{interface['speed_mbps']} Mb/s" if interface.get("speed_mbps") else None
+        lines.append(f"  {interface.get('name')}: {_join(state, speed, ' '.join(addresses))}")
+    routes = data.get("default_routes")
+    if isinstance(routes, list):
+        shown = [f"{r.get('gateway') or 'direct'} via {r.get('interface')}" for r in routes]
+        lines.append(f"  default route: {'; '.join(shown) if shown else 'none'}")
+    dns = data.get("dns_servers")
+    if isinstance(dns, list):
+        upstream = data.get("dns_upstream_servers")
+        upstream_text = f" (upstream {', '.join(upstream)})" if isinstance(upstream, list) and upstream else ""
+        lines.append(f"  DNS servers: {', '.join(dns) or 'none'}{upstream_text}")
+    return lines
+
+
+def _fmt_proxy(data: Any) -> list[str]:
+    effective = data.get("effective") or {}
+    if not effective:
+        return ["  no proxy"]
+    return [f"  {scheme}: {url}" for scheme, url in effective.items()]
+
+
+def _fmt_battery(data: Any) -> list[str]:
+    if not data.get("present"):
+        return ["  no battery"]
+    plugged = "plugged in" if data.get("plugged_in") else "on battery"
+    left = data.get("seconds_left")
+    left_text = f"{format_duration(left)} left" if isinstance(left, int) and not data.get("plugged_in") else None
+    return ["  " + _join(f"{data.get('percent')} %", plugged, left_text)]
+
+
+def _fmt_displays(data: Any) -> list[str]:
+    monitors = data.get("monitors") or []
+    if not monitors:
+        return [f"  {data.get('note') or 'none reported'}"]
+    lines = []
+    for monitor in monitors:
+        geometry = monitor.get("geometry") if isinstance(monitor.get("geometry"), Mapping) else monitor
+        size = f"{geometry.get('width')}×{geometry.get('height')}"
+        scale = monitor.get("scale")
+        name = monitor.get("name") or f"screen {monitor.get('index', '?')}"
+        lines.append("  " + _join(name, size, f"scale {scale}" if scale else None))
+    return lines
+
+
+def _fmt_processes(data: Any) -> list[str]:
+    lines = ["  by CPU (100 % = one core):"]
+    lines.extend(
+        f"    {p.get('cpu_percent')} %  {p.get('name')} (pid {p.get('pid')})" for p in data.get("by_cpu", [])[:5]
+    )
+    lines.append("  by memory:")
+    lines.extend(
+        f"    {format_bytes(p.get('memory_rss'))}  {p.get('name')} (pid {p.get('pid')})"
+        for p in data.get("by_memory", [])[:5]
+    )
+    return lines
+
+
+def _fmt_showdesk(data: Any) -> list[str]:
+    return [f"  version {data.get('version')}, Python {data.get('python')}"]
+
+
+def _fmt_connectivity(data: Any) -> list[str]:
+    if not data.get("checked"):
+        return [f"  not checked: {data.get('reason')}"]
+    timings = _join(
+        *(
+            f"{label} {data[key]} ms"
+            for label, key in (("DNS", "dns_ms"), ("TCP", "tcp_ms"), ("TLS", "tls_ms"), ("HTTP", "http_ms"))
+            if isinstance(data.get(key), int | float)
+        )
+    )
+    proxy = f" through proxy {data['via_proxy']}" if data.get("via_proxy") else ""
+    if data.get("reachable"):
+        status = f", HTTP {data['http_status']}" if data.get("http_status") else ""
+        return [f"  {data.get('url')} reachable{proxy}{status}", f"  {timings}" if timings else "  (no timings)"]
+    lines = [f"  {data.get('url')} NOT reachable{proxy}: {data.get('reason')}"]
+    return [*lines, f"  {timings}"] if timings else lines
+
+
+_FORMATTERS: Final[dict[str, Callable[[Any], list[str]]]] = {
+    "os": _fmt_os,
+    "cpu": _fmt_cpu,
+    "memory": _fmt_memory,
+    "disks": _fmt_disks,
+    "network": _fmt_network,
+    "proxy": _fmt_proxy,
+    "battery": _fmt_battery,
+    "displays": _fmt_displays,
+    "processes": _fmt_processes,
+    "showdesk": _fmt_showdesk,
+    "connectivity": _fmt_connectivity,
+}
