@@ -288,6 +288,13 @@ def _submit_through_outbox(config: Config, bundle: ReportBundle, backend_name: s
         payload["reason"] = result.reason
         message = f"the backend refused the report: {result.reason}"
         code = Exit.REFUSED
+    elif result.state == "attention":
+        payload["reason"] = result.reason
+        message = (
+            f"the report is kept in the outbox but needs attention: {result.reason} "
+            f"(see `showdesk outbox list`; `showdesk outbox retry {bundle.report.id}` sends it again)"
+        )
+        code = Exit.QUEUED
     else:
         payload["reason"] = result.reason
         message = (
@@ -346,7 +353,8 @@ def cmd_outbox(args: argparse.Namespace) -> Exit:
             print(result.describe())
     if any(r.state == "dead" for r in results):
         return Exit.REFUSED
-    return Exit.QUEUED if outbox.list(states=("pending",)) else Exit.OK
+    # Reports needing attention are kept, not delivered: "queued" until a person retries them.
+    return Exit.QUEUED if outbox.list(states=("pending", "attention")) else Exit.OK
 
 
 def _change_entry(outbox: Outbox, action: str, entry_id: str) -> Exit:

@@ -25,8 +25,15 @@ Entry states:
 * ``paused``: the backend refused the token, or the backend is not configured. Retrying
   cannot help until a person fixes that, so the entry waits (kept, not dead) and is tried
   again on ``wake()``/``retry()``, or every 15 minutes in case the fix came from elsewhere;
-* ``dead``: the backend refused the report for good, with its reason. Kept until a person
-  runs ``retry`` (back to pending) or ``purge``.
+* ``dead``: the backend refused the report for good, with its reason (a 4xx such as 422 for
+  a report over one of its bounds). Kept until a person runs ``retry`` (back to pending) or
+  ``purge``; listed as needing attention, with what to do.
+* ``attention``: the backend answered with the same error (a 5xx, or another answer that is
+  not a refusal for good) on every try for at least ``ATTENTION_AFTER_ATTEMPTS`` tries and
+  ``ATTENTION_AFTER_SECONDS`` (a day). Retrying on its own would go on forever and tell no
+  one: the report is kept, listed with the reason and what to do, and tried again only when
+  a person runs ``retry``. Failures with no answer at all (offline, DNS, timeouts) never
+  lead here: a laptop away from the network for a week still delivers when it is back.
 
 Observers are plain callbacks called on the sending thread; a GUI marshals them to its
 own thread.
@@ -75,6 +82,9 @@ PAUSE_SECONDS: Final = 15 * 60.0  # how often a paused entry (token refused) is 
 MAX_RECEIPTS: Final = 500
 BUSY_RECHECK_SECONDS: Final = 1.0
 STALE_SECONDS: Final = 3600.0  # an unfinished put or temp file this old is a crash's leftover
+# A report the backend fails the same way this many times, over at least this long, waits for a person.
+ATTENTION_AFTER_ATTEMPTS: Final = 20
+ATTENTION_AFTER_SECONDS: Final = 24 * 3600.0
 # No wait the outbox sets is longer; a later due time means the wall clock jumped back.
 MAX_WAIT_SECONDS: Final = 6 * 3600.0 + BACKOFF_CAP_SECONDS
 
@@ -124,6 +134,11 @@ class EntryState(enum.StrEnum):
     PENDING = "pending"
     PAUSED = "paused"
     DEAD = "dead"
+    ATTENTION = "attention"
+
+
+# States the outbox never leaves on its own: only ``retry`` (or ``purge``) by a person.
+HELD_STATES: Final = frozenset({EntryState.DEAD, EntryState.ATTENTION})
 
 
 @dataclass(frozen=True)
@@ -139,7 +154,33 @@ class OutboxEntry:
     last_error: str | None
     size: int
     subject: str
+    # The run of tries the backend answered with the same error: its kind ("HTTP 500"), length
+    # and when it began. A try with no answer at all neither extends nor breaks it.
+    failure_kind: str | None = None
+    failure_streak: int = 0
+    failing_since: float | None = None
     sending: bool = False  # another sender holds its lock right now (filled in by ``list``)
+
+    @property
+    def needs_attention(self) -> bool:
+        """Kept, but sent again only when a person says so (``showdesk outbox retry``)."""
+        return self.state in HELD_STATES
+
+    def what_to_do(self) -> str | None:
+        """For a report that needs attention, what a person can do about it."""
+        if self.state is EntryState.ATTENTION:
+            return (
+                f"the backend failed this report the same way ({self.failure_kind}) on {self.failure_streak} tries "
+                f"since {_iso(self.failing_since or self.created_at)}; it is kept but no longer retried on its own. "
+                "Ask the help desk's administrator to look at the server (its log names the error), then "
+                f"run `showdesk outbox retry {self.id}`"
+            )
+        if self.state is EntryState.DEAD:
+            return (
+                "the backend refused this report; it is kept. Fix what the reason says if you can, then run "
+                f"`showdesk outbox retry {self.id}`, or give it up with `showdesk outbox purge {self.id}`"
+            )
+        return None
 
     def to_json(self) -> bytes:
         data = asdict(self)
@@ -153,7 +194,9 @@ class OutboxEntry:
         data = asdict(self)
         data["state"] = self.state.value
         data["created"] = _iso(self.created_at)
-        data["next_attempt"] = None if self.state is EntryState.DEAD else _iso(self.next_attempt_at)
+        data["next_attempt"] = None if self.needs_attention else _iso(self.next_attempt_at)
+        data["needs_attention"] = self.needs_attention
+        data["what_to_do"] = self.what_to_do()
         return data
 
     def describe(self, now: float | None = None) -> str:
@@ -161,15 +204,17 @@ class OutboxEntry:
         now = time.time() if now is None else now
         if self.sending:
             when = "sending now"
-        elif self.state is EntryState.DEAD:
-            when = "will not be retried unless you run `showdesk outbox retry`"
+        elif self.needs_attention:
+            when = "NEEDS ATTENTION: not retried unless you run `showdesk outbox retry`"
         elif self.next_attempt_at <= now:
             when = "due now"
         else:
             when = f"next try in {_duration(self.next_attempt_at - now)}"
-        line = f"{self.id}  {self.state.value:<7}  {self.backend}  {self.subject!r}  {_size(self.size)}  "
+        line = f"{self.id}  {self.state.value:<9}  {self.backend}  {self.subject!r}  {_size(self.size)}  "
         line += f"{self.attempts} tries, {when}"
-        return line + (f"  ({self.last_error})" if self.last_error else "")
+        line += f"  ({self.last_error})" if self.last_error else ""
+        advice = self.what_to_do()
+        return line + (f"\n    what to do: {advice}" if advice else "")
 
     @classmethod
     def from_json(cls, raw: bytes) -> OutboxEntry:
@@ -186,6 +231,10 @@ class OutboxEntry:
             last_error=None if data.get("last_error") is None else str(data["last_error"]),
             size=int(data["size"]),
             subject=str(data.get("subject", "")),
+            # Absent from state files written before the run of failures was kept.
+            failure_kind=None if data.get("failure_kind") is None else str(data["failure_kind"]),
+            failure_streak=int(data.get("failure_streak", 0)),
+            failing_since=None if data.get("failing_since") is None else float(data["failing_since"]),
         )
 
 
@@ -259,6 +308,8 @@ class Attempt:
             return self.receipt.describe()
         if self.state == EntryState.DEAD:
             return f"{self.report_id}  refused for good: {self.reason}"
+        if self.state == EntryState.ATTENTION:
+            return f"{self.report_id}  needs attention (no longer retried on its own): {self.reason}"
         if self.state == EntryState.PAUSED:
             return f"{self.report_id}  waits until this is fixed: {self.reason}"
         when = "" if self.next_attempt_at is None else f"; next try at {_iso(self.next_attempt_at)}"
@@ -274,8 +325,9 @@ class FlushResult:
     retrying: list[OutboxEntry] = field(default_factory=list)  # failed for now; next attempt scheduled
     paused: list[OutboxEntry] = field(default_factory=list)
     dead: list[OutboxEntry] = field(default_factory=list)
+    attention: list[OutboxEntry] = field(default_factory=list)  # moved to "needs attention" by this pass
     busy: int = 0  # entries another sender was working on
-    remaining: int = 0  # entries still queued (not dead) after the pass
+    remaining: int = 0  # entries still queued (neither dead nor needing attention) after the pass
 
     def __iter__(self) -> Iterator[Attempt]:
         return iter(self.attempts)
@@ -317,6 +369,9 @@ class OutboxObserver:
 
     def dead(self, entry: OutboxEntry, reason: str) -> None:
         """The backend refused the report for good; kept as a dead letter."""
+
+    def needs_attention(self, entry: OutboxEntry, reason: str) -> None:
+        """The backend failed the report the same way for a day of tries; kept, retried only by hand."""
 
 
 ConnectorFactory = Callable[[str], Connector]
@@ -372,6 +427,17 @@ class _EntryLock:
             os.close(fd)
 
 
+def _failure_kind(error: TransientError) -> str | None:
+    """What a failed try counts as towards "needs attention": the backend's answer, or None.
+
+    No answer (offline, timeout) is the network's doing, not the backend's; a 429 is about the
+    pace of the sender's token, not this report.
+    """
+    if error.status is None or error.status == 429:
+        return None
+    return f"HTTP {error.status}"
+
+
 def _attempt_record(report_id: str, outcome: _Outcome, detail: Receipt | OutboxEntry | None) -> Attempt:
     if isinstance(detail, Receipt):
         return Attempt(report_id, "delivered", receipt=detail)
@@ -380,7 +446,7 @@ def _attempt_record(report_id: str, outcome: _Outcome, detail: Receipt | OutboxE
             report_id,
             detail.state.value,
             reason=detail.last_error,
-            next_attempt_at=None if detail.state is EntryState.DEAD else detail.next_attempt_at,
+            next_attempt_at=None if detail.needs_attention else detail.next_attempt_at,
         )
     return Attempt(report_id, outcome.value)
 
@@ -390,6 +456,7 @@ class _Outcome(enum.Enum):
     RETRYING = "retrying"
     PAUSED = "paused"
     DEAD = "dead"
+    ATTENTION = "attention"
     BUSY = "busy"
     SKIPPED = "skipped"  # gone, dead or not due by the time the lock was ours
 
@@ -660,18 +727,22 @@ class Outbox:
         return now >= self._due_at(entry, now)
 
     def next_due_at(self) -> float | None:
-        """When the earliest waiting (not dead) entry is due, or None when nothing waits."""
+        """When the earliest waiting entry (not one needing attention) is due, or None when nothing waits."""
         now = self._clock()
-        times = [self._due_at(e, now) for e in self._scan() if e.state is not EntryState.DEAD]
+        times = [self._due_at(e, now) for e in self._scan() if not e.needs_attention]
         return min(times) if times else None
 
     # ------------------------------------------------------------ commands
     def retry(self, entry_id: str) -> OutboxEntry:
-        """A dead or paused (or waiting) entry becomes pending and due now; the backoff starts over."""
+        """An entry needing attention, paused or waiting becomes pending and due now; the backoff
+        and the count towards "needs attention" start over."""
         entry_dir = self._resolve(entry_id)
         with self._locked(entry_dir) as entry:
             now = self._clock()
-            updated = replace(entry, state=EntryState.PENDING, attempts=0, next_attempt_at=now)
+            updated = replace(
+                entry, state=EntryState.PENDING, attempts=0, next_attempt_at=now,
+                failure_kind=None, failure_streak=0, failing_since=None,
+            )
             try:
                 atomic_write_bytes(entry_dir / STATE_FILE, updated.to_json())
             except OSError as exc:
@@ -756,7 +827,8 @@ class Outbox:
 
         ``deadline`` (a ``time.monotonic()`` value) stops starting new attempts; one
         already under way finishes. ``only`` limits the pass to these report
-        ids (``showdesk submit`` sends just its own). Dead letters are never tried here.
+        ids (``showdesk submit`` sends just its own). Entries needing attention (dead letters
+        included) are never tried here.
         After a backend fails, its other entries wait for the next pass instead of each
         failing the same way.
         """
@@ -769,7 +841,7 @@ class Outbox:
             for entry in self._scan():
                 if deadline is not None and time.monotonic() >= deadline:
                     break
-                if entry.state is EntryState.DEAD or entry.backend in failed_backends:
+                if entry.needs_attention or entry.backend in failed_backends:
                     continue
                 if only is not None and entry.id not in only:
                     continue
@@ -791,9 +863,11 @@ class Outbox:
                         failed_backends.add(entry.backend)
                     elif outcome is _Outcome.DEAD:
                         result.dead.append(detail)
+                    elif outcome is _Outcome.ATTENTION:
+                        result.attention.append(detail)
             if result.delivered:
                 self._collect_garbage()  # what a killed sender left of the reports just delivered
-            result.remaining = sum(1 for e in self._scan() if e.state is not EntryState.DEAD)
+            result.remaining = sum(1 for e in self._scan() if not e.needs_attention)
             return result
 
     def deliver_now(self, entry_id: str, deadline: float | None = None) -> Attempt:
@@ -839,7 +913,7 @@ class Outbox:
         try:
             # Re-read under the lock: another sender may have delivered or rescheduled it.
             entry = self._read_state(entry_dir)
-            if entry is None or entry.state is EntryState.DEAD:
+            if entry is None or entry.needs_attention:
                 return _Outcome.SKIPPED, None
             if not force and not self._is_due(entry, self._clock()):
                 return _Outcome.SKIPPED, None
@@ -871,11 +945,13 @@ class Outbox:
         except PermanentError as exc:
             return self._mark_dead(entry, exc.reason)
         except TransientError as exc:
-            return self._reschedule(entry, exc.reason, exc.retry_after)
+            return self._reschedule(entry, exc.reason, exc.retry_after, _failure_kind(exc))
         except Exception as exc:
             # A connector bug must not lose the report: keep it and back off.
             log.exception("connector for backend %s failed unexpectedly on report %s", entry.backend, entry.id)
-            return self._reschedule(entry, f"unexpected error: {type(exc).__name__}: {exc}", None)
+            return self._reschedule(
+                entry, f"unexpected error: {type(exc).__name__}: {exc}", None, f"unexpected {type(exc).__name__}"
+            )
         receipt = Receipt(
             report_id=entry.id,
             backend=entry.backend,
@@ -899,7 +975,7 @@ class Outbox:
         return _Outcome.DELIVERED, receipt
 
     def _reschedule(
-        self, entry: OutboxEntry, reason: str, retry_after: float | None
+        self, entry: OutboxEntry, reason: str, retry_after: float | None, failure_kind: str | None = None
     ) -> tuple[_Outcome, OutboxEntry]:
         now = self._clock()
         attempts = entry.attempts + 1
@@ -907,6 +983,14 @@ class Outbox:
         updated = replace(
             entry, state=EntryState.PENDING, attempts=attempts, next_attempt_at=now + delay, last_error=reason
         )
+        if failure_kind is not None:
+            if failure_kind == entry.failure_kind and entry.failing_since is not None:
+                updated = replace(updated, failure_streak=entry.failure_streak + 1)
+            else:
+                updated = replace(updated, failure_kind=failure_kind, failure_streak=1, failing_since=now)
+            since = updated.failing_since if updated.failing_since is not None else now
+            if updated.failure_streak >= ATTENTION_AFTER_ATTEMPTS and now - since >= ATTENTION_AFTER_SECONDS:
+                return self._mark_attention(updated, reason)
         self._write_state(updated)
         self._holds[entry.backend] = updated.next_attempt_at
         log.info("report %s not delivered (%s); next try in %.0f s", entry.id, reason, delay)
@@ -927,6 +1011,16 @@ class Outbox:
         log.warning("report %s waits: %s", entry.id, reason)
         self._notify("paused", updated, reason)
         return _Outcome.PAUSED, updated
+
+    def _mark_attention(self, entry: OutboxEntry, reason: str) -> tuple[_Outcome, OutboxEntry]:
+        updated = replace(entry, state=EntryState.ATTENTION)
+        self._write_state(updated)
+        log.error(
+            "report %s needs attention: %s on %d tries since %s; kept, and retried only by `showdesk outbox retry`",
+            entry.id, entry.failure_kind, entry.failure_streak, _iso(entry.failing_since or entry.created_at),
+        )
+        self._notify("needs_attention", updated, reason)
+        return _Outcome.ATTENTION, updated
 
     def _mark_dead(self, entry: OutboxEntry, reason: str) -> tuple[_Outcome, OutboxEntry]:
         updated = replace(entry, state=EntryState.DEAD, attempts=entry.attempts + 1, last_error=reason)
