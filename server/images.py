@@ -32,6 +32,10 @@ from typing import Final
 
 from agent.schema import sniff_image_type
 
+# Real files have tens of chunks or segments, a few thousand at most (libpng's 8 KB IDAT chunks
+# of a large image, the frames of a long animation).
+_MAX_STRUCTURES: Final = 20_000
+
 
 class ImageRejectedError(ValueError):
     """The file is not an acceptable image; the message names the file and the cause."""
@@ -86,6 +90,16 @@ def _walk(mapped: mmap.mmap, media_type: str, label: str, max_pixels: int) -> tu
         view.release()
 
 
+def _count_structure(count: int, what: str) -> None:
+    """Refuse a file made of more chunks or segments than any image has.
+
+    Each one costs a few microseconds of Python; without a bound, 40 MB of empty chunks
+    would cost seconds of CPU per request while staying well-formed.
+    """
+    if count > _MAX_STRUCTURES:
+        raise _MalformedError(f"more than {_MAX_STRUCTURES:,} {what}; no image needs that many")
+
+
 def _check_pixels(label: str, width: int, height: int, max_pixels: int) -> None:
     if width * height > max_pixels:
         raise ImageRejectedError(
@@ -106,7 +120,10 @@ def _walk_png(data: memoryview, label: str, max_pixels: int) -> tuple[int, int]:
     width = height = colour_type = 0
     seen_palette = seen_data = data_ended = False
     first = True
+    chunks = 0
     while True:
+        chunks += 1
+        _count_structure(chunks, "chunks")
         if position + 8 > size:
             raise _MalformedError(f"the file ends at byte {size} inside a chunk header, before IEND")
         length, kind = struct.unpack_from(">I4s", data, position)
@@ -178,23 +195,27 @@ _JPEG_SOI: Final = 0xD8
 # Markers with no length: TEM and the restart markers (the latter only inside scans).
 _JPEG_STANDALONE: Final = frozenset({0x01, *range(0xD0, 0xD8)})
 # Inside a scan, 0xFF is followed by 0x00 (a stuffed data byte), a restart marker, or more 0xFF
-# (fill); anything else is the marker that ends the scan.
-_JPEG_SCAN_END: Final = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")
+# (fill); anything else is the marker that ends the scan. No repetition in the pattern: a search
+# over a long run of 0xFF must stay linear (``\xff+`` there would backtrack quadratically).
+_JPEG_SCAN_END: Final = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+_JPEG_FILL: Final = re.compile(rb"\xff+")
 
 
 def _walk_jpeg(data: memoryview, label: str, max_pixels: int) -> tuple[int, int]:
     size = len(data)
     position = 2  # past SOI
     frame: tuple[int, int] | None = None
-    scans = 0
+    scans = segments = 0
     while True:
+        segments += 1
+        _count_structure(segments, "segments")
         if position >= size:
             raise _MalformedError(f"the file ends at byte {size} before the EOI marker")
-        if data[position] != 0xFF:
+        # Fill bytes (0xFF) may precede any marker: skipped in C, however many.
+        fill = _JPEG_FILL.match(data, position)
+        if fill is None:
             raise _MalformedError(f"byte {position} should start a marker (0xFF) but is 0x{data[position]:02X}")
-        # Fill bytes (0xFF) may precede any marker.
-        while position < size and data[position] == 0xFF:
-            position += 1
+        position = fill.end()
         if position >= size:
             raise _MalformedError(f"the file ends at byte {size} before the EOI marker")
         marker = data[position]
@@ -231,7 +252,7 @@ def _walk_jpeg(data: memoryview, label: str, max_pixels: int) -> tuple[int, int]
             found = _JPEG_SCAN_END.search(data, position)
             if found is None:
                 raise _MalformedError(f"the file ends at byte {size} inside the image data of scan {scans}")
-            position = found.start()  # the 0xFF run before the marker that ends the scan
+            position = found.start()  # the 0xFF just before the marker that ends the scan
 
 
 def _jpeg_frame(segment: memoryview) -> tuple[int, int]:
@@ -266,25 +287,34 @@ def _walk_webp(data: memoryview, label: str, max_pixels: int) -> tuple[int, int]
     chunks = _riff_chunks(data, 12, size, "the file")
     if not chunks:
         raise _MalformedError("the RIFF container holds no chunk")
-    kind, body = chunks[0]
+    kind, start, length = chunks[0]
+    body = data[start : start + length]
     if kind in _WEBP_IMAGE_CHUNKS:
         width, height = _webp_bitstream_size(kind, body)
         _check_pixels(label, width, height, max_pixels)
         return width, height
     if kind != b"VP8X":
         raise _MalformedError(f"the first chunk is {kind!r}, not VP8, VP8L or VP8X")
-    return _walk_webp_extended(body, chunks[1:], label, max_pixels)
+    return _walk_webp_extended(data, body, chunks[1:], label, max_pixels)
 
 
-def _riff_chunks(data: memoryview, start: int, end: int, where: str) -> list[tuple[bytes, memoryview]]:
-    """The (fourcc, payload) chunks between ``start`` and ``end``, which they must fill exactly."""
-    chunks: list[tuple[bytes, memoryview]] = []
+# A RIFF chunk as (fourcc, offset of its payload, payload length): slices are made only for
+# the few chunks read, since making one for each of thousands would double the walk's cost.
+_RiffChunk = tuple[bytes, int, int]
+
+
+def _riff_chunks(data: memoryview, start: int, end: int, where: str, counted: int = 0) -> list[_RiffChunk]:
+    """The chunks between ``start`` and ``end`` of ``data``, which they must fill exactly.
+
+    ``counted`` is how many chunks of the file were walked before: the bound is on the file.
+    """
+    chunks: list[_RiffChunk] = []
     position = start
     while position < end:
+        _count_structure(counted + len(chunks) + 1, "chunks")
         if position + 8 > end:
             raise _MalformedError(f"{end - position} stray bytes at byte {position} of {where}")
-        kind = bytes(data[position : position + 4])
-        (length,) = struct.unpack_from("<I", data, position + 4)
+        kind, length = struct.unpack_from("<4sI", data, position)
         body_start = position + 8
         # An odd-sized payload is followed by one padding byte.
         next_chunk = body_start + length + (length & 1)
@@ -292,7 +322,7 @@ def _riff_chunks(data: memoryview, start: int, end: int, where: str) -> list[tup
             raise _MalformedError(
                 f"chunk {kind!r} at byte {position} claims {length} bytes; {where} ends at byte {end}"
             )
-        chunks.append((kind, data[body_start : body_start + length]))
+        chunks.append((kind, body_start, length))
         position = next_chunk
     return chunks
 
@@ -331,7 +361,7 @@ def _webp_bitstream_size(kind: bytes, body: memoryview) -> tuple[int, int]:
 
 
 def _walk_webp_extended(
-    header: memoryview, chunks: list[tuple[bytes, memoryview]], label: str, max_pixels: int
+    data: memoryview, header: memoryview, chunks: list[_RiffChunk], label: str, max_pixels: int
 ) -> tuple[int, int]:
     if len(header) < 10:
         raise _MalformedError(f"the VP8X chunk is {len(header)} bytes, not 10")
@@ -343,25 +373,30 @@ def _walk_webp_extended(
     _check_pixels(label, width, height, max_pixels)
     if flags & 0x02:  # the animation flag
         # Every frame must lie inside the canvas, so the cap on the canvas bounds each frame too.
-        _check_webp_frames(chunks, width, height)
+        _check_webp_frames(data, chunks, width, height)
         return width, height
-    images = [(kind, body) for kind, body in chunks if kind in _WEBP_IMAGE_CHUNKS]
-    if len(images) != 1:
-        raise _MalformedError(f"a still extended WebP needs one VP8 or VP8L chunk; it has {len(images)}")
-    frame = _webp_bitstream_size(*images[0])
+    frame = _one_bitstream_size(data, chunks, "a still extended WebP")
     if frame != (width, height):
         raise _MalformedError(f"the image is {frame[0]}×{frame[1]} but the VP8X canvas is {width}×{height}")
     return width, height
 
 
-def _check_webp_frames(chunks: list[tuple[bytes, memoryview]], width: int, height: int) -> None:
+def _one_bitstream_size(data: memoryview, chunks: list[_RiffChunk], where: str) -> tuple[int, int]:
+    images = [(kind, start, length) for kind, start, length in chunks if kind in _WEBP_IMAGE_CHUNKS]
+    if len(images) != 1:
+        raise _MalformedError(f"{where} needs one VP8 or VP8L chunk; it has {len(images)}")
+    kind, start, length = images[0]
+    return _webp_bitstream_size(kind, data[start : start + length])
+
+
+def _check_webp_frames(data: memoryview, chunks: list[_RiffChunk], width: int, height: int) -> None:
     """Every ANMF frame lies inside the canvas and holds one well-formed VP8/VP8L bitstream of its size."""
-    kinds = [kind for kind, _ in chunks]
-    if b"ANIM" not in kinds:
+    if not any(kind == b"ANIM" for kind, _, _ in chunks):
         raise _MalformedError("an animated WebP has no ANIM chunk")
-    frames = [body for kind, body in chunks if kind == b"ANMF"]
+    frames = [data[start : start + length] for kind, start, length in chunks if kind == b"ANMF"]
     if not frames:
         raise _MalformedError("an animated WebP has no frame (ANMF)")
+    counted = len(chunks)
     for number, frame in enumerate(frames, start=1):
         if len(frame) < 16:
             raise _MalformedError(f"frame {number} is {len(frame)} bytes, shorter than its header")
@@ -371,11 +406,9 @@ def _check_webp_frames(chunks: list[tuple[bytes, memoryview]], width: int, heigh
         frame_height = (frame[9] | frame[10] << 8 | frame[11] << 16) + 1
         if x + frame_width > width or y + frame_height > height:
             raise _MalformedError(f"frame {number} ({frame_width}×{frame_height} at {x},{y}) leaves the canvas")
-        inner = _riff_chunks(frame, 16, len(frame), f"frame {number}")
-        images = [(kind, body) for kind, body in inner if kind in _WEBP_IMAGE_CHUNKS]
-        if len(images) != 1:
-            raise _MalformedError(f"frame {number} needs one VP8 or VP8L chunk; it has {len(images)}")
-        if _webp_bitstream_size(*images[0]) != (frame_width, frame_height):
+        inner = _riff_chunks(frame, 16, len(frame), f"frame {number}", counted)
+        counted += len(inner)
+        if _one_bitstream_size(frame, inner, f"frame {number}") != (frame_width, frame_height):
             raise _MalformedError(f"frame {number}'s image is not the {frame_width}×{frame_height} its header gives")
 
 

@@ -203,6 +203,40 @@ def test_pixel_cap_is_read_from_the_header(tmp_path: Path) -> None:
         checked(tmp_path, bomb, "image/webp", max_pixels=48_999_999)
 
 
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _flooded(media_type: str, count: int) -> bytes:
+    """A valid small image with ``count`` empty metadata chunks or segments added."""
+    if media_type == "image/png":
+        data = encoded(picture(), "PNG")
+        return data[:33] + _png_chunk(b"tEXt", b"") * count + data[33:]  # after the 33-byte signature + IHDR
+    if media_type == "image/jpeg":
+        data = encoded(picture(), "JPEG")
+        return data[:2] + b"\xff\xfe\x00\x02" * count + data[2:]  # empty comment segments after SOI
+    data = encoded(picture("RGBA"), "WEBP", quality=80)  # extended (VP8X): other chunks are allowed
+    body = data[12:] + b"XMP \0\0\0\0" * count
+    return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body
+
+
+@pytest.mark.parametrize("media_type", ["image/png", "image/jpeg", "image/webp"])
+def test_a_flood_of_empty_chunks_is_refused_but_many_are_fine(media_type: str, tmp_path: Path) -> None:
+    # Each chunk costs the walk a little Python; 40 MB of empty ones would cost seconds.
+    assert checked(tmp_path, _flooded(media_type, 2_000), media_type) == (123, 77)
+    with pytest.raises(ImageRejectedError, match=r"more than 20,000 (chunks|segments); no image needs that many"):
+        checked(tmp_path, _flooded(media_type, 20_001), media_type)
+
+
+def test_jpeg_fill_bytes_before_markers_are_accepted(tmp_path: Path) -> None:
+    data = encoded(picture(), "JPEG")
+    padded = data[:2] + b"\xff" * 1000 + data[2:-2] + b"\xff" * 1000 + data[-2:]
+    with Image.open(io.BytesIO(padded)) as image:
+        image.load()  # libjpeg agrees the fill is allowed
+
+    assert checked(tmp_path, padded, "image/jpeg") == (123, 77)
+
+
 # ---------------------------------------------------------------- the real server
 @pytest.fixture(scope="module")
 def image_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
