@@ -4,6 +4,11 @@ Runs the real server process on 127.0.0.1 (one uvicorn worker, WAL + synchronous
 fsync per stored file) and measures:
 
 * submissions/s of reports carrying one ~1 MB PNG screenshot at client concurrency 1, 8, 32;
+* what agents really send: a busy 1080p desktop (bench/capture.py) in the agent's default
+  format (lossless WebP, agent/encoding.py, ~0.85 MB) against the same desktop as PNG, at
+  concurrency 8 in interleaved rounds, and the ratio of the two;
+* the server's peak memory (RSS) while 8 decompression bombs arrive at once: 34-byte lossless
+  WebPs announcing 7000×7000 pixels (under the 50 MP cap), which cost ~800 MB each if decoded;
 * the time to list 50 tickets out of 100,000 (seeded straight into SQLite), plain and filtered;
 * peers from the same run: the durable-write floor (write + fsync + rename of the same
   file plus one synchronous=FULL SQLite commit, in-process) and a full-table scan, so the
@@ -11,7 +16,9 @@ fsync per stored file) and measures:
 
     .venv/bin/python bench/server_ingest.py [--submissions 300] [--tickets 100000]
 
-Targets (2-core machine): ≥ 100 submissions/s at concurrency 8; a list page ≤ 50 ms.
+Targets (2-core machine): ≥ 100 submissions/s at concurrency 8, for PNG and for the agents'
+lossless WebP, the WebP within 1.25× of the PNG; server peak RSS ≤ 300 MB during the 8 bombs;
+a list page ≤ 50 ms.
 """
 
 from __future__ import annotations
@@ -39,14 +46,26 @@ from urllib3 import encode_multipart_formdata
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import psutil
+
 from agent.bundle import StepDraft, build_bundle
+from agent.encoding import DEFAULT as AGENT_DEFAULT_FORMAT
+from agent.encoding import encode
 from agent.schema import Report, Reporter, Source
+from bench.capture import generate_desktop
+from server.images import inspect_image
 from server.seed import seed_tickets
+from server.settings import DEFAULT_MAX_IMAGE_PIXELS
 from server.store import Store
 from tests.fixtures.server import ServerProcess
+from tests.server.test_images import uniform_lossless_webp
 
 SUBMIT_TARGET_PER_SECOND = 100.0
+WEBP_TO_PNG_TARGET = 1.25
+BOMB_PEAK_TARGET_MB = 300.0
 LIST_TARGET_MS = 50.0
+# The bench sends hundreds of reports a second from one token: the per-token rate limit is not measured here.
+SERVER_ARGS = ["--submit-rate", "0"]
 
 
 # ---------------------------------------------------------------- a realistic screenshot
@@ -95,8 +114,25 @@ def variant(png: bytes, number: int) -> bytes:
     return png[:-12] + chunk + png[-12:]
 
 
-def encoded_report(png: bytes, number: int) -> tuple[str, bytes, str]:
-    picture = variant(png, number)
+def webp_variant(webp: bytes, number: int) -> bytes:
+    """The same lossless WebP made extended (VP8X) with an XMP chunk: other bytes (and digest), still valid.
+
+    The counterpart of ``variant`` for PNG: the pixels and their bitstream are untouched.
+    """
+    if webp[12:16] != b"VP8L":
+        raise ValueError("expected a simple lossless WebP (one VP8L chunk)")
+    bits: int = struct.unpack_from("<I", webp, 21)[0]
+    width, height, alpha = (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1, (bits >> 28) & 1
+    flags = 0x04 | (0x10 if alpha else 0)  # XMP metadata present; alpha as the bitstream says
+    canvas = struct.pack("<B3x", flags) + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    xmp = f"<x:xmpmeta xmlns:x='adobe:ns:meta/'>bench {number}</x:xmpmeta>".encode()
+    xmp += b" " * (len(xmp) & 1)
+    chunks = b"VP8X" + struct.pack("<I", len(canvas)) + canvas + webp[12:] + b"XMP " + struct.pack("<I", len(xmp)) + xmp
+    return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WEBP" + chunks
+
+
+def encoded_report(image: bytes, number: int) -> tuple[str, bytes, str]:
+    picture = webp_variant(image, number) if image.startswith(b"RIFF") else variant(image, number)
     report = Report(
         id=uuid.uuid4(),
         reporter=Reporter(name="Bench User", email="bench@example.test"),
@@ -112,6 +148,22 @@ def encoded_report(png: bytes, number: int) -> tuple[str, bytes, str]:
     fields += [("file", (ref.path, bundle.files[ref.path], ref.media_type)) for ref in bundle.report.files()]
     body, content_type = encode_multipart_formdata(fields)
     return str(report.id), body, content_type
+
+
+def agent_screens() -> tuple[bytes, bytes]:
+    """A busy 1080p desktop as the agent sends it (its default format) and as PNG (compress_level 6)."""
+    desktop = generate_desktop(1920, 1080)
+    webp = encode(desktop, AGENT_DEFAULT_FORMAT)
+    if webp.media_type != "image/webp":
+        raise RuntimeError(f"the agent's default format is {webp.media_type}, not lossless WebP")
+    buffer = io.BytesIO()
+    desktop.save(buffer, "PNG", compress_level=6)
+    # The variant must stay a picture libwebp reads as the same one.
+    with Image.open(io.BytesIO(webp_variant(webp.data, 0))) as check:
+        check.load()
+        if check.size != desktop.size:
+            raise RuntimeError("the WebP variant does not decode to the desktop")
+    return webp.data, buffer.getvalue()
 
 
 # ---------------------------------------------------------------- measurements
@@ -144,6 +196,106 @@ def submit_rate(
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         list(pool.map(send, bodies))
     return len(bodies) / (time.perf_counter() - started), latencies
+
+
+def webp_against_png(
+    server: ServerProcess, token: str, webp: bytes, png: bytes, submissions: int, rounds: int = 3
+) -> dict[str, tuple[float, float]]:
+    """Reports/s and p95 ms at concurrency 8, per format, from interleaved rounds (the machine is shared)."""
+    per_round = max(1, submissions // rounds)
+    elapsed = {"webp": 0.0, "png": 0.0}
+    latencies: dict[str, list[float]] = {"webp": [], "png": []}
+    for round_number in range(rounds):
+        for label, picture in (("png", png), ("webp", webp)):
+            base = 10_000_000 + (round_number * 2 + (label == "webp")) * 100_000
+            bodies = [encoded_report(picture, base + i) for i in range(per_round)]
+            rate, times = submit_rate(server, token, bodies, 8)
+            elapsed[label] += per_round / rate
+            latencies[label] += times
+    results = {}
+    for label in elapsed:
+        times = sorted(latencies[label])
+        results[label] = (per_round * rounds / elapsed[label], times[int(len(times) * 0.95)] * 1000)
+    return results
+
+
+def image_check_cost(root: Path, pictures: dict[str, tuple[bytes, str]], rounds: int = 20) -> dict[str, float]:
+    """Best milliseconds, in-process, of the server's check (inspect_image) per picture, and of a full decode.
+
+    The decode is what the check replaces (Pillow's ``load()``, as the server once did for WebP):
+    the peer that shows what the structural walk saves.
+    """
+    costs: dict[str, float] = {}
+    for label, (data, media_type) in pictures.items():
+        path = root / f"check-{label}"
+        path.write_bytes(data)
+
+        def check(path: Path = path, media_type: str = media_type) -> None:
+            inspect_image(path, "bench", media_type, DEFAULT_MAX_IMAGE_PIXELS)
+
+        def decode(path: Path = path) -> None:
+            with Image.open(path) as image:
+                image.load()
+
+        for name, action in ((f"check {label}", check), (f"decode {label}", decode)):
+            timings = []
+            for _ in range(rounds):
+                started = time.perf_counter()
+                action()
+                timings.append(time.perf_counter() - started)
+            costs[name] = min(timings) * 1000
+    return costs
+
+
+def bomb_memory(root: Path, uploads: int = 8) -> tuple[float, float, float]:
+    """Server RSS in MB (before, peak, after) while ``uploads`` 7000×7000 lossless WebPs arrive at once."""
+    server = ServerProcess(
+        root / "bomb", env={"SHOWDESK_RUNTIME_DIR": str(root / "runtime")}, extra_args=SERVER_ARGS
+    ).start()
+    try:
+        token = server.token("submitter", name="bench-bomb")
+        assert server.pid is not None
+        process = psutil.Process(server.pid)
+        warm_up = encoded_report(screenshot(seed=1, size=(320, 200)), 0)
+        submit_rate(server, token, [warm_up], 1)
+        bomb = uniform_lossless_webp(7000, 7000)
+        bodies = []
+        for number in range(uploads):
+            report = Report(
+                id=uuid.uuid4(),
+                reporter=Reporter(name="Bench User", email="bench@example.test"),
+                category="Software",
+                description=f"bomb {number}",
+                source=Source(kind="agent", id="bench-bomb"),
+            )
+            step = StepDraft(image=bomb, width=7000, height=7000, captured_at=datetime.now(UTC), caption="bomb")
+            bundle = build_bundle(report, [step])
+            fields: list[tuple[str, tuple[str, bytes, str]]] = [
+                ("manifest", ("manifest.json", bundle.report.canonical_json(), "application/json"))
+            ]
+            fields += [("file", (ref.path, bundle.files[ref.path], ref.media_type)) for ref in bundle.report.files()]
+            body, content_type = encode_multipart_formdata(fields)
+            bodies.append((str(report.id), body, content_type))
+        before = process.memory_info().rss
+        peak = before
+        done = threading.Event()
+
+        def sample() -> None:
+            nonlocal peak
+            while not done.wait(0.002):
+                peak = max(peak, process.memory_info().rss)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            submit_rate(server, token, bodies, uploads)
+        finally:
+            done.set()
+            sampler.join()
+        after = process.memory_info().rss
+    finally:
+        server.stop()
+    return before / 1e6, peak / 1e6, after / 1e6
 
 
 def durable_write_floor(data_dir: Path, png: bytes, *, durable: bool, rounds: int = 50) -> float:
@@ -209,7 +361,9 @@ def main() -> int:
             f"{unsynced * 1000:.2f} ms unsynced: durability costs {(floor - unsynced) * 1000:.2f} ms/report"
         )
 
-        server = ServerProcess(root / "ingest", env={"SHOWDESK_RUNTIME_DIR": str(root / "runtime")}).start()
+        server = ServerProcess(
+            root / "ingest", env={"SHOWDESK_RUNTIME_DIR": str(root / "runtime")}, extra_args=SERVER_ARGS
+        ).start()
         try:
             token = server.token("submitter", name="bench")
             print()
@@ -233,8 +387,34 @@ def main() -> int:
                     f"{concurrency:>11}  {len(bodies):>7}  {rate:>9.1f}  {megabytes:>6.1f}  {p50:>7.1f}  {p95:>7.1f}  "
                     f"{slowdown:>7.2f}  {target if concurrency == 8 else ''}"
                 )
+
+            webp, desktop_png = agent_screens()
+            print(
+                f"\nwhat agents send: busy 1920×1080 desktop, lossless WebP {len(webp) / 1e6:.2f} MB "
+                f"(agent default) vs PNG {len(desktop_png) / 1e6:.2f} MB; concurrency 8, interleaved rounds"
+            )
+            compared = webp_against_png(server, token, webp, desktop_png, args.submissions)
+            print(f"{'format':>11}  {'reports/s':>9}  {'p95 ms':>7}  target")
+            for label, (rate, p95) in compared.items():
+                verdict = "met" if rate >= SUBMIT_TARGET_PER_SECOND else "MISSED"
+                print(f"{label:>11}  {rate:>9.1f}  {p95:>7.1f}  ≥ {SUBMIT_TARGET_PER_SECOND:.0f}/s: {verdict}")
+            ratio = compared["png"][0] / compared["webp"][0]
+            verdict = "met" if ratio <= WEBP_TO_PNG_TARGET else "MISSED"
+            print(f"PNG rate / WebP rate = {ratio:.2f} (≤ {WEBP_TO_PNG_TARGET}: {verdict})")
+            costs = image_check_cost(root, {"webp": (webp, "image/webp"), "png": (desktop_png, "image/png")})
+            print(
+                "image check per report, in-process, best of 20: "
+                + ", ".join(f"{name} {milliseconds:.2f} ms" for name, milliseconds in costs.items())
+            )
         finally:
             server.stop()
+
+        before, peak, after = bomb_memory(root)
+        verdict = "met" if peak <= BOMB_PEAK_TARGET_MB else "MISSED"
+        print(
+            f"\nserver RSS, 8 concurrent 34-byte 7000×7000 lossless WebPs: {before:.0f} MB before, "
+            f"peak {peak:.0f} MB (≤ {BOMB_PEAK_TARGET_MB:.0f} MB: {verdict}), {after:.0f} MB after"
+        )
 
         list_dir = root / "list"
         store = Store(list_dir)
@@ -247,7 +427,9 @@ def main() -> int:
         scan_ms = (time.perf_counter() - started) * 1000
         store.close()
 
-        server = ServerProcess(list_dir, env={"SHOWDESK_RUNTIME_DIR": str(root / "runtime")}).start()
+        server = ServerProcess(
+            list_dir, env={"SHOWDESK_RUNTIME_DIR": str(root / "runtime")}, extra_args=SERVER_ARGS
+        ).start()
         try:
             token = server.token("technician", name="bench-tech")
             first_page = requests.get(
