@@ -34,8 +34,14 @@ from typing import Any, Final
 import platformdirs
 
 from server.settings import (
+    DEFAULT_BODY_TIMEOUT_SECONDS,
+    DEFAULT_HEADER_TIMEOUT_SECONDS,
     DEFAULT_HOST,
+    DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS,
+    DEFAULT_LISTEN_BACKLOG,
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_IMAGE_PIXELS,
     DEFAULT_PORT,
     Settings,
@@ -195,6 +201,50 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long a request waits for a locked database before answering 503 (default %(default)s)",
     )
     serve.add_argument(
+        "--header-timeout",
+        type=_positive_float,
+        default=DEFAULT_HEADER_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help="a request's head must arrive within this time of the connection's start (default %(default)s)",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=_positive_float,
+        default=DEFAULT_BODY_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help="longest pause between bytes of a request body before the connection is closed "
+        "(default %(default)s)",
+    )
+    serve.add_argument(
+        "--keep-alive-timeout",
+        type=_positive_float,
+        default=DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help="how long an idle kept-alive connection stays open (default %(default)s)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help=f"open connections at most; beyond it the longest idle one is closed, or the new one answered 503 "
+        f"(default {DEFAULT_MAX_CONNECTIONS}, fewer if the open-file limit is low)",
+    )
+    serve.add_argument(
+        "--max-header-bytes",
+        type=_positive_int,
+        default=DEFAULT_MAX_HEADER_BYTES,
+        metavar="BYTES",
+        help="largest request line plus headers (default %(default)s)",
+    )
+    serve.add_argument(
+        "--backlog",
+        type=_positive_int,
+        default=DEFAULT_LISTEN_BACKLOG,
+        metavar="N",
+        help="connections the OS queues before the server accepts them (default %(default)s)",
+    )
+    serve.add_argument(
         "--no-handover", action="store_true", help="do not write the local hand-over file with fresh tokens"
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -284,6 +334,12 @@ def _serve(args: argparse.Namespace, data_dir: Path, configured: Mapping[str, An
         max_body_bytes=int(args.max_body_mb * 1024 * 1024),
         max_image_pixels=args.max_image_pixels,
         busy_timeout_seconds=args.busy_timeout,
+        header_timeout_seconds=args.header_timeout,
+        body_timeout_seconds=args.body_timeout,
+        keep_alive_timeout_seconds=args.keep_alive_timeout,
+        max_connections=args.max_connections,
+        max_header_bytes=args.max_header_bytes,
+        listen_backlog=args.backlog,
     )
     return serve(settings, handover=not args.no_handover, log_level=args.log_level)
 

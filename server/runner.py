@@ -8,6 +8,7 @@ upload files and rotates the hand-over tokens.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -20,10 +21,16 @@ import uvicorn
 
 from server.app import ChangeNotifier, create_app
 from server.blobs import BlobStore
+from server.connection_limits import (
+    ConnectionGuard,
+    ConnectionLimits,
+    effective_max_connections,
+    raise_open_file_limit,
+)
 from server.fsio import make_private_dir
 from server.handover import remove_handover, write_handover
 from server.images import configure_pillow
-from server.settings import Settings, version
+from server.settings import DEFAULT_MAX_CONNECTIONS, Settings, version
 from server.store import Store, StoreError
 
 log = logging.getLogger("showdesk.server")
@@ -74,13 +81,21 @@ def _lock_file(stream: IO[str]) -> None:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, plus: the hand-over file once listening, clean-up before exit."""
+    """uvicorn's server, plus: quiet accept errors, the hand-over file once listening, clean-up before exit."""
 
     def __init__(
-        self, config: uvicorn.Config, settings: Settings, store: Store, notifier: ChangeNotifier, *, handover: bool
+        self,
+        config: uvicorn.Config,
+        settings: Settings,
+        store: Store,
+        notifier: ChangeNotifier,
+        guard: ConnectionGuard,
+        *,
+        handover: bool,
     ) -> None:
         super().__init__(config)
         self.settings = settings
+        self.guard = guard
         self.store = store
         self.notifier = notifier
         self.handover = handover
@@ -88,11 +103,14 @@ class _Server(uvicorn.Server):
         self.handover_tokens: dict[str, str] = {}
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        # Before listening: the first accept() may already fail for want of descriptors.
+        self.guard.install_accept_error_handler(asyncio.get_running_loop())
         await super().startup(sockets=sockets)
         if not self.started:
             return
         log.info("ShowDesk server %s listening on %s", version(), self.settings.listen_url)
         log.info("data directory: %s", self.settings.data_dir)
+        log.info("connections: %s", self.guard.limits.describe())
         if self.settings.public_url:
             log.info("public URL: %s", self.settings.base_url)
         if self.handover:
@@ -132,9 +150,24 @@ def configure_logging(level: str = "info") -> None:
     root.setLevel(level.upper())
 
 
+def connection_limits(settings: Settings, open_file_limit: int | None) -> ConnectionLimits:
+    return ConnectionLimits(
+        header_timeout=settings.header_timeout_seconds,
+        body_timeout=settings.body_timeout_seconds,
+        keep_alive_timeout=settings.keep_alive_timeout_seconds,
+        max_connections=effective_max_connections(settings.max_connections, DEFAULT_MAX_CONNECTIONS, open_file_limit),
+        max_header_bytes=settings.max_header_bytes,
+        backlog=settings.listen_backlog,
+    )
+
+
 def serve(settings: Settings, *, handover: bool = True, log_level: str = "info") -> int:
     """Run until SIGINT or SIGTERM; returns the process exit status."""
     configure_logging(log_level)
+    open_files = raise_open_file_limit()
+    if open_files is not None:
+        log.info("open-file limit: %d (hard limit %d)", *open_files)
+    limits = connection_limits(settings, None if open_files is None else open_files[0])
     try:
         make_private_dir(settings.data_dir)
         with DataDirLock(settings.data_dir):
@@ -145,17 +178,21 @@ def serve(settings: Settings, *, handover: bool = True, log_level: str = "info")
                 log.info("removed %d unfinished upload(s) left by an earlier stop", stale)
             configure_pillow()
             app = create_app(settings, store, blobs)
+            guard = ConnectionGuard(limits)
             config = uvicorn.Config(
                 app,
                 host=settings.host,
                 port=settings.port,
+                http=guard.protocol_class(),
+                backlog=limits.backlog,
+                h11_max_incomplete_event_size=limits.max_header_bytes,
                 log_config=None,
                 access_log=False,
                 lifespan="on",
                 server_header=False,
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
             )
-            server = _Server(config, settings, store, app.state.context.notifier, handover=handover)
+            server = _Server(config, settings, store, app.state.context.notifier, guard, handover=handover)
             try:
                 server.run()
             finally:

@@ -19,6 +19,16 @@ DEFAULT_MAX_BODY_BYTES: Final = 50 * 1024 * 1024
 # Bodies of the JSON calls (status, notes, tokens…) are small; anything bigger is a mistake.
 MAX_JSON_BODY_BYTES: Final = 1024 * 1024
 DEFAULT_MAX_IMAGE_PIXELS: Final = MAX_IMAGE_PIXELS
+# Connection hygiene (server.connection_limits). A request head takes well under a second even on
+# a poor Wi-Fi link; a body may pause while a laptop's radio roams, not for half a minute; an idle
+# kept-alive connection is cheap to reopen. The connection cap is also shrunk at start to what the
+# open-file limit allows, so the server keeps descriptors for its own files.
+DEFAULT_HEADER_TIMEOUT_SECONDS: Final = 15.0
+DEFAULT_BODY_TIMEOUT_SECONDS: Final = 30.0
+DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS: Final = 5.0
+DEFAULT_MAX_CONNECTIONS: Final = 2048
+DEFAULT_MAX_HEADER_BYTES: Final = 16 * 1024
+DEFAULT_LISTEN_BACKLOG: Final = 2048
 RUNTIME_DIR_ENV: Final = "SHOWDESK_RUNTIME_DIR"
 
 
@@ -51,6 +61,12 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
     busy_timeout_seconds: float = 5.0
+    header_timeout_seconds: float = DEFAULT_HEADER_TIMEOUT_SECONDS
+    body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS  # the longest pause between body bytes
+    keep_alive_timeout_seconds: float = DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS
+    max_connections: int | None = None  # None: DEFAULT_MAX_CONNECTIONS, within the open-file limit
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    listen_backlog: int = DEFAULT_LISTEN_BACKLOG
 
     @property
     def listen_url(self) -> str:
