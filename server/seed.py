@@ -1,6 +1,9 @@
 """Synthetic tickets, inserted straight into the database: for benchmarks and demos, never production.
 
 A seeded ticket has a valid manifest but no files; it lists, reads and filters like a real one.
+Tickets past ``new`` have a first response, resolved and closed ones a resolution time, some
+come from kiosks and some followed self-help articles, so the figures (/stats) have work to do.
+Rows go in through plain INSERTs, so the store's triggers keep its roll-ups as for real tickets.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ def seed_tickets(store: Store, count: int, *, seed: int = 0, batch: int = 5000) 
             category = rng.choice(_CATEGORIES)
             description = " ".join(rng.choice(_WORDS) for _ in range(rng.randrange(4, 16)))
             source_id = f"pc-{rng.randrange(2000):04d}"
+            kind = "kiosk" if rng.random() < 0.1 else "agent"
             email = f"user{rng.randrange(5000)}@example.test"
             manifest = json.dumps(
                 {
@@ -50,7 +54,7 @@ def seed_tickets(store: Store, count: int, *, seed: int = 0, batch: int = 5000) 
                     "steps": [],
                     "attachments": [],
                     "sysinfo": None,
-                    "source": {"kind": "agent", "id": source_id, "site": None, "app_version": "seed"},
+                    "source": {"kind": kind, "id": source_id, "site": None, "app_version": "seed"},
                     "walk_up": False,
                     "self_help_articles": [],
                 },
@@ -59,6 +63,11 @@ def seed_tickets(store: Store, count: int, *, seed: int = 0, batch: int = 5000) 
             )
             status = rng.choice(("new", "open", "waiting", "resolved", "closed"))
             subject = f"{category}: {description}"[:120]
+            # Minutes to a day to answer, hours to a week to resolve: durations across many buckets.
+            first_response = None if status == "new" else created + rng.expovariate(1 / 3600)
+            resolved = created + 3600 + rng.expovariate(1 / 86400) if status in ("resolved", "closed") else None
+            closed = resolved + 86400 if resolved is not None and status == "closed" else None
+            self_help = 1 if rng.random() < 0.05 else 0
             rows.append(
                 (
                     report_id,
@@ -68,11 +77,16 @@ def seed_tickets(store: Store, count: int, *, seed: int = 0, batch: int = 5000) 
                     subject,
                     description,
                     category,
+                    kind,
                     source_id,
                     email,
+                    self_help,
                     created,
                     datetime.fromtimestamp(created, UTC).isoformat(),
                     created,
+                    first_response,
+                    resolved,
+                    closed,
                 )
             )
         conn.execute("BEGIN IMMEDIATE")
@@ -83,8 +97,9 @@ def seed_tickets(store: Store, count: int, *, seed: int = 0, batch: int = 5000) 
             conn.executemany(
                 "INSERT INTO tickets (id, fingerprint, manifest, status, subject, description, category, "
                 "source_kind, source_id, site, reporter_name, reporter_email, submitted_by, walk_up, step_count, "
-                "attachment_count, self_help_count, created_at, reported_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 'agent', ?, NULL, NULL, ?, 'seed', 0, 0, 0, 0, ?, ?, ?)",
+                "attachment_count, self_help_count, created_at, reported_at, updated_at, first_response_at, "
+                "resolved_at, closed_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, 'seed', 0, 0, 0, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
             seqs = range(first, first + len(rows))
@@ -96,7 +111,7 @@ def seed_tickets(store: Store, count: int, *, seed: int = 0, batch: int = 5000) 
             conn.executemany(
                 "INSERT INTO events (ticket_seq, kind, actor, at, internal, data) "
                 "VALUES (?, 'created', 'seed', ?, 0, '{}')",
-                [(seq, row[9]) for seq, row in zip(seqs, rows, strict=True)],
+                [(seq, row[11]) for seq, row in zip(seqs, rows, strict=True)],
             )
             conn.execute("COMMIT")
         except BaseException:

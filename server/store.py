@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import re
 import secrets
 import sqlite3
@@ -22,7 +23,7 @@ import statistics
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -30,7 +31,8 @@ from typing import Any, Final, Literal
 from server.fsio import PRIVATE_FILE_MODE, create_private_file, make_private_dir, restrict_mode
 
 DB_FILENAME: Final = "showdesk.db"
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
+SECONDS_PER_DAY: Final = 86_400
 NUMBER_PREFIX: Final = "SD-"
 # Ticket numbers start at SD-1001: short, but never confused with a count.
 NUMBER_OFFSET: Final = 1000
@@ -395,6 +397,156 @@ CREATE TABLE ticket_articles (
 """
 
 # Full-text search over subject and description; contentless because tickets keep the text.
+# Schema 2: figures kept up to date by triggers in the same transaction as the change, so
+# /stats reads a few hundred roll-up rows instead of every ticket of the window.
+# Days are UTC days of ``created_at`` (``CAST(created_at / 86400 AS INTEGER)``); the partial
+# days at the window's edges are read from the tickets themselves (``tickets_window``).
+# Durations (first response, resolution) are counted per day in buckets of two significant
+# digits of whole seconds; a median is found by walking the buckets to the one holding the
+# middle rank, then reading the exact values of that bucket through an index on the duration.
+_ROLLUP_SCHEMA: Final = """
+CREATE TABLE stats_daily (
+    day INTEGER PRIMARY KEY,
+    created INTEGER NOT NULL DEFAULT 0,
+    after_articles INTEGER NOT NULL DEFAULT 0,
+    first_count INTEGER NOT NULL DEFAULT 0,
+    first_sum REAL NOT NULL DEFAULT 0,
+    resolved_count INTEGER NOT NULL DEFAULT 0,
+    resolved_sum REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE stats_daily_category (
+    day INTEGER NOT NULL,
+    category TEXT NOT NULL,
+    tickets INTEGER NOT NULL,
+    PRIMARY KEY (day, category)
+) WITHOUT ROWID;
+CREATE TABLE stats_daily_source (
+    day INTEGER NOT NULL,
+    source_id TEXT NOT NULL,
+    tickets INTEGER NOT NULL,
+    PRIMARY KEY (day, source_id)
+) WITHOUT ROWID;
+CREATE TABLE stats_daily_duration (
+    kind TEXT NOT NULL CHECK (kind IN ('first', 'resolved')),
+    day INTEGER NOT NULL,
+    bucket INTEGER NOT NULL,
+    tickets INTEGER NOT NULL,
+    PRIMARY KEY (kind, day, bucket)
+) WITHOUT ROWID;
+CREATE TABLE stats_status (
+    status TEXT PRIMARY KEY,
+    tickets INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX tickets_window ON tickets(
+    created_at, category, source_kind, source_id, self_help_count, first_response_at, resolved_at
+);
+CREATE INDEX tickets_first_response_time ON tickets(first_response_at - created_at, created_at)
+    WHERE first_response_at IS NOT NULL;
+CREATE INDEX tickets_resolution_time ON tickets(resolved_at - created_at, created_at)
+    WHERE resolved_at IS NOT NULL;
+CREATE INDEX queue_enqueued ON queue_entries(enqueued_at)
+"""
+
+_DURATIONS: Final = {"first": "first_response_at", "resolved": "resolved_at"}
+_DURATION_INDEXES: Final = {"first": "tickets_first_response_time", "resolved": "tickets_resolution_time"}
+
+
+def _bucket_sql(duration: str) -> str:
+    """The bucket of a duration in seconds: whole seconds below 100, else digits × 100 + the first two digits.
+
+    Monotonic in the duration; ``bucket_bounds`` gives each bucket's range. Pure SQL (no
+    function registered from Python) so any SQLite client that writes tickets keeps the roll-up.
+    """
+    whole = f"CAST({duration} AS INTEGER)"
+    return (
+        f"(CASE WHEN {duration} < 100 THEN max({whole}, 0) "
+        f"ELSE length({whole}) * 100 + CAST(substr({whole}, 1, 2) AS INTEGER) END)"
+    )
+
+
+def bucket_bounds(bucket: int) -> tuple[float, float]:
+    """The durations [low, high) that fall in ``bucket`` (see ``_bucket_sql``)."""
+    if bucket < 100:
+        return (float(bucket) if bucket > 0 else -math.inf), float(bucket + 1)
+    digits, lead = divmod(bucket, 100)
+    scale = 10 ** (digits - 2)
+    return float(lead * scale), float((lead + 1) * scale)
+
+
+def _rollup_apply_sql(row: str, sign: int) -> str:
+    """Statements that add (sign 1) or take away (sign -1) one ticket row (NEW or OLD) from the roll-ups."""
+    day = f"CAST({row}.created_at / {SECONDS_PER_DAY} AS INTEGER)"
+    first = f"{row}.first_response_at - {row}.created_at"
+    resolved = f"{row}.resolved_at - {row}.created_at"
+    statements = [
+        f"INSERT INTO stats_daily (day, created, after_articles, first_count, first_sum, resolved_count, resolved_sum) "  # noqa: S608
+        f"VALUES ({day}, {sign}, {sign} * ({row}.self_help_count > 0), {sign} * ({row}.first_response_at IS NOT NULL), "
+        f"{sign} * coalesce({first}, 0), {sign} * ({row}.resolved_at IS NOT NULL), {sign} * coalesce({resolved}, 0)) "
+        "ON CONFLICT (day) DO UPDATE SET created = created + excluded.created, "
+        "after_articles = after_articles + excluded.after_articles, first_count = first_count + excluded.first_count, "
+        "first_sum = first_sum + excluded.first_sum, resolved_count = resolved_count + excluded.resolved_count, "
+        "resolved_sum = resolved_sum + excluded.resolved_sum",
+        f"INSERT INTO stats_daily_category (day, category, tickets) VALUES ({day}, {row}.category, {sign}) "  # noqa: S608
+        "ON CONFLICT (day, category) DO UPDATE SET tickets = tickets + excluded.tickets",
+        # A kiosk files many people's reports: it is not a machine with a recurring problem.
+        f"INSERT INTO stats_daily_source (day, source_id, tickets) SELECT {day}, {row}.source_id, {sign} "
+        f"WHERE {row}.source_kind != 'kiosk' "
+        "ON CONFLICT (day, source_id) DO UPDATE SET tickets = tickets + excluded.tickets",
+        f"INSERT INTO stats_status (status, tickets) VALUES ({row}.status, {sign}) "  # noqa: S608
+        "ON CONFLICT (status) DO UPDATE SET tickets = tickets + excluded.tickets",
+    ]
+    for kind, column in _DURATIONS.items():
+        duration = f"{row}.{column} - {row}.created_at"
+        statements.append(
+            f"INSERT INTO stats_daily_duration (kind, day, bucket, tickets) "
+            f"SELECT '{kind}', {day}, {_bucket_sql(duration)}, {sign} WHERE {row}.{column} IS NOT NULL "
+            "ON CONFLICT (kind, day, bucket) DO UPDATE SET tickets = tickets + excluded.tickets"
+        )
+    return ";\n    ".join(statements) + ";"
+
+
+_ROLLUP_COLUMNS: Final = (
+    "status",
+    "category",
+    "source_kind",
+    "source_id",
+    "created_at",
+    "self_help_count",
+    "first_response_at",
+    "resolved_at",
+)
+_ROLLUP_TRIGGERS: Final = (
+    f"CREATE TRIGGER tickets_rollup_insert AFTER INSERT ON tickets BEGIN\n    {_rollup_apply_sql('NEW', 1)}\nEND",
+    f"CREATE TRIGGER tickets_rollup_delete AFTER DELETE ON tickets BEGIN\n    {_rollup_apply_sql('OLD', -1)}\nEND",
+    f"CREATE TRIGGER tickets_rollup_update AFTER UPDATE OF {', '.join(_ROLLUP_COLUMNS)} ON tickets "
+    f"WHEN {' OR '.join(f'OLD.{c} IS NOT NEW.{c}' for c in _ROLLUP_COLUMNS)} BEGIN\n"
+    f"    {_rollup_apply_sql('OLD', -1)}\n    {_rollup_apply_sql('NEW', 1)}\nEND",
+)
+
+
+def _rollup_rebuild_sql() -> list[str]:
+    """Fill the roll-ups from the tickets already there (the upgrade from schema 1)."""
+    day = f"CAST(created_at / {SECONDS_PER_DAY} AS INTEGER)"
+    statements = [
+        "INSERT INTO stats_daily (day, created, after_articles, first_count, first_sum, resolved_count, resolved_sum) "  # noqa: S608
+        f"SELECT {day} AS d, count(*), sum(self_help_count > 0), count(first_response_at), "
+        "coalesce(sum(first_response_at - created_at), 0), count(resolved_at), "
+        "coalesce(sum(resolved_at - created_at), 0) FROM tickets GROUP BY d",
+        f"INSERT INTO stats_daily_category (day, category, tickets) SELECT {day} AS d, category, count(*) "  # noqa: S608
+        "FROM tickets GROUP BY d, category",
+        f"INSERT INTO stats_daily_source (day, source_id, tickets) SELECT {day} AS d, source_id, count(*) "  # noqa: S608
+        "FROM tickets WHERE source_kind != 'kiosk' GROUP BY d, source_id",
+        "INSERT INTO stats_status (status, tickets) SELECT status, count(*) FROM tickets GROUP BY status",
+    ]
+    for kind, column in _DURATIONS.items():
+        statements.append(
+            f"INSERT INTO stats_daily_duration (kind, day, bucket, tickets) "  # noqa: S608
+            f"SELECT '{kind}', {day} AS d, {_bucket_sql(f'{column} - created_at')} AS b, count(*) "
+            f"FROM tickets WHERE {column} IS NOT NULL GROUP BY d, b"
+        )
+    return statements
+
+
 _FTS_SCHEMA: Final = (
     "CREATE VIRTUAL TABLE tickets_fts USING fts5("
     "subject, description, content='', tokenize='unicode61 remove_diacritics 2')"
@@ -540,6 +692,16 @@ class Store:
                     conn.execute(statement)
                 with contextlib.suppress(sqlite3.OperationalError):
                     conn.execute(_FTS_SCHEMA)
+            if version < 2:
+                # Schema 1 → 2 (and a new database): the roll-ups for /stats, filled from the
+                # tickets already there in this same transaction, then kept by triggers.
+                for statement in _split_sql(_ROLLUP_SCHEMA):
+                    conn.execute(statement)
+                for statement in _rollup_rebuild_sql():
+                    conn.execute(statement)
+                for trigger in _ROLLUP_TRIGGERS:
+                    conn.execute(trigger)
+            if version < SCHEMA_VERSION:
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self.has_fts = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'tickets_fts'").fetchone() is not None
 
@@ -1040,15 +1202,30 @@ class Store:
             return int(cursor.lastrowid or 0)
 
     def stats(self, since: float, until: float) -> Stats:
+        """The figures for tickets created in [since, until), and the tickets open now.
+
+        Whole UTC days inside the window come from the roll-ups the triggers keep; the
+        partial days at either edge from the tickets themselves (through ``tickets_window``,
+        an index that holds every column needed). The cost follows the number of days and
+        distinct values, not the number of tickets.
+        """
         with self._read() as conn:
             window = (since, until)
-            created = conn.execute(
-                "SELECT created_at, first_response_at, resolved_at FROM tickets "
-                "WHERE created_at >= ? AND created_at < ?",
-                window,
-            ).fetchall()
-            first = [r[1] - r[0] for r in created if r[1] is not None]
-            resolved = [r[2] - r[0] for r in created if r[2] is not None]
+            first_day = math.ceil(since / SECONDS_PER_DAY)
+            end_day = math.floor(until / SECONDS_PER_DAY)
+            if first_day < end_day:
+                days: tuple[int, int] | None = (first_day, end_day)
+                edges = [(since, first_day * SECONDS_PER_DAY), (end_day * SECONDS_PER_DAY, until)]
+            else:
+                days, edges = None, [window]
+            edges = [(low, high) for low, high in edges if low < high]
+            figures = _WindowFigures()
+            if days is not None:
+                figures.add_days(conn, days)
+            for edge in edges:
+                figures.add_edge(conn, edge)
+            first = self._duration_summary(conn, "first", figures, window)
+            resolution = self._duration_summary(conn, "resolved", figures, window)
             waits = [
                 float(r[0])
                 for r in conn.execute(
@@ -1057,22 +1234,8 @@ class Store:
                     window,
                 ).fetchall()
             ]
-            by_category = [
-                (r[0] or "", int(r[1]))
-                for r in conn.execute(
-                    "SELECT category, count(*) FROM tickets WHERE created_at >= ? AND created_at < ? "
-                    "GROUP BY category ORDER BY count(*) DESC, category",
-                    window,
-                ).fetchall()
-            ]
             solved = int(
                 conn.execute("SELECT count(*) FROM self_help_events WHERE at >= ? AND at < ?", window).fetchone()[0]
-            )
-            after_articles = int(
-                conn.execute(
-                    "SELECT count(*) FROM tickets WHERE created_at >= ? AND created_at < ? AND self_help_count > 0",
-                    window,
-                ).fetchone()[0]
             )
             top_articles = [
                 (r[0], int(r[1]))
@@ -1082,33 +1245,59 @@ class Store:
                     window,
                 ).fetchall()
             ]
-            recurring = [
-                (r[0], int(r[1]))
-                for r in conn.execute(
-                    # A kiosk files many people's reports: it is not a machine with a recurring problem.
-                    "SELECT source_id, count(*) FROM tickets WHERE created_at >= ? AND created_at < ? "
-                    "AND source_kind != 'kiosk' GROUP BY source_id HAVING count(*) >= 2 "
-                    "ORDER BY count(*) DESC, source_id LIMIT 20",
-                    window,
-                ).fetchall()
-            ]
             open_now = int(
-                conn.execute("SELECT count(*) FROM tickets WHERE status IN ('new', 'open', 'waiting')").fetchone()[0]
+                conn.execute(
+                    "SELECT coalesce(sum(tickets), 0) FROM stats_status WHERE status IN ('new', 'open', 'waiting')"
+                ).fetchone()[0]
             )
+        by_category = sorted(
+            ((category or "", count) for category, count in figures.categories.items() if count > 0),
+            key=lambda item: (-item[1], item[0]),
+        )
+        recurring = sorted(
+            ((source, count) for source, count in figures.sources.items() if count >= 2),
+            key=lambda item: (-item[1], item[0]),
+        )[:20]
         return Stats(
             since=since,
             until=until,
-            tickets_created=len(created),
-            first_response=Summary.of(first),
-            resolution=Summary.of(resolved),
+            tickets_created=figures.created,
+            first_response=first,
+            resolution=resolution,
             walk_up_wait=Summary.of(waits),
             by_category=by_category,
             solved_by_article=solved,
-            reports_after_articles=after_articles,
+            reports_after_articles=figures.after_articles,
             top_articles=top_articles,
             recurring_machines=recurring,
             open_tickets=open_now,
         )
+
+    @staticmethod
+    def _duration_summary(
+        conn: sqlite3.Connection, kind: str, figures: _WindowFigures, window: tuple[float, float]
+    ) -> Summary:
+        count, total = figures.duration_count[kind], figures.duration_sum[kind]
+        if count <= 0:
+            return Summary()
+        histogram = sorted((bucket, n) for bucket, n in figures.histograms[kind].items() if n > 0)
+        # statistics.median: the middle value, or the mean of the two middle values.
+        ranks = sorted({(count - 1) // 2, count // 2})
+        middle = [_nth_duration(conn, kind, histogram, rank, window) for rank in ranks]
+        if any(value is None for value in middle):
+            # The roll-up disagrees with the tickets (edited by hand?): count the slow way.
+            column = _DURATIONS[kind]
+            values = [
+                float(r[0])
+                for r in conn.execute(
+                    f"SELECT {column} - created_at FROM tickets WHERE created_at >= ? AND created_at < ? "  # noqa: S608
+                    f"AND {column} IS NOT NULL",
+                    window,
+                ).fetchall()
+            ]
+            return Summary.of(values)
+        found = [value for value in middle if value is not None]
+        return Summary(count, total / count, statistics.fmean(found))
 
     # ------------------------------------------------------------ maintenance
     def referenced_digests(self) -> set[str]:
@@ -1119,6 +1308,114 @@ class Store:
 
 
 # ---------------------------------------------------------------- helpers
+class _WindowFigures:
+    """Counts and sums of one /stats window, added up from roll-up days and raw edge ranges."""
+
+    def __init__(self) -> None:
+        self.created = 0
+        self.after_articles = 0
+        self.duration_count: dict[str, int] = dict.fromkeys(_DURATIONS, 0)
+        self.duration_sum: dict[str, float] = dict.fromkeys(_DURATIONS, 0.0)
+        self.categories: dict[str, int] = {}
+        self.sources: dict[str, int] = {}
+        self.histograms: dict[str, dict[int, int]] = {kind: {} for kind in _DURATIONS}
+
+    def add_days(self, conn: sqlite3.Connection, days: tuple[int, int]) -> None:
+        """Whole days ``days[0] <= day < days[1]`` from the roll-ups."""
+        row = conn.execute(
+            "SELECT coalesce(sum(created), 0), coalesce(sum(after_articles), 0), coalesce(sum(first_count), 0), "
+            "coalesce(sum(first_sum), 0), coalesce(sum(resolved_count), 0), coalesce(sum(resolved_sum), 0) "
+            "FROM stats_daily WHERE day >= ? AND day < ?",
+            days,
+        ).fetchone()
+        self._add_totals(row)
+        self._merge(
+            self.categories,
+            conn.execute(
+                "SELECT category, sum(tickets) FROM stats_daily_category WHERE day >= ? AND day < ? GROUP BY category",
+                days,
+            ),
+        )
+        self._merge(
+            self.sources,
+            conn.execute(
+                "SELECT source_id, sum(tickets) FROM stats_daily_source WHERE day >= ? AND day < ? GROUP BY source_id",
+                days,
+            ),
+        )
+        for kind in _DURATIONS:
+            self._merge(
+                self.histograms[kind],
+                conn.execute(
+                    "SELECT bucket, sum(tickets) FROM stats_daily_duration WHERE kind = ? AND day >= ? AND day < ? "
+                    "GROUP BY bucket",
+                    (kind, *days),
+                ),
+            )
+
+    def add_edge(self, conn: sqlite3.Connection, edge: tuple[float, float]) -> None:
+        """Tickets created in ``edge[0] <= created_at < edge[1]`` (less than a day), counted directly."""
+        within = "FROM tickets INDEXED BY tickets_window WHERE created_at >= ? AND created_at < ?"
+        row = conn.execute(
+            "SELECT count(*), coalesce(sum(self_help_count > 0), 0), count(first_response_at), "
+            "coalesce(sum(first_response_at - created_at), 0), count(resolved_at), "
+            f"coalesce(sum(resolved_at - created_at), 0) {within}",
+            edge,
+        ).fetchone()
+        self._add_totals(row)
+        self._merge(self.categories, conn.execute(f"SELECT category, count(*) {within} GROUP BY category", edge))
+        self._merge(
+            self.sources,
+            conn.execute(f"SELECT source_id, count(*) {within} AND source_kind != 'kiosk' GROUP BY source_id", edge),
+        )
+        for kind, column in _DURATIONS.items():
+            bucket = _bucket_sql(f"{column} - created_at")
+            self._merge(
+                self.histograms[kind],
+                conn.execute(f"SELECT {bucket} AS b, count(*) {within} AND {column} IS NOT NULL GROUP BY b", edge),
+            )
+
+    def _add_totals(self, row: Sequence[Any]) -> None:
+        self.created += int(row[0])
+        self.after_articles += int(row[1])
+        self.duration_count["first"] += int(row[2])
+        self.duration_sum["first"] += float(row[3])
+        self.duration_count["resolved"] += int(row[4])
+        self.duration_sum["resolved"] += float(row[5])
+
+    @staticmethod
+    def _merge(into: dict[Any, int], rows: Iterable[Sequence[Any]]) -> None:
+        for key, count in rows:
+            into[key] = into.get(key, 0) + int(count)
+
+
+def _nth_duration(
+    conn: sqlite3.Connection, kind: str, histogram: Sequence[tuple[int, int]], rank: int, window: tuple[float, float]
+) -> float | None:
+    """The duration at 0-based ``rank`` in ascending order among the window's tickets; None if the roll-up is off.
+
+    The histogram says which bucket holds that rank and how many durations lie below it;
+    the index on the duration then yields the bucket's durations in order, and only the
+    window's are counted.
+    """
+    below = 0
+    for bucket, count in histogram:
+        if rank < below + count:
+            low, high = bucket_bounds(bucket)
+            duration = f"{_DURATIONS[kind]} - created_at"
+            lower = "" if math.isinf(low) else f"{duration} >= ? AND "
+            params: list[Any] = [] if math.isinf(low) else [low]
+            row = conn.execute(
+                f"SELECT {duration} AS d FROM tickets INDEXED BY {_DURATION_INDEXES[kind]} "  # noqa: S608
+                f"WHERE {_DURATIONS[kind]} IS NOT NULL AND {lower}{duration} < ? "
+                "AND created_at >= ? AND created_at < ? ORDER BY d LIMIT 1 OFFSET ?",
+                [*params, high, *window, rank - below],
+            ).fetchone()
+            return None if row is None else float(row[0])
+        below += count
+    return None
+
+
 @contextlib.contextmanager
 def _sqlite_errors() -> Iterator[None]:
     """SQLite's "busy" and "disk full" as the store's own errors; anything else as it is."""

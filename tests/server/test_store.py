@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import errno
 import os
+import random
+import re
 import shutil
 import sqlite3
+import statistics
 import subprocess
+import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from server import store as store_module
 from server.app import masked_name
 from server.blobs import BlobStore, storage_full_as_error
 from server.seed import seed_tickets
@@ -262,3 +269,220 @@ def test_a_full_disk_refuses_blob_writes_with_storage_full(small_disk: Path) -> 
     os.close(fd)
     temp.unlink()
     store.close()
+
+
+# ---------------------------------------------------------------- figures (/stats) from the roll-ups
+def reference_figures(conn: sqlite3.Connection, since: float, until: float) -> dict[str, Any]:
+    """The figures counted the slow, obvious way: every ticket of the window read into Python."""
+    rows = conn.execute(
+        "SELECT created_at, first_response_at, resolved_at, category, source_kind, source_id, self_help_count "
+        "FROM tickets WHERE created_at >= ? AND created_at < ?",
+        (since, until),
+    ).fetchall()
+    first = [r[1] - r[0] for r in rows if r[1] is not None]
+    resolved = [r[2] - r[0] for r in rows if r[2] is not None]
+    categories = Counter(r[3] for r in rows)
+    sources = Counter(r[5] for r in rows if r[4] != "kiosk")
+    open_now = conn.execute("SELECT count(*) FROM tickets WHERE status IN ('new', 'open', 'waiting')").fetchone()[0]
+    return {
+        "created": len(rows),
+        "first": (len(first), statistics.fmean(first) if first else None, statistics.median(first) if first else None),
+        "resolved": (
+            len(resolved),
+            statistics.fmean(resolved) if resolved else None,
+            statistics.median(resolved) if resolved else None,
+        ),
+        "by_category": sorted(categories.items(), key=lambda item: (-item[1], item[0])),
+        "recurring": sorted(((s, n) for s, n in sources.items() if n >= 2), key=lambda item: (-item[1], item[0]))[:20],
+        "after_articles": sum(1 for r in rows if r[6] > 0),
+        "open": open_now,
+    }
+
+
+def store_figures(store: Store, since: float, until: float) -> dict[str, Any]:
+    stats = store.stats(since, until)
+    return {
+        "created": stats.tickets_created,
+        "first": (stats.first_response.count, stats.first_response.mean_seconds, stats.first_response.median_seconds),
+        "resolved": (stats.resolution.count, stats.resolution.mean_seconds, stats.resolution.median_seconds),
+        "by_category": stats.by_category,
+        "recurring": stats.recurring_machines,
+        "after_articles": stats.reports_after_articles,
+        "open": stats.open_tickets,
+    }
+
+
+def assert_same_figures(store: Store, since: float, until: float) -> None:
+    expected = reference_figures(store.connection(), since, until)
+    got = store_figures(store, since, until)
+    for key in ("first", "resolved"):
+        count, mean, median = expected[key]
+        if count == 0:
+            assert got[key] == (0, None, None), key
+        else:
+            assert got[key] == (count, pytest.approx(mean), pytest.approx(median, rel=1e-12)), key
+    assert {k: v for k, v in got.items() if k not in ("first", "resolved")} == {
+        k: v for k, v in expected.items() if k not in ("first", "resolved")
+    }
+
+
+def seeded_windows(store: Store) -> list[tuple[float, float]]:
+    low, high = store.connection().execute("SELECT min(created_at), max(created_at) FROM tickets").fetchone()
+    middle = (low + high) / 2
+    return [
+        (low - 1, high + 1),  # everything
+        (high - 30 * 86400, high + 1),  # the dashboard's default: the last 30 days
+        (middle - 7 * 86400 - 1234.5, middle + 3 * 86400 + 77.25),  # edges inside days
+        (middle - 3000, middle + 3000),  # within a day or two: no whole day at all
+        (middle, middle + 86400),  # exactly one day long, not aligned to one
+        (high + 10, high + 86400 * 5),  # empty
+    ]
+
+
+def test_figures_match_a_count_of_every_ticket(seeded: Store) -> None:
+    for since, until in seeded_windows(seeded):
+        assert_same_figures(seeded, since, until)
+
+
+def test_figures_follow_status_changes_reopening_and_new_tickets(tmp_path: Path) -> None:
+    store = Store(tmp_path / "data")
+    seed_tickets(store, 400, seed=5)
+    conn = store.connection()
+    open_seqs = [r[0] for r in conn.execute("SELECT seq FROM tickets WHERE status = 'open' LIMIT 6")]
+    resolved_seqs = [r[0] for r in conn.execute("SELECT seq FROM tickets WHERE status = 'resolved' LIMIT 4")]
+    for seq in open_seqs[:3]:
+        store.set_status(f"SD-{1000 + seq}", "resolved", "tech")
+    for seq in open_seqs[3:]:
+        store.assign(f"SD-{1000 + seq}", "tech", "tech")
+    for seq in resolved_seqs:
+        store.set_status(f"SD-{1000 + seq}", "open", "tech")  # reopened: its resolution time goes away
+    fresh, _created = store.create_ticket(new_ticket("the dock flickers"), "kiosk-1")
+    store.add_note(fresh.id, "on it", internal=False, actor="tech")
+    for since, until in seeded_windows(store):
+        assert_same_figures(store, since, until)
+    store.close()
+
+
+def old_schema_database(data_dir: Path, tickets: int) -> None:
+    """A database as schema 1 wrote it (no roll-ups), with ``tickets`` tickets and their search index."""
+    data_dir.mkdir()
+    conn = sqlite3.connect(data_dir / "showdesk.db", isolation_level=None)
+    conn.executescript(store_module._SCHEMA)
+    conn.execute(store_module._FTS_SCHEMA)
+    conn.execute("PRAGMA user_version=1")
+    rng = random.Random(11)
+    base = time.time() - 20 * 86400
+    conn.execute("BEGIN")
+    for index in range(tickets):
+        created = base + index * 20 * 86400 / tickets
+        status = rng.choice(("new", "open", "waiting", "resolved", "closed"))
+        first = None if status == "new" else created + rng.uniform(0, 20000)
+        resolved = created + rng.uniform(3600, 400000) if status in ("resolved", "closed") else None
+        text = f"printer number {index}" if index % 3 == 0 else f"laptop number {index}"
+        cursor = conn.execute(
+            "INSERT INTO tickets (id, fingerprint, manifest, status, subject, description, category, source_kind, "
+            "source_id, submitted_by, walk_up, step_count, attachment_count, self_help_count, created_at, "
+            "reported_at, updated_at, first_response_at, resolved_at) "
+            "VALUES (?, 'f', '{}', ?, ?, ?, ?, ?, ?, 'old', 0, 0, 0, ?, ?, '', ?, ?, ?)",
+            (
+                str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                status,
+                text,
+                text,
+                rng.choice(("Printing", "Network", "Login")),
+                rng.choice(("agent", "agent", "kiosk")),
+                f"pc-{rng.randrange(40)}",
+                rng.choice((0, 0, 0, 1)),
+                created,
+                created,
+                first,
+                resolved,
+            ),
+        )
+        conn.execute(
+            "INSERT INTO tickets_fts (rowid, subject, description) VALUES (?, ?, ?)", (cursor.lastrowid, text, text)
+        )
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def test_a_schema_1_database_is_upgraded_with_its_tickets(tmp_path: Path) -> None:
+    data_dir = tmp_path / "old"
+    old_schema_database(data_dir, 1500)
+    store = Store(data_dir)
+    conn = store.connection()
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION == 2
+    assert store.count_tickets() == 1500
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    for since, until in seeded_windows(store):
+        assert_same_figures(store, since, until)
+    # Search still finds the old tickets, page by page.
+    pages: list[int] = []
+    cursor: int | None = None
+    while True:
+        page, cursor = store.list_tickets(TicketFilter(text="printer"), before_seq=cursor, limit=77)
+        pages.extend(t.seq for t in page)
+        if cursor is None:
+            break
+    assert pages == list(range(1498, 0, -3))  # every third ticket (seq 1, 4, …) is about a printer
+    # New tickets and changes keep the upgraded roll-ups right, and a second open changes nothing.
+    store.create_ticket(new_ticket("printer out of toner"), "kiosk-1")
+    open_seq = conn.execute("SELECT seq FROM tickets WHERE status = 'open' LIMIT 1").fetchone()[0]
+    store.set_status(f"SD-{1000 + open_seq}", "resolved", "tech")
+    store.close()
+    again = Store(data_dir)
+    for since, until in seeded_windows(again):
+        assert_same_figures(again, since, until)
+    again.close()
+
+
+# ---------------------------------------------------------------- search: paging stays right
+@pytest.mark.parametrize(
+    "filters",
+    [
+        TicketFilter(text="printer"),
+        TicketFilter(text="print wi"),
+        TicketFilter(status="open", category="Printing", text="printer"),
+        TicketFilter(status="closed", text="vpn dock", created_after=0.0),
+    ],
+    ids=["text", "prefixes", "status+category+text", "status+text+since"],
+)
+@pytest.mark.parametrize("oldest_first", [False, True], ids=["newest", "oldest"])
+def test_text_search_pages_are_every_match_once_in_order(
+    seeded: Store, filters: TicketFilter, oldest_first: bool
+) -> None:
+    words = [w.lower() for w in (filters.text or "").split()]
+    rows = seeded.connection().execute("SELECT seq, status, category, subject, description FROM tickets").fetchall()
+
+    def matches(row: sqlite3.Row) -> bool:
+        tokens = re.findall(r"\w+", f"{row['subject']} {row['description']}".lower())
+        return (
+            (filters.status is None or row["status"] == filters.status)
+            and (filters.category is None or row["category"] == filters.category)
+            and all(any(token.startswith(word) for token in tokens) for word in words)
+        )
+
+    expected = sorted((r["seq"] for r in rows if matches(r)), reverse=not oldest_first)
+    seen: list[int] = []
+    cursor: int | None = None
+    for _ in range(len(expected) // 23 + 2):  # bounded: one page more than needed
+        page, cursor = seeded.list_tickets(filters, before_seq=cursor, limit=23, oldest_first=oldest_first)
+        seen.extend(t.seq for t in page)
+        if cursor is None:
+            break
+    assert cursor is None
+    assert expected and seen == expected
+
+
+def test_text_search_is_driven_by_the_full_text_index_with_a_limit(seeded: Store) -> None:
+    seeded.list_tickets(TicketFilter(text="printer", status="open"), limit=5)  # warm; the plan is what counts
+    conn = seeded.connection()
+    plan = conn.execute(
+        "EXPLAIN QUERY PLAN SELECT t.seq FROM tickets_fts f CROSS JOIN tickets t ON t.seq = f.rowid "
+        "WHERE tickets_fts MATCH ? AND t.status = ? ORDER BY f.rowid DESC LIMIT ?",
+        ('"printer"*', "open", 6),
+    ).fetchall()
+    details = [str(row[3]) for row in plan]
+    assert details[0].startswith("SCAN f VIRTUAL TABLE")
+    assert any("INTEGER PRIMARY KEY" in d for d in details)
+    assert not any("TEMP B-TREE" in d for d in details), details  # no sort of every match
