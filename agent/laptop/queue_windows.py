@@ -64,13 +64,22 @@ def _table(headers: list[str], name: str) -> QTableWidget:
     return table
 
 
+_ATTENTION_ADVICE: Final = {
+    EntryState.DEAD: "kept here; fix what it says if you can, then select it and press Retry, or Remove it.",
+    EntryState.ATTENTION: "the help desk failed it the same way for a day; it is kept but no longer sent on "
+    "its own. Tell the help desk, then select it and press Retry.",
+}
+
+
 def describe_state(entry: OutboxEntry, now: float | None = None) -> str:
     """A queued report's state for a person."""
     now = time.time() if now is None else now
     if entry.sending:
         return "sending now"
     if entry.state is EntryState.DEAD:
-        return "refused by the help desk"
+        return "needs attention: refused by the help desk"
+    if entry.state is EntryState.ATTENTION:
+        return "needs attention: the help desk keeps failing it"
     if entry.state is EntryState.PAUSED:
         return "waiting for you to fix the sign-in or settings"
     if entry.next_attempt_at <= now:
@@ -112,6 +121,8 @@ class OutboxWindow(QWidget):
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
         self.entries: list[OutboxEntry] = []
+        # Retry and Remove follow the selection at once, not at the next refresh.
+        self.table.itemSelectionChanged.connect(self._update_buttons)
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
@@ -138,20 +149,34 @@ class OutboxWindow(QWidget):
             self.table.setItem(row, 1, _cell(describe_state(entry, now)))
             self.table.setItem(row, 2, _cell(str(entry.attempts)))
             self.table.setItem(row, 3, _cell(f"{entry.size / 1024:.0f} KiB"))
-            self.table.setItem(row, 4, _cell(entry.last_error or "", entry.last_error or ""))
+            why = entry.last_error or ""
+            if entry.needs_attention:
+                # What to do comes with the reason, in this window's words (the tooltip has it all).
+                why = f"{why} — {_ATTENTION_ADVICE[entry.state]}"
+            self.table.setItem(row, 4, _cell(why, why))
             if entry.id == selected:
                 self.table.selectRow(row)
         count = len(self.entries)
-        self.summary.setText(
+        held = sum(1 for e in self.entries if e.needs_attention)
+        summary = (
             "Nothing is waiting: every report was delivered."
             if not count
             else f"{count} report{'s' if count != 1 else ''} waiting. They are kept on this computer and sent "
             "automatically when the help desk can be reached."
         )
+        if held:
+            summary += (
+                f" {held} need{'s' if held == 1 else ''} your attention: kept, but sent again only when you "
+                "select it and press Retry (see why in the table)."
+            )
+        self.summary.setText(summary)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
         has_selection = self.selected_id() is not None
         self.retry_button.setEnabled(has_selection)
         self.remove_button.setEnabled(has_selection)
-        self.send_now_button.setEnabled(bool(count))
+        self.send_now_button.setEnabled(bool(self.entries))
 
     def selected_id(self) -> str | None:
         rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
@@ -248,7 +273,7 @@ class RequestsWindow(QWidget):
 
     def refresh(self) -> None:
         self.receipts = self.outbox.receipts()
-        waiting = [e for e in self.outbox.list() if e.state is not EntryState.DEAD]
+        waiting = [e for e in self.outbox.list() if not e.needs_attention]
         self.waiting_label.setText(
             f"{len(waiting)} report{'s' if len(waiting) != 1 else ''} waiting to be sent (see Outbox)."
             if waiting

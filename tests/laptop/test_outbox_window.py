@@ -1,0 +1,53 @@
+"""The Outbox window shows a report that needs attention with its reason and what to do; Retry sends it again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from agent.connectors.base import TransientError
+from agent.laptop.queue_windows import OutboxWindow
+from agent.outbox import EntryState, Outbox
+from shared_qt.outbox_bridge import OutboxBridge
+from tests.outbox.helpers import FakeClock, ScriptedConnector, make_bundle
+from tests.outbox.test_needs_attention import MAX_TRIES, _try_until_held
+
+
+def test_a_report_needing_attention_is_shown_with_what_to_do_and_retried_by_hand(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    clock = FakeClock()
+    failures: list[object] = [TransientError("answered 500: database is locked", status=500)] * MAX_TRIES
+    connector = ScriptedConnector(failures)  # type: ignore[arg-type]
+    outbox = Outbox(tmp_path / "outbox", connector_for=lambda _n: connector, clock=clock)
+    stuck = outbox.put(make_bundle(2, description="VPN drops every hour"))
+    _try_until_held(outbox, clock, stuck.id)
+    waiting = outbox.put(make_bundle(1, description="printer offline"))  # queued, not tried yet
+    bridge = OutboxBridge(outbox)
+    window = OutboxWindow(outbox, bridge)
+    qtbot.addWidget(window)
+    window.show()
+
+    def row_of(description: str) -> int:
+        [row] = [r for r in range(window.table.rowCount()) if description in window.table.item(r, 0).text()]
+        return row
+
+    held_row = row_of("VPN drops every hour")
+    assert window.table.item(held_row, 1).text() == "needs attention: the help desk keeps failing it"
+    why = window.table.item(held_row, 4).text()
+    assert "database is locked" in why and "press Retry" in why
+    assert window.table.item(held_row, 4).toolTip() == why
+    assert window.table.item(row_of("printer offline"), 1).text().startswith(("waiting", "will be sent"))
+    assert "1 needs your attention" in window.summary.text()
+    assert {e.id for e in outbox.list()} == {waiting.id, stuck.id}  # kept, not deleted
+
+    window.table.selectRow(held_row)
+    qtbot.mouseClick(window.retry_button, Qt.MouseButton.LeftButton)
+
+    retried = outbox.get(stuck.id)
+    assert retried.state is EntryState.PENDING and retried.attempts == 0 and retried.next_attempt_at <= clock.now
+    assert "needs your attention" not in window.summary.text()
+    assert not window.table.item(row_of("VPN drops every hour"), 1).text().startswith("needs attention")
+    bridge.detach()
