@@ -4,6 +4,10 @@ One process, one uvicorn worker: SQLite and the blob store are local, and the ev
 loop only streams bodies while the thread pool does the blocking work. A second server
 on the same data directory is refused (a lock file), because start-up clears leftover
 upload files and rotates the hand-over tokens.
+
+Connections are bounded by server.connection_limits (header, body and keep-alive timeouts,
+a connection cap); the open-file limit is raised to the hard limit first, and the cap shrinks
+to fit it unless set explicitly.
 """
 
 from __future__ import annotations
