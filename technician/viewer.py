@@ -36,7 +36,7 @@ from agent.sysinfo import GROUPS
 from technician.client import HistoryItem, TicketInfo
 from technician.image_view import ImageView, Tile
 from technician.model import Arrangement, Placement, arrangements, format_age, monitor_label
-from technician.session import DecodedImage
+from technician.step_images import DecodedImage
 from technician.sysinfo_tree import FLAGS_LABEL, Node, build_tree
 
 THUMBNAIL: Final = QSize(160, 96)

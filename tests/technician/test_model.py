@@ -31,8 +31,8 @@ from technician.model import (
     text_matches,
 )
 from technician.queue_model import QueueModel
-from technician.session import DecodedImage, ImageCache, decode_image
 from technician.settings import TechSettings
+from technician.step_images import DecodedImage, ImageCache, decode_image
 from technician.sysinfo_tree import MAX_CHILDREN, build_tree
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
