@@ -8,6 +8,7 @@ because the server cannot close a connection before its own timeout has run out.
 from __future__ import annotations
 
 import contextlib
+import logging
 import selectors
 import socket
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from server.connection_limits import RateLimitedLog
 from tests.fixtures.server import ServerProcess
 from tests.server.helpers import Upload, make_bundle, noisy_png, submit
 
@@ -391,3 +393,19 @@ def test_the_default_cap_fits_a_low_open_file_limit_and_keeps_serving(tmp_path: 
         assert len(accept_lines) <= 2, accept_lines
     finally:
         server.stop()
+
+
+def test_rate_limited_log_holds_lines_back_and_counts_them(caplog: pytest.LogCaptureFixture) -> None:
+    now = [100.0]
+    logger = logging.getLogger("showdesk.test.ratelimited")
+    limited = RateLimitedLog(logger, interval=10.0, clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger=logger.name):
+        for _ in range(25):  # one call every 0.5 s for 12.5 s
+            limited("cannot accept new connections: %s", "Too many open files")
+            now[0] += 0.5
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == [
+        "cannot accept new connections: Too many open files",
+        "cannot accept new connections: Too many open files (and 19 more like it in the last 10 s)",
+    ]
+    assert limited.suppressed == 4
