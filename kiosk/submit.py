@@ -16,12 +16,14 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from agent import __version__
-from agent.bundle import build_bundle
+from agent.bundle import ReportBundle, build_bundle
 from agent.connectors.base import Capability, Connector, ConnectorError, QueuePlace
-from agent.outbox import Outbox, OutboxEntry, OutboxError, OutboxObserver, Receipt
+from agent.outbox import Outbox, OutboxEntry, OutboxError, Receipt
 from agent.schema import Report, Source, Ticket
 from kiosk.session import KioskSession, Outcome
 from kiosk.settings import KioskSettings
+from shared_qt.outbox_bridge import OutboxBridge
+from shared_qt.submission import OutboxSubmission
 from shared_qt.workers import BackgroundRunner
 
 log = logging.getLogger(__name__)
@@ -47,50 +49,7 @@ def build_report(session: KioskSession, settings: KioskSettings) -> Report:
     )
 
 
-class _Relay(QObject, OutboxObserver):
-    """Outbox callbacks (on the sender thread) turned into signals (delivered in the GUI thread)."""
-
-    queued_signal = Signal(str)
-    sending_signal = Signal(str, int, int)
-    delivered_signal = Signal(str, object)
-    failed_signal = Signal(str, str)
-    held_signal = Signal(str, str)
-
-    def queued(self, entry: OutboxEntry) -> None:
-        self.queued_signal.emit(entry.id)
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._last_permille: dict[str, int] = {}
-
-    def sending(self, entry: OutboxEntry, sent: int, total: int) -> None:
-        # The connector reports every chunk it hands to the socket (thousands for a big
-        # report); the GUI needs a step only when the bar would move.
-        permille = 1000 * sent // total if total > 0 else -1
-        if permille == self._last_permille.get(entry.id) or (0 < sent < total and permille % 10):
-            return
-        self._last_permille[entry.id] = permille
-        self.sending_signal.emit(entry.id, sent, total)
-
-    def delivered_or_failed(self, entry: OutboxEntry) -> None:
-        self._last_permille.pop(entry.id, None)
-
-    def delivered(self, entry: OutboxEntry, receipt: Receipt) -> None:
-        self.delivered_or_failed(entry)
-        self.delivered_signal.emit(entry.id, receipt)
-
-    def failed(self, entry: OutboxEntry, reason: str, next_attempt_at: float) -> None:
-        self.delivered_or_failed(entry)
-        self.failed_signal.emit(entry.id, reason)
-
-    def paused(self, entry: OutboxEntry, reason: str) -> None:
-        self.held_signal.emit(entry.id, reason)
-
-    def dead(self, entry: OutboxEntry, reason: str) -> None:
-        self.held_signal.emit(entry.id, reason)
-
-
-class Submission(QObject):
+class Submission(OutboxSubmission):
     """Puts a session's report in the outbox and reports how it went for this person."""
 
     progress = Signal(int, int)  # bytes sent, total
@@ -107,24 +66,17 @@ class Submission(QObject):
         patience_seconds: float = DEFAULT_PATIENCE_SECONDS,
         parent: QObject | None = None,
     ) -> None:
-        super().__init__(parent)
-        self.outbox = outbox
-        self.runner = runner
-        self.backend_name = backend_name
+        # The kiosk's own bridge: it follows its walk-ups only, and leaves with ``close``.
+        bridge = OutboxBridge(outbox)
+        super().__init__(outbox, bridge, runner, backend_name=backend_name, parent=parent)
+        bridge.setParent(self)
         self._queue_connector = queue_connector
-        self._relay = _Relay(self)
-        outbox.add_observer(self._relay)
-        self._relay.sending_signal.connect(self._sending)
-        self._relay.delivered_signal.connect(self._delivered)
-        self._relay.failed_signal.connect(self._not_yet)
-        self._relay.held_signal.connect(self._not_yet)
         self._patience = QTimer(self)
         self._patience.setSingleShot(True)
         self._patience.setInterval(int(patience_seconds * 1000))
         self._patience.timeout.connect(self._give_receipt)
         self.current: uuid.UUID | None = None
         self._settled = False
-        self._finished_ids: set[str] = set()
 
     # ------------------------------------------------------------ submitting
     def submit(self, session: KioskSession, settings: KioskSettings) -> None:
@@ -135,36 +87,38 @@ class Submission(QObject):
         steps = [step.draft for step in session.steps]
         snapshot = dict(session.sysinfo) if session.sysinfo is not None else None
         excluded = set(session.excluded_groups)
-        backend = self.backend_name
 
-        def put() -> str:
+        def make_bundle() -> ReportBundle:
             from agent.sysinfo import without_groups
 
             sysinfo = without_groups(snapshot, excluded) if snapshot is not None else None
-            bundle = build_bundle(base, steps, sysinfo=sysinfo)
-            return self.outbox.put(bundle, backend).id
+            return build_bundle(base, steps, sysinfo=sysinfo)
 
         self._patience.start()
-        self.runner.run(put, self._queued, self._put_failed)
+        self.put(str(report_id), make_bundle)
 
-    def _queued(self, _entry_id: object) -> None:
+    def on_queued(self, entry: OutboxEntry) -> None:
         # The report is on disk now; the sender thread was woken by put().
         self.progress.emit(0, 0)
 
-    def _put_failed(self, exc: Exception) -> None:
+    def on_put_failed(self, exc: Exception) -> None:
         self._patience.stop()
         self._settled = True
         reason = str(exc) if isinstance(exc, OutboxError | ValueError | OSError) else type(exc).__name__
         log.error("a walk-up could not be saved: %s", reason)
         self.refused.emit(reason)
 
-    def _sending(self, entry_id: str, sent: int, total: int) -> None:
-        if self._is_current(entry_id) and not self._settled:
+    def on_sending(self, entry: OutboxEntry, sent: int, total: int) -> None:
+        if not self._settled:
             self.progress.emit(sent, total)
 
-    def _not_yet(self, entry_id: str, _reason: str) -> None:
-        if self._is_current(entry_id) and not self._settled:
+    def on_not_yet(self, entry: OutboxEntry, reason: str) -> None:
+        if not self._settled:
             self._give_receipt()
+
+    def on_dead(self, entry: OutboxEntry, reason: str) -> None:
+        # Refused for good is "not yet" for the person: the desk sees the dead letter, they get a receipt.
+        self.on_not_yet(entry, reason)
 
     def _give_receipt(self) -> None:
         if self._settled or self.current is None:
@@ -173,17 +127,14 @@ class Submission(QObject):
         self._patience.stop()
         self.finished.emit(Outcome(report_id=self.current))
 
-    def _delivered(self, entry_id: str, receipt: object) -> None:
-        if not isinstance(receipt, Receipt):
-            return
-        if not self._is_current(entry_id):
-            # A walk-up from an earlier person, delivered late: its local receipt goes too.
-            self._finished_ids.add(entry_id)
-            self.forget_receipt(entry_id)
-            return
+    def other_delivered(self, entry: OutboxEntry, receipt: Receipt) -> None:
+        # A walk-up from an earlier person, delivered late: its local receipt goes too.
+        self.forget_receipt(entry.id)
+
+    def on_delivered(self, entry: OutboxEntry, receipt: Receipt) -> None:
         if self._settled:
             # The person already left with a local receipt; nothing more to show them.
-            self.forget_receipt(entry_id)
+            self.forget_receipt(entry.id)
             return
         self._settled = True
         self._patience.stop()
@@ -194,7 +145,7 @@ class Submission(QObject):
             status=receipt.status,
             report_id=uuid.UUID(receipt.report_id),
         )
-        report_id = uuid.UUID(entry_id)
+        report_id = uuid.UUID(entry.id)
         factory = self._queue_connector
         if factory is None:
             self.finished.emit(Outcome(report_id=report_id, ticket=ticket))
@@ -220,9 +171,6 @@ class Submission(QObject):
 
         self.runner.run(read_place, with_place, without_place)
 
-    def _is_current(self, entry_id: str) -> bool:
-        return self.current is not None and entry_id == str(self.current)
-
     # ------------------------------------------------------------ wiping
     def forget_receipt(self, report_id: str | uuid.UUID) -> None:
         """Remove the outbox's local receipt of a delivered walk-up (the ticket lives on the server)."""
@@ -237,8 +185,9 @@ class Submission(QObject):
         if self.current is not None:
             self.forget_receipt(self.current)
         self.current = None
+        self.stop_following()
         self._settled = True
         self._patience.stop()
 
     def close(self) -> None:
-        self.outbox.remove_observer(self._relay)
+        self.bridge.detach()

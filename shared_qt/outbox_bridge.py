@@ -6,6 +6,9 @@ from PySide6.QtCore import QObject, Signal
 
 from agent.outbox import Outbox, OutboxEntry, OutboxObserver, Receipt
 
+# Qt's int is 32 bits: a report over 2 GiB is beyond the schema's limits anyway.
+_MAX_QT_INT = 2**31 - 1
+
 
 class OutboxBridge(QObject, OutboxObserver):
     """Register with ``outbox.add_observer``; connect to the signals.
@@ -25,6 +28,8 @@ class OutboxBridge(QObject, OutboxObserver):
     def __init__(self, outbox: Outbox, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.outbox = outbox
+        # The last per-mille of progress passed on, by entry id; touched on the sender thread only.
+        self._last_permille: dict[str, int] = {}
         outbox.add_observer(self)
 
     def detach(self) -> None:
@@ -36,21 +41,35 @@ class OutboxBridge(QObject, OutboxObserver):
         self.changed.emit()
 
     def sending(self, entry: OutboxEntry, sent: int, total: int) -> None:
-        # Qt's int is 32 bits: a report over 2 GiB is beyond the schema's limits anyway.
-        self.sending_signal.emit(entry, min(sent, 2**31 - 1), min(total, 2**31 - 1))
+        # The connector reports every chunk it hands to the socket (thousands for a big report),
+        # and each emit is a queued call into the GUI thread: pass on only the first and last
+        # report of an attempt and a step of one per cent in between, when a bar would move.
+        permille = 1000 * sent // total if total > 0 else -1
+        if permille == self._last_permille.get(entry.id) or (0 < sent < total and permille % 10):
+            return
+        self._last_permille[entry.id] = permille
+        self.sending_signal.emit(entry, min(sent, _MAX_QT_INT), min(total, _MAX_QT_INT))
 
     def delivered(self, entry: OutboxEntry, receipt: Receipt) -> None:
+        self._attempt_over(entry)
         self.delivered_signal.emit(entry, receipt)
         self.changed.emit()
 
     def failed(self, entry: OutboxEntry, reason: str, next_attempt_at: float) -> None:
+        self._attempt_over(entry)
         self.failed_signal.emit(entry, reason, next_attempt_at)
         self.changed.emit()
 
     def paused(self, entry: OutboxEntry, reason: str) -> None:
+        self._attempt_over(entry)
         self.paused_signal.emit(entry, reason)
         self.changed.emit()
 
     def dead(self, entry: OutboxEntry, reason: str) -> None:
+        self._attempt_over(entry)
         self.dead_signal.emit(entry, reason)
         self.changed.emit()
+
+    def _attempt_over(self, entry: OutboxEntry) -> None:
+        # The next attempt starts its progress afresh (and a delivered entry leaves no trace here).
+        self._last_permille.pop(entry.id, None)

@@ -15,12 +15,12 @@ from PySide6.QtCore import QObject, Signal
 from agent.laptop.report_draft import DraftError, ReportDraft, freeze
 from agent.outbox import Outbox, OutboxEntry, OutboxError, Receipt
 from shared_qt.outbox_bridge import OutboxBridge
-from shared_qt.workers import BackgroundRunner
+from shared_qt.submission import OutboxSubmission
 
 log = logging.getLogger(__name__)
 
 
-class Submission(QObject):
+class Submission(OutboxSubmission):
     """One report's way out: ``submit(draft)`` then the signals below, for this report only."""
 
     queued = Signal(str)  # report id: it is safe on disk now
@@ -38,41 +38,25 @@ class Submission(QObject):
         backend_name: str = "default",
         parent: QObject | None = None,
     ) -> None:
-        super().__init__(parent)
-        self.outbox = outbox
-        self.backend_name = backend_name
-        self.report_id: str | None = None
+        super().__init__(outbox, bridge, backend_name=backend_name, parent=parent)
         self.state = "new"  # new, freezing, queued, sending, waiting, delivered, refused, failed
-        self._runner = BackgroundRunner(self, max_threads=1)
-        bridge.sending_signal.connect(self._sending)
-        bridge.delivered_signal.connect(self._delivered)
-        bridge.failed_signal.connect(self._failed_attempt)
-        bridge.paused_signal.connect(self._paused)
-        bridge.dead_signal.connect(self._dead)
 
     def submit(self, draft: ReportDraft) -> None:
         if self.state not in ("new", "failed"):
             return
         self.state = "freezing"
-        self.report_id = str(draft.id)
-        outbox, backend = self.outbox, self.backend_name
+        self.put(str(draft.id), lambda: freeze(draft))
 
-        def put() -> OutboxEntry:
-            bundle = freeze(draft)
-            return outbox.put(bundle, backend)
-
-        self._runner.run(put, self._queued, self._put_failed)
-
-    def _queued(self, entry: OutboxEntry) -> None:
+    def on_queued(self, entry: OutboxEntry) -> None:
         if self.state == "freezing":  # the sender may have delivered it already
             self.state = "queued"
         self.queued.emit(entry.id)
         # A sender that delivered it before this arrived left a receipt.
         receipt = self.outbox.receipt(entry.id)
         if receipt is not None and self.state != "delivered":
-            self._delivered(entry, receipt)
+            self.on_delivered(entry, receipt)
 
-    def _put_failed(self, exc: Exception) -> None:
+    def on_put_failed(self, exc: Exception) -> None:
         self.state = "failed"
         if isinstance(exc, DraftError | OutboxError | OSError | ValueError):
             reason = str(exc)
@@ -81,33 +65,24 @@ class Submission(QObject):
             reason = f"{type(exc).__name__}: {exc}"
         self.failed.emit(reason)
 
-    def _mine(self, entry: OutboxEntry) -> bool:
-        return self.report_id is not None and entry.id == self.report_id
-
-    def _sending(self, entry: OutboxEntry, sent: int, total: int) -> None:
-        if self._mine(entry) and self.state not in ("delivered", "refused"):
+    def on_sending(self, entry: OutboxEntry, sent: int, total: int) -> None:
+        if self.state not in ("delivered", "refused"):
             self.state = "sending"
             self.progress.emit(sent, total)
 
-    def _delivered(self, entry: OutboxEntry, receipt: Receipt) -> None:
-        if self._mine(entry) and self.state != "delivered":
+    def on_delivered(self, entry: OutboxEntry, receipt: Receipt) -> None:
+        if self.state != "delivered":
             self.state = "delivered"
             self.delivered.emit(receipt)
 
-    def _failed_attempt(self, entry: OutboxEntry, reason: str, _next_attempt_at: float) -> None:
-        if self._mine(entry) and self.state != "delivered":
+    def on_not_yet(self, entry: OutboxEntry, reason: str) -> None:
+        if self.state != "delivered":
             self.state = "waiting"
             self.waiting.emit(reason)
 
-    def _paused(self, entry: OutboxEntry, reason: str) -> None:
-        if self._mine(entry) and self.state != "delivered":
-            self.state = "waiting"
-            self.waiting.emit(reason)
-
-    def _dead(self, entry: OutboxEntry, reason: str) -> None:
-        if self._mine(entry):
-            self.state = "refused"
-            self.refused.emit(reason)
+    def on_dead(self, entry: OutboxEntry, reason: str) -> None:
+        self.state = "refused"
+        self.refused.emit(reason)
 
     def wait_idle(self) -> None:
-        self._runner.wait_idle()
+        self.runner.wait_idle()
