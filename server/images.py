@@ -45,10 +45,6 @@ class _MalformedError(Exception):
     """A structural fault, described for a person; ``inspect_image`` adds the file and format."""
 
 
-def configure_pillow() -> None:
-    """Nothing to configure: the server no longer decodes images (kept for the runner's start-up call)."""
-
-
 def inspect_image(path: Path, label: str, claimed_type: str, max_pixels: int) -> tuple[int, int]:
     """Check the image at ``path`` without decoding it and return its (width, height).
 

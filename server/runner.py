@@ -33,7 +33,6 @@ from server.connection_limits import (
 )
 from server.fsio import make_private_dir
 from server.handover import remove_handover, write_handover
-from server.images import configure_pillow
 from server.settings import DEFAULT_MAX_CONNECTIONS, Settings, version
 from server.store import Store, StoreError
 
@@ -180,7 +179,6 @@ def serve(settings: Settings, *, handover: bool = True, log_level: str = "info")
             stale = blobs.remove_stale_temps()
             if stale:
                 log.info("removed %d unfinished upload(s) left by an earlier stop", stale)
-            configure_pillow()
             app = create_app(settings, store, blobs)
             guard = ConnectionGuard(limits)
             config = uvicorn.Config(
