@@ -475,6 +475,7 @@ def bucket_bounds(bucket: int) -> tuple[float, float]:
 
 def _rollup_apply_sql(row: str, sign: int) -> str:
     """Statements that add (sign 1) or take away (sign -1) one ticket row (NEW or OLD) from the roll-ups."""
+    # Built from this module's fixed names only (NEW/OLD, column names, ±1): no value enters the SQL.
     day = f"CAST({row}.created_at / {SECONDS_PER_DAY} AS INTEGER)"
     first = f"{row}.first_response_at - {row}.created_at"
     resolved = f"{row}.resolved_at - {row}.created_at"
