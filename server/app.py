@@ -9,34 +9,41 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import logging
+import re
+import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agent.schema import Ticket
+from agent.schema import MAX_JSON_DEPTH, MAX_JSON_INTEGER, JSONFormatError, Ticket, load_json_object
 from server import models
 from server import store as db
 from server.blobs import BlobStore
 from server.ingest import IngestLimits, UploadError, ingest, receive_upload
+from server.ratelimit import RateLimit, RateLimiter, retry_after_header
 from server.settings import MAX_JSON_BODY_BYTES, Settings, version
 from server.store import (
     EventRow,
     FileRow,
     InvalidTransitionError,
     NotFoundError,
+    StorageFullError,
     Store,
     StoreBusyError,
     StoreError,
@@ -55,27 +62,55 @@ MAX_WAIT_SECONDS: Final = 30.0
 # by another process (the notifier only hears this one).
 POLL_FALLBACK_SECONDS: Final = 1.0
 RETRY_AFTER_SECONDS: Final = "1"
+# A disk that is full stays full for a while; the outbox backs off on its own, this is a hint.
+STORAGE_FULL_RETRY_AFTER_SECONDS: Final = "60"
+SUBMIT_LIMIT: Final = "submit"
+NOTE_LIMIT: Final = "note"
+# Moments the API accepts: what fits a Unix timestamp and a four-digit year.
+MIN_EPOCH_SECONDS: Final = 0.0
+MAX_EPOCH_SECONDS: Final = datetime(9999, 12, 30, tzinfo=UTC).timestamp()
+# The store reads ticket numbers of up to 12 digits (SD-999999999999).
+_TICKET_NUMBER = re.compile(r"^SD-([0-9]+)$", re.IGNORECASE)
+MAX_TICKET_NUMBER_DIGITS: Final = 12
+_ASCII_DIGITS = re.compile(r"^[0-9]+$")
 
-_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
-    401: {"model": models.ErrorBody, "description": "missing, unknown or revoked token"},
-    403: {"model": models.ErrorBody, "description": "the token's role may not make this call"},
-    503: {"model": models.ErrorBody, "description": "the database is busy; retry after Retry-After seconds"},
+_ERROR_DESCRIPTIONS: Final[dict[int, str]] = {
+    400: "the request is malformed (Content-Length, an incomplete body)",
+    401: "missing, unknown or revoked token",
+    403: "the token's role may not make this call",
+    404: "no such ticket, file or token (or not one this token may see)",
+    409: "the change is not allowed in the ticket's current state",
+    413: "the request body is over the limit",
+    415: "the body is not multipart/form-data",
+    422: "the input does not validate; the detail names the field or bound",
+    429: "this token is over its rate limit; retry after Retry-After seconds",
+    503: "the database is busy; retry after Retry-After seconds",
+    507: "the server's disk is full; nothing was stored; retry later",
+}
+# What any /api/v1 call may answer: refused before the handler runs (400, 401, 413, 422) or by
+# the store (503, 507). Each route adds its own (403, 404, 409, 415, 429).
+_API_ERRORS: Final = (400, 401, 413, 422, 503, 507)
+# A download is served with the type ingest settled on (server.ingest): an image type, one of the
+# safe attachment types, or application/octet-stream for anything else.
+_DOWNLOAD_CONTENT: Final[dict[str, Any]] = {
+    "description": "the file's bytes, always as an attachment",
+    "content": {
+        media_type: ({} if media_type == "application/json" else {"schema": {"type": "string", "format": "binary"}})
+        for media_type in (
+            "image/png",
+            "image/jpeg",
+            "image/webp",
+            "text/plain",
+            "application/json",
+            "application/pdf",
+            "application/octet-stream",
+        )
+    },
 }
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    descriptions = {
-        404: "no such ticket, file or token (or not one this token may see)",
-        409: "the change is not allowed in the ticket's current state",
-        413: "the request body is over the limit",
-        415: "the body is not multipart/form-data",
-        422: "the input does not validate; the detail names the field or bound",
-        400: "the body is malformed",
-    }
-    merged: dict[int | str, dict[str, Any]] = dict(_ERRORS)
-    for code in codes:
-        merged[code] = {"model": models.ErrorBody, "description": descriptions[code]}
-    return merged
+    return {code: {"model": models.ErrorBody, "description": _ERROR_DESCRIPTIONS[code]} for code in codes}
 
 
 # ---------------------------------------------------------------- change notification
@@ -211,12 +246,44 @@ async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
+class BoundedJSONRoute(APIRoute):
+    """Checks a JSON body's nesting depth and integers (agent.schema bounds) before FastAPI parses it.
+
+    FastAPI's parser recurses once per level, and Python refuses integers over 4,300 digits only
+    after reading them; both end in FastAPI's catch-all 400 "error parsing the body" (or, deeper
+    down, a RecursionError). Every JSON body here is one small object, so the bounds that the
+    report manifest has apply as they are: 422 naming the bound.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if self.body_field is None:
+            return handler
+
+        async def bounded(request: Request) -> Response:
+            body = await request.body()  # Starlette keeps it: FastAPI's own read gets the same bytes
+            if body:
+                try:
+                    load_json_object(body, what="the JSON body", max_depth=MAX_JSON_DEPTH)
+                except JSONFormatError as exc:
+                    raise HTTPException(422, str(exc)) from None
+            return await handler(request)
+
+        return bounded
+
+
 # ---------------------------------------------------------------- context and auth
 class AppContext:
     def __init__(self, settings: Settings, store: Store, blobs: BlobStore) -> None:
         self.settings = settings
         self.store = store
         self.blobs = blobs
+        self.limiter = RateLimiter(
+            {
+                SUBMIT_LIMIT: RateLimit(settings.submit_per_minute, settings.submit_burst),
+                NOTE_LIMIT: RateLimit(settings.note_per_minute, settings.note_burst),
+            }
+        )
         self.notifier = ChangeNotifier()
         store.add_listener(self.notifier.notify_threadsafe)
 
@@ -265,7 +332,47 @@ def _role(role: str) -> Callable[[TokenRecord], Awaitable[TokenRecord]]:
 AnyCaller = Annotated[TokenRecord, Depends(authenticated)]
 Technician = Annotated[TokenRecord, Depends(_role("technician"))]
 Admin = Annotated[TokenRecord, Depends(_role("admin"))]
-TicketKey = Annotated[str, Path(description="ticket id (report UUID) or number (SD-1001)", max_length=64)]
+
+
+def _check_ticket_key(key: str) -> str:
+    number = _TICKET_NUMBER.match(key)
+    if number and len(number.group(1)) > MAX_TICKET_NUMBER_DIGITS:
+        highest = "9" * MAX_TICKET_NUMBER_DIGITS
+        raise ValueError(f"a ticket number has at most {MAX_TICKET_NUMBER_DIGITS} digits (SD-{highest})")
+    return key
+
+
+TicketKey = Annotated[
+    str,
+    Path(description="ticket id (report UUID) or number (SD-1001)", max_length=64),
+    AfterValidator(_check_ticket_key),
+]
+
+
+def _bounded_id(value: str, what: str) -> int | None:
+    """A decimal id within SQLite's integer range; None when it is not a decimal number at all.
+
+    ``str.isdigit`` is not enough: it is true for "²" and other digits ``int`` refuses, and SQLite
+    overflows past 64 bits; both used to end in a 500.
+    """
+    if not _ASCII_DIGITS.match(value):
+        return None
+    if len(value.lstrip("0")) > len(str(MAX_JSON_INTEGER)) or int(value) > MAX_JSON_INTEGER:
+        raise HTTPException(422, f"{what} is beyond the bound of {MAX_JSON_INTEGER}")
+    return int(value)
+
+
+def _take_permit(context: AppContext, kind: str, caller: TokenRecord) -> None:
+    """Spend one of the caller's permits for ``kind``, or refuse with 429 and when to come back."""
+    wait = context.limiter.acquire(kind, caller.id)
+    if wait > 0:
+        limit = context.limiter.limit(kind)
+        raise HTTPException(
+            429,
+            f"token {caller.name!r} is over its rate limit of {limit.per_minute:g} per minute "
+            f"(bursts of {limit.burst}); retry in {retry_after_header(wait)} s",
+            {"Retry-After": retry_after_header(wait)},
+        )
 
 
 def _visible_ticket(context: AppContext, caller: TokenRecord, key: str) -> TicketRow:
@@ -381,7 +488,7 @@ def create_app(settings: Settings, store: Store, blobs: BlobStore) -> FastAPI:
     async def healthz() -> models.Health:
         return models.Health(status="ok", version=version())
 
-    api = APIRouter(prefix="/api/v1")
+    api = APIRouter(prefix="/api/v1", responses=_errors(*_API_ERRORS), route_class=BoundedJSONRoute)
     _submit_routes(api)
     _ticket_routes(api)
     _queue_routes(api)
@@ -411,7 +518,7 @@ def _submit_routes(api: APIRouter) -> None:
         status_code=201,
         responses={
             200: {"model": models.SubmitResult, "description": "a replay: the ticket this report made before"},
-            **_errors(400, 413, 415, 422),
+            **_errors(415, 429),
         },
         openapi_extra={
             "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": manifest_schema}}}
@@ -423,11 +530,16 @@ def _submit_routes(api: APIRouter) -> None:
         context: Context,
         caller: AnyCaller,
         idempotency_key: Annotated[
-            str | None, Header(description="the report id (UUID); the same key with the same body is a replay")
-        ] = None,
+            str,
+            Header(
+                description="the report id (UUID); the same key with the same body is a replay",
+                min_length=1,
+                max_length=64,
+            ),
+        ],
     ) -> models.SubmitResult:
-        if not idempotency_key:
-            raise HTTPException(422, "the Idempotency-Key header is required; it is the report id")
+        if not await run_in_threadpool(_is_own_replay, context, caller, idempotency_key):
+            _take_permit(context, SUBMIT_LIMIT, caller)
         upload = await receive_upload(request.headers.get("content-type", ""), request.stream(), context.blobs)
         limits = IngestLimits(max_image_pixels=context.settings.max_image_pixels)
 
@@ -470,6 +582,21 @@ def _submit_routes(api: APIRouter) -> None:
         return models.Caller(name=caller.name, role=caller.role, site=caller.site)
 
 
+def _is_own_replay(context: AppContext, caller: TokenRecord, idempotency_key: str) -> bool:
+    """Whether this token already stored the report this key names: re-sending it costs no permit.
+
+    A client whose answer was lost retries with the same key; it must get its ticket back, not a
+    429. One indexed read decides; ingest still checks the body is the same, and a different body
+    stores nothing, so a token gains no storage by skipping the limiter this way.
+    """
+    try:
+        report_id = str(uuid.UUID(idempotency_key))
+    except ValueError:
+        return False
+    existing = context.store.find_by_report(report_id)
+    return existing is not None and existing.submitted_by == caller.name
+
+
 def _ticket_routes(api: APIRouter) -> None:
     @api.get(
         "/tickets",
@@ -496,9 +623,9 @@ def _ticket_routes(api: APIRouter) -> None:
     ) -> models.TicketList:
         before: int | None = None
         if cursor is not None:
-            if not cursor.isdigit():
+            before = _bounded_id(cursor, "cursor")
+            if before is None:
                 raise HTTPException(422, "cursor must be a next_cursor this server returned")
-            before = int(cursor)
         filters = TicketFilter(
             status=status,
             category=category,
@@ -573,7 +700,7 @@ def _ticket_routes(api: APIRouter) -> None:
         tags=["tickets"],
         summary="Download one file of a ticket by its path in the report (steps/001.png)",
         response_class=FileResponse,
-        responses={200: {"content": {"application/octet-stream": {}}}, **_errors(404)},
+        responses={200: _DOWNLOAD_CONTENT, **_errors(404)},
     )
     def download_by_path(
         ticket_id: TicketKey, path: Annotated[str, Path(max_length=64)], context: Context, caller: AnyCaller
@@ -587,12 +714,13 @@ def _ticket_routes(api: APIRouter) -> None:
         tags=["tickets"],
         summary="Download one file by its id (always as an attachment, never shown inline)",
         response_class=FileResponse,
-        responses={200: {"content": {"application/octet-stream": {}}}, **_errors(404)},
+        responses={200: _DOWNLOAD_CONTENT, **_errors(404)},
     )
     def download(file_id: Annotated[str, Path(max_length=20)], context: Context, caller: AnyCaller) -> FileResponse:
-        if not file_id.isdigit():
+        number = _bounded_id(file_id, "file id")
+        if number is None:
             raise NotFoundError(f"no file with id {file_id!r}")
-        file, ticket = context.store.get_file(int(file_id))
+        file, ticket = context.store.get_file(number)
         if not caller.may("technician") and ticket.submitted_by != caller.name:
             raise NotFoundError(f"no file with id {file_id!r}")
         return _file_response(context, file, ticket)
@@ -601,7 +729,7 @@ def _ticket_routes(api: APIRouter) -> None:
         "/tickets/{ticket_id}/status",
         tags=["tickets"],
         summary="Change the status: new → open → waiting → resolved → closed; resolved/closed reopen to open",
-        responses=_errors(404, 409, 422),
+        responses=_errors(403, 404, 409),
     )
     def set_status(
         ticket_id: TicketKey, body: models.StatusChange, context: Context, caller: Technician
@@ -612,7 +740,7 @@ def _ticket_routes(api: APIRouter) -> None:
         "/tickets/{ticket_id}/assign",
         tags=["tickets"],
         summary="Assign to a technician ('me' for the caller) or unassign (null)",
-        responses=_errors(404, 422),
+        responses=_errors(403, 404),
     )
     def assign(
         ticket_id: TicketKey, body: models.Assignment, context: Context, caller: Technician
@@ -625,11 +753,12 @@ def _ticket_routes(api: APIRouter) -> None:
         tags=["tickets"],
         summary="Add an internal note, or a reply the submitter sees (internal=false)",
         status_code=201,
-        responses=_errors(404, 422),
+        responses=_errors(403, 404, 429),
     )
     def add_note(
         ticket_id: TicketKey, body: models.NoteCreate, context: Context, caller: Technician
     ) -> models.TimelineEvent:
+        _take_permit(context, NOTE_LIMIT, caller)
         event = context.store.add_note(ticket_id, body.text, internal=body.internal, actor=caller.name)
         return _timeline_event(event)
 
@@ -648,7 +777,11 @@ def _ticket_routes(api: APIRouter) -> None:
         caller: AnyCaller,
         after: Annotated[
             int | None,
-            Query(ge=0, description="last_seq of the previous call; 0 for everything; absent: from now on"),
+            Query(
+                ge=0,
+                le=MAX_JSON_INTEGER,
+                description="last_seq of the previous call; 0 for everything; absent: from now on",
+            ),
         ] = None,
         wait: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS, description="seconds to wait for a change")] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 500,
@@ -681,7 +814,7 @@ def _ticket_routes(api: APIRouter) -> None:
         "/stats",
         tags=["figures"],
         summary="Dashboard figures: response and resolution times, categories, walk-up wait, self-help",
-        responses=_errors(422),
+        responses=_errors(403),
     )
     def stats(
         context: Context,
@@ -734,7 +867,7 @@ def _queue_routes(api: APIRouter) -> None:
         "/tickets/{ticket_id}/queue/served",
         tags=["walk-up queue"],
         summary="Mark a walk-up visit served (resolving the ticket does this too)",
-        responses=_errors(404),
+        responses=_errors(403, 404),
     )
     def mark_served(ticket_id: TicketKey, context: Context, caller: Technician) -> models.QueuePlace:
         return _queue_place(context.store.mark_served(ticket_id, caller.name))
@@ -743,7 +876,7 @@ def _queue_routes(api: APIRouter) -> None:
         "/queue/{site}",
         tags=["walk-up queue"],
         summary="A site's queue: technicians see everything; a submitter token of that site sees the public board",
-        responses=_errors(404),
+        responses=_errors(403, 404),
     )
     def queue_board(
         site: Annotated[str, Path(max_length=200)], context: Context, caller: AnyCaller
@@ -761,6 +894,7 @@ def _queue_routes(api: APIRouter) -> None:
         "/queue/{site}/next",
         tags=["walk-up queue"],
         summary="Call the next person waiting at the site",
+        responses=_errors(403),
     )
     def call_next(site: Annotated[str, Path(max_length=200)], context: Context, caller: Technician) -> models.QueueCall:
         called = context.store.call_next(site, caller.name)
@@ -771,7 +905,7 @@ def _queue_routes(api: APIRouter) -> None:
 
 
 def _admin_routes(api: APIRouter) -> None:
-    @api.get("/tokens", tags=["tokens"], summary="List tokens (never their secrets)")
+    @api.get("/tokens", tags=["tokens"], summary="List tokens (never their secrets)", responses=_errors(403))
     def list_tokens(
         context: Context, _caller: Admin, include_revoked: Annotated[bool, Query()] = False
     ) -> list[models.TokenInfo]:
@@ -782,7 +916,7 @@ def _admin_routes(api: APIRouter) -> None:
         tags=["tokens"],
         summary="Create a token; its secret is shown once",
         status_code=201,
-        responses=_errors(409, 422),
+        responses=_errors(403, 409),
     )
     def create_token(body: models.TokenCreate, context: Context, caller: Admin) -> models.TokenCreated:
         record, secret = context.store.create_token(body.name, body.role, body.site)
@@ -793,7 +927,7 @@ def _admin_routes(api: APIRouter) -> None:
         "/tokens/{name_or_id}",
         tags=["tokens"],
         summary="Revoke a token (effective on its next request)",
-        responses=_errors(404),
+        responses=_errors(403, 404),
     )
     def revoke_token(
         name_or_id: Annotated[str, Path(max_length=64)], context: Context, caller: Admin
@@ -805,9 +939,16 @@ def _admin_routes(api: APIRouter) -> None:
 
 # ---------------------------------------------------------------- helpers
 def _epoch(moment: datetime) -> float:
+    """Seconds since 1970 for a query's moment, refusing (422) what later arithmetic cannot hold."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    try:
+        seconds = moment.timestamp()
+    except (OverflowError, ValueError):
+        seconds = float("nan")
+    if not MIN_EPOCH_SECONDS <= seconds <= MAX_EPOCH_SECONDS:
+        raise HTTPException(422, f"{moment.isoformat()} is outside 1970-01-01 to 9999-12-30 (UTC)")
+    return seconds
 
 
 def _timeline_event(event: EventRow) -> models.TimelineEvent:
@@ -906,7 +1047,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         parts = []
         for item in exc.errors()[:5]:
-            where = ".".join(str(p) for p in item.get("loc", ()) if p != "body") or "body"
+            loc = tuple(item.get("loc", ()))
+            if len(loc) == 2 and loc[0] == "header":
+                # "the Idempotency-Key header", as a person reading docs/api.md knows it
+                where = "the " + "-".join(w.capitalize() for w in str(loc[1]).split("-")) + " header"
+            else:
+                where = ".".join(str(p) for p in loc if p != "body") or "body"
             parts.append(f"{where}: {item.get('msg', 'invalid')}")
         return error(422, "; ".join(parts) or "the request does not validate")
 
@@ -917,7 +1063,19 @@ def _install_error_handlers(app: FastAPI) -> None:
         log.warning("upload from %s refused (%d): %s", who, exc.status, exc.message)
         return error(exc.status, exc.message)
 
-    async def on_store(_request: Request, exc: Exception) -> JSONResponse:
+    def storage_full(request: Request, exc: BaseException) -> JSONResponse:
+        who = request.scope.get("state", {}).get("token_name", "-")
+        log.error("%s %s from %s: the disk is full: %s", request.method, request.url.path, who, exc)
+        return error(
+            507,
+            "the server's disk is full, so nothing was stored; the report is kept by the client and "
+            "retried later (an administrator needs to free space on the server)",
+            {"Retry-After": STORAGE_FULL_RETRY_AFTER_SECONDS},
+        )
+
+    async def on_store(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, StorageFullError):
+            return storage_full(request, exc)
         if isinstance(exc, StoreBusyError):
             return error(503, str(exc), {"Retry-After": RETRY_AFTER_SECONDS})
         if isinstance(exc, NotFoundError):
@@ -926,7 +1084,9 @@ def _install_error_handlers(app: FastAPI) -> None:
             return error(409, str(exc))
         return error(422, str(exc))
 
-    async def on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if _is_disk_full(exc):
+            return storage_full(request, exc)
         log.error("internal error", exc_info=exc)
         return error(500, f"internal error ({type(exc).__name__}); see the server log")
 
@@ -936,7 +1096,29 @@ def _install_error_handlers(app: FastAPI) -> None:
         RequestValidationError: on_validation,
         UploadError: on_upload,
         StoreError: on_store,
+        # Handled here, not only as Exception: Starlette re-raises what reaches its last-resort
+        # handler (a traceback in the log), and a full disk is an operating condition, not a bug.
+        OSError: on_unexpected,
+        sqlite3.Error: on_unexpected,
         Exception: on_unexpected,
     }
     for kind, handler in handlers.items():
         app.add_exception_handler(kind, handler)
+
+
+_DISK_FULL_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
+_SQLITE_FULL: Final = 13  # SQLITE_FULL: "database or disk is full"
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC/EDQUOT or SQLite's SQLITE_FULL, raised directly or as the cause of another error."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _DISK_FULL_ERRNOS:
+            return True
+        if isinstance(current, sqlite3.Error) and getattr(current, "sqlite_errorcode", None) == _SQLITE_FULL:
+            return True
+        current = current.__cause__ or current.__context__
+    return False

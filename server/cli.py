@@ -43,7 +43,11 @@ from server.settings import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_IMAGE_PIXELS,
+    DEFAULT_NOTE_BURST,
+    DEFAULT_NOTE_PER_MINUTE,
     DEFAULT_PORT,
+    DEFAULT_SUBMIT_BURST,
+    DEFAULT_SUBMIT_PER_MINUTE,
     Settings,
     default_data_dir,
     version,
@@ -148,6 +152,16 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _rate(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number per minute") from None
+    if number < 0 or number != number or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value}: a rate is 0 (no limit) or a positive number per minute")
+    return number
+
+
 def _days(value: str) -> int:
     try:
         number = int(value)
@@ -199,6 +213,34 @@ def build_parser() -> argparse.ArgumentParser:
         default=5.0,
         metavar="SECONDS",
         help="how long a request waits for a locked database before answering 503 (default %(default)s)",
+    )
+    serve.add_argument(
+        "--submit-rate",
+        type=_rate,
+        default=DEFAULT_SUBMIT_PER_MINUTE,
+        metavar="PER_MINUTE",
+        help="reports one token may submit per minute, sustained; 0: no limit (default %(default)s)",
+    )
+    serve.add_argument(
+        "--submit-burst",
+        type=_positive_int,
+        default=DEFAULT_SUBMIT_BURST,
+        metavar="N",
+        help="reports one token may submit at once before --submit-rate applies (default %(default)s)",
+    )
+    serve.add_argument(
+        "--note-rate",
+        type=_rate,
+        default=DEFAULT_NOTE_PER_MINUTE,
+        metavar="PER_MINUTE",
+        help="notes and replies one token may add per minute, sustained; 0: no limit (default %(default)s)",
+    )
+    serve.add_argument(
+        "--note-burst",
+        type=_positive_int,
+        default=DEFAULT_NOTE_BURST,
+        metavar="N",
+        help="notes and replies one token may add at once before --note-rate applies (default %(default)s)",
     )
     serve.add_argument(
         "--header-timeout",
@@ -340,6 +382,10 @@ def _serve(args: argparse.Namespace, data_dir: Path, configured: Mapping[str, An
         max_connections=args.max_connections,
         max_header_bytes=args.max_header_bytes,
         listen_backlog=args.backlog,
+        submit_per_minute=args.submit_rate,
+        submit_burst=args.submit_burst,
+        note_per_minute=args.note_rate,
+        note_burst=args.note_burst,
     )
     return serve(settings, handover=not args.no_handover, log_level=args.log_level)
 
