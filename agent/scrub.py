@@ -340,6 +340,15 @@ def _scrub_argv(argv: list[object]) -> list[object]:
     return cleaned
 
 
+def scrub_argv_line(argv: list[str]) -> str:
+    """An argument vector without secrets, joined with spaces for display.
+
+    Scrubbed argument by argument before the join: ``sshpass -p "two words"`` hides both
+    words, where the joined line would read the second one as the next argument.
+    """
+    return " ".join(str(arg) for arg in _scrub_argv(list(argv)))
+
+
 def _scrub_value(key: str, value: object) -> object:
     if is_secret_key(key) and not (value is None or isinstance(value, bool) or value == ""):
         return SCRUBBED

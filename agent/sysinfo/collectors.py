@@ -23,7 +23,7 @@ from typing import Any, Final
 import psutil
 
 from agent import __version__
-from agent.scrub import scrub_command_line
+from agent.scrub import scrub_argv_line
 from agent.sysinfo.bounded import describe_error, run_bounded, run_command
 
 TOP_PROCESSES: Final = 10
@@ -234,7 +234,7 @@ def _process_row(process: psutil.Process, cpu: float, rss: int, total_memory: in
         user = process.username()
     with contextlib.suppress(psutil.Error):
         # Scrubbed whole, then shortened: a cut could hide a secret from the patterns.
-        command_line = scrub_command_line(" ".join(process.cmdline()))
+        command_line = scrub_argv_line(process.cmdline())
         if len(command_line) > MAX_COMMAND_LINE_CHARS:
             command_line = command_line[: MAX_COMMAND_LINE_CHARS - 1] + "…"
     row: dict[str, object] = {

@@ -306,3 +306,14 @@ def test_tools_password_options_are_scrubbed(command_line: str, expected: str) -
 )
 def test_ordinary_options_of_these_tools_are_left_alone(command_line: str) -> None:
     assert scrub_command_line(command_line) == command_line
+
+
+def test_an_argument_vector_is_scrubbed_argument_by_argument() -> None:
+    from agent.scrub import scrub_argv_line
+
+    argv = ["sshpass", "-p", "opal kettle", "ssh", "-p", "22", "host"]
+    line = scrub_argv_line(argv)
+    assert "opal" not in line and "kettle" not in line
+    assert line.startswith("sshpass -p ") and line.endswith(" ssh -p 22 host")
+    # Joined first, the second word of the password would pass for the next argument.
+    assert "kettle" in scrub_command_line(" ".join(argv))
