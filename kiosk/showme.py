@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QObject, QProcess, QRect, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QProcess, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLayout, QLineEdit, QWidget
 
@@ -20,6 +20,7 @@ from agent.bundle import StepDraft
 from agent.schema import MAX_CAPTION_CHARS
 from kiosk.settings import AllowedApp
 from kiosk.widgets import bring_to_front, make_button, make_label, set_role, set_text
+from shared_qt.grab_thread import GrabThread
 
 log = logging.getLogger(__name__)
 
@@ -135,52 +136,22 @@ def mss_grabber(display: str | None, monitor: int) -> Callable[[], GrabFunction]
     return make
 
 
-class _GrabWorker(QObject):
-    grabbed = Signal(object)
-    failed = Signal(str)
-
-    def __init__(self, make_grab: Callable[[], GrabFunction]) -> None:
-        super().__init__()
-        self._make_grab = make_grab
-        self._grab: GrabFunction | None = None
-
-    @Slot(str)
-    def grab(self, caption: str) -> None:
-        try:
-            if self._grab is None:
-                self._grab = self._make_grab()
-            draft = self._grab(caption)
-        except Exception as exc:  # noqa: BLE001 - any failure goes back to the person as "did not work"
-            log.warning("capture failed: %s", exc)
-            self.failed.emit(str(exc))
-            return
-        self.grabbed.emit(draft)
-
-
-class ScreenGrabber(QObject):
-    """Owns the capture thread; ``request(caption)`` → ``grabbed(StepDraft)`` or ``failed(str)``."""
+class ScreenGrabber(GrabThread[GrabFunction]):
+    """The kiosk's capture thread; ``request(caption)`` → ``grabbed(StepDraft)`` or ``failed(str)``."""
 
     grabbed = Signal(object)
     failed = Signal(str)
-    _requested = Signal(str)
 
     def __init__(self, make_grab: Callable[[], GrabFunction], parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._thread = QThread()
-        self._thread.setObjectName("kiosk-capture")
-        self._worker = _GrabWorker(make_grab)
-        self._worker.moveToThread(self._thread)
-        self._requested.connect(self._worker.grab)
-        self._worker.grabbed.connect(self.grabbed)
-        self._worker.failed.connect(self.failed)
-        self._thread.start()
+        super().__init__(make_grab, thread_name="kiosk-capture", parent=parent)
 
     def request(self, caption: str) -> None:
-        self._requested.emit(caption)
+        self.run(lambda grab: grab(caption), self.grabbed.emit, self._failed)
 
-    def shutdown(self) -> None:
-        self._thread.quit()
-        self._thread.wait()
+    def _failed(self, exc: Exception) -> None:
+        # Any failure goes back to the person as "did not work"; the cause goes to the log.
+        log.warning("capture failed: %s", exc)
+        self.failed.emit(str(exc))
 
 
 class ShowMeController(QObject):

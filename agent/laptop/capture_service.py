@@ -16,11 +16,11 @@ runs on the GUI thread.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
@@ -37,6 +37,7 @@ from agent.laptop.screens import (
     screen_scales,
 )
 from agent.laptop.shots import crop_shot, monitor_at, shot_from_image_bytes
+from shared_qt.grab_thread import GrabThread
 from shared_qt.workers import BackgroundRunner
 
 log = logging.getLogger(__name__)
@@ -70,53 +71,21 @@ class _GrabResult:
     monitors: list[MonitorInfo]
 
 
-BackendFactory = Callable[[], Capturer]
-
-
-class _Grabber(QObject):
-    """Lives on the capture thread with the one Capturer."""
-
-    done = Signal(object)
-    failed = Signal(str)
-
-    def __init__(self, factory: BackendFactory, fmt: ImageFormat) -> None:
-        super().__init__()
-        self._factory = factory
-        self._fmt = fmt
-        self._capturer: Capturer | None = None
-
-    @Slot(object)
-    def grab(self, job: _GrabJob) -> None:
-        try:
-            if self._capturer is None:
-                self._capturer = self._factory()
-            elif job.refresh:
-                self._capturer.refresh()
-            capturer = self._capturer
-            monitors = capturer.monitors()
-            if job.mode == "all":
-                shots = capturer.capture_all()
-            elif job.mode == "monitor":
-                shots = [capturer.capture_monitor(monitor_at(job.point, monitors).index)]
-            else:
-                shots = [capturer.capture_desktop()]
-            drafts = []
-            if job.encode:
-                drafts = [step_draft(s, e) for s, e in zip(shots, encode_all(shots, self._fmt), strict=True)]
-        except CaptureError as exc:
-            self.failed.emit(str(exc))
-            return
-        except Exception as exc:  # any failure reaches the person as words, never a crash
-            log.exception("capture failed")
-            self.failed.emit(f"the screen could not be captured ({type(exc).__name__}: {exc})")
-            return
-        self.done.emit(_GrabResult(shots, drafts, monitors))
-
-    @Slot()
-    def close(self) -> None:
-        if self._capturer is not None:
-            self._capturer.close()
-            self._capturer = None
+def _grab(capturer: Capturer, job: _GrabJob, fmt: ImageFormat) -> _GrabResult:
+    """One capture job, on the capture thread with its one Capturer."""
+    if job.refresh:
+        capturer.refresh()
+    monitors = capturer.monitors()
+    if job.mode == "all":
+        shots = capturer.capture_all()
+    elif job.mode == "monitor":
+        shots = [capturer.capture_monitor(monitor_at(job.point, monitors).index)]
+    else:
+        shots = [capturer.capture_desktop()]
+    drafts = []
+    if job.encode:
+        drafts = [step_draft(s, e) for s, e in zip(shots, encode_all(shots, fmt), strict=True)]
+    return _GrabResult(shots, drafts, monitors)
 
 
 def qimage_of(shot: Shot) -> QImage:
@@ -168,7 +137,6 @@ class CaptureService(QObject):
     cancelled = Signal(object)  # tag (the region drag was cancelled)
     countdown = Signal(int)  # seconds until a delayed capture
     busy_changed = Signal(bool)
-    _job_requested = Signal(object)  # _GrabJob, to the capture thread
 
     def __init__(
         self,
@@ -182,7 +150,6 @@ class CaptureService(QObject):
         super().__init__(parent)
         self.backend = backend
         self._fmt = fmt
-        self._display = display
         self._runner = BackgroundRunner(self)
         self._busy = False
         self._tag: object = None
@@ -203,8 +170,12 @@ class CaptureService(QObject):
         self._tick = QTimer(self)
         self._tick.setInterval(1000)
         self._tick.timeout.connect(self._count_down)
-        self._thread: QThread | None = None
-        self._grabber: _Grabber | None = None
+        scales = self._scales
+
+        def open_capturer() -> Capturer:
+            return Capturer(display, scale_of=scale_lookup(scales))
+
+        self._grab_thread = GrabThread(open_capturer, close_tool=Capturer.close, parent=self)
         self._portal: PortalScreenshot | None = None
         if portal is not None:
             self._use_portal(portal)
@@ -276,14 +247,7 @@ class CaptureService(QObject):
         self.selector.close_overlays()
         if self._portal is not None:
             self._portal.cancel()
-        if self._thread is not None and self._grabber is not None:
-            from PySide6.QtCore import QMetaObject
-
-            QMetaObject.invokeMethod(self._grabber, "close", Qt.ConnectionType.BlockingQueuedConnection)
-            self._thread.quit()
-            self._thread.wait()
-            self._thread = None
-            self._grabber = None
+        self._grab_thread.shutdown()
         self._runner.wait_idle()
 
     # ------------------------------------------------------------ windows stepping aside
@@ -325,24 +289,6 @@ class CaptureService(QObject):
         QTimer.singleShot(SETTLE_MS if badge_was_up else 0, self._grab)
 
     # ------------------------------------------------------------ grabbing
-    def _ensure_thread(self) -> _Grabber:
-        if self._grabber is None:
-            scales = self._scales
-            display = self._display
-
-            def make() -> Capturer:
-                return Capturer(display, scale_of=scale_lookup(scales))
-
-            self._thread = QThread(self)
-            self._thread.setObjectName("showdesk-capture")
-            self._grabber = _Grabber(make, self._fmt)
-            self._grabber.moveToThread(self._thread)
-            self._grabber.done.connect(self._grabbed)
-            self._grabber.failed.connect(self._grab_failed)
-            self._job_requested.connect(self._grabber.grab)
-            self._thread.start()
-        return self._grabber
-
     def _grab(self) -> None:
         if self.backend == "portal":
             assert self._portal is not None
@@ -352,10 +298,11 @@ class CaptureService(QObject):
                 log.exception("asking the desktop portal failed")
                 self._grab_failed(f"the desktop portal could not be asked for a screenshot ({exc})")
             return
-        self._ensure_thread()
         job_mode: Literal["all", "monitor", "desktop"] = "desktop" if self._mode == "region" else self._mode
         refresh, self._layout_changed = self._layout_changed, False
-        self._job_requested.emit(_GrabJob(job_mode, self._point, self._mode != "region", refresh))
+        job = _GrabJob(job_mode, self._point, self._mode != "region", refresh)
+        fmt = self._fmt
+        self._grab_thread.run(lambda capturer: _grab(capturer, job, fmt), self._grabbed, self._capture_failed)
 
     def _grabbed(self, result: _GrabResult) -> None:
         if self._mode == "region":
@@ -444,6 +391,14 @@ class CaptureService(QObject):
         self._set_busy(False)
         self.captured.emit(steps, tag)
         self._restore_windows()
+
+    def _capture_failed(self, exc: Exception) -> None:
+        # Any failure reaches the person as words, never a crash.
+        if isinstance(exc, CaptureError):
+            self._grab_failed(str(exc))
+            return
+        log.error("capture failed", exc_info=exc)
+        self._grab_failed(f"the screen could not be captured ({type(exc).__name__}: {exc})")
 
     def _grab_failed(self, reason: str) -> None:
         tag = self._tag
