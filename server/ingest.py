@@ -13,6 +13,7 @@ manifest and is never used as a file-system path.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import uuid
@@ -35,7 +36,7 @@ from agent.schema import (
     Report,
     load_json_object,
 )
-from server.blobs import BlobStore, discard
+from server.blobs import BlobStore, discard, storage_full_as_error
 from server.images import ImageRejectedError, inspect_image
 from server.store import FileRole, IdempotencyConflictError, NewFile, NewTicket, Store, TicketRow
 
@@ -168,14 +169,17 @@ class _PartReader:
             if self._file_size > MAX_FILE_BYTES:
                 raise UploadError(422, f"{_shown(self._file_name)} is larger than the limit of {MAX_FILE_BYTES} bytes")
             self._hasher.update(chunk)
-            self._file.write(chunk)
+            with storage_full_as_error(f"receiving {_shown(self._file_name)}"):
+                self._file.write(chunk)
 
     def on_part_end(self) -> None:
         if self._manifest is not None:
             self.upload.manifest = bytes(self._manifest)
             self._manifest = None
         elif self._file is not None and self._file_temp is not None:
-            self._file.close()
+            # Buffered writes may only fail here, when the last block reaches the disk.
+            with storage_full_as_error(f"receiving {_shown(self._file_name)}"):
+                self._file.close()
             self.upload.files[self._file_name] = ReceivedFile(
                 self._file_name, self._file_temp, self._file_size, self._hasher.hexdigest()
             )
@@ -187,8 +191,11 @@ class _PartReader:
         self.finished = True
 
     def close(self) -> None:
+        # Only on the way out of a failed upload, whose temporary files are removed next: an
+        # error flushing this one must not hide the error that ended the upload.
         if self._file is not None:
-            self._file.close()
+            with contextlib.suppress(OSError):
+                self._file.close()
             self._file = None
 
 

@@ -13,6 +13,7 @@ to fit it unless set explicitly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -31,7 +32,7 @@ from server.connection_limits import (
     effective_max_connections,
     raise_open_file_limit,
 )
-from server.fsio import make_private_dir
+from server.fsio import PRIVATE_FILE_MODE, make_private_dir
 from server.handover import remove_handover, write_handover
 from server.settings import DEFAULT_MAX_CONNECTIONS, Settings, version
 from server.store import Store, StoreError
@@ -53,7 +54,12 @@ class DataDirLock:
         self._stream: IO[str] | None = None
 
     def __enter__(self) -> DataDirLock:
-        stream = self.path.open("a+", encoding="utf-8")
+        # Private like everything in the data directory, whatever the umask (it holds a pid).
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+        if hasattr(os, "fchmod"):  # not on Windows, where the mode bits mean little
+            with contextlib.suppress(OSError):
+                os.fchmod(fd, PRIVATE_FILE_MODE)
+        stream = os.fdopen(fd, "r+", encoding="utf-8")
         try:
             _lock_file(stream)
         except OSError:

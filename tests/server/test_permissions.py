@@ -55,6 +55,8 @@ def assert_private(data_dir: Path) -> None:
     for name in DATABASE_FILES:
         assert (data_dir / name).exists(), f"{name} missing: the check would prove nothing"
         assert mode_of(data_dir / name) == 0o600, f"{name} is {mode_of(data_dir / name):o}"
+    # The running server's lock file holds only its pid, but nothing in the directory is left readable.
+    assert mode_of(data_dir / "server.lock") == 0o600
     blobs = [p for p in (data_dir / "blobs").rglob("*") if p.is_file()]
     assert blobs, "no blob stored: the check would prove nothing"
     for blob in blobs:
