@@ -354,7 +354,11 @@ def _read_entry(archive: zipfile.ZipFile, name: str) -> bytes:
 # ---------------------------------------------------------------- building reports
 @dataclass
 class StepDraft:
-    """A step before it is frozen into a report: encoded image bytes plus its facts."""
+    """A step as ``build_bundle`` takes it: the encoded image as it is sent, plus its facts.
+
+    Made from a capture (``agent.encoding.step_draft``) or by freezing a step the person edited
+    (``agent.steps.freeze_step``: mark-up burnt in, the original only when allowed).
+    """
 
     image: bytes
     width: int

@@ -13,12 +13,14 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from agent.bundle import StepDraft
+from agent.markup import FlattenResult
 from agent.schema import MAX_CAPTION_CHARS, MAX_SHORT_TEXT_CHARS, MAX_STEPS, MarkupItem, Reporter, Ticket
+from agent.steps import EditableStep
 
 # The schema's own e-mail rule, checked here first so the person sees it before sending.
 EMAIL_RE: Final = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -31,16 +33,6 @@ class SessionError(ValueError):
     def __init__(self, field_name: str, message: str) -> None:
         self.field = field_name
         super().__init__(message)
-
-
-@dataclass
-class SessionStep:
-    """A step as the person sees it in Review: the image, caption and mark-up."""
-
-    draft: StepDraft
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    # The pixels as captured; mark-up is always redrawn on these, never on an earlier flattening.
-    captured_png: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -83,7 +75,7 @@ class KioskSession:
         self.category_id = ""
         self.description = ""
         self.articles_shown: list[str] = []
-        self.steps: list[SessionStep] = []
+        self.steps: list[EditableStep] = []
         self.sysinfo: dict[str, Any] | None = None
         self.excluded_groups: set[str] = set()
         self.outcome: Outcome | None = None
@@ -142,15 +134,15 @@ class KioskSession:
         self._changed()
 
     # ------------------------------------------------------------ steps
-    def add_step(self, draft: StepDraft, captured_png: bytes = b"") -> SessionStep:
+    def add_step(self, draft: StepDraft) -> EditableStep:
         if len(self.steps) >= MAX_STEPS:
             raise SessionError("steps", f"a report holds at most {MAX_STEPS} steps")
-        step = SessionStep(draft=draft, captured_png=captured_png or draft.image)
+        step = EditableStep.from_step_draft(draft)
         self.steps.append(step)
         self._changed()
         return step
 
-    def step(self, step_id: str) -> SessionStep:
+    def step(self, step_id: str) -> EditableStep:
         for step in self.steps:
             if step.id == step_id:
                 return step
@@ -163,26 +155,16 @@ class KioskSession:
     def set_caption(self, step_id: str, caption: str) -> None:
         if len(caption) > MAX_CAPTION_CHARS:
             raise SessionError("caption", f"caption is longer than {MAX_CAPTION_CHARS} characters")
-        self.step(step_id).draft.caption = caption
+        self.step(step_id).caption = caption
         self._changed()
 
-    def apply_markup(
-        self,
-        step_id: str,
-        flattened_png: bytes,
-        items: list[MarkupItem],
-        size: tuple[int, int],
-    ) -> None:
-        """Replace the step's image by its marked-up flattening.
+    def apply_markup(self, step_id: str, items: list[MarkupItem], flattened: FlattenResult) -> None:
+        """Keep the step's new mark-up with its flattening (made to show it; it is also what is sent).
 
-        The kiosk never keeps an ``original`` beside it: the person may have redacted
-        something, and a redaction must destroy the pixels, not hide them.
+        The captured pixels stay in memory for the next edit, never beside the flattening in the
+        report: the submission freezes kiosk steps without their original (``keep_original=False``).
         """
-        step = self.step(step_id)
-        step.draft.image = flattened_png
-        step.draft.width, step.draft.height = size
-        step.draft.markup = list(items)
-        step.draft.original = None
+        self.step(step_id).set_markup(items, flattened)
         self._changed()
 
     # ------------------------------------------------------------ system information

@@ -9,6 +9,7 @@ from PySide6.QtGui import QImage
 
 from agent.bundle import StepDraft
 from agent.markup import MarkupError, open_image
+from agent.steps import EditableStep
 from shared_qt.markup_editor import qimage_from_pillow
 from shared_qt.workers import BackgroundRunner
 
@@ -44,6 +45,11 @@ def photo_step(image: QImage) -> StepDraft:
         capture_method="photo",
         capture_notes="photo taken with the kiosk's camera",
     )
+
+
+def picture(step: EditableStep) -> bytes:
+    """What the person sees of a step: its mark-up burnt in once saved, else the capture."""
+    return step.flattened.image_bytes if step.flattened is not None else step.image
 
 
 def thumbnail(image_bytes: bytes, size: tuple[int, int] = THUMBNAIL_SIZE) -> QImage:

@@ -12,14 +12,17 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from agent import __version__
 from agent.bundle import ReportBundle, build_bundle
 from agent.connectors.base import Capability, Connector, ConnectorError, QueuePlace
+from agent.markup import encode_png
 from agent.outbox import Outbox, OutboxEntry, OutboxError, Receipt
 from agent.schema import Report, Source, Ticket
+from agent.steps import freeze_step
 from kiosk.session import KioskSession, Outcome
 from kiosk.settings import KioskSettings
 from shared_qt.outbox_bridge import OutboxBridge
@@ -84,7 +87,8 @@ class Submission(OutboxSubmission):
         self.current = report_id
         self._settled = False
         base = build_report(session, settings)
-        steps = [step.draft for step in session.steps]
+        # Copies: the person may go on editing while the bundle is made on the worker.
+        steps = [replace(step, markup=list(step.markup)) for step in session.steps]
         snapshot = dict(session.sysinfo) if session.sysinfo is not None else None
         excluded = set(session.excluded_groups)
 
@@ -92,7 +96,10 @@ class Submission(OutboxSubmission):
             from agent.sysinfo import without_groups
 
             sysinfo = without_groups(snapshot, excluded) if snapshot is not None else None
-            return build_bundle(base, steps, sysinfo=sysinfo)
+            # A walk-up never sends the unmarked original beside its mark-up (the person may not
+            # know a copy would travel); a flattening is PNG, as the review made it.
+            frozen = [freeze_step(step, keep_original=False, encode_image=encode_png) for step in steps]
+            return build_bundle(base, frozen, sysinfo=sysinfo)
 
         self._patience.start()
         self.put(str(report_id), make_bundle)

@@ -13,64 +13,28 @@ import sys
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from pydantic import ValidationError
 
 from agent import __version__
-from agent.bundle import BundleError, ReportBundle, StepDraft, build_bundle, describe_validation_error
-from agent.markup import Encoder, flatten, original_may_be_kept
+from agent.bundle import BundleError, ReportBundle, build_bundle, describe_validation_error
 from agent.schema import (
-    MAX_CAPTION_CHARS,
     MAX_DESCRIPTION_CHARS,
     MAX_SHORT_TEXT_CHARS,
     MAX_STEPS,
-    MarkupItem,
-    Monitor,
     Report,
     Reporter,
     Source,
 )
+from agent.steps import EditableStep, freeze_step
 from agent.sysinfo import without_groups
-
-if TYPE_CHECKING:
-    from PIL import Image
 
 _SHORT: Final = MAX_SHORT_TEXT_CHARS
 
 
 class DraftError(ValueError):
     """The report cannot be sent as it is; the message says what to change."""
-
-
-@dataclass
-class DraftStep:
-    """A step while it is edited: the image as captured (never marked up) and its mark-up as data."""
-
-    image: bytes
-    width: int
-    height: int
-    captured_at: datetime
-    monitor: Monitor | None = None
-    capture_method: str = "mss"
-    capture_notes: str = ""
-    caption: str = ""
-    markup: list[MarkupItem] = field(default_factory=list)
-
-    @classmethod
-    def from_step_draft(cls, draft: StepDraft) -> DraftStep:
-        return cls(
-            image=draft.original if draft.original is not None and draft.markup else draft.image,
-            width=draft.width,
-            height=draft.height,
-            captured_at=draft.captured_at,
-            monitor=draft.monitor,
-            capture_method=draft.capture_method,
-            capture_notes=draft.capture_notes,
-            caption=draft.caption,
-            markup=list(draft.markup),
-        )
 
 
 @dataclass(frozen=True)
@@ -102,12 +66,12 @@ class ReportDraft:
     """Everything a report will carry, until it is frozen."""
 
     id: uuid.UUID = field(default_factory=uuid.uuid4)
-    steps: list[DraftStep] = field(default_factory=list)
+    steps: list[EditableStep] = field(default_factory=list)
     form: ReportForm = field(default_factory=ReportForm)
     sysinfo: dict[str, object] | None = None
     excluded_groups: set[str] = field(default_factory=set)
 
-    def add_steps(self, steps: Sequence[DraftStep]) -> list[int]:
+    def add_steps(self, steps: Sequence[EditableStep]) -> list[int]:
         """Append steps (up to the schema's limit); returns the indexes they got."""
         room = MAX_STEPS - len(self.steps)
         if room <= 0:
@@ -122,47 +86,6 @@ class ReportDraft:
         if self.sysinfo is None:
             return None
         return without_groups(self.sysinfo, [g for g in self.excluded_groups if g in self.sysinfo])
-
-
-def freeze_step(step: DraftStep, encode_image: Encoder | None = None) -> StepDraft:
-    """The step as it is sent: mark-up burnt in, kept as data, the original only when allowed.
-
-    ``encode_image`` turns a Pillow image into file bytes (default: the capture format, lossless).
-    The original is kept only when no item destroys pixels (``original_may_be_kept``): a
-    redaction must leave no copy of what it covers anywhere in the report.
-    """
-    caption = step.caption.strip()[:MAX_CAPTION_CHARS]
-    notes = step.capture_notes[:_SHORT]
-    if not step.markup:
-        return StepDraft(
-            image=step.image,
-            width=step.width,
-            height=step.height,
-            captured_at=step.captured_at,
-            caption=caption,
-            monitor=step.monitor,
-            capture_method=step.capture_method,
-            capture_notes=notes,
-        )
-    result = flatten(step.image, step.markup, encoder=encode_image or _encode_default)
-    return StepDraft(
-        image=result.image_bytes,
-        width=result.width,
-        height=result.height,
-        captured_at=step.captured_at,
-        caption=caption,
-        monitor=step.monitor,
-        capture_method=step.capture_method,
-        capture_notes=notes,
-        markup=list(step.markup),
-        original=step.image if original_may_be_kept(step.markup) else None,
-    )
-
-
-def _encode_default(image: Image.Image) -> bytes:
-    from agent.encoding import encode
-
-    return encode(image).data
 
 
 def agent_source() -> Source:

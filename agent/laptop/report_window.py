@@ -35,12 +35,13 @@ from PySide6.QtWidgets import (
 )
 
 from agent.laptop.capture_service import Captured
-from agent.laptop.report_draft import DraftError, DraftStep, ReportDraft, ReportForm
+from agent.laptop.report_draft import DraftError, ReportDraft, ReportForm
 from agent.laptop.submission import Submission
 from agent.laptop.sysinfo_preview import SysinfoPreview
 from agent.markup import MarkupError
 from agent.outbox import Receipt
 from agent.schema import MAX_CAPTION_CHARS, MAX_DESCRIPTION_CHARS, MAX_SHORT_TEXT_CHARS, MAX_STEPS
+from agent.steps import EditableStep
 from shared_qt.markup_editor import MarkupEditor
 from shared_qt.workers import BackgroundRunner
 
@@ -232,7 +233,7 @@ class ReportWindow(QWidget):
     def add_captures(self, captured: Sequence[Captured]) -> None:
         """Add captured steps (the agent calls this after each capture) and show the first new one."""
         try:
-            indexes = self.draft.add_steps([DraftStep.from_step_draft(c.draft) for c in captured])
+            indexes = self.draft.add_steps([EditableStep.from_step_draft(c.draft) for c in captured])
         except DraftError as exc:
             self.show_problem(str(exc))
             return
@@ -282,7 +283,7 @@ class ReportWindow(QWidget):
         self.caption_edit.setText(step.caption)
         self._update_buttons()
 
-    def _load_editor(self, step: DraftStep) -> None:
+    def _load_editor(self, step: EditableStep) -> None:
         try:
             self.editor.load(step.image, step.markup)
         except MarkupError:

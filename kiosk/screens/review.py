@@ -23,9 +23,10 @@ from PySide6.QtWidgets import (
 
 from agent import markup as markup_core
 from agent.schema import MarkupItem
-from kiosk.session import KioskSession, SessionStep
+from agent.steps import EditableStep
+from kiosk.session import KioskSession
 from kiosk.settings import QT_TRANSLATE_NOOP
-from kiosk.steps import THUMBNAIL_SIZE, ThumbnailCache
+from kiosk.steps import THUMBNAIL_SIZE, ThumbnailCache, picture
 from kiosk.theme import SCROLL_BAR_PX
 from kiosk.widgets import KioskScreen, TouchScrollArea, fill, make_button, make_label, set_role, set_text
 from shared_qt.workers import BackgroundRunner
@@ -72,7 +73,7 @@ def group_label(key: str) -> str:
 
 
 class _StepCard(QFrame):
-    def __init__(self, screen: ReviewScreen, step: SessionStep, number: int) -> None:
+    def __init__(self, screen: ReviewScreen, step: EditableStep, number: int) -> None:
         super().__init__()
         set_role(self, "card")
         self.setObjectName(f"step-{number}")
@@ -82,15 +83,15 @@ class _StepCard(QFrame):
         self.picture = QLabel()
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.picture.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self._image = screen.thumbnails.get(step.id, step.draft.image)
+        self._image = screen.thumbnails.get(step.id, picture(step))
         layout.addWidget(self.picture)
-        caption = step.draft.caption or ""
+        caption = step.caption or ""
         self.heading = make_label(wrap=True)
         title = QCoreApplication.translate("StepCard", "Step %1").replace("%1", str(number))
         self.heading.setText(f"{title}: {caption}" if caption else title)
         self.picture.setAccessibleName(self.heading.text())
         layout.addWidget(self.heading)
-        if step.draft.markup:
+        if step.markup:
             marked = make_label("hint")
             marked.setText(QCoreApplication.translate("StepCard", "Marked up"))
             layout.addWidget(marked)
@@ -352,7 +353,7 @@ class ReviewScreen(KioskScreen):
             self.editor.setObjectName("markup-editor")
             self.editor_layout.addWidget(self.editor, 1)
         editor: Any = self.editor
-        editor.load(step.captured_png, list(step.draft.markup))
+        editor.load(step.image, list(step.markup))
         self._editing_step = step_id
         self._show_page(1)
         self.editor.setFocus()
@@ -364,20 +365,18 @@ class ReviewScreen(KioskScreen):
         items = list(editor.items())
         step_id = self._editing_step
         step = self.session.step(step_id)
-        source = step.captured_png
+        source = step.image
         self.save_markup_button.setEnabled(False)
 
-        def flatten() -> tuple[bytes, tuple[int, int]]:
-            result = markup_core.flatten(source, items)
-            return result.image_bytes, (result.width, result.height)
+        def flatten() -> markup_core.FlattenResult:
+            return markup_core.flatten(source, items)
 
-        def done(result: object) -> None:
+        def done(result: markup_core.FlattenResult) -> None:
             self.save_markup_button.setEnabled(True)
-            if not isinstance(result, tuple) or step_id not in {s.id for s in self.session.steps}:
+            if step_id not in {s.id for s in self.session.steps}:
                 return
-            data, size = result
             self.thumbnails.invalidate(step_id)
-            self.session.apply_markup(step_id, data, items, size)
+            self.session.apply_markup(step_id, items, result)
             self._show_page(0)
 
         self.runner.run(flatten, done, lambda _exc: self.save_markup_button.setEnabled(True))

@@ -14,7 +14,7 @@ from agent.bundle import StepDraft
 from kiosk.image_source import ImageSource
 from kiosk.session import KioskSession, SessionError
 from kiosk.settings import KioskSettings
-from kiosk.steps import ThumbnailCache, photo_step
+from kiosk.steps import ThumbnailCache, photo_step, picture
 from kiosk.widgets import KioskScreen, make_button, make_label, set_role, set_text
 from shared_qt.workers import BackgroundRunner
 
@@ -194,7 +194,7 @@ class ShowScreen(KioskScreen):
         for index, label in enumerate(self.strip_labels):
             if index < len(recent):
                 step = recent[index]
-                image = self.thumbnails.get(step.id, step.draft.image)
+                image = self.thumbnails.get(step.id, picture(step))
                 pixmap = QPixmap.fromImage(image) if image is not None else QPixmap()
                 if not pixmap.isNull():
                     inner = label.size().shrunkBy(QMargins(6, 6, 6, 6))  # inside the tile's frame

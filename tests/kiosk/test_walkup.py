@@ -84,7 +84,7 @@ def redact_secret_on_step_one(qtbot: QtBot, window: KioskWindow) -> None:
     qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=end)
     assert [item.kind for item in editor.items()] == ["redaction"]
     tap(qtbot, window.review.save_markup_button)
-    qtbot.waitUntil(lambda: bool(window.session.steps[0].draft.markup))
+    qtbot.waitUntil(lambda: bool(window.session.steps[0].markup))
     assert window.review.pages.currentIndex() == 0
 
 
@@ -107,8 +107,8 @@ def test_a_walk_up_from_form_to_ticket_with_captures_photo_and_redaction(
     tap(qtbot, window.show_screen.photo_button)
     tap(qtbot, window.show_screen.take_photo_button)
     qtbot.waitUntil(lambda: len(window.session.steps) == 3)
-    assert [s.draft.capture_method for s in window.session.steps] == ["mss", "mss", "photo"]
-    assert window.session.steps[0].draft.caption == "The sign-in page"
+    assert [s.capture_method for s in window.session.steps] == ["mss", "mss", "photo"]
+    assert window.session.steps[0].caption == "The sign-in page"
     tap(qtbot, window.show_screen.continue_button)
     wait_stage(qtbot, window, Stage.REVIEW)
 

@@ -11,22 +11,21 @@ from pytestqt.qtbot import QtBot
 from agent.connectors.builtin import BuiltinConnector
 from agent.laptop.report_draft import (
     DraftError,
-    DraftStep,
     ReportDraft,
     ReportForm,
     default_contact,
     freeze,
-    freeze_step,
 )
 from agent.markup import new_item, open_image
 from agent.schema import MAX_STEPS
+from agent.steps import EditableStep, freeze_step
 from tests.fixtures.server import ServerProcess
 from tests.laptop.conftest import AgentHarness
 from tests.markup.helpers import gradient, png_bytes, source_pixel
 from tests.outbox.helpers import make_bundle
 
 
-def step(**overrides: object) -> DraftStep:
+def step(**overrides: object) -> EditableStep:
     image = gradient(240, 160)
     values: dict[str, object] = {
         "image": png_bytes(image),
@@ -35,7 +34,7 @@ def step(**overrides: object) -> DraftStep:
         "captured_at": datetime(2024, 5, 1, tzinfo=UTC),
     }
     values.update(overrides)
-    return DraftStep(**values)  # type: ignore[arg-type]
+    return EditableStep(**values)  # type: ignore[arg-type]
 
 
 def test_an_unmarked_step_is_sent_as_captured() -> None:

@@ -1,0 +1,111 @@
+"""A step while a person edits it, and freezing it into the step a bundle carries. No Qt.
+
+The laptop app and the kiosk both keep a step's image exactly as it was captured and its
+mark-up as data while the person works on it: mark-up can be changed or removed until the
+report is sent, and is always redrawn on the captured pixels, never on an earlier flattening.
+:func:`freeze_step` (slow: run it on a worker thread) burns the mark-up in and gives the
+``StepDraft`` that ``agent.bundle.build_bundle`` takes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Final
+
+from agent.bundle import StepDraft
+from agent.markup import Encoder, FlattenResult, flatten, original_may_be_kept
+from agent.schema import MAX_CAPTION_CHARS, MAX_SHORT_TEXT_CHARS, MarkupItem, Monitor
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+_SHORT: Final = MAX_SHORT_TEXT_CHARS
+
+
+@dataclass
+class EditableStep:
+    """A step while it is edited: the image as captured (never marked up) and its mark-up as data.
+
+    ``flattened`` is the mark-up already burnt in, when an app made it to show it (the kiosk's
+    review does); :func:`freeze_step` then takes it instead of flattening again. It belongs to
+    the current ``image`` and ``markup``: change them through :meth:`set_markup`, or clear it.
+    """
+
+    image: bytes
+    width: int
+    height: int
+    captured_at: datetime
+    monitor: Monitor | None = None
+    capture_method: str = "mss"
+    capture_notes: str = ""
+    caption: str = ""
+    markup: list[MarkupItem] = field(default_factory=list)
+    flattened: FlattenResult | None = field(default=None, repr=False)
+    # Names the step while it is edited (thumbnails, the screen's buttons); never sent.
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @classmethod
+    def from_step_draft(cls, draft: StepDraft) -> EditableStep:
+        """A captured step to edit; a marked-up one goes back to its original when it has one."""
+        return cls(
+            image=draft.original if draft.original is not None and draft.markup else draft.image,
+            width=draft.width,
+            height=draft.height,
+            captured_at=draft.captured_at,
+            monitor=draft.monitor,
+            capture_method=draft.capture_method,
+            capture_notes=draft.capture_notes,
+            caption=draft.caption,
+            markup=list(draft.markup),
+        )
+
+    def set_markup(self, items: list[MarkupItem], flattened: FlattenResult | None = None) -> None:
+        """New mark-up, with its flattening when the caller already made it (else none is kept)."""
+        self.markup = list(items)
+        self.flattened = flattened if items else None
+
+
+def freeze_step(step: EditableStep, *, keep_original: bool = True, encode_image: Encoder | None = None) -> StepDraft:
+    """The step as it is sent: mark-up burnt in and kept as data, the original only when allowed.
+
+    ``keep_original=False`` never sends the unmarked original (the kiosk: a walk-up person may
+    have covered something without knowing a copy would travel). With ``True`` the original
+    still travels only when no item destroys or cuts away pixels (``original_may_be_kept``): a
+    redaction must leave no copy of what it covers anywhere in the report.
+    ``encode_image`` turns the rendered Pillow image into file bytes (default: the capture
+    format, lossless); a ``flattened`` result already at hand is taken as it is.
+    """
+    caption = step.caption.strip()[:MAX_CAPTION_CHARS]
+    notes = step.capture_notes[:_SHORT]
+    if not step.markup:
+        return StepDraft(
+            image=step.image,
+            width=step.width,
+            height=step.height,
+            captured_at=step.captured_at,
+            caption=caption,
+            monitor=step.monitor,
+            capture_method=step.capture_method,
+            capture_notes=notes,
+        )
+    result = step.flattened or flatten(step.image, step.markup, encoder=encode_image or _encode_default)
+    return StepDraft(
+        image=result.image_bytes,
+        width=result.width,
+        height=result.height,
+        captured_at=step.captured_at,
+        caption=caption,
+        monitor=step.monitor,
+        capture_method=step.capture_method,
+        capture_notes=notes,
+        markup=list(step.markup),
+        original=step.image if keep_original and original_may_be_kept(step.markup) else None,
+    )
+
+
+def _encode_default(image: Image.Image) -> bytes:
+    from agent.encoding import encode
+
+    return encode(image).data
