@@ -31,17 +31,12 @@ DEFAULT_MAX_HEADER_BYTES: Final = 16 * 1024
 DEFAULT_LISTEN_BACKLOG: Final = 2048
 # Per-token rate limits (server.ratelimit). A kiosk at peak sends a report every few seconds and
 # an agent coming back online flushes a few queued ones at once, then one now and then: ten at
-# once and one every 3 s after that (SITE_SUBMIT_PER_MINUTE) cover both, while a leaked token can
+# once and one every 3 s after that cover both, while a leaked token can
 # no longer fill the disk at line speed. The outbox waits out a 429's Retry-After, so a refusal
 # delays, never loses. Notes and replies are typed by a person; a script flooding a timeline is not.
-SITE_SUBMIT_PER_MINUTE: Final = 20.0
-SITE_NOTE_PER_MINUTE: Final = 30.0
-# The defaults stay 0 (no limit) until tests/fixtures/server.py starts its servers with
-# `--submit-rate 0 --note-rate 0`: many tests send dozens of reports with one token at once.
-# Then these become SITE_SUBMIT_PER_MINUTE and SITE_NOTE_PER_MINUTE.
-DEFAULT_SUBMIT_PER_MINUTE: Final = 0.0
+DEFAULT_SUBMIT_PER_MINUTE: Final = 20.0
 DEFAULT_SUBMIT_BURST: Final = 10
-DEFAULT_NOTE_PER_MINUTE: Final = 0.0
+DEFAULT_NOTE_PER_MINUTE: Final = 30.0
 DEFAULT_NOTE_BURST: Final = 10
 RUNTIME_DIR_ENV: Final = "SHOWDESK_RUNTIME_DIR"
 

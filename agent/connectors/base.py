@@ -309,7 +309,9 @@ def error_for_status(
         )
     # 409: another request with this idempotency key is still being processed; 425: too early.
     if status in (408, 409, 425, 429) or 500 <= status <= 599:
-        keeps_retry_after = status in (429, 503)
+        # The statuses whose Retry-After means "this long until there is room": rate limited,
+        # overloaded, the server's disk full.
+        keeps_retry_after = status in (429, 503, 507)
         return TransientError(
             detail, system=system, status=status, retry_after=retry_after if keeps_retry_after else None
         )

@@ -69,7 +69,7 @@ def parse_multipart(content_type: str, body: bytes) -> list[tuple[str, str, str,
         (413, TooLargeError),
         (408, TransientError), (409, TransientError), (429, TransientError),
         (500, TransientError), (502, TransientError), (503, TransientError), (504, TransientError),
-        (301, PermanentError), (307, PermanentError),
+        (507, TransientError), (301, PermanentError), (307, PermanentError),
     ],
 )
 def test_status_classification(status: int, expected: type[ConnectorError]) -> None:
@@ -77,7 +77,7 @@ def test_status_classification(status: int, expected: type[ConnectorError]) -> N
     assert type(error) is expected
     assert error.status == status
     if isinstance(error, TransientError):
-        assert error.retry_after == (12.0 if status in (429, 503) else None)
+        assert error.retry_after == (12.0 if status in (429, 503, 507) else None)
     if status in (401, 403):
         assert error.reason.startswith("token refused by desk")
 

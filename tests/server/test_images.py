@@ -27,7 +27,6 @@ from tests.server.helpers import Upload, api, make_bundle, png_header_only, stor
 
 DEFAULT_CAP = 50_000_000
 MEGABYTE = 1024 * 1024
-UNLIMITED = ["--submit-rate", "0"]
 
 
 # ---------------------------------------------------------------- sample images
@@ -241,7 +240,7 @@ def test_jpeg_fill_bytes_before_markers_are_accepted(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def image_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     # Dozens of reports from one token in seconds: the per-token rate limit is not under test here.
-    server = ServerProcess(tmp_path_factory.mktemp("images") / "data", extra_args=UNLIMITED)
+    server = ServerProcess(tmp_path_factory.mktemp("images") / "data")
     try:
         yield server.start()
     finally:
@@ -405,7 +404,7 @@ MAX_PEAK = 300 * MEGABYTE
 def test_concurrent_bomb_uploads_keep_server_memory_bounded(
     bomb: str, make_server: Callable[..., ServerProcess]
 ) -> None:
-    server = make_server(extra_args=UNLIMITED)
+    server = make_server()
     assert server.pid is not None
     process = psutil.Process(server.pid)
     token = server.token("submitter")
