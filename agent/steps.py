@@ -77,31 +77,23 @@ def freeze_step(step: EditableStep, *, keep_original: bool = True, encode_image:
     ``encode_image`` turns the rendered Pillow image into file bytes (default: the capture
     format, lossless); a ``flattened`` result already at hand is taken as it is.
     """
-    caption = step.caption.strip()[:MAX_CAPTION_CHARS]
-    notes = step.capture_notes[:_SHORT]
-    if not step.markup:
-        return StepDraft(
-            image=step.image,
-            width=step.width,
-            height=step.height,
-            captured_at=step.captured_at,
-            caption=caption,
-            monitor=step.monitor,
-            capture_method=step.capture_method,
-            capture_notes=notes,
-        )
-    result = step.flattened or flatten(step.image, step.markup, encoder=encode_image or _encode_default)
+    if step.markup:
+        result = step.flattened or flatten(step.image, step.markup, encoder=encode_image or _encode_default)
+        image, width, height = result.image_bytes, result.width, result.height
+        original = step.image if keep_original and original_may_be_kept(step.markup) else None
+    else:
+        image, width, height, original = step.image, step.width, step.height, None
     return StepDraft(
-        image=result.image_bytes,
-        width=result.width,
-        height=result.height,
+        image=image,
+        width=width,
+        height=height,
         captured_at=step.captured_at,
-        caption=caption,
+        caption=step.caption.strip()[:MAX_CAPTION_CHARS],
         monitor=step.monitor,
         capture_method=step.capture_method,
-        capture_notes=notes,
+        capture_notes=step.capture_notes[:_SHORT],
         markup=list(step.markup),
-        original=step.image if keep_original and original_may_be_kept(step.markup) else None,
+        original=original,
     )
 
 

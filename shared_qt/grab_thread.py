@@ -11,12 +11,13 @@ does with the capturer (one monitor, all of them, the whole desktop) is theirs.
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Signal, Slot
+
+from shared_qt.workers import PendingCallbacks
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +85,8 @@ class GrabThread(QObject, Generic[Tool]):
         self._owner = _Owner(open_tool, close_tool)
         self._owner.moveToThread(self._thread)
         self._perform.connect(self._owner.perform)
+        self._callbacks = PendingCallbacks()
         self._owner.finished.connect(self._finished)
-        self._numbers = itertools.count()
-        self._waiting: dict[int, tuple[Callable[[Any], None], Callable[[Exception], None]]] = {}
-        self._closed = False
 
     def run(
         self,
@@ -96,30 +95,23 @@ class GrabThread(QObject, Generic[Tool]):
         on_error: Callable[[Exception], None],
     ) -> None:
         """Queue ``job`` behind the ones already waiting; ignored after ``shutdown``."""
-        if self._closed:
+        if self._callbacks.closed:
             return
         if not self._thread.isRunning():
             self._thread.start()
-        number = next(self._numbers)
-        self._waiting[number] = (on_result, on_error)
-        self._perform.emit(number, job)
+        self._perform.emit(self._callbacks.add(on_result, on_error), job)
 
     @property
     def busy(self) -> bool:
-        return bool(self._waiting)
+        return bool(self._callbacks)
 
     def _finished(self, number: int, succeeded: bool, outcome: object) -> None:
-        on_result, on_error = self._waiting.pop(number)
-        if self._closed:
-            return  # the app is closing: nobody is listening
-        if succeeded:
-            on_result(outcome)
-        elif isinstance(outcome, Exception):
-            on_error(outcome)
+        # A slot of this object (in the GUI thread), so Qt queues the owner's emit into it.
+        self._callbacks.deliver(number, succeeded, outcome)
 
     def shutdown(self) -> None:
         """Close the tool on its thread (after the job under way), then end the thread."""
-        self._closed = True
+        self._callbacks.close()
         if self._thread.isRunning():
             QMetaObject.invokeMethod(self._owner, "close", Qt.ConnectionType.BlockingQueuedConnection)
             self._thread.quit()

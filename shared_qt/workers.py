@@ -62,6 +62,42 @@ class _Job(QRunnable):
             self._relay.finished.emit(self._number, True, result)
 
 
+class PendingCallbacks:
+    """The callbacks of the jobs under way, by job number, for runners whose results come back
+    as one signal (job number, succeeded, result or exception) on the GUI thread.
+
+    After ``close`` every outcome is dropped: the window is closing and nobody is listening.
+    """
+
+    def __init__(self) -> None:
+        self._numbers = itertools.count()
+        self._waiting: dict[int, tuple[Callable[[Any], None], Callable[[Exception], None] | None]] = {}
+        self.closed = False
+
+    def add(self, on_result: Callable[[Result], None], on_error: Callable[[Exception], None] | None) -> int:
+        """The number the job's outcome will carry."""
+        number = next(self._numbers)
+        self._waiting[number] = (on_result, on_error)
+        return number
+
+    def deliver(self, number: int, succeeded: bool, outcome: object) -> None:
+        on_result, on_error = self._waiting.pop(number)
+        if self.closed:
+            return
+        if succeeded:
+            on_result(outcome)
+        elif on_error is not None and isinstance(outcome, Exception):
+            on_error(outcome)
+        else:
+            log.error("background job failed: %s", outcome)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def __bool__(self) -> bool:
+        return bool(self._waiting)
+
+
 class BackgroundRunner(QObject):
     """Starts jobs on a thread pool and hands each result to its callback on the GUI thread.
 
@@ -79,11 +115,9 @@ class BackgroundRunner(QObject):
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(max_threads)
         self._relay = _Relay(self)
+        self._callbacks = PendingCallbacks()
         self._relay.finished.connect(self._finished)
-        self._numbers = itertools.count()
         self._niceness = niceness
-        self._waiting: dict[int, tuple[Callable[[Any], None], Callable[[Exception], None] | None]] = {}
-        self._closed = False
 
     def run(
         self,
@@ -98,26 +132,19 @@ class BackgroundRunner(QObject):
         Generic over the job's result, so mypy checks that ``on_result`` takes what ``function``
         returns (the shape of a typed query operation: one type from the job to its callback).
         """
-        if self._closed:
+        if self._callbacks.closed:
             return
-        number = next(self._numbers)
-        self._waiting[number] = (on_result, on_error)
+        number = self._callbacks.add(on_result, on_error)
         self._pool.start(_Job(function, self._relay, number, self._niceness), priority)
 
     def _finished(self, number: int, succeeded: bool, outcome: object) -> None:
-        on_result, on_error = self._waiting.pop(number)
-        if self._closed:
-            return  # the window is closing: nobody is listening
-        if succeeded:
-            on_result(outcome)
-        elif on_error is not None and isinstance(outcome, Exception):
-            on_error(outcome)
-        else:
-            log.error("background job failed: %s", outcome)
+        # A slot of this object, not the registry's method: a QObject's slot is what makes Qt
+        # queue the call into the GUI thread (a plain callable could run on the worker).
+        self._callbacks.deliver(number, succeeded, outcome)
 
     @property
     def busy(self) -> bool:
-        return bool(self._waiting)
+        return bool(self._callbacks)
 
     def wait_idle(self, timeout_ms: int = 30_000) -> bool:
         """Block until every started job has finished (shutdown, tests)."""
@@ -125,6 +152,6 @@ class BackgroundRunner(QObject):
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Drop jobs not started, wait (bounded) for running ones; their results are dropped."""
-        self._closed = True
+        self._callbacks.close()
         self._pool.clear()
         return self._pool.waitForDone(timeout_ms)
