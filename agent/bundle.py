@@ -50,7 +50,6 @@ from agent.report_format import (
 )
 
 if TYPE_CHECKING:
-    from pydantic import ValidationError
 
     from agent.schema import MarkupItem, Monitor, Report
 
@@ -238,28 +237,12 @@ def read_bundle_file(path: Path) -> bytes:
 
 def parse_manifest(data: bytes) -> Report:
     """Parse and validate a manifest, with an error a person can act on."""
-    from pydantic import ValidationError
-
-    from agent.schema import Report
+    from agent.schema import ReportFormatError, parse_report
 
     try:
-        raw = load_json_object(data, what=MANIFEST_PATH)
-    except JSONFormatError as exc:
+        return parse_report(data)
+    except ReportFormatError as exc:
         raise BundleError(str(exc)) from None
-    try:
-        return Report.model_validate(raw)
-    except ValidationError as exc:
-        raise BundleError(f"{MANIFEST_PATH} is not a valid report: {describe_validation_error(exc)}") from exc
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """pydantic's errors as one readable line: field path and message for each."""
-    parts = []
-    for error in exc.errors()[:5]:
-        where = ".".join(str(p) for p in error["loc"]) or "report"
-        parts.append(f"{where}: {error['msg']}")
-    more = len(exc.errors()) - 5
-    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
 
 
 _LOCAL_HEADER: Final = struct.Struct("<4s2B4HL2L2H")
@@ -456,6 +439,8 @@ def build_bundle(
         # model_copy does not validate; round-trip through validation so bounds hold.
         report = Report.model_validate(report.model_dump())
     except ValidationError as exc:
+        from agent.schema import describe_validation_error
+
         raise BundleError(describe_validation_error(exc)) from exc
     bundle = ReportBundle(report, files)
     bundle.validate()

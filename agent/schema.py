@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationError,
     field_validator,
     model_validator,
 )
@@ -262,6 +263,35 @@ def file_ref(path: str, data: bytes, media_type: str) -> FileRef:
 
 
 # The report format's plain facts are part of the schema's interface: callers import them from here.
+class ReportFormatError(ValueError):
+    """Bytes that are not a valid report manifest; the message says why, for a person to read."""
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """pydantic's errors as one readable line: field path and message for each (the first five)."""
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error["loc"]) or "report"
+        parts.append(f"{where}: {error['msg']}")
+    more = len(exc.errors()) - 5
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def parse_report(data: bytes, *, what: str = MANIFEST_PATH) -> Report:
+    """The report in a manifest's bytes, within every bound, or ReportFormatError naming ``what``.
+
+    The one reading of a manifest: the bundle loader and the server's ingest both call it.
+    """
+    try:
+        raw = load_json_object(data, what=what)
+    except JSONFormatError as exc:
+        raise ReportFormatError(str(exc)) from None
+    try:
+        return Report.model_validate(raw)
+    except ValidationError as exc:
+        raise ReportFormatError(f"{what} is not a valid report: {describe_validation_error(exc)}") from None
+
+
 __all__ = [
     "EMAIL_PATTERN",
     "IMAGE_EXTENSIONS",
@@ -295,14 +325,17 @@ __all__ = [
     "MarkupItem",
     "Monitor",
     "Report",
+    "ReportFormatError",
     "Reporter",
     "ShortText",
     "Source",
     "Step",
     "Ticket",
     "canonical_json_bytes",
+    "describe_validation_error",
     "file_ref",
     "load_json_object",
+    "parse_report",
     "sha256_hex",
     "sniff_image_type",
 ]

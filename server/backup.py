@@ -30,8 +30,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.fsutil import create_private_file, fsync_dir, fsync_file, make_private_dir
 from server.blobs import BlobStore, discard
-from server.fsio import create_private_file, fsync_dir, fsync_file, make_private_dir
 from server.store import DB_FILENAME, SCHEMA_VERSION, Store
 
 _COPY_CHUNK = 1024 * 1024

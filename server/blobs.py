@@ -8,7 +8,7 @@ row that names it commits, so a crash leaves at worst an unreferenced blob, neve
 ticket whose file is missing or half written. Blobs are never served by path: the API
 looks them up through the database.
 
-Blobs and temporary files are 0600, their directories 0700 (see ``server.fsio``). A write
+Blobs and temporary files are 0600, their directories 0700 (see ``agent.fsutil``). A write
 that runs out of space (ENOSPC, EDQUOT) raises ``StorageFullError``; the caller removes
 its temporary files, and a blob is only ever renamed into place complete.
 """
@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final
 
-from server.fsio import (
+from agent.fsutil import (
     PRIVATE_DIR_MODE,
     PRIVATE_FILE_MODE,
     fsync_dir,

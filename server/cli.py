@@ -425,7 +425,7 @@ def _token(args: argparse.Namespace, data_dir: Path) -> int:
 
 
 def _existing_or_new(data_dir: Path) -> Path:
-    from server.fsio import make_private_dir
+    from agent.fsutil import make_private_dir
 
     make_private_dir(data_dir)
     return data_dir

@@ -11,7 +11,7 @@ import json
 import os
 from pathlib import Path
 
-from server.fsio import atomic_write_bytes, make_private_dir
+from agent.fsutil import atomic_write_bytes, make_private_dir
 from server.settings import Settings, runtime_dir
 
 _WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - names the wildcard, binds nothing

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Final
 
-from pydantic import ValidationError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from agent.schema import (
@@ -34,7 +33,9 @@ from agent.schema import (
     FileRef,
     JSONFormatError,
     Report,
+    ReportFormatError,
     load_json_object,
+    parse_report,
 )
 from server.blobs import BlobStore, discard, storage_full_as_error
 from server.images import ImageRejectedError, inspect_image
@@ -240,23 +241,9 @@ class IngestLimits:
 
 def parse_manifest(data: bytes) -> Report:
     try:
-        raw = load_json_object(data, what="the manifest")
-    except JSONFormatError as exc:
+        return parse_report(data, what="the manifest")
+    except ReportFormatError as exc:
         raise UploadError(422, str(exc)) from None
-    try:
-        return Report.model_validate(raw)
-    except ValidationError as exc:
-        raise UploadError(422, f"the manifest is not a valid report: {describe_validation_error(exc)}") from None
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """pydantic's errors as one readable line: field path and message for each."""
-    parts = []
-    for error in exc.errors()[:5]:
-        where = ".".join(str(p) for p in error["loc"]) or "report"
-        parts.append(f"{where}: {error['msg']}")
-    more = len(exc.errors()) - 5
-    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
 
 
 def ingest(

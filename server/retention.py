@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from agent.fsutil import fsync_dir
 from server.blobs import BlobStore, discard
-from server.fsio import fsync_dir
 from server.store import DB_FILENAME, DEFAULT_BUSY_TIMEOUT_SECONDS, ticket_number
 
 DEFAULT_RETENTION_DAYS: Final = 90

@@ -24,6 +24,7 @@ from typing import IO, Final
 
 import uvicorn
 
+from agent.fsutil import PRIVATE_FILE_MODE, make_private_dir
 from server.app import ChangeNotifier, create_app
 from server.blobs import BlobStore
 from server.connection_limits import (
@@ -32,7 +33,6 @@ from server.connection_limits import (
     effective_max_connections,
     raise_open_file_limit,
 )
-from server.fsio import PRIVATE_FILE_MODE, make_private_dir
 from server.handover import remove_handover, write_handover
 from server.settings import DEFAULT_MAX_CONNECTIONS, Settings, version
 from server.store import Store, StoreError

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from server.fsio import PRIVATE_FILE_MODE, create_private_file, make_private_dir, restrict_mode
+from agent.fsutil import PRIVATE_FILE_MODE, create_private_file, make_private_dir, restrict_mode
 
 DB_FILENAME: Final = "showdesk.db"
 SCHEMA_VERSION: Final = 2

@@ -35,7 +35,7 @@ from agent.connectors.base import (
 )
 from agent.connectors.body import render
 from agent.connectors.common import NeedsAttentionError, Options
-from agent.fsutil import atomic_write_bytes
+from agent.fsutil import atomic_write_bytes, is_storage_full
 from agent.schema import MANIFEST_PATH, Ticket
 
 if TYPE_CHECKING:
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 SUMMARY_SUFFIX: Final = ".txt"
 FILE_MODE: Final = 0o644  # the help desk reading the share is another user
 _REFUSED: Final = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
-_FULL: Final = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 
 
 class FolderConnector(Connector):
@@ -110,7 +109,7 @@ class FolderConnector(Connector):
                 "(the report waits in the outbox)",
                 system=self.system,
             )
-        if exc.errno in _FULL:
+        if is_storage_full(exc):
             return TransientError(f"{self.directory} is full: {reason}; the report waits in the outbox",
                                   system=self.system)
         return TransientError(f"cannot write to {self.directory}: {reason}", system=self.system)

@@ -18,7 +18,7 @@ from typing import Final
 from pydantic import ValidationError
 
 from agent import __version__
-from agent.bundle import BundleError, ReportBundle, build_bundle, describe_validation_error
+from agent.bundle import BundleError, ReportBundle, build_bundle
 from agent.schema import (
     MAX_DESCRIPTION_CHARS,
     MAX_SHORT_TEXT_CHARS,
@@ -26,6 +26,7 @@ from agent.schema import (
     Report,
     Reporter,
     Source,
+    describe_validation_error,
 )
 from agent.steps import EditableStep, freeze_step
 from agent.sysinfo import without_groups
