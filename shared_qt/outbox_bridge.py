@@ -23,6 +23,7 @@ class OutboxBridge(QObject, OutboxObserver):
     failed_signal = Signal(object, str, float)  # OutboxEntry, reason, next attempt (epoch seconds)
     paused_signal = Signal(object, str)
     dead_signal = Signal(object, str)
+    attention_signal = Signal(object, str)  # OutboxEntry, reason: kept, sent again only by hand
     changed = Signal()  # anything above happened
 
     def __init__(self, outbox: Outbox, parent: QObject | None = None) -> None:
@@ -68,6 +69,11 @@ class OutboxBridge(QObject, OutboxObserver):
     def dead(self, entry: OutboxEntry, reason: str) -> None:
         self._attempt_over(entry)
         self.dead_signal.emit(entry, reason)
+        self.changed.emit()
+
+    def needs_attention(self, entry: OutboxEntry, reason: str) -> None:
+        self._attempt_over(entry)
+        self.attention_signal.emit(entry, reason)
         self.changed.emit()
 
     def _attempt_over(self, entry: OutboxEntry) -> None:

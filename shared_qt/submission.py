@@ -47,6 +47,8 @@ class OutboxSubmission(QObject):
         bridge.failed_signal.connect(self._failed_attempt)
         bridge.paused_signal.connect(self._paused)
         bridge.dead_signal.connect(self._dead)
+        # For the person the two are alike: kept in the outbox, sent again only when someone says so.
+        bridge.attention_signal.connect(self._dead)
 
     def put(self, report_id: str, make_bundle: Callable[[], ReportBundle]) -> None:
         """Follow ``report_id`` from now on; make its bundle and put it in the outbox off this thread.
@@ -87,7 +89,8 @@ class OutboxSubmission(QObject):
         """An attempt failed or the outbox paused it: it stays queued and is tried again."""
 
     def on_dead(self, entry: OutboxEntry, reason: str) -> None:
-        """The backend refused the report for good; the outbox keeps it as a dead letter."""
+        """The backend refused the report for good, or failed it the same way for a day of tries:
+        the outbox keeps it and sends it again only by hand."""
 
     def other_delivered(self, entry: OutboxEntry, receipt: Receipt) -> None:
         """A report this submission does not follow (an earlier one) was delivered."""

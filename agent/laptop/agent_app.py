@@ -278,11 +278,11 @@ class AgentApp(QObject):
 
     # ------------------------------------------------------------ outbox
     def waiting_entries(self) -> list[OutboxEntry]:
-        return [e for e in self.outbox.list() if e.state is not EntryState.DEAD]
+        return [e for e in self.outbox.list() if not e.needs_attention]
 
     def update_waiting(self) -> None:
         entries = self.outbox.list()
-        waiting = [e for e in entries if e.state is not EntryState.DEAD]
+        waiting = [e for e in entries if not e.needs_attention]
         stuck = next((e for e in entries if e.state is not EntryState.PENDING and e.last_error), None)
         self.tray.set_waiting(len(waiting), stuck.last_error if stuck else None)
 

@@ -217,3 +217,26 @@ def test_a_big_upload_reaches_the_gui_in_at_most_a_hundred_and_one_steps(
     assert len(seen) <= 102  # (0, 0) while connecting, then 0 % … 100 %
     assert [sent for sent, size in seen if size == total] == sorted(sent for sent, size in seen if size == total)
     bridge.detach()
+
+
+def test_a_report_that_needs_attention_reaches_the_followed_submission_as_held(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    outbox = Outbox(tmp_path / "outbox", connector_for=lambda _n: BuiltinConnector("http://127.0.0.1:9"))
+    bridge = OutboxBridge(outbox)
+    held: list[tuple[str, str]] = []
+    bridge.attention_signal.connect(lambda entry, reason: held.append((entry.id, reason)))
+    submission = Recorder(outbox, bridge)
+    report_id = uuid.uuid4()
+    submission.put(str(report_id), lambda: make_bundle(7, report_id=report_id))
+    qtbot.waitUntil(lambda: "queued" in submission.hooks(), timeout=10_000)
+    (entry,) = outbox.list()
+
+    # The outbox calls its observers on the sender's thread.
+    worker = threading.Thread(target=bridge.needs_attention, args=(entry, "HTTP 500 for a day"))
+    worker.start()
+    worker.join()
+    qtbot.waitUntil(lambda: bool(held), timeout=10_000)
+    assert held == [(str(report_id), "HTTP 500 for a day")]
+    assert submission.hooks()[-1] == "dead"
+    bridge.detach()
