@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-import agent.outbox as outbox_module
+import agent.outbox.store as outbox_module
 from agent.bundle import BundleError, ReportBundle
 from agent.config import ConfigError
 from agent.connectors.base import AuthError, PermanentError, TooLargeError, TransientError
@@ -643,7 +643,7 @@ def test_an_entry_locked_by_another_process_is_left_to_it(tmp_path: Path) -> Non
     holder = subprocess.Popen(
         [
             sys.executable, "-c",
-            "import sys; from pathlib import Path; from agent.outbox import _EntryLock\n"
+            "import sys; from pathlib import Path; from agent.outbox.store import EntryLock as _EntryLock\n"
             f"lock = _EntryLock(Path({str(lock_path)!r})); assert lock.acquire()\n"
             "print('locked', flush=True); sys.stdin.read(); lock.release()",
         ],
