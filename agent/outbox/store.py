@@ -19,7 +19,6 @@ therefore leaves a report either queued or delivered (with a receipt), never los
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
 import shutil
@@ -32,7 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Final
 
-from agent.fsutil import atomic_write_bytes, fsync_dir
+from agent.fsutil import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, atomic_write_bytes, fsync_dir, is_storage_full
 from agent.outbox.entries import EntryState, OutboxEntry, Receipt
 from agent.outbox.errors import (
     OutboxBusyError,
@@ -58,7 +57,6 @@ BUNDLE_FILE: Final = "report.showdesk"
 STATE_FILE: Final = "state.json"
 LOCK_FILE: Final = "lock"
 _INCOMING_PREFIX: Final = ".incoming-"
-_DISK_FULL_ERRNOS: Final = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 
 
 # ---------------------------------------------------------------- the portable lock shim
@@ -75,7 +73,7 @@ class EntryLock:
 
     def acquire(self) -> bool:
         try:
-            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
         except FileNotFoundError:
             return False  # the entry directory is gone: delivered or purged meanwhile
         try:
@@ -134,12 +132,12 @@ class EntryStore:
         incoming: Path | None = None
         try:
             # Reports hold screenshots: only this user may read the outbox.
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self._entries_dir.mkdir(mode=0o700, exist_ok=True)
+            self.directory.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            self._entries_dir.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
             incoming = Path(tempfile.mkdtemp(prefix=f"{_INCOMING_PREFIX}{entry.id}-", dir=self._entries_dir))
             atomic_write_bytes(incoming / BUNDLE_FILE, data)
             atomic_write_bytes(incoming / STATE_FILE, entry.to_json())
-            (incoming / LOCK_FILE).touch(mode=0o600)
+            (incoming / LOCK_FILE).touch(mode=PRIVATE_FILE_MODE)
             fsync_dir(incoming)
             # The entry appears complete or not at all: a directory rename is atomic.
             incoming.rename(final)
@@ -148,7 +146,7 @@ class EntryStore:
         except OSError as exc:
             if incoming is not None:
                 shutil.rmtree(incoming, ignore_errors=True)
-            if exc.errno in _DISK_FULL_ERRNOS:
+            if is_storage_full(exc):
                 raise OutboxFullError(
                     f"the outbox at {self.directory} is full: no space for this report ({len(data)} bytes). "
                     "It was not queued; reports queued earlier are kept and will still be delivered. "
@@ -324,7 +322,7 @@ class EntryStore:
     # ------------------------------------------------------------ receipts
     def save_receipt(self, receipt: Receipt) -> None:
         """Keep the receipt of a delivered report (call it holding the entry's lock); OSError on failure."""
-        atomic_write_bytes(self._receipts_dir / f"{receipt.report_id}.json", receipt.to_json(), mode=0o600)
+        atomic_write_bytes(self._receipts_dir / f"{receipt.report_id}.json", receipt.to_json(), mode=PRIVATE_FILE_MODE)
 
     def receipts(self) -> list[Receipt]:
         """Receipts of delivered reports, newest first (the newest ``MAX_RECEIPTS`` are kept)."""
