@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from server import store as store_module
-from server.app import masked_name
+from server.api.queue import masked_name
 from server.blobs import BlobStore, storage_full_as_error
 from server.seed import seed_tickets
 from server.store import (
