@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 
-from server import store as store_module
 from server.api.queue import masked_name
 from server.blobs import BlobStore, storage_full_as_error
 from server.seed import seed_tickets
@@ -31,6 +30,7 @@ from server.store import (
     TicketFilter,
     TokenNameTakenError,
 )
+from server.store import schema as store_module
 
 FILL_CHUNK = 64 * 1024
 
