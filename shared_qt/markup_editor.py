@@ -411,7 +411,12 @@ class _TextEntry(QLineEdit):
 
 # ---------------------------------------------------------------- the canvas
 class MarkupCanvas(QWidget):
-    """Shows the shot scaled to fit and turns presses, drags and keys into document changes."""
+    """Shows the shot scaled to fit and turns presses, drags and keys into document changes.
+
+    About 450 lines on purpose: every tool's press, drag and release, the keyboard and the
+    painting share one coordinate mapping and one in-progress item; split apart, each piece
+    would need all of that state back.
+    """
 
     selection_changed = Signal()
 

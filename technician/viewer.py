@@ -47,7 +47,12 @@ MAX_TITLE_CHARS: Final = 110
 
 
 class TicketViewer(QWidget):
-    """One ticket at a time; ``image_wanted`` and ``open_requested`` go to the session/window."""
+    """One ticket at a time; ``image_wanted`` and ``open_requested`` go to the session/window.
+
+    A little over 400 lines: it lays out the filmstrip, the picture, the system-information
+    tree, the timeline and the history as tabs of one ticket and keeps them in step; decoding,
+    loading and the tree's contents live in ``step_images``, ``ticket_loader`` and ``sysinfo_tree``.
+    """
 
     image_wanted = Signal(str, str, bool)  # ticket id, path, full picture (False: thumbnail)
     open_requested = Signal(str)  # a ticket id from the history

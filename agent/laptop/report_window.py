@@ -67,7 +67,12 @@ def _thumbnail(data: bytes) -> QImage:
 
 
 class ReportWindow(QWidget):
-    """One report being written. ``capture_requested(mode, delay)`` asks the agent for another capture."""
+    """One report being written. ``capture_requested(mode, delay)`` asks the agent for another capture.
+
+    A little over 400 lines: it lays out and wires the form, the step strip, the system
+    information preview and the send progress; the rules they follow live in ``report_draft``
+    and ``shared_qt.submission``, not here.
+    """
 
     capture_requested = Signal(str, int)
     closed = Signal()
