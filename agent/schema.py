@@ -4,8 +4,9 @@ A report is a manifest (this model) plus the files it names (step images, extra
 attachments, ``sysinfo.json``). Every field is bounded so a hostile or broken client
 is refused with an error naming the bound, before its bytes are trusted.
 
-This module imports only pydantic, the standard library and ``agent.report_format`` (the
-plain values it is built on): the server imports it and nothing else from ``agent``.
+This module imports only pydantic, the standard library, ``agent.report_format`` (the plain
+values it is built on) and ``agent.read_models`` (the read side's models, re-exported here):
+the server imports it and nothing else from ``agent``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,29 @@ from pydantic import (
     model_validator,
 )
 
+# The read side's models (the server's answers as the clients read them) are part of the schema's
+# interface too: the server imports them from here, as it imports nothing else of the agent.
+from agent.read_models import (
+    ArticleCount,
+    BoardEntry,
+    Caller,
+    CategoryCount,
+    Change,
+    ChangePage,
+    DurationSummary,
+    Figures,
+    MachineCount,
+    QueueBoard,
+    QueueCall,
+    QueuePlace,
+    QueueState,
+    ReporterInfo,
+    RoleName,
+    SelfHelpFigures,
+    SourceInfo,
+    StatusName,
+    TicketSummary,
+)
 from agent.report_format import (
     EMAIL_PATTERN,
     IMAGE_EXTENSIONS,
@@ -314,23 +338,42 @@ __all__ = [
     "MAX_SYSINFO_BYTES",
     "SCHEMA_VERSION",
     "SYSINFO_PATH",
+    "ArticleCount",
     "Attachment",
+    "BoardEntry",
     "BundlePath",
+    "Caller",
     "Caption",
+    "CategoryCount",
+    "Change",
+    "ChangePage",
+    "DurationSummary",
+    "Figures",
     "FileRef",
     "Geometry",
     "ImageMediaType",
     "JSONFormatError",
     "LongText",
+    "MachineCount",
     "MarkupItem",
     "Monitor",
+    "QueueBoard",
+    "QueueCall",
+    "QueuePlace",
+    "QueueState",
     "Report",
     "ReportFormatError",
     "Reporter",
+    "ReporterInfo",
+    "RoleName",
+    "SelfHelpFigures",
     "ShortText",
     "Source",
+    "SourceInfo",
+    "StatusName",
     "Step",
     "Ticket",
+    "TicketSummary",
     "canonical_json_bytes",
     "describe_validation_error",
     "file_ref",

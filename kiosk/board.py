@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from agent.connectors.base import Connector, ConnectorError, UnsupportedError
+from agent.connectors.base import Connector, QueueBoard
+from agent.schema import BoardEntry
 from kiosk.widgets import fill, make_label, set_role
 from shared_qt.workers import BackgroundRunner
 
@@ -25,21 +23,6 @@ log = logging.getLogger(__name__)
 
 REFRESH_MS = 3000
 MAX_ROWS = 8
-
-
-@dataclass(frozen=True)
-class BoardRow:
-    number: str
-    name: str
-    estimated_wait_seconds: float | None
-
-
-@dataclass(frozen=True)
-class Board:
-    site: str
-    waiting: tuple[BoardRow, ...]
-    serving: tuple[BoardRow, ...]
-    estimated_wait_seconds: float | None
 
 
 def masked(name: str | None) -> str:
@@ -52,50 +35,12 @@ def masked(name: str | None) -> str:
     return f"{words[0]} {words[-1][0]}."
 
 
-def parse_board(data: Mapping[str, Any]) -> Board:
-    def rows(key: str) -> tuple[BoardRow, ...]:
-        found = data.get(key) or []
-        if not isinstance(found, list):
-            raise ValueError(f"the queue board's {key!r} is not a list")
-        return tuple(
-            BoardRow(
-                number=str(entry.get("number", "")),
-                name=masked(entry.get("name")),
-                estimated_wait_seconds=_seconds(entry.get("estimated_wait_seconds")),
-            )
-            for entry in found
-            if isinstance(entry, Mapping)
-        )
-
-    return Board(
-        site=str(data.get("site", "")),
-        waiting=rows("waiting"),
-        serving=rows("serving"),
-        estimated_wait_seconds=_seconds(data.get("estimated_wait_seconds")),
-    )
+def fetch_board(connector: Connector, site: str) -> QueueBoard:
+    """The site's queue, through the connector (a backend without walk-up queues raises ``UnsupportedError``)."""
+    return connector.queue_board(site)
 
 
-def _seconds(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def fetch_board(connector: Connector, site: str) -> Board:
-    """The site's queue from the built-in server (``GET /api/v1/queue/{site}``)."""
-    request = getattr(connector, "request", None)
-    if request is None:
-        raise UnsupportedError(f"{connector.system} has no walk-up queue board", system=connector.system)
-    response = request("GET", f"/queue/{quote(site, safe='')}")
-    try:
-        data = response.json()
-    except ValueError as exc:
-        reason = f"{connector.system} sent a queue board that is not JSON"
-        raise ConnectorError(reason, system=connector.system) from exc
-    if not isinstance(data, Mapping):
-        raise ConnectorError(f"{connector.system} sent a queue board ShowDesk cannot read", system=connector.system)
-    return parse_board(data)
-
-
-BoardSource = Callable[[], Board]
+BoardSource = Callable[[], QueueBoard]
 
 
 class BoardWindow(QWidget):
@@ -107,7 +52,7 @@ class BoardWindow(QWidget):
         self.setWindowTitle("ShowDesk")
         self.site = site
         self.source = source
-        self.board: Board | None = None
+        self.board: QueueBoard | None = None
         self.reachable = True
         self.runner = BackgroundRunner(parent=self)
         self._busy = False
@@ -180,7 +125,7 @@ class BoardWindow(QWidget):
 
     def _received(self, board: object) -> None:
         self._busy = False
-        if isinstance(board, Board):
+        if isinstance(board, QueueBoard):
             self.board = board
             self.reachable = True
             self.retranslate()
@@ -220,12 +165,13 @@ class BoardWindow(QWidget):
             self.status_label.setText("")
 
     @staticmethod
-    def _fill(cells: list[tuple[QLabel, QLabel]], rows: tuple[BoardRow, ...]) -> None:
+    def _fill(cells: list[tuple[QLabel, QLabel]], entries: Sequence[BoardEntry]) -> None:
         for index, (number, name) in enumerate(cells):
-            if index < len(rows):
-                number.setText(rows[index].number)
-                name.setText(rows[index].name)
-                number.setAccessibleName(rows[index].number)
+            if index < len(entries):
+                number.setText(entries[index].number)
+                # Masked here too, whatever the token may see: the board hangs in a public place.
+                name.setText(masked(entries[index].name))
+                number.setAccessibleName(entries[index].number)
                 number.show()
                 name.show()
             else:

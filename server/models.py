@@ -1,16 +1,40 @@
-"""Request and response bodies of the HTTP API; FastAPI turns them into /openapi.json."""
+"""Request and response bodies of the HTTP API; FastAPI turns them into /openapi.json.
+
+The read side's answers come from ``agent.read_models`` (through ``agent.schema``); this module
+adds what only the server speaks of: the ticket detail, request bodies, tokens, errors.
+"""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.schema import MAX_DESCRIPTION_CHARS, MAX_SHORT_TEXT_CHARS, Ticket
-
-StatusName = Literal["new", "open", "waiting", "resolved", "closed"]
+# The read side's answers (caller, ticket summary, changes, walk-up queue, figures) are defined once
+# beside the report schema, where the connectors read them back with the same models.
+from agent.schema import (
+    MAX_DESCRIPTION_CHARS,
+    MAX_SHORT_TEXT_CHARS,
+    ArticleCount,
+    BoardEntry,
+    Caller,
+    CategoryCount,
+    Change,
+    ChangePage,
+    DurationSummary,
+    Figures,
+    MachineCount,
+    QueueBoard,
+    QueueCall,
+    QueuePlace,
+    ReporterInfo,
+    SelfHelpFigures,
+    SourceInfo,
+    StatusName,
+    Ticket,
+    TicketSummary,
+)
 
 
 class _Body(BaseModel):
@@ -26,48 +50,9 @@ class Health(BaseModel):
     version: str
 
 
-class Caller(BaseModel):
-    name: str
-    role: Literal["submitter", "technician", "admin"]
-    site: str | None
-
-
 class SubmitResult(BaseModel):
     ticket: Ticket
     replayed: bool = Field(description="true when this report was submitted before: the same ticket, not a new one")
-
-
-class SourceInfo(BaseModel):
-    kind: str
-    id: str
-    site: str | None
-
-
-class ReporterInfo(BaseModel):
-    name: str | None
-    email: str | None
-
-
-class TicketSummary(BaseModel):
-    id: str = Field(description="the ticket id: the report's UUID")
-    number: str = Field(description="the human number, SD-1001 and up")
-    status: StatusName
-    url: str
-    report_id: uuid.UUID
-    subject: str
-    category: str
-    source: SourceInfo
-    reporter: ReporterInfo
-    submitted_by: str = Field(description="name of the token that submitted the report")
-    assignee: str | None
-    walk_up: bool
-    step_count: int
-    attachment_count: int
-    created_at: datetime = Field(description="when the server received the report")
-    reported_at: str = Field(description="when the client made the report (its own clock)")
-    updated_at: datetime
-    first_response_at: datetime | None
-    resolved_at: datetime | None
 
 
 class TicketList(BaseModel):
@@ -109,14 +94,6 @@ class TimelineEvent(BaseModel):
     data: dict[str, Any]
 
 
-class QueuePlace(BaseModel):
-    site: str
-    position: int = Field(description="1 for the next person to be called; 0 once called or served")
-    ahead: int
-    estimated_wait_seconds: float
-    state: Literal["waiting", "called", "served"]
-
-
 class TicketDetail(TicketSummary):
     description: str
     report: dict[str, Any] = Field(description="the report manifest as submitted (agent.schema.Report)")
@@ -140,85 +117,6 @@ class Assignment(_Body):
 class NoteCreate(_Body):
     text: str = Field(min_length=1, max_length=MAX_DESCRIPTION_CHARS)
     internal: bool = Field(default=True, description="true: a note for technicians; false: a reply the submitter sees")
-
-
-class ChangeItem(BaseModel):
-    seq: int
-    ticket_id: str
-    kind: str
-    at: datetime
-
-
-class ChangesPage(BaseModel):
-    changes: list[ChangeItem]
-    last_seq: int = Field(description="pass as `after` in the next call")
-
-
-class BoardEntry(BaseModel):
-    number: str
-    name: str | None = Field(description="technicians see the full name; a site's board shows 'Alice B.'")
-    position: int
-    state: Literal["waiting", "called", "served"]
-    waiting_since: datetime
-    called_at: datetime | None
-    called_by: str | None
-    estimated_wait_seconds: float
-    ticket_id: str | None = Field(description="for technicians only")
-
-
-class QueueBoard(BaseModel):
-    site: str
-    waiting: list[BoardEntry]
-    serving: list[BoardEntry]
-    mean_service_seconds: float = Field(description="mean time from called to served over recent visits")
-    service_history: int = Field(description="how many recent visits the mean is based on (0: a default)")
-    estimated_wait_seconds: float = Field(description="for a person joining the queue now")
-
-
-class QueueCall(BaseModel):
-    called: TicketSummary | None = Field(description="the ticket now called; null when nobody is waiting")
-    board: QueueBoard
-
-
-class DurationSummary(BaseModel):
-    count: int
-    mean_seconds: float | None
-    median_seconds: float | None
-
-
-class CategoryCount(BaseModel):
-    category: str
-    count: int
-
-
-class ArticleCount(BaseModel):
-    article: str
-    count: int
-
-
-class MachineCount(BaseModel):
-    source_id: str
-    tickets: int
-
-
-class SelfHelpFigures(BaseModel):
-    solved_by_article: int = Field(description="'solved by this article' events recorded by kiosks")
-    reports_after_articles: int = Field(description="reports filed although articles were shown")
-    share_solved: float | None = Field(description="solved by article / (solved by article + tickets created)")
-    top_articles: list[ArticleCount]
-
-
-class StatsReport(BaseModel):
-    since: datetime
-    until: datetime
-    tickets_created: int
-    open_tickets: int = Field(description="new, open or waiting now")
-    time_to_first_response: DurationSummary
-    time_to_resolution: DurationSummary
-    walk_up_wait: DurationSummary = Field(description="from joining the walk-up queue to being called")
-    by_category: list[CategoryCount]
-    self_help: SelfHelpFigures
-    recurring_machines: list[MachineCount] = Field(description="machines (source ids) with two or more tickets")
 
 
 class SelfHelpEvent(_Body):
@@ -248,3 +146,41 @@ class TokenCreate(_Body):
 
 class TokenCreated(TokenInfo):
     token: str = Field(description="the secret; shown once, the server keeps only its hash")
+
+
+__all__ = [
+    "ArticleCount",
+    "Assignment",
+    "AttachmentInfo",
+    "BoardEntry",
+    "Caller",
+    "CategoryCount",
+    "Change",
+    "ChangePage",
+    "DurationSummary",
+    "ErrorBody",
+    "Figures",
+    "FileInfo",
+    "Health",
+    "MachineCount",
+    "NoteCreate",
+    "QueueBoard",
+    "QueueCall",
+    "QueuePlace",
+    "ReporterInfo",
+    "SelfHelpEvent",
+    "SelfHelpFigures",
+    "SelfHelpRecorded",
+    "SourceInfo",
+    "StatusChange",
+    "StatusName",
+    "StepInfo",
+    "SubmitResult",
+    "TicketDetail",
+    "TicketList",
+    "TicketSummary",
+    "TimelineEvent",
+    "TokenCreate",
+    "TokenCreated",
+    "TokenInfo",
+]

@@ -23,12 +23,15 @@ from typing import Any, Final
 from agent.bundle import BundleError, ReportBundle
 from agent.connectors.base import (
     AuthError,
+    Caller,
     Capability,
     Change,
     ChangePage,
     Connector,
     ConnectorError,
+    Figures,
     PermanentError,
+    QueueBoard,
     QueuePlace,
     TicketFilter,
     TransientError,
@@ -36,7 +39,7 @@ from agent.connectors.base import (
 )
 from agent.flags import Flag, compute_flags
 from agent.schema import MAX_SYSINFO_BYTES, SYSINFO_PATH, Report, Ticket
-from technician.model import QueueFilter, TicketSummary, parse_time
+from technician.model import QueueFilter, TicketSummary
 
 PAGE_SIZE: Final = 200  # the built-in server's largest page
 HISTORY_LIMIT: Final = 25
@@ -56,15 +59,6 @@ class Feature(enum.StrEnum):
     HISTORY = "history"  # earlier tickets of the same person or machine
     STATS = "stats"
     WALK_UP = "walk-up"  # the walk-up queue: places and "call next"
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who the token belongs to."""
-
-    name: str
-    role: str
-    site: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,53 +87,11 @@ class HistoryItem:
 
 
 @dataclass(frozen=True)
-class Duration:
-    count: int = 0
-    mean_seconds: float | None = None
-    median_seconds: float | None = None
-
-
-@dataclass(frozen=True)
-class Stats:
-    since: datetime
-    until: datetime
-    tickets_created: int
-    open_tickets: int
-    first_response: Duration
-    resolution: Duration
-    walk_up_wait: Duration
-    by_category: Sequence[tuple[str, int]]
-    solved_by_article: int
-    reports_after_articles: int
-    share_solved_by_self_help: float | None
-    top_articles: Sequence[tuple[str, int]]
-    recurring_machines: Sequence[tuple[str, int]]
-
-
-@dataclass(frozen=True)
-class BoardEntry:
-    ticket_id: str | None
-    number: str
-    name: str | None
-    position: int
-    state: str
-
-
-@dataclass(frozen=True)
-class Board:
-    site: str
-    waiting: Sequence[BoardEntry] = ()
-    serving: Sequence[BoardEntry] = ()
-    estimated_wait_seconds: float = 0.0
-
-    def positions(self) -> dict[str, int]:
-        return {e.ticket_id: e.position for e in self.waiting if e.ticket_id}
-
-
-@dataclass(frozen=True)
 class CallResult:
+    """After "call next": the ticket called, as a queue row (None: nobody was waiting), and the board."""
+
     called: TicketSummary | None
-    board: Board
+    board: QueueBoard
 
 
 def is_connection_problem(error: BaseException) -> bool:
@@ -193,13 +145,10 @@ class TechClient:
         """Check the token; raises AuthError (refused, or not a technician's) or TransientError (unreachable)."""
         connector = self._connector()
         try:
-            data = connector.whoami()
+            caller = connector.whoami()
         except UnsupportedError:
             connector.list_tickets(limit=1)  # the token works if it may list tickets
-            return Caller(name="", role="technician")
-        caller = Caller(
-            name=str(data.get("name") or ""), role=str(data.get("role") or ""), site=_optional_str(data.get("site"))
-        )
+            return Caller(name="", role="technician", site=None)
         if caller.role not in ("technician", "admin"):
             raise AuthError(
                 f"the stored token ({caller.name}) is a {caller.role} token; technician mode needs a technician "
@@ -334,41 +283,16 @@ class TechClient:
         return detail.ticket.number, data
 
     # ------------------------------------------------------------ walk-up queue
-    def board(self, site: str) -> Board:
-        return _board(self._needs(Feature.WALK_UP).queue_board(site), site)
+    def board(self, site: str) -> QueueBoard:
+        return self._needs(Feature.WALK_UP).queue_board(site)
 
     def call_next(self, site: str) -> CallResult:
-        data = self._needs(Feature.WALK_UP).call_next(site)
-        called = data.get("called") if isinstance(data, dict) else None
-        return CallResult(
-            TicketSummary.from_record(called) if isinstance(called, dict) else None,
-            _board(data.get("board") if isinstance(data, dict) else None, site),
-        )
+        call = self._needs(Feature.WALK_UP).call_next(site)
+        return CallResult(None if call.called is None else TicketSummary.from_api(call.called), call.board)
 
     # ------------------------------------------------------------ figures
-    def stats(self, since: datetime, until: datetime) -> Stats:
-        data = self._needs(Feature.STATS).stats(since.astimezone(UTC), until.astimezone(UTC))
-        if not isinstance(data, dict):
-            raise PermanentError(f"{self.system} sent figures ShowDesk cannot read", system=self.system)
-        self_help = data.get("self_help") if isinstance(data.get("self_help"), dict) else {}
-        assert isinstance(self_help, dict)
-        share = self_help.get("share_solved")
-        return Stats(
-            since=parse_time(data.get("since")) or since,
-            until=parse_time(data.get("until")) or until,
-            tickets_created=_int(data.get("tickets_created")),
-            open_tickets=_int(data.get("open_tickets")),
-            first_response=_duration(data.get("time_to_first_response")),
-            resolution=_duration(data.get("time_to_resolution")),
-            walk_up_wait=_duration(data.get("walk_up_wait")),
-            by_category=_pairs(data.get("by_category"), "category", "count"),
-            solved_by_article=_int(self_help.get("solved_by_article")),
-            reports_after_articles=_int(self_help.get("reports_after_articles")),
-            share_solved_by_self_help=float(share) if isinstance(share, int | float) else None,
-            top_articles=_pairs(self_help.get("top_articles"), "article", "count"),
-            # The server leaves kiosks out: a kiosk files many people's reports, it is not their machine.
-            recurring_machines=_pairs(data.get("recurring_machines"), "source_id", "tickets"),
-        )
+    def stats(self, since: datetime, until: datetime) -> Figures:
+        return self._needs(Feature.STATS).stats(since.astimezone(UTC), until.astimezone(UTC))
 
 
 # ---------------------------------------------------------------- helpers
@@ -409,68 +333,16 @@ def _summaries(tickets: Sequence[Ticket], raw: Sequence[Mapping[str, Any]]) -> l
     return [TicketSummary.from_record(record, ticket) for ticket, record in zip(tickets, records, strict=True)]
 
 
-def _optional_str(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _int(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _float(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _duration(value: object) -> Duration:
-    if not isinstance(value, dict):
-        return Duration()
-    return Duration(_int(value.get("count")), _float(value.get("mean_seconds")), _float(value.get("median_seconds")))
-
-
-def _pairs(value: object, key: str, count: str) -> list[tuple[str, int]]:
-    if not isinstance(value, list):
-        return []
-    return [(str(item.get(key, "")), _int(item.get(count))) for item in value if isinstance(item, dict)]
-
-
-def _board(data: object, site: str) -> Board:
-    if not isinstance(data, dict):
-        return Board(site)
-
-    def entries(key: str) -> list[BoardEntry]:
-        found = data.get(key)
-        return [
-            BoardEntry(
-                ticket_id=_optional_str(e.get("ticket_id")),
-                number=str(e.get("number", "")),
-                name=_optional_str(e.get("name")),
-                position=_int(e.get("position")),
-                state=str(e.get("state", "")),
-            )
-            for e in (found if isinstance(found, list) else [])
-            if isinstance(e, dict)
-        ]
-
-    return Board(
-        site=str(data.get("site") or site),
-        waiting=entries("waiting"),
-        serving=entries("serving"),
-        estimated_wait_seconds=_float(data.get("estimated_wait_seconds")) or 0.0,
-    )
-
-
 __all__ = [
-    "Board",
-    "BoardEntry",
     "CallResult",
     "Caller",
     "Change",
     "ChangePage",
     "ConnectorError",
-    "Duration",
     "Feature",
+    "Figures",
     "HistoryItem",
-    "Stats",
+    "QueueBoard",
     "TechClient",
     "TicketInfo",
     "TicketPage",

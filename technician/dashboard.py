@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from technician.client import Duration, Stats
+from agent.schema import DurationSummary, Figures
 from technician.model import format_seconds
 
 PERIODS: Final[tuple[tuple[str, timedelta], ...]] = (
@@ -83,7 +83,7 @@ class Dashboard(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("Dashboard")
-        self.stats: Stats | None = None
+        self.stats: Figures | None = None
         self.period = QComboBox()
         self.period.setObjectName("DashboardPeriod")
         for label, _span in PERIODS:
@@ -146,24 +146,27 @@ class Dashboard(QWidget):
     def show_failed(self, reason: str) -> None:
         self.state.setText(f"Figures could not be loaded: {reason}")
 
-    def show_stats(self, stats: Stats) -> None:
+    def show_stats(self, stats: Figures) -> None:
         self.stats = stats
         local = stats.until.astimezone().strftime("%Y-%m-%d %H:%M")
         self.state.setText(f"As of {local}")
         self.tiles["created"].show_figure(f"{stats.tickets_created:,}", PERIODS[self.period.currentIndex()][0].lower())
-        self.tiles["first_response"].show_figure(*_duration_text(stats.first_response))
-        self.tiles["resolution"].show_figure(*_duration_text(stats.resolution))
+        self.tiles["first_response"].show_figure(*_duration_text(stats.time_to_first_response))
+        self.tiles["resolution"].show_figure(*_duration_text(stats.time_to_resolution))
         self.tiles["walk_up"].show_figure(*_duration_text(stats.walk_up_wait, unit="visit"))
-        share = stats.share_solved_by_self_help
+        self_help = stats.self_help
+        share = self_help.share_solved
         self.tiles["self_help"].show_figure(
             "–" if share is None else f"{share:.0%}",
-            f"{stats.solved_by_article:,} solved by an article, {stats.reports_after_articles:,} reported anyway",
+            f"{self_help.solved_by_article:,} solved by an article, "
+            f"{self_help.reports_after_articles:,} reported anyway",
         )
         self.tiles["open"].show_figure(f"{stats.open_tickets:,}", "new, open or waiting")
-        self._category_chart(stats.by_category)
+        self._category_chart([(c.category, c.count) for c in stats.by_category])
         self._times_chart(stats)
         self._self_help_chart(stats)
-        self._machines_chart(stats.recurring_machines)
+        # The server leaves kiosks out: a kiosk files many people's reports, it is not their machine.
+        self._machines_chart([(m.source_id, m.tickets) for m in stats.recurring_machines])
 
     # ------------------------------------------------------------ charts
     def _category_chart(self, counts: Sequence[tuple[str, int]]) -> None:
@@ -179,10 +182,10 @@ class Dashboard(QWidget):
             empty="No machine reported twice in this period",
         )
 
-    def _times_chart(self, stats: Stats) -> None:
+    def _times_chart(self, stats: Figures) -> None:
         durations = [
-            ("First response", stats.first_response),
-            ("Resolution", stats.resolution),
+            ("First response", stats.time_to_first_response),
+            ("Resolution", stats.time_to_resolution),
             ("Walk-up wait", stats.walk_up_wait),
         ]
         longest = max(max(d.mean_seconds or 0.0, d.median_seconds or 0.0) for _label, d in durations)
@@ -221,9 +224,9 @@ class Dashboard(QWidget):
         chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
         self.times_chart.setChart(chart)
 
-    def _self_help_chart(self, stats: Stats) -> None:
+    def _self_help_chart(self, stats: Figures) -> None:
         chart = _new_chart("Self-help")
-        solved = stats.solved_by_article
+        solved = stats.self_help.solved_by_article
         tickets = stats.tickets_created
         if solved + tickets == 0:
             chart.setTitle("Self-help — nothing recorded in this period")
@@ -295,7 +298,7 @@ def _horizontal_bars(
     view.setChart(chart)
 
 
-def _duration_text(duration: Duration, unit: str = "ticket") -> tuple[str, str]:
+def _duration_text(duration: DurationSummary, unit: str = "ticket") -> tuple[str, str]:
     if duration.count == 0:
         return "–", f"no {unit} in this period yet"
     return (

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from agent import schema
 from agent.flags import Flag
 from agent.schema import Report, Step, Ticket
 
@@ -121,6 +122,31 @@ class TicketSummary:
             updated_at=parse_time(record.get("updated_at")),
             first_response_at=parse_time(record.get("first_response_at")),
             resolved_at=parse_time(record.get("resolved_at")),
+        )
+
+    @classmethod
+    def from_api(cls, summary: schema.TicketSummary) -> TicketSummary:
+        """From the read model a connector answered with (the ticket "call next" called)."""
+        return cls(
+            id=summary.id,
+            number=summary.number,
+            status=summary.status,
+            url=summary.url,
+            subject=summary.subject,
+            category=summary.category,
+            source_kind=summary.source.kind,
+            source_id=summary.source.id,
+            site=summary.source.site or None,
+            reporter_name=summary.reporter.name or None,
+            reporter_email=summary.reporter.email or None,
+            assignee=summary.assignee or None,
+            walk_up=summary.walk_up,
+            step_count=summary.step_count,
+            attachment_count=summary.attachment_count,
+            created_at=summary.created_at,
+            updated_at=summary.updated_at,
+            first_response_at=summary.first_response_at,
+            resolved_at=summary.resolved_at,
         )
 
     @classmethod

@@ -31,7 +31,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from agent.flags import Flag
-from technician.client import Board, TicketPage
+from technician.client import QueueBoard, TicketPage
 from technician.model import (
     COLUMN_TITLES,
     SEVERITY_RANK,
@@ -329,7 +329,7 @@ class QueueModel(QAbstractTableModel):
         if number is not None:
             self.rows[number].texts = None
 
-    def set_board(self, board: Board) -> None:
+    def set_board(self, board: QueueBoard) -> None:
         """Walk-up places of one site's queue."""
         positions = board.positions()
         for number, row in enumerate(self.rows):

@@ -28,7 +28,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from agent.connectors.base import ConnectorError
 from shared_qt.workers import BackgroundRunner
-from technician.client import Board, Caller, Feature, HistoryItem, Stats, TechClient
+from technician.client import Caller, Feature, Figures, HistoryItem, QueueBoard, TechClient
 from technician.connection import PRIORITY_OPEN, BackendConnection, reason, sign_in_problem
 from technician.live_feed import LiveFollower
 from technician.model import QueueFilter, ReadState, TicketSummary
@@ -62,7 +62,7 @@ class TechSession(QObject):
     image_failed = Signal(str, str, str)  # ticket id, path, reason
     action_done = Signal(str)
     action_failed = Signal(str)
-    stats_loaded = Signal(object)  # Stats
+    stats_loaded = Signal(object)  # Figures
     stats_failed = Signal(str)
     boards_changed = Signal()
     called = Signal(object)  # CallResult
@@ -135,7 +135,7 @@ class TechSession(QObject):
         return self.tickets.images
 
     @property
-    def boards(self) -> dict[str, Board]:
+    def boards(self) -> dict[str, QueueBoard]:
         return self.walk_up.boards
 
     @property
@@ -276,9 +276,9 @@ class TechSession(QObject):
 __all__ = [
     "Caller",
     "DecodedImage",
+    "Figures",
     "HistoryItem",
     "ImageCache",
-    "Stats",
     "TechSession",
     "decode_image",
     "sign_in_problem",

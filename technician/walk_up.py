@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import QObject, Signal
 
-from technician.client import Board, Feature
+from technician.client import Feature, QueueBoard
 from technician.connection import BackendConnection
 from technician.model import TicketSummary
 from technician.queue_model import QueueModel
@@ -33,9 +33,9 @@ class WalkUpBoards(QObject):
         self._connection = connection
         self._model = model
         self._settings = settings
-        self.boards: dict[str, Board] = {}
+        self.boards: dict[str, QueueBoard] = {}
 
-    def put(self, boards: Sequence[Board]) -> None:
+    def put(self, boards: Sequence[QueueBoard]) -> None:
         """Boards as the backend now tells them; one ``boards_changed`` for all of them."""
         for board in boards:
             self.boards[board.site] = board
@@ -49,7 +49,7 @@ class WalkUpBoards(QObject):
             return
         for site in sorted({t.site for t in tickets if t.walk_up and t.site} - set(self.boards)):
             if site:
-                self.boards[site] = Board(site)
+                self.boards[site] = QueueBoard.empty(site)
                 self.load_board(site)
 
     def load_board(self, site: str) -> None:

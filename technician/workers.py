@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, Signal
 
 from agent.connectors.base import AuthError, ConnectorError, PermanentError
 from shared_qt.workers import lower_thread_priority
-from technician.client import Board, Feature, TechClient, TicketInfo, is_connection_problem
+from technician.client import Feature, QueueBoard, TechClient, TicketInfo, is_connection_problem
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class FeedUpdate:
 
     tickets: Sequence[TicketInfo]
     kinds: dict[str, frozenset[str]] = field(default_factory=dict)
-    boards: Sequence[Board] = ()
+    boards: Sequence[QueueBoard] = ()
     last_seq: int = 0
 
 
@@ -146,7 +146,7 @@ class ChangeFeed(QObject):
                 tickets.append(self._client.ticket(ticket_id))
             except PermanentError as exc:  # gone, or not readable: nothing to show
                 log.info("changed ticket %s could not be read: %s", ticket_id, exc)
-        boards: list[Board] = []
+        boards: list[QueueBoard] = []
         if Feature.WALK_UP in self._client.features:
             sites = {t.summary.site for t in tickets if t.summary.walk_up and t.summary.site}
             boards = [self._client.board(site) for site in sorted(s for s in sites if s)]

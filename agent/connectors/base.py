@@ -32,7 +32,10 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Final
 
 from agent.bundle import ReportBundle
-from agent.schema import Report, Ticket
+
+# The read side's answers are the models the built-in server publishes, defined once beside the
+# report schema: every connector fills the same ones, and the apps read their attributes.
+from agent.schema import Caller, Change, ChangePage, Figures, QueueBoard, QueueCall, QueuePlace, Report, Ticket
 
 ProgressCallback = Callable[[int, int], None]
 """Called with (bytes sent so far, total bytes) while a report uploads."""
@@ -113,17 +116,6 @@ class UnsupportedError(ConnectorError):
 
 # ---------------------------------------------------------------- read-side data
 @dataclass(frozen=True)
-class QueuePlace:
-    """Where a walk-up ticket stands in its site's queue."""
-
-    site: str | None
-    position: int | None
-    ahead: int | None
-    estimated_wait_seconds: float | None
-    state: str
-
-
-@dataclass(frozen=True)
 class TicketFilter:
     """Which tickets a list shows; every field left None does not filter."""
 
@@ -134,23 +126,6 @@ class TicketFilter:
     reporter: str | None = None  # an e-mail address
     text: str | None = None  # words in the subject or description
     since: datetime | None = None  # created at or after
-
-
-@dataclass(frozen=True)
-class Change:
-    """Something happened to a ticket (kind: created, status, assigned, note, reply, queue)."""
-
-    seq: int
-    ticket_id: str
-    kind: str
-
-
-@dataclass(frozen=True)
-class ChangePage:
-    """Changes after a sequence number; pass ``last_seq`` as ``after`` next time."""
-
-    changes: Sequence[Change]
-    last_seq: int
 
 
 @dataclass(frozen=True)
@@ -213,8 +188,8 @@ class Connector(abc.ABC):
         """
         raise self._unsupported(Capability.READ)
 
-    def whoami(self) -> Mapping[str, Any]:
-        """Who the token in use belongs to: {"name", "role", "site"} (a name may be "" where unknown)."""
+    def whoami(self) -> Caller:
+        """Who the token in use belongs to (a name may be "" where the backend cannot say)."""
         raise self._unsupported(Capability.READ)
 
     def iter_tickets(self, *, status: str | None = None, page_size: int = 100) -> Iterator[Ticket]:
@@ -255,16 +230,16 @@ class Connector(abc.ABC):
         """Assign to a technician by name, ``"me"`` (the token's owner), or nobody (None)."""
         raise self._unsupported(Capability.ASSIGN)
 
-    def stats(self, since: datetime, until: datetime) -> Mapping[str, Any]:
+    def stats(self, since: datetime, until: datetime) -> Figures:
         """The help desk's figures for tickets created in [since, until)."""
         raise self._unsupported(Capability.STATS)
 
-    def queue_board(self, site: str) -> Mapping[str, Any]:
+    def queue_board(self, site: str) -> QueueBoard:
         """The walk-up queue of ``site``: who waits, who is served, the estimated wait."""
         raise self._unsupported(Capability.WALK_UP)
 
-    def call_next(self, site: str) -> Mapping[str, Any]:
-        """Call the longest-waiting walk-up person at ``site``: {"called": ticket or None, "board": …}."""
+    def call_next(self, site: str) -> QueueCall:
+        """Call the longest-waiting walk-up person at ``site``: the ticket called (None: nobody waits), the board."""
         raise self._unsupported(Capability.WALK_UP)
 
     def close(self) -> None:  # noqa: B027 - optional hook; connectors without connections keep it
@@ -353,3 +328,33 @@ def check_ticket_matches(ticket: Ticket, report_id: uuid.UUID, *, system: str) -
             f"{system} answered with a ticket for report {ticket.report_id}, not {report_id}", system=system
         )
     return ticket
+
+
+__all__ = [
+    "MAX_REASON_CHARS",
+    "MAX_RETRY_AFTER_SECONDS",
+    "AuthError",
+    "Caller",
+    "Capability",
+    "Change",
+    "ChangePage",
+    "Connector",
+    "ConnectorError",
+    "Figures",
+    "PermanentError",
+    "ProgressCallback",
+    "QueueBoard",
+    "QueueCall",
+    "QueuePlace",
+    "TicketDetail",
+    "TicketFilter",
+    "TicketPage",
+    "TokenSource",
+    "TooLargeError",
+    "TransientError",
+    "UnsupportedError",
+    "check_ticket_matches",
+    "error_for_status",
+    "parse_retry_after",
+    "secret_from",
+]

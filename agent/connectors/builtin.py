@@ -21,21 +21,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import quote
 
 import requests
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from agent.bundle import ReportBundle
 from agent.connectors.base import (
+    Caller,
     Capability,
-    Change,
     ChangePage,
     Connector,
     ConnectorError,
+    Figures,
     PermanentError,
     ProgressCallback,
+    QueueBoard,
+    QueueCall,
     QueuePlace,
     TicketDetail,
     TicketFilter,
@@ -45,7 +48,7 @@ from agent.connectors.base import (
     secret_from,
 )
 from agent.connectors.httpclient import HttpClient, MultipartForm, Part, decode_json
-from agent.schema import MANIFEST_PATH, MAX_FILE_BYTES, Report, Ticket
+from agent.schema import MANIFEST_PATH, MAX_FILE_BYTES, Report, Ticket, describe_validation_error
 
 if TYPE_CHECKING:
     from agent.config import BackendConfig
@@ -55,6 +58,8 @@ DOWNLOAD_CHUNK_BYTES: Final = 64 * 1024
 MAX_PAGE_SIZE: Final = 200  # the server's bound on ?limit=
 MAX_CHANGES_WAIT: Final = 30.0  # the server's bound on /changes?wait=
 MAX_CHANGES_LIMIT: Final = 1000
+
+AnswerModel = TypeVar("AnswerModel", bound=BaseModel)
 
 
 class BuiltinConnector(Connector):
@@ -230,7 +235,7 @@ class BuiltinConnector(Connector):
             ticket=ticket,
             report=report,
             timeline=timeline if isinstance(timeline, list) else (),
-            queue=_queue_place(queue) if isinstance(queue, dict) else None,
+            queue=None if queue is None else self._read(QueuePlace, queue, what="queue place"),
             raw=answer,
         )
 
@@ -257,53 +262,48 @@ class BuiltinConnector(Connector):
         self._json("POST", f"/tickets/{_segment(ticket_id)}/notes", json={"text": text, "internal": internal})
 
     def queue_place(self, ticket_id: str) -> QueuePlace:
-        answer = self._json("GET", f"/tickets/{_segment(ticket_id)}/queue")
-        if not isinstance(answer, dict):
-            raise PermanentError(f"{self.system} sent a queue place ShowDesk cannot read", system=self.system)
-        return _queue_place(answer)
+        return self._read(QueuePlace, self._json("GET", f"/tickets/{_segment(ticket_id)}/queue"), what="queue place")
 
-    def whoami(self) -> Mapping[str, Any]:
-        return self._object("GET", "/whoami", what="caller")
+    def whoami(self) -> Caller:
+        return self._read(Caller, self._json("GET", "/whoami"), what="caller")
 
     def changes(self, after: int | None, *, wait: float = 0.0, limit: int = 500) -> ChangePage:
         wait = max(0.0, min(wait, MAX_CHANGES_WAIT))
         params: dict[str, float] = {"wait": wait, "limit": max(1, min(limit, MAX_CHANGES_LIMIT))}
         if after is not None:  # without it the server answers at once with the newest number
             params["after"] = max(0, after)
-        answer = self._object("GET", "/changes", what="changes page", params=params, timeout=wait + self._read_timeout)
-        items = answer.get("changes")
-        if not isinstance(items, list):
-            raise PermanentError(f"{self.system} sent a changes page ShowDesk cannot read", system=self.system)
-        changes = [
-            Change(int(c["seq"]), str(c["ticket_id"]), str(c.get("kind", "")))
-            for c in items
-            if isinstance(c, dict) and isinstance(c.get("seq"), int) and c.get("ticket_id")
-        ]
-        last = answer.get("last_seq")
-        if isinstance(last, int) and not isinstance(last, bool):
-            return ChangePage(changes, last)
-        return ChangePage(changes, after if after is not None else max((c.seq for c in changes), default=0))
+        answer = self._json("GET", "/changes", params=params, timeout=wait + self._read_timeout)
+        return self._read(ChangePage, answer, what="changes page")
 
     def assign(self, ticket_id: str, assignee: str | None) -> Ticket:
         answer = self._json("POST", f"/tickets/{_segment(ticket_id)}/assign", json={"assignee": assignee})
         return self._ticket(_ticket_fields(answer.get("ticket", answer) if isinstance(answer, dict) else answer))
 
-    def stats(self, since: datetime, until: datetime) -> Mapping[str, Any]:
-        return self._object(
-            "GET", "/stats", what="figures", params={"since": since.isoformat(), "until": until.isoformat()}
-        )
+    def stats(self, since: datetime, until: datetime) -> Figures:
+        params = {"since": since.isoformat(), "until": until.isoformat()}
+        return self._read(Figures, self._json("GET", "/stats", params=params), what="figures")
 
-    def queue_board(self, site: str) -> Mapping[str, Any]:
-        return self._object("GET", f"/queue/{_segment(site)}", what="queue board")
+    def queue_board(self, site: str) -> QueueBoard:
+        return self._read(QueueBoard, self._json("GET", f"/queue/{_segment(site)}"), what="queue board")
 
-    def call_next(self, site: str) -> Mapping[str, Any]:
-        return self._object("POST", f"/queue/{_segment(site)}/next", what="call")
+    def call_next(self, site: str) -> QueueCall:
+        return self._read(QueueCall, self._json("POST", f"/queue/{_segment(site)}/next"), what="call")
 
-    def _object(self, method: str, path: str, *, what: str, **kwargs: Any) -> dict[str, Any]:
-        answer = self._json(method, path, **kwargs)
+    def _read(self, model: type[AnswerModel], answer: Any, *, what: str) -> AnswerModel:
+        """``answer`` as the published model, or a ``PermanentError`` saying which field is wrong.
+
+        A malformed answer is a backend fault that the same request will not cure; the reason
+        names the field, so a person can tell a broken proxy from an incompatible server.
+        """
         if not isinstance(answer, dict):
-            raise PermanentError(f"{self.system} sent a {what} ShowDesk cannot read", system=self.system)
-        return answer
+            raise PermanentError(
+                f"{self.system} sent a {what} ShowDesk cannot read: not a JSON object", system=self.system
+            )
+        try:
+            return model.model_validate(answer)
+        except ValidationError as exc:
+            reason = f"{self.system} sent a {what} ShowDesk cannot read: {describe_validation_error(exc)}"
+            raise PermanentError(reason, system=self.system) from None
 
 
 def create(backend: BackendConfig, *, role: str = "submitter") -> BuiltinConnector:
@@ -334,24 +334,6 @@ def _ticket_fields(data: Any) -> Any:
     if not isinstance(data, dict):
         return data
     return {k: data[k] for k in Ticket.model_fields if k in data}
-
-
-def _queue_place(data: Mapping[str, Any]) -> QueuePlace:
-    def number(key: str) -> Any:
-        value = data.get(key)
-        return value if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-    site = data.get("site")
-    position = number("position")
-    ahead = number("ahead")
-    wait = number("estimated_wait_seconds")
-    return QueuePlace(
-        site=site if isinstance(site, str) else None,
-        position=int(position) if position is not None else None,
-        ahead=int(ahead) if ahead is not None else None,
-        estimated_wait_seconds=float(wait) if wait is not None else None,
-        state=str(data.get("state", "")),
-    )
 
 
 __all__ = ["BuiltinConnector", "create"]

@@ -48,6 +48,7 @@ from agent.bundle import ReportBundle
 from agent.config import ConfigError
 from agent.connectors.base import (
     AuthError,
+    Caller,
     Capability,
     Connector,
     PermanentError,
@@ -645,7 +646,7 @@ class RTConnector(Connector):
             )
         return self._ticket(str(ticket_id), current, self._report_id_of(record) if isinstance(record, dict) else None)
 
-    def whoami(self) -> Mapping[str, Any]:
+    def whoami(self) -> Caller:
         """RT's API cannot say whose token it is: reading the queue proves the token; the name is configured."""
         try:
             self._json("GET", f"/queue/{quote(self.queue, safe='')}")
@@ -657,7 +658,7 @@ class RTConnector(Connector):
                     status=404,
                 ) from exc
             raise
-        return {"name": self.user or "", "role": "technician", "site": None}
+        return Caller(name=self.user or "", role="technician", site=None)
 
     def assign(self, ticket_id: str, assignee: str | None) -> Ticket:
         """``"me"`` takes the ticket (steals it from another owner), None gives it back to Nobody."""

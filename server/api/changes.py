@@ -52,11 +52,11 @@ async def changes(
     ] = None,
     wait: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS, description="seconds to wait for a change")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
-) -> models.ChangesPage:
+) -> models.ChangePage:
     if after is None:
         # A client that has just loaded its list follows from now on, without the history.
         newest = await run_in_threadpool(context.store.newest_change_seq)
-        return models.ChangesPage(changes=[], last_seq=newest)
+        return models.ChangePage(changes=[], last_seq=newest)
     submitted_by = None if caller.may("technician") else caller.name
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
@@ -68,8 +68,8 @@ async def changes(
         )
         remaining = deadline - loop.time()
         if found or remaining <= 0 or context.notifier.closing:
-            items = [models.ChangeItem(seq=c.seq, ticket_id=c.ticket_id, kind=c.kind, at=at(c.at)) for c in found]
-            return models.ChangesPage(changes=items, last_seq=last_seq)
+            items = [models.Change(seq=c.seq, ticket_id=c.ticket_id, kind=c.kind, at=at(c.at)) for c in found]
+            return models.ChangePage(changes=items, last_seq=last_seq)
         if not waiting:
             waiting = True
             log.debug("long poll by %s waits up to %.1f s for changes after %d", caller.name, remaining, last_seq)

@@ -40,13 +40,13 @@ def stats(
     _caller: Technician,
     since: Annotated[datetime | None, Query(description="default: 30 days before `until`")] = None,
     until: Annotated[datetime | None, Query(description="default: now")] = None,
-) -> models.StatsReport:
+) -> models.Figures:
     end = epoch(until) if until is not None else time.time()
     start = epoch(since) if since is not None else end - timedelta(days=30).total_seconds()
     if start >= end:
         raise HTTPException(422, "since must be before until")
     figures = context.store.stats(start, end)
-    return models.StatsReport(
+    return models.Figures(
         since=at(start),
         until=at(end),
         tickets_created=figures.tickets_created,

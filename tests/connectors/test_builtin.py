@@ -3,7 +3,9 @@ assignment, figures, the walk-up queue, refusals in the ticket's state, and the 
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -73,7 +75,8 @@ def test_a_conflict_on_submit_stays_worth_a_retry(server_process: ServerProcess)
 
 
 def test_whoami_filters_and_assignment(technician: BuiltinConnector, submitter: BuiltinConnector) -> None:
-    assert {"name": "tess", "role": "technician"}.items() <= dict(technician.whoami()).items()
+    caller = technician.whoami()
+    assert (caller.name, caller.role, caller.site) == ("tess", "technician", None)
     printer = submitter.submit(report_bundle(steps=1, category="Printer", description="Toner streaks on every page"))
     network = submitter.submit(
         report_bundle(steps=1, category="Network", description="Wi-Fi drops hourly", email="bob@example.org")
@@ -115,12 +118,13 @@ def test_walk_up_queue_and_figures(technician: BuiltinConnector, submitter: Buil
     ada = submitter.submit(walk_up_bundle("Ada"))
     submitter.submit(walk_up_bundle("Brian"))
     board = technician.queue_board("HQ")
-    assert [e["name"] for e in board["waiting"]] == ["Ada", "Brian"]
+    assert [e.name for e in board.waiting] == ["Ada", "Brian"]
     called = technician.call_next("HQ")
-    assert called["called"]["id"] == ada.id
-    assert [e["name"] for e in called["board"]["waiting"]] == ["Brian"]
+    assert called.called is not None and called.called.id == ada.id
+    assert [e.name for e in called.board.waiting] == ["Brian"]
+    assert [e.name for e in called.board.serving] == ["Ada"]
     figures = technician.stats(datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC) + timedelta(hours=1))
-    assert figures["tickets_created"] == 2
+    assert figures.tickets_created == 2
 
 
 def test_connectors_without_a_capability_refuse_it_by_name(tmp_path: Path) -> None:
@@ -192,3 +196,90 @@ def test_named_backends_take_a_proxy_and_a_bad_one_is_named(tmp_path: Path, monk
             ConfigError, match=rf"config.toml:3: \[backends.broken\] proxy = '{bad}' is not a proxy address"
         ):
             config_from(tmp_path, monkeypatch, f'[backends.broken]\ntype = "builtin"\nproxy = "{bad}"\n')
+
+
+# ---------------------------------------------------------------- the read side's models
+def test_each_read_answer_round_trips_from_the_servers_json_into_the_connectors_model(
+    server_process: ServerProcess, technician: BuiltinConnector, submitter: BuiltinConnector
+) -> None:
+    """What the server writes from its response model, the connector reads into the same model, losing nothing."""
+    ada = submitter.submit(walk_up_bundle("Ada Baker"))
+    submitter.submit(walk_up_bundle("Brian Cole"))
+
+    def raw(connector: BuiltinConnector, method: str, path: str, params: dict[str, str | int] | None = None) -> object:
+        """The server's JSON as it is on the wire, read past the models."""
+        return connector.request(method, path, params=params).json()
+
+    since, until = datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC) + timedelta(hours=1)
+    window: dict[str, str | int] = {"since": since.isoformat(), "until": until.isoformat()}
+    place = submitter.queue_place(ada.id)
+    public_board = submitter.queue_board("HQ")
+    full_board = technician.queue_board("HQ")
+    pairs = [
+        (technician.whoami(), raw(technician, "GET", "/whoami")),
+        (submitter.whoami(), raw(submitter, "GET", "/whoami")),
+        (place, raw(submitter, "GET", f"/tickets/{ada.id}/queue")),
+        (public_board, raw(submitter, "GET", "/queue/HQ")),
+        (full_board, raw(technician, "GET", "/queue/HQ")),
+        (technician.changes(0), raw(technician, "GET", "/changes", params={"after": 0})),
+    ]
+    called = technician.call_next("HQ")
+    pairs += [
+        (technician.queue_board("HQ"), raw(technician, "GET", "/queue/HQ")),
+        (technician.stats(since, until), raw(technician, "GET", "/stats", params=window)),
+    ]
+    for model, answer in pairs:
+        assert model.model_dump(mode="json") == answer, type(model).__name__
+
+    # The answers carry what the screens show: a public board has masked names and no ticket ids.
+    assert [(e.name, e.ticket_id) for e in public_board.waiting] == [("Ada B.", None), ("Brian C.", None)]
+    assert full_board.positions() == {ada.id: 1, full_board.waiting[1].ticket_id: 2}
+    assert (place.site, place.position, place.state) == ("HQ", 1, "waiting")
+    assert called.called is not None and called.called.reporter.name == "Ada Baker"
+    assert called.board.serving[0].called_by == "tess"
+
+
+BOARD_ENTRY = {
+    "number": "SD-1001", "name": "Ada B.", "position": 1, "state": "waiting",
+    "waiting_since": "2024-05-01T12:00:00Z", "called_at": None, "called_by": None,
+    "estimated_wait_seconds": 300.0, "ticket_id": None,
+}  # fmt: skip
+BOARD = {
+    "site": "HQ", "waiting": [BOARD_ENTRY], "serving": [], "mean_service_seconds": 300.0,
+    "service_history": 4, "estimated_wait_seconds": 600.0,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("call", "answer", "what", "field"),
+    [
+        (lambda c: c.queue_board("HQ"), {**BOARD, "waiting": "everyone"}, "queue board", "waiting"),
+        (lambda c: c.queue_board("HQ"), {**BOARD, "waiting": [{**BOARD_ENTRY, "position": "first"}]},
+         "queue board", "waiting.0.position"),
+        (lambda c: c.queue_board("HQ"), [BOARD], "queue board", "not a JSON object"),
+        (lambda c: c.call_next("HQ"), {"called": None}, "call", "board"),
+        (lambda c: c.stats(datetime(2024, 5, 1, tzinfo=UTC), datetime(2024, 6, 1, tzinfo=UTC)),
+         {"since": "2024-05-01T00:00:00Z", "until": "2024-06-01T00:00:00Z", "tickets_created": 3},
+         "figures", "open_tickets"),
+        (lambda c: c.whoami(), {"name": "tess", "role": "wizard", "site": None}, "caller", "role"),
+        (lambda c: c.whoami(), {"name": "tess"}, "caller", "role"),
+        (lambda c: c.changes(0), {"changes": [{"seq": 1, "ticket_id": "t"}], "last_seq": 1}, "changes page",
+         "changes.0.kind"),
+        (lambda c: c.queue_place("7"), {"site": "HQ", "position": 2, "state": "waiting"}, "queue place", "ahead"),
+    ],
+    ids=["board-not-a-list", "board-entry-position", "board-array", "call-without-board", "figures-missing",
+         "caller-unknown-role", "caller-without-role", "change-without-kind", "place-missing"],
+)  # fmt: skip
+def test_a_malformed_read_answer_is_a_permanent_connector_error_naming_the_field(
+    call: Callable[[BuiltinConnector], object], answer: object, what: str, field: str
+) -> None:
+    with Peer() as peer:
+        peer.answer(Reply(200, json.dumps(answer).encode(), {"Content-Type": "application/json"}))
+        connector = BuiltinConnector(peer.url, token="t")
+        try:
+            with pytest.raises(PermanentError) as refused:
+                call(connector)
+        finally:
+            connector.close()
+    assert f"sent a {what} ShowDesk cannot read" in refused.value.reason
+    assert field in refused.value.reason and refused.value.system == connector.system

@@ -26,7 +26,7 @@ from agent.connectors.base import (
 from agent.connectors.common import NeedsAttentionError, attachment_name
 from agent.connectors.rt import RTConnector, create
 from agent.outbox import EntryState, Outbox
-from agent.schema import MANIFEST_PATH
+from agent.schema import MANIFEST_PATH, Caller
 from tests.connectors.helpers import ForwardProxy, report_bundle, screenshot
 from tests.fixtures.rt import RT_TEST_MAX_ATTACHMENT, RTInstance
 from tests.outbox.peers import Peer, Reply
@@ -385,7 +385,7 @@ def test_ticketsql_filters_whoami_and_assignment(rt: RTConnector, rt_server: RTI
     assert row["assignee"] == "root" and row["reporter"] == {"email": "bob@example.org"}
     assert row["created_at"].endswith("Z")
 
-    assert rt.whoami() == {"name": "", "role": "technician", "site": None}
+    assert rt.whoami() == Caller(name="", role="technician", site=None)
     with pytest.raises(UnsupportedError, match="custom field"):
         rt.list_tickets(filters=TicketFilter(source="kiosk-lobby"))
     with pytest.raises(AuthError, match="token refused"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -11,8 +12,8 @@ from pytestqt.qtbot import QtBot
 
 from agent.bundle import build_bundle
 from agent.connectors.builtin import BuiltinConnector
-from agent.schema import Report, Reporter, Source
-from kiosk.board import BoardWindow, fetch_board, masked, parse_board
+from agent.schema import BoardEntry, QueueBoard, Report, Reporter, Source
+from kiosk.board import BoardWindow, fetch_board, masked
 from tests.fixtures.server import ServerProcess
 
 SITE = "HQ Tech Bar"
@@ -36,15 +37,29 @@ def kiosk_connector(server_process: ServerProcess) -> Iterator[BuiltinConnector]
     connector.close()
 
 
-def test_names_are_masked_whatever_the_server_sends() -> None:
-    board = parse_board(
-        {"site": SITE, "waiting": [{"number": "SD-1", "name": "Alice Baker"}, {"number": "SD-2", "name": None}],
-         "serving": [{"number": "SD-0", "name": "Bob C."}], "estimated_wait_seconds": 300}
-    )
-    assert [(r.number, r.name) for r in board.waiting] == [("SD-1", "Alice B."), ("SD-2", "")]
-    assert board.serving[0].name == "Bob C." and masked("Grace") == "Grace"
-    with pytest.raises(ValueError, match="not a list"):
-        parse_board({"waiting": "everyone"})
+def entry(number: str, name: str | None, position: int) -> BoardEntry:
+    return BoardEntry(
+        number=number, name=name, position=position, state="waiting" if position else "called",
+        waiting_since=datetime(2024, 5, 1, 12, 0, tzinfo=UTC), called_at=None, called_by=None,
+        estimated_wait_seconds=60.0 * position, ticket_id=f"id-{number}",
+    )  # fmt: skip
+
+
+def test_names_are_masked_whatever_the_server_sends(qtbot: QtBot) -> None:
+    # A technician's token sees full names; the board still shows only "Alice B.".
+    sent = QueueBoard(
+        site=SITE, waiting=[entry("SD-1", "Alice Baker", 1), entry("SD-2", None, 2)],
+        serving=[entry("SD-0", "Bob C.", 0)], mean_service_seconds=300.0, service_history=3,
+        estimated_wait_seconds=300.0,
+    )  # fmt: skip
+    board = BoardWindow(SITE, lambda: sent, refresh_ms=60_000)
+    qtbot.addWidget(board)
+    board.start()
+    qtbot.waitUntil(lambda: board.board is not None, timeout=10_000)
+    assert [(n.text(), m.text()) for n, m in board.waiting_cells[:2]] == [("SD-1", "Alice B."), ("SD-2", "")]
+    assert board.serving_cells[0][1].text() == "Bob C." and masked("Grace") == "Grace"
+    assert board.wait_label.text() == "Joining now: about 5 minute(s)."
+    board.shutdown()
 
 
 def test_the_board_follows_the_queue_live(

@@ -248,7 +248,9 @@ def test_every_call_carries_timeouts_and_verification(monkeypatch: pytest.Monkey
             Reply(200, b"PNGDATA", {"Content-Type": "image/png"}),
             Reply(200, json.dumps({"ticket": {**ticket, "status": "open"}}).encode(), JSON),
             Reply(201, b"{}", JSON),
-            Reply(200, json.dumps({"site": "HQ", "position": 2, "ahead": 1, "state": "waiting"}).encode(), JSON),
+            Reply(200, json.dumps(
+                {"site": "HQ", "position": 2, "ahead": 1, "estimated_wait_seconds": 600, "state": "waiting"}
+            ).encode(), JSON),
         )
         connector = BuiltinConnector(peer.url, token="t", connect_timeout=1.5, read_timeout=9)
         real_request = connector.session.request

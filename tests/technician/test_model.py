@@ -17,9 +17,9 @@ from pytestqt.qtbot import QtBot
 
 from agent.config import ConfigError
 from agent.flags import Flag
-from agent.schema import FileRef, Geometry, Monitor, Step
+from agent.schema import BoardEntry, FileRef, Geometry, Monitor, QueueBoard, Step
 from technician import queue_model
-from technician.client import Board, BoardEntry, TicketPage
+from technician.client import TicketPage
 from technician.model import (
     Column,
     QueueFilter,
@@ -239,13 +239,25 @@ def test_flags_are_asked_for_once_when_a_row_is_painted(model: QueueModel) -> No
     assert source.flags == ["id-1", "id-2", "id-2"]
 
 
+def entry(ticket_id: str, number: str, name: str, position: int) -> BoardEntry:
+    return BoardEntry(
+        number=number, name=name, position=position, state="waiting", waiting_since=datetime(2024, 5, 1, tzinfo=UTC),
+        called_at=None, called_by=None, estimated_wait_seconds=60.0 * position, ticket_id=ticket_id,
+    )  # fmt: skip
+
+
+def board(site: str, waiting: list[BoardEntry]) -> QueueBoard:
+    return QueueBoard(
+        site=site, waiting=waiting, serving=[], mean_service_seconds=0.0, service_history=0, estimated_wait_seconds=0.0
+    )
+
+
 def test_walk_up_places_come_from_the_sites_board(model: QueueModel) -> None:
     model.reset()
     model.page_loaded(1, TicketPage([ticket(2, walk_up=True, site="HQ"), ticket(1, walk_up=True, site="HQ")], None))
-    model.set_board(Board("HQ", waiting=[BoardEntry("id-1", "SD-1", "Ada", 1, "waiting"),
-                                         BoardEntry("id-2", "SD-2", "Bo", 2, "waiting")]))  # fmt: skip
+    model.set_board(board("HQ", waiting=[entry("id-1", "SD-1", "Ada", 1), entry("id-2", "SD-2", "Bo", 2)]))
     assert [model.index(r, Column.POSITION).data() for r in range(2)] == ["#2", "#1"]
-    model.set_board(Board("HQ", waiting=[BoardEntry("id-2", "SD-2", "Bo", 1, "waiting")]))
+    model.set_board(board("HQ", waiting=[entry("id-2", "SD-2", "Bo", 1)]))
     assert [model.index(r, Column.POSITION).data() for r in range(2)] == ["#1", "walk-up"]
 
 
