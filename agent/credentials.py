@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
-import platformdirs
+from agent.fsutil import runtime_dir
 
 if TYPE_CHECKING:
     from agent.config import BackendConfig
@@ -33,13 +33,6 @@ def _account(url: str, role: str) -> str:
     # One keyring entry per backend address and role: a technician's laptop can hold a
     # submitter token for its agent and a technician token for technician mode.
     return f"{role}@{url.rstrip('/')}"
-
-
-def runtime_dir() -> Path:
-    override = os.environ.get("SHOWDESK_RUNTIME_DIR")
-    if override:
-        return Path(override)
-    return platformdirs.user_runtime_path("showdesk", appauthor=False)
 
 
 def handover_path(port: int) -> Path:

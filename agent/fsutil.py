@@ -1,9 +1,11 @@
 """File-system helpers for every part, the server included: crash-safe writes, private modes, a full disk.
 
-Standard library only: the server shares this module (with the report schema) and nothing
-else of the agent. Everything ShowDesk keeps on disk (reports, descriptions, e-mail addresses,
-token hashes, screenshots) is for its user only: directories 0700, files 0600, set explicitly
-after creation rather than trusted to the umask, and tightened on files an older version or
+Standard library only (platformdirs, imported when asked for the runtime directory): the
+server shares this module (with the report schema) and nothing else of the agent.
+
+Everything ShowDesk keeps on disk (reports, descriptions, e-mail addresses, token hashes,
+screenshots) is for its user only: directories 0700, files 0600, set explicitly after
+creation rather than trusted to the umask, and tightened on files an older version or
 another tool left readable.
 """
 
@@ -25,6 +27,29 @@ PRIVATE_FILE_MODE: Final = 0o600
 STORAGE_FULL_ERRNOS: Final = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 
 log = logging.getLogger(__name__)
+
+
+RUNTIME_DIR_ENV: Final = "SHOWDESK_RUNTIME_DIR"
+
+
+def runtime_dir() -> Path:
+    """The per-user runtime directory (the local hand-over file): $SHOWDESK_RUNTIME_DIR, else the OS's.
+
+    The server writes there and the clients read there, so both ask this one function.
+    """
+    override = os.environ.get(RUNTIME_DIR_ENV)
+    if override:
+        return Path(override)
+    import warnings
+
+    import platformdirs
+
+    with warnings.catch_warnings():
+        # Without XDG_RUNTIME_DIR (root in a container, a service) platformdirs falls back to
+        # /tmp/runtime-<uid>, which is private to the user, and warns on stderr: not the
+        # person's business.
+        warnings.simplefilter("ignore", UserWarning)
+        return platformdirs.user_runtime_path("showdesk", appauthor=False)
 
 
 def is_storage_full(exc: BaseException) -> bool:

@@ -11,8 +11,8 @@ import json
 import os
 from pathlib import Path
 
-from agent.fsutil import atomic_write_bytes, make_private_dir
-from server.settings import Settings, runtime_dir
+from agent.fsutil import atomic_write_bytes, make_private_dir, runtime_dir
+from server.settings import Settings
 
 _WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - names the wildcard, binds nothing
 

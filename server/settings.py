@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -38,7 +37,6 @@ DEFAULT_SUBMIT_PER_MINUTE: Final = 20.0
 DEFAULT_SUBMIT_BURST: Final = 10
 DEFAULT_NOTE_PER_MINUTE: Final = 30.0
 DEFAULT_NOTE_BURST: Final = 10
-RUNTIME_DIR_ENV: Final = "SHOWDESK_RUNTIME_DIR"
 
 
 @functools.cache
@@ -51,14 +49,6 @@ def version() -> str:
 
 def default_data_dir() -> Path:
     return platformdirs.user_data_path("showdesk", appauthor=False) / "server"
-
-
-def runtime_dir() -> Path:
-    """Where the local hand-over file goes: $SHOWDESK_RUNTIME_DIR, else the per-user runtime dir."""
-    override = os.environ.get(RUNTIME_DIR_ENV)
-    if override:
-        return Path(override)
-    return platformdirs.user_runtime_path("showdesk")
 
 
 @dataclass(frozen=True)

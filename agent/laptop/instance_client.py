@@ -27,7 +27,7 @@ COMMANDS: Final = ("show", "report", "record", "requests", "outbox", "settings",
 
 
 def agent_runtime_dir() -> Path:
-    from agent.credentials import runtime_dir
+    from agent.fsutil import runtime_dir
 
     directory = runtime_dir()
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
