@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
+from agent.connectors.base import AuthError, TransientError
 from agent.fsutil import runtime_dir
 
 if TYPE_CHECKING:
@@ -21,6 +23,10 @@ if TYPE_CHECKING:
 KEYRING_SERVICE: Final = "showdesk"
 ROLES: Final = ("submitter", "technician", "admin", "glpi-app")
 _LOOPBACK_HOSTS: Final = ("127.0.0.1", "localhost", "::1", "[::1]")
+# How long the "is anything listening?" probe of a local server waits. On loopback a stopped
+# server refuses at once; the timeout only bounds a port that swallows connection attempts.
+LOCAL_PROBE_SECONDS: Final = 0.5
+LOCAL_SERVER_NOT_RUNNING: Final = "the help desk server on this machine is not running"
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +41,32 @@ def _account(url: str, role: str) -> str:
     return f"{role}@{url.rstrip('/')}"
 
 
+class LocalServerDownError(TransientError):
+    """A backend on this machine with no token and nothing listening: the server is stopped, not the sign-in missing.
+
+    A clean stop removes the server's hand-over file, so without a keyring token this looks
+    like "no credentials"; it is an outage, worth retrying. ``handover`` is the file a
+    restarted server writes: its appearance is the sign to try again at once.
+    """
+
+    def __init__(self, url: str, handover: Path, *, system: str = "") -> None:
+        super().__init__(LOCAL_SERVER_NOT_RUNNING, system=system)
+        self.url = url
+        self.handover = handover
+
+
+class LocalServerNoTokenError(AuthError):
+    """The server on this machine is listening but left no hand-over token for this user: a sign-in problem.
+
+    ``handover`` is the file the server writes; when it appears (the server was just
+    starting), the token is there and the report can go at once.
+    """
+
+    def __init__(self, reason: str, handover: Path, *, system: str = "") -> None:
+        super().__init__(reason, system=system)
+        self.handover = handover
+
+
 def handover_path(port: int) -> Path:
     return runtime_dir() / f"server-{port}.json"
 
@@ -44,6 +76,40 @@ def _is_loopback(url: str) -> tuple[bool, int | None]:
     if parts.hostname not in _LOOPBACK_HOSTS and f"[{parts.hostname}]" not in _LOOPBACK_HOSTS:
         return False, None
     return True, parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def local_handover_path(url: str) -> Path | None:
+    """The hand-over file a server at ``url`` writes, when ``url`` is on this machine; None otherwise."""
+    loopback, port = _is_loopback(url)
+    return handover_path(port) if loopback and port is not None else None
+
+
+def is_listening(url: str, timeout: float = LOCAL_PROBE_SECONDS) -> bool:
+    """Whether anything accepts a TCP connection at ``url``'s host and port (nothing is sent)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def check_local_server(url: str, *, system: str) -> None:
+    """For a backend with no token: raise what the missing token means when ``url`` is on this machine.
+
+    Nothing listening: ``LocalServerDownError`` (an outage; the report waits on the normal
+    backoff). Listening: ``LocalServerNoTokenError`` (the sign-in is missing). Returns for a
+    backend elsewhere, whose missing token the caller reports as it always has.
+    """
+    handover = local_handover_path(url)
+    if handover is None:
+        return
+    if not is_listening(url):
+        raise LocalServerDownError(url, handover, system=system)
+    raise LocalServerNoTokenError(
+        f"no token for {system}; store one with `showdesk login` or set SHOWDESK_TOKEN", handover, system=system
+    )
 
 
 def _handover_token(url: str, role: str) -> str | None:

@@ -48,6 +48,7 @@ from agent.connectors.base import (
     secret_from,
 )
 from agent.connectors.httpclient import HttpClient, MultipartForm, Part, decode_json
+from agent.credentials import check_local_server
 from agent.schema import MANIFEST_PATH, MAX_FILE_BYTES, Report, Ticket, describe_validation_error
 
 if TYPE_CHECKING:
@@ -115,7 +116,12 @@ class BuiltinConnector(Connector):
 
     # ------------------------------------------------------------ plumbing
     def _auth_header(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {secret_from(self._token, system=self.system)}"}
+        token = self._token() if callable(self._token) else self._token
+        if not token:
+            # A cleanly stopped local server takes its hand-over token with it: without a token,
+            # "not running" and "not signed in" look alike until the port is asked.
+            check_local_server(self.url, system=self.system)
+        return {"Authorization": f"Bearer {secret_from(token, system=self.system)}"}
 
     def request(
         self,

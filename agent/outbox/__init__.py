@@ -41,6 +41,8 @@ from agent.outbox.delivery import (
     BACKOFF_CAP_SECONDS,
     BACKOFF_JITTER,
     BUSY_RECHECK_SECONDS,
+    HANDOVER_POLL_SECONDS,
+    LOCAL_SERVER_WAIT_NOTE,
     MAX_WAIT_SECONDS,
     PAUSE_SECONDS,
     ConnectorFactory,
@@ -48,6 +50,7 @@ from agent.outbox.delivery import (
     Outcome,
     attempt_record,
     default_connector_for,
+    waits_for_local_server,
 )
 from agent.outbox.entries import HELD_STATES, Attempt, EntryState, FlushResult, OutboxEntry, Receipt
 from agent.outbox.errors import (
@@ -79,7 +82,9 @@ __all__ = [
     "BUNDLE_FILE",
     "BUSY_RECHECK_SECONDS",
     "ENTRIES_DIR",
+    "HANDOVER_POLL_SECONDS",
     "HELD_STATES",
+    "LOCAL_SERVER_WAIT_NOTE",
     "LOCK_FILE",
     "MAX_RECEIPTS",
     "MAX_WAIT_SECONDS",
@@ -102,6 +107,7 @@ __all__ = [
     "Sender",
     "UnknownEntryError",
     "default_connector_for",
+    "waits_for_local_server",
 ]
 
 log = logging.getLogger(__name__)
@@ -261,8 +267,26 @@ class Outbox:
             return requested
 
     def wait_for_work(self, timeout: float) -> None:
-        """Block until ``put``/``wake``/``retry``/``interrupt_wait`` or ``timeout`` seconds."""
-        self._wake_event.wait(timeout)
+        """Block until ``put``/``wake``/``retry``/``interrupt_wait`` or ``timeout`` seconds.
+
+        While a server on this machine is awaited, its hand-over file is looked at every
+        ``HANDOVER_POLL_SECONDS``; when it appears the wait ends as ``wake`` would: the server
+        is back, so everything waiting is tried now rather than at the end of its backoff.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if not self._delivery.watching_handover():
+                self._wake_event.wait(max(remaining, 0.0))
+                return
+            if self._wake_event.wait(max(min(remaining, HANDOVER_POLL_SECONDS), 0.0)):
+                return
+            if self._delivery.handover_changed():
+                log.info("the help desk server on this machine is back; sending what waits")
+                self.wake()
+                return
+            if time.monotonic() >= deadline:
+                return
 
     def interrupt_wait(self) -> None:
         self._wake_event.set()

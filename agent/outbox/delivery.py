@@ -3,7 +3,9 @@
 Entry states:
 
 * ``pending``: waiting for its next attempt (backoff: 2 s doubling to 15 min, minus up to
-  25 % jitter; a server's Retry-After on 429/503/507 wins);
+  25 % jitter; a server's Retry-After on 429/503/507 wins). A stopped server on this machine
+  is an outage like any other (pending, never paused), and its coming back is noticed
+  within ``HANDOVER_POLL_SECONDS``: the hand-over file it writes on start is watched;
 * ``paused``: the backend refused the token, or the backend is not configured. Retrying
   cannot help until a person fixes that, so the entry waits (kept, not dead) and is tried
   again on ``wake()``/``retry()``, or every 15 minutes in case the fix came from elsewhere;
@@ -25,15 +27,17 @@ from __future__ import annotations
 import enum
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import replace
+from pathlib import Path
 from typing import Final
 
 from agent.bundle import BundleError, ReportBundle
 from agent.config import ConfigError
 from agent.connectors.base import AuthError, Connector, PermanentError, TransientError
-from agent.credentials import CredentialError
+from agent.credentials import LOCAL_SERVER_NOT_RUNNING, CredentialError, LocalServerDownError, LocalServerNoTokenError
 from agent.outbox.entries import Attempt, EntryState, FlushResult, OutboxEntry, Receipt, iso_time
 from agent.outbox.observers import Observers
 from agent.outbox.store import EntryStore
@@ -45,6 +49,9 @@ BACKOFF_CAP_SECONDS: Final = 15 * 60.0
 BACKOFF_JITTER: Final = 0.25  # each delay is shortened by up to this fraction, at random
 PAUSE_SECONDS: Final = 15 * 60.0  # how often a paused entry (token refused) is tried anyway
 BUSY_RECHECK_SECONDS: Final = 1.0
+# How often a sender that waits for a local server looks for the hand-over file it writes on start.
+HANDOVER_POLL_SECONDS: Final = 0.5
+LOCAL_SERVER_WAIT_NOTE: Final = "your report is kept and will be sent when it is back"
 # A report the backend fails the same way this many times, over at least this long, waits for a person.
 ATTENTION_AFTER_ATTEMPTS: Final = 20
 ATTENTION_AFTER_SECONDS: Final = 24 * 3600.0
@@ -52,6 +59,16 @@ ATTENTION_AFTER_SECONDS: Final = 24 * 3600.0
 MAX_WAIT_SECONDS: Final = 6 * 3600.0 + BACKOFF_CAP_SECONDS
 
 ConnectorFactory = Callable[[str], Connector]
+# What a hand-over file looked like when a try failed for want of it: (inode, mtime) or None when absent.
+FileSignature = tuple[int, int] | None
+
+
+def file_signature(path: Path) -> FileSignature:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
 
 
 def default_connector_for(backend_name: str) -> Connector:
@@ -60,6 +77,14 @@ def default_connector_for(backend_name: str) -> Connector:
     from agent.connectors import make_connector
 
     return make_connector(load_config().backend(backend_name))
+
+
+def waits_for_local_server(entry: OutboxEntry) -> bool:
+    """Whether ``entry`` waits only for the help desk server on this machine to start again.
+
+    The apps say so instead of a next-try time: the report goes as soon as the server is back.
+    """
+    return entry.state is EntryState.PENDING and (entry.last_error or "").startswith(LOCAL_SERVER_NOT_RUNNING)
 
 
 def failure_kind(error: TransientError) -> str | None:
@@ -122,6 +147,11 @@ class Delivery:
         # Backends that failed recently, in this process: their other entries wait too
         # instead of each timing out against a server that is down.
         self._holds: dict[str, float] = {}
+        # Backends on this machine that failed for want of the server's hand-over file: the file
+        # to watch and how it looked then. The sender polls them while it waits (another thread
+        # than the pass that records them, hence the lock).
+        self._handover_watch: dict[str, tuple[Path, FileSignature]] = {}
+        self._watch_lock = threading.Lock()
 
     # ------------------------------------------------------------ when
     def backoff_delay(self, attempts: int) -> float:
@@ -143,6 +173,31 @@ class Delivery:
 
     def release_all_holds(self) -> None:
         self._holds.clear()
+
+    # ------------------------------------------------------------ a local server coming back
+    def watching_handover(self) -> bool:
+        """Whether some backend waits for a server on this machine to (re)write its hand-over file."""
+        with self._watch_lock:
+            return bool(self._handover_watch)
+
+    def handover_changed(self) -> bool:
+        """True (once) when a watched hand-over file appeared or was rewritten: that server is back.
+
+        The backends concerned are no longer watched; a try that fails again watches anew.
+        """
+        with self._watch_lock:
+            changed = [
+                backend
+                for backend, (path, before) in self._handover_watch.items()
+                if (now := file_signature(path)) is not None and now != before
+            ]
+            for backend in changed:
+                del self._handover_watch[backend]
+        return bool(changed)
+
+    def _watch_handover(self, backend_name: str, path: Path) -> None:
+        with self._watch_lock:
+            self._handover_watch[backend_name] = (path, file_signature(path))
 
     # ------------------------------------------------------------ a pass
     def run_pass(self, deadline: float | None, *, force: bool, only: Collection[str] | None) -> FlushResult:
@@ -217,7 +272,14 @@ class Delivery:
         notify("sending", entry, 0, 0)
         try:
             ticket = connector.submit(bundle, progress=lambda sent, total: notify("sending", entry, sent, total))
+        except LocalServerDownError as exc:
+            # An outage, not a sign-in problem: the normal backoff, and the watch notices the return.
+            self._watch_handover(entry.backend, exc.handover)
+            return self._reschedule(entry, f"{exc.reason}; {LOCAL_SERVER_WAIT_NOTE}", None)
         except AuthError as exc:
+            if isinstance(exc, LocalServerNoTokenError):
+                # Listening without a hand-over file may be a server still starting: its file ends the pause.
+                self._watch_handover(entry.backend, exc.handover)
             return self._mark_paused(entry, exc.reason)
         except PermanentError as exc:
             return self._mark_dead(entry, exc.reason)
@@ -247,6 +309,8 @@ class Delivery:
                         ticket.number, exc)
         self._store.remove(entry.id)
         self._holds.pop(entry.backend, None)
+        with self._watch_lock:
+            self._handover_watch.pop(entry.backend, None)
         log.info("delivered report %s as ticket %s (%s)", entry.id, ticket.number, entry.backend)
         notify("delivered", entry, receipt)
         return Outcome.DELIVERED, receipt
