@@ -32,7 +32,7 @@ from agent.laptop.settings_store import AgentSettings, SettingsError, load_agent
 from agent.laptop.step_recorder import ClickListener, ClickListenerFactory, StepRecorder
 from agent.laptop.submission import Submission
 from agent.laptop.tray import AgentTray
-from agent.outbox import EntryState, Outbox, OutboxEntry, Receipt, Sender
+from agent.outbox import EntryState, Outbox, OutboxEntry, Receipt, Sender, waits_for_local_server
 from shared_qt.outbox_bridge import OutboxBridge
 
 log = logging.getLogger(__name__)
@@ -283,7 +283,11 @@ class AgentApp(QObject):
     def update_waiting(self) -> None:
         entries = self.outbox.list()
         waiting = [e for e in entries if not e.needs_attention]
-        stuck = next((e for e in entries if e.state is not EntryState.PENDING and e.last_error), None)
+        # A stopped local server is worth a word too: nothing else tells the person why nothing goes.
+        stuck = next(
+            (e for e in entries if (e.state is not EntryState.PENDING or waits_for_local_server(e)) and e.last_error),
+            None,
+        )
         self.tray.set_waiting(len(waiting), stuck.last_error if stuck else None)
 
     def _delivered(self, _entry: OutboxEntry, receipt: Receipt) -> None:

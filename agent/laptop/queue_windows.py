@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from agent.connectors.base import Capability, Connector, ConnectorError
-from agent.outbox import EntryState, Outbox, OutboxEntry, OutboxError, Receipt
+from agent.outbox import EntryState, Outbox, OutboxEntry, OutboxError, Receipt, waits_for_local_server
 from shared_qt.outbox_bridge import OutboxBridge
 from shared_qt.workers import BackgroundRunner
 
@@ -82,6 +82,9 @@ def describe_state(entry: OutboxEntry, now: float | None = None) -> str:
         return "needs attention: the help desk keeps failing it"
     if entry.state is EntryState.PAUSED:
         return "waiting for you to fix the sign-in or settings"
+    if waits_for_local_server(entry):
+        # Its backoff time would mislead: it goes as soon as the server is back.
+        return "waiting for the help desk server on this machine"
     if entry.next_attempt_at <= now:
         return "will be sent now"
     seconds = entry.next_attempt_at - now

@@ -2,12 +2,25 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 
 import pytest
 
 from agent.config import BackendConfig
-from agent.credentials import CredentialError, forget_token, handover_path, store_token, token_for
+from agent.connectors.base import AuthError, TransientError
+from agent.connectors.builtin import BuiltinConnector
+from agent.credentials import (
+    CredentialError,
+    LocalServerDownError,
+    LocalServerNoTokenError,
+    check_local_server,
+    forget_token,
+    handover_path,
+    store_token,
+    token_for,
+)
+from tests.outbox.helpers import make_bundle
 
 BACKEND = BackendConfig(name="default", type="builtin", url="http://127.0.0.1:8765")
 
@@ -67,3 +80,44 @@ def test_no_keyring_is_said_plainly(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     finally:
         keyring.set_keyring(previous)
     assert not any("abc" in p.read_text() for p in tmp_path.rglob("*") if p.is_file())
+
+
+# ---------------------------------------------------------------- a local server without a token
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_nothing_listening_on_a_local_backend_means_the_server_is_not_running() -> None:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    connector = BuiltinConnector(url, token=lambda: None)
+
+    with pytest.raises(LocalServerDownError) as raised:
+        connector.submit(make_bundle(1))
+
+    assert isinstance(raised.value, TransientError)  # retried on the normal backoff, never paused
+    assert raised.value.reason == "the help desk server on this machine is not running"
+    assert raised.value.handover == handover_path(port)
+    assert "showdesk login" not in raised.value.reason
+
+
+def test_a_listening_local_server_without_a_hand_over_token_is_a_sign_in_problem() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        connector = BuiltinConnector(f"http://127.0.0.1:{port}", token=lambda: None)
+        with pytest.raises(LocalServerNoTokenError) as raised:
+            connector.submit(make_bundle(2))
+    assert isinstance(raised.value, AuthError)
+    assert "showdesk login" in raised.value.reason
+    assert raised.value.handover == handover_path(port)
+
+
+def test_a_remote_backend_without_a_token_is_asked_no_port() -> None:
+    connector = BuiltinConnector("http://helpdesk.example.test:8765", token=lambda: None)
+    with pytest.raises(AuthError) as raised:
+        connector.submit(make_bundle(3))
+    assert type(raised.value) is AuthError
+    assert "showdesk login" in raised.value.reason
+    check_local_server("http://helpdesk.example.test:8765", system="remote")  # returns: not on this machine

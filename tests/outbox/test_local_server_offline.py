@@ -29,7 +29,9 @@ from agent.outbox import (
 from tests.fixtures.server import ServerProcess
 from tests.outbox.helpers import FakeClock, make_bundle
 
-NOT_RUNNING = "the help desk server on this machine is not running; your report is kept and will be sent when it is back"
+NOT_RUNNING = (
+    "the help desk server on this machine is not running; your report is kept and will be sent when it is back"
+)
 WAIT_SECONDS = 20.0  # a generous bound on a busy machine; the watch itself looks every 0.5 s
 
 
