@@ -1,8 +1,9 @@
 """``showdesk tech [--backend NAME]``: technician mode against the configured backend.
 
-The token is the technician token for that backend's address (``showdesk login --role
+The token is the technician token for that backend's address (``showdesk login URL --role
 technician``; SHOWDESK_TOKEN or the local server's hand-over file also work), looked up at
-every call, so logging in while the window is open is picked up by "Try again".
+every call: a token stored while the window is open, or the fresh one a restarted local server
+hands over, is picked up and technician mode signs in again by itself.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def tune_interpreter() -> None:
 def build_window(config: Config, backend_name: str | None = None, *, tray: bool = True) -> TechWindow:
     """The technician window for ``backend_name``, not yet started (``window.start()`` signs in)."""
     from agent.connectors import make_connector
+    from agent.credentials import token_for
     from technician.client import TechClient
     from technician.session import TechSession
     from technician.settings import TechSettings
@@ -60,7 +62,13 @@ def build_window(config: Config, backend_name: str | None = None, *, tray: bool 
 
     backend: BackendConfig = config.backend(backend_name)
     settings = TechSettings.from_config(config, backend_name)
-    session = TechSession(lambda: TechClient(lambda: make_connector(backend, role="technician")), settings)
+    session = TechSession(
+        lambda: TechClient(lambda: make_connector(backend, role="technician")),
+        settings,
+        # What the connector looks up at each call: a changed token (a restarted local server's,
+        # a new `showdesk login`) lets technician mode sign in again by itself.
+        credentials=lambda: token_for(backend, "technician"),
+    )
     return TechWindow(session, server=backend.url or backend.name, tray=tray)
 
 

@@ -151,8 +151,8 @@ class TechClient:
             return Caller(name="", role="technician", site=None)
         if caller.role not in ("technician", "admin"):
             raise AuthError(
-                f"the stored token ({caller.name}) is a {caller.role} token; technician mode needs a technician "
-                "token: `showdesk login --role technician`",
+                # The sign-in screen follows this with the command for this server's address.
+                f"the stored token ({caller.name}) is a {caller.role} token; technician mode needs a technician token",
                 system=self.system,
                 status=403,
             )

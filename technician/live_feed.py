@@ -57,7 +57,7 @@ class LiveFollower(QObject):
             feed.update.connect(self._feed_update)
             feed.lost.connect(lambda reason: self._connection.set_online(False, reason))
             feed.restored.connect(lambda: self._connection.set_online(True))
-            feed.refused.connect(lambda reason: self._connection.sign_out("refused", reason))
+            feed.refused.connect(self._connection.token_failed)
             feed.resync.connect(self._model.reset)
             self._feed = feed
             feed.start()

@@ -10,6 +10,7 @@ import enum
 import json
 import logging
 import re
+import shlex
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -40,6 +41,16 @@ SAME_CAPTURE_SECONDS: Final = 5.0
 MAX_READ_ENTRIES: Final = 20_000
 _WORD_RE: Final = re.compile(r"\w+", re.UNICODE)
 _DIGITS_RE: Final = re.compile(r"(\d+)\s*$")
+
+
+def login_command(server: str) -> str:
+    """The command that stores a technician token for ``server``, as ``showdesk login --help`` spells it.
+
+    One place for it, so every hint technician mode gives (sign-in screen, error messages) says
+    a command the command line accepts; tests/technician parse it with the real parser.
+    """
+    return f"showdesk login {shlex.quote(server)} --role technician"
+
 
 Scope = Literal["all", "mine", "unassigned"]
 

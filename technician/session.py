@@ -14,6 +14,14 @@ Widgets call the session's methods and observe its signals; the parts' signals a
 session's. Connection state: any call that finds the backend away marks the session offline
 (``online_changed(False, reason)``); the changes feed (or, without one, a probe) keeps trying
 and marks it online again, after which what failed is loaded again.
+
+Token state: a token refused, or gone, while signed in does not end the session for good. The
+credentials are asked again at once (a restarted local server has handed over a new token);
+a token the backend has not refused yet signs in again by itself, keeping the queue on
+screen. Otherwise the session waits for a new token (``waiting_for_token`` while it was signed
+in and the token is merely gone, as while a local server restarts; ``sign_in_failed``
+otherwise) and asks the credentials every ``CREDENTIALS_CHECK_MS``, signing in once per new
+token value: never in a loop on a token the backend keeps refusing.
 """
 
 from __future__ import annotations
@@ -26,10 +34,10 @@ from typing import Final
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from agent.connectors.base import ConnectorError
+from agent.connectors.base import AuthError, ConnectorError
 from shared_qt.workers import BackgroundRunner
 from technician.client import Caller, Feature, Figures, HistoryItem, QueueBoard, TechClient
-from technician.connection import PRIORITY_OPEN, BackendConnection, reason, sign_in_problem
+from technician.connection import PRIORITY_OPEN, BackendConnection, Credentials, reason, sign_in_problem
 from technician.live_feed import LiveFollower
 from technician.model import QueueFilter, ReadState, TicketSummary
 from technician.queue_model import QueueModel
@@ -43,6 +51,9 @@ from technician.work_actions import WorkActions
 log = logging.getLogger(__name__)
 
 READ_STATE_SAVE_MS: Final = 60_000
+# How often the credentials are asked for a new token while signed out for want of one: a
+# restarted local server is noticed within about this long after it hands its token over.
+CREDENTIALS_CHECK_MS: Final = 1000
 
 
 class TechSession(QObject):
@@ -51,6 +62,7 @@ class TechSession(QObject):
     signing_in = Signal()
     signed_in = Signal(object)  # Caller
     sign_in_failed = Signal(str, str)  # kind (no-token, refused, unreachable, error), message
+    waiting_for_token = Signal(str)  # message: signed out, the queue kept, until a token is there again
     online_changed = Signal(bool, str)  # online, reason when offline
     new_tickets = Signal(object)  # list[TicketSummary] created since the last update
     ticket_loaded = Signal(object)  # TicketInfo, for the viewer
@@ -73,12 +85,15 @@ class TechSession(QObject):
         settings: TechSettings | None = None,
         *,
         read_state: ReadState | None = None,
+        credentials: Credentials | None = None,
         parent: QObject | None = None,
     ) -> None:
+        """``credentials``: the token the connector would use now (``token_for``), for signing
+        in again by itself when it changes; without it a refused token waits for "Try again"."""
         super().__init__(parent)
         self.settings = settings or TechSettings()
         self.read_state = read_state or ReadState(self.settings.read_state_path)
-        self.connection = BackendConnection(client_factory, parent=self)
+        self.connection = BackendConnection(client_factory, parent=self, credentials=credentials)
         self.model = QueueModel(self, self.read_state, parent=self)
         self.walk_up = WalkUpBoards(self.connection, self.model, self.settings, parent=self)
         self.tickets = TicketLoader(self.connection, self.model, parent=self)
@@ -108,6 +123,12 @@ class TechSession(QObject):
         self._keep_read_state.setInterval(READ_STATE_SAVE_MS)
         self._keep_read_state.timeout.connect(self._save_read_state)
         self._keep_read_state.start()
+
+        self._signing = False
+        self._checking_credentials = False
+        self._token_watch = QTimer(self)
+        self._token_watch.setInterval(CREDENTIALS_CHECK_MS)
+        self._token_watch.timeout.connect(self._check_credentials)
 
     # ------------------------------------------------------------ state, as the parts hold it
     @property
@@ -146,8 +167,14 @@ class TechSession(QObject):
         return self.connection.has(feature)
 
     # ------------------------------------------------------------ sign-in and the connection
+    @property
+    def watching_credentials(self) -> bool:
+        """Signed out for want of a usable token, and signing in by itself once a new one is there."""
+        return self._token_watch.isActive()
+
     def sign_in(self) -> None:
         """Check the token and start the live queue; answers with signed_in or sign_in_failed."""
+        self._token_watch.stop()
         self.signing_in.emit()
         self.live.stop()
         try:
@@ -155,33 +182,91 @@ class TechSession(QObject):
         except (ValueError, ConnectorError) as exc:  # ConfigError is a ValueError: a configuration mistake
             self.sign_in_failed.emit("error", str(exc))
             return
+        self._signing = True
+        connection = self.connection
+        # The token looked at just before signing in: what a refusal is remembered by. The
+        # connector looks it up again for its call; a change in between is caught by the next
+        # refusal, one value later.
+        tried: list[str | None] = [None]
 
         def work() -> tuple[Caller, int]:
+            tried[0] = connection.current_token()
             caller = client.sign_in()
             after = client.current_change_seq() if Feature.LIVE in client.features else 0
             return caller, after
 
         def done(result: tuple[Caller, int]) -> None:
+            self._signing = False
+            if connection.closed:
+                return
             caller, after = result
-            self.connection.runner.run(warm_up_decoders, lambda _r: None, lambda _e: None)
-            self.connection.caller = caller
+            connection.runner.run(warm_up_decoders, lambda _r: None, lambda _e: None)
+            connection.caller = caller
+            connection.token_in_use = tried[0]
             self.model.me = caller.name or None
-            self.connection.online = True
+            connection.online = True
             self.live.start(after)
-            self.model.reset(QueueFilter())
+            self.model.reset()  # the filter shown stays: signing in again keeps the person's view
             self.signed_in.emit(caller)
 
         def failed(error: Exception) -> None:
+            self._signing = False
+            if connection.closed:
+                return
             kind, message = sign_in_problem(error)
+            if isinstance(error, AuthError) and error.status is not None and tried[0] is not None:
+                connection.mark_refused(tried[0])
+            self._watch_credentials(kind)
             self.sign_in_failed.emit(kind, message)
 
-        self.connection.runner.run(
-            work, lambda r: None if self.connection.closed else done(r), failed, priority=PRIORITY_OPEN
-        )
+        connection.runner.run(work, done, failed, priority=PRIORITY_OPEN)
 
     def _signed_out(self, kind: str, message: str) -> None:
+        """The token was refused or is gone while signed in: sign in again with a new one if there is one."""
         self.live.stop()
-        self.sign_in_failed.emit(kind, message)
+        connection = self.connection
+        if connection.credentials is None:
+            self.sign_in_failed.emit(kind, message)
+            return
+        refused = connection.refused_tokens()
+
+        def decide(untried: str | None) -> None:
+            if connection.closed or connection.caller is not None or self._signing:
+                return
+            if untried is not None:
+                self.sign_in()  # the queue stays on screen; signed_in refreshes it
+                return
+            self._watch_credentials(kind)
+            if kind == "no-token":
+                self.waiting_for_token.emit(message)
+            else:
+                self.sign_in_failed.emit(kind, message)
+
+        connection.runner.run(
+            lambda: connection.untried_token(refused), decide, lambda _e: decide(None), priority=PRIORITY_OPEN
+        )
+
+    def _watch_credentials(self, kind: str) -> None:
+        if kind in ("no-token", "refused") and self.connection.credentials is not None:
+            self._token_watch.start()
+
+    def _check_credentials(self) -> None:
+        """A tick of the watch: sign in if the credentials now give a token not refused yet."""
+        connection = self.connection
+        if self._checking_credentials or self._signing or connection.closed:
+            return
+        self._checking_credentials = True
+        refused = connection.refused_tokens()
+
+        def checked(untried: str | None) -> None:
+            self._checking_credentials = False
+            if untried is not None and self._token_watch.isActive() and not connection.closed:
+                self.sign_in()
+
+        def failed(_error: Exception) -> None:
+            self._checking_credentials = False
+
+        connection.runner.run(lambda: connection.untried_token(refused), checked, failed)
 
     def _connection_changed(self, online: bool, _reason: str) -> None:
         self.live.connection_changed(online)
@@ -264,6 +349,7 @@ class TechSession(QObject):
             return
         self.connection.closed = True
         self._keep_read_state.stop()
+        self._token_watch.stop()
         self.live.stop()
         self.model.stop()
         if not self.connection.runner.shutdown(timeout_ms):

@@ -7,6 +7,8 @@ from typing import Final
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from technician.model import login_command
+
 AUTO_RETRY_SECONDS: Final = 5
 
 
@@ -77,20 +79,31 @@ class SignInScreen(QWidget):
         self.countdown.clear()
         self.retry_button.setEnabled(False)
 
-    def show_problem(self, kind: str, message: str) -> None:
-        """``kind``: no-token, refused, unreachable or error (from ``session.sign_in_problem``)."""
+    def show_problem(self, kind: str, message: str, *, signs_in_by_itself: bool = False) -> None:
+        """``kind``: no-token, refused, unreachable or error (from ``session.sign_in_problem``).
+
+        ``signs_in_by_itself``: the session watches the credentials and signs in once a new
+        token is there (stored with the command shown, or handed over by a local server).
+        """
         self.kind = kind
         self.retry_button.setEnabled(True)
-        command = f"<code>showdesk login --role technician --url {_escape(self.server)}</code>"
+        command = f"<code>{_escape(self.login_command())}</code>"
+        then = (
+            "technician mode signs in by itself as soon as there is a new one (or click Try again)"
+            if signs_in_by_itself
+            else "then try again"
+        )
         if kind == "no-token":
             headline = "No technician token is stored for this server."
             detail = (
                 f"Store one in the OS keyring with {command} in a terminal (the server's administrator makes "
-                "technician tokens with <code>showdesk server token create --role technician</code>), then try again."
+                "technician tokens with <code>showdesk server token create --role technician</code>); "
+                f"{then}. A ShowDesk server on this machine hands its token over by itself while it runs: "
+                "if it is stopped, start it."
             )
         elif kind == "refused":
             headline = "The server refused the technician token."
-            detail = f"{_escape(message)}<br><br>Store a valid technician token with {command}, then try again."
+            detail = f"{_escape(message)}<br><br>Store a valid technician token with {command}; {then}."
         elif kind == "unreachable":
             headline = "The server cannot be reached."
             detail = (
@@ -110,6 +123,10 @@ class SignInScreen(QWidget):
             self._tick.stop()
             self.countdown.clear()
         self.retry_button.setFocus()
+
+    def login_command(self) -> str:
+        """The command, as typed in a terminal, that stores a technician token for this server."""
+        return login_command(self.server)
 
     def _show_countdown(self) -> None:
         self.countdown.setText(f"Trying again in {self._remaining} s")

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 from technician.client import Caller, Feature, HistoryItem, TicketInfo
 from technician.dashboard import Dashboard
 from technician.help import COMMANDS, HelpOverlay
-from technician.model import STATUS_TRANSITIONS, TicketSummary
+from technician.model import STATUS_TRANSITIONS, TicketSummary, login_command
 from technician.note_dialog import NoteDialog
 from technician.queue_view import QueueView
 from technician.session import TechSession
@@ -247,6 +247,7 @@ class TechWindow(QMainWindow):
         s.signing_in.connect(self._signing_in)
         s.signed_in.connect(self._signed_in)
         s.sign_in_failed.connect(self._sign_in_failed)
+        s.waiting_for_token.connect(self._waiting_for_token)
         s.online_changed.connect(self._online_changed)
         s.new_tickets.connect(self._new_tickets)
         s.ticket_loaded.connect(self._ticket_loaded)
@@ -287,8 +288,17 @@ class TechWindow(QMainWindow):
     def _sign_in_failed(self, kind: str, message: str) -> None:
         self.caller = None
         self.stack.setCurrentWidget(self.signin)
-        self.signin.show_problem(kind, message)
+        self.signin.show_problem(kind, message, signs_in_by_itself=self.session.watching_credentials)
         self._update_actions()
+
+    def _waiting_for_token(self, _message: str) -> None:
+        # The token went away while signed in, as it does while the local server restarts (it
+        # hands over a new one when it starts): the queue stays, the session signs in again.
+        self.banner.setText(
+            "No technician token at the moment: the server may be restarting. Signing in again by itself "
+            f"as soon as there is one — nothing is lost. (Or store one: {login_command(self.server)})"
+        )
+        self.banner.show()
 
     def _online_changed(self, online: bool, reason: str) -> None:
         if online:

@@ -46,7 +46,7 @@ class _FeedRelay(QObject):
     update = Signal(object)  # FeedUpdate
     lost = Signal(str)
     restored = Signal()
-    refused = Signal(str)
+    refused = Signal(object)  # the AuthError: refused (401, 403) or no token at the moment
     resync = Signal()
 
 
@@ -61,7 +61,7 @@ class ChangeFeed(QObject):
     update = Signal(object)
     lost = Signal(str)
     restored = Signal()
-    refused = Signal(str)
+    refused = Signal(object)  # the AuthError: refused (401, 403) or no token at the moment
     resync = Signal()
 
     def __init__(self, client: TechClient, after: int, *, wait_seconds: float, parent: QObject | None = None) -> None:
@@ -107,7 +107,9 @@ class ChangeFeed(QObject):
         relay = self._relay
         while not self._stop.is_set():
             try:
-                batch = self._client.changes(after, wait=self._wait)
+                # While failing, ask without waiting: a long poll to a backend that is back would
+                # hold the news that it answers again for the whole wait.
+                batch = self._client.changes(after, wait=0.0 if failing else self._wait)
                 if self._stop.is_set():
                     return
                 if batch.changes:
@@ -118,7 +120,9 @@ class ChangeFeed(QObject):
                     self._send(relay.restored)
                 delay = RETRY_FIRST_SECONDS
             except AuthError as exc:
-                self._send(relay.refused, exc.reason)
+                # Technician mode signs in again (with a new token, if there is one) and starts
+                # a new feed; this one waits to be stopped.
+                self._send(relay.refused, exc)
                 self._stop.wait(5.0)
             except ConnectorError as exc:
                 if is_connection_problem(exc):

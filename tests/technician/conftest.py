@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -132,7 +132,9 @@ class TechWindows:
         self.tmp_path = tmp_path
         self.windows: list[TechWindow] = []
 
-    def session(self, server_url: str, token: str, *, connector: Any = None) -> TechSession:
+    def session(
+        self, server_url: str, token: str, *, connector: Any = None, credentials: Callable[[], str | None] | None = None
+    ) -> TechSession:
         settings = TechSettings(long_poll_seconds=3.0, poll_seconds=2.0)
         read_state = ReadState(self.tmp_path / f"read-{len(self.windows)}.json", now=0.0)
 
@@ -141,13 +143,25 @@ class TechWindows:
                 return connector()
             return BuiltinConnector(server_url, token=token, connect_timeout=2.0, read_timeout=20.0)
 
-        return TechSession(lambda: TechClient(connector_factory), settings, read_state=read_state)
+        return TechSession(
+            lambda: TechClient(connector_factory), settings, read_state=read_state, credentials=credentials
+        )
 
     def __call__(
-        self, server: ServerProcess, token: str | None = None, *, connector: Any = None, sign_in: bool = True
+        self,
+        server: ServerProcess,
+        token: str | None = None,
+        *,
+        connector: Any = None,
+        credentials: Callable[[], str | None] | None = None,
+        sign_in: bool = True,
     ) -> TechWindow:
         token = token if token is not None else server.token("technician")
-        window = TechWindow(self.session(server.url, token, connector=connector), server=server.url, tray=False)
+        session = self.session(server.url, token, connector=connector, credentials=credentials)
+        return self.show(TechWindow(session, server=server.url, tray=False), sign_in=sign_in)
+
+    def show(self, window: TechWindow, *, sign_in: bool = True) -> TechWindow:
+        """Show ``window`` (made here or by ``technician.cli.build_window``), signed in unless told."""
         self.qtbot.addWidget(window)
         window.resize(1600, 900)
         window.show()

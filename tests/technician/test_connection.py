@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
+import html
+import re
+import shlex
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from pytestqt.qtbot import QtBot
 
 from agent.bundle import ReportBundle
+from agent.cli import build_parser, cmd_login
+from agent.config import load_config
 from agent.connectors.base import Capability, Connector, ProgressCallback, TicketDetail, TicketFilter, TicketPage
 from agent.connectors.builtin import BuiltinConnector
 from agent.schema import Ticket
-from technician.model import Column
+from technician.cli import build_window
+from technician.model import Column, login_command
 from technician.window import TechWindow
 from tests.fixtures.server import ServerProcess, free_port
-from tests.technician.conftest import ReportSender, TechWindows, crafted_sysinfo, numbers, open_in_viewer
+from tests.technician.conftest import (
+    ReportSender,
+    TechWindows,
+    crafted_sysinfo,
+    numbers,
+    open_in_viewer,
+    wait_loaded,
+)
 
 
 def is_online(window: TechWindow) -> bool:
@@ -59,7 +73,7 @@ def test_sign_in_explains_a_missing_or_refused_token(
     assert failed.args[0] == "no-token"
     assert missing.stack.currentWidget() is missing.signin
     assert "No technician token" in missing.signin.headline.text()
-    assert "showdesk login --role technician" in missing.signin.detail.text()
+    assert_login_command_parses(suggested_command(missing.signin.detail.text()), server_process.url)
     assert missing.signin.retry_button.isEnabled()
 
     refused = tech_windows(server_process, token="sdk_not-a-real-token", sign_in=False)
@@ -73,6 +87,131 @@ def test_sign_in_explains_a_missing_or_refused_token(
         submitter.start()
     assert failed.args[0] == "refused"
     assert "submitter token" in submitter.signin.detail.text()
+
+
+def suggested_command(rich_text: str) -> str:
+    """The ``showdesk login`` command a piece of the window's text tells the person to type."""
+    plain = html.unescape(re.sub(r"<[^>]+>", " ", rich_text))
+    found = re.search(r"showdesk login \S+ --role \S+", plain)
+    assert found is not None, f"no showdesk login command in {plain!r}"
+    return found.group(0)
+
+
+def assert_login_command_parses(command: str, url: str) -> None:
+    """``command`` is accepted by the real command line and stores a technician token for ``url``."""
+    program, *arguments = shlex.split(command)
+    assert program == "showdesk"
+    args = build_parser().parse_args(arguments)
+    assert args.handler is cmd_login
+    assert (args.url, args.role) == (url, "technician")
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8765", "https://helpdesk.example.org/showdesk", "https://h.example.org/a?b=1&c=d e"]
+)
+def test_the_suggested_login_command_is_what_the_command_line_accepts(url: str) -> None:
+    assert_login_command_parses(login_command(url), url)
+
+
+def test_a_restarted_local_server_s_new_hand_over_token_signs_in_again_by_itself(
+    qtbot: QtBot, server_process: ServerProcess, reporter: ReportSender, tech_windows: TechWindows
+) -> None:
+    """As run by `showdesk tech` against the local server: the token comes from its hand-over file."""
+    before = reporter.send(description="before the restart")
+    config = load_config({"backend.url": server_process.url})
+    window = tech_windows.show(build_window(config, tray=False))
+    assert numbers(window) == [before.number]
+    first_token = server_process.handover()["tokens"]["technician"]
+
+    server_process.stop()  # a clean stop: the hand-over file goes, its tokens are revoked
+    assert not server_process.handover_path.exists()
+    # Whether the outage reads as "cannot be reached" or as "no token at the moment" depends on
+    # what the connector can tell; either way the queue stays on screen and no action is asked.
+    qtbot.waitUntil(window.banner.isVisible, timeout=15_000)
+    assert window.stack.currentWidget() is window.tabs
+    banner = window.banner.text()
+    assert "cannot be reached" in banner or "signing in again by itself" in banner.lower(), banner
+    if "showdesk login" in banner:
+        assert_login_command_parses(suggested_command(banner), server_process.url)
+
+    server_process.start()
+    assert server_process.handover()["tokens"]["technician"] != first_token
+    qtbot.waitUntil(lambda: window.session.caller is not None and not window.banner.isVisible(), timeout=15_000)
+    assert window.stack.currentWidget() is window.tabs
+    assert window.session.online
+    with qtbot.waitSignal(window.session.new_tickets, timeout=15_000):
+        after = reporter.send(description="after the restart")
+    qtbot.waitUntil(lambda: numbers(window) == [after.number, before.number])
+    # It signed in with the new token: the old one is refused for good.
+    refused = requests.get(f"{server_process.api}/whoami", headers=server_process.auth(first_token), timeout=10)
+    assert refused.status_code == 401
+
+
+def test_a_revoked_token_with_no_replacement_shows_sign_in_once_and_signs_in_when_a_new_one_is_stored(
+    qtbot: QtBot, server_process: ServerProcess, tech_windows: TechWindows
+) -> None:
+    stored = {"token": server_process.token("technician", name="revoked-tech")}
+    asked = {"count": 0}
+
+    def credentials() -> str | None:
+        asked["count"] += 1
+        return stored["token"]
+
+    window = tech_windows(
+        server_process,
+        connector=lambda: BuiltinConnector(server_process.url, token=lambda: stored["token"], connect_timeout=2.0),
+        credentials=credentials,
+    )
+    attempts: list[None] = []
+    window.session.signing_in.connect(lambda: attempts.append(None))
+
+    with qtbot.waitSignal(window.session.sign_in_failed, timeout=15_000) as failed:
+        server_process.cli("token", "revoke", "revoked-tech")  # the changes feed hears 401 at its next call
+    assert failed.args[0] == "refused"
+    assert window.stack.currentWidget() is window.signin
+    assert "refused" in window.signin.headline.text()
+    assert "signs in by itself" in window.signin.detail.text()
+    assert_login_command_parses(suggested_command(window.signin.detail.text()), server_process.url)
+
+    # The credentials are asked again and again, but the refused token is not tried again.
+    asked_at_refusal = asked["count"]
+    qtbot.waitUntil(lambda: asked["count"] >= asked_at_refusal + 2, timeout=10_000)
+    assert attempts == []
+    assert window.session.caller is None
+    assert window.stack.currentWidget() is window.signin
+
+    # A new token stored (as `showdesk login` does) while the sign-in screen shows: signed in by itself.
+    with qtbot.waitSignal(window.session.signed_in, timeout=15_000):
+        stored["token"] = server_process.token("technician")
+    assert attempts == [None]
+    assert window.stack.currentWidget() is window.tabs
+
+
+def test_a_refused_token_signs_in_again_with_the_new_one_the_credentials_give_keeping_the_queue(
+    qtbot: QtBot, server_process: ServerProcess, reporter: ReportSender, tech_windows: TechWindows
+) -> None:
+    """A connector holding the token it was made with (not looking it up each call), refused after
+    the credentials changed: technician mode asks them again and signs in with the new token."""
+    before = reporter.send()
+    stored = {"token": server_process.token("technician", name="replaced-tech")}
+
+    def connector() -> BuiltinConnector:
+        return BuiltinConnector(server_process.url, token=stored["token"], connect_timeout=2.0)
+
+    window = tech_windows(server_process, connector=connector, credentials=lambda: stored["token"])
+    shown: list[object] = []
+    window.stack.currentChanged.connect(lambda _index: shown.append(window.stack.currentWidget()))
+    failures: list[str] = []
+    window.session.sign_in_failed.connect(lambda kind, _message: failures.append(kind))
+
+    stored["token"] = server_process.token("technician")
+    with qtbot.waitSignal(window.session.signed_in, timeout=15_000):
+        server_process.cli("token", "revoke", "replaced-tech")  # the changes feed hears 401 at its next call
+    assert shown == [] and failures == []  # never sent to the sign-in screen
+    wait_loaded(qtbot, window)
+    with qtbot.waitSignal(window.session.new_tickets, timeout=15_000):
+        after = reporter.send()
+    qtbot.waitUntil(lambda: numbers(window) == [after.number, before.number])
 
 
 def test_sign_in_waits_for_an_unreachable_server_and_retries(
