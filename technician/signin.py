@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from technician.model import login_command
@@ -47,6 +47,7 @@ class SignInScreen(QWidget):
         self.detail.setWordWrap(True)
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.detail.setTextFormat(Qt.TextFormat.RichText)
+        self.detail.installEventFilter(self)
         self.countdown = QLabel()
         self.countdown.setStyleSheet("color: palette(dark);")
         self.retry_button = QPushButton("Try again")
@@ -98,7 +99,7 @@ class SignInScreen(QWidget):
             detail = (
                 f"Store one in the OS keyring with {command} in a terminal (the server's administrator makes "
                 "technician tokens with <code>showdesk server token create --role technician</code>); "
-                f"{then}. A ShowDesk server on this machine hands its token over by itself while it runs: "
+                f"{then}.<br><br>A ShowDesk server on this machine hands its token over while it runs: "
                 "if it is stopped, start it."
             )
         elif kind == "refused":
@@ -115,6 +116,7 @@ class SignInScreen(QWidget):
             detail = _escape(message)
         self.headline.setText(headline)
         self.detail.setText(detail)
+        self._fit_detail()
         if kind == "unreachable":
             self._remaining = AUTO_RETRY_SECONDS
             self._show_countdown()
@@ -123,6 +125,18 @@ class SignInScreen(QWidget):
             self._tick.stop()
             self.countdown.clear()
         self.retry_button.setFocus()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if watched is self.detail and event.type() == QEvent.Type.Resize:
+            self._fit_detail()
+        return super().eventFilter(watched, event)
+
+    def _fit_detail(self) -> None:
+        # A word-wrapped label inside the centred card is laid out at its one-line height (the
+        # nested layouts do not ask it for its height at the card's width): the longer hints
+        # were cut off. Its height at the width it has now is its minimum, again at each new
+        # width (a new height does not change the width, so this settles at once).
+        self.detail.setMinimumHeight(self.detail.heightForWidth(max(1, self.detail.width())))
 
     def login_command(self) -> str:
         """The command, as typed in a terminal, that stores a technician token for this server."""

@@ -74,6 +74,8 @@ def test_sign_in_explains_a_missing_or_refused_token(
     assert missing.stack.currentWidget() is missing.signin
     assert "No technician token" in missing.signin.headline.text()
     assert_login_command_parses(suggested_command(missing.signin.detail.text()), server_process.url)
+    detail = missing.signin.detail
+    assert detail.height() >= detail.heightForWidth(detail.width())  # the whole hint shows, none cut off
     assert missing.signin.retry_button.isEnabled()
 
     refused = tech_windows(server_process, token="sdk_not-a-real-token", sign_in=False)
