@@ -202,7 +202,7 @@ def _backend_from_table(name: str, table: Mapping[str, Any]) -> BackendConfig:
         if secret_key in table:
             raise ConfigError(
                 f"{where} has {secret_key!r}: secrets never go in a file; "
-                "use `showdesk login` (OS keyring) or SHOWDESK_TOKEN",
+                "use `showdesk login URL` (OS keyring) or SHOWDESK_TOKEN",
                 secret_key,
             )
     proxy = _proxy(table.get("proxy"), where)

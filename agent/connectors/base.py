@@ -105,7 +105,7 @@ def secret_from(source: TokenSource, *, system: str, what: str = "token") -> str
     secret = source() if callable(source) else source
     if not secret:
         raise AuthError(
-            f"no {what} for {system}; store one with `showdesk login` or set SHOWDESK_TOKEN", system=system
+            f"no {what} for {system}; store one with `showdesk login URL` or set SHOWDESK_TOKEN", system=system
         )
     return secret
 

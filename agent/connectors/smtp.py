@@ -325,7 +325,7 @@ def create(backend: BackendConfig, *, role: str = "submitter") -> SMTPConnector:
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise ConfigError(f"{options.where} url must look like smtp://mail.example.org:587 or smtps://…:465")
     if parts.password:
-        raise ConfigError(f"{options.where} url must not carry a password; use `showdesk login` or SHOWDESK_TOKEN")
+        raise ConfigError(f"{options.where} url must not carry a password; use `showdesk login URL` or SHOWDESK_TOKEN")
     default_security = "tls" if parts.scheme == "smtps" else "starttls"
     security = options.text("security", default_security)
     if security not in SECURITY_CHOICES:

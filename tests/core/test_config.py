@@ -132,7 +132,7 @@ def test_check_file_names_the_line_of_each_mistake_and_explains_it(tmp_path: Pat
         f"{config}:11: sysinfo.exclude must be list, got 'processes': write a list in brackets, like "
         '["processes"] (default [])',
         f"{config}:16: unknown key 'serverr.port' (did you mean 'server.port'?)",
-        f"{config}:14: [backends.rt] has 'token': secrets never go in a file; use `showdesk login` (OS keyring) "
+        f"{config}:14: [backends.rt] has 'token': secrets never go in a file; use `showdesk login URL` (OS keyring) "
         "or SHOWDESK_TOKEN",
     ]
 
