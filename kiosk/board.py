@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from agent.connectors.base import Connector, QueueBoard
+from agent.connectors.base import AuthError, Connector, QueueBoard
 from agent.schema import BoardEntry
 from kiosk.widgets import fill, make_label, set_role
 from shared_qt.workers import BackgroundRunner
@@ -41,6 +41,49 @@ def fetch_board(connector: Connector, site: str) -> QueueBoard:
 
 
 BoardSource = Callable[[], QueueBoard]
+
+
+class BoardReader:
+    """The board's source: the site's queue read with the board's token, on the local setup with the technician one.
+
+    A deployed board holds a submitter token of its site, which may show that site's board. The
+    local setup (``scripts/run``) has only the tokens the built-in server on this machine hands
+    over, and its submitter token belongs to no site: the server refuses it every board (403),
+    and the TV stayed empty. The hand-over technician token may show every board; whoever can
+    read the one token can read the other, so reading with it gives the board nothing its user
+    did not already have, and names are masked on screen either way. ``technician`` is given
+    only for a server on this machine: elsewhere a refusal stays a refusal.
+    """
+
+    def __init__(self, site: str, connector: Connector, technician: Callable[[], Connector] | None = None) -> None:
+        self.site = site
+        self._connector = connector
+        self._make_technician = technician
+        self._technician: Connector | None = None
+        self.role = "submitter"
+
+    def __call__(self) -> QueueBoard:
+        if self.role == "technician" and self._technician is not None:
+            return fetch_board(self._technician, self.site)
+        try:
+            return fetch_board(self._connector, self.site)
+        except AuthError as refused:
+            if refused.status != 403 or self._make_technician is None:
+                raise
+            if self._technician is None:
+                self._technician = self._make_technician()
+            try:
+                board = fetch_board(self._technician, self.site)
+            except AuthError:
+                raise refused from None  # the first refusal says what to fix
+            log.info("the board's token may not show %r; reading it with this machine's technician token", self.site)
+            self.role = "technician"
+            return board
+
+    def close(self) -> None:
+        self._connector.close()
+        if self._technician is not None:
+            self._technician.close()
 
 
 class BoardWindow(QWidget):

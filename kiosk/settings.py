@@ -122,9 +122,15 @@ _DEFAULT_WELCOME_MESSAGE: Final[str] = QT_TRANSLATE_NOOP(
 )
 
 
+# The queue an unconfigured kiosk's walk-ups join. The server refuses a walk-up without a site,
+# and the board shows one site's queue: without a default, the kiosk of `scripts/run` could send
+# nothing and its board would have nothing to show.
+DEFAULT_SITE: Final = "Tech Bar"
+
+
 @dataclass(frozen=True)
 class KioskSettings:
-    site: str = ""
+    site: str = DEFAULT_SITE
     kiosk_id: str = "kiosk"
     logo: Path | None = None
     colours: Colours = field(default_factory=Colours)
@@ -145,6 +151,9 @@ class KioskSettings:
     screen: int = 0
     backend: str = ""
     admin_pin_hash: str = ""
+    # Full screen without an admin PIN cannot be left from the screen; started from a terminal,
+    # the kiosk refuses that unless told it is meant (a dedicated machine stopped from elsewhere).
+    allow_no_exit: bool = False
     badge_max_key_interval_ms: int = 50
     badge_min_length: int = 4
 
@@ -279,7 +288,7 @@ _KNOWN_KEYS: Final = frozenset(
     {
         "site", "kiosk_id", "logo", "colors", "colours", "theme", "language", "languages", "texts",
         "categories", "articles", "allowed_apps", "guest_allowed", "idle_seconds", "countdown_seconds",
-        "done_seconds", "description_max_chars", "screen", "backend", "admin_pin_hash",
+        "done_seconds", "description_max_chars", "screen", "backend", "admin_pin_hash", "allow_no_exit",
         "badge_max_key_interval_ms", "badge_min_length",
     }
 )
@@ -342,7 +351,7 @@ def parse_settings(table: Mapping[str, Any], *, base_dir: Path | None = None) ->
             reader.problem(problem)
             pin_hash = ""
     settings = KioskSettings(
-        site=reader.string("site", ""),
+        site=reader.string("site", DEFAULT_SITE) or DEFAULT_SITE,
         kiosk_id=reader.string("kiosk_id", "kiosk", pattern=_ID_RE, hint="must be letters, digits, . _ - (≤ 64)")
         or "kiosk",
         logo=logo,
@@ -361,6 +370,7 @@ def parse_settings(table: Mapping[str, Any], *, base_dir: Path | None = None) ->
         screen=screen,
         backend=reader.string("backend", ""),
         admin_pin_hash=pin_hash,
+        allow_no_exit=reader.boolean("allow_no_exit", False),
         badge_max_key_interval_ms=int(reader.number("badge_max_key_interval_ms", 50, 5, 500)),
         badge_min_length=int(reader.number("badge_min_length", 4, 2, 64)),
         **texts,

@@ -11,20 +11,24 @@ import requests
 from pytestqt.qtbot import QtBot
 
 from agent.bundle import build_bundle
+from agent.config import load_config
+from agent.connectors import AuthError, make_connector
 from agent.connectors.builtin import BuiltinConnector
 from agent.schema import BoardEntry, QueueBoard, Report, Reporter, Source
-from kiosk.board import BoardWindow, fetch_board, masked
+from kiosk.board import BoardReader, BoardWindow, fetch_board, masked
+from kiosk.cli import board_reader
+from kiosk.settings import KioskSettings
 from tests.fixtures.server import ServerProcess
 
 SITE = "HQ Tech Bar"
 
 
-def walk_up(connector: BuiltinConnector, name: str) -> str:
+def walk_up(connector: BuiltinConnector, name: str, site: str = SITE) -> str:
     report = Report(
         id=uuid.uuid4(),
         reporter=Reporter(name=name),
         category="Laptop",
-        source=Source(kind="kiosk", id="hq-bar-1", site=SITE),
+        source=Source(kind="kiosk", id="hq-bar-1", site=site),
         walk_up=True,
     )
     return connector.submit(build_bundle(report)).number
@@ -93,3 +97,34 @@ def test_the_board_follows_the_queue_live(
     assert board.status_label.text() == "The queue cannot be updated right now."
     assert shown(board.waiting_cells) == [(second, "Grace H.")]  # the last good answer stays
     board.shutdown()
+
+
+def test_out_of_the_box_the_local_board_shows_what_the_kiosk_promised(
+    qtbot: QtBot, server_process: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As scripts/run has it: no configuration, no stored token, only the local server's hand-over file.
+    monkeypatch.setenv("SHOWDESK_URL", server_process.url)
+    settings = KioskSettings()
+    backend = load_config().backend(None)
+    with make_connector(backend) as kiosk:
+        assert isinstance(kiosk, BuiltinConnector)
+        number = walk_up(kiosk, "Ada Lovelace", site=settings.site)
+    reader = board_reader(settings.site, backend)
+    board = BoardWindow(settings.site, reader, refresh_ms=60_000)
+    qtbot.addWidget(board)
+    board.start()
+    qtbot.waitUntil(lambda: board.board is not None or not board.reachable, timeout=10_000)
+    assert board.reachable, board.status_label.text()
+    assert [(n.text(), m.text()) for n, m in board.waiting_cells[:1]] == [(number, "Ada L.")]
+    assert reader.role == "technician"  # the hand-over submitter token belongs to no site
+    board.shutdown()
+    reader.close()
+
+
+def test_away_from_this_machine_a_refused_board_stays_refused(server_process: ServerProcess) -> None:
+    other_site = BuiltinConnector(server_process.url, token=server_process.token("submitter", site="Elsewhere"))
+    reader = BoardReader(SITE, other_site)  # no technician stand-in: not the local setup
+    with pytest.raises(AuthError) as refused:
+        reader()
+    assert refused.value.status == 403 and reader.role == "submitter"
+    reader.close()
