@@ -108,7 +108,9 @@ def check_local_server(url: str, *, system: str) -> None:
     if not is_listening(url):
         raise LocalServerDownError(url, handover, system=system)
     raise LocalServerNoTokenError(
-        f"no token for {system}; store one with `showdesk login` or set SHOWDESK_TOKEN", handover, system=system
+        f"no token for {system}; store one with `showdesk login {url}` or set SHOWDESK_TOKEN",
+        handover,
+        system=system,
     )
 
 
