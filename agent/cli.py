@@ -459,6 +459,10 @@ def cmd_config(args: argparse.Namespace) -> Exit:
     if action == "check":
         paths = [Path(args.file)] if args.file else None
         return _config_check(paths)
+    if not args.json:
+        # The files come first, before loading: a broken file still shows where it lives (and
+        # a person who wants to create the user file learns the path even when it does not exist yet).
+        _print_config_files()
     config = load_config()
     if args.json:
         _print_json({key: {"value": v.value, "source": v.source} for key, v in config.values.items()})
@@ -470,6 +474,16 @@ def cmd_config(args: argparse.Namespace) -> Exit:
         backend = config.backend(name)
         print(f"backends.{name}  type={backend.type} url={backend.url}")
     return Exit.OK
+
+
+def _print_config_files() -> None:
+    from agent.config import config_file_locations
+
+    for location in config_file_locations():
+        state = "in use" if location.exists else "does not exist; the layer is empty"
+        moved = f", set by {location.chosen_by}" if location.chosen_by else ""
+        print(f"{location.layer} file: {location.path}  ({state}{moved})")
+    print()
 
 
 def _config_check(paths: list[Path] | None) -> Exit:

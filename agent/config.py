@@ -256,6 +256,31 @@ def user_config_path() -> Path:
     return platformdirs.user_config_path(APP_NAME, appauthor=False) / "config.toml"
 
 
+@dataclass(frozen=True)
+class ConfigFileLocation:
+    """Where one configuration layer is read from, and why there (for `showdesk config show`)."""
+
+    layer: str  # "machine" or "user"
+    path: Path
+    chosen_by: str | None  # the environment variable that moved it, or None for the OS default
+
+    @property
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+
+def config_file_locations() -> list[ConfigFileLocation]:
+    """The machine-wide and the user file, in the order they are layered (later wins)."""
+
+    def moved_by(variable: str) -> str | None:
+        return variable if os.environ.get(variable) else None
+
+    return [
+        ConfigFileLocation("machine", machine_config_path(), moved_by("SHOWDESK_MACHINE_CONFIG")),
+        ConfigFileLocation("user", user_config_path(), moved_by("SHOWDESK_CONFIG")),
+    ]
+
+
 def read_toml(path: Path) -> dict[str, Any]:
     try:
         stream = path.open("rb")

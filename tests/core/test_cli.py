@@ -74,6 +74,31 @@ def test_config_show_tells_where_each_value_came_from(tmp_path: Path) -> None:
     assert shown["backend.url"] == {"value": "http://x:1", "source": "environment SHOWDESK_URL"}
 
 
+def test_config_show_names_the_user_file_even_before_it_exists(tmp_path: Path) -> None:
+    user = tmp_path / "not-yet" / "config.toml"
+    machine = tmp_path / "machine.toml"
+    result = showdesk("config", "show", env={"SHOWDESK_CONFIG": str(user), "SHOWDESK_MACHINE_CONFIG": str(machine)})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert f"user file: {user}  (does not exist; the layer is empty, set by SHOWDESK_CONFIG)" in lines
+    assert f"machine file: {machine}  (does not exist; the layer is empty, set by SHOWDESK_MACHINE_CONFIG)" in lines
+
+    user.parent.mkdir()
+    user.write_text("[server]\nport = 9124\n")
+    lines = showdesk("config", "show", env={"SHOWDESK_CONFIG": str(user)}).stdout.splitlines()
+    assert f"user file: {user}  (in use, set by SHOWDESK_CONFIG)" in lines
+    assert any(line.startswith("server.port") and line.endswith(f"({user})") for line in lines)
+
+
+def test_config_show_of_a_broken_user_file_still_says_where_it_is(tmp_path: Path) -> None:
+    user = tmp_path / "broken.toml"
+    user.write_text("[server\n")
+    result = showdesk("config", "show", env={"SHOWDESK_CONFIG": str(user)})
+    assert result.returncode == 5
+    assert f"user file: {user}  (in use, set by SHOWDESK_CONFIG)" in result.stdout.splitlines()
+    assert "not valid TOML" in result.stderr
+
+
 def test_config_check_names_each_mistake(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[server]\nport = "x"\n[bogus]\nkey = 1\n')
