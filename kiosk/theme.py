@@ -160,4 +160,28 @@ QScrollBar::add-line, QScrollBar::sub-line {{ width: 0; height: 0; border: none;
 QScrollBar::add-page, QScrollBar::sub-page {{ background: none; }}
 QLabel[role="more"] {{ color: {c.muted}; font-weight: bold; }}
 QLabel[role="thumb"] {{ background: {c.surface}; border: 2px solid {c.muted}; border-radius: 8px; }}
+QFrame#OnScreenKeyboard {{ background: {c.background}; border-top: 3px solid {c.muted}; }}
+QPushButton[role="key"], QPushButton[role="key-action"], QPushButton[role="key-done"] {{
+    font-size: {BUTTON_PT}pt;
+    min-height: {MIN_TARGET_PX}px;
+    min-width: {MIN_TARGET_PX}px;
+    padding: 0;
+    border: 2px solid {c.muted};
+    border-radius: 10px;
+    background: {c.surface};
+    color: {c.text};
+}}
+QPushButton[role="key-action"] {{ font-weight: bold; }}
+QPushButton[role="key-done"] {{
+    background: {c.primary};
+    color: {c.on_primary};
+    border-color: {c.primary};
+    font-weight: bold;
+}}
+QPushButton[role="key"]:pressed, QPushButton[role="key-action"]:pressed, QPushButton[role="key-action"]:checked {{
+    background: {c.primary};
+    color: {c.on_primary};
+    border-color: {c.primary};
+}}
+QPushButton[role="key-done"]:pressed {{ background: {c.on_primary}; color: {c.primary}; }}
 """

@@ -23,6 +23,7 @@ from kiosk.flow import ORDER, KioskFlow, Stage
 from kiosk.i18n import Translations
 from kiosk.idle import IdleOverlay, IdleWatcher
 from kiosk.image_source import ImageSource
+from kiosk.keyboard import dock_keyboard
 from kiosk.screens.done import DoneScreen
 from kiosk.screens.review import EditorFactory, ReviewScreen
 from kiosk.screens.send import SendScreen
@@ -105,6 +106,7 @@ class KioskWindow(QWidget):
         # The window's size is the screen's; content never sets a minimum size on it.
         layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
         layout.addWidget(self.stack)
+        self.keyboard = dock_keyboard(self, layout, self.stack)  # opens itself on a text field's focus
         self.welcome = WelcomeScreen(settings)
         self.who = WhoScreen(settings, self.session)
         self.what = WhatScreen(settings, self.session)
