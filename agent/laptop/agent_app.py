@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -28,7 +29,14 @@ from agent.laptop.report_draft import default_contact
 from agent.laptop.report_window import ReportWindow, SysinfoCollector
 from agent.laptop.screens import bring_forward
 from agent.laptop.settings_dialog import SettingsDialog
-from agent.laptop.settings_store import AgentSettings, SettingsError, load_agent_settings, migrate_agent_proxy
+from agent.laptop.settings_store import (
+    AgentSettings,
+    SettingsError,
+    load_agent_settings,
+    load_remembered_contact,
+    migrate_agent_proxy,
+    remember_contact,
+)
 from agent.laptop.step_recorder import ClickListener, ClickListenerFactory, StepRecorder
 from agent.laptop.submission import Submission
 from agent.laptop.tray import AgentTray
@@ -55,6 +63,7 @@ class AgentServices:
     click_listener: ClickListenerFactory | None = None  # None: XRecord where X11 allows it
     global_hotkey: bool = True  # take settings.hotkey as a global shortcut where the desktop allows one
     sender_idle_seconds: float = 60.0
+    contact_file: Path | None = None  # where the last sent name and e-mail are kept (None: the user data dir)
     quit_application: bool = True  # Quit ends the Qt application (tests keep theirs running)
 
 
@@ -238,13 +247,22 @@ class AgentApp(QObject):
         window = ReportWindow(
             submission,
             categories=self.settings.categories,
-            contact=default_contact(self.settings.email_domain),
+            contact=default_contact(self.settings.email_domain, load_remembered_contact(self.services.contact_file)),
             collect_sysinfo=self.services.collect_sysinfo,
         )
         window.capture_requested.connect(lambda mode, delay: self.start_report(as_mode(mode), delay=delay))
+        window.sent.connect(lambda _report_id, w=window: self._remember_contact(w))
         window.closed.connect(lambda w=window: self._report_closed(w))
         self.report_window = window
         return window
+
+    def _remember_contact(self, window: ReportWindow) -> None:
+        """The name and e-mail of a queued report prefill the next one (what was sent, not what is typed now)."""
+        form = window.draft.form
+        try:
+            remember_contact(form.name, form.email, self.services.contact_file)
+        except SettingsError as exc:
+            log.warning("the name and e-mail will not be prefilled next time: %s", exc)
 
     def _report_closed(self, window: ReportWindow) -> None:
         if self.report_window is window:

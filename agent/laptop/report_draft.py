@@ -32,6 +32,7 @@ from agent.steps import EditableStep, freeze_step
 from agent.sysinfo import without_groups
 
 _SHORT: Final = MAX_SHORT_TEXT_CHARS
+MAX_EMAIL_CHARS: Final = 254  # RFC 5321's limit on a whole address
 
 
 class DraftError(ValueError):
@@ -117,31 +118,43 @@ def freeze(draft: ReportDraft, source: Source | None = None) -> ReportBundle:
 
 
 # ---------------------------------------------------------------- who is reporting
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return ""
+
+
 def os_user_full_name() -> str:
-    """The person's name as the operating system knows it, or their login name."""
+    """The person's full name as the operating system knows it, or "" when it knows none.
+
+    The login name is no name to greet anyone with ("root", "jdoe"): an account whose full-name
+    field is empty or just repeats the login gives an empty field the person fills in once.
+    """
+    login = _login_name()
+    if not login or sys.platform == "win32":
+        return ""
     try:
-        login = getpass.getuser()
-    except (OSError, KeyError):
-        login = ""
-    if sys.platform != "win32":
-        try:
-            import pwd
+        import pwd
 
-            gecos = pwd.getpwnam(login).pw_gecos if login else ""
-        except (KeyError, ImportError):
-            gecos = ""
-        full = gecos.split(",", 1)[0].strip()
-        if full:
-            return full[:_SHORT]
-    return login[:_SHORT]
+        gecos = pwd.getpwnam(login).pw_gecos
+    except (KeyError, ImportError):
+        return ""
+    full = gecos.split(",", 1)[0].strip()
+    if not full or full.casefold() == login.casefold():
+        return ""
+    return full[:_SHORT]
 
 
-def default_contact(email_domain: str = "") -> tuple[str, str]:
-    """(name, e-mail) prefilled from the OS user; the e-mail only when a domain is configured."""
-    name = os_user_full_name()
-    try:
-        login = getpass.getuser()
-    except (OSError, KeyError):
-        login = ""
+def default_contact(email_domain: str = "", remembered: tuple[str, str] | None = None) -> tuple[str, str]:
+    """(name, e-mail) to prefill: what the person sent last time when known, else from the OS user.
+
+    ``remembered`` wins as a whole, empty fields included: a person who cleared the e-mail on
+    purpose does not want it filled in again. The e-mail from the OS only with a configured domain.
+    """
+    if remembered is not None:
+        name, email = remembered
+        return name[:_SHORT], email[:MAX_EMAIL_CHARS]
+    login = _login_name()
     email = f"{login}@{email_domain}" if email_domain and login else ""
-    return name, email
+    return os_user_full_name(), email

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from agent.laptop.capture_service import Captured
-from agent.laptop.report_draft import DraftError, ReportDraft, ReportForm
+from agent.laptop.report_draft import MAX_EMAIL_CHARS, DraftError, ReportDraft, ReportForm
 from agent.laptop.submission import Submission
 from agent.laptop.sysinfo_preview import SysinfoPreview
 from agent.markup import MarkupError
@@ -168,9 +168,10 @@ class ReportWindow(QWidget):
         self.name_edit = QLineEdit(contact[0])
         self.name_edit.setObjectName("name")
         self.name_edit.setMaxLength(MAX_SHORT_TEXT_CHARS)
+        self.name_edit.setPlaceholderText("optional, so the help desk knows who you are")
         self.email_edit = QLineEdit(contact[1])
         self.email_edit.setObjectName("email")
-        self.email_edit.setMaxLength(254)
+        self.email_edit.setMaxLength(MAX_EMAIL_CHARS)
         self.email_edit.setPlaceholderText("optional, for a reply")
         form = QFormLayout()
         form.addRow("What went wrong?", self.description_edit)

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import platformdirs
 
 from agent import enrolment
-from agent.config import PROXY_SCHEMES, ConfigError, check_table, load_config, read_toml, user_config_path
+from agent.config import APP_NAME, PROXY_SCHEMES, ConfigError, check_table, load_config, read_toml, user_config_path
 from agent.enrolment import Enrolment, check_url
 from agent.fsutil import atomic_write_bytes
 from agent.laptop.key_combination import DEFAULT_HOTKEY, HotkeyError, parse_hotkey
@@ -188,6 +188,54 @@ def _set_or_drop(table: dict[str, Any], key: str, value: str) -> None:
         table[key] = value
     else:
         table.pop(key, None)
+
+
+# ---------------------------------------------------------------- the contact the person sent last
+CONTACT_FILE_NAME: Final = "last-contact.json"
+_MAX_CONTACT_FILE_BYTES: Final = 4096
+
+
+def remembered_contact_path() -> Path:
+    """Where the name and e-mail of the last queued report are kept.
+
+    Not in the configuration file: that one may be written by hand or pushed by an administrator,
+    and rewriting it after every report would drop its comments; this is the person's own data.
+    """
+    return platformdirs.user_data_path(APP_NAME, appauthor=False) / CONTACT_FILE_NAME
+
+
+def load_remembered_contact(path: Path | None = None) -> tuple[str, str] | None:
+    """(name, e-mail) of the last report this person queued, or None when there is none (or it is unreadable)."""
+    target = path or remembered_contact_path()
+    try:
+        with target.open("rb") as stream:
+            data = json.loads(stream.read(_MAX_CONTACT_FILE_BYTES + 1)[:_MAX_CONTACT_FILE_BYTES])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        # A damaged file costs the person one retyped name, never the report window.
+        return None
+    if not isinstance(data, dict):
+        return None
+    name, email = data.get("name"), data.get("email")
+    if not isinstance(name, str) or not isinstance(email, str):
+        return None
+    return name, email
+
+
+def remember_contact(name: str, email: str, path: Path | None = None) -> Path:
+    """Keep what the person sent as their name and e-mail for their next report (atomically, private).
+
+    Called only once a report is safely queued: a report abandoned or refused at validation
+    leaves the remembered contact as it was. Raises :class:`SettingsError` when it cannot be written.
+    """
+    target = path or remembered_contact_path()
+    data = json.dumps({"name": name.strip(), "email": email.strip()}, ensure_ascii=False).encode("utf-8")
+    try:
+        atomic_write_bytes(target, data, mode=0o600)
+    except OSError as exc:
+        raise SettingsError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    return target
 
 
 # ---------------------------------------------------------------- writing TOML

@@ -54,6 +54,7 @@ class AgentHarness:
             # The shared Xvfb has one keyboard: only the hotkey tests take a global shortcut on it.
             global_hotkey=overrides.pop("global_hotkey", False),
             sender_idle_seconds=0.5,
+            contact_file=overrides.pop("contact_file", self.tmp_path / "last-contact.json"),
             quit_application=False,
             **overrides,
         )

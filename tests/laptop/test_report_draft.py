@@ -87,11 +87,37 @@ def test_a_draft_holds_at_most_the_schema_s_steps() -> None:
         draft.add_steps([step()])
 
 
-def test_the_contact_comes_from_the_os_user() -> None:
-    name, email = default_contact()
-    assert name and email == ""
-    _name, with_domain = default_contact("example.org")
-    assert with_domain.endswith("@example.org")
+class _Account:
+    def __init__(self, gecos: str) -> None:
+        self.pw_gecos = gecos
+
+
+@pytest.mark.parametrize(
+    ("login", "gecos", "expected_name"),
+    [
+        ("ada", "Ada Lovelace,Room 12,,", "Ada Lovelace"),
+        ("root", "root", ""),  # the login repeated is no name: the field stays empty to be filled in once
+        ("jdoe", "", ""),  # no full name known: never the login name
+    ],
+)
+def test_the_contact_comes_from_the_os_user_s_full_name_only(
+    monkeypatch: pytest.MonkeyPatch, login: str, gecos: str, expected_name: str
+) -> None:
+    import getpass
+    import pwd
+
+    monkeypatch.setattr(getpass, "getuser", lambda: login)
+    monkeypatch.setattr(pwd, "getpwnam", lambda name: _Account(gecos) if name == login else None)
+    assert default_contact() == (expected_name, "")
+    assert default_contact("example.org") == (expected_name, f"{login}@example.org")
+
+
+def test_the_contact_sent_last_wins_over_the_os_user_even_when_empty() -> None:
+    assert default_contact("example.org", ("Grace Hopper", "grace@example.org")) == (
+        "Grace Hopper",
+        "grace@example.org",
+    )
+    assert default_contact("example.org", ("Grace Hopper", "")) == ("Grace Hopper", "")
 
 
 @pytest.mark.xvfb
