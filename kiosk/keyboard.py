@@ -203,8 +203,8 @@ class OnScreenKeyboard(QFrame):
         button.setAutoDefault(False)
         button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         button.setMinimumWidth(MIN_TARGET_PX)
-        # Holding a key repeats it, as on a physical keyboard (backspace over a whole word).
-        button.setAutoRepeat(spec.kind in (KeyKind.CHAR, KeyKind.BACKSPACE, KeyKind.SPACE))
+        # Holding backspace clears a word; letters do not repeat (a resting finger would fill the field).
+        button.setAutoRepeat(spec.kind is KeyKind.BACKSPACE)
         button.setAutoRepeatDelay(500)
         role = "key" if spec.kind is KeyKind.CHAR else "key-action"
         if spec.kind is KeyKind.ENTER:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import QPoint, QRect, Qt
-from PySide6.QtWidgets import QApplication, QPushButton, QWidget
+from PySide6.QtWidgets import QAbstractButton, QApplication, QPushButton, QWidget
 from pytestqt.qtbot import QtBot
 
 from kiosk.flow import Stage
 from kiosk.keyboard import KeyKind, Layer
+from kiosk.settings import hash_pin
 from kiosk.theme import MIN_TARGET_PX
 from kiosk.window import KioskWindow
 from tests.kiosk.conftest import WindowFactory, site_settings
@@ -185,3 +188,42 @@ def test_every_key_has_an_accessible_name_on_both_layers(make_window: WindowFact
     assert names["shift"] == "Shift" and names["backspace"] == "Backspace" and names["space"] == "Space"
     assert names["enter"] == "Done" and names["hide"] == "Hide keyboard" and names["layer"] == "Letters"
     assert all(isinstance(button, QPushButton) and not button.focusPolicy().value for _s, button in keyboard.keys)
+
+
+def test_text_on_a_marked_up_picture_is_typed_with_the_keys(make_window: WindowFactory, qtbot: QtBot) -> None:
+    window = make_window()
+    on_who(qtbot, window)
+    window.session.identify_guest()
+    window.flow.advance()
+    tap(qtbot, window.what.tiles["laptop"])
+    tap(qtbot, window.what.continue_button)
+    tap(qtbot, window.show_screen.photo_button)
+    tap(qtbot, window.show_screen.take_photo_button)
+    qtbot.waitUntil(lambda: len(window.session.steps) == 1)
+    tap(qtbot, window.show_screen.continue_button)
+    qtbot.waitUntil(lambda: window.review.findChild(QAbstractButton, "markup-1") is not None)
+    markup = window.review.findChild(QAbstractButton, "markup-1")
+    assert markup is not None
+    tap(qtbot, markup)
+    editor = window.review.editor
+    assert editor is not None
+    text_tool = editor.findChild(QAbstractButton, "markup-tool-text")
+    assert text_tool is not None
+    tap(qtbot, text_tool)
+    canvas = editor.canvas()
+    qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=canvas.rect().center())
+    entry = canvas.text_entry()
+    qtbot.waitUntil(lambda: entry.hasFocus() and window.keyboard.is_open)
+    assert_field_clear_of_keyboard(window, entry)
+    tap_text(qtbot, window, "Here")
+    with qtbot.waitSignal(editor.changed, timeout=2000):
+        tap(qtbot, window.keyboard.keyboard.key(KeyKind.ENTER))
+    assert [item.text for item in editor.items()] == ["Here"]
+
+
+def test_the_administrator_pin_pad_keeps_its_own_keypad(make_window: WindowFactory, qtbot: QtBot) -> None:
+    window = make_window(replace(site_settings(), admin_pin_hash=hash_pin("2468", iterations=1000)))
+    on_who(qtbot, window)
+    window.admin_overlay.open_pad()
+    qtbot.waitUntil(lambda: window.admin_overlay.pin_edit.hasFocus())
+    assert not window.keyboard.is_open
