@@ -54,8 +54,10 @@ class Figures:
             waits = [
                 float(r[0])
                 for r in conn.execute(
-                    "SELECT called_at - enqueued_at FROM queue_entries WHERE enqueued_at >= ? AND enqueued_at < ? "
-                    "AND called_at IS NOT NULL",
+                    # A visit served without "call next" (the ticket resolved at the desk) waited
+                    # until it was served.
+                    "SELECT coalesce(called_at, served_at) - enqueued_at FROM queue_entries "
+                    "WHERE enqueued_at >= ? AND enqueued_at < ? AND coalesce(called_at, served_at) IS NOT NULL",
                     window,
                 ).fetchall()
             ]

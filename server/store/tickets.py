@@ -24,7 +24,7 @@ from server.store.records import (
     ticket_number,
 )
 from server.store.rows import add_event, get_ticket, now, select_tickets, to_event, to_file, to_ticket
-from server.store.walk_up import enqueue, serve_queue_entry
+from server.store.walk_up import enqueue, open_on_first_action, serve_queue_entry
 
 
 class Tickets:
@@ -119,6 +119,8 @@ class Tickets:
                 (assignee, changed_at, changed_at, ticket.seq),
             )
             add_event(conn, ticket.seq, "assigned", actor, changed_at, {"from": ticket.assignee, "to": assignee})
+            if assignee is not None:
+                open_on_first_action(conn, ticket, actor, changed_at)
             return get_ticket(conn, ticket.id)
 
     def add_note(self, key: str, text: str, *, internal: bool, actor: str) -> EventRow:
@@ -132,6 +134,9 @@ class Tickets:
             )
             kind = "note" if internal else "reply"
             seq = add_event(conn, ticket.seq, kind, actor, written_at, {"text": text}, internal=internal)
+            if not internal:
+                # An internal note is the technicians' own business; a reply is work the person sees.
+                open_on_first_action(conn, ticket, actor, written_at)
         return EventRow(seq, ticket.seq, kind, actor, written_at, internal, {"text": text})
 
     # ------------------------------------------------------------ read

@@ -36,6 +36,18 @@ def serve_queue_entry(conn: sqlite3.Connection, ticket_seq: int, actor: str, at:
     add_event(conn, ticket_seq, "queue", actor, at, {"state": "served", "site": entry["site"]})
 
 
+def open_on_first_action(conn: sqlite3.Connection, ticket: TicketRow, actor: str, at: float) -> None:
+    """A new ticket becomes open when a technician first acts on it (claims, assigns, replies, calls the person).
+
+    Kept in the store, in the action's own transaction, so every client (technician mode, a
+    script, another ticket system's bridge) sees the same status without a second call.
+    """
+    if ticket.status != "new":
+        return
+    conn.execute("UPDATE tickets SET status = 'open' WHERE seq = ?", (ticket.seq,))
+    add_event(conn, ticket.seq, "status", actor, at, {"from": "new", "to": "open"})
+
+
 class WalkUpQueue:
     """The walk-up queues of every site in one database."""
 
@@ -127,9 +139,11 @@ class WalkUpQueue:
             )
             add_event(conn, seq, "queue", actor, called_at, {"state": "called", "site": site})
             ticket = to_ticket(select_tickets(conn, "WHERE seq = ?", (seq,))[0])
-            if ticket.status == "new":
-                conn.execute("UPDATE tickets SET status = 'open' WHERE seq = ?", (seq,))
-                add_event(conn, seq, "status", actor, called_at, {"from": "new", "to": "open"})
+            open_on_first_action(conn, ticket, actor, called_at)
+            # Whoever calls the person serves them: the ticket is theirs from now on.
+            if ticket.assignee != actor:
+                conn.execute("UPDATE tickets SET assignee = ? WHERE seq = ?", (actor, seq))
+                add_event(conn, seq, "assigned", actor, called_at, {"from": ticket.assignee, "to": actor})
             conn.execute(
                 "UPDATE tickets SET updated_at = ?, first_response_at = coalesce(first_response_at, ?) WHERE seq = ?",
                 (called_at, called_at, seq),

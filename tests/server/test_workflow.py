@@ -79,12 +79,77 @@ def test_notes_are_internal_and_replies_reach_the_submitter(server_process: Serv
     assert assign.json()["assignee"] == "tech-dan"
     seen_by_technician = api(server_process, technician, "GET", f"/tickets/{ticket['id']}").json()["timeline"]
     seen_by_submitter = api(server_process, submitter, "GET", f"/tickets/{ticket['id']}").json()["timeline"]
-    assert [e["kind"] for e in seen_by_technician] == ["created", "note", "reply", "assigned"]
-    assert [e["kind"] for e in seen_by_submitter] == ["created", "reply", "assigned"]
+    assert [e["kind"] for e in seen_by_technician] == ["created", "note", "reply", "status", "assigned"]
+    assert [e["kind"] for e in seen_by_submitter] == ["created", "reply", "status", "assigned"]
     assert seen_by_submitter[1]["data"] == {"text": "Please restart the printer"}
     assert all(e["actor"] == "tech-dan" for e in seen_by_technician[1:])
     empty = api(server_process, technician, "POST", f"/tickets/{ticket['id']}/notes", json={"text": ""})
     assert empty.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("action", "body"),
+    [
+        ("assign", {"assignee": "me"}),
+        ("assign", {"assignee": "tech-other"}),
+        ("notes", {"text": "We are on it", "internal": False}),
+    ],
+)
+def test_a_technicians_first_action_opens_a_new_ticket(
+    server_process: ServerProcess, action: str, body: dict[str, Any]
+) -> None:
+    submitter = server_process.token("submitter", name=f"agent-{action}-{len(body)}")
+    technician = server_process.token("technician", name="tech-first")
+    ticket = _ticket(server_process, submitter, 5)
+    note = api(server_process, technician, "POST", f"/tickets/{ticket['id']}/notes", json={"text": "internal only"})
+    assert note.status_code == 201
+    assert api(server_process, technician, "GET", f"/tickets/{ticket['id']}").json()["status"] == "new"
+
+    acted = api(server_process, technician, "POST", f"/tickets/{ticket['id']}/{action}", json=body)
+
+    assert acted.status_code in (200, 201), acted.text
+    detail = api(server_process, technician, "GET", f"/tickets/{ticket['id']}").json()
+    assert detail["status"] == "open"
+    opened = [e for e in detail["timeline"] if e["kind"] == "status"]
+    assert [(e["data"]["from"], e["data"]["to"], e["actor"]) for e in opened] == [("new", "open", "tech-first")]
+    # Once open, further actions leave the status to the technician.
+    api(server_process, technician, "POST", f"/tickets/{ticket['id']}/status", json={"status": "waiting"})
+    api(server_process, technician, "POST", f"/tickets/{ticket['id']}/notes", json={"text": "again", "internal": False})
+    assert api(server_process, technician, "GET", f"/tickets/{ticket['id']}").json()["status"] == "waiting"
+
+
+def test_call_next_assigns_the_caller_and_a_served_visit_counts_in_the_walk_up_wait(
+    server_process: ServerProcess,
+) -> None:
+    kiosk = server_process.token("submitter", name="kiosk-desk", site="desk")
+    technician = server_process.token("technician", name="tech-fay")
+    called = _ticket(server_process, kiosk, 40, site="desk", walk_up=True, reporter_name="Gil Ho", kind="kiosk")
+    served_at_desk = _ticket(server_process, kiosk, 41, site="desk", walk_up=True, reporter_name="Ida Jo", kind="kiosk")
+
+    answer = api(server_process, technician, "POST", "/queue/desk/next").json()
+
+    assert answer["called"]["number"] == called["number"]
+    assert answer["called"]["assignee"] == "tech-fay"
+    assert answer["called"]["status"] == "open"
+    timeline = api(server_process, technician, "GET", f"/tickets/{called['id']}").json()["timeline"]
+    assigned = [e for e in timeline if e["kind"] == "assigned"]
+    assert [(e["data"]["to"], e["actor"]) for e in assigned] == [("tech-fay", "tech-fay")]
+    before = api(server_process, technician, "GET", "/stats").json()["walk_up_wait"]
+    assert before["count"] == 1
+
+    # The second person is helped at the desk and the ticket resolved, without a call.
+    resolved = api(
+        server_process, technician, "POST", f"/tickets/{served_at_desk['id']}/status", json={"status": "resolved"}
+    )
+    assert resolved.status_code == 200
+    assert api(server_process, technician, "GET", f"/tickets/{served_at_desk['id']}/queue").json()["state"] == "served"
+    detail = api(server_process, technician, "GET", f"/tickets/{served_at_desk['id']}").json()
+    # It joined the queue when it was made and was served when it was resolved.
+    waited = datetime.fromisoformat(detail["resolved_at"]) - datetime.fromisoformat(detail["created_at"])
+
+    after = api(server_process, technician, "GET", "/stats").json()["walk_up_wait"]
+    assert after["count"] == 2
+    assert 2 * after["mean_seconds"] - before["mean_seconds"] == pytest.approx(waited.total_seconds(), abs=1e-3)
 
 
 def test_changes_feed_long_poll_wakes_on_a_change(server_process: ServerProcess) -> None:
