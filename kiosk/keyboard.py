@@ -229,7 +229,7 @@ class OnScreenKeyboard(QFrame):
     def _label_and_name(self, spec: KeySpec, multi_line: bool) -> tuple[str, str]:
         if spec.kind is KeyKind.CHAR:
             char = self.shown_char(spec.text)
-            return char, char
+            return char.replace("&", "&&"), char  # a lone & would be a mnemonic marker, not shown
         if spec.kind is KeyKind.SHIFT:
             return "⇧", _tr("Shift")
         if spec.kind is KeyKind.BACKSPACE:

@@ -102,6 +102,7 @@ def test_the_description_is_typed_with_letters_digits_and_a_new_line(make_window
     layers = [keyboard.layer]
     tap(qtbot, keyboard.key(KeyKind.LAYER))
     layers.append(keyboard.layer)
+    assert keyboard.key(KeyKind.CHAR, "&").text() == "&&"  # shown as one "&", not taken as a mnemonic
     tap(qtbot, keyboard.key(KeyKind.CHAR, "4"))
     tap(qtbot, keyboard.key(KeyKind.CHAR, "2"))
     tap(qtbot, keyboard.key(KeyKind.LAYER))
