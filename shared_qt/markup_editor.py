@@ -7,7 +7,10 @@ typed into an inline field, so a kiosk never shows a window the person could esc
 
 Keys (while the editor has focus): S select, A arrow, R rectangle, H highlight, T text,
 M numbered marker, C crop, X black-out; Delete or Backspace removes the selected item;
-Ctrl+Z undo, Ctrl+Shift+Z or Ctrl+Y redo. On the canvas: Enter drops an item of the current
+Ctrl+Z undo, Ctrl+Shift+Z or Ctrl+Y redo; Ctrl+= (or Ctrl++) zooms in, Ctrl+- out, Ctrl+0 fits the
+whole picture, Ctrl+1 shows it at its actual size. Ctrl+wheel zooms about the pointer, two fingers
+pinch to zoom and move the view; the wheel, the scroll bars, the middle button or a drag on empty
+picture with the select tool move a zoomed view. On the canvas: Enter drops an item of the current
 tool in the middle (or edits the selected text), the arrow keys move the selected item
 (Shift: further, Ctrl: resize), Tab walks through the items, Escape cancels or deselects.
 
@@ -24,7 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Final, Literal, get_args
 
 from PIL import Image
-from PySide6.QtCore import QCoreApplication, QEvent, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QFocusEvent,
@@ -43,12 +46,17 @@ from PySide6.QtGui import (
     QPolygonF,
     QResizeEvent,
     QShortcut,
+    QTouchEvent,
+    QWheelEvent,
 )
 from PySide6.QtWidgets import (
     QApplication,
     QButtonGroup,
+    QGridLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
+    QScrollBar,
     QSizePolicy,
     QToolButton,
     QVBoxLayout,
@@ -108,14 +116,16 @@ def _tr(source: str) -> str:
 # (label under the icon, shortcut, what a screen reader says), in English: translated when shown.
 _TOOL_FACTS: Final[dict[Tool, tuple[str, str, str]]] = {
     "select": (
-        QT_TRANSLATE_NOOP("MarkupEditor", "Select"), "S", QT_TRANSLATE_NOOP("MarkupEditor", "Select and move items")
+        QT_TRANSLATE_NOOP("MarkupEditor", "Select"),
+        "S",
+        QT_TRANSLATE_NOOP("MarkupEditor", "Select and move items"),
     ),
     "arrow": (QT_TRANSLATE_NOOP("MarkupEditor", "Arrow"), "A", QT_TRANSLATE_NOOP("MarkupEditor", "Draw an arrow")),
-    "rectangle": (
-        QT_TRANSLATE_NOOP("MarkupEditor", "Box"), "R", QT_TRANSLATE_NOOP("MarkupEditor", "Draw a rectangle")
-    ),
+    "rectangle": (QT_TRANSLATE_NOOP("MarkupEditor", "Box"), "R", QT_TRANSLATE_NOOP("MarkupEditor", "Draw a rectangle")),
     "highlight": (
-        QT_TRANSLATE_NOOP("MarkupEditor", "Highlight"), "H", QT_TRANSLATE_NOOP("MarkupEditor", "Highlight an area")
+        QT_TRANSLATE_NOOP("MarkupEditor", "Highlight"),
+        "H",
+        QT_TRANSLATE_NOOP("MarkupEditor", "Highlight an area"),
     ),
     "text": (QT_TRANSLATE_NOOP("MarkupEditor", "Text"), "T", QT_TRANSLATE_NOOP("MarkupEditor", "Add text")),
     "marker": (
@@ -132,12 +142,51 @@ _TOOL_FACTS: Final[dict[Tool, tuple[str, str, str]]] = {
 }
 # Undo, redo and delete: (object name, label, shortcut, what a screen reader says).
 _ACTION_FACTS: Final[tuple[tuple[str, str, str, str], ...]] = (
-    ("markup-undo", QT_TRANSLATE_NOOP("MarkupEditor", "Undo"), "Ctrl+Z",
-     QT_TRANSLATE_NOOP("MarkupEditor", "Undo the last change")),
-    ("markup-redo", QT_TRANSLATE_NOOP("MarkupEditor", "Redo"), "Ctrl+Shift+Z",
-     QT_TRANSLATE_NOOP("MarkupEditor", "Redo what was undone")),
-    ("markup-delete", QT_TRANSLATE_NOOP("MarkupEditor", "Delete"), "Delete",
-     QT_TRANSLATE_NOOP("MarkupEditor", "Delete the selected item")),
+    (
+        "markup-undo",
+        QT_TRANSLATE_NOOP("MarkupEditor", "Undo"),
+        "Ctrl+Z",
+        QT_TRANSLATE_NOOP("MarkupEditor", "Undo the last change"),
+    ),
+    (
+        "markup-redo",
+        QT_TRANSLATE_NOOP("MarkupEditor", "Redo"),
+        "Ctrl+Shift+Z",
+        QT_TRANSLATE_NOOP("MarkupEditor", "Redo what was undone"),
+    ),
+    (
+        "markup-delete",
+        QT_TRANSLATE_NOOP("MarkupEditor", "Delete"),
+        "Delete",
+        QT_TRANSLATE_NOOP("MarkupEditor", "Delete the selected item"),
+    ),
+)
+# The zoom bar under the picture, in the same form.
+_ZOOM_FACTS: Final[tuple[tuple[str, str, str, str], ...]] = (
+    (
+        "markup-zoom-out",
+        QT_TRANSLATE_NOOP("MarkupEditor", "Zoom out"),
+        "Ctrl+-",
+        QT_TRANSLATE_NOOP("MarkupEditor", "Show the picture smaller"),
+    ),
+    (
+        "markup-zoom-in",
+        QT_TRANSLATE_NOOP("MarkupEditor", "Zoom in"),
+        "Ctrl+=",
+        QT_TRANSLATE_NOOP("MarkupEditor", "Show the picture larger, to mark small things exactly"),
+    ),
+    (
+        "markup-zoom-fit",
+        QT_TRANSLATE_NOOP("MarkupEditor", "Fit"),
+        "Ctrl+0",
+        QT_TRANSLATE_NOOP("MarkupEditor", "Show the whole picture"),
+    ),
+    (
+        "markup-zoom-actual",
+        QT_TRANSLATE_NOOP("MarkupEditor", "Actual size"),
+        "Ctrl+1",
+        QT_TRANSLATE_NOOP("MarkupEditor", "One screen pixel for each pixel of the picture"),
+    ),
 )
 # The tools that make an item of the same kind.
 _TOOL_KINDS: Final[dict[Tool, MarkupKind]] = {
@@ -156,6 +205,13 @@ HIT_TOLERANCE_PX: Final = 10.0
 # One arrow-key press moves a selected item this many screen pixels; Shift multiplies by ten.
 KEY_STEP_PX: Final = 4.0
 MIN_TOUCH_PX: Final = 56
+# Zoom levels the buttons and keys step through (screen pixels per picture pixel); "fit" lies between.
+ZOOM_STEPS: Final = (0.25, 1 / 3, 0.5, 2 / 3, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0)
+MAX_ZOOM: Final = ZOOM_STEPS[-1]
+# One notch of a mouse wheel (Qt's angle delta); touchpads send fractions of it.
+WHEEL_NOTCH: Final = 120
+# One wheel notch moves a zoomed view this many screen pixels.
+WHEEL_SCROLL_PX: Final = 60
 LABEL_POINT_SIZE: Final = 18
 _SELECTION_COLOR: Final = QColor("#0a84ff")
 
@@ -357,6 +413,31 @@ def _tool_icon(name: str, ink: QColor) -> QIcon:
     elif name == "delete":
         painter.drawLine(QPointF(24, 24), QPointF(72, 72))
         painter.drawLine(QPointF(72, 24), QPointF(24, 72))
+    elif name in ("markup-zoom-in", "markup-zoom-out"):
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawEllipse(QPointF(40, 40), 26, 26)
+        painter.drawLine(QPointF(60, 60), QPointF(86, 86))
+        painter.drawLine(QPointF(27, 40), QPointF(53, 40))
+        if name == "markup-zoom-in":
+            painter.drawLine(QPointF(40, 27), QPointF(40, 53))
+    elif name == "markup-zoom-fit":
+        for sx, sy in ((1, 1), (-1, 1), (1, -1), (-1, -1)):
+            corner_x, corner_y = 48 - sx * 36, 48 - sy * 36
+            painter.drawPolyline(
+                QPolygonF(
+                    [
+                        QPointF(corner_x, corner_y + sy * 22),
+                        QPointF(corner_x, corner_y),
+                        QPointF(corner_x + sx * 22, corner_y),
+                    ]
+                )
+            )
+    elif name == "markup-zoom-actual":
+        font = QFont()
+        font.setPixelSize(44)
+        font.setBold(True)
+        painter.setFont(font)
+        painter.drawText(QRectF(0, 0, size, size), Qt.AlignmentFlag.AlignCenter, "1:1")
     painter.end()
     return QIcon(pixmap)
 
@@ -411,14 +492,16 @@ class _TextEntry(QLineEdit):
 
 # ---------------------------------------------------------------- the canvas
 class MarkupCanvas(QWidget):
-    """Shows the shot scaled to fit and turns presses, drags and keys into document changes.
+    """Shows the shot (scaled to fit, or zoomed and scrolled) and turns presses, drags, touches and
+    keys into document changes.
 
-    About 450 lines on purpose: every tool's press, drag and release, the keyboard and the
-    painting share one coordinate mapping and one in-progress item; split apart, each piece
+    About 600 lines on purpose: every tool's press, drag and release, the keyboard, zooming and
+    the painting share one coordinate mapping and one in-progress item; split apart, each piece
     would need all of that state back.
     """
 
     selection_changed = Signal()
+    view_changed = Signal()  # the zoom or the scroll position changed
 
     def __init__(self, document: MarkupDocument, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -439,6 +522,19 @@ class MarkupCanvas(QWidget):
         self._entry_index: int | None = None
         self._entry.accepted.connect(self._accept_text)
         self._entry.cancelled.connect(self._cancel_text)
+        # The view: None fits the whole picture (and follows resizes); a number is a chosen zoom.
+        self._zoom: float | None = None
+        # How far a zoomed picture is scrolled, in whole screen pixels (whole: a picture pixel
+        # boundary then lands on the same screen pixel in the view and in the mapping).
+        self._scroll_x = 0
+        self._scroll_y = 0
+        self._pan_last: QPointF | None = None  # a drag that moves the view, where it is now
+        self._wheel_rest = 0  # Ctrl+wheel angle not yet a whole notch (touchpads)
+        # Touch: None, "draw" (one finger acts as the mouse) or "pinch" (two fingers zoom and move).
+        self._touch_mode: Literal["draw", "pinch"] | None = None
+        self._pinch_start: tuple[float, float, QPointF] | None = None  # scale, finger distance, picture point
+        self._finger_positions: dict[int, QPointF] = {}  # where each finger down was last seen
+        self.setAttribute(Qt.WidgetAttribute.WA_AcceptTouchEvents, True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(240, 160)
@@ -452,6 +548,10 @@ class MarkupCanvas(QWidget):
         self._image = image
         self._scaled = None
         self._selected = None
+        self._zoom = None
+        self._scroll_x = self._scroll_y = 0
+        self._pan_last = None
+        self.view_changed.emit()
         self._stroke_width = suggested_stroke_width(image.width(), image.height())
         self._describe()
         self.update()
@@ -497,19 +597,101 @@ class MarkupCanvas(QWidget):
         return self._entry
 
     # -- mapping between the widget and the image
-    def scale(self) -> float:
-        """Screen (logical) pixels per image pixel."""
+    def fit_scale(self) -> float:
+        """The scale at which the whole picture fits the canvas."""
         if self._image.isNull():
             return 1.0
         return min(self.width() / self._image.width(), self.height() / self._image.height())
 
+    def scale(self) -> float:
+        """Screen (logical) pixels per image pixel."""
+        return self.fit_scale() if self._zoom is None else self._zoom
+
+    def is_fitted(self) -> bool:
+        return self._zoom is None
+
     def image_rect(self) -> QRectF:
-        """Where the image sits in the widget, in logical pixels: scaled to fit, centred."""
+        """Where the image sits in the widget, in logical pixels: centred along each axis it fits
+        in, scrolled along each axis it overflows."""
         if self._image.isNull():
             return QRectF()
         scale = self.scale()
         width, height = self._image.width() * scale, self._image.height() * scale
-        return QRectF((self.width() - width) / 2, (self.height() - height) / 2, width, height)
+        left = (self.width() - width) / 2 if width <= self.width() else -float(self._scroll_x)
+        top = (self.height() - height) / 2 if height <= self.height() else -float(self._scroll_y)
+        return QRectF(left, top, width, height)
+
+    # -- zoom and scrolling
+    def scroll_range(self) -> tuple[int, int]:
+        """The largest scroll position along x and y (0 along an axis the picture fits in)."""
+        if self._image.isNull():
+            return 0, 0
+        scale = self.scale()
+        return (
+            max(0, math.ceil(self._image.width() * scale - self.width())),
+            max(0, math.ceil(self._image.height() * scale - self.height())),
+        )
+
+    def scroll_position(self) -> tuple[int, int]:
+        return self._scroll_x, self._scroll_y
+
+    def set_scroll(self, x: float, y: float) -> None:
+        """Scroll a zoomed picture so screen pixel (x, y) of it is at the canvas's top-left (clamped)."""
+        most_x, most_y = self.scroll_range()
+        new = (min(max(round(x), 0), most_x), min(max(round(y), 0), most_y))
+        if new != (self._scroll_x, self._scroll_y):
+            self._scroll_x, self._scroll_y = new
+            self._place_text_entry()
+            self.update()
+            self.view_changed.emit()
+
+    def zoom_to(self, scale: float | None, anchor: QPointF | None = None) -> None:
+        """Show the picture at ``scale`` (None: fit), keeping the picture point under ``anchor``
+        (a canvas position; default its centre) where it is."""
+        if self._image.isNull():
+            return
+        at = anchor if anchor is not None else QPointF(self.width() / 2, self.height() / 2)
+        self._zoom_keeping(self.widget_to_image(at), at, scale)
+
+    def _zoom_keeping(self, image_point: QPointF, widget_point: QPointF, scale: float | None) -> None:
+        """Zoom to ``scale`` and scroll so ``image_point`` shows at ``widget_point``."""
+        fit = self.fit_scale()
+        if scale is not None:
+            scale = min(max(scale, min(fit, ZOOM_STEPS[0])), max(MAX_ZOOM, fit))
+            if math.isclose(scale, fit, rel_tol=1e-6):
+                scale = None
+        changed = scale != self._zoom
+        self._zoom = scale
+        shown = self.scale()
+        before = self.scroll_position()
+        self.set_scroll(image_point.x() * shown - widget_point.x(), image_point.y() * shown - widget_point.y())
+        if changed:
+            self._place_text_entry()
+            self.update()
+            if self.scroll_position() == before:  # set_scroll did not say so already
+                self.view_changed.emit()
+
+    def zoom_in(self, anchor: QPointF | None = None) -> None:
+        current = self.scale()
+        bigger = [step for step in ZOOM_STEPS if step > current * (1 + 1e-6)]
+        if bigger:
+            self.zoom_to(bigger[0], anchor)
+
+    def zoom_out(self, anchor: QPointF | None = None) -> None:
+        current, fit = self.scale(), self.fit_scale()
+        smaller = [step for step in ZOOM_STEPS if step < current * (1 - 1e-6)]
+        # Stepping out past the fit stops at the fit: the whole picture is what a person wants back.
+        if current > fit * (1 + 1e-6) and (not smaller or smaller[-1] <= fit):
+            self.zoom_to(None, anchor)
+        elif smaller:
+            self.zoom_to(smaller[-1], anchor)
+
+    def zoom_to_fit(self) -> None:
+        self.zoom_to(None)
+
+    def zoom_to_actual_size(self) -> None:
+        """One screen (logical) pixel per picture pixel."""
+        self.zoom_to(1.0)
 
     def widget_to_image(self, point: QPointF) -> QPointF:
         rect, scale = self.image_rect(), self.scale()
@@ -563,8 +745,11 @@ class MarkupCanvas(QWidget):
             painter.end()
             return
         rect = self.image_rect()
-        painter.drawPixmap(rect, self._scaled_pixmap(), QRectF(self._scaled_pixmap().rect()))
-        painter.setClipRect(rect)
+        if self._zoom is not None and self._zoom * self.devicePixelRatioF() >= 1:
+            self._paint_zoomed_pixels(painter, rect)
+        else:
+            painter.drawPixmap(rect, self._scaled_pixmap(), QRectF(self._scaled_pixmap().rect()))
+        painter.setClipRect(rect.intersected(QRectF(self.rect())))
         painter.translate(rect.topLeft())
         painter.scale(self.scale(), self.scale())
         items = self._items_as_shown()
@@ -581,6 +766,25 @@ class MarkupCanvas(QWidget):
             self._paint_selection(painter, items[self._selected])
         painter.end()
 
+    def _paint_zoomed_pixels(self, painter: QPainter, rect: QRectF) -> None:
+        """Only the picture pixels in view, each a sharp square (no smoothing: the person is
+        choosing pixels, and a blurred edge would hide where one ends)."""
+        scale = self.scale()
+        visible = rect.intersected(QRectF(self.rect()))
+        if visible.isEmpty():
+            return
+        left = max(0, math.floor((visible.left() - rect.left()) / scale))
+        top = max(0, math.floor((visible.top() - rect.top()) / scale))
+        right = min(self._image.width(), math.ceil((visible.right() - rect.left()) / scale))
+        bottom = min(self._image.height(), math.ceil((visible.bottom() - rect.top()) / scale))
+        source = QRect(left, top, right - left, bottom - top)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        painter.translate(rect.topLeft())
+        painter.scale(scale, scale)
+        painter.drawImage(QRectF(source), self._image, QRectF(source))
+        painter.restore()
+
     def _paint_selection(self, painter: QPainter, item: MarkupItem) -> None:
         left, top, right, bottom = item_bounds(item)
         margin = 4 / self.scale()
@@ -591,46 +795,84 @@ class MarkupCanvas(QWidget):
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRect(QRectF(left - margin, top - margin, right - left + 2 * margin, bottom - top + 2 * margin))
 
-    # -- mouse and touch (Qt turns touches into these)
+    # -- mouse
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
-        if event.button() != Qt.MouseButton.LeftButton or self._image.isNull():
+        if self._image.isNull():
             super().mousePressEvent(event)
             return
-        self.setFocus(Qt.FocusReason.MouseFocusReason)
-        point = self.widget_to_image(event.position())
-        self._press_widget_start = event.position()
-        if self._tool == "select":
-            index = hit_test(self._document.items, point.x(), point.y(), HIT_TOLERANCE_PX / self.scale())
-            self.select(index)
-            self._dragging_item = index
-            self._press_start = self._press_now = point
-        else:
-            self._press_start = self._press_now = self._clamped(point)
+        if event.button() == Qt.MouseButton.MiddleButton:
+            self._pan_last = event.position()
+            event.accept()
+            return
+        if event.button() != Qt.MouseButton.LeftButton:
+            super().mousePressEvent(event)
+            return
+        self._press(event.position())
         event.accept()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
-        if self._press_start is None:
+        if self._pan_last is None and self._press_start is None:
             super().mouseMoveEvent(event)
             return
-        point = self.widget_to_image(event.position())
-        self._press_now = point if self._tool == "select" else self._clamped(point)
-        self.update()
+        self._move(event.position())
         event.accept()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
-        if event.button() != Qt.MouseButton.LeftButton or self._press_start is None:
+        if event.button() == Qt.MouseButton.MiddleButton and self._pan_last is not None:
+            self._pan_last = None
+            event.accept()
+            return
+        if event.button() != Qt.MouseButton.LeftButton or (self._press_start is None and self._pan_last is None):
             super().mouseReleaseEvent(event)
             return
-        point = self.widget_to_image(event.position())
+        self._release(event.position())
+        event.accept()
+
+    # -- a press, a drag and a release, from the mouse or from one finger
+    def _press(self, position: QPointF) -> None:
+        self.setFocus(Qt.FocusReason.MouseFocusReason)
+        point = self.widget_to_image(position)
+        if self._tool == "select":
+            index = hit_test(self._document.items, point.x(), point.y(), HIT_TOLERANCE_PX / self.scale())
+            self.select(index)
+            if index is None and self.scroll_range() != (0, 0):
+                # Empty picture under the select tool: the drag moves a zoomed view (the hand).
+                self._pan_last = position
+                return
+            self._dragging_item = index
+            self._press_widget_start = position
+            self._press_start = self._press_now = point
+        else:
+            self._press_widget_start = position
+            self._press_start = self._press_now = self._clamped(point)
+
+    def _move(self, position: QPointF) -> None:
+        if self._pan_last is not None:
+            delta = position - self._pan_last
+            self._pan_last = position
+            self.set_scroll(self._scroll_x - delta.x(), self._scroll_y - delta.y())
+            return
+        if self._press_start is None:
+            return
+        point = self.widget_to_image(position)
+        self._press_now = point if self._tool == "select" else self._clamped(point)
+        self.update()
+
+    def _release(self, position: QPointF) -> None:
+        if self._pan_last is not None:
+            self._pan_last = None
+            return
+        if self._press_start is None:
+            return
+        point = self.widget_to_image(position)
         self._press_now = point if self._tool == "select" else self._clamped(point)
         start, now = self._press_start, self._press_now
         moved = self._press_widget_start is not None and (
-            math.dist(self._press_widget_start.toTuple(), event.position().toTuple()) >= MIN_DRAG_PX
+            math.dist(self._press_widget_start.toTuple(), position.toTuple()) >= MIN_DRAG_PX
         )
         dragging, pending = self._dragging_item, self._pending_item()
         self._press_start = self._press_now = self._press_widget_start = None
         self._dragging_item = None
-        event.accept()
         if self._tool == "select":
             if dragging is not None and moved:
                 delta = now - start
@@ -647,6 +889,99 @@ class MarkupCanvas(QWidget):
         elif pending is not None and moved and self._big_enough(pending):
             self._add(pending)
         self.update()
+
+    def _cancel_press(self) -> None:
+        """Drop a press in progress without making anything of it (a second finger came down)."""
+        self._press_start = self._press_now = self._press_widget_start = None
+        self._dragging_item = None
+        self._pan_last = None
+        self.update()
+
+    # -- touch: one finger draws like the mouse, two pinch to zoom and move the view
+    def event(self, event: QEvent) -> bool:
+        kind = event.type()
+        if kind in (QEvent.Type.TouchBegin, QEvent.Type.TouchUpdate, QEvent.Type.TouchEnd, QEvent.Type.TouchCancel):
+            assert isinstance(event, QTouchEvent)
+            self._touch(event)
+            return True
+        return super().event(event)
+
+    def _touch(self, event: QTouchEvent) -> None:
+        event.accept()
+        if self._image.isNull():
+            return
+        kind = event.type()
+        for point in event.points():
+            if point.state() == point.State.Released:
+                self._finger_positions.pop(point.id(), None)
+            elif point.state() != point.State.Stationary:
+                # A finger that did not move keeps where it was last seen (not every source
+                # repeats the position of a stationary point).
+                self._finger_positions[point.id()] = point.position()
+        down = list(self._finger_positions.values())
+        if kind == QEvent.Type.TouchCancel:
+            self._cancel_press()
+            self._touch_mode, self._pinch_start = None, None
+            self._finger_positions.clear()
+            return
+        if len(down) >= 2 and self._touch_mode != "pinch":
+            self._cancel_press()
+            self._touch_mode = "pinch"
+            self._pinch_start = None
+        if self._touch_mode == "pinch":
+            if len(down) >= 2:
+                self._pinch(down[0], down[1])
+            else:
+                self._pinch_start = None  # a finger lifted: the rest of this touch does nothing
+        elif event.points():
+            position = event.points()[0].position()
+            if kind == QEvent.Type.TouchBegin:
+                self._touch_mode = "draw"
+                self._press(position)
+            elif kind == QEvent.Type.TouchUpdate:
+                self._move(position)
+            else:
+                self._release(position)
+        if kind == QEvent.Type.TouchEnd:
+            self._touch_mode, self._pinch_start = None, None
+            self._finger_positions.clear()
+
+    def _pinch(self, first: QPointF, second: QPointF) -> None:
+        centre = (first + second) / 2
+        distance = max(1.0, math.dist(first.toTuple(), second.toTuple()))
+        if self._pinch_start is None:
+            self._pinch_start = (self.scale(), distance, self.widget_to_image(centre))
+            return
+        scale, start_distance, image_point = self._pinch_start
+        # The picture point first between the fingers stays between them: zoom and move in one.
+        self._zoom_keeping(image_point, centre, scale * distance / start_distance)
+
+    # -- the wheel: Ctrl zooms about the pointer, otherwise it moves a zoomed view
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt's name
+        if self._image.isNull():
+            super().wheelEvent(event)
+            return
+        delta = event.angleDelta()
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self._wheel_rest += delta.y() or delta.x()
+            while abs(self._wheel_rest) >= WHEEL_NOTCH:
+                if self._wheel_rest > 0:
+                    self._wheel_rest -= WHEEL_NOTCH
+                    self.zoom_in(event.position())
+                else:
+                    self._wheel_rest += WHEEL_NOTCH
+                    self.zoom_out(event.position())
+            event.accept()
+            return
+        if self.scroll_range() == (0, 0):
+            super().wheelEvent(event)  # nothing to scroll here: an embedding scroll area may want it
+            return
+        dx, dy = delta.x(), delta.y()
+        if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            dx, dy = dy, dx
+        step = WHEEL_SCROLL_PX / WHEEL_NOTCH
+        self.set_scroll(self._scroll_x - dx * step, self._scroll_y - dy * step)
+        event.accept()
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
         if self._tool == "select" and self._selected is not None and self._document[self._selected].kind == "text":
@@ -846,7 +1181,9 @@ class MarkupCanvas(QWidget):
     # -- reacting
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
+        self.set_scroll(self._scroll_x, self._scroll_y)  # clamped to the new size
         self._place_text_entry()
+        self.view_changed.emit()  # the fit scale, and so the ranges, follow the size
 
     def _document_changed(self) -> None:
         if self._selected is not None and self._selected >= len(self._document):
@@ -917,19 +1254,66 @@ class MarkupEditor(QWidget):
         self._bar = bar
         self._buttons = [*self._tool_buttons.values(), *self._action_buttons]
         self._labelled_width = 0
+
+        # -- the zoom bar and the scroll bars of a zoomed picture
+        zoom_bar = QHBoxLayout()
+        zoom_bar.setSpacing(6)
+        self._zoom_buttons: dict[str, QToolButton] = {}
+        for object_name, *_texts in _ZOOM_FACTS:
+            button = self._button(_tool_icon(object_name, ink))
+            button.setObjectName(object_name)
+            button.setToolButtonStyle(
+                Qt.ToolButtonStyle.ToolButtonTextBesideIcon if show_labels else Qt.ToolButtonStyle.ToolButtonIconOnly
+            )
+            self._zoom_buttons[object_name] = button
+        self._zoom_label = QLabel()
+        self._zoom_label.setObjectName("markup-zoom-level")
+        self._zoom_label.setMinimumWidth(MIN_TOUCH_PX + 16)
+        self._zoom_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        zoom_bar.addWidget(self._zoom_buttons["markup-zoom-out"])
+        zoom_bar.addWidget(self._zoom_label)
+        zoom_bar.addWidget(self._zoom_buttons["markup-zoom-in"])
+        zoom_bar.addWidget(self._zoom_buttons["markup-zoom-fit"])
+        zoom_bar.addWidget(self._zoom_buttons["markup-zoom-actual"])
+        zoom_bar.addStretch(1)
+        self._zoom_buttons["markup-zoom-out"].clicked.connect(lambda: self._zoom_by_button(self._canvas.zoom_out))
+        self._zoom_buttons["markup-zoom-in"].clicked.connect(lambda: self._zoom_by_button(self._canvas.zoom_in))
+        self._zoom_buttons["markup-zoom-fit"].clicked.connect(lambda: self._zoom_by_button(self._canvas.zoom_to_fit))
+        self._zoom_buttons["markup-zoom-actual"].clicked.connect(
+            lambda: self._zoom_by_button(self._canvas.zoom_to_actual_size)
+        )
+        self._horizontal_bar = QScrollBar(Qt.Orientation.Horizontal, self)
+        self._horizontal_bar.setObjectName("markup-scroll-horizontal")
+        self._vertical_bar = QScrollBar(Qt.Orientation.Vertical, self)
+        self._vertical_bar.setObjectName("markup-scroll-vertical")
+        for scroll_bar in (self._horizontal_bar, self._vertical_bar):
+            scroll_bar.hide()
+            scroll_bar.valueChanged.connect(self._scroll_bar_moved)
         self.retranslate()
+        picture = QGridLayout()
+        picture.setContentsMargins(0, 0, 0, 0)
+        picture.setSpacing(0)
+        picture.addWidget(self._canvas, 0, 0)
+        picture.addWidget(self._vertical_bar, 0, 1)
+        picture.addWidget(self._horizontal_bar, 1, 0)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
-        layout.addWidget(self._canvas, 1)
+        layout.addLayout(picture, 1)
+        layout.addLayout(zoom_bar)
         self._shortcuts: list[QShortcut] = []
         for tool in TOOLS:
             self._shortcut([_TOOL_FACTS[tool][1]], functools.partial(self.set_tool, tool))
         self._shortcut(["Ctrl+Z"], self.undo)
         self._shortcut(["Ctrl+Shift+Z", "Ctrl+Y"], self.redo)
         self._shortcut(["Delete", "Backspace"], self.delete_selected)
+        self._shortcut(["Ctrl+=", "Ctrl++"], self._canvas.zoom_in)
+        self._shortcut(["Ctrl+-"], self._canvas.zoom_out)
+        self._shortcut(["Ctrl+0"], self._canvas.zoom_to_fit)
+        self._shortcut(["Ctrl+1"], self._canvas.zoom_to_actual_size)
         self._document.subscribe(self._document_changed)
         self._canvas.selection_changed.connect(self._update_buttons)
+        self._canvas.view_changed.connect(self._view_changed)
         self.set_tool("arrow")
         self._update_buttons()
 
@@ -1006,6 +1390,7 @@ class MarkupEditor(QWidget):
             (button, label, key, description)
             for button, (_name, label, key, description) in zip(self._action_buttons, _ACTION_FACTS, strict=True)
         ]
+        facts += [(self._zoom_buttons[name], label, key, description) for name, label, key, description in _ZOOM_FACTS]
         for button, label, key, description in facts:
             label, description = _tr(label), _tr(description)
             keys = QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText)
@@ -1013,6 +1398,9 @@ class MarkupEditor(QWidget):
             button.setToolTip(f"{description} ({keys})")
             button.setAccessibleName(label)
             button.setAccessibleDescription(description)
+        self._zoom_label.setAccessibleName(_tr(QT_TRANSLATE_NOOP("MarkupEditor", "Zoom level")))
+        self._horizontal_bar.setAccessibleName(_tr(QT_TRANSLATE_NOOP("MarkupEditor", "Move the view sideways")))
+        self._vertical_bar.setAccessibleName(_tr(QT_TRANSLATE_NOOP("MarkupEditor", "Move the view up or down")))
         self._canvas.retranslate()
         # Labels in another language have another width: measure them labelled again.
         style = self._buttons[0].toolButtonStyle()
@@ -1073,6 +1461,40 @@ class MarkupEditor(QWidget):
     def _document_changed(self) -> None:
         self._update_buttons()
         self.changed.emit()
+
+    def _zoom_by_button(self, zoom: Callable[[], None]) -> None:
+        zoom()
+        # Back to the picture: the keys (and a next Ctrl+=) act there, not on the button.
+        self._canvas.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _scroll_bar_moved(self, _value: int) -> None:
+        self._canvas.set_scroll(self._horizontal_bar.value(), self._vertical_bar.value())
+
+    def _view_changed(self) -> None:
+        """Scroll bars, the zoom level and the zoom buttons follow the canvas's view."""
+        canvas = self._canvas
+        most_x, most_y = canvas.scroll_range()
+        x, y = canvas.scroll_position()
+        for scroll_bar, most, value, page in (
+            (self._horizontal_bar, most_x, x, canvas.width()),
+            (self._vertical_bar, most_y, y, canvas.height()),
+        ):
+            scroll_bar.blockSignals(True)
+            scroll_bar.setRange(0, most)
+            scroll_bar.setPageStep(max(1, page))
+            scroll_bar.setSingleStep(WHEEL_SCROLL_PX)
+            scroll_bar.setValue(value)
+            scroll_bar.blockSignals(False)
+            scroll_bar.setVisible(most > 0)
+        scale = canvas.scale()
+        self._zoom_label.setText(f"{round(scale * 100)} %")
+        self._zoom_buttons["markup-zoom-in"].setEnabled(scale < MAX_ZOOM * (1 - 1e-6))
+        self._zoom_buttons["markup-zoom-out"].setEnabled(scale > min(canvas.fit_scale(), ZOOM_STEPS[0]) * (1 + 1e-6))
+        self._zoom_buttons["markup-zoom-fit"].setEnabled(not canvas.is_fitted())
+        self._zoom_buttons["markup-zoom-actual"].setEnabled(not math.isclose(scale, 1.0, rel_tol=1e-6))
+
+    def zoom_button(self, name: Literal["in", "out", "fit", "actual"]) -> QToolButton:
+        return self._zoom_buttons[f"markup-zoom-{name}"]
 
     def _update_buttons(self) -> None:
         self._undo_button.setEnabled(self._document.can_undo)
