@@ -38,6 +38,11 @@ TAP_WINDOW_S = 4.0
 _UNLOCK_RECHECK_MS = 60_000
 
 
+def in_admin_corner(at: QPoint) -> bool:
+    """Whether a press at ``at`` (window coordinates) is in the corner of the exit gesture."""
+    return 0 <= at.x() <= CORNER_PX and 0 <= at.y() <= CORNER_PX
+
+
 class CornerTaps:
     """Counts taps in the corner; ``tap`` returns True when the gesture is complete."""
 
@@ -47,7 +52,7 @@ class CornerTaps:
         self._times: list[float] = []
 
     def tap(self, at: QPoint, now: float) -> bool:
-        if at.x() > CORNER_PX or at.y() > CORNER_PX or at.x() < 0 or at.y() < 0:
+        if not in_admin_corner(at):
             self._times = []
             return False
         self._times = [t for t in self._times if now - t <= self.window_s] + [now]

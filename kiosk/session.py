@@ -148,8 +148,22 @@ class KioskSession:
                 return step
         raise KeyError(step_id)
 
-    def remove_step(self, step_id: str) -> None:
-        self.steps = [s for s in self.steps if s.id != step_id]
+    def remove_step(self, step_id: str) -> tuple[int, EditableStep] | None:
+        """Remove a step; returns where it was and the step itself, for an undo."""
+        for index, step in enumerate(self.steps):
+            if step.id == step_id:
+                del self.steps[index]
+                self._changed()
+                return index, step
+        return None
+
+    def restore_step(self, index: int, step: EditableStep) -> None:
+        """Put a removed step back where it was (Undo)."""
+        if any(s.id == step.id for s in self.steps):
+            return
+        if len(self.steps) >= MAX_STEPS:
+            raise SessionError("steps", f"a report holds at most {MAX_STEPS} steps")
+        self.steps.insert(min(index, len(self.steps)), step)
         self._changed()
 
     def set_caption(self, step_id: str, caption: str) -> None:

@@ -1,4 +1,4 @@
-""""Show me on this kiosk": an allowed app under a small floating capture bar.
+""" "Show me on this kiosk": an allowed app under a small floating capture bar.
 
 The kiosk starts the app itself (never a shell), steps aside, and shows the capture bar
 on top. Capture hides the bar, lets the window system repaint what was under it, grabs
@@ -13,11 +13,12 @@ import logging
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QObject, QProcess, QRect, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QKeyEvent
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLayout, QLineEdit, QWidget
+from PySide6.QtGui import QColor, QGuiApplication, QImage, QKeyEvent, QPainter, QPaintEvent, QPixmap
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLayout, QLineEdit, QWidget
 
 from agent.bundle import StepDraft
 from agent.schema import MAX_CAPTION_CHARS
+from kiosk.idle import IdleOverlay, IdleWatcher
 from kiosk.settings import AllowedApp
 from kiosk.widgets import bring_to_front, make_button, make_label, set_role, set_text
 from shared_qt.grab_thread import GrabThread
@@ -28,6 +29,35 @@ log = logging.getLogger(__name__)
 SETTLE_MS = 150
 KEEP_ON_TOP_MS = 500
 _STOP_GRACE_MS = 2000
+# "It worked": the bar lights up this long after a capture, with the new step's thumbnail.
+FLASH_MS = 350
+THUMB_SIZE = (112, 70)
+
+
+class _Flash(QWidget):
+    """A white veil over the bar for a moment after a capture (the bar is never in a shot, so neither is this)."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setObjectName("capture-flash")
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, True)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.hide)
+        self.hide()
+
+    def flash(self) -> None:
+        parent = self.parentWidget()
+        if parent is not None:
+            self.setGeometry(parent.rect())
+        self.show()
+        self.raise_()
+        self._timer.start(FLASH_MS)
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(255, 255, 255, 200))
+        painter.end()
 
 
 class CaptureBar(QWidget):
@@ -52,6 +82,13 @@ class CaptureBar(QWidget):
         layout = QHBoxLayout(frame)
         layout.setContentsMargins(20, 12, 20, 12)
         layout.setSpacing(16)
+        self.thumbnail = QLabel()
+        self.thumbnail.setObjectName("last-capture")
+        self.thumbnail.setFixedSize(*THUMB_SIZE)
+        self.thumbnail.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        set_role(self.thumbnail, "thumb")
+        self.thumbnail.hide()
+        layout.addWidget(self.thumbnail)
         self.count_label = make_label("hint", wrap=False)
         layout.addWidget(self.count_label)
         self.caption_edit = QLineEdit()
@@ -66,12 +103,36 @@ class CaptureBar(QWidget):
         self.done_button = make_button(object_name="done")
         self.done_button.clicked.connect(self.done_requested)
         layout.addWidget(self.done_button)
+        self.flash = _Flash(self)
         self.set_count(0)
 
     def set_count(self, count: int) -> None:
         self._count = count
         self._problem = False
         self.retranslate()
+
+    def show_captured(self, draft: StepDraft) -> None:
+        """A step was just captured: a flash and its thumbnail, so the person sees it worked."""
+        image = QImage.fromData(draft.image)
+        if not image.isNull():
+            self.thumbnail.setPixmap(
+                QPixmap.fromImage(
+                    image.scaled(
+                        self.thumbnail.width() - 6,
+                        self.thumbnail.height() - 6,
+                        Qt.AspectRatioMode.KeepAspectRatio,
+                        Qt.TransformationMode.SmoothTransformation,
+                    )
+                )
+            )
+            self.thumbnail.setAccessibleName(self.tr("Step %1 captured").replace("%1", str(self._count)))
+            self.thumbnail.show()
+        self.flash.flash()
+
+    def forget_capture(self) -> None:
+        self.thumbnail.clear()
+        self.thumbnail.hide()
+        self.flash.hide()
 
     def show_problem(self) -> None:
         """The last capture did not work; the person may try again or finish."""
@@ -170,6 +231,9 @@ class ShowMeController(QObject):
         self.bar = CaptureBar()
         self.bar.capture_requested.connect(self.capture)
         self.bar.done_requested.connect(self.finish)
+        # The idle warning while the kiosk window is away: over the app, like the bar.
+        self.countdown = IdleOverlay(None)
+        self.countdown.setObjectName("idle-overlay-over-app")
         grabber.grabbed.connect(self._grabbed)
         grabber.failed.connect(self._failed)
         self._processes: list[QProcess] = []
@@ -182,6 +246,19 @@ class ShowMeController(QObject):
         self.active = False
         self.count = 0
 
+    def watch_idle(self, idle: IdleWatcher) -> None:
+        """Show ``idle``'s countdown over the app while one is open; "I'm still here" goes back to it."""
+        idle.countdown_started.connect(self.show_countdown)
+        idle.countdown_tick.connect(self.countdown.set_remaining)
+        idle.countdown_cancelled.connect(self.countdown.hide)
+        self.countdown.still_here.connect(idle.poke)
+
+    def show_countdown(self, seconds: int) -> None:
+        if not self.active:
+            return
+        self.countdown.place_on(self._screen_rect())
+        self.countdown.show_countdown(seconds)
+
     def start(self, app: AllowedApp, steps_so_far: int) -> None:
         process = QProcess(self)
         process.setProgram(app.command[0])
@@ -192,6 +269,7 @@ class ShowMeController(QObject):
         self.active = True
         self.count = steps_so_far
         self.bar.set_count(steps_so_far)
+        self.bar.forget_capture()
         self.bar.clear_caption()
         self.bar.set_busy(False)
         self.handing_over.emit()
@@ -206,6 +284,7 @@ class ShowMeController(QObject):
             return
         self._pending_caption = caption
         self.bar.set_busy(True)
+        self.bar.flash.hide()
         self.bar.hide()
         QGuiApplication.sync()
         QTimer.singleShot(SETTLE_MS, lambda: self.grabber.request(caption))
@@ -216,6 +295,8 @@ class ShowMeController(QObject):
         self._pending_caption = None
         self.count += 1
         self._bar_back()
+        if isinstance(draft, StepDraft) and self.active:
+            self.bar.show_captured(draft)
         self.step_captured.emit(draft)
 
     def _failed(self, reason: str) -> None:
@@ -239,6 +320,8 @@ class ShowMeController(QObject):
     def _raise_bar(self) -> None:
         if self.active and self.bar.isVisible():
             bring_to_front(self.bar, activate=False)  # never take the keyboard from the app
+        if self.active and self.countdown.isVisible():
+            bring_to_front(self.countdown, activate=False)
 
     def _launch_error(self, process: QProcess) -> None:
         if process.error() == QProcess.ProcessError.FailedToStart:
@@ -253,6 +336,7 @@ class ShowMeController(QObject):
         self._pending_caption = None
         self._keep_on_top.stop()
         self.bar.hide()
+        self.countdown.hide()
         self.stop_apps()
         self.taking_back.emit()
 

@@ -128,7 +128,8 @@ class TouchScrollArea(QScrollArea):
         ):
             properties.setScrollMetric(axis, QScrollerProperties.OvershootPolicy.OvershootAlwaysOff)
         scroller.setScrollerProperties(properties)
-        self.more_hint = make_label("more", wrap=False)
+        # Wrapped: in a narrow card (or a longer language) the hint stays whole on two lines.
+        self.more_hint = make_label("more", wrap=True)
         self.more_hint.setObjectName("more-below")
         self.more_hint.hide()
         bar = self.verticalScrollBar()

@@ -179,6 +179,7 @@ class KioskWindow(QWidget):
             self.showme.taking_back.connect(self._take_back)
             self.showme.step_captured.connect(self._step_captured)
             self.showme.launch_failed.connect(lambda _reason: self.show_screen.app_failed())
+            self.showme.watch_idle(self.idle)
 
     # ------------------------------------------------------------ flow
     def _start(self) -> None:

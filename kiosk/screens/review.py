@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, Signal, SignalInstance
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal, SignalInstance
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from agent import markup as markup_core
 from agent.schema import MarkupItem
 from agent.steps import EditableStep
+from agent.sysinfo.text import format_text
 from kiosk.session import KioskSession
 from kiosk.settings import QT_TRANSLATE_NOOP
 from kiosk.steps import THUMBNAIL_SIZE, ThumbnailCache, picture
@@ -36,6 +37,8 @@ _MIN_CARD_PX = 340
 _GRID_SPACING_PX = 20
 # The switch list keeps a readable width; the steps get the rest of the screen.
 _SYSINFO_CARD_PX = 600
+# How long "Step 2 deleted. Undo" stays; after that the deletion is final.
+UNDO_SECONDS = 10
 _GROUP_CONTEXT = "SysinfoGroups"
 # The kiosk's own wording of the core's groups, so they follow the person's language.
 GROUP_LABELS = {
@@ -114,7 +117,10 @@ class _StepCard(QFrame):
         self.delete_button.clicked.connect(lambda: screen.delete_step(step.id))
         for button in (self.markup_button, self.delete_button):
             button.setProperty("compact", "true")
-            buttons.addWidget(button)
+        # Delete sits at the far end from Mark up, so a finger meant for one never lands on the other.
+        buttons.addWidget(self.markup_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.delete_button)
         # Buttons sit on the card's bottom edge, level across a row whatever the captions' lengths.
         layout.addStretch(1)
         layout.addLayout(buttons)
@@ -177,6 +183,23 @@ class ReviewScreen(KioskScreen):
         self._columns = 0
         left.addWidget(self.steps_area, 1)
         left.addWidget(self.steps_area.more_hint)
+        self.undo_bar = QFrame()
+        set_role(self.undo_bar, "card")
+        self.undo_bar.setObjectName("undo-bar")
+        undo_row = QHBoxLayout(self.undo_bar)
+        undo_row.setContentsMargins(24, 8, 8, 8)
+        self.undo_label = make_label()
+        undo_row.addWidget(self.undo_label, 1)
+        self.undo_button = make_button(object_name="undo-delete")
+        self.undo_button.clicked.connect(self.undo_delete)
+        undo_row.addWidget(self.undo_button)
+        self.undo_bar.hide()
+        left.addWidget(self.undo_bar)
+        self._deleted: tuple[int, EditableStep] | None = None
+        self._undo_timer = QTimer(self)
+        self._undo_timer.setSingleShot(True)
+        self._undo_timer.setInterval(UNDO_SECONDS * 1000)
+        self._undo_timer.timeout.connect(self._forget_deleted)
         row.addLayout(left, 1)
 
         self.sysinfo_card = QFrame()
@@ -219,6 +242,15 @@ class ReviewScreen(KioskScreen):
         details_page = QWidget()
         details_layout = QVBoxLayout(details_page)
         details_layout.setContentsMargins(0, 0, 0, 0)
+        details_layout.setSpacing(12)
+        details_top = QHBoxLayout()
+        self.details_hint = make_label("hint")
+        details_top.addWidget(self.details_hint, 1)
+        self.raw_button = make_button(object_name="sysinfo-raw")
+        self.raw_button.setCheckable(True)
+        self.raw_button.toggled.connect(lambda _on: self._fill_details())
+        details_top.addWidget(self.raw_button)
+        details_layout.addLayout(details_top)
         self.details_view = QPlainTextEdit()
         self.details_view.setObjectName("sysinfo-json")
         self.details_view.setReadOnly(True)
@@ -254,6 +286,8 @@ class ReviewScreen(KioskScreen):
         set_text(self.details_button, self.tr("Show exactly what is sent"))
         self.editor_hint.setText(self.tr("Draw on the picture. Black boxes hide what is under them for good."))
         self.details_view.setAccessibleName(self.tr("System information that will be sent"))
+        self._retranslate_details()
+        self._retranslate_undo()
         set_text(self.save_markup_button, self.tr("Save mark-up"))
         set_text(self.send_button, self.tr("Send ›"), self.tr("Send"))
         self.refresh()
@@ -335,14 +369,56 @@ class ReviewScreen(KioskScreen):
 
     # ------------------------------------------------------------ actions
     def delete_step(self, step_id: str) -> None:
-        self.thumbnails.invalidate(step_id)
-        self.session.remove_step(step_id)
+        """Delete at once, with Undo for a few seconds (only the last deletion can be undone)."""
+        removed = self.session.remove_step(step_id)
+        if removed is None:
+            return
+        self._deleted = removed
+        self._retranslate_undo()
+        self.undo_bar.show()
+        self._undo_timer.start()
+        self.undo_button.setFocus()
+
+    def undo_delete(self) -> None:
+        deleted, self._deleted = self._deleted, None
+        self._undo_timer.stop()
+        self.undo_bar.hide()
+        if deleted is not None:
+            self.session.restore_step(*deleted)
         self.send_button.setFocus()
 
+    def _forget_deleted(self) -> None:
+        if self._deleted is not None:
+            self.thumbnails.invalidate(self._deleted[1].id)
+        self._deleted = None
+        self.undo_bar.hide()
+
+    def _retranslate_undo(self) -> None:
+        if self._deleted is not None:
+            self.undo_label.setText(self.tr("Step %1 deleted.").replace("%1", str(self._deleted[0] + 1)))
+        set_text(self.undo_button, self.tr("Undo"), self.tr("Undo: bring the step back"))
+
     def show_details(self) -> None:
-        self.details_view.setPlainText(json.dumps(self.included_sysinfo(), indent=2, ensure_ascii=False))
+        self.raw_button.setChecked(False)
+        self._fill_details()
         self._show_page(2)
         self.details_view.setFocus()
+
+    def _fill_details(self) -> None:
+        included = self.included_sysinfo()
+        if self.raw_button.isChecked():
+            self.details_view.setPlainText(json.dumps(included, indent=2, ensure_ascii=False))
+        else:
+            self.details_view.setPlainText(format_text(included))
+        self._retranslate_details()
+
+    def _retranslate_details(self) -> None:
+        if self.raw_button.isChecked():
+            self.details_hint.setText(self.tr("The raw data, exactly as it is sent."))
+            set_text(self.raw_button, self.tr("Show as text"))
+        else:
+            self.details_hint.setText(self.tr("What goes with your request, in words."))
+            set_text(self.raw_button, self.tr("Show the raw data"))
 
     def open_editor(self, step_id: str) -> None:
         if self.editor_factory is None:
@@ -398,6 +474,10 @@ class ReviewScreen(KioskScreen):
 
     def reset(self) -> None:
         self._editing_step = ""
+        self._undo_timer.stop()
+        self._deleted = None
+        self.undo_bar.hide()
+        self.raw_button.setChecked(False)
         self.pages.setCurrentIndex(0)
         self.send_button.show()
         self.save_markup_button.hide()

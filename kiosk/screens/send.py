@@ -9,6 +9,9 @@ from kiosk.session import KioskSession
 from kiosk.settings import KioskSettings
 from kiosk.widgets import KioskScreen, make_button, make_label, set_role, set_text
 
+# The summary shows the start of a long description (all of it is sent), so the card fits the screen.
+_DESCRIPTION_SHOWN_CHARS = 400
+
 
 class SendScreen(KioskScreen):
     send_requested = Signal()
@@ -31,9 +34,11 @@ class SendScreen(KioskScreen):
         self.who_label.setObjectName("summary-who")
         self.what_label = make_label()
         self.what_label.setObjectName("summary-what")
+        self.description_label = make_label()
+        self.description_label.setObjectName("summary-description")
         self.steps_label = make_label()
         self.sysinfo_label = make_label()
-        for label in (self.who_label, self.what_label, self.steps_label, self.sysinfo_label):
+        for label in (self.who_label, self.what_label, self.description_label, self.steps_label, self.sysinfo_label):
             card_layout.addWidget(label)
         self.content_layout.addWidget(card)
         self.status_label = make_label("hint")
@@ -70,6 +75,11 @@ class SendScreen(KioskScreen):
         category = self.settings.category(session.category_id)
         label = category.label.resolve(self.language, QCoreApplication.translate) if category else ""
         self.what_label.setText(self.tr("Problem: %1").replace("%1", label))
+        description = " ".join(session.description.split())
+        if len(description) > _DESCRIPTION_SHOWN_CHARS:
+            description = description[: _DESCRIPTION_SHOWN_CHARS - 1].rstrip() + "…"
+        self.description_label.setText(self.tr("In your words: “%1”").replace("%1", description))
+        self.description_label.setVisible(bool(description))
         self.steps_label.setText(self.tr("%n picture(s) of the problem", "", len(session.steps)))
         groups = 0 if session.sysinfo is None else len(set(session.sysinfo) - session.excluded_groups)
         self.sysinfo_label.setText(self.tr("%n group(s) of technical information", "", groups))

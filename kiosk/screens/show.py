@@ -172,6 +172,8 @@ class ShowScreen(KioskScreen):
         # the multimedia stack, which the Welcome screen does not need.
         if self._photo_available is None:
             self._photo_available = self.image_source is not None and self.image_source.available()
+        # No camera: the card says so, and offers no button that cannot work.
+        self.photo_button.setVisible(self._photo_available)
         self.photo_button.setEnabled(self._photo_available)
 
     def app_failed(self) -> None:

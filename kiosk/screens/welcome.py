@@ -6,6 +6,7 @@ from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QMouseEvent, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton
 
+from kiosk.admin import in_admin_corner
 from kiosk.i18n import LANGUAGE_NAMES
 from kiosk.settings import KioskSettings
 from kiosk.widgets import KioskScreen, make_button, make_label, set_role, set_text
@@ -97,9 +98,12 @@ class WelcomeScreen(KioskScreen):
         self.start_button.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
-        # A touch on the background starts; touches on the buttons never reach here.
-        self.start_requested.emit()
+        # A touch on the background starts; touches on the buttons never reach here. Touches in
+        # the administrator's corner are the exit gesture, never a visit.
         event.accept()
+        if in_admin_corner(self.window().mapFromGlobal(event.globalPosition().toPoint())):
+            return
+        self.start_requested.emit()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
         if self.press_focused_button(event):

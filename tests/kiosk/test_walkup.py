@@ -26,8 +26,9 @@ SECRET_COLOUR = (220, 30, 30)
 
 def desktop_with_a_secret() -> Image.Image:
     image = Image.new("RGB", (1920, 1080), (40, 90, 160))
-    image.paste(Image.new("RGB", (SECRET_BOX[2] - SECRET_BOX[0], SECRET_BOX[3] - SECRET_BOX[1]), SECRET_COLOUR),
-                SECRET_BOX[:2])
+    image.paste(
+        Image.new("RGB", (SECRET_BOX[2] - SECRET_BOX[0], SECRET_BOX[3] - SECRET_BOX[1]), SECRET_COLOUR), SECRET_BOX[:2]
+    )
     return image
 
 
@@ -116,6 +117,9 @@ def test_a_walk_up_from_form_to_ticket_with_captures_photo_and_redaction(
     qtbot.waitUntil(lambda: "network" in window.review.group_boxes)
     window.review.group_boxes["network"].click()  # the person switches one group off
     tap(qtbot, window.review.details_button)
+    readable = window.review.details_view.toPlainText()
+    assert "Operating system" in readable and "Debian GNU/Linux 12" in readable and "Network" not in readable
+    tap(qtbot, window.review.raw_button)  # the raw data, one tap further
     assert '"network"' not in window.review.details_view.toPlainText()
     assert '"os"' in window.review.details_view.toPlainText()
     tap(qtbot, window.review.back_button)
