@@ -97,7 +97,9 @@ def main(argv: list[str]) -> int:
     app.setDesktopFileName("showdesk-tech")
     window = build_window(config, args.backend, tray=not args.no_tray)
     tune_interpreter()
-    window.resize(1600, 960)
+    from technician.window import DEFAULT_SIZE
+
+    window.resize(*DEFAULT_SIZE)
     window.show()
     window.start()
     return int(app.exec())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -15,8 +16,8 @@ from PySide6.QtCharts import (
     QPieSeries,
     QValueAxis,
 )
-from PySide6.QtCore import QMargins, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter
+from PySide6.QtCore import QMargins, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -43,6 +44,12 @@ MAX_BARS: Final = 10
 ACCENT: Final = "#1e88e5"
 SECOND: Final = "#43a047"
 THIRD: Final = "#fb8c00"
+# Figures on screen follow the help desk by themselves: a change on the feed asks again once
+# things settle (a burst of changes is one request), and a timer catches what the feed does
+# not carry (self-help counts, the period's sliding end, backends without a feed).
+FIGURES_SETTLE_MS: Final = 1500
+FIGURES_REFRESH_MS: Final = 60_000
+MOST_COUNT_TICKS: Final = 6
 
 
 class Tile(QFrame):
@@ -134,11 +141,38 @@ class Dashboard(QWidget):
         layout.addLayout(tiles)
         layout.addLayout(grid, 1)
 
+        self._stale = False
+        self.settle_timer = QTimer(self)
+        self.settle_timer.setSingleShot(True)
+        self.settle_timer.setInterval(FIGURES_SETTLE_MS)
+        self.settle_timer.timeout.connect(self._refresh_if_shown)
+        self.refresh_timer = QTimer(self)
+        self.refresh_timer.setInterval(FIGURES_REFRESH_MS)
+        self.refresh_timer.timeout.connect(self._refresh_if_shown)
+        self.refresh_timer.start()
+
+    def note_change(self) -> None:
+        """Something changed at the help desk: ask again soon if the figures are on screen, else when shown."""
+        if self.stats is None:
+            return  # never asked for: the first showing asks
+        self._stale = True
+        self.settle_timer.start()
+
+    def _refresh_if_shown(self) -> None:
+        if self.stats is not None and self.isVisible():
+            self.refresh()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if self._stale:
+            self._refresh_if_shown()
+
     def window_for(self, now: datetime | None = None) -> tuple[datetime, datetime]:
         until = now or datetime.now(UTC)
         return until - PERIODS[self.period.currentIndex()][1], until
 
     def refresh(self) -> None:
+        self._stale = False
         since, until = self.window_for()
         self.state.setText("Loading…")
         self.period_changed.emit(since, until)
@@ -190,7 +224,9 @@ class Dashboard(QWidget):
         ]
         longest = max(max(d.mean_seconds or 0.0, d.median_seconds or 0.0) for _label, d in durations)
         unit, per = ("minutes", 60.0)
-        if longest >= 72 * 3600:
+        if longest < 90:  # a walk-up served within a minute reads "0.03 minutes" otherwise
+            unit, per = ("seconds", 1.0)
+        elif longest >= 72 * 3600:
             unit, per = ("days", 86400.0)
         elif longest >= 3 * 3600:
             unit, per = ("hours", 3600.0)
@@ -290,12 +326,27 @@ def _horizontal_bars(
     chart.addAxis(axis_y, Qt.AlignmentFlag.AlignLeft)
     series.attachAxis(axis_y)
     axis_x = QValueAxis()
-    axis_x.setRange(0, max(count for _label, count in shown) * 1.05 or 1)
-    axis_x.applyNiceNumbers()
+    top, step = count_axis(max(count for _label, count in shown))
+    # Counts are whole: ticks only on whole numbers (nice-number ticks at 0.25 read "0 0 1 1" as %d).
+    axis_x.setRange(0, top)
+    axis_x.setTickCount(top // step + 1)
     axis_x.setLabelFormat("%d")
     chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
     series.attachAxis(axis_x)
     view.setChart(chart)
+
+
+def count_axis(largest: int, most_ticks: int = MOST_COUNT_TICKS) -> tuple[int, int]:
+    """The top of an axis of counts up to ``largest`` and the whole step between its ticks (1, 2, 5, 10, 20, …)."""
+    largest = max(1, largest)
+    step, magnitude = 1, 1
+    while math.ceil(largest / step) + 1 > most_ticks:
+        for factor in (2, 5, 10):
+            step = factor * magnitude
+            if math.ceil(largest / step) + 1 <= most_ticks:
+                break
+        magnitude *= 10
+    return math.ceil(largest / step) * step, step
 
 
 def _duration_text(duration: DurationSummary, unit: str = "ticket") -> tuple[str, str]:

@@ -105,7 +105,10 @@ class LiveFollower(QObject):
         if self._connection.closed:
             return
         created: list[TicketSummary] = []
+        me = self._connection.caller.name if self._connection.caller is not None else ""
         for info in update.tickets:
+            # The timeline says who made each change: this technician's own ones are no news to them.
+            self._model.read_state.acknowledge_own_changes(info.summary, info.timeline, me)
             outcome = self._model.apply_ticket(info.summary, info.flags)
             if "created" in update.kinds.get(info.summary.id, frozenset()) and outcome != "removed":
                 created.append(info.summary)

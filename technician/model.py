@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import math
 import re
 import shlex
 import time
@@ -385,6 +386,19 @@ def flags_text(flags: Sequence[Flag] | None) -> str:
 
 
 # ---------------------------------------------------------------- read state
+def _event_time(event: Mapping[str, Any]) -> float:
+    """A timeline event's time as Unix seconds; an event without a readable one counts as new."""
+    value = event.get("at")
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value).timestamp()
+        except ValueError:
+            pass
+    return math.inf
+
+
 class ReadState:
     """Which tickets this technician has seen since their last change, kept across sessions.
 
@@ -428,6 +442,20 @@ class ReadState:
             return False
         seen = self.seen.get(ticket.id)
         return seen is None or seen < stamp
+
+    def acknowledge_own_changes(self, ticket: TicketSummary, timeline: Sequence[Mapping[str, Any]], me: str) -> None:
+        """Keep ``ticket`` read when everything on its timeline since it was last seen was done by ``me``.
+
+        Unread means something new from someone else: a technician's own note, reply, claim or
+        call moves the ticket's ``updated_at`` but tells them nothing they do not know. A ticket
+        that was unread before stays unread (the other person's change is still unseen).
+        """
+        if not me or not self.is_unread(ticket):
+            return
+        seen = self.seen.get(ticket.id, self.baseline)
+        newer = [event for event in timeline if _event_time(event) > seen]
+        if newer and all(event.get("actor") == me for event in newer):
+            self.mark_read(ticket)
 
     def mark_read(self, ticket: TicketSummary) -> None:
         changed = ticket.updated_at or ticket.created_at

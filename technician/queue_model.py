@@ -272,6 +272,15 @@ class QueueModel(QAbstractTableModel):
         self.rows_changed.emit()
         return "inserted"
 
+    def apply_own_change(self, ticket: TicketSummary) -> str:
+        """Bring up to date a ticket this technician just changed: it stays read if it was read before."""
+        number = self.row_of(ticket.id)
+        was_read = number is not None and not self.rows[number].unread
+        outcome = self.apply_ticket(ticket)
+        if was_read:
+            self.mark_read(ticket.id)
+        return outcome
+
     def _key(self, row: Row) -> tuple[Any, ...]:
         return sort_key(self.sort_column or Column.NUMBER, row)
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Final
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -27,16 +27,44 @@ ALL: Final = "All"
 COLUMN_WIDTHS: Final = {
     Column.NUMBER: 92,
     Column.AGE: 56,
-    Column.WHO: 130,
+    Column.WHO: 120,
     Column.CATEGORY: 90,
     Column.SUBJECT: 240,
     Column.SOURCE: 100,
     Column.POSITION: 64,
     Column.STATUS: 70,
-    Column.ASSIGNEE: 90,
+    Column.ASSIGNEE: 84,
     Column.STEPS: 46,
-    Column.FLAGS: 120,
+    Column.FLAGS: 110,
 }
+# The subject takes what is left, but never less than this.
+MIN_SUBJECT_WIDTH: Final = 140
+# When the queue pane is too narrow for every column, these give way first, in this order, so
+# the number, status, subject and flags (what a technician triages by) stay on screen without
+# a horizontal scroll bar; they come back when there is room.
+DROP_ORDER: Final[tuple[Column, ...]] = (
+    Column.STEPS,
+    Column.SOURCE,
+    Column.CATEGORY,
+    Column.POSITION,
+    Column.AGE,
+    Column.ASSIGNEE,
+    Column.WHO,
+)
+
+
+def columns_to_hide(available: int, widths: Mapping[Column, int]) -> frozenset[Column]:
+    """The columns to hide so the rest, with the subject at its least, fit in ``available`` pixels."""
+    needed = MIN_SUBJECT_WIDTH + sum(width for column, width in widths.items() if column != Column.SUBJECT)
+    hidden: set[Column] = set()
+    for column in DROP_ORDER:
+        if needed <= available:
+            break
+        hidden.add(column)
+        needed -= widths.get(column, 0)
+    return frozenset(hidden)
+
+
 SCOPES: Final[tuple[tuple[str, Scope], ...]] = (("Everyone's", "all"), ("Mine", "mine"), ("Unassigned", "unassigned"))
 
 
@@ -122,6 +150,9 @@ class QueueView(QWidget):
             self.table.setColumnWidth(column, width)
         header.setSectionResizeMode(Column.SUBJECT, QHeaderView.ResizeMode.Stretch)
         header.setSortIndicator(Column.NUMBER, Qt.SortOrder.DescendingOrder)
+        self._widths: dict[Column, int] = dict(COLUMN_WIDTHS)  # the person's own widths once they drag one
+        header.sectionResized.connect(self._column_resized)
+        self.table.viewport().installEventFilter(self)
         self.table.setSortingEnabled(True)
         self.line = QLabel()
         self.line.setObjectName("QueueStatusLine")
@@ -195,6 +226,25 @@ class QueueView(QWidget):
         return sorted((v for v in values if v), key=str.casefold)[:200]
 
     # ------------------------------------------------------------ selection
+    # ------------------------------------------------------------ columns that fit
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
+            self.fit_columns()
+        return super().eventFilter(watched, event)
+
+    def fit_columns(self) -> None:
+        """Show the columns that fit the table's width (see ``DROP_ORDER``), the rest hidden until there is room."""
+        hidden = columns_to_hide(self.table.viewport().width(), self._widths)
+        for column in Column:
+            if self.table.isColumnHidden(column) != (column in hidden):
+                self.table.setColumnHidden(column, column in hidden)
+                if column not in hidden and column != Column.SUBJECT:
+                    self.table.setColumnWidth(column, self._widths[column])
+
+    def _column_resized(self, column: int, _old: int, new: int) -> None:
+        if column != Column.SUBJECT and new > 0:  # 0: being hidden, not a width the person chose
+            self._widths[Column(column)] = new
+
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
             ticket_id = current.data(TICKET_ID_ROLE)

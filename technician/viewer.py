@@ -7,10 +7,11 @@ the first step's full picture is asked for before anything else, so it is on scr
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -44,6 +45,7 @@ SEVERITY_COLOURS: Final = {"critical": "#c62828", "warning": "#b26a00", "info": 
 TAB_STEPS, TAB_SYSTEM, TAB_HISTORY, TAB_TIMELINE = range(4)
 HISTORY_ID_ROLE: Final = int(Qt.ItemDataRole.UserRole) + 1
 MAX_TITLE_CHARS: Final = 110
+AGE_REFRESH_MS: Final = 30_000  # ages read in minutes: twice a minute keeps them true
 
 
 class TicketViewer(QWidget):
@@ -104,6 +106,12 @@ class TicketViewer(QWidget):
         layout.addWidget(self.flags_strip)
         layout.addWidget(self.toolbar)
         layout.addWidget(self.tabs, 1)
+        # "6 min ago" must keep counting while a ticket stays open, as the queue's Age column does.
+        self.clock: Callable[[], float] = time.time  # what "now" is for the ages shown; tests move it
+        self.age_timer = QTimer(self)
+        self.age_timer.setInterval(AGE_REFRESH_MS)
+        self.age_timer.timeout.connect(self.refresh_age)
+        self.age_timer.start()
         self._clear()
 
     # ------------------------------------------------------------ building
@@ -241,7 +249,7 @@ class TicketViewer(QWidget):
         description = ((info.report.description if info.report else t.description) or "").strip()
         headline, rest = _headline(description, t.title or t.category or "Problem report")
         self.title.setText(f"{t.number} · {headline}")
-        self.meta.setText(_meta_html(info))
+        self.meta.setText(_meta_html(info, self.clock()))
         self.description.setText(rest)
         self.description.setVisible(bool(rest))
         self._show_flags(info)
@@ -271,6 +279,11 @@ class TicketViewer(QWidget):
             self.current_step = -1
             self.caption.setText("This report has no steps (no screenshots were sent).")
             self.image.show_message("No screenshots in this report")
+
+    def refresh_age(self) -> None:
+        """Say the open ticket's age as of now (the rest of the line changes only with the ticket)."""
+        if self.info is not None:
+            self.meta.setText(_meta_html(self.info, self.clock()))
 
     def _show_flags(self, info: TicketInfo) -> None:
         if not info.flags:
@@ -519,7 +532,7 @@ def _blank_icon() -> QIcon:
     return QIcon(pixmap)
 
 
-def _meta_html(info: TicketInfo) -> str:
+def _meta_html(info: TicketInfo, now: float) -> str:
     t = info.summary
     who = html.escape(t.who or "someone who gave no name")
     kind = {"kiosk": "kiosk", "agent": "laptop", "cli": "command line", "import": "imported"}.get(
@@ -527,7 +540,8 @@ def _meta_html(info: TicketInfo) -> str:
     )
     where = html.escape(f"{kind} {t.source_id}".strip()) + (f" at {html.escape(t.site)}" if t.site else "")
     when = t.created_at.astimezone().strftime("%Y-%m-%d %H:%M") if t.created_at else ""
-    parts = [f"<b>{who}</b>", where, f"{when} ({format_age(t.created_at)} ago)" if when else ""]
+    age = format_age(t.created_at, now)
+    parts = [f"<b>{who}</b>", where, f"{when} ({'just now' if age == 'now' else f'{age} ago'})" if when else ""]
     status = f"<b>{html.escape(t.status)}</b>"
     assignee = html.escape(t.assignee) if t.assignee else "unassigned"
     parts.append(f"{status} · {assignee}")

@@ -43,6 +43,8 @@ from technician.viewer import TAB_HISTORY, TAB_STEPS, TAB_SYSTEM, TAB_TIMELINE, 
 log = logging.getLogger(__name__)
 
 STATUS_MESSAGE_MS: Final = 8000
+# The size the window opens at; the queue shows its triage columns (flags among them) at it.
+DEFAULT_SIZE: Final = (1600, 960)
 NOTIFY_MS: Final = 6000
 TAB_QUEUE, TAB_FIGURES = 0, 1
 # Commands that need a backend feature; the rest need only reading.
@@ -261,6 +263,7 @@ class TechWindow(QMainWindow):
         s.action_failed.connect(self._action_failed)
         s.stats_loaded.connect(self.dashboard.show_stats)
         s.stats_failed.connect(self.dashboard.show_failed)
+        s.ticket_changed.connect(lambda _info: self.dashboard.note_change())
         s.model.rows_changed.connect(self._update_title)
         self.queue_view.filter_changed.connect(s.set_filter)
         self.queue_view.ticket_selected.connect(self.open_ticket)

@@ -95,7 +95,7 @@ class WorkActions(QObject):
             if result.called is None:
                 self.action_done.emit(f"Nobody is waiting at {site}")
             else:
-                self._model.apply_ticket(result.called)
+                self._model.apply_own_change(result.called)
                 who = result.called.reporter_name or result.called.number
                 self.action_done.emit(f"Called {who} ({result.called.number}) at {site}")
 
