@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QObject, QProcess, QRect, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QImage, QKeyEvent, QPainter, QPaintEvent, QPixmap
+from PySide6.QtGui import QColor, QGuiApplication, QImage, QKeyEvent, QPainter, QPaintEvent, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLayout, QLineEdit, QWidget
 
 from agent.bundle import StepDraft
@@ -166,6 +166,11 @@ class CaptureBar(QWidget):
 
     def clear_caption(self) -> None:
         self.caption_edit.clear()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        # The flash covers the whole bar, whatever width it is placed at.
+        self.flash.setGeometry(self.rect())
+        super().resizeEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
         if event.key() == Qt.Key.Key_Escape:

@@ -117,11 +117,15 @@ class _StepCard(QFrame):
         self.delete_button.clicked.connect(lambda: screen.delete_step(step.id))
         for button in (self.markup_button, self.delete_button):
             button.setProperty("compact", "true")
-        # Delete sits at the far end from Mark up, so a finger meant for one never lands on the other.
+        # Delete sits in the card's top corner, the picture between it and Mark up at the bottom:
+        # a finger meant for one never lands on the other, in any language's button widths.
+        top = QHBoxLayout()
+        top.addStretch(1)
+        top.addWidget(self.delete_button)
+        layout.insertLayout(0, top)
         buttons.addWidget(self.markup_button)
         buttons.addStretch(1)
-        buttons.addWidget(self.delete_button)
-        # Buttons sit on the card's bottom edge, level across a row whatever the captions' lengths.
+        # Mark up sits on the card's bottom edge, level across a row whatever the captions' lengths.
         layout.addStretch(1)
         layout.addLayout(buttons)
 

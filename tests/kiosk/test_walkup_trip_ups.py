@@ -129,8 +129,15 @@ def test_delete_is_apart_from_mark_up_and_can_be_undone(make_window: WindowFacto
     markup = window.review.findChild(type(window.review.send_button), "markup-1")
     delete = window.review.findChild(type(window.review.send_button), "delete-1")
     assert markup is not None and delete is not None
-    gap = delete.mapTo(window, QPoint(0, 0)).x() - markup.mapTo(window, QPoint(markup.width(), 0)).x()
-    assert gap >= 48, f"Delete is {gap} px from Mark up"
+    delete_rect = QRect(delete.mapTo(window, QPoint(0, 0)), delete.size())
+    markup_rect = QRect(markup.mapTo(window, QPoint(0, 0)), markup.size())
+    gap = max(
+        delete_rect.left() - markup_rect.right(),
+        markup_rect.left() - delete_rect.right(),
+        delete_rect.top() - markup_rect.bottom(),
+        markup_rect.top() - delete_rect.bottom(),
+    )
+    assert gap >= 100, f"Delete is {gap} px from Mark up"
 
     tap(qtbot, delete)
     assert [s.id for s in window.session.steps] == [second_id]
