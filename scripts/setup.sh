@@ -13,12 +13,14 @@ cd "$(dirname "$0")/.."
 purpose="${1:-test}"
 case "$purpose" in run | test) ;; *) echo "setup: usage: scripts/setup.sh [run|test]" >&2; exit 2 ;; esac
 
-# Qt's runtime libraries and fonts so screens render text: the kiosk needs them to start at all.
+# Qt's runtime libraries and fonts so screens render text: the kiosk needs them to start at all;
+# libxss1 lets the kiosk see input in the apps it opens under "Show me" (the display's idle time).
 RUN_PACKAGES=(
     libxkbcommon0 libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 libdbus-1-3
     libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0
     libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxcb-render0 libxcb-shm0 libxcb-xfixes0 libx11-xcb1
     libglib2.0-0 libpulse0 fonts-dejavu-core
+    libxss1
 )
 # The virtual display: for the tests' real capture, and for scripts/run where there is no display.
 DISPLAY_PACKAGES=(xvfb xauth)
