@@ -48,13 +48,6 @@ MAX_KEYS_WIDTH_PX: Final = 1500
 # Room kept between the focused field and the keyboard's edge.
 FIELD_MARGIN_PX: Final = 24
 
-_CONTEXT: Final = "OnScreenKeyboard"
-
-
-def _tr(text: str) -> str:
-    return QCoreApplication.translate(_CONTEXT, text)
-
-
 class KeyKind(enum.Enum):
     CHAR = "char"
     SHIFT = "shift"
@@ -231,18 +224,20 @@ class OnScreenKeyboard(QFrame):
             char = self.shown_char(spec.text)
             return char.replace("&", "&&"), char  # a lone & would be a mnemonic marker, not shown
         if spec.kind is KeyKind.SHIFT:
-            return "⇧", _tr("Shift")
+            return "⇧", QCoreApplication.translate("OnScreenKeyboard", "Shift")
         if spec.kind is KeyKind.BACKSPACE:
-            return "⌫", _tr("Backspace")
+            return "⌫", QCoreApplication.translate("OnScreenKeyboard", "Backspace")
         if spec.kind is KeyKind.SPACE:
-            return "␣", _tr("Space")
+            return "␣", QCoreApplication.translate("OnScreenKeyboard", "Space")
         if spec.kind is KeyKind.ENTER:
-            return ("↵", _tr("New line")) if multi_line else ("✓", _tr("Done"))
+            if multi_line:
+                return "↵", QCoreApplication.translate("OnScreenKeyboard", "New line")
+            return "✓", QCoreApplication.translate("OnScreenKeyboard", "Done")
         if spec.kind is KeyKind.LAYER:
             if self.layer is Layer.LETTERS:
-                return "?123", _tr("Numbers and symbols")
-            return "ABC", _tr("Letters")
-        return "⌨ ▾", _tr("Hide keyboard")
+                return "?123", QCoreApplication.translate("OnScreenKeyboard", "Numbers and symbols")
+            return "ABC", QCoreApplication.translate("OnScreenKeyboard", "Letters")
+        return "⌨ ▾", QCoreApplication.translate("OnScreenKeyboard", "Hide keyboard")
 
     def shown_char(self, text: str) -> str:
         if self.shifted and len(text) == 1 and text.upper() != text and len(text.upper()) == 1:

@@ -92,6 +92,10 @@
 <context>
     <name>CaptureBar</name>
     <message>
+        <source>Step %1 captured</source>
+        <translation>Schritt %1 aufgenommen</translation>
+    </message>
+    <message>
         <source>That did not work. Try again?</source>
         <translation>Das hat nicht geklappt. Noch einmal?</translation>
     </message>
@@ -359,6 +363,38 @@
         <translation>Das ausgewählte Element löschen</translation>
     </message>
     <message>
+        <source>Zoom out</source>
+        <translation>Verkleinern</translation>
+    </message>
+    <message>
+        <source>Show the picture smaller</source>
+        <translation>Das Bild kleiner zeigen</translation>
+    </message>
+    <message>
+        <source>Zoom in</source>
+        <translation>Vergrößern</translation>
+    </message>
+    <message>
+        <source>Show the picture larger, to mark small things exactly</source>
+        <translation>Das Bild größer zeigen, um Kleines genau zu markieren</translation>
+    </message>
+    <message>
+        <source>Fit</source>
+        <translation>Einpassen</translation>
+    </message>
+    <message>
+        <source>Show the whole picture</source>
+        <translation>Das ganze Bild zeigen</translation>
+    </message>
+    <message>
+        <source>Actual size</source>
+        <translation>Originalgröße</translation>
+    </message>
+    <message>
+        <source>One screen pixel for each pixel of the picture</source>
+        <translation>Ein Bildschirmpixel für jedes Pixel des Bildes</translation>
+    </message>
+    <message>
         <source>Type, then press Enter</source>
         <translation>Tippen, dann Eingabe drücken</translation>
     </message>
@@ -377,6 +413,53 @@
     <message>
         <source>%1; selected: %2</source>
         <translation>%1; ausgewählt: %2</translation>
+    </message>
+    <message>
+        <source>Zoom level</source>
+        <translation>Vergrößerung</translation>
+    </message>
+    <message>
+        <source>Move the view sideways</source>
+        <translation>Ansicht seitwärts verschieben</translation>
+    </message>
+    <message>
+        <source>Move the view up or down</source>
+        <translation>Ansicht nach oben oder unten verschieben</translation>
+    </message>
+</context>
+<context>
+    <name>OnScreenKeyboard</name>
+    <message>
+        <source>Shift</source>
+        <translation>Umschalt</translation>
+    </message>
+    <message>
+        <source>Backspace</source>
+        <translation>Rücktaste</translation>
+    </message>
+    <message>
+        <source>Space</source>
+        <translation>Leertaste</translation>
+    </message>
+    <message>
+        <source>New line</source>
+        <translation>Neue Zeile</translation>
+    </message>
+    <message>
+        <source>Done</source>
+        <translation>Fertig</translation>
+    </message>
+    <message>
+        <source>Numbers and symbols</source>
+        <translation>Ziffern und Zeichen</translation>
+    </message>
+    <message>
+        <source>Letters</source>
+        <translation>Buchstaben</translation>
+    </message>
+    <message>
+        <source>Hide keyboard</source>
+        <translation>Tastatur ausblenden</translation>
     </message>
 </context>
 <context>
@@ -437,6 +520,34 @@
         <source>Collecting technical information…</source>
         <translation>Technische Informationen werden gesammelt…</translation>
     </message>
+    <message>
+        <source>Step %1 deleted.</source>
+        <translation>Schritt %1 gelöscht.</translation>
+    </message>
+    <message>
+        <source>Undo</source>
+        <translation>Rückgängig</translation>
+    </message>
+    <message>
+        <source>Undo: bring the step back</source>
+        <translation>Rückgängig: den Schritt zurückholen</translation>
+    </message>
+    <message>
+        <source>The raw data, exactly as it is sent.</source>
+        <translation>Die Rohdaten, genau so, wie sie gesendet werden.</translation>
+    </message>
+    <message>
+        <source>Show as text</source>
+        <translation>Als Text zeigen</translation>
+    </message>
+    <message>
+        <source>What goes with your request, in words.</source>
+        <translation>Was mit Ihrer Anfrage mitgeht, in Worten.</translation>
+    </message>
+    <message>
+        <source>Show the raw data</source>
+        <translation>Rohdaten zeigen</translation>
+    </message>
 </context>
 <context>
     <name>SendScreen</name>
@@ -463,6 +574,10 @@
     <message>
         <source>Problem: %1</source>
         <translation>Problem: %1</translation>
+    </message>
+    <message>
+        <source>In your words: “%1”</source>
+        <translation>In Ihren Worten: „%1“</translation>
     </message>
     <message numerus="yes">
         <source>%n picture(s) of the problem</source>

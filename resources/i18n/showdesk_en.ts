@@ -92,6 +92,10 @@
 <context>
     <name>CaptureBar</name>
     <message>
+        <source>Step %1 captured</source>
+        <translation>Step %1 captured</translation>
+    </message>
+    <message>
         <source>That did not work. Try again?</source>
         <translation>That did not work. Try again?</translation>
     </message>
@@ -359,6 +363,38 @@
         <translation>Delete the selected item</translation>
     </message>
     <message>
+        <source>Zoom out</source>
+        <translation>Zoom out</translation>
+    </message>
+    <message>
+        <source>Show the picture smaller</source>
+        <translation>Show the picture smaller</translation>
+    </message>
+    <message>
+        <source>Zoom in</source>
+        <translation>Zoom in</translation>
+    </message>
+    <message>
+        <source>Show the picture larger, to mark small things exactly</source>
+        <translation>Show the picture larger, to mark small things exactly</translation>
+    </message>
+    <message>
+        <source>Fit</source>
+        <translation>Fit</translation>
+    </message>
+    <message>
+        <source>Show the whole picture</source>
+        <translation>Show the whole picture</translation>
+    </message>
+    <message>
+        <source>Actual size</source>
+        <translation>Actual size</translation>
+    </message>
+    <message>
+        <source>One screen pixel for each pixel of the picture</source>
+        <translation>One screen pixel for each pixel of the picture</translation>
+    </message>
+    <message>
         <source>Type, then press Enter</source>
         <translation>Type, then press Enter</translation>
     </message>
@@ -377,6 +413,53 @@
     <message>
         <source>%1; selected: %2</source>
         <translation>%1; selected: %2</translation>
+    </message>
+    <message>
+        <source>Zoom level</source>
+        <translation>Zoom level</translation>
+    </message>
+    <message>
+        <source>Move the view sideways</source>
+        <translation>Move the view sideways</translation>
+    </message>
+    <message>
+        <source>Move the view up or down</source>
+        <translation>Move the view up or down</translation>
+    </message>
+</context>
+<context>
+    <name>OnScreenKeyboard</name>
+    <message>
+        <source>Shift</source>
+        <translation>Shift</translation>
+    </message>
+    <message>
+        <source>Backspace</source>
+        <translation>Backspace</translation>
+    </message>
+    <message>
+        <source>Space</source>
+        <translation>Space</translation>
+    </message>
+    <message>
+        <source>New line</source>
+        <translation>New line</translation>
+    </message>
+    <message>
+        <source>Done</source>
+        <translation>Done</translation>
+    </message>
+    <message>
+        <source>Numbers and symbols</source>
+        <translation>Numbers and symbols</translation>
+    </message>
+    <message>
+        <source>Letters</source>
+        <translation>Letters</translation>
+    </message>
+    <message>
+        <source>Hide keyboard</source>
+        <translation>Hide keyboard</translation>
     </message>
 </context>
 <context>
@@ -437,6 +520,34 @@
         <source>Collecting technical information…</source>
         <translation>Collecting technical information…</translation>
     </message>
+    <message>
+        <source>Step %1 deleted.</source>
+        <translation>Step %1 deleted.</translation>
+    </message>
+    <message>
+        <source>Undo</source>
+        <translation>Undo</translation>
+    </message>
+    <message>
+        <source>Undo: bring the step back</source>
+        <translation>Undo: bring the step back</translation>
+    </message>
+    <message>
+        <source>The raw data, exactly as it is sent.</source>
+        <translation>The raw data, exactly as it is sent.</translation>
+    </message>
+    <message>
+        <source>Show as text</source>
+        <translation>Show as text</translation>
+    </message>
+    <message>
+        <source>What goes with your request, in words.</source>
+        <translation>What goes with your request, in words.</translation>
+    </message>
+    <message>
+        <source>Show the raw data</source>
+        <translation>Show the raw data</translation>
+    </message>
 </context>
 <context>
     <name>SendScreen</name>
@@ -463,6 +574,10 @@
     <message>
         <source>Problem: %1</source>
         <translation>Problem: %1</translation>
+    </message>
+    <message>
+        <source>In your words: “%1”</source>
+        <translation>In your words: “%1”</translation>
     </message>
     <message numerus="yes">
         <source>%n picture(s) of the problem</source>
