@@ -181,7 +181,9 @@ class Figures(_ReadModel):
     open_tickets: int = Field(description="new, open or waiting now")
     time_to_first_response: DurationSummary
     time_to_resolution: DurationSummary
-    walk_up_wait: DurationSummary = Field(description="from joining the walk-up queue to being called")
+    walk_up_wait: DurationSummary = Field(
+        description="from joining the walk-up queue to being called (or served, for a visit never called)"
+    )
     by_category: list[CategoryCount]
     self_help: SelfHelpFigures
     recurring_machines: list[MachineCount] = Field(description="machines (source ids) with two or more tickets")
