@@ -12,14 +12,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QObject, QProcess, QRect, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QProcess, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QKeyEvent, QPainter, QPaintEvent, QPixmap, QResizeEvent
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLayout, QLineEdit, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLayout, QLineEdit, QVBoxLayout, QWidget
 
 from agent.bundle import StepDraft
 from agent.schema import MAX_CAPTION_CHARS
 from kiosk.idle import IdleOverlay, IdleWatcher
+from kiosk.keyboard import OnScreenKeyboard
 from kiosk.settings import AllowedApp
+from kiosk.theme import MIN_TARGET_PX
 from kiosk.widgets import bring_to_front, make_button, make_label, set_role, set_text
 from shared_qt.grab_thread import GrabThread
 
@@ -66,7 +68,7 @@ class CaptureBar(QWidget):
     capture_requested = Signal(str)
     done_requested = Signal()
 
-    def __init__(self) -> None:
+    def __init__(self, language: Callable[[], str] = lambda: "en") -> None:
         flags = Qt.WindowType.Window | Qt.WindowType.FramelessWindowHint
         if QGuiApplication.platformName() != "offscreen":  # that test platform has no stacking order
             flags = Qt.WindowType.Tool | Qt.WindowType.FramelessWindowHint | Qt.WindowType.WindowStaysOnTopHint
@@ -75,10 +77,19 @@ class CaptureBar(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating, False)
         frame = QFrame(self)
         set_role(frame, "card")
-        outer = QHBoxLayout(self)
+        outer = self._outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
         outer.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
         outer.addWidget(frame)
+        # The bar is its own window over the app, out of reach of the kiosk window's keyboard:
+        # it carries one of its own, so a caption can be typed on a touch-only kiosk too.
+        self.keyboard = OnScreenKeyboard(language)
+        self.keyboard.set_key_height(MIN_TARGET_PX)
+        self.keyboard.hide()
+        self.keyboard.hide_requested.connect(self.hide_keyboard)
+        outer.addWidget(self.keyboard)
+        self._screen_rect: QRect | None = None
         layout = QHBoxLayout(frame)
         layout.setContentsMargins(20, 12, 20, 12)
         layout.setSpacing(16)
@@ -96,6 +107,7 @@ class CaptureBar(QWidget):
         self.caption_edit.setMaxLength(MAX_CAPTION_CHARS)
         self.caption_edit.setMinimumWidth(520)
         self.caption_edit.returnPressed.connect(self._capture)
+        self.caption_edit.installEventFilter(self)
         layout.addWidget(self.caption_edit, 1)
         self.capture_button = make_button("primary", object_name="capture")
         self.capture_button.clicked.connect(self._capture)
@@ -153,7 +165,35 @@ class CaptureBar(QWidget):
         self.capture_button.setEnabled(not busy)
         self.done_button.setEnabled(not busy)
 
+    def show_keyboard(self) -> None:
+        self.keyboard.set_target(self.caption_edit)
+        if self.keyboard.isHidden():
+            self.keyboard.show()
+            self._replace()
+
+    def hide_keyboard(self) -> None:
+        self.keyboard.set_target(None)
+        if not self.keyboard.isHidden():
+            self.keyboard.hide()
+            self._replace()
+
+    def _replace(self) -> None:
+        # Taller or shorter, the bar stays whole on the screen, above its bottom edge.
+        if self._screen_rect is not None:
+            self.place_on(self._screen_rect)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if watched is self.caption_edit and event.type() in (
+            QEvent.Type.FocusIn,
+            QEvent.Type.MouseButtonRelease,
+            QEvent.Type.TouchEnd,
+        ):
+            self.show_keyboard()
+        return False
+
     def place_on(self, screen_rect: QRect) -> None:
+        self._screen_rect = QRect(screen_rect)
+        self._outer.activate()
         self.adjustSize()
         # Wide enough that a caption of a few words shows whole while it is typed.
         width = min(max(self.sizeHint().width(), 1400), screen_rect.width() - 64)
@@ -166,6 +206,7 @@ class CaptureBar(QWidget):
 
     def clear_caption(self) -> None:
         self.caption_edit.clear()
+        self.hide_keyboard()
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
         # The flash covers the whole bar, whatever width it is placed at.
@@ -229,11 +270,18 @@ class ShowMeController(QObject):
     capture_failed = Signal(str)
     launch_failed = Signal(str)
 
-    def __init__(self, grabber: ScreenGrabber, screen_rect: Callable[[], QRect], parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        grabber: ScreenGrabber,
+        screen_rect: Callable[[], QRect],
+        parent: QObject | None = None,
+        *,
+        language: Callable[[], str] = lambda: "en",
+    ) -> None:
         super().__init__(parent)
         self.grabber = grabber
         self._screen_rect = screen_rect
-        self.bar = CaptureBar()
+        self.bar = CaptureBar(language)
         self.bar.capture_requested.connect(self.capture)
         self.bar.done_requested.connect(self.finish)
         # The idle warning while the kiosk window is away: over the app, like the bar.

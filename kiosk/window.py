@@ -138,7 +138,7 @@ class KioskWindow(QWidget):
         self.grabber: ScreenGrabber | None = None
         if services.grab_factory is not None and settings.allowed_apps:
             self.grabber = ScreenGrabber(services.grab_factory, self)
-            self.showme = ShowMeController(self.grabber, self._screen_rect, self)
+            self.showme = ShowMeController(self.grabber, self._screen_rect, self, language=lambda: self.language)
         self._wire()
         self.apply_theme(self.theme)
         self.stack.setCurrentWidget(self.welcome)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from PySide6.QtCore import QRect
 from pytestqt.qtbot import QtBot
 
 from agent.bundle import StepDraft
@@ -75,3 +76,36 @@ def test_an_idle_wipe_during_show_me_closes_the_apps(make_window: WindowFactory,
     window.flow.reset("idle")
     assert showme.running_apps() == () and not showme.bar.isVisible() and window.isVisible()
     assert window.flow.stage is Stage.WELCOME
+
+
+def test_a_caption_is_typed_on_the_bars_own_keyboard_and_the_bar_stays_on_screen(
+    make_window: WindowFactory, qtbot: QtBot
+) -> None:
+    from kiosk.keyboard import KeyKind
+
+    window = make_window(grab_factory=failing_grab)
+    open_show_screen(qtbot, window)
+    showme = window.showme
+    assert showme is not None
+    tap(qtbot, window.show_screen.app_buttons["browser"])
+    bar = showme.bar
+    qtbot.waitUntil(bar.isVisible)
+    screen = QRect(0, 0, 1920, 1080)
+    assert bar.keyboard.isHidden()
+    short = bar.geometry()
+
+    bar.activateWindow()
+    tap(qtbot, bar.caption_edit)
+    qtbot.waitUntil(lambda: not bar.keyboard.isHidden())
+    bar.caption_edit.setFocus()
+    qtbot.waitUntil(bar.caption_edit.hasFocus)
+    for letter in "vpn":
+        tap(qtbot, bar.keyboard.key(KeyKind.CHAR, letter))
+    assert bar.caption_edit.text() == "vpn"
+    # Taller with its keyboard, the bar is still whole on the screen, its bottom where it was.
+    assert screen.contains(bar.geometry()) and bar.height() > short.height()
+    assert bar.geometry().bottom() == short.bottom()
+
+    tap(qtbot, bar.keyboard.key(KeyKind.HIDE))
+    assert bar.keyboard.isHidden() and bar.geometry() == short
+    tap(qtbot, bar.done_button)
