@@ -27,6 +27,7 @@ from agent.outbox import (
     waits_for_local_server,
 )
 from tests.fixtures.server import ServerProcess
+from tests.fixtures.waiting import wait_until as wait_for_condition
 from tests.outbox.helpers import FakeClock, make_bundle
 
 NOT_RUNNING = (
@@ -36,13 +37,7 @@ WAIT_SECONDS = 20.0  # a generous bound on a busy machine; the watch itself look
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = WAIT_SECONDS) -> float:
-    """Poll ``condition`` until true; returns when it became true (``time.monotonic()``)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(0.02)  # polling interval, bounded by the deadline
-    return time.monotonic()
+    return wait_for_condition(condition, what, timeout)
 
 
 def local_connector_for(url: str) -> Callable[[str], Connector]:

@@ -21,6 +21,7 @@ import requests
 
 from server.connection_limits import RateLimitedLog
 from tests.fixtures.server import ServerProcess
+from tests.fixtures.waiting import wait_until
 from tests.server.helpers import Upload, make_bundle, noisy_png, submit
 
 if sys.platform == "win32":  # pragma: no cover - the server's hygiene is tested where it is deployed
@@ -127,11 +128,7 @@ def upload_temps(server: ServerProcess) -> list[Path]:
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)  # polling interval, bounded by the deadline
+    wait_until(condition, what, timeout)
 
 
 def start_stalled_upload(server: ServerProcess, token: str, seed: int) -> tuple[socket.socket, float]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 import requests
 
 from tests.fixtures.server import ServerProcess
+from tests.fixtures.waiting import wait_until
 from tests.server.helpers import api, make_bundle, submit
 
 
@@ -363,10 +363,7 @@ def test_clean_shutdown_answers_a_waiting_long_poll(make_server: Callable[..., S
 
     poller = threading.Thread(target=poll)
     poller.start()
-    deadline = time.monotonic() + 20
-    while "long poll by tech-poller waits" not in server.log_text():
-        assert time.monotonic() < deadline, "the long poll never started waiting"
-        time.sleep(0.02)
+    wait_until(lambda: "long poll by tech-poller waits" in server.log_text(), "the long poll to start waiting", 20)
     assert server.stop() == 0
     poller.join(20)
 
