@@ -25,8 +25,9 @@ RUN_PACKAGES=(
 # The virtual display: for the tests' real capture, and for scripts/run where there is no display.
 DISPLAY_PACKAGES=(xvfb xauth)
 # scrot/maim as the capture benchmark's peers, dbus for the portal test bus, xdotool and
-# x11-utils to drive and inspect windows in tests.
-TEST_PACKAGES=(dbus scrot maim xdotool x11-utils)
+# x11-utils to drive and inspect windows in tests; a real Chromium and its WebDriver for the
+# requester's page tests.
+TEST_PACKAGES=(dbus scrot maim xdotool x11-utils chromium chromium-driver)
 
 # Root installs everything, so that the other script works afterwards as any user.
 ALL_PACKAGES=("${RUN_PACKAGES[@]}" "${DISPLAY_PACKAGES[@]}" "${TEST_PACKAGES[@]}")
