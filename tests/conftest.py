@@ -34,6 +34,8 @@ pytest_plugins = [
     "tests.fixtures.xvfb",
     "tests.fixtures.server",
     "tests.fixtures.rt",
+    "tests.fixtures.postgres",
+    "tests.fixtures.s3",
 ]
 
 
