@@ -22,7 +22,7 @@ import stat
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 from agent.fsutil import (
     PRIVATE_DIR_MODE,
@@ -36,6 +36,31 @@ from agent.fsutil import (
 from server.store import StorageFullError
 
 _SHA256_RE: Final = re.compile(r"^[0-9a-f]{64}$")
+READ_CHUNK_BYTES: Final = 256 * 1024
+
+
+class BlobStoreUnavailableError(RuntimeError):
+    """The store that holds the files cannot be reached or refused; the message says what to check."""
+
+
+class BlobBackend(Protocol):
+    """What the server needs of a place for attachment files: this directory, or an object store.
+
+    ``commit`` returns only when every file is durable; rows naming them are committed after it.
+    """
+
+    def describe(self) -> str: ...
+    def check(self) -> None: ...
+    def new_temp(self) -> tuple[int, Path]: ...
+    def commit(self, items: Sequence[tuple[Path, str]]) -> None: ...
+    def exists(self, sha256: str) -> bool: ...
+    def size(self, sha256: str) -> int | None: ...
+    def read_bytes(self, sha256: str) -> bytes: ...
+    def read_chunks(self, sha256: str, chunk_size: int = READ_CHUNK_BYTES) -> Iterator[bytes]: ...
+    def remove(self, sha256: str) -> None: ...
+    def digests(self) -> Iterator[str]: ...
+    def remove_stale_temps(self) -> int: ...
+    def close(self) -> None: ...
 
 
 class BlobStore:
@@ -73,12 +98,15 @@ class BlobStore:
             raise ValueError(f"not a sha256 digest: {sha256!r}")
         return self.root / sha256[:2] / sha256
 
+    def describe(self) -> str:
+        return f"the blob directory {self.root}"
+
+    def check(self) -> None:
+        """Nothing to reach: the directory was made (or refused) when the store opened."""
+
     def new_temp(self) -> tuple[int, Path]:
         """An open file descriptor and the path of a fresh temporary file for an upload."""
-        with storage_full_as_error(f"creating a temporary file in {self.tmp}"):
-            # mkstemp makes the file 0600 whatever the umask.
-            fd, name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=self.tmp)
-        return fd, Path(name)
+        return new_upload_temp(self.tmp)
 
     def commit(self, items: Sequence[tuple[Path, str]]) -> None:
         """Make verified temporary files the blobs for their sha256, durably, before returning.
@@ -107,18 +135,54 @@ class BlobStore:
     def exists(self, sha256: str) -> bool:
         return self.path_for(sha256).is_file()
 
+    def size(self, sha256: str) -> int | None:
+        try:
+            return self.path_for(sha256).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def read_bytes(self, sha256: str) -> bytes:
+        return self.path_for(sha256).read_bytes()
+
+    def read_chunks(self, sha256: str, chunk_size: int = READ_CHUNK_BYTES) -> Iterator[bytes]:
+        with self.path_for(sha256).open("rb") as file:
+            while chunk := file.read(chunk_size):
+                yield chunk
+
+    def remove(self, sha256: str) -> None:
+        discard(self.path_for(sha256))
+
+    def digests(self) -> Iterator[str]:
+        return (path.name for path in self.iter_blobs())
+
     def remove_stale_temps(self) -> int:
         """Delete uploads a crash left behind; call only while no server uses this data directory."""
-        removed = 0
-        for entry in self.tmp.iterdir():
-            if entry.is_file():
-                discard(entry)
-                removed += 1
-        return removed
+        return remove_files_in(self.tmp)
 
     def iter_blobs(self) -> list[Path]:
         """Every stored blob (for backups)."""
         return [p for p in self.root.glob("*/*") if p.is_file() and _SHA256_RE.match(p.name)]
+
+    def close(self) -> None:
+        """Nothing held open between calls."""
+
+
+def new_upload_temp(directory: Path) -> tuple[int, Path]:
+    """An open file descriptor and the path of a fresh private temporary file in ``directory``."""
+    with storage_full_as_error(f"creating a temporary file in {directory}"):
+        # mkstemp makes the file 0600 whatever the umask.
+        fd, name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=directory)
+    return fd, Path(name)
+
+
+def remove_files_in(directory: Path) -> int:
+    """Delete the files directly in ``directory`` (uploads a crash left behind); their number."""
+    removed = 0
+    for entry in directory.iterdir():
+        if entry.is_file():
+            discard(entry)
+            removed += 1
+    return removed
 
 
 @contextlib.contextmanager

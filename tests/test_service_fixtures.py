@@ -7,7 +7,7 @@ be reached the way the back-end tests will reach it.
 
 from __future__ import annotations
 
-import boto3  # type: ignore[import-untyped]  # no stubs shipped; boto3-stubs would add a dependency for two calls
+import boto3
 import psycopg
 import pytest
 
