@@ -24,7 +24,15 @@ import platformdirs
 
 APP_NAME: Final = "showdesk"
 DEFAULT_BACKEND_URL: Final = "http://127.0.0.1:8765"
-BACKEND_TYPES: Final = ("builtin", "rt", "smtp", "zammad", "glpi", "folder")
+BACKEND_TYPES: Final = (
+    "builtin",
+    "rt",
+    "smtp",
+    "zammad",
+    "glpi",
+    "folder",
+    "jira",
+)
 # Keys every backend table understands; anything else is handed to its connector.
 _COMMON_BACKEND_KEYS: Final = ("type", "url", "ca_bundle", "connect_timeout", "read_timeout", "proxy")
 PROXY_SCHEMES: Final = ("http", "https")  # SOCKS would need PySocks, which ShowDesk does not ship

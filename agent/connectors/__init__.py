@@ -60,6 +60,7 @@ CONNECTOR_MODULES: Final[dict[str, str]] = {
     "zammad": "agent.connectors.zammad",
     "glpi": "agent.connectors.glpi",
     "folder": "agent.connectors.folder",
+    "jira": "agent.connectors.jira",
 }
 
 

@@ -45,6 +45,16 @@ WEBP_MAX_DIMENSION: Final = 16383  # libwebp's bound; wider images fall back to 
 DEFAULT_OVERHEAD_BYTES: Final = 64 * 1024  # ticket body, JSON or MIME framing, headers
 AFTER_413_FACTOR: Final = 0.5  # after a refusal as too large, aim at half of what was sent
 
+# Each ticket system's documented attachment limits: the defaults its connector fits to. A site that
+# changed its system's setting says so in the backend's max_attachment_size / max_request_size.
+MIB: Final = 1024 * 1024
+JIRA_MAX_ATTACHMENT_BYTES: Final = 10 * MIB  # Jira Data Center's jira.attachment.size default (10485760)
+SERVICENOW_MAX_ATTACHMENT_BYTES: Final = 1024 * MIB  # com.glide.attachment.max_size default, 1024 MB
+ZENDESK_MAX_ATTACHMENT_BYTES: Final = 50 * MIB  # Zendesk: files attached to a ticket comment, 50 MB each
+FRESHSERVICE_MAX_ATTACHMENTS_BYTES: Final = 40 * MIB  # Freshservice v2 create ticket: all attachments together
+GITLAB_MAX_ATTACHMENT_BYTES: Final = 100 * MIB  # GitLab's "Maximum attachment size" default, 100 MiB
+REDMINE_MAX_ATTACHMENT_BYTES: Final = 5120 * 1024  # Redmine's attachment_max_size default, 5120 KB
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -75,9 +85,7 @@ class Limits:
         if self.max_file_bytes is not None:
             parts.append(f"files up to {format_size(self.max_file_bytes)} ({self.file_limit_name})")
         if self.max_request_bytes is not None:
-            parts.append(
-                f"{self.request_noun} up to {format_size(self.max_request_bytes)} ({self.request_limit_name})"
-            )
+            parts.append(f"{self.request_noun} up to {format_size(self.max_request_bytes)} ({self.request_limit_name})")
         return f"{self.system} accepts " + (", ".join(parts) if parts else "any size")
 
 
@@ -319,11 +327,15 @@ def submit_fitted(bundle: ReportBundle, limits: Limits, send: Callable[[FitResul
         try:
             refitted = fit_bundle(bundle, limits.after_refusal(fitted.wire_bytes))
         except TooLargeError as exc:
-            raise TooLargeError(f"{first.reason}; shrinking it further did not help: {exc.reason}",
-                                system=first.system, status=first.status) from exc
+            raise TooLargeError(
+                f"{first.reason}; shrinking it further did not help: {exc.reason}",
+                system=first.system,
+                status=first.status,
+            ) from exc
         if refitted.wire_bytes >= fitted.wire_bytes:
-            raise TooLargeError(f"{first.reason}; the report cannot be made any smaller",
-                                system=first.system, status=first.status) from first
+            raise TooLargeError(
+                f"{first.reason}; the report cannot be made any smaller", system=first.system, status=first.status
+            ) from first
         try:
             return send(refitted)
         except TooLargeError as second:
@@ -335,4 +347,17 @@ def submit_fitted(bundle: ReportBundle, limits: Limits, send: Callable[[FitResul
             ) from second
 
 
-__all__ = ["LADDER", "FitResult", "Limits", "estimate_wire_bytes", "fit_bundle", "submit_fitted"]
+__all__ = [
+    "FRESHSERVICE_MAX_ATTACHMENTS_BYTES",
+    "GITLAB_MAX_ATTACHMENT_BYTES",
+    "JIRA_MAX_ATTACHMENT_BYTES",
+    "LADDER",
+    "REDMINE_MAX_ATTACHMENT_BYTES",
+    "SERVICENOW_MAX_ATTACHMENT_BYTES",
+    "ZENDESK_MAX_ATTACHMENT_BYTES",
+    "FitResult",
+    "Limits",
+    "estimate_wire_bytes",
+    "fit_bundle",
+    "submit_fitted",
+]

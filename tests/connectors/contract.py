@@ -536,3 +536,180 @@ class FakeGLPI:
         return Response.json(201, {"id": document_id, "message": "Document move succeeded.",
                                    "upload_result": {"filename": [{"name": names[0], "size": len(data)}]}},
                              {"Location": f"http://glpi.example/apirest.php/Document/{document_id}"})
+
+
+# ---------------------------------------------------------------- shared by the fakes below
+def _basic(request: Request) -> tuple[str, str] | None:
+    """The (user, password) of an ``Authorization: Basic`` header, or None."""
+    header = request.headers.get("Authorization") or ""
+    if not header.startswith("Basic "):
+        return None
+    try:
+        user, _, password = base64.b64decode(header[6:], validate=True).decode().partition(":")
+    except (binascii.Error, ValueError) as exc:
+        raise ContractViolationError(f"Authorization: Basic is not base64 of user:password: {exc}") from exc
+    return user, password
+
+
+def _one_file(request: Request, name: str) -> FormPart:
+    parts = request.form()
+    files = [p for p in parts if p.filename is not None]
+    _require(len(files) == 1 and files[0].name == name, f"{request.path}: one file part named {name!r}")
+    return files[0]
+
+
+# ---------------------------------------------------------------- Jira (Service Management and platform)
+class FakeJira:
+    """Jira Cloud (API 3) or Data Center (API 2) with Jira Service Management, per developer.atlassian.com:
+    servicedeskapi request / attachTemporaryFile / request attachment, platform issue / attachments /
+    search (JQL ``labels = "…"`` and ``text ~ "…"``) / user search.
+
+    ``email`` set: API-token basic auth; otherwise a personal access token as Bearer.
+    """
+
+    def __init__(self, token: str, *, email: str | None = "agent@example.org", api_version: str = "3",
+                 users: dict[str, str] | None = None, max_attachment: int | None = None,
+                 request_type_fields: tuple[str, ...] = ("summary", "description", "labels", "priority")) -> None:
+        self.token = token
+        self.email = email
+        self.api_version = api_version
+        self.users = users or {"ann@example.org": "5b10ac8d82e05b22cc7d4ef5"}  # e-mail → accountId / name
+        self.max_attachment = max_attachment
+        self.request_type_fields = request_type_fields
+        self.issues: dict[str, dict[str, Any]] = {}
+        self.temporary: dict[str, tuple[str, str | None, bytes]] = {}
+        self.files: dict[str, list[tuple[str, str | None, bytes]]] = {}
+        self.requests_raised: dict[str, dict[str, Any]] = {}
+        self._ids = itertools.count(10001)
+
+    def _authorized(self, request: Request) -> bool:
+        if self.email is None:
+            return request.headers.get("Authorization") == f"Bearer {self.token}"
+        return _basic(request) == (self.email, self.token)
+
+    def __call__(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return Response.json(401, {"errorMessages": ["You are not authenticated. Authentication required."]})
+        path, api = request.path, f"/rest/api/{self.api_version}"
+        if request.method == "POST" and path == "/rest/servicedeskapi/request":
+            return self._raise_request(request.json())
+        if match := re.fullmatch(r"/rest/servicedeskapi/servicedesk/(\w+)/attachTemporaryFile", path):
+            _require(request.method == "POST", "attachTemporaryFile is a POST")
+            _require(request.headers.get("X-Atlassian-Token") == "no-check", "multipart needs X-Atlassian-Token")
+            files = [p for p in request.form() if p.filename is not None]
+            _require(bool(files) and all(p.name == "file" for p in files), "the parts are named file")
+            for part in files:
+                if self.max_attachment is not None and len(part.data) > self.max_attachment:
+                    return Response.json(413, {"errorMessage": f"The file {part.filename} is too large"})
+            answer = []
+            for part in files:
+                temporary_id = secrets.token_hex(16)
+                self.temporary[temporary_id] = (part.filename or "", part.content_type, part.data)
+                answer.append({"temporaryAttachmentId": temporary_id, "fileName": part.filename})
+            return Response.json(201, {"temporaryAttachments": answer})
+        if match := re.fullmatch(r"/rest/servicedeskapi/request/([A-Z]+-\d+)/attachment", path):
+            data = request.json()
+            _require(isinstance(data.get("temporaryAttachmentIds"), list) and data["temporaryAttachmentIds"],
+                     "temporaryAttachmentIds lists the temporary files")
+            _require(isinstance(data.get("public"), bool), "public is true or false")
+            issue = self.issues.get(match.group(1))
+            if issue is None:
+                return Response.json(404, {"errorMessage": "Request does not exist"})
+            for temporary_id in data["temporaryAttachmentIds"]:
+                _require(temporary_id in self.temporary, f"temporary attachment {temporary_id} is unknown")
+                self.files[issue["key"]].append(self.temporary.pop(temporary_id))
+            kept = [{"filename": f[0]} for f in self.files[issue["key"]]]
+            return Response.json(201, {"attachments": {"values": kept}})
+        if request.method == "POST" and path == f"{api}/issue":
+            return self._create_issue(request.json())
+        if match := re.fullmatch(rf"{api}/issue/([A-Z]+-\d+)/attachments", path):
+            _require(request.headers.get("X-Atlassian-Token") == "no-check", "multipart needs X-Atlassian-Token")
+            part = _one_file(request, "file")
+            if self.max_attachment is not None and len(part.data) > self.max_attachment:
+                return Response.json(413, {"errorMessages": [f"The file {part.filename} is too large"]})
+            self.files[match.group(1)].append((part.filename or "", part.content_type, part.data))
+            return Response.json(200, [{"id": str(next(self._ids)), "filename": part.filename,
+                                        "size": len(part.data), "mimeType": part.content_type}])
+        if match := re.fullmatch(rf"{api}/issue/([A-Z]+-\d+)", path):
+            issue = self.issues.get(match.group(1))
+            if issue is None:
+                return Response.json(404, {"errorMessages": ["Issue does not exist"]})
+            return Response.json(200, {**issue, "fields": {**issue["fields"], "attachment": [
+                {"filename": f[0], "size": len(f[2]), "mimeType": f[1]} for f in self.files[issue["key"]]]}})
+        if request.method == "GET" and path == (f"{api}/search/jql" if self.api_version == "3" else f"{api}/search"):
+            return self._search(request)
+        if request.method == "GET" and path == f"{api}/user/search":
+            query = request.param("query" if self.api_version == "3" else "username") or ""
+            _require(bool(query), "user search needs query (Cloud) or username (Data Center)")
+            key = "accountId" if self.api_version == "3" else "name"
+            return Response.json(200, [{key: value, "emailAddress": email, "displayName": "Ann Example"}
+                                       for email, value in self.users.items() if email == query])
+        raise ContractViolationError(f"{request.method} {path} is not an endpoint ShowDesk should call")
+
+    def _new_issue(self, project: str, fields: dict[str, Any]) -> dict[str, Any]:
+        number = len([k for k in self.issues if k.startswith(f"{project}-")]) + 1
+        issue_id = str(next(self._ids))
+        key = f"{project}-{number}"
+        issue = {"id": issue_id, "key": key, "self": f"https://jira.example/rest/api/{self.api_version}/issue/{issue_id}",
+                 "fields": fields}
+        self.issues[key] = issue
+        self.files[key] = []
+        return issue
+
+    def _raise_request(self, data: Any) -> Response:
+        _require(isinstance(data, dict), "a request is a JSON object")
+        allowed = {"serviceDeskId", "requestTypeId", "requestFieldValues", "raiseOnBehalfOf", "requestParticipants",
+                   "channel"}
+        _require(not set(data) - allowed, f"unknown request attributes {sorted(set(data) - allowed)}")
+        _require(isinstance(data.get("serviceDeskId"), str) and isinstance(data.get("requestTypeId"), str),
+                 "serviceDeskId and requestTypeId are strings")
+        values = data.get("requestFieldValues")
+        _require(isinstance(values, dict) and isinstance(values.get("summary"), str), "requestFieldValues.summary")
+        assert isinstance(values, dict)
+        unknown = set(values) - set(self.request_type_fields)
+        if unknown:
+            message = f"Field '{sorted(unknown)[0]}' is not valid for this request type"
+            return Response.json(400, {"errorMessage": message,
+                                       "i18nErrorMessage": {"i18nKey": "sd.validation.field.invalid"}})
+        _require(isinstance(values.get("description", ""), str), "a request's description is text")
+        on_behalf = data.get("raiseOnBehalfOf")
+        if on_behalf is not None and on_behalf not in self.users.values():
+            return Response.json(400, {"errorMessage": f"The user '{on_behalf}' does not exist"})
+        issue = self._new_issue("HELP", {"summary": values["summary"], "description": values.get("description"),
+                                         "labels": values.get("labels", []), "reporter": on_behalf})
+        self.requests_raised[issue["key"]] = data
+        return Response.json(201, {"issueId": issue["id"], "issueKey": issue["key"], "requestTypeId":
+                                   data["requestTypeId"], "serviceDeskId": data["serviceDeskId"],
+                                   "currentStatus": {"status": "Waiting for support"},
+                                   "_links": {"web": f"https://jira.example/servicedesk/customer/portal/1/{issue['key']}"}})
+
+    def _create_issue(self, data: Any) -> Response:
+        fields = data.get("fields") if isinstance(data, dict) else None
+        _require(isinstance(fields, dict), "an issue is created with {'fields': {...}}")
+        assert isinstance(fields, dict)
+        _require(isinstance(fields.get("project"), dict) and "key" in fields["project"], "fields.project.key")
+        _require(isinstance(fields.get("issuetype"), dict), "fields.issuetype")
+        _require(isinstance(fields.get("summary"), str) and fields["summary"], "fields.summary")
+        description = fields.get("description")
+        if self.api_version == "3":
+            _require(isinstance(description, dict) and description.get("type") == "doc" and description.get("version")
+                     == 1, "API 3 takes the description as an Atlassian Document Format document")
+        else:
+            _require(isinstance(description, str), "API 2 takes the description as text")
+        _require(all(isinstance(label, str) and " " not in label for label in fields.get("labels", [])),
+                 "labels are strings without spaces")
+        issue = self._new_issue(fields["project"]["key"], dict(fields))
+        return Response.json(201, {"id": issue["id"], "key": issue["key"], "self": issue["self"]})
+
+    def _search(self, request: Request) -> Response:
+        jql = request.param("jql") or ""
+        if match := re.fullmatch(r'labels = "([^"]+)"', jql):
+            found = [i for i in self.issues.values() if match.group(1) in i["fields"].get("labels", [])]
+        elif match := re.fullmatch(r'text ~ "\\"(.+)\\""', jql):
+            found = [i for i in self.issues.values() if match.group(1) in json.dumps(i["fields"].get("description"))]
+        else:
+            raise ContractViolationError(f"JQL {jql!r} is not one ShowDesk should send")
+        found = found[: int(request.param("maxResults") or 50)]
+        if self.api_version == "3":  # /search/jql pages by token, not by startAt
+            return Response.json(200, {"issues": found, "isLast": True})
+        return Response.json(200, {"startAt": 0, "maxResults": 50, "total": len(found), "issues": found})

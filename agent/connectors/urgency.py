@@ -1,0 +1,45 @@
+"""How urgent a report looks to a ticket system that wants a priority or an urgency.
+
+Reports carry no priority of their own yet; until they do, the most severe flag of the
+report's system information (``agent.flags``: a full disk is critical, low memory a warning)
+stands for it, and each connector maps that word through its backend's configured table
+(``priorities = {critical = "High", warning = "Medium", default = "Low"}``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Final
+
+from agent.bundle import ReportBundle
+from agent.flags import Severity, compute_flags
+from agent.schema import SYSINFO_PATH
+
+DEFAULT_KEY: Final = "default"
+
+
+def report_severity(bundle: ReportBundle) -> Severity | None:
+    """The most severe flag of the report's system information; None without one (or without the file)."""
+    data = bundle.files.get(SYSINFO_PATH)
+    if data is None:
+        return None
+    try:
+        snapshot = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(snapshot, dict):
+        return None
+    flags = compute_flags(snapshot)
+    return flags[0].severity if flags else None
+
+
+def mapped(bundle: ReportBundle, table: Mapping[str, str], fallback: str | None = None) -> str | None:
+    """``table``'s value for the report's severity, else its ``default``, else ``fallback``."""
+    severity = report_severity(bundle)
+    if severity is not None and severity in table:
+        return table[severity]
+    return table.get(DEFAULT_KEY, fallback)
+
+
+__all__ = ["DEFAULT_KEY", "mapped", "report_severity"]

@@ -1,0 +1,165 @@
+"""The Jira connector (Service Management customer requests and plain project issues), contract-tested.
+
+The local server replays the requests and answers Atlassian documents:
+
+* https://developer.atlassian.com/cloud/jira/service-desk/rest/api-group-request/ (create customer
+  request, ``raiseOnBehalfOf``) and https://developer.atlassian.com/server/jira-servicedesk/rest/v1005/api-group-request-attachment
+  (``attachTemporaryFile``, then ``/request/{key}/attachment`` with ``temporaryAttachmentIds``,
+  ``X-Atlassian-Token: no-check``);
+* https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/ (create issue, ADF
+  description), .../api-group-issue-attachments/ (``/issue/{key}/attachments``, part ``file``),
+  .../api-group-issue-search/ (``/search/jql``), .../api-group-user-search/ (``/user/search``);
+* Data Center: https://docs.atlassian.com/jira-servicedesk/REST/server and the platform's API 2
+  (personal access tokens as ``Authorization: Bearer``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from agent.config import BackendConfig, ConfigError
+from agent.connectors import make_connector
+from agent.connectors.base import AuthError, Capability, TooLargeError, TransientError
+from agent.connectors.common import attachment_name, manifest_name
+from agent.connectors.jira import JiraConnector, report_label
+from tests.connectors.contract import ContractServer, FakeJira, Fault, Response
+from tests.connectors.helpers import report_bundle, screenshot
+
+TOKEN = "jira-api-token-1"
+EMAIL = "agent@example.org"
+
+
+@pytest.fixture
+def jira() -> Iterator[ContractServer]:
+    with ContractServer(FakeJira(TOKEN, email=EMAIL)) as server:
+        yield server
+    assert server.violations == []
+
+
+def service_desk(server: ContractServer, **kwargs: object) -> JiraConnector:
+    options: dict[str, object] = {"token": TOKEN, "email": EMAIL, "service_desk_id": "1", "request_type_id": "10"}
+    options.update(kwargs)
+    return JiraConnector(server.url, **options)  # type: ignore[arg-type]
+
+
+def fake(server: ContractServer) -> FakeJira:
+    assert isinstance(server.app, FakeJira)
+    return server.app
+
+
+def test_customer_request_with_every_screenshot_byte_identical(jira: ContractServer) -> None:
+    bundle = report_bundle(steps=3)
+    report = bundle.report
+    ticket = service_desk(jira, priorities={"critical": "Highest", "default": "Low"}).submit(bundle)
+
+    [create] = jira.requests("POST", "/rest/servicedeskapi/request")
+    payload = create.json()
+    assert (payload["serviceDeskId"], payload["requestTypeId"]) == ("1", "10")
+    assert payload["raiseOnBehalfOf"] == "5b10ac8d82e05b22cc7d4ef5"  # ann@example.org's account id
+    values = payload["requestFieldValues"]
+    assert values["summary"] == report.subject() and values["labels"] == [report_label(report.id)]
+    assert values["priority"] == {"name": "Highest"}  # the sysinfo's full disk is a critical flag
+    assert all(step.caption in values["description"] for step in report.steps)
+    uploads = jira.requests("POST", "/rest/servicedeskapi/servicedesk/1/attachTemporaryFile")
+    assert len(uploads) == len(report.files()) + 1 and all(
+        u.headers["X-Atlassian-Token"] == "no-check" for u in uploads)
+    kept = {name: data for name, _type, data in fake(jira).files[ticket.id]}
+    for ref in report.files():
+        assert kept[attachment_name(ref.path)] == bundle.files[ref.path]
+    assert kept[manifest_name(report.id)] == report.canonical_json()
+    assert jira.requests("POST", rf"/rest/servicedeskapi/request/{ticket.id}/attachment")[0].json()["public"] is True
+    assert (ticket.id, ticket.number, ticket.url) == ("HELP-1", "HELP-1", f"{jira.url}/browse/HELP-1")
+    assert ticket.report_id == report.id
+
+
+def test_plain_project_on_data_center_with_a_personal_access_token() -> None:
+    with ContractServer(FakeJira("pat-1", email=None, api_version="2")) as server:
+        client = JiraConnector(server.url, token="pat-1", project="OPS", api_version="2", issue_type="Bug")
+        bundle = report_bundle(steps=2)
+        ticket = client.submit(bundle)
+        [create] = server.requests("POST", "/rest/api/2/issue")
+        assert create.headers["Authorization"] == "Bearer pat-1"
+        fields = create.json()["fields"]
+        assert fields["project"] == {"key": "OPS"} and fields["issuetype"] == {"name": "Bug"}
+        assert fields["labels"] == [report_label(bundle.report.id)] and "Step 2" in fields["description"]
+        kept = {name: data for name, _type, data in fake(server).files[ticket.id]}
+        assert {attachment_name(r.path): bundle.files[r.path] for r in bundle.report.files()}.items() <= kept.items()
+        assert ticket.id == "OPS-1" and server.violations == []
+
+
+def test_plain_project_on_cloud_sends_the_description_as_adf(jira: ContractServer) -> None:
+    client = JiraConnector(jira.url, token=TOKEN, email=EMAIL, project="OPS")
+    bundle = report_bundle(steps=1)
+    client.submit(bundle)
+    description = jira.requests("POST", "/rest/api/3/issue")[0].json()["fields"]["description"]
+    texts = [n["text"] for p in description["content"] for n in p["content"] if n["type"] == "text"]
+    assert f"  1. {bundle.report.steps[0].caption}" in texts
+
+
+def test_lost_answers_then_a_retry_make_no_second_request(jira: ContractServer) -> None:
+    bundle = report_bundle(steps=2)
+    client = service_desk(jira)
+    jira.fail(Fault("POST", "/rest/servicedeskapi/request", Response(502, b"Bad Gateway"), lost=True))
+    with pytest.raises(TransientError, match="502"):
+        client.submit(bundle)
+    # The request exists without its files; the retry finds it by its label and attaches them.
+    ticket = client.submit(bundle)
+    assert len(jira.requests("POST", "/rest/servicedeskapi/request")) == 1
+    # Now the attach call's answer is lost too: the replay sees every file there and sends none.
+    second = report_bundle(steps=1)
+    jira.fail(Fault("POST", r"/rest/servicedeskapi/request/HELP-2/attachment", Response(504, b""), lost=True))
+    with pytest.raises(TransientError):
+        client.submit(second)
+    uploads_before = len(jira.requests("POST", r".*/attachTemporaryFile"))
+    assert client.submit(second).id == "HELP-2"
+    assert len(jira.requests("POST", r".*/attachTemporaryFile")) == uploads_before
+    files = fake(jira).files
+    assert len(files["HELP-1"]) == len(bundle.report.files()) + 1 == len({f[0] for f in files["HELP-1"]})
+    assert len(files["HELP-2"]) == len(second.report.files()) + 1 and len(fake(jira).issues) == 2
+    assert ticket.id == "HELP-1" and Capability.IDEMPOTENT in client.capabilities
+
+
+def test_request_type_without_labels_searches_the_text(jira: ContractServer) -> None:
+    fake(jira).request_type_fields = ("summary", "description")
+    client = service_desk(jira, request_labels=False)
+    assert Capability.IDEMPOTENT not in client.capabilities  # Jira's search index may lag a create
+    bundle = report_bundle(steps=1)
+    first = client.submit(bundle)
+    assert client.submit(bundle) == first and len(fake(jira).issues) == 1
+
+
+def test_over_the_attachment_limit_is_fitted_or_refused_naming_it(jira: ContractServer) -> None:
+    big = screenshot(31, (1920, 1080), noise=(600, 500))
+    assert len(big) > 600_000
+    bundle = report_bundle(screenshots=[big, screenshot(32)])
+    ticket = service_desk(jira, max_attachment_size=400_000).submit(bundle)
+    sizes = {name: len(data) for name, _type, data in fake(jira).files[ticket.id]}
+    assert sizes["step-001.webp"] <= 400_000
+    description = jira.requests("POST", "/rest/servicedeskapi/request")[0].json()["requestFieldValues"]["description"]
+    assert "Step 1 was re-encoded" in description and "files up to 391 KB" in description
+    with pytest.raises(TooLargeError, match=r"attachment-001\.txt \(spooler\.log\).*391 KB.*max_attachment_size"):
+        service_desk(jira, max_attachment_size=400_000).submit(report_bundle(steps=1, attachment=b"x" * 500_000))
+
+
+def test_a_refused_token_names_the_system_and_the_fix(jira: ContractServer) -> None:
+    with pytest.raises(AuthError) as caught:
+        service_desk(jira, token="wrong").submit(report_bundle(steps=1))
+    message = str(caught.value)
+    assert f"Jira Service Management at {jira.url}" in message and "401" in message
+    assert f'email = "{EMAIL}"' in message and f"showdesk login {jira.url}" in message
+    with pytest.raises(AuthError, match="personal access token"):
+        JiraConnector(jira.url, token="pat", project="OPS").submit(report_bundle(steps=1))
+    assert fake(jira).issues == {}
+
+
+def test_created_from_configuration(jira: ContractServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOWDESK_TOKEN", TOKEN)
+    backend = BackendConfig(name="jsm", type="jira", url=jira.url, options={
+        "email": EMAIL, "service_desk_id": "1", "request_type_id": "10", "max_attachment_size": "2 MiB"})
+    client = make_connector(backend)
+    assert isinstance(client, JiraConnector) and client.limits.max_file_bytes == 2 * 1024 * 1024
+    assert client.submit(report_bundle(steps=1)).id == "HELP-1"
+    with pytest.raises(ConfigError, match=r"\[backends.jsm\].*service_desk_id .* or project"):
+        make_connector(BackendConfig(name="jsm", type="jira", url=jira.url, options={"email": EMAIL}))
