@@ -23,25 +23,43 @@ BATTERY_CRITICAL_PERCENT: Final = 10.0
 CPU_HOG_PERCENT_OF_ONE_CORE: Final = 80.0
 CPU_HOG_MACHINE_SHARE: Final = 50.0
 LONG_UPTIME_DAYS: Final = 14
+# Sign-in tickets (Kerberos) allow 5 minutes of skew; certificates fail when days off.
+CLOCK_OFFSET_WARNING_SECONDS: Final = 120
+CLOCK_OFFSET_CRITICAL_SECONDS: Final = 86400
 # Read-only images (snaps, ISO files) are always "full"; that is not a problem.
 _IMAGE_FILESYSTEMS: Final = frozenset({"squashfs", "iso9660", "udf", "cdfs", "erofs"})
 
 
+Evidence = tuple[tuple[str, str], ...]
+
+
 @dataclass(frozen=True)
 class Flag:
+    """A fact worth seeing first, with the evidence (label, value) a technician needs to trust it."""
+
     code: str
     severity: Severity
     message: str
     group: str
+    evidence: Evidence = ()
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
 def compute_flags(snapshot: Mapping[str, object]) -> list[Flag]:
     """Flags for ``snapshot``, most severe first."""
     flags: list[Flag] = []
-    for check in (_disk_flags, _memory_flags, _battery_flags, _route_flags, _backend_flags, _cpu_flags, _uptime_flags):
+    for check in (
+        _disk_flags,
+        _memory_flags,
+        _battery_flags,
+        _route_flags,
+        _backend_flags,
+        _clock_flags,
+        _cpu_flags,
+        _uptime_flags,
+    ):
         try:
             flags.extend(check(snapshot))
         except (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError):
@@ -157,13 +175,32 @@ def _backend_flags(snapshot: Mapping[str, object]) -> list[Flag]:
     check = _group(snapshot, "connectivity")
     if not isinstance(check, Mapping) or check.get("checked") is not True:
         return []
-    if check.get("reachable") is False:
+    url = check.get("url")
+    evidence = _step_evidence(check)
+    verdict = check.get("verdict")
+    if verdict is None and check.get("reachable") is False:
+        # A snapshot of an older client: its timeouts were reported as failures.
+        verdict = "not_checked_in_time" if "in time" in str(check.get("reason")) else "failed"
+    if verdict == "failed":
         return [
             Flag(
                 "backend_unreachable",
                 "critical",
-                f"The help desk at {check.get('url')} is unreachable from here: {check.get('reason')}",
+                f"The help desk at {url} is unreachable from here: {check.get('reason')}",
                 "connectivity",
+                evidence,
+            )
+        ]
+    if verdict == "not_checked_in_time":
+        # Its own state, never "unreachable": a busy machine runs out of time with a healthy network.
+        return [
+            Flag(
+                "connection_not_checked",
+                "info",
+                f"The connection check to {url} did not finish in time ({check.get('reason')});"
+                " this says nothing against the network",
+                "connectivity",
+                evidence,
             )
         ]
     status = _number(check.get("http_status"))
@@ -172,11 +209,34 @@ def _backend_flags(snapshot: Mapping[str, object]) -> list[Flag]:
             Flag(
                 "backend_error",
                 "warning",
-                f"The help desk at {check.get('url')} answers with HTTP {status:.0f}",
+                f"The help desk at {url} answers with HTTP {status:.0f}",
                 "connectivity",
+                evidence,
             )
         ]
     return []
+
+
+def _step_evidence(check: Mapping[str, Any]) -> Evidence:
+    rows: list[tuple[str, str]] = []
+    steps = check.get("steps")
+    for step in steps if isinstance(steps, list) else []:
+        if isinstance(step, Mapping) and step.get("state") != "skipped":
+            rows.append(
+                (
+                    str(step.get("label") or step.get("step")),
+                    f"{_STATE_WORDS.get(str(step.get('state')), step.get('state'))}: {step.get('detail')}",
+                )
+            )
+    by_address = check.get("by_address")
+    if isinstance(by_address, Mapping):
+        rows.append(("By address", str(by_address.get("detail"))))
+    if check.get("via_proxy"):
+        rows.append(("Through the proxy", str(check["via_proxy"])))
+    return tuple(rows)
+
+
+_STATE_WORDS: Final = {"ok": "fine", "failed": "FAILED", "not_checked_in_time": "not checked in time"}
 
 
 def _cpu_flags(snapshot: Mapping[str, object]) -> list[Flag]:
@@ -206,6 +266,32 @@ def _cpu_flags(snapshot: Mapping[str, object]) -> list[Flag]:
             severity, detail = "warning", f"{percent:.0f} % of one core"
         flags.append(Flag("cpu_hog", severity, f"{name} keeps the processor busy: {detail}", "processes"))
     return flags
+
+
+def _clock_flags(snapshot: Mapping[str, object]) -> list[Flag]:
+    clock = _group(snapshot, "clock")
+    if not isinstance(clock, Mapping):
+        return []
+    offset = _number(clock.get("offset_seconds"))
+    if offset is None or abs(offset) <= CLOCK_OFFSET_WARNING_SECONDS:
+        return []
+    severity: Severity = "critical" if abs(offset) >= CLOCK_OFFSET_CRITICAL_SECONDS else "warning"
+    direction = "ahead of" if offset > 0 else "behind"
+    amount = format_duration(abs(offset)) if abs(offset) >= 3600 else f"{abs(offset):.0f} s"
+    return [
+        Flag(
+            "clock_offset",
+            severity,
+            f"This computer's clock is {amount} {direction} the help desk's: secure connections and sign-in"
+            " may fail, and times in this report are off by as much",
+            "clock",
+            (
+                ("This computer's time", str(clock.get("local_time"))),
+                ("The help desk's time", str(clock.get("server_time"))),
+                ("Offset", f"{offset:+.0f} s"),
+            ),
+        )
+    ]
 
 
 def _uptime_flags(snapshot: Mapping[str, object]) -> list[Flag]:

@@ -145,6 +145,7 @@ class PendingSnapshot:
         sample_seconds = options.sample_seconds or cpu_sample_seconds(self._bound)
         builtin: dict[str, Collector] = {
             "os": os_info,
+            "clock": _derived,  # from the connection check's answer, by result()
             "cpu": partial(cpu_info, sample_seconds, aim),
             "memory": memory_info,
             "disks": partial(disks_info, aim),
@@ -169,7 +170,7 @@ class PendingSnapshot:
                 for name, task in tasks.items()
             }
         self._run = BoundedRun(
-            {name: tasks[name] for name in self._order if name != self._late},
+            {name: tasks[name] for name in self._order if name != self._late and tasks[name] is not _derived},
             deadline,
             f"timed out after {self._bound:.2f} s",
         )
@@ -185,6 +186,8 @@ class PendingSnapshot:
         results = self._run.wait()
         if self._late is not None:
             results[self._late] = displays_info(monitors if monitors is not None else self._options.monitors)
+        if "clock" in self._order:
+            results["clock"] = clock_info(results.get("connectivity"))
         snapshot: dict[str, object] = {name: _plain(results[name]) for name in self._order}
         showdesk = snapshot.get("showdesk")
         if isinstance(showdesk, dict) and "error" not in showdesk:
@@ -222,6 +225,33 @@ def _plain(value: object, depth: int = 0) -> object:
     if isinstance(value, list | tuple | set | frozenset):
         return [_plain(item, depth + 1) for item in value]
     return str(value)
+
+
+def clock_info(connectivity: object) -> dict[str, object]:
+    """The reporter's local time, and how far it is from the help desk's (its HTTP ``Date``)."""
+    local = datetime.now().astimezone()
+    offset = local.utcoffset()
+    clock: dict[str, object] = {
+        "local_time": local.isoformat(timespec="seconds"),
+        "timezone": local.tzname(),
+        "utc_offset_minutes": int(offset.total_seconds() // 60) if offset is not None else None,
+        "offset_seconds": None,
+        "server_time": None,
+        "compared_with": None,
+    }
+    if isinstance(connectivity, Mapping) and isinstance(connectivity.get("clock_offset_seconds"), int | float):
+        clock.update(
+            offset_seconds=connectivity["clock_offset_seconds"],
+            server_time=connectivity.get("server_date"),
+            compared_with=f"the Date the help desk at {connectivity.get('url')} sent",
+        )
+    else:
+        clock["note"] = "not compared: the help desk's time was not received"
+    return clock
+
+
+def _derived() -> object:
+    raise AssertionError("a derived group is filled in by PendingSnapshot.result()")
 
 
 def _late_displays() -> object:

@@ -11,6 +11,7 @@ from typing import Final
 
 GROUPS: Final[dict[str, str]] = {
     "os": "Operating system",
+    "clock": "Clock",
     "cpu": "Processor",
     "memory": "Memory",
     "disks": "Disks",

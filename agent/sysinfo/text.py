@@ -166,6 +166,12 @@ def _fmt_showdesk(data: Any) -> list[str]:
 def _fmt_connectivity(data: Any) -> list[str]:
     if not data.get("checked"):
         return [f"  not checked: {data.get('reason')}"]
+    steps = data.get("steps")
+    if isinstance(data.get("summary"), str) and isinstance(steps, list):
+        lines = [f"  {data.get('url')}: {data['summary']}"]
+        lines.extend(f"    {step.get('label')}: {step.get('state')} — {step.get('detail')}" for step in steps)
+        return lines
+    # A snapshot of an older client: its reachable / reason fields.
     timings = _join(
         *(
             f"{label} {data[key]} ms"
@@ -181,8 +187,20 @@ def _fmt_connectivity(data: Any) -> list[str]:
     return [*lines, f"  {timings}"] if timings else lines
 
 
+def _fmt_clock(data: Any) -> list[str]:
+    lines = [f"  local time {data.get('local_time')} ({data.get('timezone')})"]
+    offset = data.get("offset_seconds")
+    if isinstance(offset, int | float):
+        direction = "ahead of" if offset > 0 else "behind"
+        lines.append(f"  {abs(offset):.0f} s {direction} the help desk (its time {data.get('server_time')})")
+    else:
+        lines.append(f"  {data.get('note') or 'not compared with the help desk'}")
+    return lines
+
+
 _FORMATTERS: Final[dict[str, Callable[[Any], list[str]]]] = {
     "os": _fmt_os,
+    "clock": _fmt_clock,
     "cpu": _fmt_cpu,
     "memory": _fmt_memory,
     "disks": _fmt_disks,

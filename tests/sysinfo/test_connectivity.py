@@ -133,11 +133,24 @@ def test_a_reachable_backend_gives_timings_and_is_asked_for_healthz(backend: Ser
     assert result["failed_step"] is None and result["reason"] is None
     assert result["http_status"] == 200
     assert result["address"] == "127.0.0.1"
-    for key in ("dns_ms", "tcp_ms", "http_ms"):
+    for key in ("tcp_ms", "http_ms"):
         value = result[key]
         assert isinstance(value, float) and value >= 0, key
-    assert result["tls_ms"] is None
+    # An address needs no lookup: the step says so instead of timing nothing.
+    assert result["dns_ms"] is None and result["tls_ms"] is None
     assert backend.seen.paths == ["/desk/healthz"]
+    assert result["verdict"] == "reachable"
+    assert result["summary"] == "The help desk answers: HTTP 200 from 127.0.0.1"
+    steps = {step["step"]: step for step in result["steps"]}  # type: ignore[union-attr]
+    assert list(steps) == ["route", "gateway", "dns", "tcp", "http"]
+    assert steps["route"]["state"] == "ok" and "127.0.0.1 is reached over lo" in steps["route"]["detail"]
+    assert steps["gateway"] == {
+        "step": "gateway",
+        "label": "Gateway",
+        "state": "skipped",
+        "detail": "none needed: 127.0.0.1 is on this machine",
+    }
+    assert steps["dns"]["detail"] == "127.0.0.1 is an address: no lookup needed"
 
 
 def test_a_closed_port_is_unreachable_with_a_plain_reason() -> None:
@@ -146,7 +159,8 @@ def test_a_closed_port_is_unreachable_with_a_plain_reason() -> None:
     assert result["reachable"] is False
     assert result["failed_step"] == "tcp"
     assert result["reason"] == f"nothing is listening at 127.0.0.1 port {port} (connection refused)"
-    assert isinstance(result["dns_ms"], float) and result["tcp_ms"] is None
+    assert result["summary"] == f"Connection failed: nothing is listening at 127.0.0.1 port {port} (connection refused)"
+    assert result["tcp_ms"] is None
 
 
 def test_an_unresolvable_name_fails_at_the_dns_step() -> None:
