@@ -21,11 +21,13 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, field
 from enum import IntEnum
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from agent import __version__
 from agent.config import ConfigError, load_config, read_toml, reference_markdown
@@ -34,8 +36,8 @@ from agent.config import ConfigError, load_config, read_toml, reference_markdown
 # load them when they need them: `showdesk capture -o` loads neither, and is timed as a
 # whole process against scrot (bench/capture.py).
 if TYPE_CHECKING:
-    from agent.bundle import ReportBundle
-    from agent.capture import MonitorInfo
+    from agent.bundle import ReportBundle, ShotBundle
+    from agent.capture import Capturer, MonitorInfo
     from agent.config import Config
     from agent.outbox import Outbox
     from agent.sysinfo import PendingSnapshot
@@ -180,31 +182,145 @@ class _SysinfoStarter(threading.Thread):
         return self._pending.result([m.facts() for m in monitors])
 
 
-def cmd_capture(args: argparse.Namespace) -> Exit:
-    config = _config(args)
-    backend_name = _backend_name(args)
-    if args.submit:
-        config.backend(backend_name)  # an unknown backend fails before the screen is grabbed
+# The command line's environment that decides what a capture holds: the screen it grabs and the
+# configuration it reads. The running agent takes a capture over only when its own is the same.
+_CAPTURE_ENVIRONMENT_PREFIXES: Final = ("SHOWDESK_",)
+_CAPTURE_ENVIRONMENT_NAMES: Final = ("HOME", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS", "WAYLAND_DISPLAY")
+# One line of JSON on the agent's socket (agent.laptop.instance_client bounds it): a description
+# of MAX_DESCRIPTION_CHARS fits with room to spare even when every character is escaped.
+AgentCapture = Callable[[dict[str, Any]], "tuple[dict[str, Any], bytes] | None"]
+
+
+def capture_environment(environ: Mapping[str, str], display: str | None) -> dict[str, str]:
+    """What of ``environ`` a capture depends on, with the X display it grabs."""
+    chosen = {
+        name: value
+        for name, value in environ.items()
+        if name in _CAPTURE_ENVIRONMENT_NAMES or name.startswith(_CAPTURE_ENVIRONMENT_PREFIXES)
+    }
+    chosen["DISPLAY"] = display or ""
+    return dict(sorted(chosen.items()))
+
+
+@dataclass(frozen=True)
+class CaptureRequest:
+    """What `showdesk capture` was asked for: captured here, or handed to the running agent as JSON."""
+
+    monitor: int | None = None
+    region: tuple[int, int, int, int] | None = None
+    format: str | None = None
+    caption: str = ""
+    description: str = ""
+    category: str = ""
+    name: str | None = None
+    email: str | None = None
+    sysinfo: bool = True
+    exclude: tuple[str, ...] = ()
+    backend: str | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, environ: Mapping[str, str]) -> CaptureRequest:
+        return cls(
+            monitor=args.monitor,
+            region=args.region,
+            format=args.format,
+            caption=args.caption,
+            description=args.description or "",
+            category=args.category or "",
+            name=args.name,
+            email=args.email,
+            sysinfo=not args.no_sysinfo,
+            exclude=tuple(args.exclude),
+            backend=_backend_name(args),
+            environment=capture_environment(environ, environ.get("DISPLAY")),
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        wire = asdict(self)
+        wire["region"] = list(self.region) if self.region else None
+        wire["exclude"] = list(self.exclude)
+        return wire
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> CaptureRequest:
+        """The request from another process's JSON; ValueError naming what is wrong (nothing is trusted)."""
+
+        def text(key: str, *, optional: bool = False) -> Any:
+            value = data.get(key)
+            if value is None and optional:
+                return None
+            if not isinstance(value, str):
+                raise ValueError(f"{key} must be text")
+            return value
+
+        monitor, region, sysinfo = data.get("monitor"), data.get("region"), data.get("sysinfo")
+        if monitor is not None and (not isinstance(monitor, int) or isinstance(monitor, bool)):
+            raise ValueError("monitor must be a number")
+        if region is not None and not (
+            isinstance(region, list)
+            and len(region) == 4
+            and all(isinstance(n, int) and not isinstance(n, bool) for n in region)
+        ):
+            raise ValueError("region must be four numbers")
+        exclude, environment = data.get("exclude"), data.get("environment")
+        if not isinstance(exclude, list) or not all(isinstance(g, str) for g in exclude):
+            raise ValueError("exclude must be a list of group names")
+        if not isinstance(environment, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in environment.items()
+        ):
+            raise ValueError("environment must map names to text")
+        if not isinstance(sysinfo, bool):
+            raise ValueError("sysinfo must be true or false")
+        return cls(
+            monitor=monitor,
+            region=(region[0], region[1], region[2], region[3]) if region is not None else None,
+            format=text("format", optional=True),
+            caption=text("caption"),
+            description=text("description"),
+            category=text("category"),
+            name=text("name", optional=True),
+            email=text("email", optional=True),
+            sysinfo=sysinfo,
+            exclude=tuple(exclude),
+            backend=text("backend", optional=True),
+            environment=dict(environment),
+        )
+
+
+def capture_bundle(
+    request: CaptureRequest,
+    config: Config,
+    capturer_context: Callable[[], AbstractContextManager[Capturer]],
+    *,
+    delay: float = 0.0,
+) -> tuple[ShotBundle, int]:
+    """Grab, encode and bundle as ``request`` asks: the one recipe of `showdesk capture`, whether
+    this process captures or the running agent does it with its warm capturer (the same bundle
+    either way). ``capturer_context`` opens a capturer (or lends one). Returns the bundle and its
+    number of shots; raises CommandError."""
+    if request.backend:
+        config.backend(request.backend)  # an unknown backend fails before the screen is grabbed
     from agent import capture, encoding
 
     try:
-        fmt = encoding.ImageFormat.parse(args.format or config.get("capture.format"))
+        fmt = encoding.ImageFormat.parse(request.format or config.get("capture.format"))
     except ValueError as exc:
         raise CommandError(str(exc), Exit.USAGE) from exc
     # System information mostly waits (CPU sampling, connectivity): it starts first and
     # waits while this thread opens the screen, grabs and encodes.
-    starter = None if args.no_sysinfo else _SysinfoStarter(config, backend_name, args.exclude)
+    starter = _SysinfoStarter(config, request.backend, list(request.exclude)) if request.sysinfo else None
     try:
-        with capture.Capturer() as capturer:
+        with capturer_context() as capturer:
             monitors = capturer.monitors()[1:]
-            if args.delay:
+            if delay:
                 if starter is not None:
                     starter.release()  # nothing to keep off this thread's path while it waits
-                time.sleep(args.delay)
-            if args.region:
-                shots = [capturer.capture_region(args.region)]
-            elif args.monitor is not None:
-                shots = [capturer.capture_monitor(args.monitor)]
+                time.sleep(delay)
+            if request.region:
+                shots = [capturer.capture_region(request.region)]
+            elif request.monitor is not None:
+                shots = [capturer.capture_monitor(request.monitor)]
             else:
                 shots = capturer.capture_all()
     except capture.CaptureError as exc:
@@ -228,7 +344,7 @@ def cmd_capture(args: argparse.Namespace) -> Exit:
             height=image.height,
             captured_at=shot.captured_at,
             monitor=shot.monitor_info.facts(),
-            caption=args.caption,
+            caption=request.caption,
             capture_method=shot.capture_method,
             capture_notes=shot.notes_text[:MAX_SHORT_TEXT_CHARS],
         )
@@ -240,25 +356,58 @@ def cmd_capture(args: argparse.Namespace) -> Exit:
             source_kind="cli",
             source_id=socket.gethostname()[:200] or "unknown",
             app_version=__version__,
-            reporter_name=args.name,
-            reporter_email=args.email,
-            category=args.category or "",
-            description=args.description or "",
+            reporter_name=request.name,
+            reporter_email=request.email,
+            category=request.category,
+            description=request.description,
             sysinfo=snapshot,
         )
     except BundleError as exc:
         raise CommandError(str(exc), Exit.USAGE) from exc
-    if args.output:
-        bundle.write(Path(args.output))
-        if args.json:
-            _print_json({"report_id": str(bundle.report_id), "file": args.output, "steps": len(steps)})
-        else:
-            print(f"saved {len(steps)} shot(s) to {args.output}")
-        return Exit.OK
-    from agent.bundle import ReportBundle
+    return bundle, len(steps)
 
-    # The outbox takes the schema's model; reading the bytes back validates them with it.
-    return _submit_through_outbox(config, ReportBundle.from_bytes(bundle.data), config.backend(backend_name).name, args)
+
+def cmd_capture(args: argparse.Namespace) -> Exit:
+    import os
+
+    request = CaptureRequest.from_args(args, os.environ)
+    handed: tuple[dict[str, Any], bytes] | None = None
+    delay = args.delay
+    agent_capture: AgentCapture | None = getattr(args, "agent_capture", None)
+    if agent_capture is not None and not args.no_agent:
+        # The running agent grabs with its warm capturer and encoder; this process only waits.
+        if delay:
+            time.sleep(delay)
+            delay = 0.0
+        handed = agent_capture(request.to_wire())
+    if handed is None:  # no agent, or it declined: the same recipe here
+        from agent import capture
+
+        bundle, step_count = capture_bundle(request, _config(args), capture.Capturer, delay=delay)
+        data, report_id = bundle.data, str(bundle.report_id)
+    else:
+        header, data = handed
+        report_id, step_count = str(header.get("report_id", "")), int(header.get("steps", 0))
+    if args.output:
+        from agent.fsutil import atomic_write_bytes
+
+        atomic_write_bytes(Path(args.output), data)
+        if args.json:
+            captured_by = "cli" if handed is None else "agent"
+            _print_json({"report_id": report_id, "file": args.output, "steps": step_count, "captured_by": captured_by})
+        else:
+            print(f"saved {step_count} shot(s) to {args.output}")
+        return Exit.OK
+    from agent.bundle import BundleError, ReportBundle
+
+    config = _config(args)
+    try:
+        # The outbox takes the schema's model; reading the bytes back validates them with it
+        # (bytes from the agent's socket included).
+        report = ReportBundle.from_bytes(data)
+    except BundleError as exc:
+        raise CommandError(f"the capture is not a valid report: {exc}", Exit.BAD_BUNDLE) from exc
+    return _submit_through_outbox(config, report, config.backend(_backend_name(args)).name, args)
 
 
 def _open_outbox(config: Config) -> Outbox:
@@ -558,6 +707,11 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument(
         "--gui", action="store_true", help="open the agent's report window instead (bind this to a hotkey)"
     )
+    capture.add_argument(
+        "--no-agent",
+        action="store_true",
+        help="capture in this process even when the laptop agent runs (by default the agent captures)",
+    )
     add_delivery_options(capture)
 
     submit = add("submit", cmd_submit, "Send a report bundle made earlier or elsewhere, through the outbox.")
@@ -605,9 +759,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, agent_capture: AgentCapture | None = None) -> int:
+    """Run one command. ``agent_capture`` hands `showdesk capture` to the running laptop agent
+    (the launcher passes it: the core may not import the laptop app); it returns the agent's
+    answer header and bundle bytes, or None to capture here."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.agent_capture = agent_capture
     if not getattr(args, "handler", None):
         parser.print_help()
         return Exit.USAGE

@@ -1,13 +1,23 @@
-"""Entry point of the `showdesk` command."""
+"""Entry point of the `showdesk` command.
+
+`showdesk --version` and `showdesk --help` are answered here, before any of the core is imported
+(they are what a person or a script runs first, and they should cost no more than Python's own
+start); every other command is routed to the layer that owns it, imported only then.
+"""
 
 from __future__ import annotations
 
-import argparse
 import sys
+from typing import Any
+
+_VERSION_FLAGS = frozenset({"--version"})
+_HELP_FLAGS = frozenset({"-h", "--help"})
 
 
 def _capture_gui(args: list[str]) -> int:
     """`showdesk capture --gui`: the running agent's report window (the command to bind to a hotkey)."""
+    import argparse
+
     parser = argparse.ArgumentParser(prog="showdesk capture --gui")
     parser.add_argument("--gui", action="store_true")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before capturing")
@@ -18,8 +28,38 @@ def _capture_gui(args: list[str]) -> int:
     return capture_gui(options.delay, options.mode)
 
 
+def _agent_capture(request: dict[str, Any]) -> tuple[dict[str, Any], bytes] | None:
+    """The running agent's capture (see agent.laptop.instance_client.request_capture), or None.
+
+    Handed to the core's command line, which may not import the laptop app itself; the client
+    side imports no Qt.
+    """
+    from agent.laptop.instance_client import request_capture
+
+    return request_capture(request)
+
+
+def _answer_at_once(args: list[str]) -> bool:
+    """Print the version or the help when that is all that was asked; True when done."""
+    if len(args) != 1:
+        return False
+    if args[0] in _VERSION_FLAGS:
+        from agent import __version__  # the package's __init__ holds only the version
+
+        print(f"showdesk {__version__}")
+        return True
+    if args[0] in _HELP_FLAGS:
+        from showdesk.help_text import HELP
+
+        print(HELP, end="")
+        return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if _answer_at_once(args):
+        return 0
     command = args[0] if args else ""
     if command == "server":
         from server.cli import main as server_main
@@ -41,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         return _capture_gui(args[1:])
     from agent.cli import main as core_main
 
+    if command == "capture":
+        return core_main(args, agent_capture=_agent_capture)
     return core_main(args)
 
 

@@ -7,9 +7,11 @@ whose ``Sender`` thread delivers them; this object decides which window shows wh
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import logging
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from typing import Any, Literal
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QWidget
 
+from agent.capture import Capturer
 from agent.connectors.base import Connector
 from agent.laptop.capture_service import Captured, CaptureService, Mode, choose_backend
 from agent.laptop.click_hook import X11ClickListener, click_listener_problem
@@ -37,6 +40,7 @@ from agent.laptop.settings_store import (
     migrate_agent_proxy,
     remember_contact,
 )
+from agent.laptop.single_instance import HandoffReply
 from agent.laptop.step_recorder import ClickListener, ClickListenerFactory, StepRecorder
 from agent.laptop.submission import Submission
 from agent.laptop.tray import AgentTray
@@ -175,6 +179,9 @@ class AgentApp(QObject):
     def handle_command(self, command: str, args: dict[str, Any] | None = None) -> None:
         """Do what a later launch, a hotkey or the command line asked for (see ``instance_client.COMMANDS``)."""
         args = args or {}
+        if command == "capture":
+            self.capture_for_command_line(args)
+            return
         if command == "report":
             mode, delay = args.get("mode"), args.get("delay", 0)
             self.start_report(
@@ -196,6 +203,42 @@ class AgentApp(QObject):
             log.warning("ignoring the unknown command %r", command)
         else:
             action()
+
+    def capture_for_command_line(self, args: dict[str, Any]) -> None:
+        """`showdesk capture` handed over: the core's own recipe (``agent.cli.capture_bundle``) run
+        on the capture thread with the warm capturer, the bundle's bytes back to the command line.
+        Declined, so that the command line captures itself, when it would not be the same capture:
+        another display or configuration, or capture through the desktop portal."""
+        reply = args.get("reply")
+        if not isinstance(reply, HandoffReply):
+            return  # only the agent's socket server makes these
+        from agent.cli import CaptureRequest, CommandError, capture_bundle, capture_environment
+        from agent.config import ConfigError, load_config
+
+        try:
+            request = CaptureRequest.from_wire(args)
+        except ValueError as exc:
+            reply.decline(f"malformed request: {exc}")
+            return
+        if request.environment != capture_environment(os.environ, self.services.display or os.environ.get("DISPLAY")):
+            reply.decline("another display or configuration")
+            return
+
+        def capture(capturer: Capturer) -> tuple[bytes, str, int]:
+            bundle, steps = capture_bundle(request, load_config(), lambda: contextlib.nullcontext(capturer))
+            return bundle.data, str(bundle.report_id), steps
+
+        def captured(result: tuple[bytes, str, int]) -> None:
+            data, report_id, steps = result
+            reply.send(data, report_id=report_id, steps=steps)
+
+        def failed(exc: Exception) -> None:
+            if not isinstance(exc, CommandError | ConfigError):
+                log.error("a capture for the command line failed", exc_info=exc)
+            reply.decline(str(exc))
+
+        if not self.capture.run_with_capturer(capture, captured, failed):
+            reply.decline("capture goes through the desktop portal")
 
     # ------------------------------------------------------------ the global shortcut
     def _take_hotkey(self, text: str) -> None:

@@ -16,9 +16,9 @@ runs on the GUI thread.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QImage
@@ -43,6 +43,7 @@ from shared_qt.workers import BackgroundRunner
 log = logging.getLogger(__name__)
 
 Mode = Literal["all", "monitor", "region"]
+_Result = TypeVar("_Result")
 # Time for the window system to unmap our windows and repaint what they covered.
 SETTLE_MS: Final = 200
 MAX_DELAY_SECONDS: Final = 60
@@ -236,6 +237,28 @@ class CaptureService(QObject):
             self._tick.start()
         else:
             QTimer.singleShot(SETTLE_MS if self._hidden else 0, self._grab)
+        return True
+
+    def run_with_capturer(
+        self,
+        job: Callable[[Capturer], _Result],
+        on_result: Callable[[_Result], None],
+        on_error: Callable[[Exception], None],
+    ) -> bool:
+        """``job(capturer)`` on the capture thread with its warm capturer, the result back on the
+        GUI thread; queued behind a capture under way. Nothing steps aside: the job sees the
+        screen as it is (what `showdesk capture` handed to the agent grabs). False when capture
+        goes through the desktop portal, which has no capturer."""
+        if self.backend != "x11":
+            return False
+        refresh, self._layout_changed = self._layout_changed, False
+
+        def with_current_layout(capturer: Capturer) -> _Result:
+            if refresh:
+                capturer.refresh()
+            return job(capturer)
+
+        self._grab_thread.run(with_current_layout, on_result, on_error)
         return True
 
     def shutdown(self) -> None:

@@ -22,8 +22,19 @@ log = logging.getLogger(__name__)
 
 SOCKET_NAME: Final = "agent.sock"
 LOCK_NAME: Final = "agent.lock"
-MAX_MESSAGE_BYTES: Final = 4096
-COMMANDS: Final = ("show", "report", "record", "requests", "outbox", "settings", "wake", "quit")
+# One request line: room for a capture's description (4,000 characters, each escaped) and no more.
+MAX_MESSAGE_BYTES: Final = 64 * 1024
+COMMANDS: Final = ("show", "report", "record", "requests", "outbox", "settings", "wake", "quit", "capture")
+# Arguments only the agent's own socket server sets (a reply handle); never taken from the wire.
+RESERVED_ARGS: Final = ("reply",)
+
+# `showdesk capture` handed to the running agent: the agent first says it took the request (a
+# silent listener costs the command line this long before it captures itself), then sends one
+# header line and the bundle's bytes; the whole answer has this long.
+HANDOFF_ACCEPT_SECONDS: Final = 1.0
+HANDOFF_ANSWER_SECONDS: Final = 20.0
+MAX_HEADER_BYTES: Final = 1024
+MAX_HANDOFF_BUNDLE_BYTES: Final = 200 * 1024 * 1024  # agent.bundle.MAX_BUNDLE_BYTES
 
 
 def agent_runtime_dir() -> Path:
@@ -129,3 +140,87 @@ def _exchange_qt(name: str, message: bytes, timeout: float) -> bytes | None:  # 
     answer = bytes(client.readAll().data())
     client.disconnectFromServer()
     return answer
+
+
+def request_capture(
+    request: dict[str, Any],
+    *,
+    directory: Path | None = None,
+    accept_timeout: float = HANDOFF_ACCEPT_SECONDS,
+    answer_timeout: float = HANDOFF_ANSWER_SECONDS,
+) -> tuple[dict[str, Any], bytes] | None:
+    """The running agent's capture for ``request``: (its header, the bundle's bytes), or None.
+
+    None whenever the command line should capture itself: no agent, a stale socket, an agent
+    that declines (another display, another configuration, busy, the desktop portal), and any
+    answer that is late, malformed or beyond its bounds. Never waits longer than
+    ``accept_timeout`` for the agent to take the request, nor ``answer_timeout`` in all.
+    """
+    if sys.platform == "win32":  # pragma: no cover - the hand-off speaks a Unix socket
+        return None
+    try:
+        message = encode_message("capture", request)
+    except (TypeError, ValueError):
+        return None
+    if len(message) > MAX_MESSAGE_BYTES:
+        return None  # the agent would refuse it: capture here
+    deadline = time.monotonic() + answer_timeout
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.settimeout(accept_timeout)
+            client.connect(server_name(directory))
+            client.sendall(message)
+            reader = _BoundedReader(client)
+            accepted = _header(reader.line(min(deadline, time.monotonic() + accept_timeout)))
+            if accepted.get("status") != "accepted":
+                return None
+            header = _header(reader.line(deadline))
+            size = header.get("bytes")
+            if header.get("status") != "ok" or not isinstance(size, int) or not 0 < size <= MAX_HANDOFF_BUNDLE_BYTES:
+                log.debug("the agent did not capture: %s", header.get("reason", header.get("status")))
+                return None
+            return header, reader.exactly(size, deadline)
+    except (OSError, ValueError) as exc:  # refused, gone, late, or not speaking the protocol
+        log.debug("capturing here: the agent's socket gave no capture (%s)", exc)
+        return None
+
+
+def _header(line: bytes) -> dict[str, Any]:
+    data = json.loads(line.decode("utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError("the agent's answer is not an object")
+    return data
+
+
+class _BoundedReader:
+    """Reads a socket up to a deadline, a header line of at most ``MAX_HEADER_BYTES``."""
+
+    def __init__(self, client: socket.socket) -> None:
+        self._client = client
+        self._buffer = bytearray()
+
+    def _fill(self, deadline: float) -> None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the agent did not answer in time")
+        self._client.settimeout(remaining)
+        chunk = self._client.recv(1024 * 1024)
+        if not chunk:
+            raise ConnectionError("the agent closed the connection")
+        self._buffer += chunk
+
+    def line(self, deadline: float) -> bytes:
+        while (end := self._buffer.find(b"\n", 0, MAX_HEADER_BYTES + 1)) < 0:
+            if len(self._buffer) > MAX_HEADER_BYTES:
+                raise ValueError("the agent's header line is too long")
+            self._fill(deadline)
+        line = bytes(self._buffer[:end])
+        del self._buffer[: end + 1]
+        return line
+
+    def exactly(self, size: int, deadline: float) -> bytes:
+        while len(self._buffer) < size:
+            self._fill(deadline)
+        if len(self._buffer) > size:
+            raise ValueError("the agent sent more than it announced")
+        return bytes(self._buffer)

@@ -9,15 +9,19 @@ through :mod:`agent.laptop.instance_client`.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QLockFile, QObject, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 from agent.laptop.instance_client import (
     LOCK_NAME,
+    MAX_HEADER_BYTES,
     MAX_MESSAGE_BYTES,
+    RESERVED_ARGS,
     agent_runtime_dir,
     decode_message,
     server_name,
@@ -27,10 +31,48 @@ from agent.laptop.instance_client import (
 log = logging.getLogger(__name__)
 
 
+class HandoffReply:
+    """Where the answer to one `showdesk capture` handed to this agent goes; used once.
+
+    ``command_received("capture", args)`` carries it as ``args["reply"]``. The command line
+    already heard that the request was taken; it gets either :meth:`send` (a header line and the
+    bundle's bytes) or :meth:`decline` (it then captures itself). A command line that gave up
+    waiting has closed its end: the answer is dropped.
+    """
+
+    def __init__(self, connection: QLocalSocket) -> None:
+        self._connection: QLocalSocket | None = connection
+
+    @property
+    def answered(self) -> bool:
+        return self._connection is None
+
+    def send(self, data: bytes, *, report_id: str, steps: int) -> None:
+        self._answer({"status": "ok", "bytes": len(data), "report_id": report_id, "steps": steps}, data)
+
+    def decline(self, reason: str) -> None:
+        self._answer({"status": "declined", "reason": reason[:200]}, b"")
+
+    def _answer(self, header: dict[str, Any], data: bytes) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        line = json.dumps(header, separators=(",", ":")).encode() + b"\n"
+        assert len(line) <= MAX_HEADER_BYTES
+        try:
+            connection.write(line + data)
+            connection.flush()
+            connection.disconnectFromServer()  # after every byte is written
+        except RuntimeError:  # the command line went away and Qt deleted the connection
+            log.debug("the command line stopped waiting for its capture")
+
+
 class InstanceServer(QObject):
     """Claims the per-user agent lock and receives later launches' commands."""
 
-    command_received = Signal(str, dict)
+    # (command, args); a "capture" carries its HandoffReply as args["reply"]. `object`, not
+    # `dict`: Qt would convert a dict to a QVariantMap and lose the reply object.
+    command_received = Signal(str, object)
 
     def __init__(self, directory: Path | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -86,6 +128,16 @@ class InstanceServer(QObject):
             log.warning("ignoring a malformed message on the agent socket: %s", exc)
             connection.write(b"error\n")
         else:
+            for name in RESERVED_ARGS:
+                args.pop(name, None)
+            if command == "capture":
+                # The connection stays open for the capture's bytes; the command line learns
+                # at once that it may wait for them.
+                connection.write(b'{"status":"accepted"}\n')
+                connection.flush()
+                args["reply"] = HandoffReply(connection)
+                self.command_received.emit(command, args)
+                return
             connection.write(b"ok\n")
             self.command_received.emit(command, args)
         connection.flush()

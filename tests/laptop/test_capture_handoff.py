@@ -1,0 +1,253 @@
+"""`showdesk capture` handed to the running agent over its single-instance socket, and never stuck on it.
+
+The agent runs in this process (its capture thread grabs the session's Xvfb); the command line
+is a real `showdesk` process. Hostile listeners are plain sockets on threads of this process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from pytestqt.qtbot import QtBot
+
+from agent.bundle import ReportBundle
+from agent.laptop.agent_app import AgentApp
+from agent.laptop.instance_client import SOCKET_NAME, encode_message, request_capture
+from agent.laptop.single_instance import InstanceServer
+from tests.fixtures.xvfb import XvfbServer, paint_root, pattern_rgb, position_pattern
+from tests.laptop.conftest import AgentHarness
+
+pytestmark = pytest.mark.xvfb
+
+REPO = Path(__file__).resolve().parents[2]
+SOME_REQUEST: dict[str, Any] = {"monitor": None, "region": None, "sysinfo": False, "environment": {}}
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The agent's runtime directory, for this process and the command lines it starts."""
+    directory = tmp_path / "runtime"
+    directory.mkdir(mode=0o700)
+    monkeypatch.setenv("SHOWDESK_RUNTIME_DIR", str(directory))
+    return directory
+
+
+@pytest.fixture
+def screen(xvfb_display: XvfbServer) -> XvfbServer:
+    paint_root(xvfb_display.display, position_pattern(xvfb_display.width, xvfb_display.height))
+    return xvfb_display
+
+
+@pytest.fixture
+def listening_agent(harness: AgentHarness, runtime: Path) -> Iterator[AgentApp]:
+    """An agent that listens on the runtime directory's socket, wired as `showdesk agent` wires it."""
+    server = InstanceServer(runtime)
+    assert server.claim()
+    agent = harness.make()
+    server.command_received.connect(agent.handle_command)
+    yield agent
+    server.release()
+
+
+def run_capture(qtbot: QtBot, screen: XvfbServer, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """`showdesk capture ARGS --json` while this process's event loop serves the agent; its JSON."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "showdesk", "capture", "--json", *args],
+        cwd=REPO,
+        env={**os.environ, "DISPLAY": screen.display, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    qtbot.waitUntil(lambda: process.poll() is not None, timeout=60_000)
+    out, err = process.communicate(timeout=10)
+    assert process.returncode == 0, err
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def comparable_manifest(bundle: ReportBundle) -> dict[str, Any]:
+    """The manifest without what differs between any two captures (ids, times, measurements)."""
+    manifest = bundle.report.model_dump(mode="json")
+    for key in ("id", "created_at"):
+        manifest.pop(key)
+    for step in manifest["steps"]:
+        step.pop("captured_at")
+    manifest.pop("sysinfo", None)
+    return manifest
+
+
+def test_the_agent_captures_for_the_command_line_and_the_bundle_is_the_same(
+    listening_agent: AgentApp, screen: XvfbServer, tmp_path: Path, qtbot: QtBot
+) -> None:
+    common = ["--description", "Printer offline", "--caption", "the dialog", "--name", "Ann", "--category", "Printer"]
+    by_agent = run_capture(qtbot, screen, *common, "-o", str(tmp_path / "agent.showdesk"))
+    by_cli = run_capture(qtbot, screen, *common, "--no-agent", "-o", str(tmp_path / "cli.showdesk"))
+    assert (by_agent["captured_by"], by_cli["captured_by"]) == ("agent", "cli")
+    agent_bundle = ReportBundle.read(tmp_path / "agent.showdesk")
+    cli_bundle = ReportBundle.read(tmp_path / "cli.showdesk")
+    assert str(agent_bundle.report.id) == by_agent["report_id"] and by_agent["steps"] == 1
+    assert comparable_manifest(agent_bundle) == comparable_manifest(cli_bundle)
+    assert agent_bundle.report.source.kind == "cli"
+    [agent_step], [cli_step] = agent_bundle.report.steps, cli_bundle.report.steps
+    # The same screen through the same encoder: the same image file, byte for byte.
+    assert agent_bundle.files[agent_step.image.path] == cli_bundle.files[cli_step.image.path]
+    image = Image.open(io.BytesIO(agent_bundle.files[agent_step.image.path])).convert("RGB")
+    assert image.getpixel((777, 555)) == pattern_rgb(777, 555)
+    assert agent_bundle.sysinfo is not None and cli_bundle.sysinfo is not None
+    assert sorted(agent_bundle.sysinfo) == sorted(cli_bundle.sysinfo)
+
+
+def test_an_agent_on_another_display_or_configuration_declines(
+    listening_agent: AgentApp, screen: XvfbServer, tmp_path: Path, qtbot: QtBot
+) -> None:
+    other_config = tmp_path / "other.toml"
+    other_config.write_text("")
+    result = run_capture(
+        qtbot, screen, "--no-sysinfo", "-o", str(tmp_path / "r.showdesk"), env={"SHOWDESK_CONFIG": str(other_config)}
+    )
+    assert result["captured_by"] == "cli"
+    ReportBundle.read(tmp_path / "r.showdesk")
+
+
+def test_a_capture_the_agent_cannot_make_is_declined_and_the_command_line_says_why(
+    listening_agent: AgentApp, screen: XvfbServer, tmp_path: Path, qtbot: QtBot
+) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "showdesk", "capture", "--monitor", "9", "-o", str(tmp_path / "r.showdesk")],
+        cwd=REPO,
+        env={**os.environ, "DISPLAY": screen.display},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    qtbot.waitUntil(lambda: process.poll() is not None, timeout=60_000)
+    _out, err = process.communicate(timeout=10)
+    assert process.returncode == 4  # the command line's own capture error, as without an agent
+    assert "monitor" in err
+
+
+def test_the_agent_declines_a_malformed_request(listening_agent: AgentApp, runtime: Path, qtbot: QtBot) -> None:
+    answers: list[bytes] = []
+
+    def ask() -> None:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.settimeout(20)
+            client.connect(str(runtime / SOCKET_NAME))
+            client.sendall(encode_message("capture", {"monitor": "all of them", "reply": "forged"}))
+            while chunk := client.recv(4096):
+                answers.append(chunk)
+
+    asker = threading.Thread(target=ask, daemon=True)
+    asker.start()
+    qtbot.waitUntil(lambda: not asker.is_alive(), timeout=20_000)
+    accepted, declined = b"".join(answers).decode().splitlines()
+    assert json.loads(accepted) == {"status": "accepted"}
+    assert json.loads(declined)["status"] == "declined" and "malformed" in json.loads(declined)["reason"]
+
+
+# ---------------------------------------------------------------- hostile or stale sockets
+class FakeAgent:
+    """A listener on the agent's socket path: reads the request, sends ``answer`` (None: says
+    nothing at all), closes its sending side when ``then_close``, and otherwise keeps the
+    connection open until :meth:`close`."""
+
+    def __init__(self, directory: Path, answer: bytes | None, *, then_close: bool = False) -> None:
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(str(directory / SOCKET_NAME))
+        self._listener.listen(4)
+        self._listener.settimeout(60)
+        self._answer, self._then_close = answer, then_close
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        try:
+            connection, _ = self._listener.accept()
+        except OSError:
+            return
+        with connection, contextlib.suppress(OSError):  # the command line hanging up is what it should do
+            connection.settimeout(30)
+            if self._answer is not None:
+                received = b""
+                while not received.endswith(b"\n"):
+                    received += connection.recv(65536)
+                connection.sendall(self._answer)
+            if self._then_close:
+                connection.shutdown(socket.SHUT_WR)
+            self._stop.wait(30)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._listener.close()
+        self._thread.join(timeout=30)
+
+
+ACCEPTED = b'{"status":"accepted"}\n'
+HOSTILE: dict[str, tuple[bytes | None, bool]] = {
+    "silent": (None, False),
+    "never answers after accepting": (ACCEPTED, False),
+    "an endless header line": (b"x" * 300_000, False),
+    "announces more than a bundle may hold": (ACCEPTED + b'{"status":"ok","bytes":999999999999}\n', False),
+    "sends less than it announced": (ACCEPTED + b'{"status":"ok","bytes":100}\nshort', True),
+    "sends more than it announced": (ACCEPTED + b'{"status":"ok","bytes":3}\nmore than three', False),
+    "not JSON": (b"\x00\xff garbage\n", False),
+    "hangs up at once": (b"", True),
+}
+
+
+@pytest.mark.parametrize("behaviour", sorted(HOSTILE))
+def test_a_hostile_socket_is_answered_by_capturing_here(behaviour: str, tmp_path: Path) -> None:
+    answer, then_close = HOSTILE[behaviour]
+    fake = FakeAgent(tmp_path, answer, then_close=then_close)
+    try:
+        started = time.monotonic()
+        outcome = request_capture(SOME_REQUEST, directory=tmp_path, accept_timeout=0.5, answer_timeout=1.5)
+        elapsed = time.monotonic() - started
+    finally:
+        fake.close()
+    assert outcome is None
+    assert elapsed < 10  # bounded by the time-outs given, never the listener's whim
+
+
+def test_a_stale_socket_is_a_quick_no(tmp_path: Path) -> None:
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(tmp_path / SOCKET_NAME))
+    dead.close()  # the file stays, nobody listens: an agent that died
+    assert (tmp_path / SOCKET_NAME).exists()
+    assert request_capture(SOME_REQUEST, directory=tmp_path, accept_timeout=30, answer_timeout=30) is None
+
+
+def test_the_command_line_captures_itself_past_a_silent_listener(
+    screen: XvfbServer, runtime: Path, tmp_path: Path
+) -> None:
+    fake = FakeAgent(runtime, None)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "showdesk", "capture", "--json", "--no-sysinfo", "-o", str(tmp_path / "r.showdesk")],
+            cwd=REPO,
+            env={**os.environ, "DISPLAY": screen.display},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        fake.close()
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["captured_by"] == "cli"
+    ReportBundle.read(tmp_path / "r.showdesk")
