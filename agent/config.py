@@ -32,6 +32,7 @@ BACKEND_TYPES: Final = (
     "glpi",
     "folder",
     "jira",
+    "redmine",
 )
 # Keys every backend table understands; anything else is handed to its connector.
 _COMMON_BACKEND_KEYS: Final = ("type", "url", "ca_bundle", "connect_timeout", "read_timeout", "proxy")

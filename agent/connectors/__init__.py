@@ -61,6 +61,7 @@ CONNECTOR_MODULES: Final[dict[str, str]] = {
     "glpi": "agent.connectors.glpi",
     "folder": "agent.connectors.folder",
     "jira": "agent.connectors.jira",
+    "redmine": "agent.connectors.redmine",
 }
 
 
