@@ -9,17 +9,19 @@ connector maps to its system's own.
 
 from __future__ import annotations
 
+import enum
 import re
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from agent.config import ConfigError
-from agent.connectors.base import AuthError
+from agent.connectors.base import AuthError, TransientError
 from agent.schema import MANIFEST_PATH, SYSINFO_PATH
 
 if TYPE_CHECKING:
     from agent.config import BackendConfig
+    from agent.connectors.tls_facts import TlsFailure
 
 STATUSES: Final = ("new", "open", "waiting", "resolved", "closed")
 MANIFEST_NAME_PREFIX: Final = "showdesk-report-"
@@ -43,6 +45,60 @@ class NeedsAttentionError(AuthError):
     It is an ``AuthError`` on purpose: the outbox pauses the backend's reports, keeps them,
     and tries again on ``wake()`` or after a long pause, exactly as for a refused token.
     """
+
+
+# ---------------------------------------------------------------- the network in between
+# Defined here, not beside the HTTP client, so the outbox can tell them apart without loading requests.
+# What the person is told when the network, not the backend, answered (the apps show an entry's reason).
+SIGN_IN_FIRST: Final = (
+    "This network wants you to sign in first — open a browser, sign in, and ShowDesk will send your report by itself."
+)
+PROXY_SIGN_IN: Final = (
+    "A proxy on this network asks ShowDesk to sign in to it first (407). Ask your IT department for the proxy "
+    "setting; your report is kept and sent by itself once ShowDesk gets through."
+)
+PROXY_ERROR: Final = (
+    "A proxy on this network answered instead of the help desk: it could not reach it right now. Your report is "
+    "kept and sent by itself when the proxy gets through."
+)
+
+
+class NetworkCondition(enum.StrEnum):
+    """Who answered in the backend's place."""
+
+    CAPTIVE_PORTAL = "captive-portal"  # a sign-in page: a redirect elsewhere, a web page, 511
+    PROXY_SIGN_IN = "proxy-sign-in"  # 407
+    PROXY_ERROR = "proxy-error"  # a proxy's own 502/503/504
+
+
+class NetworkConditionError(TransientError):
+    """The network between this computer and the backend answered in its place; the backend saw nothing.
+
+    ``reason`` is for the person (what to do); ``detail`` is the fact for a log (where the
+    redirect went, the page's title). Retrying is right, and it is never the report's fault.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        system: str,
+        condition: NetworkCondition,
+        detail: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(reason, system=system, status=status, retry_after=retry_after)
+        self.condition = condition
+        self.detail = detail
+
+
+class TlsError(TransientError):
+    """The TLS connection failed; ``failure`` holds the facts, ``reason`` says them in plain words."""
+
+    def __init__(self, failure: TlsFailure) -> None:
+        super().__init__(failure.message(), system=failure.system)
+        self.failure = failure
 
 
 # ---------------------------------------------------------------- file names
@@ -206,9 +262,15 @@ def showdesk_status(native: str, mapping: Mapping[str, str], extra: Mapping[str,
 
 __all__ = [
     "MANIFEST_NAME_PREFIX",
+    "PROXY_ERROR",
+    "PROXY_SIGN_IN",
+    "SIGN_IN_FIRST",
     "STATUSES",
     "NeedsAttentionError",
+    "NetworkCondition",
+    "NetworkConditionError",
     "Options",
+    "TlsError",
     "attachment_name",
     "bundle_path",
     "format_size",

@@ -7,6 +7,15 @@ configured proxy in ``Session.proxies`` for http and https (without one, the env
 the system's, as requests does by default), no redirects (a redirected POST loses its body; a
 moved server is a configuration fix). Every failure becomes the ``ConnectorError`` subclass the
 outbox's retry rules expect.
+
+The network in between is told apart from the backend: a redirect to another host (a captive
+portal's sign-in page), a web page where the API's JSON was expected, 511, a proxy's own answer
+(407, or a 502/503/504 a proxy marks as its own) raise ``NetworkConditionError``: the backend
+never saw the report, so the outbox keeps it pending and never holds it for that. The session
+never follows a redirect to another origin, whoever asks it to, so no token (an Authorization
+header or a system's own, such as GLPI's Session-Token) ever reaches another host. A TLS failure
+raises ``TlsError`` whose reason says in plain words what is wrong with the certificate
+(``agent.connectors.tls_facts``).
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -33,6 +42,15 @@ from agent.connectors.base import (
     error_for_status,
     parse_retry_after,
 )
+from agent.connectors.common import (
+    PROXY_ERROR,
+    PROXY_SIGN_IN,
+    SIGN_IN_FIRST,
+    NetworkCondition,
+    NetworkConditionError,
+    TlsError,
+)
+from agent.connectors.tls_facts import describe_failure
 
 CHUNK_BYTES: Final = 64 * 1024
 MAX_JSON_ANSWER_BYTES: Final = 64 * 1024 * 1024  # an attachment answered as base64 JSON can be large
@@ -40,6 +58,12 @@ MAX_JSON_ANSWER_BYTES: Final = 64 * 1024 * 1024  # an attachment answered as bas
 _HTML_TITLE: Final = re.compile(r"<title>([^<]{1,200})</title>", re.IGNORECASE)
 
 Classifier = Callable[[requests.Response, str], ConnectorError | None]
+
+# Headers only proxies set on their own error pages (Proxy-Status is RFC 9209's), and Server words they use.
+_PROXY_HEADERS: Final = ("X-Squid-Error", "Proxy-Agent", "Proxy-Status", "X-Proxy-Error")
+_PROXY_SERVERS: Final = ("squid", "proxy", "zscaler", "bluecoat", "fortigate", "web gateway")
+_PROXY_ERROR_STATUSES: Final = frozenset({502, 503, 504})
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 
 
 def user_agent(kind: str) -> str:
@@ -119,6 +143,122 @@ def _quote_param(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', "%22").replace("\r", "").replace("\n", "")
 
 
+def same_origin(url: str, other: str) -> bool:
+    """Whether two URLs reach the same scheme, host and port (where a token may go)."""
+    a, b = urlsplit(url), urlsplit(other)
+    return (a.scheme, (a.hostname or "").lower(), _port(a.scheme, a.port)) == (
+        b.scheme,
+        (b.hostname or "").lower(),
+        _port(b.scheme, b.port),
+    )
+
+
+def leaves_the_backend(url: str, target: str) -> bool:
+    """Whether a redirect from ``url`` to ``target`` goes to another host (a sign-in page, not a move).
+
+    The same host on the same port, or its https:// on the default ports, is the backend telling its
+    own address (a configuration fix); anything else is another party answering in its place.
+    """
+    a, b = urlsplit(url), urlsplit(urljoin(url, target))
+    if (a.hostname or "").lower() != (b.hostname or "").lower():
+        return True
+    if _port(a.scheme, a.port) == _port(b.scheme, b.port):
+        return False
+    return not (a.scheme == "http" and b.scheme == "https" and a.port in (None, 80) and b.port in (None, 443))
+
+
+def _port(scheme: str, port: int | None) -> int | None:
+    return port if port is not None else _DEFAULT_PORTS.get(scheme)
+
+
+class GuardedSession(requests.Session):
+    """A session that follows no redirect to another origin, even when a caller allows redirects.
+
+    requests drops the Authorization header when a redirect changes host, but not the headers
+    some systems use for their tokens; not following at all keeps every one of them home.
+    """
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        target = super().get_redirect_target(resp)
+        if target is None or same_origin(resp.url, urljoin(resp.url, target)):
+            return target
+        return None
+
+
+def network_condition(response: requests.Response, system: str) -> NetworkConditionError | None:
+    """A non-2xx answer that came from the network in between rather than from ``system``, or None."""
+    status = response.status_code
+    headers = response.headers
+    if 300 <= status <= 399 and headers.get("Location"):
+        asked = response.request.url if response.request is not None and response.request.url else response.url
+        target = urljoin(asked, headers["Location"])
+        if leaves_the_backend(asked, target):
+            where = urlsplit(target)
+            return NetworkConditionError(
+                SIGN_IN_FIRST,
+                system=system,
+                condition=NetworkCondition.CAPTIVE_PORTAL,
+                detail=f"asked {system}, the network redirected ({status}) to {where.scheme}://{where.netloc}",
+                status=status,
+            )
+    if status == 511:
+        return NetworkConditionError(
+            SIGN_IN_FIRST,
+            system=system,
+            condition=NetworkCondition.CAPTIVE_PORTAL,
+            detail=f"the network answered 511 (network authentication required) for {system}",
+            status=status,
+        )
+    if status == 407:
+        return NetworkConditionError(
+            PROXY_SIGN_IN,
+            system=system,
+            condition=NetworkCondition.PROXY_SIGN_IN,
+            detail=f"a proxy answered 407 (proxy authentication required) for {system}",
+            status=status,
+        )
+    if status in _PROXY_ERROR_STATUSES and _from_a_proxy(response):
+        title = _page_title(response)
+        return NetworkConditionError(
+            PROXY_ERROR,
+            system=system,
+            condition=NetworkCondition.PROXY_ERROR,
+            detail=f"a proxy answered {status} for {system}" + (f": {title}" if title else ""),
+            status=status,
+            retry_after=parse_retry_after(headers.get("Retry-After")) if status == 503 else None,
+        )
+    return None
+
+
+def _from_a_proxy(response: requests.Response) -> bool:
+    headers = response.headers
+    if any(name in headers for name in _PROXY_HEADERS):
+        return True
+    server = headers.get("Server", "").lower()
+    if any(word in server for word in _PROXY_SERVERS):
+        return True
+    # A Via header alone is any proxy on the way, the backend's own included: only with a page
+    # that is not the API's JSON is the answer the proxy's.
+    if "Via" in headers and "json" not in headers.get("Content-Type", "").lower():
+        return True
+    return "proxy" in _page_title(response).lower()
+
+
+def _page_title(response: requests.Response) -> str:
+    try:
+        match = _HTML_TITLE.search(response.text[:4000])
+    except requests.exceptions.RequestException:
+        return ""
+    return " ".join(match.group(1).split())[:120] if match else ""
+
+
+def _looks_like_a_web_page(response: requests.Response, content: bytes) -> bool:
+    if "text/html" in response.headers.get("Content-Type", "").lower():
+        return True
+    start = content.lstrip()[:15].lower()
+    return start.startswith((b"<!doctype html", b"<html"))
+
+
 class HttpClient:
     """Calls to one outside system's HTTP API; non-2xx answers and network failures raise ``ConnectorError``s."""
 
@@ -144,7 +284,7 @@ class HttpClient:
         self._timeout = (connect_timeout, read_timeout)
         self._verify: bool | str = str(Path(ca_bundle).expanduser()) if ca_bundle else True
         self._classify = classify
-        self.session = requests.Session()
+        self.session: requests.Session = GuardedSession()
         self.session.verify = self._verify
         self.session.headers["User-Agent"] = user_agent(kind)
         self.session.headers["Accept"] = "application/json"
@@ -169,10 +309,11 @@ class HttpClient:
         **kwargs: Any,
     ) -> requests.Response:
         """One call; ``timeout`` replaces the read timeout (a long poll), ``classify`` the client's own."""
+        url = self.url(path)
         try:
             response = self.session.request(
                 method,
-                self.url(path),
+                url,
                 headers=dict(headers or {}),
                 timeout=(self._timeout[0], timeout) if timeout is not None else self._timeout,
                 verify=self._verify,
@@ -181,16 +322,25 @@ class HttpClient:
                 **kwargs,
             )
         except requests.exceptions.SSLError as exc:
-            raise TransientError(
-                f"TLS connection to {self.system} failed (certificate not trusted? set ca_bundle): {short_error(exc)}",
+            failure = describe_failure(
+                exc,
+                url,
                 system=self.system,
-            ) from exc
+                ca_bundle=self._verify if isinstance(self._verify, str) else None,
+                proxy=self._proxy_for(url),
+                timeout=self._timeout[0],
+            )
+            raise TlsError(failure) from exc
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
             raise TransientError(f"cannot reach {self.system}: {short_error(exc)}", system=self.system) from exc
         except requests.exceptions.RequestException as exc:
             raise TransientError(f"request to {self.system} failed: {short_error(exc)}", system=self.system) from exc
         if not 200 <= response.status_code <= 299:
             try:
+                # The network's answer first: a connector's own rules are about its backend's answers.
+                condition = network_condition(response, self.system)
+                if condition is not None:
+                    raise condition
                 reason = response_reason(response)
                 classifier = classify or self._classify
                 error = classifier(response, reason) if classifier is not None else None
@@ -208,6 +358,14 @@ class HttpClient:
         response = self.request(method, path, **kwargs)
         return decode_json(response, self.system)
 
+    def _proxy_for(self, url: str) -> str | None:
+        """The proxy requests used for ``url``: the configured one, else the environment's (NO_PROXY heeded)."""
+        proxies = dict(self.session.proxies)
+        if self.session.trust_env:
+            settings = self.session.merge_environment_settings(url, {}, None, None, None)
+            proxies = {**settings.get("proxies", {}), **proxies}
+        return requests.utils.select_proxy(url, proxies)
+
 
 def decode_json(response: requests.Response, system: str) -> Any:
     """The JSON of a successful answer; an empty body is None."""
@@ -222,6 +380,18 @@ def decode_json(response: requests.Response, system: str) -> Any:
     try:
         return json.loads(content)
     except ValueError as exc:
+        if _looks_like_a_web_page(response, content):
+            # The API speaks JSON only: a web page in its place is a sign-in page the network put there.
+            title = _page_title(response)
+            raise NetworkConditionError(
+                SIGN_IN_FIRST,
+                system=system,
+                condition=NetworkCondition.CAPTIVE_PORTAL,
+                detail=f"asked {system}, the network answered with a web page"
+                + (f" titled {title!r}" if title else "")
+                + f" ({response.status_code}) instead of the API",
+                status=None,
+            ) from None
         raise TransientError(f"{system} sent an answer that is not JSON: {exc}", system=system) from exc
 
 
@@ -266,4 +436,22 @@ def short_error(exc: Exception) -> str:
     return text.strip("()'\" ")[:200]
 
 
-__all__ = ["HttpClient", "MultipartForm", "Part", "decode_json", "response_reason", "short_error", "user_agent"]
+__all__ = [
+    "PROXY_ERROR",
+    "PROXY_SIGN_IN",
+    "SIGN_IN_FIRST",
+    "GuardedSession",
+    "HttpClient",
+    "MultipartForm",
+    "NetworkCondition",
+    "NetworkConditionError",
+    "Part",
+    "TlsError",
+    "decode_json",
+    "leaves_the_backend",
+    "network_condition",
+    "response_reason",
+    "same_origin",
+    "short_error",
+    "user_agent",
+]

@@ -147,6 +147,7 @@ class Outbox:
         self._wake_event = threading.Event()
         self._wake_requested = False
         self._reset_connectors = False
+        self._network_changed = False
 
     # ------------------------------------------------------------ observers
     def add_observer(self, observer: OutboxObserver) -> None:
@@ -256,6 +257,18 @@ class Outbox:
             self._delivery.release_all_holds()
         self._wake_event.set()
 
+    def network_changed(self) -> None:
+        """The network changed (an interface came up, a new address or route): pending reports go now.
+
+        Unlike ``wake``, paused reports keep their wait (a new network fixes no token). Connections
+        are made afresh: the old ones may lead nowhere now.
+        """
+        with self._state_lock:
+            self._network_changed = True
+            self._reset_connectors = True
+            self._delivery.release_all_holds()
+        self._wake_event.set()
+
     def begin_pass(self) -> bool:
         """For a sender loop, before each ``flush``: True when ``wake`` asked to try everything.
 
@@ -310,12 +323,17 @@ class Outbox:
         ids (``showdesk submit`` sends just its own). Entries needing attention (dead letters
         included) are never tried here.
         After a backend fails, its other entries wait for the next pass instead of each
-        failing the same way.
+        failing the same way. After ``network_changed``, the next pass over everything tries
+        every pending entry whatever its due time.
         """
         with self._flush_lock:
+            pending_now = False
+            if only is None:  # a pass over everything takes up a network change; one report's does not
+                with self._state_lock:
+                    pending_now, self._network_changed = self._network_changed, False
             if self._reset_connectors:
                 self._close_connectors()
-            return self._delivery.run_pass(deadline, force=force, only=only)
+            return self._delivery.run_pass(deadline, force=force, only=only, pending_now=pending_now)
 
     def deliver_now(self, entry_id: str, deadline: float | None = None) -> Attempt:
         """Send one report at once, and through transient failures until ``deadline``.

@@ -5,7 +5,12 @@ Entry states:
 * ``pending``: waiting for its next attempt (backoff: 2 s doubling to 15 min, minus up to
   25 % jitter; a server's Retry-After on 429/503/507 wins). A stopped server on this machine
   is an outage like any other (pending, never paused), and its coming back is noticed
-  within ``HANDOVER_POLL_SECONDS``: the hand-over file it writes on start is watched;
+  within ``HANDOVER_POLL_SECONDS``: the hand-over file it writes on start is watched.
+  So is the network in between answering instead of the backend (a captive portal's sign-in
+  page, a proxy's own error, a TLS failure): the entry records which (``OutboxEntry.network``),
+  its reason tells the person what to do, it is retried on the backoff and at once when the
+  network changes (``agent.outbox.netwatch``), and such tries never count towards "needs
+  attention" nor make a dead letter: the backend never saw the report;
 * ``paused``: the backend refused the token, or the backend is not configured. Retrying
   cannot help until a person fixes that, so the entry waits (kept, not dead) and is tried
   again on ``wake()``/``retry()``, or every 15 minutes in case the fix came from elsewhere;
@@ -37,6 +42,7 @@ from typing import Final
 from agent.bundle import BundleError, ReportBundle
 from agent.config import ConfigError
 from agent.connectors.base import AuthError, Connector, PermanentError, TransientError
+from agent.connectors.common import NetworkConditionError, TlsError
 from agent.credentials import LOCAL_SERVER_NOT_RUNNING, CredentialError, LocalServerDownError, LocalServerNoTokenError
 from agent.outbox.entries import Attempt, EntryState, FlushResult, OutboxEntry, Receipt, iso_time
 from agent.outbox.observers import Observers
@@ -93,9 +99,18 @@ def failure_kind(error: TransientError) -> str | None:
     No answer (offline, timeout) is the network's doing, not the backend's; a 429 is about the
     pace of the sender's token, not this report.
     """
-    if error.status is None or error.status == 429:
+    if error.status is None or error.status == 429 or isinstance(error, NetworkConditionError):
         return None
     return f"HTTP {error.status}"
+
+
+def network_of(error: TransientError) -> str | None:
+    """Which part of the network answered instead of the backend, for ``OutboxEntry.network``; or None."""
+    if isinstance(error, NetworkConditionError):
+        return error.condition.value
+    if isinstance(error, TlsError):
+        return "tls"
+    return None
 
 
 class Outcome(enum.Enum):
@@ -200,8 +215,13 @@ class Delivery:
             self._handover_watch[backend_name] = (path, file_signature(path))
 
     # ------------------------------------------------------------ a pass
-    def run_pass(self, deadline: float | None, *, force: bool, only: Collection[str] | None) -> FlushResult:
-        """One pass over the outbox; ``Outbox.flush`` says what the arguments mean."""
+    def run_pass(
+        self, deadline: float | None, *, force: bool, only: Collection[str] | None, pending_now: bool = False
+    ) -> FlushResult:
+        """One pass over the outbox; ``Outbox.flush`` says what the arguments mean.
+
+        ``pending_now``: every pending entry is due (the network changed), paused ones keep their wait.
+        """
         self._store.collect_garbage()
         result = FlushResult()
         failed_backends: set[str] = set()
@@ -212,9 +232,13 @@ class Delivery:
                 continue
             if only is not None and entry.id not in only:
                 continue
-            if not force and not self.is_due(entry, self._clock()):
+            if (
+                not force
+                and not (pending_now and entry.state is EntryState.PENDING)
+                and not self.is_due(entry, self._clock())
+            ):
                 continue
-            outcome, detail = self._attempt(entry.id, force=force)
+            outcome, detail = self._attempt(entry.id, force=force, pending_now=pending_now)
             if outcome not in (Outcome.BUSY, Outcome.SKIPPED):
                 result.attempts.append(attempt_record(entry.id, outcome, detail))
             if outcome is Outcome.DELIVERED and isinstance(detail, Receipt):
@@ -237,7 +261,9 @@ class Delivery:
         result.remaining = sum(1 for e in self._store.scan() if not e.needs_attention)
         return result
 
-    def _attempt(self, entry_id: str, *, force: bool) -> tuple[Outcome, Receipt | OutboxEntry | None]:
+    def _attempt(
+        self, entry_id: str, *, force: bool, pending_now: bool = False
+    ) -> tuple[Outcome, Receipt | OutboxEntry | None]:
         lock = self._store.lock(entry_id)
         if not lock.acquire():
             return (Outcome.BUSY if self._store.exists(entry_id) else Outcome.SKIPPED), None
@@ -246,7 +272,8 @@ class Delivery:
             entry = self._store.read_state(entry_id)
             if entry is None or entry.needs_attention:
                 return Outcome.SKIPPED, None
-            if not force and not self.is_due(entry, self._clock()):
+            due_anyway = force or (pending_now and entry.state is EntryState.PENDING)
+            if not due_anyway and not self.is_due(entry, self._clock()):
                 return Outcome.SKIPPED, None
             return self._send(entry)
         finally:
@@ -284,7 +311,12 @@ class Delivery:
         except PermanentError as exc:
             return self._mark_dead(entry, exc.reason)
         except TransientError as exc:
-            return self._reschedule(entry, exc.reason, exc.retry_after, failure_kind(exc))
+            network = network_of(exc)
+            if network is not None:
+                # For the kiosk's administrator and support: the facts the person's sentence leaves out.
+                detail = exc.detail if isinstance(exc, NetworkConditionError) else exc.reason
+                log.warning("report %s waits for the network (%s): %s", entry.id, network, detail)
+            return self._reschedule(entry, exc.reason, exc.retry_after, failure_kind(exc), network=network)
         except Exception as exc:
             # A connector bug must not lose the report: keep it and back off.
             log.exception("connector for backend %s failed unexpectedly on report %s", entry.backend, entry.id)
@@ -316,13 +348,24 @@ class Delivery:
         return Outcome.DELIVERED, receipt
 
     def _reschedule(
-        self, entry: OutboxEntry, reason: str, retry_after: float | None, kind: str | None = None
+        self,
+        entry: OutboxEntry,
+        reason: str,
+        retry_after: float | None,
+        kind: str | None = None,
+        *,
+        network: str | None = None,
     ) -> tuple[Outcome, OutboxEntry]:
         now = self._clock()
         attempts = entry.attempts + 1
         delay = retry_after if retry_after is not None else self.backoff_delay(attempts)
         updated = replace(
-            entry, state=EntryState.PENDING, attempts=attempts, next_attempt_at=now + delay, last_error=reason
+            entry,
+            state=EntryState.PENDING,
+            attempts=attempts,
+            next_attempt_at=now + delay,
+            last_error=reason,
+            network=network,
         )
         if kind is not None:
             if kind == entry.failure_kind and entry.failing_since is not None:
@@ -346,6 +389,7 @@ class Delivery:
             attempts=entry.attempts + 1,
             next_attempt_at=now + PAUSE_SECONDS,
             last_error=reason,
+            network=None,
         )
         self._store.save_state(updated)
         self._holds[entry.backend] = updated.next_attempt_at
@@ -364,7 +408,7 @@ class Delivery:
         return Outcome.ATTENTION, updated
 
     def _mark_dead(self, entry: OutboxEntry, reason: str) -> tuple[Outcome, OutboxEntry]:
-        updated = replace(entry, state=EntryState.DEAD, attempts=entry.attempts + 1, last_error=reason)
+        updated = replace(entry, state=EntryState.DEAD, attempts=entry.attempts + 1, last_error=reason, network=None)
         self._store.save_state(updated)
         log.error("report %s refused for good: %s", entry.id, reason)
         self._observers.notify("dead", updated, reason)

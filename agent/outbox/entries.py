@@ -48,12 +48,21 @@ class OutboxEntry:
     failure_kind: str | None = None
     failure_streak: int = 0
     failing_since: float | None = None
+    # Who answered instead of the backend on the last try, when the network in between did
+    # ("captive-portal", "proxy-sign-in", "proxy-error", "tls"): the report waits for the network,
+    # and the apps can say so instead of a next-try time. None after any other outcome.
+    network: str | None = None
     sending: bool = False  # another sender holds its lock right now (filled in by ``list``)
 
     @property
     def needs_attention(self) -> bool:
         """Kept, but sent again only when a person says so (``showdesk outbox retry``)."""
         return self.state in HELD_STATES
+
+    @property
+    def waits_for_network(self) -> bool:
+        """Pending because the network in between (a sign-in page, a proxy, TLS) answered on the last try."""
+        return self.state is EntryState.PENDING and self.network is not None
 
     def what_to_do(self) -> str | None:
         """For a report that needs attention, what a person can do about it."""
@@ -100,6 +109,8 @@ class OutboxEntry:
             when = "due now"
         else:
             when = f"next try in {_duration(self.next_attempt_at - now)}"
+        if self.waits_for_network and not self.sending:
+            when = f"waiting for the network: {when}, or at once when the network changes"
         line = f"{self.id}  {self.state.value:<9}  {self.backend}  {self.subject!r}  {_size(self.size)}  "
         line += f"{self.attempts} tries, {when}"
         line += f"  ({self.last_error})" if self.last_error else ""
@@ -125,6 +136,7 @@ class OutboxEntry:
             failure_kind=None if data.get("failure_kind") is None else str(data["failure_kind"]),
             failure_streak=int(data.get("failure_streak", 0)),
             failing_since=None if data.get("failing_since") is None else float(data["failing_since"]),
+            network=None if data.get("network") is None else str(data["network"]),
         )
 
 

@@ -7,6 +7,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from agent.outbox.delivery import BUSY_RECHECK_SECONDS
+from agent.outbox.netwatch import NetworkWatcher
 
 if TYPE_CHECKING:
     # Only for the annotation: the package imports this module to re-export ``Sender``.
@@ -20,15 +21,20 @@ class Sender:
 
     It sleeps until the next entry is due, at most ``max_idle`` seconds (so reports put
     by another process are picked up), and wakes at once on ``put``, ``retry`` and
-    ``wake``.
+    ``wake``, and when the network changes (``network_watcher``, started and stopped with
+    it; ``watch_network=False`` goes without, a ``NetworkWatcher`` replaces the default).
     """
 
-    def __init__(self, outbox: Outbox, *, max_idle: float = 60.0) -> None:
+    def __init__(self, outbox: Outbox, *, max_idle: float = 60.0, watch_network: bool | NetworkWatcher = True) -> None:
         self.outbox = outbox
         self._max_idle = max_idle
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.passes = 0  # completed passes, for observers and tests
+        if isinstance(watch_network, NetworkWatcher):
+            self.network_watcher: NetworkWatcher | None = watch_network
+        else:
+            self.network_watcher = NetworkWatcher(outbox.network_changed) if watch_network else None
 
     @property
     def running(self) -> bool:
@@ -40,6 +46,8 @@ class Sender:
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="showdesk-outbox-sender", daemon=True)
         self._thread.start()
+        if self.network_watcher is not None:
+            self.network_watcher.start()
 
     def wake(self) -> None:
         self.outbox.wake()
@@ -48,6 +56,8 @@ class Sender:
         """Stop after the attempt under way; True when the thread has ended."""
         self._stop.set()
         self.outbox.interrupt_wait()
+        if self.network_watcher is not None:
+            self.network_watcher.stop()
         thread = self._thread
         if thread is None:
             return True

@@ -34,7 +34,7 @@ from agent.connectors.base import (
     parse_retry_after,
 )
 from agent.connectors.builtin import BuiltinConnector
-from agent.connectors.httpclient import MultipartForm, Part
+from agent.connectors.httpclient import MultipartForm, NetworkCondition, NetworkConditionError, Part
 from agent.schema import Ticket
 from tests.outbox.helpers import ScriptedConnector, make_bundle
 from tests.outbox.peers import Peer, Reply
@@ -148,11 +148,21 @@ def test_a_server_that_does_not_answer_times_out_as_transient() -> None:
         connector.close()
 
 
-def test_a_redirect_is_not_followed() -> None:
+def test_a_redirect_on_the_same_server_is_not_followed_and_names_the_url_to_fix() -> None:
+    with Peer() as peer:
+        peer.answer(Reply(307, b"", {"Location": "/elsewhere"}))
+        with pytest.raises(PermanentError, match=r"redirect.*check the backend URL"):
+            BuiltinConnector(peer.url, token="t").submit(make_bundle(5))
+        assert len(peer.received) == 1
+
+
+def test_a_redirect_to_another_host_is_not_followed_and_is_the_network_asking_for_a_sign_in() -> None:
     with Peer() as peer:
         peer.answer(Reply(307, b"", {"Location": "http://127.0.0.1:1/elsewhere"}))
-        with pytest.raises(PermanentError, match="redirect"):
+        with pytest.raises(NetworkConditionError, match="sign in first") as raised:
             BuiltinConnector(peer.url, token="t").submit(make_bundle(5))
+        assert raised.value.condition is NetworkCondition.CAPTIVE_PORTAL
+        assert "http://127.0.0.1:1" in raised.value.detail
         assert len(peer.received) == 1
 
 
