@@ -33,6 +33,7 @@ BACKEND_TYPES: Final = (
     "folder",
     "jira",
     "redmine",
+    "servicenow",
 )
 # Keys every backend table understands; anything else is handed to its connector.
 _COMMON_BACKEND_KEYS: Final = ("type", "url", "ca_bundle", "connect_timeout", "read_timeout", "proxy")

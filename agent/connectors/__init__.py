@@ -62,6 +62,7 @@ CONNECTOR_MODULES: Final[dict[str, str]] = {
     "folder": "agent.connectors.folder",
     "jira": "agent.connectors.jira",
     "redmine": "agent.connectors.redmine",
+    "servicenow": "agent.connectors.servicenow",
 }
 
 

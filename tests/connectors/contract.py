@@ -713,3 +713,88 @@ class FakeJira:
         if self.api_version == "3":  # /search/jql pages by token, not by startAt
             return Response.json(200, {"issues": found, "isLast": True})
         return Response.json(200, {"startAt": 0, "maxResults": 50, "total": len(found), "issues": found})
+
+
+# ---------------------------------------------------------------- ServiceNow
+class FakeServiceNow:
+    """A ServiceNow instance's Table API (incident, sys_user) and Attachment API, per the ServiceNow docs
+    ("Table API", "Attachment API": POST /now/attachment/file with table_name, table_sys_id, file_name)."""
+
+    INCIDENT_FIELDS = frozenset({"short_description", "description", "caller_id", "category", "subcategory",
+                                 "urgency", "impact", "correlation_id", "correlation_display", "contact_type",
+                                 "assignment_group"})
+
+    def __init__(self, user: str, password: str, *, users: dict[str, str] | None = None,
+                 max_attachment: int | None = None) -> None:
+        self.user = user
+        self.password = password
+        self.users = users or {"ann@example.org": "62826bf03710200044e0bfc8bcbe5df1"}
+        self.max_attachment = max_attachment
+        self.incidents: dict[str, dict[str, Any]] = {}
+        self.attachments: list[dict[str, Any]] = []
+
+    @staticmethod
+    def _query(request: Request) -> dict[str, str]:
+        """``sysparm_query`` as field → value, for the ``a=b^c=d`` (and ``^ORDERBYx``) queries ShowDesk sends."""
+        terms: dict[str, str] = {}
+        for term in (request.param("sysparm_query") or "").split("^"):
+            if term.startswith("ORDERBY"):
+                continue
+            field_name, sep, value = term.partition("=")
+            _require(bool(sep) and field_name.isidentifier(), f"query term {term!r} is not field=value")
+            terms[field_name] = value
+        return terms
+
+    def __call__(self, request: Request) -> Response:
+        if _basic(request) != (self.user, self.password):
+            return Response.json(401, {"error": {"message": "User Not Authenticated",
+                                                 "detail": "Required to provide Auth information"},
+                                       "status": "failure"})
+        path = request.path
+        if request.method == "GET" and path == "/api/now/table/sys_user":
+            email = self._query(request).get("email")
+            return Response.json(200, {"result": [{"sys_id": sys_id, "email": address}
+                                                  for address, sys_id in self.users.items() if address == email]})
+        if path == "/api/now/table/incident" and request.method == "POST":
+            data = request.json()
+            _require(isinstance(data, dict) and not set(data) - self.INCIDENT_FIELDS,
+                     f"unknown incident fields {sorted(set(data) - self.INCIDENT_FIELDS)}")
+            _require(bool(data.get("short_description")), "an incident needs a short_description")
+            _require(data.get("urgency") in ("1", "2", "3"), "urgency is 1, 2 or 3")
+            caller = data.get("caller_id")
+            _require(caller is None or caller in self.users.values(), f"caller_id {caller!r} is no user's sys_id")
+            sys_id = secrets.token_hex(16)
+            record = {**data, "sys_id": sys_id, "number": f"INC{10001 + len(self.incidents):07d}", "state": "1",
+                      "sys_created_on": _now()}
+            self.incidents[sys_id] = record
+            return Response.json(201, {"result": record})
+        if path == "/api/now/table/incident" and request.method == "GET":
+            terms = self._query(request)
+            found = [r for r in self.incidents.values() if all(str(r.get(k, "")) == v for k, v in terms.items())]
+            fields = (request.param("sysparm_fields") or "").split(",")
+            limit = int(request.param("sysparm_limit") or 10000)
+            return Response.json(200, {"result": [{k: r.get(k, "") for k in fields} for r in found[:limit]]})
+        if request.method == "POST" and path == "/api/now/attachment/file":
+            table, sys_id, name = (request.param(k) or "" for k in ("table_name", "table_sys_id", "file_name"))
+            _require(table == "incident" and sys_id in self.incidents and bool(name),
+                     "table_name, table_sys_id and file_name name the record and the file")
+            _require(bool(request.headers.get("Content-Type")), "the file's Content-Type is given")
+            if self.max_attachment is not None and len(request.body) > self.max_attachment:
+                return Response.json(400, {"error": {"message": "Failed to create the attachment. File part might "
+                                                                "be missing in the request."}, "status": "failure"})
+            record = {"sys_id": secrets.token_hex(16), "table_name": table, "table_sys_id": sys_id, "file_name": name,
+                      "content_type": request.headers.get("Content-Type"), "size_bytes": str(len(request.body)),
+                      "data": request.body}
+            self.attachments.append(record)
+            return Response.json(201, {"result": {k: v for k, v in record.items() if k != "data"}})
+        if request.method == "GET" and path == "/api/now/attachment":
+            terms = self._query(request)
+            found = [a for a in self.attachments if all(str(a.get(k)) == v for k, v in terms.items())]
+            return Response.json(200, {"result": [{"file_name": a["file_name"]} for a in found]})
+        raise ContractViolationError(f"{request.method} {path} is not an endpoint ShowDesk should call")
+
+    def files_of(self, sys_id: str) -> dict[str, bytes]:
+        found = [a for a in self.attachments if a["table_sys_id"] == sys_id]
+        names = [a["file_name"] for a in found]
+        _require(len(names) == len(set(names)), f"a file was attached twice: {sorted(names)}")
+        return {a["file_name"]: a["data"] for a in found}

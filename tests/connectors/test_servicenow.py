@@ -1,0 +1,123 @@
+"""The ServiceNow connector, contract-tested against a local server following ServiceNow's documented APIs.
+
+* Table API: https://www.servicenow.com/docs/r/api-reference/rest-apis/c_TableAPI.html
+  (``POST /api/now/table/incident``, ``GET /api/now/table/{table}`` with ``sysparm_query``,
+  ``sysparm_fields``, ``sysparm_limit``; answers wrapped in ``result``);
+* Attachment API: https://www.servicenow.com/docs/r/zurich/api-reference/rest-apis/c_AttachmentAPI.html
+  (``POST /api/now/attachment/file?table_name&table_sys_id&file_name`` with the raw bytes and their
+  Content-Type; ``GET /api/now/attachment``; ``com.glide.attachment.max_size``, 1024 MB by default);
+* errors as ``{"error": {"message", "detail"}, "status": "failure"}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from agent.config import BackendConfig, ConfigError
+from agent.connectors import make_connector
+from agent.connectors.base import AuthError, Capability, TooLargeError, TransientError
+from agent.connectors.common import attachment_name, manifest_name
+from agent.connectors.servicenow import ServiceNowConnector
+from tests.connectors.contract import ContractServer, FakeServiceNow, Fault, Response
+from tests.connectors.helpers import report_bundle, screenshot
+
+USER, PASSWORD = "showdesk.integration", "s3cret-password"
+
+
+@pytest.fixture
+def servicenow() -> Iterator[ContractServer]:
+    with ContractServer(FakeServiceNow(USER, PASSWORD)) as server:
+        yield server
+    assert server.violations == []
+
+
+def fake(server: ContractServer) -> FakeServiceNow:
+    assert isinstance(server.app, FakeServiceNow)
+    return server.app
+
+
+def connector(server: ContractServer, **kwargs: object) -> ServiceNowConnector:
+    options: dict[str, object] = {"token": PASSWORD, "user": USER, "categories": {"Printer": "hardware"}}
+    options.update(kwargs)
+    return ServiceNowConnector(server.url, **options)  # type: ignore[arg-type]
+
+
+def test_incident_with_every_screenshot_byte_identical(servicenow: ContractServer) -> None:
+    bundle = report_bundle(steps=3)
+    report = bundle.report
+    ticket = connector(servicenow).submit(bundle)
+
+    [create] = servicenow.requests("POST", "/api/now/table/incident")
+    incident = create.json()
+    assert incident["short_description"] == report.subject()
+    assert incident["caller_id"] == "62826bf03710200044e0bfc8bcbe5df1"  # found by ann@example.org
+    assert (incident["category"], incident["correlation_id"]) == ("hardware", str(report.id))
+    assert incident["urgency"] == "1"  # the disk is 99 % full: a critical flag
+    assert all(step.caption in incident["description"] for step in report.steps)
+    files = fake(servicenow).files_of(ticket.id)
+    for ref in report.files():
+        assert files[attachment_name(ref.path)] == bundle.files[ref.path]
+    assert files[manifest_name(report.id)] == report.canonical_json()
+    uploads = servicenow.requests("POST", "/api/now/attachment/file")
+    assert {u.headers["Content-Type"] for u in uploads} >= {"image/png", "application/json", "text/plain"}
+    assert ticket.number == "INC0010001" and ticket.report_id == report.id
+    assert ticket.url == f"{servicenow.url}/nav_to.do?uri=incident.do%3Fsys_id%3D{ticket.id}"
+
+
+def test_unknown_reporter_gets_the_configured_caller_and_unmapped_category_none(servicenow: ContractServer) -> None:
+    kiosk_user = "9ee1b13dc6112271007f9d0efdb69cd0"
+    fake(servicenow).users["kiosk@example.org"] = kiosk_user
+    bundle = report_bundle(steps=1, email="nobody@example.org", category="Other")
+    connector(servicenow, caller=kiosk_user, urgencies={"critical": "2"}).submit(bundle)
+    incident = servicenow.requests("POST", "/api/now/table/incident")[0].json()
+    assert incident["caller_id"] == kiosk_user and "category" not in incident and incident["urgency"] == "2"
+
+
+def test_lost_answers_then_a_retry_make_no_second_incident(servicenow: ContractServer) -> None:
+    bundle = report_bundle(steps=2)
+    client = connector(servicenow)
+    servicenow.fail(Fault("POST", "/api/now/table/incident", Response(504, b"Gateway Timeout"), lost=True))
+    with pytest.raises(TransientError, match="504"):
+        client.submit(bundle)
+    servicenow.fail(Fault("POST", "/api/now/attachment/file", Response(502, b""), lost=True, skip=1))
+    with pytest.raises(TransientError, match="502"):
+        client.submit(bundle)  # the incident is found; the second file's answer is lost
+    ticket = client.submit(bundle)
+    assert len(fake(servicenow).incidents) == 1 and len(servicenow.requests("POST", "/api/now/table/incident")) == 1
+    files = fake(servicenow).files_of(ticket.id)  # each file once
+    assert len(files) == len(bundle.report.files()) + 1
+    assert Capability.IDEMPOTENT in client.capabilities
+
+
+def test_over_the_attachment_limit_is_fitted_or_refused_naming_it(servicenow: ContractServer) -> None:
+    bundle = report_bundle(screenshots=[screenshot(51, (1920, 1080), noise=(600, 500))])
+    ticket = connector(servicenow, max_attachment_size=400_000).submit(bundle)
+    assert len(fake(servicenow).files_of(ticket.id)["step-001.webp"]) <= 400_000
+    assert "Step 1 was re-encoded" in servicenow.requests("POST", "/api/now/table/incident")[0].json()["description"]
+    with pytest.raises(TooLargeError, match=r"spooler\.log.*391 KB.*com\.glide\.attachment\.max_size"):
+        connector(servicenow, max_attachment_size=400_000).submit(report_bundle(steps=1, attachment=b"x" * 500_000))
+
+
+def test_refused_credentials_name_servicenow_and_the_fix(servicenow: ContractServer) -> None:
+    with pytest.raises(AuthError) as caught:
+        connector(servicenow, token="wrong").submit(report_bundle(steps=1))
+    message = str(caught.value)
+    assert f"ServiceNow at {servicenow.url} refused the credentials (401): User Not Authenticated" in message
+    assert f'user = "{USER}"' in message and f"showdesk login {servicenow.url}" in message
+    assert fake(servicenow).incidents == {}
+
+
+def test_created_from_configuration(servicenow: ContractServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOWDESK_TOKEN", PASSWORD)
+    backend = BackendConfig(name="snow", type="servicenow", url=servicenow.url, options={
+        "user": USER, "categories": {"Printer": "hardware"}, "urgencies": {"critical": "2"},
+        "max_attachment_size": "25 MB"})
+    client = make_connector(backend)
+    assert isinstance(client, ServiceNowConnector) and client.limits.max_file_bytes == 25_000_000
+    client.submit(report_bundle(steps=1))
+    assert servicenow.requests("POST", "/api/now/table/incident")[0].json()["urgency"] == "2"
+    with pytest.raises(ConfigError, match=r"\[backends.snow\] urgencies take ServiceNow's values"):
+        make_connector(BackendConfig(name="snow", type="servicenow", url=servicenow.url,
+                                     options={"urgencies": {"critical": "high"}}))
