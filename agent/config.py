@@ -34,6 +34,7 @@ BACKEND_TYPES: Final = (
     "jira",
     "redmine",
     "servicenow",
+    "zendesk",
 )
 # Keys every backend table understands; anything else is handed to its connector.
 _COMMON_BACKEND_KEYS: Final = ("type", "url", "ca_bundle", "connect_timeout", "read_timeout", "proxy")

@@ -63,6 +63,7 @@ CONNECTOR_MODULES: Final[dict[str, str]] = {
     "jira": "agent.connectors.jira",
     "redmine": "agent.connectors.redmine",
     "servicenow": "agent.connectors.servicenow",
+    "zendesk": "agent.connectors.zendesk",
 }
 
 

@@ -798,3 +798,69 @@ class FakeServiceNow:
         names = [a["file_name"] for a in found]
         _require(len(names) == len(set(names)), f"a file was attached twice: {sorted(names)}")
         return {a["file_name"]: a["data"] for a in found}
+
+
+# ---------------------------------------------------------------- Zendesk
+class FakeZendesk:
+    """Zendesk Support's /api/v2 for uploads and tickets, per developer.zendesk.com ("Ticket Attachments":
+    POST /api/v2/uploads?filename=&token=; "Tickets": create with comment.uploads, list by external_id)."""
+
+    def __init__(self, email: str, api_token: str, *, max_attachment: int = 50 * 1024 * 1024) -> None:
+        self.email = email
+        self.api_token = api_token
+        self.max_attachment = max_attachment
+        self.uploads: dict[str, list[tuple[str, str, bytes]]] = {}
+        self.tickets: dict[int, dict[str, Any]] = {}
+        self.files: dict[int, list[tuple[str, str, bytes]]] = {}
+        self._ids = itertools.count(35436)
+
+    def __call__(self, request: Request) -> Response:
+        if _basic(request) != (f"{self.email}/token", self.api_token):
+            return Response.json(401, {"error": "Couldn't authenticate you"})
+        path = request.path
+        if request.method == "POST" and path == "/api/v2/uploads":
+            name = request.param("filename")
+            _require(bool(name), "an upload names its filename")
+            content_type = request.headers.get("Content-Type") or ""
+            _require("/" in content_type, "an upload states the file's MIME type")
+            if len(request.body) > self.max_attachment:
+                return Response.json(413, {"error": "RecordInvalid", "description": "Attachment is too large"})
+            token = request.param("token") or secrets.token_hex(12)
+            _require(request.param("token") is None or token in self.uploads, f"upload token {token} is unknown")
+            self.uploads.setdefault(token, []).append((name or "", content_type, request.body))
+            attachments = [{"id": n, "file_name": f[0], "content_type": f[1], "size": len(f[2])}
+                           for n, f in enumerate(self.uploads[token], start=1)]
+            return Response.json(201, {"upload": {"token": token, "attachment": attachments[-1],
+                                                  "attachments": attachments}})
+        if request.method == "POST" and path == "/api/v2/tickets":
+            data = request.json()
+            ticket = data.get("ticket") if isinstance(data, dict) else None
+            _require(isinstance(ticket, dict), "a ticket is created as {'ticket': {...}}")
+            assert isinstance(ticket, dict)
+            comment = ticket.get("comment")
+            _require(isinstance(comment, dict) and bool(comment.get("body") or comment.get("html_body")),
+                     "a new ticket needs a comment with body or html_body")
+            assert isinstance(comment, dict)
+            _require(ticket.get("priority") in (None, "urgent", "high", "normal", "low"), "priority value")
+            requester = ticket.get("requester")
+            _require(requester is None or (isinstance(requester, dict) and "email" in requester), "requester.email")
+            files = []
+            for token in comment.get("uploads", []):
+                _require(token in self.uploads, f"upload token {token} is unknown or used already")
+                files += self.uploads.pop(token)
+            ticket_id = next(self._ids)
+            record = {"id": ticket_id, "url": f"https://example.zendesk.com/api/v2/tickets/{ticket_id}.json",
+                      "subject": ticket.get("subject"), "status": "new", "priority": ticket.get("priority"),
+                      "external_id": ticket.get("external_id"), "tags": ticket.get("tags", []),
+                      "requester_id": 20978392, "description": comment.get("body") or comment.get("html_body"),
+                      "created_at": _now()}
+            self.tickets[ticket_id] = record
+            self.files[ticket_id] = files
+            return Response.json(201, {"ticket": record, "audit": {"id": 2127301143, "ticket_id": ticket_id}})
+        if request.method == "GET" and path == "/api/v2/tickets":
+            external_id = request.param("external_id")
+            _require(external_id is not None, "ShowDesk lists tickets only by external_id")
+            found = [t for t in self.tickets.values() if t["external_id"] == external_id]
+            return Response.json(200, {"tickets": found, "next_page": None, "previous_page": None,
+                                       "count": len(found)})
+        raise ContractViolationError(f"{request.method} {path} is not an endpoint ShowDesk should call")
