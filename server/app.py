@@ -23,6 +23,7 @@ from server.api.dependencies import API_ERRORS, BoundedJSONRoute, error_response
 from server.api.errors import install_error_handlers
 from server.api.middleware import BodyLimitMiddleware, RequestLogMiddleware
 from server.blobs import BlobStore
+from server.requester import install as install_requester_page
 from server.settings import Settings, version
 from server.store import Store
 
@@ -74,4 +75,6 @@ def create_app(settings: Settings, store: Store, blobs: BlobStore) -> FastAPI:
     for router in _API_ROUTERS:
         api.include_router(router)
     app.include_router(api)
+    # The person's page at the link they were given (/t/{secret}): HTML, outside the API.
+    install_requester_page(app, context)
     return app

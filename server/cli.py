@@ -34,13 +34,20 @@ from typing import Any, Final
 import platformdirs
 
 from server.settings import (
+    DEFAULT_ANSWER_BURST,
+    DEFAULT_ANSWER_PER_MINUTE,
     DEFAULT_BODY_TIMEOUT_SECONDS,
+    DEFAULT_EVENT_STREAM_SECONDS,
     DEFAULT_HEADER_TIMEOUT_SECONDS,
     DEFAULT_HOST,
     DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS,
+    DEFAULT_LINK_DAYS,
+    DEFAULT_LINK_GUESS_BURST,
+    DEFAULT_LINK_GUESS_PER_MINUTE,
     DEFAULT_LISTEN_BACKLOG,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_EVENT_STREAMS,
     DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_IMAGE_PIXELS,
     DEFAULT_NOTE_BURST,
@@ -63,6 +70,7 @@ SERVER_KEYS: Final[dict[str, type]] = {
     "data_dir": str,
     "public_url": str,
     "retention_days": int,
+    "link_days": int,
 }
 
 
@@ -115,9 +123,10 @@ def configured_server_settings() -> dict[str, Any]:
     port = values.get("port")
     if port is not None and not 1 <= port <= 65535:
         raise ConfigFileError(f"server.port {port} is not between 1 and 65535")
-    days = values.get("retention_days")
-    if days is not None and days < 0:
-        raise ConfigFileError(f"server.retention_days must be 0 or more, got {days}")
+    for key in ("retention_days", "link_days"):
+        days = values.get(key)
+        if days is not None and days < 0:
+            raise ConfigFileError(f"server.{key} must be 0 or more, got {days}")
     return values
 
 
@@ -254,8 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_float,
         default=DEFAULT_BODY_TIMEOUT_SECONDS,
         metavar="SECONDS",
-        help="longest pause between bytes of a request body before the connection is closed "
-        "(default %(default)s)",
+        help="longest pause between bytes of a request body before the connection is closed (default %(default)s)",
     )
     serve.add_argument(
         "--keep-alive-timeout",
@@ -285,6 +293,58 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_LISTEN_BACKLOG,
         metavar="N",
         help="connections the OS queues before the server accepts them (default %(default)s)",
+    )
+    serve.add_argument(
+        "--link-days",
+        type=_days,
+        default=None,
+        metavar="DAYS",
+        help="a requester's link works until this many days after the ticket closes; 0: until it closes "
+        f"(default: [server] link_days, else {DEFAULT_LINK_DAYS})",
+    )
+    serve.add_argument(
+        "--link-guess-rate",
+        type=_rate,
+        default=DEFAULT_LINK_GUESS_PER_MINUTE,
+        metavar="PER_MINUTE",
+        help="requester links that open nothing, per client address and minute, before it is refused (429); "
+        "0: no limit (default %(default)s)",
+    )
+    serve.add_argument(
+        "--link-guess-burst",
+        type=_positive_int,
+        default=DEFAULT_LINK_GUESS_BURST,
+        metavar="N",
+        help="misses one address may make at once before --link-guess-rate applies (default %(default)s)",
+    )
+    serve.add_argument(
+        "--answer-rate",
+        type=_rate,
+        default=DEFAULT_ANSWER_PER_MINUTE,
+        metavar="PER_MINUTE",
+        help="answers, feedback and ratings per ticket and minute from the requester's page; 0: no limit "
+        "(default %(default)s)",
+    )
+    serve.add_argument(
+        "--answer-burst",
+        type=_positive_int,
+        default=DEFAULT_ANSWER_BURST,
+        metavar="N",
+        help="posts per ticket at once before --answer-rate applies (default %(default)s)",
+    )
+    serve.add_argument(
+        "--max-event-streams",
+        type=_positive_int,
+        default=DEFAULT_MAX_EVENT_STREAMS,
+        metavar="N",
+        help="open live-update streams of requester pages at most (default %(default)s)",
+    )
+    serve.add_argument(
+        "--event-stream-seconds",
+        type=_positive_float,
+        default=DEFAULT_EVENT_STREAM_SECONDS,
+        metavar="SECONDS",
+        help="a live-update stream ends after this long; the browser reconnects (default %(default)s)",
     )
     serve.add_argument(
         "--no-handover", action="store_true", help="do not write the local hand-over file with fresh tokens"
@@ -386,6 +446,13 @@ def _serve(args: argparse.Namespace, data_dir: Path, configured: Mapping[str, An
         submit_burst=args.submit_burst,
         note_per_minute=args.note_rate,
         note_burst=args.note_burst,
+        link_days=args.link_days if args.link_days is not None else configured.get("link_days", DEFAULT_LINK_DAYS),
+        link_guess_per_minute=args.link_guess_rate,
+        link_guess_burst=args.link_guess_burst,
+        answer_per_minute=args.answer_rate,
+        answer_burst=args.answer_burst,
+        max_event_streams=args.max_event_streams,
+        event_stream_seconds=args.event_stream_seconds,
     )
     return serve(settings, handover=not args.no_handover, log_level=args.log_level)
 

@@ -63,7 +63,9 @@ class TicketList(BaseModel):
 class FileInfo(BaseModel):
     id: str = Field(description="download with GET /api/v1/files/{id}")
     path: str = Field(description="the file's path in the report bundle")
-    role: Literal["step", "original", "attachment", "sysinfo"]
+    role: Literal["step", "original", "attachment", "sysinfo", "answer"] = Field(
+        description="answer: a photo the person sent from the requester's page"
+    )
     media_type: str = Field(description="the content type the download is served with")
     size: int
     sha256: str
@@ -87,7 +89,13 @@ class AttachmentInfo(BaseModel):
 
 class TimelineEvent(BaseModel):
     seq: int
-    kind: Literal["created", "status", "assigned", "note", "reply", "queue"]
+    kind: Literal["created", "status", "assigned", "note", "reply", "queue", "answer", "solved", "rating", "link"] = (
+        Field(
+            description="answer: the person wrote (data.text, data.files: photos with id, url, width, height); "
+            "solved: the person's verdict after a resolve (data.solved); rating: data.score 1-5 and data.comment; "
+            "link: the requester link was revoked (internal; data.generation)"
+        )
+    )
     at: datetime
     actor: str = Field(description="name of the token that made the change")
     internal: bool = Field(description="internal notes are shown to technicians only")
@@ -102,6 +110,37 @@ class TicketDetail(TicketSummary):
     sysinfo: dict[str, Any] | None
     timeline: list[TimelineEvent]
     queue: QueuePlace | None
+    receipt_code: str = Field(description="the offline receipt code a kiosk prints: the report id's first 8 hex digits")
+
+
+class RequesterLink(BaseModel):
+    url: str = Field(description="the person's link to the ticket's page (a capability: whoever has it sees the page)")
+    generation: int = Field(description="how many times the link was revoked; each revocation makes a new one")
+    expires_at: datetime | None = Field(description="when the link stops working (set once the ticket is closed)")
+
+
+class RatingCount(BaseModel):
+    score: int
+    count: int
+
+
+class WeeklyRating(BaseModel):
+    week: datetime = Field(description="the week's first moment (weeks start on Thursday 00:00 UTC, Unix weeks)")
+    average: float
+    count: int
+
+
+class Satisfaction(BaseModel):
+    since: datetime
+    until: datetime
+    resolved: int = Field(description="tickets resolved in the window")
+    rated: int = Field(description="tickets rated in the window (each ticket's latest rating)")
+    share_rated: float | None = Field(description="rated / resolved; null when nothing was resolved")
+    average: float | None = Field(description="the mean rating, 1-5; null without ratings")
+    distribution: list[RatingCount]
+    solved: int = Field(description='"this is solved" answers after a resolve')
+    still_broken: int = Field(description='"still broken" answers after a resolve (each reopened the ticket)')
+    trend: list[WeeklyRating] = Field(description="the mean rating per week, oldest first")
 
 
 class StatusChange(_Body):
@@ -167,7 +206,10 @@ __all__ = [
     "QueueBoard",
     "QueueCall",
     "QueuePlace",
+    "RatingCount",
     "ReporterInfo",
+    "RequesterLink",
+    "Satisfaction",
     "SelfHelpEvent",
     "SelfHelpFigures",
     "SelfHelpRecorded",
@@ -183,4 +225,5 @@ __all__ = [
     "TokenCreate",
     "TokenCreated",
     "TokenInfo",
+    "WeeklyRating",
 ]

@@ -1,11 +1,15 @@
-"""Per-token rate limits: a token bucket per (token id, kind of call), in this process's memory.
+"""Rate limits: a token bucket per (kind of call, key), in this process's memory.
+
+The key is a token id for the API's limits, a client address for missed requester links and
+a ticket for what a person sends from the requester's page.
 
 A bucket holds up to ``burst`` permits and gains ``per_minute / 60`` permits a second; a call
 takes one permit or is refused with the seconds until the next one (the 429's Retry-After).
 Refused calls take nothing, so a client that waits as told always gets through.
 
-Memory: only authenticated tokens get a bucket, so the count is bounded by the tokens the
-database holds. A bucket that has refilled is the same as no bucket, so those are dropped
+Memory: API buckets are per authenticated token, bounded by the tokens the database holds;
+client addresses are not bounded that way, which is what ``max_buckets`` is for. A bucket
+that has refilled is the same as no bucket, so those are dropped
 whenever the table passes ``max_buckets``; if it is still too big (more tokens than the bound,
 all busy), the least recently used go — that token merely gets a fresh burst.
 """
@@ -92,6 +96,23 @@ class RateLimiter:
                 bucket.permits -= 1.0
                 return 0.0
             return (1.0 - bucket.permits) / rate
+
+    def wait_for(self, kind: str, key: str) -> float:
+        """Seconds until ``key`` has a permit for ``kind`` (0.0: it has one), taking nothing.
+
+        For limits spent only on failures (a link that opens nothing): a client over the limit
+        is refused before its next try is even looked at.
+        """
+        limit = self._limits[kind]
+        if limit.unlimited:
+            return 0.0
+        with self._lock:
+            bucket = self._buckets.get((kind, key))
+            if bucket is None:
+                return 0.0
+            rate = limit.per_minute / 60.0
+            permits = min(float(limit.burst), bucket.permits + (self._clock() - bucket.updated) * rate)
+            return 0.0 if permits >= 1.0 else (1.0 - permits) / rate
 
     def _make_room(self, now: float) -> None:
         """Before adding a bucket: drop refilled ones, then the least recently used, to stay within the bound."""

@@ -37,6 +37,21 @@ DEFAULT_SUBMIT_PER_MINUTE: Final = 20.0
 DEFAULT_SUBMIT_BURST: Final = 10
 DEFAULT_NOTE_PER_MINUTE: Final = 30.0
 DEFAULT_NOTE_BURST: Final = 10
+# The requester's page (server.requester). A link works until this many days after the ticket
+# closes (a reopen makes it work again). Guessing links is refused per client address after a
+# burst of misses: a person mistypes a link now and then, a script trying secrets does not stop.
+# What the person sends from the page is limited per ticket. The live updates (Server-Sent
+# Events) are bounded: a comment line keeps proxies from dropping a quiet stream, a stream ends
+# after its lifetime (the browser reconnects on its own) and beyond the cap a new one is refused.
+DEFAULT_LINK_DAYS: Final = 30
+DEFAULT_LINK_GUESS_PER_MINUTE: Final = 6.0
+DEFAULT_LINK_GUESS_BURST: Final = 20
+DEFAULT_ANSWER_PER_MINUTE: Final = 6.0
+DEFAULT_ANSWER_BURST: Final = 5
+DEFAULT_MAX_EVENT_STREAMS: Final = 200
+DEFAULT_MAX_EVENT_STREAMS_PER_CLIENT: Final = 8
+DEFAULT_EVENT_STREAM_SECONDS: Final = 600.0
+DEFAULT_HEARTBEAT_SECONDS: Final = 15.0
 
 
 @functools.cache
@@ -70,6 +85,15 @@ class Settings:
     submit_burst: int = DEFAULT_SUBMIT_BURST
     note_per_minute: float = DEFAULT_NOTE_PER_MINUTE  # 0: no limit
     note_burst: int = DEFAULT_NOTE_BURST
+    link_days: int = DEFAULT_LINK_DAYS  # days after the close; 0: the link stops at the close
+    link_guess_per_minute: float = DEFAULT_LINK_GUESS_PER_MINUTE  # 0: no limit
+    link_guess_burst: int = DEFAULT_LINK_GUESS_BURST
+    answer_per_minute: float = DEFAULT_ANSWER_PER_MINUTE  # 0: no limit
+    answer_burst: int = DEFAULT_ANSWER_BURST
+    max_event_streams: int = DEFAULT_MAX_EVENT_STREAMS
+    max_event_streams_per_client: int = DEFAULT_MAX_EVENT_STREAMS_PER_CLIENT
+    event_stream_seconds: float = DEFAULT_EVENT_STREAM_SECONDS
+    heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
 
     @property
     def listen_url(self) -> str:

@@ -9,13 +9,36 @@ from typing import Final
 from server.blobs import BlobStore
 from server.ratelimit import RateLimit, RateLimiter
 from server.settings import Settings
-from server.store import Store
+from server.store import SECONDS_PER_DAY, Store, TicketRow
 
 API_PREFIX: Final = "/api/v1"
 REPORTS_PATH: Final = f"{API_PREFIX}/reports"
 # The rate limiter's kinds, each limited per token by its own settings.
 SUBMIT_LIMIT: Final = "submit"
 NOTE_LIMIT: Final = "note"
+# Kinds limited per client address (a missed link) and per ticket (what the person sends).
+LINK_GUESS_LIMIT: Final = "link-guess"
+ANSWER_LIMIT: Final = "answer"
+# The requester's page lives beside the API, under its own prefix: /t/{secret}.
+REQUESTER_PREFIX: Final = "/t"
+SUPPORTED_LANGUAGES: Final = ("en", "de")
+
+
+def preferred_language(accept_language: str) -> str | None:
+    """The first supported language an Accept-Language header names, by its order and weights."""
+    choices: list[tuple[float, int, str]] = []
+    for index, part in enumerate(accept_language.split(",")[:20]):
+        tag, _sep, params = part.strip().partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                weight = 0.0
+        primary = tag.strip().split("-")[0].lower()
+        if primary in SUPPORTED_LANGUAGES and weight > 0:
+            choices.append((-weight, index, primary))
+    return min(choices)[2] if choices else None
 
 
 class ChangeNotifier:
@@ -65,13 +88,25 @@ class AppContext:
             {
                 SUBMIT_LIMIT: RateLimit(settings.submit_per_minute, settings.submit_burst),
                 NOTE_LIMIT: RateLimit(settings.note_per_minute, settings.note_burst),
+                LINK_GUESS_LIMIT: RateLimit(settings.link_guess_per_minute, settings.link_guess_burst),
+                ANSWER_LIMIT: RateLimit(settings.answer_per_minute, settings.answer_burst),
             }
         )
         self.notifier = ChangeNotifier()
         store.add_listener(self.notifier.notify_threadsafe)
 
-    def ticket_url(self, ticket_id: str) -> str:
-        return f"{self.settings.base_url}/tickets/{ticket_id}"
+    def ticket_url(self, ticket: TicketRow) -> str:
+        """The person's link to the ticket's page: the capability, in the language they reported in."""
+        url = f"{self.settings.base_url}{REQUESTER_PREFIX}/{self.store.link_secret(ticket)}"
+        if ticket.language in SUPPORTED_LANGUAGES:
+            url += f"?lang={ticket.language}"
+        return url
+
+    def link_expires_at(self, ticket: TicketRow) -> float | None:
+        """When the ticket's link stops working: ``link_days`` after the close; None while it is not closed."""
+        if ticket.closed_at is None:
+            return None
+        return ticket.closed_at + self.settings.link_days * SECONDS_PER_DAY
 
     def file_url(self, file_id: int) -> str:
         return f"{self.settings.base_url}{API_PREFIX}/files/{file_id}"

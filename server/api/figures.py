@@ -65,6 +65,37 @@ def stats(
     )
 
 
+@router.get(
+    "/stats/satisfaction",
+    tags=["figures"],
+    summary="Satisfaction: share of resolved tickets rated, the mean rating, its spread and weekly trend",
+    responses=error_responses(403),
+)
+def satisfaction(
+    context: Context,
+    _caller: Technician,
+    since: Annotated[datetime | None, Query(description="default: 30 days before `until`")] = None,
+    until: Annotated[datetime | None, Query(description="default: now")] = None,
+) -> models.Satisfaction:
+    end = epoch(until) if until is not None else time.time()
+    start = epoch(since) if since is not None else end - timedelta(days=30).total_seconds()
+    if start >= end:
+        raise HTTPException(422, "since must be before until")
+    figures = context.store.satisfaction(start, end)
+    return models.Satisfaction(
+        since=at(start),
+        until=at(end),
+        resolved=figures.resolved,
+        rated=figures.rated,
+        share_rated=min(1.0, figures.share_rated) if figures.share_rated is not None else None,
+        average=figures.average,
+        distribution=[models.RatingCount(score=s, count=n) for s, n in sorted(figures.distribution.items())],
+        solved=figures.solved,
+        still_broken=figures.still_broken,
+        trend=[models.WeeklyRating(week=at(w), average=a, count=n) for w, a, n in figures.weekly],
+    )
+
+
 def _duration(summary: Summary) -> models.DurationSummary:
     return models.DurationSummary(
         count=summary.count, mean_seconds=summary.mean_seconds, median_seconds=summary.median_seconds

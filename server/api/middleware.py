@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.api.context import REPORTS_PATH
+from server.api.context import REPORTS_PATH, REQUESTER_PREFIX
 from server.settings import MAX_JSON_BODY_BYTES
 
 log = logging.getLogger("showdesk.server")
@@ -32,7 +32,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.upload_limit if scope["path"] == REPORTS_PATH else MAX_JSON_BODY_BYTES
+        limit = self.upload_limit if _takes_uploads(scope["path"]) else MAX_JSON_BODY_BYTES
         declared = _header(scope, b"content-length")
         if declared is not None:
             if not declared.isdigit():
@@ -90,6 +90,11 @@ class RequestLogMiddleware:
                 (time.perf_counter() - started) * 1000,
                 who,
             )
+
+
+def _takes_uploads(path: str) -> bool:
+    """Reports, and the person's answer with photos from the requester's page."""
+    return path == REPORTS_PATH or (path.startswith(REQUESTER_PREFIX + "/") and path.endswith("/answer"))
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

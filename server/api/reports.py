@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from typing import Annotated, Any, Final
@@ -11,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from agent.schema import Ticket
 from server import models
-from server.api.context import SUBMIT_LIMIT, AppContext
+from server.api.context import SUBMIT_LIMIT, AppContext, preferred_language
 from server.api.dependencies import AnyCaller, Context, api_router, error_responses, take_permit
 from server.ingest import IngestLimits, ingest, receive_upload
 from server.store import TicketRow, TokenRecord
@@ -56,7 +57,8 @@ async def submit_report(
     idempotency_key: Annotated[
         str,
         Header(
-            description="the report id (UUID); the same key with the same body is a replay",
+            description="the report id (UUID); the same key with the same body is a replay. "
+            "Accept-Language (en or de) sets the language of the person's link and page",
             min_length=1,
             max_length=64,
         ),
@@ -83,6 +85,11 @@ async def submit_report(
     # If the client goes away now, the worker thread still finishes (or refuses) the
     # report on its own and removes its temporary files.
     ticket, created = await run_in_threadpool(store_report)
+    language = preferred_language(request.headers.get("accept-language", ""))
+    if created and language is not None:
+        # The kiosk sends the language the person chose; their link and page speak it.
+        await run_in_threadpool(context.store.set_language, ticket.id, language)
+        ticket = dataclasses.replace(ticket, language=language)
     if created:
         log.info("%s created from report %s by %s", ticket.number, ticket.id, caller.name)
     else:
@@ -110,6 +117,6 @@ def _ticket_ref(context: AppContext, ticket: TicketRow) -> Ticket:
         id=ticket.id,
         number=ticket.number,
         status=ticket.status,
-        url=context.ticket_url(ticket.id),
+        url=context.ticket_url(ticket),
         report_id=uuid.UUID(ticket.id),
     )

@@ -22,9 +22,10 @@ from server.api.dependencies import (
     epoch,
     error_responses,
     take_permit,
+    visible_ticket,
 )
-from server.api.views import at, queue_place_model, summary, summary_fields
-from server.store import EventRow, FileRow, NotFoundError, TicketFilter
+from server.api.views import at, queue_place_model, summary, summary_fields, when
+from server.store import EventRow, FileRow, NotFoundError, TicketFilter, TicketRow, event_files
 
 router = api_router()
 
@@ -123,8 +124,9 @@ def get_ticket(ticket_id: TicketKey, context: Context, caller: AnyCaller) -> mod
         steps=steps,
         attachments=attachments,
         sysinfo=sysinfo,
-        timeline=[_timeline_event(e) for e in events],
+        timeline=[_timeline_event(e, context) for e in events],
         queue=queue,
+        receipt_code=ticket.id.replace("-", "")[:8].upper(),
     )
 
 
@@ -163,7 +165,35 @@ def add_note(
 ) -> models.TimelineEvent:
     take_permit(context, NOTE_LIMIT, caller)
     event = context.store.add_note(ticket_id, body.text, internal=body.internal, actor=caller.name)
-    return _timeline_event(event)
+    return _timeline_event(event, context)
+
+
+@router.get(
+    "/tickets/{ticket_id}/link",
+    tags=["tickets"],
+    summary="The person's link to the ticket's page (technicians, and the submitter of the ticket)",
+    responses=error_responses(404),
+)
+def requester_link(ticket_id: TicketKey, context: Context, caller: AnyCaller) -> models.RequesterLink:
+    return _link(context, visible_ticket(context, caller, ticket_id))
+
+
+@router.post(
+    "/tickets/{ticket_id}/link/revoke",
+    tags=["tickets"],
+    summary="Revoke the person's link: the old one shows the not-found page at once; answers the new one",
+    responses=error_responses(403, 404),
+)
+def revoke_requester_link(ticket_id: TicketKey, context: Context, caller: Technician) -> models.RequesterLink:
+    return _link(context, context.store.revoke_link(ticket_id, caller.name))
+
+
+def _link(context: AppContext, ticket: TicketRow) -> models.RequesterLink:
+    return models.RequesterLink(
+        url=context.ticket_url(ticket),
+        generation=ticket.link_generation,
+        expires_at=when(context.link_expires_at(ticket)),
+    )
 
 
 # ---------------------------------------------------------------- conversions
@@ -180,12 +210,17 @@ def _file_info(context: AppContext, file: FileRow) -> models.FileInfo:
     )
 
 
-def _timeline_event(event: EventRow) -> models.TimelineEvent:
+def _timeline_event(event: EventRow, context: AppContext) -> models.TimelineEvent:
+    data = event.data
+    photos = event_files(event)
+    if photos:
+        # The person's photos are downloaded like a report's files, by id.
+        data = {**data, "files": [{**f, "url": context.file_url(int(f["id"]))} for f in photos]}
     return models.TimelineEvent(
         seq=event.seq,
         kind=event.kind,  # type: ignore[arg-type]  # the store writes only the kinds the model lists
         at=at(event.at),
         actor=event.actor,
         internal=event.internal,
-        data=event.data,
+        data=data,
     )

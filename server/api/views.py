@@ -25,7 +25,7 @@ def summary_fields(context: AppContext, ticket: TicketRow) -> dict[str, Any]:
         "id": ticket.id,
         "number": ticket.number,
         "status": ticket.status,
-        "url": context.ticket_url(ticket.id),
+        "url": context.ticket_url(ticket),
         "report_id": ticket.id,
         "subject": ticket.subject,
         "category": ticket.category,

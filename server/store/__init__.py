@@ -17,6 +17,7 @@ Times are stored as Unix seconds (REAL); the API renders them as ISO 8601.
 * ``walk_up``: the walk-up queue per site;
 * ``figures``: /stats, read from roll-ups;
 * ``changes``: the changes feed;
+* ``requester``: the requester's link, answers, feedback, ratings and satisfaction figures;
 
 over what they share: ``rows`` (rows as records, a ticket by its key, the timeline event),
 ``schema`` (tables, roll-ups, migrations), ``connection`` (connections, transactions, the
@@ -55,6 +56,7 @@ from server.store.records import (
     QueuePlace,
     QueueState,
     Role,
+    Satisfaction,
     Stats,
     Status,
     StorageFullError,
@@ -67,6 +69,15 @@ from server.store.records import (
     TokenRecord,
     ticket_number,
 )
+from server.store.requester import (
+    FORM_NONCE_SECONDS,
+    MAX_RATING_COMMENT_CHARS,
+    REQUESTER_ACTOR,
+    AnswerPhoto,
+    RequesterSide,
+    event_files,
+)
+from server.store.rows import load_link_key
 from server.store.schema import SCHEMA_VERSION, SECONDS_PER_DAY, bucket_bounds, migrate
 from server.store.search import MAX_PAGE, MAX_SEARCH_WORDS, TicketSearch
 from server.store.tickets import Tickets
@@ -77,12 +88,15 @@ __all__ = [
     "DB_FILENAME",
     "DEFAULT_BUSY_TIMEOUT_SECONDS",
     "DEFAULT_SERVICE_SECONDS",
+    "FORM_NONCE_SECONDS",
     "HANDOVER_TOKEN_NAMES",
     "MAX_CHANGES_PAGE",
     "MAX_PAGE",
+    "MAX_RATING_COMMENT_CHARS",
     "MAX_SEARCH_WORDS",
     "NUMBER_OFFSET",
     "NUMBER_PREFIX",
+    "REQUESTER_ACTOR",
     "ROLES",
     "ROLE_RANK",
     "SCHEMA_VERSION",
@@ -91,6 +105,7 @@ __all__ = [
     "STATUSES",
     "TOKEN_PREFIX",
     "TRANSITIONS",
+    "AnswerPhoto",
     "BoardEntry",
     "Change",
     "EventRow",
@@ -105,6 +120,7 @@ __all__ = [
     "QueuePlace",
     "QueueState",
     "Role",
+    "Satisfaction",
     "Stats",
     "Status",
     "StorageFullError",
@@ -118,6 +134,7 @@ __all__ = [
     "TokenRecord",
     "bucket_bounds",
     "check_token_name",
+    "event_files",
     "hash_token",
     "ticket_number",
 ]
@@ -141,7 +158,9 @@ class Store:
         self._database.restrict_files()
         self._tokens = Tokens(self._database)
         self._has_fts = has_fts
-        self._tickets = Tickets(self._database, has_fts=has_fts)
+        link_key = load_link_key(self._database.connection())
+        self._tickets = Tickets(self._database, has_fts=has_fts, link_key=link_key)
+        self._requester = RequesterSide(self._database, link_key)
         self._search = TicketSearch(self._database, has_fts=has_fts)
         self._changes = ChangesFeed(self._database)
         self._walk_up = WalkUpQueue(self._database)
@@ -272,6 +291,34 @@ class Store:
     def stats(self, since: float, until: float) -> Stats:
         """The figures for tickets created in [since, until), and the tickets open now."""
         return self._figures.stats(since, until)
+
+    # ------------------------------------------------------------ the requester's side
+    def link_secret(self, ticket: TicketRow) -> str:
+        """The secret of the ticket's current requester link (derived, never stored)."""
+        return self._requester.link_secret(ticket)
+
+    def ticket_by_link(self, secret: str) -> TicketRow | None:
+        """The ticket a requester link opens; None for unknown, revoked or malformed links alike."""
+        return self._requester.ticket_by_link(secret)
+
+    def revoke_link(self, key: str, actor: str) -> TicketRow:
+        return self._requester.revoke_link(key, actor)
+
+    def set_language(self, key: str, language: str) -> None:
+        self._requester.set_language(key, language)
+
+    def add_answer(self, ticket_id: str, text: str, photos: list[AnswerPhoto], nonce: str) -> EventRow | None:
+        """The person's answer; None when this form nonce was spent before (a replayed post)."""
+        return self._requester.answer(ticket_id, text, photos, nonce)
+
+    def add_feedback(self, ticket_id: str, solved: bool, nonce: str) -> EventRow | None:
+        return self._requester.feedback(ticket_id, solved, nonce)
+
+    def add_rating(self, ticket_id: str, score: int, comment: str, nonce: str) -> EventRow | None:
+        return self._requester.rate(ticket_id, score, comment, nonce)
+
+    def satisfaction(self, since: float, until: float) -> Satisfaction:
+        return self._requester.satisfaction(since, until)
 
     # ------------------------------------------------------------ maintenance
     def referenced_digests(self) -> set[str]:

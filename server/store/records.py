@@ -6,6 +6,9 @@ speak in these. Times are Unix seconds (float); the API renders them as ISO 8601
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,7 +82,8 @@ class TokenRecord:
         return ROLE_RANK[self.role] >= ROLE_RANK[role]
 
 
-FileRole = Literal["step", "original", "attachment", "sysinfo"]
+# "answer": a photo the person sent with an answer on the requester's page.
+FileRole = Literal["step", "original", "attachment", "sysinfo", "answer"]
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,9 @@ class TicketRow:
     closed_at: float | None
     fingerprint: str
     manifest: str
+    # The requester's link: its generation (a revocation bumps it) and the person's language.
+    link_generation: int = 0
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -238,6 +245,26 @@ class Summary:
         return cls(len(values), statistics.fmean(values), statistics.median(values))
 
 
+@dataclass(frozen=True)
+class Satisfaction:
+    """What people said of resolved tickets in a window: how many rated, how, and the trend."""
+
+    since: float
+    until: float
+    resolved: int
+    rated: int
+    average: float | None
+    distribution: dict[int, int]
+    solved: int
+    still_broken: int
+    # Average rating per week (its first day, Unix seconds), oldest first; weeks without ratings left out.
+    weekly: list[tuple[float, float, int]]
+
+    @property
+    def share_rated(self) -> float | None:
+        return self.rated / self.resolved if self.resolved else None
+
+
 @dataclass
 class Stats:
     since: float
@@ -257,6 +284,25 @@ class Stats:
     def share_solved_by_self_help(self) -> float | None:
         total = self.solved_by_article + self.tickets_created
         return self.solved_by_article / total if total else None
+
+
+LINK_KEY_NAME: Final = "requester-link-key"
+
+
+def link_secret(key: bytes, ticket_id: str, generation: int) -> str:
+    """The secret of a ticket's requester link: 256 bits derived from the server's key.
+
+    Derived, not stored, so a replayed report (or a listing) names the same working link
+    without the database ever holding it; a revocation bumps ``generation``, which gives a
+    new secret and leaves the old one matching nothing.
+    """
+    digest = hmac.new(key, f"requester-link:{ticket_id}:{generation}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+def link_hash(secret: str) -> str:
+    """What the database keeps of a link's secret (the same hash as an API token's)."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 def ticket_number(seq: int) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from server.store.records import (
+    LINK_KEY_NAME,
     NUMBER_OFFSET,
     EventRow,
     FileRow,
@@ -27,11 +28,19 @@ from server.store.records import (
 TICKET_COLUMNS: Final = (
     "seq, id, status, subject, description, category, source_kind, source_id, site, reporter_name, "
     "reporter_email, submitted_by, assignee, walk_up, step_count, attachment_count, created_at, "
-    "reported_at, updated_at, first_response_at, resolved_at, closed_at, fingerprint, manifest"
+    "reported_at, updated_at, first_response_at, resolved_at, closed_at, fingerprint, manifest, "
+    "link_generation, language"
 )
 QUALIFIED_TICKET_COLUMNS: Final = ", ".join(f"t.{name.strip()}" for name in TICKET_COLUMNS.split(","))
 
 _NUMBER_RE: Final = re.compile(r"^SD-(\d{1,12})$", re.IGNORECASE)
+
+
+def load_link_key(conn: sqlite3.Connection) -> bytes:
+    row = conn.execute("SELECT value FROM server_secrets WHERE name = ?", (LINK_KEY_NAME,)).fetchone()
+    if row is None:
+        raise NotFoundError("the database has no requester link key (schema 3 makes it)")
+    return bytes(row[0])
 
 
 def now() -> float:
@@ -107,6 +116,8 @@ def to_ticket(row: sqlite3.Row) -> TicketRow:
         closed_at=row["closed_at"],
         fingerprint=row["fingerprint"],
         manifest=row["manifest"],
+        link_generation=int(row["link_generation"]),
+        language=row["language"],
     )
 
 

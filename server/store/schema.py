@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import math
+import secrets
 import sqlite3
 from typing import Final
 
 from server.store.connection import Database, sqlite_errors
-from server.store.records import StoreError
+from server.store.records import LINK_KEY_NAME, StoreError, link_hash, link_secret
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 SECONDS_PER_DAY: Final = 86_400
 
 _SCHEMA: Final = """
@@ -269,6 +270,28 @@ def _rollup_rebuild_sql() -> list[str]:
     return statements
 
 
+# Schema 2 → 3: the requester's page. A ticket's link is derived from a key kept here (so a
+# backup carries it and restored links keep working) and found by its hash; the generation is
+# bumped by a revocation. Form nonces are remembered once used, so a replayed post answers once.
+_REQUESTER_SCHEMA: Final = """
+ALTER TABLE tickets ADD COLUMN link_generation INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tickets ADD COLUMN link_hash TEXT;
+ALTER TABLE tickets ADD COLUMN language TEXT;
+CREATE UNIQUE INDEX tickets_link_hash ON tickets(link_hash);
+CREATE TABLE server_secrets (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE form_nonces (
+    nonce TEXT PRIMARY KEY,
+    ticket_seq INTEGER NOT NULL,
+    used_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX form_nonces_used ON form_nonces(used_at);
+CREATE INDEX events_kind ON events(kind, at)
+"""
+LINK_KEY_BYTES: Final = 32
+
 _FTS_SCHEMA: Final = (
     "CREATE VIRTUAL TABLE tickets_fts USING fts5("
     "subject, description, content='', tokenize='unicode61 remove_diacritics 2')"
@@ -304,6 +327,16 @@ def migrate(database: Database) -> bool:
                 conn.execute(statement)
             for trigger in _ROLLUP_TRIGGERS:
                 conn.execute(trigger)
+        if version < 3:
+            for statement in _split_sql(_REQUESTER_SCHEMA):
+                conn.execute(statement)
+            key = secrets.token_bytes(LINK_KEY_BYTES)
+            conn.execute("INSERT INTO server_secrets (name, value) VALUES (?, ?)", (LINK_KEY_NAME, key))
+            # Tickets from before schema 3 get their links here, in the same transaction.
+            for seq, ticket_id in conn.execute("SELECT seq, id FROM tickets").fetchall():
+                conn.execute(
+                    "UPDATE tickets SET link_hash = ? WHERE seq = ?", (link_hash(link_secret(key, ticket_id, 0)), seq)
+                )
         if version < SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'tickets_fts'").fetchone() is not None

@@ -17,6 +17,8 @@ MAX_PAGE: Final = 200
 MAX_SEARCH_WORDS: Final = 16
 
 _WORD_RE: Final = re.compile(r"\w+", re.UNICODE)
+# The kiosk's offline receipt code: the first 8 hex digits of the report id, upper case.
+_RECEIPT_CODE_RE: Final = re.compile(r"^\s*#?([0-9A-Fa-f]{8})\s*$")
 
 
 class TicketSearch:
@@ -41,6 +43,13 @@ class TicketSearch:
         with the database rather than with the page.
         """
         limit = max(1, min(limit, MAX_PAGE))
+        receipt = _RECEIPT_CODE_RE.match(filters.text or "")
+        if receipt is not None and before_seq is None:
+            # A receipt code the person quotes at the desk finds its ticket by the report id;
+            # a code that names none is searched for as a word like any other.
+            found = self._by_receipt_code(receipt.group(1).lower(), filters)
+            if found:
+                return found[:limit], None
         fts_query = self._fts_query(filters.text) if filters.text else None
         key = "f.rowid" if fts_query is not None else "t.seq"
         where, params = _conditions(filters, fts_query, key, before_seq=before_seq, oldest_first=oldest_first)
@@ -55,6 +64,19 @@ class TicketSearch:
         tickets = [to_ticket(r) for r in rows[:limit]]
         next_cursor = tickets[-1].seq if len(rows) > limit else None
         return tickets, next_cursor
+
+    def _by_receipt_code(self, code: str, filters: TicketFilter) -> list[TicketRow]:
+        """Tickets whose report id starts with ``code`` (ids are lower-case UUIDs), within the other filters."""
+        plain = TicketFilter(**{**filters.__dict__, "text": None})
+        where, params = _conditions(plain, None, "t.seq", before_seq=None, oldest_first=False)
+        # A range on the unique index of ids: every id that starts with "code-".
+        where.append("t.id > ? AND t.id < ?")
+        params.extend([f"{code}-", f"{code}."])
+        clause = " AND ".join(where)
+        sql = f"SELECT {QUALIFIED_TICKET_COLUMNS} FROM tickets t WHERE {clause} ORDER BY t.seq DESC LIMIT 20"  # noqa: S608
+        with sqlite_errors():
+            rows = self._database.connection().execute(sql, params).fetchall()
+        return [to_ticket(r) for r in rows]
 
     def _fts_query(self, text: str) -> str | None:
         """The FTS5 query for ``text``, or None when there is no full-text index (or nothing to find)."""

@@ -21,18 +21,29 @@ from server.store.records import (
     NotFoundError,
     StoreError,
     TicketRow,
+    link_hash,
+    link_secret,
     ticket_number,
 )
-from server.store.rows import add_event, get_ticket, now, select_tickets, to_event, to_file, to_ticket
+from server.store.rows import (
+    add_event,
+    get_ticket,
+    now,
+    select_tickets,
+    to_event,
+    to_file,
+    to_ticket,
+)
 from server.store.walk_up import enqueue, open_on_first_action, serve_queue_entry
 
 
 class Tickets:
     """The tickets of one database, with their files and timelines."""
 
-    def __init__(self, database: Database, *, has_fts: bool) -> None:
+    def __init__(self, database: Database, *, has_fts: bool, link_key: bytes) -> None:
         self._database = database
         self._has_fts = has_fts
+        self._link_key = link_key
 
     # ------------------------------------------------------------ write
     def find_by_report(self, report_id: str) -> TicketRow | None:
@@ -51,7 +62,7 @@ class Tickets:
             if existing:
                 return _check_replay(to_ticket(existing[0]), new.fingerprint), False
             created_at = now()
-            seq = _insert_ticket(conn, new, actor, created_at)
+            seq = _insert_ticket(conn, new, actor, created_at, link_hash(link_secret(self._link_key, new.report_id, 0)))
             conn.executemany(
                 "INSERT INTO files (ticket_seq, path, role, step_index, sha256, size, media_type, display_name) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -181,13 +192,13 @@ class Tickets:
         return {r[0] for r in self._database.connection().execute("SELECT DISTINCT sha256 FROM files").fetchall()}
 
 
-def _insert_ticket(conn: sqlite3.Connection, new: NewTicket, actor: str, created_at: float) -> int:
-    """The ticket's own row, status new; returns its sequence number."""
+def _insert_ticket(conn: sqlite3.Connection, new: NewTicket, actor: str, created_at: float, link: str) -> int:
+    """The ticket's own row, status new, with its requester link's hash; returns its sequence number."""
     cursor = conn.execute(
         "INSERT INTO tickets (id, fingerprint, manifest, status, subject, description, category, "
         "source_kind, source_id, site, reporter_name, reporter_email, submitted_by, walk_up, step_count, "
-        "attachment_count, self_help_count, created_at, reported_at, updated_at) "
-        "VALUES (?, ?, ?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "attachment_count, self_help_count, created_at, reported_at, updated_at, link_hash) "
+        "VALUES (?, ?, ?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             new.report_id,
             new.fingerprint,
@@ -208,6 +219,7 @@ def _insert_ticket(conn: sqlite3.Connection, new: NewTicket, actor: str, created
             created_at,
             _reported_at(new.manifest),
             created_at,
+            link,
         ),
     )
     return int(cursor.lastrowid or 0)
