@@ -35,6 +35,7 @@ BACKEND_TYPES: Final = (
     "redmine",
     "servicenow",
     "zendesk",
+    "gitlab",
 )
 # Keys every backend table understands; anything else is handed to its connector.
 _COMMON_BACKEND_KEYS: Final = ("type", "url", "ca_bundle", "connect_timeout", "read_timeout", "proxy")

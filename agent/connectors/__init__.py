@@ -64,6 +64,7 @@ CONNECTOR_MODULES: Final[dict[str, str]] = {
     "redmine": "agent.connectors.redmine",
     "servicenow": "agent.connectors.servicenow",
     "zendesk": "agent.connectors.zendesk",
+    "gitlab": "agent.connectors.gitlab",
 }
 
 

@@ -864,3 +864,66 @@ class FakeZendesk:
             return Response.json(200, {"tickets": found, "next_page": None, "previous_page": None,
                                        "count": len(found)})
         raise ContractViolationError(f"{request.method} {path} is not an endpoint ShowDesk should call")
+
+
+# ---------------------------------------------------------------- GitLab
+class FakeGitLab:
+    """GitLab's /api/v4 for project uploads and issues, per docs.gitlab.com ("Markdown uploads API":
+    POST /projects/:id/uploads, part ``file``; "Issues API": create, list with search/in/state)."""
+
+    def __init__(self, token: str, *, project: str = "it/helpdesk", max_attachment: int = 100 * 1024 * 1024) -> None:
+        self.token = token
+        self.project = project
+        self.max_attachment = max_attachment
+        self.uploads: dict[str, tuple[str, str | None, bytes]] = {}  # url → file
+        self.issues: list[dict[str, Any]] = []
+
+    def __call__(self, request: Request) -> Response:
+        if request.headers.get("PRIVATE-TOKEN") != self.token:
+            return Response.json(401, {"message": "401 Unauthorized"})
+        encoded = self.project.replace("/", "%2F")
+        match = re.fullmatch(r"/api/v4/projects/([^/]+)/(uploads|issues)", request.path)
+        if match is None or match.group(1) not in (encoded, "7"):
+            if match is not None:
+                return Response.json(404, {"message": "404 Project Not Found"})
+            raise ContractViolationError(f"{request.method} {request.path} is not an endpoint ShowDesk should call")
+        if request.method == "POST" and match.group(2) == "uploads":
+            part = _one_file(request, "file")
+            if len(part.data) > self.max_attachment:
+                return Response.json(413, {"message": "File is too large"})
+            secret = secrets.token_hex(16)
+            url = f"/uploads/{secret}/{part.filename}"
+            self.uploads[url] = (part.filename or "", part.content_type, part.data)
+            alt = (part.filename or "").rsplit(".", 1)[0]
+            image = (part.content_type or "").startswith("image/")
+            return Response.json(201, {"id": len(self.uploads), "alt": alt, "url": url,
+                                       "full_path": f"/-/project/1234{url}",
+                                       "markdown": f"{'!' if image else ''}[{alt}]({url})"})
+        if request.method == "POST" and match.group(2) == "issues":
+            data = request.json()
+            _require(isinstance(data.get("title"), str) and data["title"], "an issue needs a title")
+            _require(isinstance(data.get("labels", ""), str), "labels are one comma-separated string")
+            _require(isinstance(data.get("confidential", False), bool), "confidential is true or false")
+            iid = len(self.issues) + 1
+            issue = {"id": 76 + iid, "iid": iid, "project_id": 7, "title": data["title"],
+                     "description": data.get("description", ""), "state": "opened",
+                     "labels": [label for label in data.get("labels", "").split(",") if label],
+                     "confidential": data.get("confidential", False), "created_at": _now(),
+                     "web_url": f"https://gitlab.example.org/{self.project}/-/issues/{iid}"}
+            self.issues.append(issue)
+            return Response.json(201, issue)
+        if request.method == "GET" and match.group(2) == "issues":
+            _require(request.param("in") in (None, "title", "description", "title,description"), "in is a field list")
+            _require(request.param("state") in (None, "opened", "closed", "all"), "state is opened, closed or all")
+            needle = request.param("search") or ""
+            found = [i for i in self.issues if needle in (i["description"] if request.param("in") == "description"
+                                                          else i["title"] + i["description"])]
+            if request.param("sort") != "asc":
+                found.reverse()
+            return Response.json(200, found[: int(request.param("per_page") or 20)])
+        raise ContractViolationError(f"{request.method} {request.path} is not an endpoint ShowDesk should call")
+
+    def files_of(self, issue: dict[str, Any]) -> dict[str, bytes]:
+        """The uploads an issue's description links to, by file name."""
+        linked = re.findall(r"\]\((/uploads/[0-9a-f]+/[^)]+)\)", issue["description"])
+        return {self.uploads[url][0]: self.uploads[url][2] for url in linked}
