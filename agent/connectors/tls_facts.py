@@ -108,7 +108,7 @@ class TlsFailure:
 
     def _compose(self, limit: int) -> str:
         cert = self.certificate
-        ca = f"CA bundle used: {_short(self.ca_bundle, limit)}" if self.ca_bundle else "no CA bundle configured"
+        ca = f"CA bundle used: {_short_path(self.ca_bundle, limit)}" if self.ca_bundle else "no CA bundle configured"
         facts = _facts(cert, self.host, limit) if cert is not None else f"host asked for: {self.host}"
         facts += f"; {ca}"
         if self.cause is Cause.EXPIRED:
@@ -250,6 +250,12 @@ def _day(when: datetime | None) -> str:
 
 def _moment(when: datetime) -> str:
     return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _short_path(path: str, limit: int) -> str:
+    # The file's name says most: keep the end of a long path.
+    path = path.replace("(", "[").replace(")", "]")
+    return path if len(path) <= limit else "…" + path[-(limit - 1) :]
 
 
 def _short(text: str, limit: int) -> str:
