@@ -36,6 +36,7 @@ BACKEND_TYPES: Final = (
     "servicenow",
     "zendesk",
     "gitlab",
+    "freshservice",
 )
 # Keys every backend table understands; anything else is handed to its connector.
 _COMMON_BACKEND_KEYS: Final = ("type", "url", "ca_bundle", "connect_timeout", "read_timeout", "proxy")

@@ -65,6 +65,7 @@ CONNECTOR_MODULES: Final[dict[str, str]] = {
     "servicenow": "agent.connectors.servicenow",
     "zendesk": "agent.connectors.zendesk",
     "gitlab": "agent.connectors.gitlab",
+    "freshservice": "agent.connectors.freshservice",
 }
 
 

@@ -927,3 +927,71 @@ class FakeGitLab:
         """The uploads an issue's description links to, by file name."""
         linked = re.findall(r"\]\((/uploads/[0-9a-f]+/[^)]+)\)", issue["description"])
         return {self.uploads[url][0]: self.uploads[url][2] for url in linked}
+
+
+# ---------------------------------------------------------------- Freshservice
+class FakeFreshservice:
+    """Freshservice's /api/v2 tickets, per api.freshservice.com (v2 "Create a Ticket" with attachments as
+    multipart/form-data, "List All Tickets" by requester e-mail, "Filter Tickets" with a quoted query)."""
+
+    REQUIRED = ("email", "subject", "description", "status", "priority")
+
+    def __init__(self, api_key: str, *, custom_fields: tuple[str, ...] = (),
+                 max_attachments: int | None = None) -> None:
+        self.api_key = api_key
+        self.custom_fields = custom_fields
+        self.max_attachments = max_attachments
+        self.tickets: dict[int, dict[str, Any]] = {}
+        self.files: dict[int, list[FormPart]] = {}
+        self._ids = itertools.count(1)
+
+    def __call__(self, request: Request) -> Response:
+        if _basic(request) != (self.api_key, "X"):
+            return Response.json(401, {"code": "invalid_credentials",
+                                       "message": "You have to be logged in to perform this action."})
+        if request.method == "POST" and request.path == "/api/v2/tickets":
+            return self._create(request.form())
+        if request.method == "GET" and request.path == "/api/v2/tickets":
+            email = request.param("email")
+            _require(email is not None, "ShowDesk lists tickets only by requester e-mail")
+            found = sorted((t for t in self.tickets.values() if t["requester_email"] == email),
+                           key=lambda t: t["id"], reverse=request.param("order_type") != "asc")
+            return Response.json(200, {"tickets": found[: int(request.param("per_page") or 30)]})
+        if request.method == "GET" and request.path == "/api/v2/tickets/filter":
+            query = request.param("query") or ""
+            match = re.fullmatch(r"\"(\w+):'([^']*)'\"", query)
+            _require(match is not None, f"filter query {query!r} is not \"field:'value'\" in double quotes")
+            assert match is not None
+            _require(match.group(1) in self.custom_fields, f"{match.group(1)} is not a ticket field")
+            found = [t for t in self.tickets.values() if t["custom_fields"].get(match.group(1)) == match.group(2)]
+            return Response.json(200, {"tickets": found, "total": len(found)})
+        raise ContractViolationError(f"{request.method} {request.path} is not an endpoint ShowDesk should call")
+
+    def _create(self, parts: list[FormPart]) -> Response:
+        fields = {p.name: p.data.decode() for p in parts if p.filename is None}
+        files = [p for p in parts if p.filename is not None]
+        missing = [name for name in self.REQUIRED if name not in fields]
+        if missing:
+            return Response.json(400, {"description": "Validation failed",
+                                       "errors": [{"field": name, "message": "It should not be blank",
+                                                   "code": "missing_field"} for name in missing]})
+        _require(all(p.name == "attachments[]" for p in files), "files go in attachments[] parts")
+        _require(fields["priority"] in ("1", "2", "3", "4") and fields["status"] in ("2", "3", "4", "5"),
+                 "priority is 1..4, status 2..5")
+        custom = {m.group(1): v for k, v in fields.items() if (m := re.fullmatch(r"custom_fields\[(\w+)\]", k))}
+        _require(set(custom) <= set(self.custom_fields), f"unknown custom fields {sorted(set(custom))}")
+        if self.max_attachments is not None and sum(len(p.data) for p in files) > self.max_attachments:
+            return Response.json(400, {"description": "Validation failed", "errors": [
+                {"field": "attachments", "message": "Attachment size exceeds the limit", "code": "invalid_size"}]})
+        ticket_id = next(self._ids)
+        self.tickets[ticket_id] = {
+            "id": ticket_id, "subject": fields["subject"], "description": fields["description"],
+            "description_text": re.sub(r"<[^>]+>", "", fields["description"]), "status": int(fields["status"]),
+            "priority": int(fields["priority"]), "requester_email": fields["email"], "type": "Incident",
+            "custom_fields": {name: custom.get(name) for name in self.custom_fields},
+            "tags": [v for k, v in fields.items() if k == "tags[]"], "created_at": _now(),
+        }
+        self.files[ticket_id] = files
+        record = {k: v for k, v in self.tickets[ticket_id].items() if k != "requester_email"}
+        return Response.json(201, {"ticket": {**record, "attachments": [
+            {"name": p.filename, "content_type": p.content_type, "size": len(p.data)} for p in files]}})
