@@ -26,11 +26,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from agent.report_format import (
+    CLIP_MEDIA_TYPE,
     EMAIL_PATTERN,
+    FIRST_SCHEMA_VERSION,
     IMAGE_EXTENSIONS,
     MANIFEST_PATH,
     MAX_ATTACHMENTS,
     MAX_CAPTION_CHARS,
+    MAX_CLIP_BYTES,
+    MAX_CLIPS,
     MAX_COORDINATE,
     MAX_DESCRIPTION_CHARS,
     MAX_EMAIL_CHARS,
@@ -40,21 +44,22 @@ from agent.report_format import (
     MAX_SHORT_TEXT_CHARS,
     MAX_STEPS,
     MAX_SYSINFO_BYTES,
-    SCHEMA_VERSION,
     SYSINFO_PATH,
     JSONFormatError,
+    animation_facts,
     canonical_json_bytes,
     load_json_object,
+    schema_version_for,
     sha256_hex,
     sniff_image_type,
 )
 
 if TYPE_CHECKING:
 
-    from agent.schema import MarkupItem, Monitor, Report
+    from agent.schema import Geometry, MarkupItem, Monitor, Report
 
 BUNDLE_SUFFIX: Final = ".showdesk"
-MAX_BUNDLE_ENTRIES: Final = MAX_STEPS * 2 + MAX_ATTACHMENTS + 2
+MAX_BUNDLE_ENTRIES: Final = MAX_STEPS * 2 + MAX_ATTACHMENTS + MAX_CLIPS + 2
 MAX_BUNDLE_BYTES: Final = 200 * 1024 * 1024
 MAX_COMPRESSION_RATIO: Final = 100
 MAX_MANIFEST_BYTES: Final = 1024 * 1024
@@ -115,6 +120,19 @@ class ReportBundle:
                     raise BundleError(
                         f"{ref.path} claims {ref.media_type} but its content is {sniffed or 'not an image'}"
                     )
+        for clip in self.report.clips:
+            facts = animation_facts(self.files[clip.file.path])
+            if facts is None:
+                raise BundleError(f"{clip.file.path} is not a WebP clip")
+            stated = (clip.width, clip.height, clip.frames, clip.duration_ms)
+            # A still (a screen that never changed) states its duration in the manifest only.
+            duration = facts.duration_ms if facts.animated else clip.duration_ms
+            if (facts.width, facts.height, facts.frames, duration) != stated:
+                raise BundleError(
+                    f"{clip.file.path} is {facts.width}x{facts.height}, {facts.frames} frames, "
+                    f"{facts.duration_ms} ms; the manifest says {clip.width}x{clip.height}, "
+                    f"{clip.frames} frames, {clip.duration_ms} ms"
+                )
 
     @property
     def sysinfo(self) -> dict[str, object] | None:
@@ -356,6 +374,26 @@ class StepDraft:
 
 
 @dataclass
+class ClipDraft:
+    """A clip as ``build_bundle`` takes it: the encoded animated WebP and its facts.
+
+    Made by ``agent.clips`` (``EncodedClip.draft()``); the canvas, frame count and duration are
+    read from the file itself when the bundle is built, so they always agree with it. Only a still
+    file (a screen that never changed) takes its length from ``duration_ms``.
+    """
+
+    data: bytes
+    started_at: datetime
+    duration_ms: int
+    caption: str = ""
+    origin: str = "recording"
+    monitor: Monitor | None = None
+    region: Geometry | None = None
+    capture_notes: str = ""
+    redactions: list[MarkupItem] = field(default_factory=list)
+
+
+@dataclass
 class AttachmentDraft:
     data: bytes
     display_name: str
@@ -377,14 +415,16 @@ def build_bundle(
     steps: Iterable[StepDraft] = (),
     attachments: Iterable[AttachmentDraft] = (),
     sysinfo: dict[str, object] | None = None,
+    clips: Iterable[ClipDraft] = (),
 ) -> ReportBundle:
     """Freeze drafts into a report bundle with paths and digests ShowDesk assigns.
 
-    ``base`` supplies everything but the files (id, reporter, category, source…).
+    ``base`` supplies everything but the files (id, reporter, category, source…). The schema
+    version is the oldest that holds the result: 2 with clips, 1 without.
     """
     from pydantic import ValidationError
 
-    from agent.schema import Attachment, Report, Step, file_ref
+    from agent.schema import Attachment, Clip, Report, Step, file_ref
 
     files: dict[str, bytes] = {}
     frozen_steps: list[Step] = []
@@ -427,6 +467,36 @@ def build_bundle(
                 display_name=attachment.display_name[:200],
             )
         )
+    frozen_clips: list[Clip] = []
+    for number, clip in enumerate(clips, start=1):
+        facts = animation_facts(clip.data)
+        if facts is None:
+            raise BundleError(f"clip {number} is not a WebP clip")
+        if len(clip.data) > MAX_CLIP_BYTES:
+            raise BundleError(f"clip {number} is {len(clip.data)} bytes; the limit is {MAX_CLIP_BYTES}")
+        path = f"clips/{number:03d}.webp"
+        files[path] = clip.data
+        try:
+            frozen_clips.append(
+                Clip(
+                    file=file_ref(path, clip.data, CLIP_MEDIA_TYPE),
+                    width=facts.width,
+                    height=facts.height,
+                    frames=facts.frames,
+                    duration_ms=facts.duration_ms if facts.animated else clip.duration_ms,
+                    origin=clip.origin,  # type: ignore[arg-type]  # validated by the model
+                    caption=clip.caption,
+                    monitor=clip.monitor,
+                    region=clip.region,
+                    started_at=clip.started_at,
+                    capture_notes=clip.capture_notes,
+                    redactions=clip.redactions,
+                )
+            )
+        except ValidationError as exc:
+            from agent.schema import describe_validation_error
+
+            raise BundleError(f"clip {number}: {describe_validation_error(exc)}") from exc
     sysinfo_ref = None
     if sysinfo is not None:
         data = canonical_json_bytes(sysinfo)
@@ -434,7 +504,13 @@ def build_bundle(
         sysinfo_ref = file_ref(SYSINFO_PATH, data, "application/json")
     try:
         report = base.model_copy(
-            update={"steps": frozen_steps, "attachments": frozen_attachments, "sysinfo": sysinfo_ref}
+            update={
+                "schema_version": schema_version_for(clips=len(frozen_clips)),
+                "steps": frozen_steps,
+                "attachments": frozen_attachments,
+                "clips": frozen_clips,
+                "sysinfo": sysinfo_ref,
+            }
         )
         # model_copy does not validate; round-trip through validation so bounds hold.
         report = Report.model_validate(report.model_dump())
@@ -545,7 +621,7 @@ def shot_bundle(
     the_id = report_id if report_id is not None else uuid.uuid4()
     name = None if reporter_name is None else _check_text("reporter.name", reporter_name, MAX_SHORT_TEXT_CHARS)
     manifest = {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": FIRST_SCHEMA_VERSION,  # no clips here: the version every reader reads
         "id": str(the_id),
         "created_at": _json_datetime(created),
         "reporter": {

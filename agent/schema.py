@@ -51,12 +51,20 @@ from agent.read_models import (
     TicketSummary,
 )
 from agent.report_format import (
+    CLIP_MEDIA_TYPE,
+    CLIPS_SCHEMA_VERSION,
     EMAIL_PATTERN,
+    FIRST_SCHEMA_VERSION,
     IMAGE_EXTENSIONS,
     IMAGE_MEDIA_TYPES,
     MANIFEST_PATH,
     MAX_ATTACHMENTS,
     MAX_CAPTION_CHARS,
+    MAX_CLIP_BYTES,
+    MAX_CLIP_DURATION_MS,
+    MAX_CLIP_FRAME_PIXELS,
+    MAX_CLIP_FRAMES,
+    MAX_CLIPS,
     MAX_COORDINATE,
     MAX_DESCRIPTION_CHARS,
     MAX_EMAIL_CHARS,
@@ -71,23 +79,31 @@ from agent.report_format import (
     MAX_STEPS,
     MAX_SYSINFO_BYTES,
     SCHEMA_VERSION,
+    SCHEMA_VERSIONS,
     SYSINFO_PATH,
+    AnimationFacts,
     JSONFormatError,
+    animation_facts,
     canonical_json_bytes,
     load_json_object,
+    schema_version_for,
     sha256_hex,
     sniff_image_type,
 )
 
 # Paths inside a report are ours, never a client's file name: a fixed shape, so no
 # traversal, no absolute paths, no surprises on any file system.
-_PATH_RE = re.compile(r"^(steps|attachments)/[0-9]{3}\.(png|jpg|webp|bin|txt|json|log|pdf)$|^sysinfo\.json$")
+_PATH_RE = re.compile(
+    r"^(steps|attachments)/[0-9]{3}\.(png|jpg|webp|bin|txt|json|log|pdf)$|^clips/[0-9]{3}\.webp$|^sysinfo\.json$"
+)
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 def _check_path(value: str) -> str:
     if not _PATH_RE.match(value):
-        raise ValueError(f"file path {value!r} is not one ShowDesk writes (steps/NNN.ext, attachments/NNN.ext)")
+        raise ValueError(
+            f"file path {value!r} is not one ShowDesk writes (steps/NNN.ext, attachments/NNN.ext, clips/NNN.webp)"
+        )
     return value
 
 
@@ -182,6 +198,64 @@ class Attachment(_Model):
     display_name: ShortText = Field(description="shown to people only; never used as a path")
 
 
+class Clip(_Model):
+    """A short screen recording (schema version 2): an animated WebP and the facts a viewer needs first.
+
+    The facts must agree with the file (the bundle loader and the server check them), so a viewer
+    can show a clip's length and size, and refuse an oversized one, before fetching a byte of it.
+    Redaction boxes are burnt into every frame; they travel here only to show where they are.
+    """
+
+    file: FileRef
+    width: int = Field(gt=0, le=MAX_COORDINATE, description="the canvas, in pixels")
+    height: int = Field(gt=0, le=MAX_COORDINATE)
+    frames: int = Field(gt=0, le=MAX_CLIP_FRAMES, description="ANMF frames in the file")
+    duration_ms: int = Field(gt=0, le=MAX_CLIP_DURATION_MS, description="the sum of the frames' durations")
+    origin: Literal["recording", "replay"] = Field(
+        default="recording", description="recorded on purpose, or taken from the instant replay"
+    )
+    caption: Caption = ""
+    monitor: Monitor | None = None
+    region: Geometry | None = Field(default=None, description="where on the desktop the frames were taken")
+    started_at: datetime
+    capture_notes: ShortText = Field(default="", description="what the recording could not include")
+    redactions: list[MarkupItem] = Field(default_factory=list, max_length=MAX_MARKUP_ITEMS)
+
+    @field_validator("file")
+    @classmethod
+    def _clip_file(cls, ref: FileRef) -> FileRef:
+        if ref.media_type != CLIP_MEDIA_TYPE or not ref.path.startswith("clips/"):
+            raise ValueError(f"a clip is an animated WebP ({CLIP_MEDIA_TYPE}) stored as clips/NNN.webp")
+        if ref.size > MAX_CLIP_BYTES:
+            raise ValueError(f"a clip is at most {MAX_CLIP_BYTES} bytes; this one is {ref.size}")
+        return ref
+
+    @field_validator("redactions")
+    @classmethod
+    def _only_redactions(cls, items: list[MarkupItem]) -> list[MarkupItem]:
+        if any(item.kind != "redaction" for item in items):
+            raise ValueError("a clip's mark-up is redaction boxes only")
+        return items
+
+    @model_validator(mode="after")
+    def _within_pixel_bounds(self) -> Clip:
+        if self.width * self.height > MAX_IMAGE_PIXELS:
+            raise ValueError(f"a clip's canvas of {self.width}x{self.height} is over {MAX_IMAGE_PIXELS} pixels")
+        if self.frames * self.width * self.height > MAX_CLIP_FRAME_PIXELS:
+            raise ValueError(
+                f"{self.frames} frames of {self.width}x{self.height} are over the bound of "
+                f"{MAX_CLIP_FRAME_PIXELS} frame pixels"
+            )
+        return self
+
+    @field_validator("started_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("started_at must carry a time zone")
+        return value
+
+
 class Reporter(_Model):
     name: ShortText | None = None
     email: Annotated[str, StringConstraints(max_length=MAX_EMAIL_CHARS, pattern=EMAIL_PATTERN)] | None = None
@@ -200,7 +274,10 @@ class Source(_Model):
 class Report(_Model):
     """What a person submits. ``id`` is client-made and is the idempotency key end to end."""
 
-    schema_version: int = Field(default=SCHEMA_VERSION)
+    schema_version: int = Field(
+        default=FIRST_SCHEMA_VERSION,
+        description="the oldest version that holds the report: 1, or 2 when it carries clips",
+    )
     id: uuid.UUID = Field(default_factory=uuid.uuid4)
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     reporter: Reporter = Field(default_factory=Reporter)
@@ -208,6 +285,7 @@ class Report(_Model):
     description: LongText = ""
     steps: list[Step] = Field(default_factory=list, max_length=MAX_STEPS)
     attachments: list[Attachment] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
+    clips: list[Clip] = Field(default_factory=list, max_length=MAX_CLIPS, description="from schema version 2")
     sysinfo: FileRef | None = None
     source: Source
     walk_up: bool = Field(default=False, description="a kiosk check-in: place the ticket in the site's queue")
@@ -218,8 +296,11 @@ class Report(_Model):
     @field_validator("schema_version")
     @classmethod
     def _known_version(cls, version: int) -> int:
-        if version != SCHEMA_VERSION:
-            raise ValueError(f"unknown schema version {version}; this ShowDesk reads version {SCHEMA_VERSION}")
+        if version not in SCHEMA_VERSIONS:
+            raise ValueError(
+                f"unknown schema version {version}; this ShowDesk reads versions "
+                f"{FIRST_SCHEMA_VERSION} to {SCHEMA_VERSION}: update it to read this report"
+            )
         return version
 
     @field_validator("created_at")
@@ -238,6 +319,8 @@ class Report(_Model):
             raise ValueError(f"system information must be stored as {SYSINFO_PATH}")
         if self.sysinfo is not None and self.sysinfo.size > MAX_SYSINFO_BYTES:
             raise ValueError(f"system information is larger than {MAX_SYSINFO_BYTES} bytes")
+        if self.clips and self.schema_version < CLIPS_SCHEMA_VERSION:
+            raise ValueError(f"clips need schema version {CLIPS_SCHEMA_VERSION}; the report says {self.schema_version}")
         return self
 
     def files(self) -> list[FileRef]:
@@ -248,6 +331,7 @@ class Report(_Model):
             if step.original is not None:
                 refs.append(step.original)
         refs.extend(a.file for a in self.attachments)
+        refs.extend(c.file for c in self.clips)
         if self.sysinfo is not None:
             refs.append(self.sysinfo)
         return refs
@@ -260,8 +344,13 @@ class Report(_Model):
         return text[:120]
 
     def canonical_json(self) -> bytes:
-        """The manifest as stored in a bundle: stable bytes for the same report."""
-        return canonical_json_bytes(self.model_dump(mode="json"))
+        """The manifest as stored in a bundle: stable bytes for the same report.
+
+        A version-1 report is written without the ``clips`` key, exactly as version 1 wrote it: a
+        reader of version 1 reads it, and its fingerprint is the one a version-1 server stored.
+        """
+        exclude = {"clips"} if self.schema_version < CLIPS_SCHEMA_VERSION else None
+        return canonical_json_bytes(self.model_dump(mode="json", exclude=exclude))
 
     def fingerprint(self) -> str:
         """sha256 of the canonical manifest; it covers every file through their digests.
@@ -317,12 +406,20 @@ def parse_report(data: bytes, *, what: str = MANIFEST_PATH) -> Report:
 
 
 __all__ = [
+    "CLIPS_SCHEMA_VERSION",
+    "CLIP_MEDIA_TYPE",
     "EMAIL_PATTERN",
+    "FIRST_SCHEMA_VERSION",
     "IMAGE_EXTENSIONS",
     "IMAGE_MEDIA_TYPES",
     "MANIFEST_PATH",
     "MAX_ATTACHMENTS",
     "MAX_CAPTION_CHARS",
+    "MAX_CLIPS",
+    "MAX_CLIP_BYTES",
+    "MAX_CLIP_DURATION_MS",
+    "MAX_CLIP_FRAMES",
+    "MAX_CLIP_FRAME_PIXELS",
     "MAX_COORDINATE",
     "MAX_DESCRIPTION_CHARS",
     "MAX_EMAIL_CHARS",
@@ -337,7 +434,9 @@ __all__ = [
     "MAX_STEPS",
     "MAX_SYSINFO_BYTES",
     "SCHEMA_VERSION",
+    "SCHEMA_VERSIONS",
     "SYSINFO_PATH",
+    "AnimationFacts",
     "ArticleCount",
     "Attachment",
     "BoardEntry",
@@ -347,6 +446,7 @@ __all__ = [
     "CategoryCount",
     "Change",
     "ChangePage",
+    "Clip",
     "DurationSummary",
     "Figures",
     "FileRef",
@@ -374,11 +474,13 @@ __all__ = [
     "Step",
     "Ticket",
     "TicketSummary",
+    "animation_facts",
     "canonical_json_bytes",
     "describe_validation_error",
     "file_ref",
     "load_json_object",
     "parse_report",
+    "schema_version_for",
     "sha256_hex",
     "sniff_image_type",
 ]

@@ -55,3 +55,19 @@ def test_subject_summarises_category_and_first_line() -> None:
 )
 def test_image_type_is_sniffed_from_content(head: bytes, kind: str | None) -> None:
     assert sniff_image_type(head) == kind
+
+
+def test_a_newer_schema_version_is_refused_naming_the_versions_read() -> None:
+    with pytest.raises(ValidationError, match="unknown schema version 3; this ShowDesk reads versions 1 to 2"):
+        Report.model_validate({"schema_version": 3, "source": {"kind": "cli", "id": "x"}})
+
+
+def test_clip_paths_are_clips_nnn_webp_only() -> None:
+    from agent.schema import Clip
+
+    ref = {"sha256": "0" * 64, "size": 10, "media_type": "image/webp"}
+    facts = {"width": 10, "height": 10, "frames": 2, "duration_ms": 400, "started_at": "2026-01-01T00:00:00Z"}
+    assert Clip.model_validate({"file": {**ref, "path": "clips/001.webp"}, **facts}).frames == 2
+    for path in ("clips/001.png", "clips/1.webp", "attachments/001.webp", "clips/../001.webp"):
+        with pytest.raises(ValidationError):
+            Clip.model_validate({"file": {**ref, "path": path}, **facts})

@@ -1,0 +1,287 @@
+"""A recording to an animated WebP: redaction boxes burnt into every frame, off the caller's thread.
+
+Animated WebP through Pillow: every browser and Qt play it, and it needs no new dependency.
+Lossless by default, so text stays readable; libwebp's animation encoder stores only the part
+of each frame that changed and merges frames that did not change at all, which is what a screen
+mostly does. ``lossless=False`` (quality 0-100) gives smaller files of photos and video.
+
+Frames are decoded and handed to the encoder one at a time (Pillow pulls them through
+:class:`_LazyFrames`), so encoding a 30 s clip holds one decoded frame, not 150. Between two frames
+the encoder calls ``progress(done, total)`` and checks ``cancel``; a cancelled encode raises
+:class:`EncodeCancelledError` and leaves nothing behind.
+
+Redaction is destructive, as in the mark-up editor (``agent.markup``): each box is filled black in
+the pixels before they reach the encoder, in every frame, so the file holds nothing of what was
+under it. The boxes are in the recording's pixels (its top-left corner is 0, 0).
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Final
+
+from PIL import Image
+
+from agent.capture import MonitorInfo, Rect
+from agent.clips.frames import FrameDecoder
+from agent.clips.recording import ClipError, Origin, Recording
+from agent.encoding import WEBP_MAX_DIMENSION
+from agent.markup import REDACTION_FILL, redaction_box
+from agent.report_format import MAX_CLIP_BYTES, AnimationFacts, animation_facts
+
+if TYPE_CHECKING:
+    from agent.bundle import ClipDraft
+    from agent.schema import MarkupItem
+
+ProgressCallback = Callable[[int, int], None]
+# libwebp's effort, 0 (fastest) to 6: screen content gains little from more, and a clip of 150
+# frames must encode in seconds.
+_METHOD: Final = 0
+# No key frames after the first (kmin = kmax = 0): on screen content they made a clip about twice
+# as large and twice as slow to encode (bench/clips.py), and a player steps through 150 frames of
+# changed rectangles in milliseconds anyway.
+_KEY_FRAMES: Final = {"kmin": 0, "kmax": 0}
+
+
+class EncodeCancelledError(Exception):
+    """The encode was cancelled; nothing was produced."""
+
+
+@dataclass(frozen=True)
+class EncodedClip:
+    """An encoded clip: the animated WebP's bytes and what it shows.
+
+    ``frames`` and ``duration_ms`` are read from the file (libwebp merges unchanged frames), so
+    they are what a viewer plays and what the report states; a screen that never changed gives a
+    still WebP of one frame lasting the whole ``duration_ms``.
+    """
+
+    data: bytes
+    facts: AnimationFacts
+    started_at: datetime
+    origin: Origin
+    monitor: MonitorInfo
+    region: Rect
+    notes: tuple[str, ...] = ()
+    redactions: tuple[MarkupItem, ...] = field(default_factory=tuple)
+
+    @property
+    def width(self) -> int:
+        return self.facts.width
+
+    @property
+    def height(self) -> int:
+        return self.facts.height
+
+    @property
+    def frames(self) -> int:
+        return self.facts.frames
+
+    @property
+    def duration_ms(self) -> int:
+        return self.facts.duration_ms
+
+    def draft(self, caption: str = "") -> ClipDraft:
+        """The clip as ``agent.bundle.build_bundle`` takes it."""
+        from agent.bundle import ClipDraft
+        from agent.schema import Geometry
+
+        region = self.region
+        return ClipDraft(
+            data=self.data,
+            started_at=self.started_at,
+            duration_ms=self.duration_ms,
+            caption=caption,
+            origin=self.origin,
+            monitor=self.monitor.to_schema(),
+            region=Geometry(left=region.left, top=region.top, width=region.width, height=region.height),
+            capture_notes="; ".join(self.notes)[:200],
+            redactions=list(self.redactions),
+        )
+
+
+class _LazyFrames(Image.Image):
+    """A multi-frame image whose frames are made as the encoder seeks to them.
+
+    Pillow's WebP writer walks ``n_frames`` with ``seek()``: each seek decodes one frame, applies
+    the redactions, reports progress and checks for cancellation.
+    """
+
+    def __init__(self, frames: Iterator[Image.Image], count: int, step: Callable[[int], None]) -> None:
+        super().__init__()
+        self._source = frames
+        self._count = count
+        self._step = step
+        self._index = -1
+        self._load_next()
+
+    @property
+    def n_frames(self) -> int:
+        return self._count
+
+    def tell(self) -> int:
+        return self._index
+
+    def seek(self, frame: int) -> None:
+        if frame <= self._index:
+            return  # no rewinding: the writer seeks back to the start only once it has written all
+        if frame != self._index + 1:
+            raise EOFError("the frames of a clip are read in order")
+        self._load_next()
+
+    def _load_next(self) -> None:
+        self._step(self._index + 1)
+        image = next(self._source)
+        self.im = image.im
+        self._mode = image.mode
+        self._size = image.size
+        self._index += 1
+
+
+def _redacted(images: Iterator[Image.Image], boxes: Sequence[tuple[int, int, int, int]]) -> Iterator[Image.Image]:
+    for image in images:
+        if boxes:
+            image = image.copy()  # frombuffer images share the decoder's bytes, which are read-only
+            for box in boxes:
+                image.paste(REDACTION_FILL, box)
+        yield image
+
+
+def encode_clip(
+    recording: Recording,
+    *,
+    redactions: Sequence[MarkupItem] = (),
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    lossless: bool = True,
+    quality: int = 80,
+) -> EncodedClip:
+    """Encode ``recording`` (trim it first) as an animated WebP, in the calling thread.
+
+    ``redactions`` are mark-up items of kind "redaction" in the recording's pixels. Raises
+    :class:`EncodeCancelledError` when ``cancel`` is set, :class:`ClipError` when the result
+    would be over the report's bound on a clip's bytes or the screen is too wide for WebP.
+    """
+    if any(item.kind != "redaction" for item in redactions):
+        raise ClipError("a clip takes redaction boxes only")
+    width, height = recording.width, recording.height
+    if max(width, height) > WEBP_MAX_DIMENSION:
+        raise ClipError(f"a clip of {width}x{height} is wider than WebP allows ({WEBP_MAX_DIMENSION} pixels)")
+    boxes = [
+        box
+        for box in (redaction_box(item, width, height) for item in redactions)
+        if box[2] > box[0] and box[3] > box[1]
+    ]
+    # Frames that share every band are the same picture: one frame lasting as long as both (what
+    # libwebp would find out itself, after decoding and comparing the whole canvas).
+    kept = [0]
+    for index in range(1, len(recording.frames)):
+        if recording.frames[index].bands is not recording.frames[kept[-1]].bands:
+            kept.append(index)
+    frames = [recording.frames[index] for index in kept]
+    total = len(frames)
+
+    def step(index: int) -> None:
+        if cancel is not None and cancel.is_set():
+            raise EncodeCancelledError("the clip's encoding was cancelled")
+        if progress is not None:
+            progress(index, total)
+
+    # Timestamps in whole milliseconds from the start; libwebp makes each frame last until the next.
+    starts = [round(frame.at * 1000) for frame in frames]
+    end = max(round(recording.duration * 1000), starts[-1] + 1)
+    durations = [max(1, b - a) for a, b in zip(starts, [*starts[1:], end], strict=True)]
+    decoder = FrameDecoder()
+    images = _redacted((decoder.image(frame) for frame in frames), boxes)
+    buffer = io.BytesIO()
+    # Pillow writes one frame as a still, and libwebp writes frames that never change as one
+    # still too: such a clip is one frame, and its length lives in the manifest (EncodedClip.facts).
+    sequence = _LazyFrames(images, total, step)
+    sequence.save(buffer, "WEBP", save_all=True, duration=durations, lossless=lossless, quality=quality, method=_METHOD)
+    if progress is not None:
+        progress(total, total)
+    data = buffer.getvalue()
+    facts = animation_facts(data)
+    if facts is None:  # pragma: no cover - Pillow writes WebP or raises
+        raise ClipError("the encoder did not produce a WebP file")
+    if not facts.animated:
+        facts = replace(facts, duration_ms=end)
+    if len(data) > MAX_CLIP_BYTES:
+        raise ClipError(
+            f"the clip encodes to {len(data):,} bytes, over the limit of {MAX_CLIP_BYTES:,}; trim it, "
+            "or record a region instead of the whole screen"
+        )
+    return EncodedClip(
+        data=data,
+        facts=facts,
+        started_at=recording.started_at,
+        origin=recording.origin,
+        monitor=recording.monitor,
+        region=recording.region,
+        notes=recording.notes,
+        redactions=tuple(redactions),
+    )
+
+
+class EncodeJob:
+    """An encode running on a worker thread: ``future`` gives the :class:`EncodedClip`.
+
+    ``cancel()`` asks it to stop between two frames; its future then raises
+    :class:`EncodeCancelledError`. ``progress(done, total)`` is called on the worker thread.
+    """
+
+    def __init__(self, future: Future[EncodedClip], cancel: threading.Event) -> None:
+        self.future = future
+        self._cancel = cancel
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def result(self, timeout: float | None = None) -> EncodedClip:
+        return self.future.result(timeout)
+
+    def done(self) -> bool:
+        return self.future.done()
+
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _shared_executor() -> ThreadPoolExecutor:
+    global _executor  # one worker for the process, made on first use
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="showdesk-clip-encode")
+        return _executor
+
+
+def encode_clip_async(
+    recording: Recording,
+    *,
+    redactions: Sequence[MarkupItem] = (),
+    progress: ProgressCallback | None = None,
+    lossless: bool = True,
+    quality: int = 80,
+    executor: ThreadPoolExecutor | None = None,
+) -> EncodeJob:
+    """Start :func:`encode_clip` on a worker thread and return at once (for the GUI's Stop button).
+
+    Pillow's WebP encoder releases the GIL, so the GUI stays responsive while it runs.
+    """
+    cancel = threading.Event()
+    future = (executor or _shared_executor()).submit(
+        encode_clip,
+        recording,
+        redactions=redactions,
+        progress=progress,
+        cancel=cancel,
+        lossless=lossless,
+        quality=quality,
+    )
+    return EncodeJob(future, cancel)
