@@ -109,6 +109,7 @@ class NetworkWatcher:
         min_interval: float = MIN_INTERVAL_SECONDS,
         use_netlink: bool = True,
         signature: Signature = address_signature,
+        open_netlink: Callable[[], socket.socket | None] = netlink_socket,
     ) -> None:
         self._on_change = on_change
         self._poll_seconds = max(poll_seconds, 0.05)
@@ -116,6 +117,7 @@ class NetworkWatcher:
         self._min_interval = max(min_interval, 0.0)
         self._use_netlink = use_netlink
         self._signature = signature
+        self._open_netlink = open_netlink  # a seam: tests hand in a socket they write netlink messages to
         self._lock = threading.Lock()
         self._injected: list[str] = []
         self._stop = threading.Event()
@@ -135,7 +137,7 @@ class NetworkWatcher:
         self._stop.clear()
         self._wake_read, self._wake_write = socket.socketpair()
         self._wake_read.setblocking(False)
-        netlink = netlink_socket() if self._use_netlink else None
+        netlink = self._open_netlink() if self._use_netlink else None
         self.source = "netlink" if netlink is not None else "polling"
         self._thread = threading.Thread(target=self._run, args=(netlink,), name="showdesk-network-watch", daemon=True)
         self._thread.start()
