@@ -23,18 +23,17 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, field
 from enum import IntEnum
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, NamedTuple, TypeVar
 
 from agent import __version__
-from agent.config import ConfigError, load_config, read_toml, reference_markdown
 
 # The report model, the outbox and the connectors import pydantic and requests; commands
 # load them when they need them: `showdesk capture -o` loads neither, and is timed as a
-# whole process against scrot (bench/capture.py).
+# whole process against scrot (bench/capture.py). Handed to the running agent, it does not
+# even load the configuration (dataclasses, platformdirs, tomllib): the agent reads it.
 if TYPE_CHECKING:
     from agent.bundle import ReportBundle, ShotBundle
     from agent.capture import Capturer, MonitorInfo
@@ -88,6 +87,8 @@ def _setup_logging(level: str) -> None:
 
 
 def _config(args: argparse.Namespace) -> Config:
+    from agent.config import load_config
+
     overrides: dict[str, Any] = {}
     if getattr(args, "url", None) and args.command != "login":
         overrides["backend.url"] = args.url
@@ -202,9 +203,11 @@ def capture_environment(environ: Mapping[str, str], display: str | None) -> dict
     return dict(sorted(chosen.items()))
 
 
-@dataclass(frozen=True)
-class CaptureRequest:
-    """What `showdesk capture` was asked for: captured here, or handed to the running agent as JSON."""
+class CaptureRequest(NamedTuple):
+    """What `showdesk capture` was asked for: captured here, or handed to the running agent as JSON.
+
+    A named tuple, not a dataclass: the command line builds one before anything else and
+    dataclasses costs its import (inspect) in the whole-process time."""
 
     monitor: int | None = None
     region: tuple[int, int, int, int] | None = None
@@ -217,7 +220,7 @@ class CaptureRequest:
     sysinfo: bool = True
     exclude: tuple[str, ...] = ()
     backend: str | None = None
-    environment: dict[str, str] = field(default_factory=dict)
+    environment: tuple[tuple[str, str], ...] = ()  # capture_environment's items, sorted
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, environ: Mapping[str, str]) -> CaptureRequest:
@@ -233,13 +236,14 @@ class CaptureRequest:
             sysinfo=not args.no_sysinfo,
             exclude=tuple(args.exclude),
             backend=_backend_name(args),
-            environment=capture_environment(environ, environ.get("DISPLAY")),
+            environment=tuple(capture_environment(environ, environ.get("DISPLAY")).items()),
         )
 
     def to_wire(self) -> dict[str, Any]:
-        wire = asdict(self)
+        wire = self._asdict()
         wire["region"] = list(self.region) if self.region else None
         wire["exclude"] = list(self.exclude)
+        wire["environment"] = dict(self.environment)
         return wire
 
     @classmethod
@@ -284,7 +288,7 @@ class CaptureRequest:
             sysinfo=sysinfo,
             exclude=tuple(exclude),
             backend=text("backend", optional=True),
-            environment=dict(environment),
+            environment=tuple(sorted(environment.items())),
         )
 
 
@@ -367,23 +371,32 @@ def capture_bundle(
     return bundle, len(steps)
 
 
+def _hand_to_agent(args: argparse.Namespace, agent_capture: AgentCapture | None) -> tuple[dict[str, Any], bytes] | None:
+    """The running agent's capture for these arguments (its header and bundle), or None.
+
+    Runs before the configuration is read: the agent reads its own (the same files: it declines
+    a command line whose environment would read others). After a ``--delay`` spent here, the
+    arguments' delay is zero, so a capture made here after all does not wait twice."""
+    if agent_capture is None or args.no_agent:
+        return None
+    import os
+
+    if args.delay:
+        time.sleep(args.delay)
+        args.delay = 0.0
+    return agent_capture(CaptureRequest.from_args(args, os.environ).to_wire())
+
+
 def cmd_capture(args: argparse.Namespace) -> Exit:
     import os
 
-    request = CaptureRequest.from_args(args, os.environ)
-    handed: tuple[dict[str, Any], bytes] | None = None
-    delay = args.delay
-    agent_capture: AgentCapture | None = getattr(args, "agent_capture", None)
-    if agent_capture is not None and not args.no_agent:
-        # The running agent grabs with its warm capturer and encoder; this process only waits.
-        if delay:
-            time.sleep(delay)
-            delay = 0.0
-        handed = agent_capture(request.to_wire())
+    # main() asked the running agent first (the agent grabs with its warm capturer and encoder).
+    handed: tuple[dict[str, Any], bytes] | None = getattr(args, "handed", None)
     if handed is None:  # no agent, or it declined: the same recipe here
         from agent import capture
 
-        bundle, step_count = capture_bundle(request, _config(args), capture.Capturer, delay=delay)
+        request = CaptureRequest.from_args(args, os.environ)
+        bundle, step_count = capture_bundle(request, _config(args), capture.Capturer, delay=args.delay)
         data, report_id = bundle.data, str(bundle.report_id)
     else:
         header, data = handed
@@ -602,6 +615,8 @@ def cmd_logout(args: argparse.Namespace) -> Exit:
 # ---------------------------------------------------------------- config
 def cmd_config(args: argparse.Namespace) -> Exit:
     action = args.action or "show"
+    from agent.config import load_config, reference_markdown
+
     if action == "reference":
         print(reference_markdown(), end="")
         return Exit.OK
@@ -637,7 +652,7 @@ def _print_config_files() -> None:
 
 def _config_check(paths: list[Path] | None) -> Exit:
     """Check the given files (or the machine-wide and user files that exist); each mistake with its line."""
-    from agent.config import check_file, machine_config_path, user_config_path
+    from agent.config import check_file, machine_config_path, read_toml, user_config_path
 
     candidates = paths or [p for p in (machine_config_path(), user_config_path()) if p.exists()]
     problems: list[str] = []
@@ -765,29 +780,42 @@ def main(argv: Sequence[str] | None = None, *, agent_capture: AgentCapture | Non
     answer header and bundle bytes, or None to capture here."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    args.agent_capture = agent_capture
     if not getattr(args, "handler", None):
         parser.print_help()
         return Exit.USAGE
     try:
-        level = args.log_level or load_config().get("log.level")
-    except ConfigError:
-        level = "INFO"
-    _setup_logging(level)
-    try:
+        if args.handler is cmd_capture:
+            args.handed = _hand_to_agent(args, agent_capture)
+        if not (args.handler is cmd_capture and args.handed is not None and args.output):
+            # Writing the agent's bundle to a file is all that is left on the fast path; it
+            # logs nothing and needs no configuration.
+            _setup_logging(_log_level(args))
         return int(args.handler(args))
     except CommandError as exc:
         print(f"showdesk: {exc}", file=sys.stderr)
         return int(exc.code)
-    except ConfigError as exc:
-        print(f"showdesk: configuration: {exc}", file=sys.stderr)
-        return int(Exit.CONFIG)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         # The reader went away (`showdesk sysinfo | head`): not an error worth a traceback.
         sys.stderr.close()
         return int(Exit.OK)
+    except Exception as exc:
+        from agent.config import ConfigError  # already loaded by whatever raised one
+
+        if not isinstance(exc, ConfigError):
+            raise
+        print(f"showdesk: configuration: {exc}", file=sys.stderr)
+        return int(Exit.CONFIG)
+
+
+def _log_level(args: argparse.Namespace) -> str:
+    from agent.config import ConfigError, load_config
+
+    try:
+        return str(args.log_level or load_config().get("log.level"))
+    except ConfigError:
+        return "INFO"
 
 
 if __name__ == "__main__":

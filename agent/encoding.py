@@ -190,6 +190,38 @@ def keep_working_memory() -> bool:
     )
 
 
+# glibc's own defaults for the two thresholds (malloc.h: DEFAULT_MMAP_THRESHOLD, DEFAULT_TRIM_THRESHOLD).
+_DEFAULT_MMAP_THRESHOLD_BYTES: Final = 128 * 1024
+_DEFAULT_TRIM_THRESHOLD_BYTES: Final = 128 * 1024
+
+
+def release_working_memory() -> bool:
+    """Undo :func:`keep_working_memory` and hand the kept memory back to the system; True if applied.
+
+    For a process that keeps the encoder's memory only while captures come in bursts (the agent
+    after a capture handed over by the command line) and gives it back once they stop. glibc's
+    thresholds go back to their defaults (fixed, no longer adapting) and ``malloc_trim`` returns
+    every free page.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt, malloc_trim = libc.mallopt, libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    malloc_trim.argtypes = [ctypes.c_size_t]
+    applied = bool(mallopt(_M_MMAP_THRESHOLD, _DEFAULT_MMAP_THRESHOLD_BYTES)) and bool(
+        mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD_BYTES)
+    )
+    malloc_trim(0)
+    return applied
+
+
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
 

@@ -11,9 +11,12 @@ overlapping windows with text, code, a table and photos, a task bar) and prints,
 - the default encoder against Pillow's default PNG (compress_level 6);
 - grab + default encode in a running process against scrot's whole process, as the process
   starts and after ``encoding.keep_working_memory()`` (what a long-running agent calls);
-- whole processes: ``python -m showdesk capture -o FILE`` (with and without system
-  information, with a backend answering the connectivity check, and with glibc told to back
-  large allocations with transparent huge pages), the same capture written
+- the command's start: ``showdesk --version`` and ``showdesk --help`` against ``python -c pass``
+  (medians and bests of interleaved runs);
+- whole processes: ``python -m showdesk capture -o FILE`` handed to a running laptop agent
+  (``showdesk agent`` started by the benchmark on the same Xvfb) and captured by the command
+  itself (with and without system information, with a backend answering the connectivity
+  check, and with glibc told to back large allocations with transparent huge pages), the same capture written
   as an image directly with agent.capture and agent.encoding, ``scrot`` and ``maim``; a row is
   skipped, with the reason, when its command fails or is missing.
 Every speed figure is a ratio against a peer measured in the same run on the same machine.
@@ -30,6 +33,7 @@ import http.server
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -283,13 +287,75 @@ class _Healthz(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def bench_size(width: int, height: int) -> None:
+# The laptop agent, resident on the benchmark's Xvfb (no tray there: it stays in the background).
+AGENT = "import sys; from agent.laptop.app import main; sys.exit(main(['--background', '--no-tray']))"
+AGENT_LABEL = "python -m showdesk capture -o FILE, agent running"
+
+
+def start_agent(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`showdesk agent` in the background; returns once it listens on its socket."""
+    agent = subprocess.Popen(
+        [sys.executable, "-c", AGENT], env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    socket_path = Path(env["SHOWDESK_RUNTIME_DIR"]) / "agent.sock"
+    deadline = time.monotonic() + 60
+    while not socket_path.exists():
+        if agent.poll() is not None or time.monotonic() > deadline:
+            agent.kill()
+            raise RuntimeError(f"the agent did not start listening: {agent.communicate()[1].decode()[-400:]}")
+        time.sleep(0.05)
+    return agent
+
+
+def stop_agent(agent: subprocess.Popen[bytes], env: dict[str, str]) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "showdesk", "agent", "--quit"], env=env, cwd=REPO, capture_output=True, timeout=30
+    )
+    try:
+        agent.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        agent.kill()
+        agent.wait(timeout=30)
+
+
+def bench_start(repeats: int) -> None:
+    """`showdesk --version` and `--help` against the interpreter's own start, runs interleaved."""
+    showdesk = shutil.which("showdesk", path=str(Path(sys.executable).parent))
+    launcher = [showdesk] if showdesk else [sys.executable, "-m", "showdesk"]
+    commands = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "showdesk --version": [*launcher, "--version"],
+        "showdesk --help": [*launcher, "--help"],
+    }
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(repeats + 1):
+        for name, command in commands.items():
+            start = time.perf_counter()
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL, timeout=60)
+            times[name].append(time.perf_counter() - start)
+    print(f"=== the command's start ({' '.join(launcher)}), {repeats} interleaved runs ===")
+    base = {name: values[1:] for name, values in times.items()}  # the first turn warms the page cache
+    peer_median, peer_best = statistics.median(base["python -c pass"]), min(base["python -c pass"])
+    for name, values in base.items():
+        median, best = statistics.median(values), min(values)
+        print(
+            f"  {name:24s} median {ms(median)} ({median / peer_median:4.2f}x)  best {ms(best)}"
+            f" ({best / peer_best:4.2f}x)"
+        )
+    print("  target: --version within 1.5x of python -c pass")
+
+
+def bench_size(width: int, height: int, *, whole_only: bool = False) -> None:
     large = width * height > 4_000_000
     repeats = 3 if large else 7
     print(f"\n=== {width}x{height}, a busy generated desktop ===")
     desktop = generate_desktop(width, height)
     with start_xvfb(width, height) as server, tempfile.TemporaryDirectory() as tmp:
         paint_root(server.display, desktop)
+        if whole_only:
+            with Capturer(server.display) as capturer:
+                bench_whole_processes(server.env, capturer, Path(tmp), repeats)
+            return
 
         # -------------------------------------------------------- grab
         def grab_with_new_handle() -> None:
@@ -336,109 +402,124 @@ def bench_size(width: int, height: int) -> None:
             f"Pillow PNG level 6 (target >= 3x) at {default_size / png6_size:.2f}x its size (target <= 1)"
         )
 
-        # -------------------------------------------------------- whole processes
-        env = dict(server.env)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-        for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
-            env[name] = str(Path(tmp) / name.lower())  # the command must not touch the user's own files
-        out = str(Path(tmp) / "shot")
-        backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Healthz)
-        threading.Thread(target=backend.serve_forever, daemon=True).start()
-        env_with_backend = {**env, "SHOWDESK_URL": f"http://127.0.0.1:{backend.server_address[1]}"}
-        commands = {
-            "python -m showdesk capture -o FILE": [
-                sys.executable,
-                "-m",
-                "showdesk",
-                "capture",
-                "-o",
-                out + ".showdesk",
-            ],
-            HUGE_PAGES_LABEL: [
-                sys.executable,
-                "-m",
-                "showdesk",
-                "capture",
-                "-o",
-                out + "-huge.showdesk",
-            ],
-            "python -m showdesk capture -o FILE, backend answering": [
-                sys.executable,
-                "-m",
-                "showdesk",
-                "capture",
-                "-o",
-                out + "-backend.showdesk",
-            ],
-            "python -m showdesk capture --no-sysinfo -o FILE": [
-                sys.executable,
-                "-m",
-                "showdesk",
-                "capture",
-                "--no-sysinfo",
-                "-o",
-                out + "-nosys.showdesk",
-            ],
-            "python: Capturer + encode_all + write": [sys.executable, "-c", DIRECT_CAPTURE, out + "-direct.webp"],
-            "python -c pass (interpreter start only)": [sys.executable, "-c", "pass"],
-            "scrot FILE.png": ["scrot", "-o", out + "-scrot.png"],
-            "maim FILE.png": ["maim", out + "-maim.png"],
-        }
-        runnable: dict[str, Callable[[], object]] = {}
-        # What the environment can give a process that cannot ask for it once started: glibc
-        # backs large allocations with transparent huge pages (where the kernel's THP setting is
-        # "madvise" or "always"), so the encoder's fresh buffers take far fewer page faults.
-        command_envs = {
-            "python -m showdesk capture -o FILE, backend answering": env_with_backend,
-            HUGE_PAGES_LABEL: {**env, "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"},
-        }
-        for label, command in commands.items():
-            command_env = command_envs.get(label, env)
-            problem = probe(command, command_env)
-            if problem:
-                print(f"  {label:48s} skipped: {problem}")
-            else:
-                runnable[label] = functools.partial(
-                    subprocess.run, command, env=command_env, check=True, capture_output=True, timeout=120
-                )
+        bench_whole_processes(server.env, capturer, Path(tmp), repeats)
 
-        def grab_and_encode() -> None:
-            encoding.encode(capturer.capture_monitor(1))
 
-        keeping = subprocess.Popen(
-            [sys.executable, "-c", KEEPING_PROCESS],
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
+def bench_whole_processes(server_env: dict[str, str], capturer: Capturer, tmp: Path, repeats: int) -> None:
+    env = dict(server_env)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+        env[name] = str(Path(tmp) / name.lower())  # the command must not touch the user's own files
+    out = str(Path(tmp) / "shot")
+    backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Healthz)
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    env_with_backend = {**env, "SHOWDESK_URL": f"http://127.0.0.1:{backend.server_address[1]}"}
+    # The command line hands its capture to an agent listening in its runtime directory; the
+    # rows without an agent look in an empty one.
+    (tmp / "runtime-agent").mkdir(mode=0o700)
+    (tmp / "runtime-none").mkdir(mode=0o700)
+    env["SHOWDESK_RUNTIME_DIR"] = str(tmp / "runtime-none")
+    env_with_agent = {**env, "SHOWDESK_RUNTIME_DIR": str(tmp / "runtime-agent"), "QT_QPA_PLATFORM": "offscreen"}
+    agent = start_agent(env_with_agent)
+    commands = {
+        AGENT_LABEL: [sys.executable, "-m", "showdesk", "capture", "-o", out + "-agent.showdesk"],
+        "python -m showdesk capture -o FILE": [
+            sys.executable,
+            "-m",
+            "showdesk",
+            "capture",
+            "-o",
+            out + ".showdesk",
+        ],
+        HUGE_PAGES_LABEL: [
+            sys.executable,
+            "-m",
+            "showdesk",
+            "capture",
+            "-o",
+            out + "-huge.showdesk",
+        ],
+        "python -m showdesk capture -o FILE, backend answering": [
+            sys.executable,
+            "-m",
+            "showdesk",
+            "capture",
+            "-o",
+            out + "-backend.showdesk",
+        ],
+        "python -m showdesk capture --no-sysinfo -o FILE": [
+            sys.executable,
+            "-m",
+            "showdesk",
+            "capture",
+            "--no-sysinfo",
+            "-o",
+            out + "-nosys.showdesk",
+        ],
+        "python: Capturer + encode_all + write": [sys.executable, "-c", DIRECT_CAPTURE, out + "-direct.webp"],
+        "python -c pass (interpreter start only)": [sys.executable, "-c", "pass"],
+        "scrot FILE.png": ["scrot", "-o", out + "-scrot.png"],
+        "maim FILE.png": ["maim", out + "-maim.png"],
+    }
+    runnable: dict[str, Callable[[], object]] = {}
+    # What the environment can give a process that cannot ask for it once started: glibc
+    # backs large allocations with transparent huge pages (where the kernel's THP setting is
+    # "madvise" or "always"), so the encoder's fresh buffers take far fewer page faults.
+    command_envs = {
+        AGENT_LABEL: env_with_agent,
+        "python -m showdesk capture -o FILE, backend answering": env_with_backend,
+        HUGE_PAGES_LABEL: {**env, "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"},
+    }
+    for label, command in commands.items():
+        command_env = command_envs.get(label, env)
+        problem = probe(command, command_env)
+        if problem:
+            print(f"  {label:48s} skipped: {problem}")
+        else:
+            runnable[label] = functools.partial(
+                subprocess.run, command, env=command_env, check=True, capture_output=True, timeout=120
+            )
+
+    def grab_and_encode() -> None:
+        encoding.encode(capturer.capture_monitor(1))
+
+    keeping = subprocess.Popen(
+        [sys.executable, "-c", KEEPING_PROCESS],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert keeping.stdin is not None and keeping.stdout is not None
+    keeping_in, keeping_out = keeping.stdin, keeping.stdout
+
+    def grab_and_encode_keeping_memory() -> None:
+        keeping_in.write("go\n")
+        keeping_in.flush()
+        if keeping_out.readline().strip() != "done":
+            raise RuntimeError("the capturing process stopped")
+
+    try:
+        if keeping_out.readline().strip() != "ready":
+            raise RuntimeError("the capturing process did not start")
+        runnable["in a running process: grab + default encode"] = grab_and_encode
+        runnable["  the same, keep_working_memory()"] = grab_and_encode_keeping_memory
+        timings = interleaved_best(runnable, repeats, warmup=0)
+    finally:
+        keeping_in.close()
+        keeping.wait(timeout=30)
+        backend.shutdown()
+        stop_agent(agent, env_with_agent)
+    scrot = timings.get("scrot FILE.png")
+    print("whole process, one capture written to a file (best of several; runs interleaved)")
+    for label, seconds in timings.items():
+        relative = f"  {seconds / scrot:5.2f}x scrot" if scrot else ""
+        print(f"  {label:48s} {ms(seconds)}{relative}")
+    if scrot:
+        print(
+            "  targets: showdesk capture <= 1x scrot with the agent running, <= 2x without;"
+            " grab + encode in a running process <= 0.5x scrot"
         )
-        assert keeping.stdin is not None and keeping.stdout is not None
-        keeping_in, keeping_out = keeping.stdin, keeping.stdout
-
-        def grab_and_encode_keeping_memory() -> None:
-            keeping_in.write("go\n")
-            keeping_in.flush()
-            if keeping_out.readline().strip() != "done":
-                raise RuntimeError("the capturing process stopped")
-
-        try:
-            if keeping_out.readline().strip() != "ready":
-                raise RuntimeError("the capturing process did not start")
-            with Capturer(server.display) as capturer:
-                runnable["in a running process: grab + default encode"] = grab_and_encode
-                runnable["  the same, keep_working_memory()"] = grab_and_encode_keeping_memory
-                timings = interleaved_best(runnable, repeats, warmup=0)
-        finally:
-            keeping_in.close()
-            keeping.wait(timeout=30)
-            backend.shutdown()
-        scrot = timings.get("scrot FILE.png")
-        print("whole process, one capture written to a file (best of several; runs interleaved)")
-        for label, seconds in timings.items():
-            relative = f"  {seconds / scrot:5.2f}x scrot" if scrot else ""
-            print(f"  {label:48s} {ms(seconds)}{relative}")
-        if scrot:
-            print("  targets: showdesk capture <= 2x scrot; grab + encode in a running process <= 0.5x scrot")
 
 
 def probe(command: list[str], env: dict[str, str]) -> str | None:
@@ -455,13 +536,18 @@ def probe(command: list[str], env: dict[str, str]) -> str | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1920x1080,3840x2160", help="comma-separated WIDTHxHEIGHT list")
+    parser.add_argument(
+        "--whole-only", action="store_true", help="only the start and the whole processes (no grab or encoder tables)"
+    )
+    parser.add_argument("--start-runs", type=int, default=15, help="interleaved runs of the start-up rows")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, Pillow {PIL.__version__}")
     for package in ("agent", "showdesk"):
         compileall.compile_dir(REPO / package, quiet=1)
+    bench_start(args.start_runs)
     for size in args.sizes.split(","):
         width, height = (int(n) for n in size.lower().split("x"))
-        bench_size(width, height)
+        bench_size(width, height, whole_only=args.whole_only)
 
 
 if __name__ == "__main__":

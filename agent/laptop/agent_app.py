@@ -21,6 +21,7 @@ from typing import Any, Literal
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QWidget
 
+from agent import encoding
 from agent.capture import Capturer
 from agent.connectors.base import Connector
 from agent.laptop.capture_service import Captured, CaptureService, Mode, choose_backend
@@ -48,6 +49,11 @@ from agent.outbox import EntryState, Outbox, OutboxEntry, Receipt, Sender, waits
 from shared_qt.outbox_bridge import OutboxBridge
 
 log = logging.getLogger(__name__)
+
+# After a capture handed over by the command line, the agent keeps the encoder's working memory
+# this long (captures from scripts come in bursts: each then encodes about a third faster), and
+# gives it back when none came for so long.
+HANDOFF_WARM_SECONDS = 60
 
 
 @dataclass
@@ -166,6 +172,10 @@ class AgentApp(QObject):
         self.bridge.changed.connect(self.update_waiting)
         self.bridge.delivered_signal.connect(self._delivered)
         self.update_waiting()
+        self._warm_encoder = QTimer(self)
+        self._warm_encoder.setSingleShot(True)
+        self._warm_encoder.setInterval(HANDOFF_WARM_SECONDS * 1000)
+        self._warm_encoder.timeout.connect(encoding.release_working_memory)
         self.hotkey = GlobalHotkey(services.display, self)
         self.hotkey.activated.connect(lambda: self.start_report())  # as Report a problem
         if services.global_hotkey:
@@ -220,7 +230,8 @@ class AgentApp(QObject):
         except ValueError as exc:
             reply.decline(f"malformed request: {exc}")
             return
-        if request.environment != capture_environment(os.environ, self.services.display or os.environ.get("DISPLAY")):
+        here = capture_environment(os.environ, self.services.display or os.environ.get("DISPLAY"))
+        if request.environment != tuple(here.items()):
             reply.decline("another display or configuration")
             return
 
@@ -237,6 +248,8 @@ class AgentApp(QObject):
                 log.error("a capture for the command line failed", exc_info=exc)
             reply.decline(str(exc))
 
+        encoding.keep_working_memory()
+        self._warm_encoder.start()  # (again): released once the burst is over
         if not self.capture.run_with_capturer(capture, captured, failed):
             reply.decline("capture goes through the desktop portal")
 
@@ -425,6 +438,7 @@ class AgentApp(QObject):
             return
         self._shut_down = True
         self.hotkey.unregister()
+        self._warm_encoder.stop()
         self.outbox_sender.stop(timeout=30)
         self.recorder.shutdown()
         self.capture.shutdown()

@@ -45,6 +45,22 @@ def agent_runtime_dir() -> Path:
     return directory
 
 
+def _runtime_dir_at_hand() -> Path:
+    """The runtime directory without importing platformdirs where the environment names it
+    (agent.fsutil.runtime_dir gives the same answer: ``$XDG_RUNTIME_DIR/showdesk`` on Linux)."""
+    import os
+
+    from agent.fsutil import RUNTIME_DIR_ENV, runtime_dir
+
+    override = os.environ.get(RUNTIME_DIR_ENV)
+    if override:
+        return Path(override)
+    xdg = os.environ.get("XDG_RUNTIME_DIR", "")
+    if sys.platform.startswith("linux") and xdg.strip():
+        return Path(xdg) / "showdesk"
+    return runtime_dir()
+
+
 def socket_path(directory: Path | None = None) -> Path:
     return (directory or agent_runtime_dir()) / SOCKET_NAME
 
@@ -168,7 +184,7 @@ def request_capture(
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
             client.settimeout(accept_timeout)
-            client.connect(server_name(directory))
+            client.connect(str(socket_path(directory or _runtime_dir_at_hand())))
             client.sendall(message)
             reader = _BoundedReader(client)
             accepted = _header(reader.line(min(deadline, time.monotonic() + accept_timeout)))

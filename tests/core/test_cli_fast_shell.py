@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +54,26 @@ def test_other_commands_still_reach_the_parser() -> None:
         [sys.executable, "-m", "showdesk", "--version", "capture"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0 and result.stdout.strip() == f"showdesk {__version__}"
+
+
+def test_a_capture_the_agent_made_is_written_without_the_configuration_or_the_capture_code(tmp_path: Path) -> None:
+    # The launcher hands `showdesk capture` to the running agent first; with its bundle in hand
+    # the command line only writes the file: it loads neither the configuration, the capture
+    # and encoding code, nor Qt (the agent side is Qt; the client side is core).
+    target = tmp_path / "handed.showdesk"
+    code = (
+        "import sys\n"
+        "from agent.cli import main\n"
+        "asked = []\n"
+        "def agent(request):\n"
+        "    asked.append(request)\n"
+        "    return {'status': 'ok', 'report_id': 'r-1', 'steps': 2}, b'PK bundle bytes'\n"
+        f"code = main(['capture', '--json', '--caption', 'c', '-o', {str(target)!r}], agent_capture=agent)\n"
+        "heavy = ('agent.config', 'agent.capture', 'agent.encoding', 'PIL', 'platformdirs', 'dataclasses', 'PySide6')\n"
+        "print('LOADED', code, asked[0]['caption'], sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    output, _, loaded = result.stdout.rpartition("LOADED ")
+    assert loaded.strip() == "0 c []"
+    assert json.loads(output) == {"report_id": "r-1", "file": str(target), "steps": 2, "captured_by": "agent"}
+    assert target.read_bytes() == b"PK bundle bytes"

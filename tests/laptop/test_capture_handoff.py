@@ -251,3 +251,14 @@ def test_the_command_line_captures_itself_past_a_silent_listener(
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["captured_by"] == "cli"
     ReportBundle.read(tmp_path / "r.showdesk")
+
+
+def test_the_command_line_finds_the_agents_directory_without_platformdirs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.fsutil import runtime_dir
+    from agent.laptop.instance_client import _runtime_dir_at_hand
+
+    monkeypatch.delenv("SHOWDESK_RUNTIME_DIR", raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    assert _runtime_dir_at_hand() == runtime_dir() == tmp_path / "showdesk"
