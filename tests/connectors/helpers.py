@@ -236,3 +236,27 @@ _HOP_BY_HOP: Final = frozenset(
     {"connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer", "transfer-encoding",
      "upgrade", "content-length"}
 )
+
+
+# ---------------------------------------------------------------- `showdesk capture --submit` end to end
+def capture_and_submit(backend_toml: str, token: str, env: dict[str, str], tmp_path: Path) -> dict[str, object]:
+    """Run ``showdesk capture --submit --backend helpdesk --json`` with ``[backends.helpdesk]`` = ``backend_toml``
+    (its body, without the header) and the token in SHOWDESK_TOKEN; the command's JSON outcome."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "config.toml"
+    config.write_text(f"[backends.helpdesk]\n{backend_toml}", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "showdesk", "capture", "--submit", "--backend", "helpdesk", "--json",
+         "--description", "Printer offline", "--category", "Printer"],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, **env, "SHOWDESK_CONFIG": str(config), "SHOWDESK_TOKEN": token,
+             "SHOWDESK_OUTBOX": str(tmp_path / "outbox")},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    outcome: dict[str, object] = json.loads(result.stdout)
+    assert outcome["state"] == "delivered", outcome
+    return outcome

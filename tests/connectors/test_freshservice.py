@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +22,8 @@ from agent.connectors.base import AuthError, Capability, PermanentError, TooLarg
 from agent.connectors.common import attachment_name, manifest_name
 from agent.connectors.freshservice import FreshserviceConnector
 from tests.connectors.contract import ContractServer, FakeFreshservice, Fault, Response
-from tests.connectors.helpers import report_bundle, screenshot
+from tests.connectors.helpers import capture_and_submit, report_bundle, screenshot
+from tests.fixtures.xvfb import XvfbServer, paint_root, position_pattern
 
 KEY = "freshservice-api-key-1"
 FIELD = "showdesk_report_id"
@@ -110,3 +113,20 @@ def test_created_from_configuration(freshservice: ContractServer, monkeypatch: p
     with pytest.raises(ConfigError, match=r"\[backends.fs\] priorities take Freshservice's"):
         make_connector(BackendConfig(name="fs", type="freshservice", url=freshservice.url,
                                      options={"priorities": {"critical": "high"}}))
+
+
+@pytest.mark.xvfb
+def test_showdesk_capture_submit_with_a_freshservice_backend(
+    freshservice: ContractServer, xvfb_display: XvfbServer, tmp_path: Path
+) -> None:
+    paint_root(xvfb_display.display, position_pattern(xvfb_display.width, xvfb_display.height))
+    backend = (
+        'type = "freshservice"\n'
+        f'url = "{freshservice.url}"\n'
+        f'report_id_field = "{FIELD}"\n'
+        'requester_email = "kiosk@example.org"\n'
+    )
+    outcome: dict[str, Any] = capture_and_submit(backend, KEY, xvfb_display.env, tmp_path)
+    [ticket_id] = fake(freshservice).tickets
+    assert outcome["ticket"]["id"] == str(ticket_id)
+    assert "step-001.webp" in {p.filename for p in fake(freshservice).files[ticket_id]}

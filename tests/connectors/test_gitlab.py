@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +21,8 @@ from agent.connectors.base import AuthError, Capability, TooLargeError, Transien
 from agent.connectors.common import attachment_name, manifest_name
 from agent.connectors.gitlab import GitLabConnector
 from tests.connectors.contract import ContractServer, FakeGitLab, Fault, Response
-from tests.connectors.helpers import report_bundle, screenshot
+from tests.connectors.helpers import capture_and_submit, report_bundle, screenshot
+from tests.fixtures.xvfb import XvfbServer, paint_root, position_pattern
 
 TOKEN = "glpat-example-token"
 PROJECT = "it/helpdesk"
@@ -106,3 +109,18 @@ def test_created_from_configuration(gitlab: ContractServer, monkeypatch: pytest.
     assert issue["labels"] == ["helpdesk", "screenshots"] and issue["confidential"] is False
     with pytest.raises(ConfigError, match=r"\[backends.gl\] needs project"):
         make_connector(BackendConfig(name="gl", type="gitlab", url=gitlab.url))
+
+
+@pytest.mark.xvfb
+def test_showdesk_capture_submit_with_a_gitlab_backend(
+    gitlab: ContractServer, xvfb_display: XvfbServer, tmp_path: Path
+) -> None:
+    paint_root(xvfb_display.display, position_pattern(xvfb_display.width, xvfb_display.height))
+    backend = (
+        'type = "gitlab"\n'
+        f'url = "{gitlab.url}"\n'
+        f'project = "{PROJECT}"\n'
+    )
+    outcome: dict[str, Any] = capture_and_submit(backend, TOKEN, xvfb_display.env, tmp_path)
+    [issue] = fake(gitlab).issues
+    assert outcome["ticket"]["id"] == str(issue["iid"]) and "step-001.webp" in fake(gitlab).files_of(issue)

@@ -16,6 +16,8 @@ The local server replays the requests and answers Atlassian documents:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,7 +27,8 @@ from agent.connectors.base import AuthError, Capability, TooLargeError, Transien
 from agent.connectors.common import attachment_name, manifest_name
 from agent.connectors.jira import JiraConnector, report_label
 from tests.connectors.contract import ContractServer, FakeJira, Fault, Response
-from tests.connectors.helpers import report_bundle, screenshot
+from tests.connectors.helpers import capture_and_submit, report_bundle, screenshot
+from tests.fixtures.xvfb import XvfbServer, paint_root, position_pattern
 
 TOKEN = "jira-api-token-1"
 EMAIL = "agent@example.org"
@@ -163,3 +166,20 @@ def test_created_from_configuration(jira: ContractServer, monkeypatch: pytest.Mo
     assert client.submit(report_bundle(steps=1)).id == "HELP-1"
     with pytest.raises(ConfigError, match=r"\[backends.jsm\].*service_desk_id .* or project"):
         make_connector(BackendConfig(name="jsm", type="jira", url=jira.url, options={"email": EMAIL}))
+
+
+@pytest.mark.xvfb
+def test_showdesk_capture_submit_with_a_jira_backend(
+    jira: ContractServer, xvfb_display: XvfbServer, tmp_path: Path
+) -> None:
+    paint_root(xvfb_display.display, position_pattern(xvfb_display.width, xvfb_display.height))
+    backend = (
+        'type = "jira"\n'
+        f'url = "{jira.url}"\n'
+        f'email = "{EMAIL}"\n'
+        'service_desk_id = "1"\n'
+        'request_type_id = "10"\n'
+    )
+    outcome: dict[str, Any] = capture_and_submit(backend, TOKEN, xvfb_display.env, tmp_path)
+    [key] = fake(jira).issues
+    assert outcome["ticket"]["id"] == key and "step-001.webp" in {f[0] for f in fake(jira).files[key]}

@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +23,8 @@ from agent.connectors.base import AuthError, Capability, TooLargeError, Transien
 from agent.connectors.common import attachment_name, manifest_name
 from agent.connectors.servicenow import ServiceNowConnector
 from tests.connectors.contract import ContractServer, FakeServiceNow, Fault, Response
-from tests.connectors.helpers import report_bundle, screenshot
+from tests.connectors.helpers import capture_and_submit, report_bundle, screenshot
+from tests.fixtures.xvfb import XvfbServer, paint_root, position_pattern
 
 USER, PASSWORD = "showdesk.integration", "s3cret-password"
 
@@ -121,3 +124,18 @@ def test_created_from_configuration(servicenow: ContractServer, monkeypatch: pyt
     with pytest.raises(ConfigError, match=r"\[backends.snow\] urgencies take ServiceNow's values"):
         make_connector(BackendConfig(name="snow", type="servicenow", url=servicenow.url,
                                      options={"urgencies": {"critical": "high"}}))
+
+
+@pytest.mark.xvfb
+def test_showdesk_capture_submit_with_a_servicenow_backend(
+    servicenow: ContractServer, xvfb_display: XvfbServer, tmp_path: Path
+) -> None:
+    paint_root(xvfb_display.display, position_pattern(xvfb_display.width, xvfb_display.height))
+    backend = (
+        'type = "servicenow"\n'
+        f'url = "{servicenow.url}"\n'
+        f'user = "{USER}"\n'
+    )
+    outcome: dict[str, Any] = capture_and_submit(backend, PASSWORD, xvfb_display.env, tmp_path)
+    [sys_id] = fake(servicenow).incidents
+    assert outcome["ticket"]["id"] == sys_id and "step-001.webp" in fake(servicenow).files_of(sys_id)

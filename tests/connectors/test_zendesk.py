@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +24,8 @@ from agent.connectors.base import AuthError, Capability, TooLargeError, Transien
 from agent.connectors.common import attachment_name, manifest_name
 from agent.connectors.zendesk import ZendeskConnector
 from tests.connectors.contract import ContractServer, FakeZendesk, Fault, Response
-from tests.connectors.helpers import report_bundle, screenshot
+from tests.connectors.helpers import capture_and_submit, report_bundle, screenshot
+from tests.fixtures.xvfb import XvfbServer, paint_root, position_pattern
 
 EMAIL, TOKEN = "agent@example.org", "zendesk-api-token-1"
 
@@ -114,3 +117,19 @@ def test_created_from_configuration(zendesk: ContractServer, monkeypatch: pytest
     with pytest.raises(ConfigError, match=r"\[backends.zd\] priorities take Zendesk's urgent, high, normal, low"):
         make_connector(BackendConfig(name="zd", type="zendesk", url=zendesk.url,
                                      options={"priorities": {"critical": "P1"}}))
+
+
+@pytest.mark.xvfb
+def test_showdesk_capture_submit_with_a_zendesk_backend(
+    zendesk: ContractServer, xvfb_display: XvfbServer, tmp_path: Path
+) -> None:
+    paint_root(xvfb_display.display, position_pattern(xvfb_display.width, xvfb_display.height))
+    backend = (
+        'type = "zendesk"\n'
+        f'url = "{zendesk.url}"\n'
+        f'email = "{EMAIL}"\n'
+    )
+    outcome: dict[str, Any] = capture_and_submit(backend, TOKEN, xvfb_display.env, tmp_path)
+    [ticket_id] = fake(zendesk).tickets
+    assert outcome["ticket"]["id"] == str(ticket_id)
+    assert "step-001.webp" in {f[0] for f in fake(zendesk).files[ticket_id]}
