@@ -20,8 +20,17 @@ MEMORY_AVAILABLE_MIN_PERCENT: Final = 10.0
 SWAP_HEAVY_PERCENT: Final = 80.0
 BATTERY_LOW_PERCENT: Final = 20.0
 BATTERY_CRITICAL_PERCENT: Final = 10.0
+# A thread spinning on one core reads 100 % of one core whatever the machine: stuck, worth a warning
+# even on an 8-core laptop where it is only an eighth of the machine. A short sample reads a
+# spinning thread to within about a tenth (10 ms ticks), hence 80 %.
 CPU_HOG_PERCENT_OF_ONE_CORE: Final = 80.0
-CPU_HOG_MACHINE_SHARE: Final = 50.0
+CPU_WAITING_WORTH_SAYING: Final = 10.0
+CPU_HOG_MIN_RUNNING: Final = 25.0  # starved, not hogging, below this
+CPU_SATURATED_PERCENT: Final = 90.0
+# Swapping faster than this now (in or out) is felt as a stalling machine.
+SWAP_ACTIVE_BYTES_PER_SECOND: Final = 1024 * 1024
+MEMORY_PRESSURE_PERCENT: Final = 10.0  # Linux PSI "some avg10": share of time programs waited for memory
+NAMED_PROCESSES: Final = 3
 LONG_UPTIME_DAYS: Final = 14
 # Sign-in tickets (Kerberos) allow 5 minutes of skew; certificates fail when days off.
 CLOCK_OFFSET_WARNING_SECONDS: Final = 120
@@ -134,17 +143,52 @@ def _memory_flags(snapshot: Mapping[str, object]) -> list[Flag]:
     if not isinstance(memory, Mapping):
         return []
     reasons = []
+    evidence: list[tuple[str, str]] = []
     total, available = _number(memory.get("total")), _number(memory.get("available"))
-    if total and available is not None and available / total * 100 < MEMORY_AVAILABLE_MIN_PERCENT:
-        reasons.append(f"only {format_bytes(available)} of {format_bytes(total)} memory available")
+    if total and available is not None:
+        evidence.append(("Available", f"{format_bytes(available)} of {format_bytes(total)}"))
+        if available / total * 100 < MEMORY_AVAILABLE_MIN_PERCENT:
+            reasons.append(f"only {format_bytes(available)} of {format_bytes(total)} memory available")
     swap = memory.get("swap")
     if isinstance(swap, Mapping) and _number(swap.get("total")):
         swap_percent = _number(swap.get("percent"))
+        evidence.append(("Swap used", f"{format_bytes(swap.get('used'))} of {format_bytes(swap.get('total'))}"))
         if swap_percent is not None and swap_percent > SWAP_HEAVY_PERCENT:
             reasons.append(f"swap {swap_percent:.0f} % used")
+        swapping = (_number(swap.get("in_bytes_per_second")) or 0) + (_number(swap.get("out_bytes_per_second")) or 0)
+        if swap.get("in_bytes_per_second") is not None:
+            evidence.append(("Swapping now", f"{format_bytes(swapping)}/s"))
+        if swapping >= SWAP_ACTIVE_BYTES_PER_SECOND:
+            reasons.append(f"swapping {format_bytes(swapping)}/s now")
+    pressure = _number(memory.get("pressure_some_avg10"))
+    if pressure is not None:
+        evidence.append(("Waiting for memory (last 10 s)", f"{pressure:g} % of the time"))
+        if pressure >= MEMORY_PRESSURE_PERCENT:
+            reasons.append(f"programs waited for memory {pressure:.0f} % of the last 10 s")
     if not reasons:
         return []
-    return [Flag("memory_pressure", "warning", "Memory is short: " + "; ".join(reasons), "memory")]
+    largest = _top_processes(snapshot, "by_memory", "memory_rss")
+    named = ", ".join(f"{name} {format_bytes(rss)}" for name, rss, _ in largest[:NAMED_PROCESSES])
+    message = "Memory is short: " + "; ".join(reasons) + (f". Largest: {named}" if named else "")
+    evidence.extend((f"{name} (pid {pid})", f"{format_bytes(rss)} resident") for name, rss, pid in largest)
+    return [Flag("memory_pressure", "warning", message, "memory", tuple(evidence))]
+
+
+def _top_processes(
+    snapshot: Mapping[str, object], ranking: str, key: str, *, keep_order: bool = False
+) -> list[tuple[str, float, object]]:
+    """(name, value, pid) of the busiest programs by ``ranking``, ShowDesk itself left out.
+
+    Sorted by ``key`` unless ``keep_order`` (the collector's own order: CPU rows come by demand).
+    """
+    processes = _group(snapshot, "processes")
+    rows = processes.get(ranking) if isinstance(processes, Mapping) else None
+    found = []
+    for row in rows if isinstance(rows, list) else []:
+        value = _number(row.get(key)) if isinstance(row, Mapping) else None
+        if value is not None and row.get("showdesk") is not True:
+            found.append((str(row.get("name") or "a program"), value, row.get("pid")))
+    return found if keep_order else sorted(found, key=lambda item: item[1], reverse=True)
 
 
 def _battery_flags(snapshot: Mapping[str, object]) -> list[Flag]:
@@ -240,32 +284,69 @@ _STATE_WORDS: Final = {"ok": "fine", "failed": "FAILED", "not_checked_in_time": 
 
 
 def _cpu_flags(snapshot: Mapping[str, object]) -> list[Flag]:
-    processes = _group(snapshot, "processes")
-    if not isinstance(processes, Mapping) or not isinstance(processes.get("by_cpu"), list):
-        return []
     cpu = _group(snapshot, "cpu")
-    cores = _number(processes.get("logical_cores"))
+    processes = _group(snapshot, "processes")
+    cores = _number(processes.get("logical_cores")) if isinstance(processes, Mapping) else None
     if cores is None and isinstance(cpu, Mapping):
         cores = _number(cpu.get("logical_cores"))
-    flags: list[Flag] = []
-    for process in processes["by_cpu"]:
+    flags = _saturation_flags(cpu, cores, snapshot)
+    rows = processes.get("by_cpu") if isinstance(processes, Mapping) else None
+    sampled = _number(processes.get("sample_seconds")) if isinstance(processes, Mapping) else None
+    for process in rows if isinstance(rows, list) else []:
         if not isinstance(process, Mapping) or process.get("showdesk") is True:
             continue  # not a process row, or ShowDesk itself taking the snapshot
-        # Per-process CPU is in percent of one core (a busy thread reads 100 %, whatever
-        # the core count): that is what "stuck spinning" looks like on any machine. Its
-        # share of the whole machine decides how much the person feels it.
+        # Per-process CPU is in percent of one core (a busy thread reads 100 %, whatever the
+        # core count): that is what "stuck spinning" looks like on any machine. Its share of the
+        # whole machine says how much the person feels it.
         percent = _number(process.get("cpu_percent"))
-        if percent is None or percent < CPU_HOG_PERCENT_OF_ONE_CORE:
+        waiting = _number(process.get("waiting_percent"))
+        # On a saturated machine a spinning program gets only its share of a core and waits for
+        # the rest: what it asks for (running + waiting) tells it from one that merely ran a bit.
+        demand = (percent or 0.0) + (waiting or 0.0)
+        if percent is None or percent < CPU_HOG_MIN_RUNNING or demand < CPU_HOG_PERCENT_OF_ONE_CORE:
             continue
         name = f"{process.get('name') or 'a program'} (pid {process.get('pid')})"
-        if cores and cores >= 1:
-            share = percent / cores
-            severity: Severity = "warning" if share >= CPU_HOG_MACHINE_SHARE else "info"
-            detail = f"{percent:.0f} % of one core, {share:.0f} % of all {cores:.0f}"
-        else:
-            severity, detail = "warning", f"{percent:.0f} % of one core"
-        flags.append(Flag("cpu_hog", severity, f"{name} keeps the processor busy: {detail}", "processes"))
+        share = percent / cores if cores and cores >= 1 else None
+        detail = f"{percent:.0f} % of one core"
+        if share is not None and cores is not None:
+            detail += f", {share:.0f} % of all {cores:.0f}"
+        if waiting is not None and waiting >= CPU_WAITING_WORTH_SAYING:
+            detail += f", and it waited for a core {waiting:.0f} % of the time"
+        evidence = [("CPU", detail)]
+        if sampled is not None:
+            evidence.append(("Measured over", f"{sampled:g} s"))
+        for label, key in (("User", "user"), ("Command line", "cmdline")):
+            if process.get(key):
+                evidence.append((label, str(process[key])))
+        flags.append(
+            Flag("cpu_hog", "warning", f"{name} keeps the processor busy: {detail}", "processes", tuple(evidence))
+        )
     return flags
+
+
+def _saturation_flags(cpu: object, cores: float | None, snapshot: Mapping[str, object]) -> list[Flag]:
+    if not isinstance(cpu, Mapping):
+        return []
+    percent = _number(cpu.get("percent"))
+    if percent is None or percent < CPU_SATURATED_PERCENT:
+        return []
+    load = cpu.get("load_average")
+    per_core = _number(cpu.get("load_per_core"))
+    message = f"The processor is saturated: {percent:.0f} % busy across all {cores or '?':g} cores"
+    if isinstance(load, list) and load and per_core is not None:
+        message += f", load {load[0]} ({per_core:.1f}× the cores)"
+    evidence: list[tuple[str, str]] = [("Busy", f"{percent:g} % (measured over {cpu.get('sample_seconds')} s)")]
+    per_cpu = cpu.get("percent_per_cpu")
+    if isinstance(per_cpu, list):
+        evidence.append(("Per core", ", ".join(f"{value} %" for value in per_cpu)))
+    if isinstance(load, list):
+        evidence.append(("Load (1, 5, 15 min)", ", ".join(str(value) for value in load)))
+    busiest = _top_processes(snapshot, "by_cpu", "cpu_percent", keep_order=True)
+    named = ", ".join(f"{name} {value:.0f} %" for name, value, _ in busiest[:NAMED_PROCESSES])
+    if named:
+        message += f". Busiest: {named} (of one core)"
+    evidence.extend((f"{name} (pid {pid})", f"{value:g} % of one core") for name, value, pid in busiest[:5])
+    return [Flag("cpu_saturated", "warning", message, "cpu", tuple(evidence))]
 
 
 def _clock_flags(snapshot: Mapping[str, object]) -> list[Flag]:
@@ -277,7 +358,8 @@ def _clock_flags(snapshot: Mapping[str, object]) -> list[Flag]:
         return []
     severity: Severity = "critical" if abs(offset) >= CLOCK_OFFSET_CRITICAL_SECONDS else "warning"
     direction = "ahead of" if offset > 0 else "behind"
-    amount = format_duration(abs(offset)) if abs(offset) >= 3600 else f"{abs(offset):.0f} s"
+    # The Date header counts whole seconds: to the minute is all a day-sized offset can claim.
+    amount = format_duration(round(abs(offset) / 60) * 60) if abs(offset) >= 3600 else f"{abs(offset):.0f} s"
     return [
         Flag(
             "clock_offset",

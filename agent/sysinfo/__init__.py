@@ -15,9 +15,12 @@ Callers import from here; the modules are the package's seams:
 
 - ``collect``: the options, starting the collectors and the bounded wait (``PendingSnapshot``);
 - ``bounded``: running tasks on daemon threads up to a deadline;
-- ``collectors``: the machine's groups (os, cpu, memory, disks, battery, displays, processes, showdesk);
+- ``collectors``: the machine's groups (os, cpu, memory, disks, battery, displays, showdesk);
+- ``processes``: the busiest programs, from two cheap passes that finish under load;
 - ``network``: interfaces, routes, DNS and the system's proxies;
-- ``connectivity``: the connection check to the backend;
+- ``connectivity``: the connection check to the backend, a bounded decision procedure, with
+  ``routes`` (the kernel's route, the gateway), ``dns_query`` (asking each name server) and
+  ``address_memory`` (the backend's last known address);
 - ``groups``: the group names and ``without_groups``;
 - ``text``: the summary for people (``format_text``).
 """
@@ -35,10 +38,11 @@ from agent.sysinfo.collect import (
     cpu_sample_seconds,
     start,
 )
-from agent.sysinfo.collectors import MAX_COMMAND_LINE_CHARS, MAX_DISKS, TOP_PROCESSES
+from agent.sysinfo.collectors import MAX_DISKS
 from agent.sysinfo.connectivity import check_connectivity
 from agent.sysinfo.groups import GROUPS, without_groups
 from agent.sysinfo.network import MAX_INTERFACES, system_proxies
+from agent.sysinfo.processes import MAX_COMMAND_LINE_CHARS, TOP_PROCESSES
 from agent.sysinfo.text import format_text
 
 __all__ = [

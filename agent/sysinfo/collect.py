@@ -27,12 +27,12 @@ from agent.sysinfo.collectors import (
     displays_info,
     memory_info,
     os_info,
-    processes_info,
     showdesk_info,
 )
 from agent.sysinfo.connectivity import check_connectivity
 from agent.sysinfo.groups import GROUPS, check_group_names
 from agent.sysinfo.network import network_info, proxy_info
+from agent.sysinfo.processes import processes_info
 
 # http.client, ssl, urllib.request and subprocess load where a collector needs them (about 35 ms
 # together): `showdesk capture` collects a snapshot and is timed as a whole process.
@@ -126,7 +126,7 @@ def start(config: SysinfoOptions | None = None, *, hold: threading.Event | None 
     return PendingSnapshot(config or SysinfoOptions(), hold)
 
 
-_SAMPLING_GROUPS: Final = ("cpu", "processes")
+_SAMPLING_GROUPS: Final = ("cpu", "processes", "memory")
 
 
 class PendingSnapshot:
@@ -147,7 +147,7 @@ class PendingSnapshot:
             "os": os_info,
             "clock": _derived,  # from the connection check's answer, by result()
             "cpu": partial(cpu_info, sample_seconds, aim),
-            "memory": memory_info,
+            "memory": partial(memory_info, sample_seconds, aim),
             "disks": partial(disks_info, aim),
             "network": partial(network_info, aim),
             "proxy": proxy_info,

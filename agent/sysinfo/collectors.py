@@ -23,11 +23,8 @@ from typing import Any, Final
 import psutil
 
 from agent import __version__
-from agent.scrub import scrub_argv_line
 from agent.sysinfo.bounded import describe_error, run_bounded, run_command
 
-TOP_PROCESSES: Final = 10
-MAX_COMMAND_LINE_CHARS: Final = 300
 MAX_DISKS: Final = 64
 
 
@@ -88,6 +85,8 @@ def cpu_info(sample_seconds: float, deadline: float) -> dict[str, object]:
         "frequency_mhz": round(frequency.current) if frequency and frequency.current else None,
         "max_frequency_mhz": round(frequency.max) if frequency and frequency.max else None,
         "load_average": load,
+        # Above 1, programs wait for a turn on a core: the load relative to the cores says how long.
+        "load_per_core": round(load[0] / len(per_cpu), 2) if load and per_cpu else None,
         "percent": round(sum(per_cpu) / len(per_cpu), 1) if per_cpu else None,
         "percent_per_cpu": [round(value, 1) for value in per_cpu],
         "sample_seconds": round(interval, 3),
@@ -115,16 +114,40 @@ def _cpu_model(deadline: float) -> str | None:
     return platform.processor() or None
 
 
-def memory_info() -> dict[str, object]:
+def memory_info(sample_seconds: float, deadline: float) -> dict[str, object]:
+    """Memory and swap, with the swapping going on now (swap counters read across the CPU sample)."""
+    before = psutil.swap_memory()
+    started = time.monotonic()
+    time.sleep(max(0.0, min(started + sample_seconds, deadline - 0.01) - time.monotonic()))
     memory = psutil.virtual_memory()
     swap = psutil.swap_memory()
+    window = max(0.001, time.monotonic() - started)
     return {
         "total": memory.total,
         "available": memory.available,
         "used": memory.used,
         "percent": memory.percent,
-        "swap": {"total": swap.total, "used": swap.used, "free": swap.free, "percent": swap.percent},
+        "swap": {
+            "total": swap.total,
+            "used": swap.used,
+            "free": swap.free,
+            "percent": swap.percent,
+            # psutil counts swapped bytes since boot (0 where the OS does not say): the change is activity.
+            "in_bytes_per_second": round(max(0, swap.sin - before.sin) / window),
+            "out_bytes_per_second": round(max(0, swap.sout - before.sout) / window),
+            "sample_seconds": round(window, 3),
+        },
+        "pressure_some_avg10": _memory_pressure(),
     }
+
+
+def _memory_pressure() -> float | None:
+    """Linux's memory pressure: the share of the last 10 s some program waited for memory (percent)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        first = Path("/proc/pressure/memory").read_text().splitlines()[0]
+        fields = dict(part.split("=") for part in first.split()[1:])
+        return float(fields["avg10"])
+    return None
 
 
 def disks_info(deadline: float) -> list[object]:
@@ -189,68 +212,6 @@ def displays_info(monitors: Sequence[Mapping[str, object]] | None) -> dict[str, 
     if monitors is None:
         return {"count": None, "monitors": [], "note": "not passed in by the caller"}
     return {"count": len(monitors), "monitors": [dict(monitor) for monitor in monitors]}
-
-
-def processes_info(sample_seconds: float, deadline: float) -> dict[str, object]:
-    started = time.monotonic()
-    # Own Process objects, not process_iter's shared cache: the CPU baseline is ours alone.
-    processes: list[psutil.Process] = []
-    for pid in psutil.pids():
-        if pid == 0:  # the idle "process" of Windows and macOS is not a program
-            continue
-        with contextlib.suppress(psutil.Error):
-            process = psutil.Process(pid)
-            process.cpu_percent(None)
-            processes.append(process)
-    first_pass = time.monotonic() - started
-    sample_end = min(started + sample_seconds, deadline - 2 * first_pass - 0.01)
-    time.sleep(max(0.0, sample_end - time.monotonic()))
-    sampled_for = time.monotonic() - started
-    total_memory = psutil.virtual_memory().total
-    rows: list[tuple[psutil.Process, float, int]] = []
-    for process in processes:
-        with contextlib.suppress(psutil.Error), process.oneshot():
-            rows.append((process, process.cpu_percent(None), process.memory_info().rss))
-    by_cpu = sorted(rows, key=lambda row: row[1], reverse=True)[:TOP_PROCESSES]
-    by_memory = sorted(rows, key=lambda row: row[2], reverse=True)[:TOP_PROCESSES]
-    details: dict[int, dict[str, object]] = {}
-    for process, cpu, rss in [*by_cpu, *by_memory]:
-        if process.pid not in details:
-            details[process.pid] = _process_row(process, cpu, rss, total_memory)
-    return {
-        "count": len(rows),
-        "sample_seconds": round(sampled_for, 3),
-        "logical_cores": psutil.cpu_count(logical=True),
-        "by_cpu": [details[process.pid] for process, _, _ in by_cpu],
-        "by_memory": [details[process.pid] for process, _, _ in by_memory],
-    }
-
-
-def _process_row(process: psutil.Process, cpu: float, rss: int, total_memory: int) -> dict[str, object]:
-    name = user = command_line = None
-    with contextlib.suppress(psutil.Error):
-        name = process.name()
-    with contextlib.suppress(psutil.Error):
-        user = process.username()
-    with contextlib.suppress(psutil.Error):
-        # Scrubbed whole, then shortened: a cut could hide a secret from the patterns.
-        command_line = scrub_argv_line(process.cmdline())
-        if len(command_line) > MAX_COMMAND_LINE_CHARS:
-            command_line = command_line[: MAX_COMMAND_LINE_CHARS - 1] + "…"
-    row: dict[str, object] = {
-        "pid": process.pid,
-        "name": name,
-        "user": user,
-        "cpu_percent": round(cpu, 1),
-        "memory_rss": rss,
-        "memory_percent": round(rss * 100 / total_memory, 1) if total_memory else None,
-        "cmdline": command_line,
-    }
-    if process.pid == os.getpid():
-        # The program taking the snapshot (busy capturing the screen while it samples) is no
-        # sign of the problem the person reports: marked, so flags and readers can tell.
-        row["showdesk"] = True
-    return row
 
 
 def showdesk_info() -> dict[str, object]:

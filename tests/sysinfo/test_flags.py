@@ -147,9 +147,9 @@ def test_a_backend_answering_with_a_server_error_is_flagged() -> None:
     ("cores", "percent", "severity"),
     [
         (1, 95.0, "warning"),  # one core, fully taken: the machine crawls
-        (4, 100.0, "info"),  # a quarter of the machine: one core spinning
+        (4, 100.0, "warning"),  # one core spinning: a stuck thread, whatever the machine
         (4, 250.0, "warning"),  # several threads taking most of the machine
-        (64, 100.0, "info"),
+        (64, 100.0, "warning"),  # a single busy thread on a big machine is still stuck
     ],
 )
 def test_a_cpu_hog_is_judged_per_core_and_by_share_of_the_machine(cores: int, percent: float, severity: str) -> None:
