@@ -14,6 +14,11 @@ per request: the cost would follow the header, not the bytes received. The serve
 needs pixels (it stores and serves the files as they are; viewers decode them), so it
 never decodes.
 
+Clips (animated WebP, ``inspect_clip``) are checked the same way: every ANMF frame's header is
+read (its rectangle inside the canvas, its duration) and its one bitstream's header, never its
+pixels, so the frame count × canvas pixels and the total duration are known without decoding a
+frame. Any animated WebP, a step's too, is held to the bound on frames × pixels.
+
 What a structural walk cannot see is image data that is well framed but wrong inside
 (a PNG whose IDAT passes its CRC but does not inflate, a WebP bitstream that ends early
 inside its own chunk). Such a file can only come from a client that wrote it so: transfer
@@ -28,9 +33,17 @@ import struct
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
-from agent.schema import sniff_image_type
+from agent.schema import (
+    MAX_CLIP_DURATION_MS,
+    MAX_CLIP_FRAME_PIXELS,
+    MAX_CLIP_FRAMES,
+    AnimationFacts,
+    sniff_image_type,
+)
+
+T = TypeVar("T")
 
 # Real files have tens of chunks or segments, a few thousand at most (libpng's 8 KB IDAT chunks
 # of a large image, the frames of a long animation).
@@ -45,6 +58,24 @@ class _MalformedError(Exception):
     """A structural fault, described for a person; ``inspect_image`` adds the file and format."""
 
 
+def inspect_clip(path: Path, label: str, max_pixels: int) -> AnimationFacts:
+    """Check the WebP clip at ``path`` without decoding a frame and return its facts.
+
+    A clip is an animated WebP, or a still one (a screen that never changed: one frame, whose
+    duration only the manifest gives; ``animated`` is False). Raises ``ImageRejectedError`` as
+    :func:`inspect_image` does, and when the frames × canvas pixels pass the bound on clips.
+    """
+    _sniff(path, label, "image/webp")
+    facts = _inspect(path, label, "image/webp", max_pixels, _webp_facts)
+    if facts.frames > MAX_CLIP_FRAMES:
+        raise ImageRejectedError(f"{label} has {facts.frames:,} frames; a clip has at most {MAX_CLIP_FRAMES:,}")
+    if facts.duration_ms > MAX_CLIP_DURATION_MS:
+        raise ImageRejectedError(
+            f"{label} lasts {facts.duration_ms:,} ms; a clip lasts at most {MAX_CLIP_DURATION_MS:,} ms"
+        )
+    return facts
+
+
 def inspect_image(path: Path, label: str, claimed_type: str, max_pixels: int) -> tuple[int, int]:
     """Check the image at ``path`` without decoding it and return its (width, height).
 
@@ -52,16 +83,29 @@ def inspect_image(path: Path, label: str, claimed_type: str, max_pixels: int) ->
     when the content is not the claimed PNG/JPEG/WebP, its header announces more than
     ``max_pixels`` pixels, or its structure is truncated or corrupt.
     """
+    sniffed = _sniff(path, label, claimed_type)
+    return _inspect(path, label, sniffed, max_pixels, _WALKERS[sniffed])
+
+
+def _sniff(path: Path, label: str, claimed_type: str) -> str:
     with path.open("rb") as stream:
         sniffed = sniff_image_type(stream.read(16))
-        if sniffed is None:
-            raise ImageRejectedError(f"{label} claims {claimed_type} but its content is not a PNG, JPEG or WebP image")
-        if sniffed != claimed_type:
-            raise ImageRejectedError(f"{label} claims {claimed_type} but its content is {sniffed}")
+    if sniffed is None:
+        raise ImageRejectedError(f"{label} claims {claimed_type} but its content is not a PNG, JPEG or WebP image")
+    if sniffed != claimed_type:
+        raise ImageRejectedError(f"{label} claims {claimed_type} but its content is {sniffed}")
+    return sniffed
+
+
+def _inspect(
+    path: Path, label: str, media_type: str, max_pixels: int, walker: Callable[[memoryview, str, int], T]
+) -> T:
+    """Map the file (whose type was sniffed) and walk it with ``walker``."""
+    with path.open("rb") as stream:
         # The sniffed signature is at least 3 bytes, so the file is not empty and can be mapped.
         mapped = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
     try:
-        outcome = _walk(mapped, sniffed, label, max_pixels)
+        outcome = _walk(mapped, media_type, label, max_pixels, walker)
     finally:
         mapped.close()
     if isinstance(outcome, str):
@@ -69,15 +113,17 @@ def inspect_image(path: Path, label: str, claimed_type: str, max_pixels: int) ->
     return outcome
 
 
-def _walk(mapped: mmap.mmap, media_type: str, label: str, max_pixels: int) -> tuple[int, int] | str:
-    """The image's size, or why it is refused.
+def _walk(
+    mapped: mmap.mmap, media_type: str, label: str, max_pixels: int, walker: Callable[[memoryview, str, int], T]
+) -> T | str:
+    """What ``walker`` finds, or why the file is refused.
 
     A refusal comes back as a message, not an exception, so that no traceback keeps a view
     of the map alive past this call: the map could not be closed while one exists.
     """
     view = memoryview(mapped)
     try:
-        return _WALKERS[media_type](view, label, max_pixels)
+        return walker(view, label, max_pixels)
     except _MalformedError as exc:
         return f"{label} is truncated or corrupt ({media_type}): {exc}"
     except ImageRejectedError as exc:
@@ -274,6 +320,12 @@ _WEBP_MAX_CANVAS: Final = 2**32 - 1
 
 
 def _walk_webp(data: memoryview, label: str, max_pixels: int) -> tuple[int, int]:
+    facts = _webp_facts(data, label, max_pixels)
+    return facts.width, facts.height
+
+
+def _webp_facts(data: memoryview, label: str, max_pixels: int) -> AnimationFacts:
+    """Canvas, frames and duration of a WebP (a still one: 1 frame, 0 ms, not animated)."""
     size = len(data)
     if size < 12:
         raise _MalformedError(f"the file is {size} bytes, shorter than a RIFF header")
@@ -288,7 +340,7 @@ def _walk_webp(data: memoryview, label: str, max_pixels: int) -> tuple[int, int]
     if kind in _WEBP_IMAGE_CHUNKS:
         width, height = _webp_bitstream_size(kind, body)
         _check_pixels(label, width, height, max_pixels)
-        return width, height
+        return AnimationFacts(width, height, 1, 0, animated=False)
     if kind != b"VP8X":
         raise _MalformedError(f"the first chunk is {kind!r}, not VP8, VP8L or VP8X")
     return _walk_webp_extended(data, body, chunks[1:], label, max_pixels)
@@ -358,7 +410,7 @@ def _webp_bitstream_size(kind: bytes, body: memoryview) -> tuple[int, int]:
 
 def _walk_webp_extended(
     data: memoryview, header: memoryview, chunks: list[_RiffChunk], label: str, max_pixels: int
-) -> tuple[int, int]:
+) -> AnimationFacts:
     if len(header) < 10:
         raise _MalformedError(f"the VP8X chunk is {len(header)} bytes, not 10")
     flags = header[0]
@@ -369,12 +421,17 @@ def _walk_webp_extended(
     _check_pixels(label, width, height, max_pixels)
     if flags & 0x02:  # the animation flag
         # Every frame must lie inside the canvas, so the cap on the canvas bounds each frame too.
-        _check_webp_frames(data, chunks, width, height)
-        return width, height
+        frames, duration = _check_webp_frames(data, chunks, width, height)
+        if frames * width * height > MAX_CLIP_FRAME_PIXELS:
+            raise ImageRejectedError(
+                f"{label} is {frames:,} frames of {width}×{height} = {frames * width * height:,} frame pixels; "
+                f"the limit is {MAX_CLIP_FRAME_PIXELS:,}"
+            )
+        return AnimationFacts(width, height, frames, duration)
     frame = _one_bitstream_size(data, chunks, "a still extended WebP")
     if frame != (width, height):
         raise _MalformedError(f"the image is {frame[0]}×{frame[1]} but the VP8X canvas is {width}×{height}")
-    return width, height
+    return AnimationFacts(width, height, 1, 0, animated=False)
 
 
 def _one_bitstream_size(data: memoryview, chunks: list[_RiffChunk], where: str) -> tuple[int, int]:
@@ -385,14 +442,18 @@ def _one_bitstream_size(data: memoryview, chunks: list[_RiffChunk], where: str) 
     return _webp_bitstream_size(kind, data[start : start + length])
 
 
-def _check_webp_frames(data: memoryview, chunks: list[_RiffChunk], width: int, height: int) -> None:
-    """Every ANMF frame lies inside the canvas and holds one well-formed VP8/VP8L bitstream of its size."""
+def _check_webp_frames(data: memoryview, chunks: list[_RiffChunk], width: int, height: int) -> tuple[int, int]:
+    """Every ANMF frame lies inside the canvas and holds one well-formed VP8/VP8L bitstream of its size.
+
+    Returns the number of frames and the sum of their durations (milliseconds).
+    """
     if not any(kind == b"ANIM" for kind, _, _ in chunks):
         raise _MalformedError("an animated WebP has no ANIM chunk")
     frames = [data[start : start + length] for kind, start, length in chunks if kind == b"ANMF"]
     if not frames:
         raise _MalformedError("an animated WebP has no frame (ANMF)")
     counted = len(chunks)
+    duration = 0
     for number, frame in enumerate(frames, start=1):
         if len(frame) < 16:
             raise _MalformedError(f"frame {number} is {len(frame)} bytes, shorter than its header")
@@ -402,10 +463,12 @@ def _check_webp_frames(data: memoryview, chunks: list[_RiffChunk], width: int, h
         frame_height = (frame[9] | frame[10] << 8 | frame[11] << 16) + 1
         if x + frame_width > width or y + frame_height > height:
             raise _MalformedError(f"frame {number} ({frame_width}×{frame_height} at {x},{y}) leaves the canvas")
+        duration += frame[12] | frame[13] << 8 | frame[14] << 16
         inner = _riff_chunks(frame, 16, len(frame), f"frame {number}", counted)
         counted += len(inner)
         if _one_bitstream_size(frame, inner, f"frame {number}") != (frame_width, frame_height):
             raise _MalformedError(f"frame {number}'s image is not the {frame_width}×{frame_height} its header gives")
+    return len(frames), duration
 
 
 _WALKERS: Final[dict[str, Callable[[memoryview, str, int], tuple[int, int]]]] = {

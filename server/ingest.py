@@ -25,11 +25,14 @@ from typing import IO, Final
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from agent.schema import (
+    CLIP_MEDIA_TYPE,
     IMAGE_MEDIA_TYPES,
     MAX_ATTACHMENTS,
+    MAX_CLIPS,
     MAX_FILE_BYTES,
     MAX_STEPS,
     MAX_SYSINFO_BYTES,
+    Clip,
     FileRef,
     JSONFormatError,
     Report,
@@ -38,13 +41,16 @@ from agent.schema import (
     parse_report,
 )
 from server.blobs import BlobStore, discard, storage_full_as_error
-from server.images import ImageRejectedError, inspect_image
+from server.images import ImageRejectedError, inspect_clip, inspect_image
 from server.store import FileRole, IdempotencyConflictError, NewFile, NewTicket, Store, TicketRow
 
 MAX_MANIFEST_BYTES: Final = 1024 * 1024
-# One part per file the schema allows (each step's image and original, attachments,
+# One part per file the schema allows (each step's image and original, attachments, clips,
 # sysinfo) plus the manifest.
-MAX_PARTS: Final = MAX_STEPS * 2 + MAX_ATTACHMENTS + 1 + 1
+MAX_PARTS: Final = MAX_STEPS * 2 + MAX_ATTACHMENTS + MAX_CLIPS + 1 + 1
+# The store knows no role for clips yet: they are kept as attachments (served as image/webp, like
+# any image), and the manifest stored with the ticket says which files are clips.
+_CLIP_ROLE: Final[FileRole] = "attachment"
 MAX_PART_HEADER_BYTES: Final = 4096
 # Served as they are; any other type an attachment claims is served as octet-stream.
 SAFE_ATTACHMENT_TYPES: Final = frozenset({"text/plain", "application/json", "application/pdf", *IMAGE_MEDIA_TYPES})
@@ -324,7 +330,7 @@ def _match_files(refs: dict[str, FileRef], received: dict[str, ReceivedFile]) ->
 
 
 def _check_contents(report: Report, received: dict[str, ReceivedFile], limits: IngestLimits) -> list[NewFile]:
-    """Images are what they claim and within the pixel cap; sysinfo is a JSON object."""
+    """Images are what they claim and within the pixel cap; clips are what the manifest says; sysinfo is JSON."""
     new_files: list[NewFile] = []
 
     def image(ref: FileRef) -> str:
@@ -349,6 +355,10 @@ def _check_contents(report: Report, received: dict[str, ReceivedFile], limits: I
         else:
             served = "application/octet-stream"
         new_files.append(_new_file(ref, "attachment", None, served, attachment.display_name))
+    for number, clip in enumerate(report.clips, start=1):
+        _check_clip(clip, received[clip.file.path].temp, limits)
+        name = clip.caption[:200] or f"Clip {number} ({clip.duration_ms / 1000:.1f} s)"
+        new_files.append(_new_file(clip.file, _CLIP_ROLE, None, CLIP_MEDIA_TYPE, name))
     if report.sysinfo is not None:
         data = received[report.sysinfo.path].temp.read_bytes()[: MAX_SYSINFO_BYTES + 1]
         try:
@@ -357,6 +367,24 @@ def _check_contents(report: Report, received: dict[str, ReceivedFile], limits: I
             raise UploadError(422, str(exc)) from None
         new_files.append(_new_file(report.sysinfo, "sysinfo", None, "application/json"))
     return new_files
+
+
+def _check_clip(clip: Clip, path: Path, limits: IngestLimits) -> None:
+    """The clip's file is the animated WebP its manifest entry describes, within every bound."""
+    where = clip.file.path
+    try:
+        facts = inspect_clip(path, where, limits.max_image_pixels)
+    except ImageRejectedError as exc:
+        raise UploadError(422, str(exc)) from None
+    # A still (the screen never changed) carries no duration of its own: the manifest's stands.
+    duration = facts.duration_ms if facts.animated else clip.duration_ms
+    found = (facts.width, facts.height, facts.frames, duration)
+    if found != (clip.width, clip.height, clip.frames, clip.duration_ms):
+        raise UploadError(
+            422,
+            f"{where} is {facts.width}×{facts.height}, {facts.frames} frames, {duration} ms; the manifest says "
+            f"{clip.width}×{clip.height}, {clip.frames} frames, {clip.duration_ms} ms",
+        )
 
 
 def _new_file(

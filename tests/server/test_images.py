@@ -19,9 +19,13 @@ from pathlib import Path
 
 import psutil
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageSequence
 
-from server.images import ImageRejectedError, inspect_image
+from agent.bundle import build_bundle
+from agent.clips import encode_clip
+from agent.schema import MAX_CLIP_FRAMES, AnimationFacts, animation_facts
+from server.images import ImageRejectedError, inspect_clip, inspect_image
+from tests.clips.synthetic import marked_recording
 from tests.fixtures.server import ServerProcess
 from tests.server.helpers import Upload, api, make_bundle, png_header_only, stored_state, submit
 
@@ -442,3 +446,131 @@ def test_concurrent_bomb_uploads_keep_server_memory_bounded(
     assert after - baseline < MAX_GROWTH_AFTER, (
         f"after {after / MEGABYTE:.0f} MB, baseline {baseline / MEGABYTE:.0f} MB"
     )
+
+
+# ---------------------------------------------------------------- clips: animated WebP
+def animated_webp(width: int, height: int, frames: list[tuple[int, int, int, int, int]]) -> bytes:
+    """An animated WebP built chunk by chunk: frames as (x, y, width, height, duration in ms).
+
+    Each frame holds a one-colour lossless bitstream of its size (a few dozen bytes), so a file
+    can announce any canvas, frame count and duration while staying tiny.
+    """
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return kind + struct.pack("<I", len(payload)) + payload + b"\0" * (len(payload) & 1)
+
+    def three(value: int) -> bytes:
+        return value.to_bytes(3, "little")
+
+    body = chunk(b"VP8X", bytes([0x02, 0, 0, 0]) + three(width - 1) + three(height - 1))
+    body += chunk(b"ANIM", bytes(4) + struct.pack("<H", 0))
+    for x, y, frame_width, frame_height, duration in frames:
+        bitstream = uniform_lossless_webp(frame_width, frame_height)[12:]
+        header = three(x // 2) + three(y // 2) + three(frame_width - 1) + three(frame_height - 1) + three(duration)
+        body += chunk(b"ANMF", header + b"\0" + bitstream)
+    return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body
+
+
+def clip_checked(tmp_path: Path, data: bytes, max_pixels: int = DEFAULT_CAP) -> AnimationFacts:
+    path = tmp_path / "clip.webp"
+    path.write_bytes(data)
+    return inspect_clip(path, "clips/001.webp", max_pixels)
+
+
+def test_a_clip_s_frames_and_duration_are_what_a_decoder_finds(tmp_path: Path) -> None:
+    clip = encode_clip(marked_recording(7, 0.3))
+    facts = clip_checked(tmp_path, clip.data)
+    with Image.open(io.BytesIO(clip.data)) as decoded:
+        durations = []
+        for frame in ImageSequence.Iterator(decoded):
+            frame.load()  # Pillow sets a frame's duration once it has decoded the frame
+            durations.append(int(frame.info["duration"]))
+        assert (facts.width, facts.height) == decoded.size
+    assert (facts.frames, facts.duration_ms, facts.animated) == (len(durations), sum(durations), True)
+    assert facts == animation_facts(clip.data)
+
+
+def test_hand_built_frames_sum_their_durations(tmp_path: Path) -> None:
+    data = animated_webp(64, 48, [(0, 0, 64, 48, 100), (10, 10, 20, 20, 250), (0, 0, 8, 8, 650)])
+    assert clip_checked(tmp_path, data) == AnimationFacts(64, 48, 3, 1000)
+
+
+def test_a_still_webp_is_a_one_frame_clip_with_no_duration_of_its_own(tmp_path: Path) -> None:
+    data = encoded(picture(), "WEBP", lossless=True)
+    assert clip_checked(tmp_path, data) == AnimationFacts(123, 77, 1, 0, animated=False)
+
+
+@pytest.mark.parametrize(
+    ("frames", "canvas", "words"),
+    [
+        # 27 frames of a 7000×7000 canvas: 1.32 billion frame pixels in a file of 2 KB.
+        ([(0, 0, 1, 1, 100)] * 27, (7000, 7000), "frame pixels; the limit is 1,300,000,000"),
+        ([(0, 0, 1, 1, 100)] * (MAX_CLIP_FRAMES + 1), (4, 4), f"a clip has at most {MAX_CLIP_FRAMES:,}"),
+        ([(0, 0, 1, 1, 0xFFFFFF), (0, 0, 1, 1, 0xFFFFFF)], (4, 4), "a clip lasts at most 120,000 ms"),
+        ([(0, 0, 64, 48, 100)], (32, 32), "leaves the canvas"),
+    ],
+)
+def test_a_clip_over_a_bound_is_refused_without_decoding(
+    frames: list[tuple[int, int, int, int, int]], canvas: tuple[int, int], words: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ImageRejectedError, match=r"clips/001\.webp") as refused:
+        clip_checked(tmp_path, animated_webp(*canvas, frames))
+    assert words in str(refused.value)
+
+
+def test_the_frame_pixel_bound_holds_for_an_animated_step_image_too(tmp_path: Path) -> None:
+    path = tmp_path / "step.webp"
+    path.write_bytes(animated_webp(7000, 7000, [(0, 0, 1, 1, 100)] * 27))
+    with pytest.raises(ImageRejectedError, match="frame pixels"):
+        inspect_image(path, "steps/001.webp", "image/webp", DEFAULT_CAP)
+
+
+def test_every_truncation_of_a_clip_is_refused(tmp_path: Path) -> None:
+    data = encode_clip(marked_recording(4, 0.2)).data
+    for end in range(0, len(data), max(1, len(data) // 200)):
+        with pytest.raises(ImageRejectedError):
+            clip_checked(tmp_path, data[:end] if end >= 16 else data[:16])
+
+
+def _clip_upload() -> tuple[Upload, bytes]:
+    clip = encode_clip(marked_recording(6, 0.2))
+    report = make_bundle().report
+    bundle = build_bundle(report, clips=[clip.draft("the dialog that flashed")])
+    return Upload.of(bundle), clip.data
+
+
+def test_server_stores_a_clip_and_serves_it_as_sent(image_server: ServerProcess, submitter: str) -> None:
+    upload, data = _clip_upload()
+
+    response = submit(image_server, submitter, upload)
+
+    assert response.status_code == 201, response.text
+    ticket = response.json()["ticket"]
+    technician = image_server.token("technician")
+    served = api(image_server, technician, "GET", f"/tickets/{ticket['id']}/files/clips/001.webp")
+    assert served.status_code == 200
+    assert served.headers["content-type"] == "image/webp"
+    assert served.content == data
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"frames": 5}, "6 frames, 1200 ms; the manifest says 160×120, 5 frames, 1200 ms"),
+        ({"duration_ms": 1300}, "the manifest says 160×120, 6 frames, 1300 ms"),
+    ],
+)
+def test_server_refuses_a_clip_unlike_its_manifest_and_stores_nothing(
+    change: dict[str, int], words: str, image_server: ServerProcess, submitter: str
+) -> None:
+    upload, _ = _clip_upload()
+    manifest = upload.manifest_json()
+    manifest["clips"][0].update(change)
+    before = stored_state(image_server)
+
+    response = submit(image_server, submitter, upload.with_manifest(manifest))
+
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"].startswith("clips/001.webp ")
+    assert words in response.json()["detail"]
+    assert stored_state(image_server) == before
