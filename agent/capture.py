@@ -22,10 +22,11 @@ many pixels a point holds.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
@@ -289,6 +290,72 @@ def _as_rect(region: _RectLike | tuple[int, int, int, int]) -> Rect:
 
 
 # ---------------------------------------------------------------- environment checks
+# The X libraries mss loads, by the name it asks ``ctypes.util.find_library`` for, and their
+# sonames: the ABI versions every Linux and BSD distribution has shipped for well over a decade.
+X_LIBRARY_SONAMES: Final = {
+    "X11": "libX11.so.6",
+    "Xfixes": "libXfixes.so.3",
+    "Xrandr": "libXrandr.so.2",
+    "xcb": "libxcb.so.1",
+    "xcb-randr": "libxcb-randr.so.0",
+    "xcb-render": "libxcb-render.so.0",
+    "xcb-shm": "libxcb-shm.so.0",
+    "xcb-xfixes": "libxcb-xfixes.so.0",
+}
+
+
+def find_x_library(name: str, fallback: Callable[[str], str | None]) -> str | None:
+    """The soname of X library ``name`` when the dynamic loader opens it, else ``fallback(name)``.
+
+    ``ctypes.util.find_library`` runs ``ldconfig -p`` (a process) on every call on Linux, and mss
+    calls it eight times when it is imported and opens the screen: about 18 ms of a command-line
+    capture. Opening a known soname asks the loader directly, as mss itself then does.
+    """
+    soname = X_LIBRARY_SONAMES.get(name)
+    if soname is not None and sys.platform.startswith(("linux", "freebsd")):
+        import ctypes
+
+        try:
+            ctypes.CDLL(soname)
+        except OSError:
+            pass  # not installed under its usual soname: ask the slow way
+        else:
+            return soname
+    return fallback(name)
+
+
+_soname_swap_lock = threading.Lock()
+_soname_swap_users = 0
+_real_find_library: Any = None  # ctypes.util.find_library while it is swapped
+
+
+@contextlib.contextmanager
+def _x_libraries_by_soname() -> Iterator[None]:
+    """While mss is imported and opened, ``ctypes.util.find_library`` answers the X libraries by soname.
+
+    mss looks its libraries up with ``ctypes.util.find_library`` (the module attribute, or a
+    name bound from it when ``mss.linux.xlib`` is imported), so the lookup is swapped while
+    capturers open (on any thread) and put back when the last of them is done; any other name,
+    and an X library not found by its soname, go to the real function. (The lasting fix belongs
+    in mss: try the soname before find_library.)
+    """
+    global _soname_swap_users, _real_find_library
+    import ctypes.util
+
+    with _soname_swap_lock:
+        if _soname_swap_users == 0:
+            real = _real_find_library = ctypes.util.find_library
+            ctypes.util.find_library = lambda name: find_x_library(name, real)
+        _soname_swap_users += 1
+    try:
+        yield
+    finally:
+        with _soname_swap_lock:
+            _soname_swap_users -= 1
+            if _soname_swap_users == 0 and _real_find_library is not None:
+                ctypes.util.find_library = _real_find_library
+
+
 def _is_wayland_session(environ: Mapping[str, str]) -> bool:
     return bool(environ.get("WAYLAND_DISPLAY")) or environ.get("XDG_SESSION_TYPE", "").lower() == "wayland"
 
@@ -389,17 +456,18 @@ class Capturer:
             raise CaptureError(problem)
         if sys.platform == "darwin" and _macos_screen_recording_allowed() is False:  # pragma: no cover
             raise CaptureError(_MACOS_PERMISSION_MESSAGE)
-        try:
-            import mss
-        except ImportError as exc:  # pragma: no cover - mss is a dependency
-            raise CaptureError(f"the screen capture library (mss) cannot be loaded: {exc}") from exc
-        kwargs: dict[str, Any] = {}
-        if sys.platform.startswith(("linux", "freebsd")):
-            kwargs["display"] = self._display or self._environ.get("DISPLAY")
-        try:
-            self._sct = mss.MSS(**kwargs)
-        except Exception as exc:  # every backend failure becomes one clear error
-            raise CaptureError(self._explain_open_failure(exc)) from exc
+        with _x_libraries_by_soname():
+            try:
+                import mss
+            except ImportError as exc:  # pragma: no cover - mss is a dependency
+                raise CaptureError(f"the screen capture library (mss) cannot be loaded: {exc}") from exc
+            kwargs: dict[str, Any] = {}
+            if sys.platform.startswith(("linux", "freebsd")):
+                kwargs["display"] = self._display or self._environ.get("DISPLAY")
+            try:
+                self._sct = mss.MSS(**kwargs)
+            except Exception as exc:  # every backend failure becomes one clear error
+                raise CaptureError(self._explain_open_failure(exc)) from exc
         self._monitors = None
 
     def _explain_open_failure(self, exc: Exception) -> str:

@@ -15,8 +15,9 @@ A process that captures again and again (the agent, the kiosk) should call
 :func:`keep_working_memory` once: without it every encode spends about a third of its time
 faulting in fresh memory.
 
-Importing this module loads Pillow but neither Qt nor pydantic; the report schema is imported
-only by :func:`step_draft`.
+Importing this module loads neither Pillow, Qt nor pydantic: Pillow comes with the first image
+(``Shot.image()``), so a command-line capture chooses its format before the grab and loads the
+encoder after it; the report schema is imported only by :func:`step_draft`.
 """
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Final, Literal
 
-from PIL import Image
-
 from agent.capture import Shot
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor, Future, ThreadPoolExecutor
+
+    from PIL import Image
 
     from agent.bundle import StepDraft
 

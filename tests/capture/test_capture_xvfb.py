@@ -267,3 +267,43 @@ def test_wayland_session_capture_through_xwayland_carries_a_note() -> None:
 
     assert shot.pixel(10, 20) == pattern_rgb(10, 20)
     assert any("XWayland" in note for note in shot.notes)
+
+
+def test_opening_the_screen_runs_no_ldconfig_and_leaves_ctypes_as_it_was(xvfb_display: XvfbServer) -> None:
+    # ctypes.util.find_library runs `ldconfig -p` per call; mss asks it for eight X libraries as it
+    # is imported and opens the screen. The capturer has the loader open them by soname instead.
+    import subprocess
+    import sys
+
+    code = (
+        "import ctypes.util, subprocess, sys\n"
+        "original = ctypes.util.find_library\n"
+        "started = []\n"
+        "real_init = subprocess.Popen.__init__\n"
+        "def spy(self, args, *rest, **options):\n"
+        "    started.append(args)\n"
+        "    real_init(self, args, *rest, **options)\n"
+        "subprocess.Popen.__init__ = spy\n"
+        "from agent.capture import Capturer\n"
+        "with Capturer(sys.argv[1]) as capturer:\n"
+        "    shot = capturer.capture_monitor(1)\n"
+        "print(started, shot.width, ctypes.util.find_library is original)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, xvfb_display.display], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split() == ["[]", str(xvfb_display.width), "True"]
+
+
+def test_an_unknown_library_is_looked_up_the_usual_way() -> None:
+    from agent.capture import find_x_library
+
+    asked: list[str] = []
+
+    def fallback(name: str) -> str | None:
+        asked.append(name)
+        return None
+
+    assert find_x_library("surely-not-a-library", fallback) is None
+    assert find_x_library("xcb", fallback) == "libxcb.so.1"
+    assert asked == ["surely-not-a-library"]
