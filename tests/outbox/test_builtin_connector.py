@@ -312,8 +312,8 @@ def test_make_connector_builds_the_builtin_one_with_the_tokens_of_the_moment(
 
 
 def test_make_connector_names_an_unknown_type() -> None:
-    with pytest.raises(ConfigError, match=r"type 'jira'.*available: builtin"):
-        make_connector(BackendConfig(name="tracker", type="jira", url="http://127.0.0.1"))
+    with pytest.raises(ConfigError, match=r"type 'no-such-system'.*available: builtin"):
+        make_connector(BackendConfig(name="tracker", type="no-such-system", url="http://127.0.0.1"))
 
 
 def test_connector_modules_load_only_when_used() -> None:
