@@ -126,13 +126,25 @@ def _disk_flags(snapshot: Mapping[str, object]) -> list[Flag]:
         if percent is None or percent <= DISK_FULL_PERCENT:
             continue
         severity: Severity = "critical" if percent >= DISK_CRITICAL_PERCENT else "warning"
+        holds = disk.get("holds")
+        held = [str(place) for place in holds] if isinstance(holds, list) else []
+        holding = f" (holds the {' and the '.join(held)})" if held else ""
+        evidence = [
+            ("Free", f"{format_bytes(disk.get('free'))} of {format_bytes(disk.get('total'))}"),
+            ("File system", f"{disk.get('filesystem') or 'unknown'} on {disk.get('device') or 'unknown device'}"),
+        ]
+        if held:
+            evidence.append(("Holds", ", ".join(held)))
+        if disk.get("source"):
+            evidence.append(("Read", str(disk["source"])))
         flags.append(
             Flag(
                 "disk_full",
                 severity,
-                f"Disk {disk.get('mount')} is {percent:.0f} % full ({format_bytes(disk.get('free'))} free"
+                f"Disk {disk.get('mount')}{holding} is {percent:.0f} % full ({format_bytes(disk.get('free'))} free"
                 f" of {format_bytes(disk.get('total'))})",
                 "disks",
+                tuple(evidence),
             )
         )
     return flags

@@ -23,7 +23,7 @@ from typing import Any, Final
 import psutil
 
 from agent import __version__
-from agent.sysinfo.bounded import describe_error, run_bounded, run_command
+from agent.sysinfo.bounded import Collector, describe_error, run_bounded, run_command
 
 MAX_DISKS: Final = 64
 
@@ -150,21 +150,104 @@ def _memory_pressure() -> float | None:
     return None
 
 
+def _partitions(*, every: bool) -> list[Any]:
+    """The mount table (a seam: a sandbox's /proc/mounts may lack the root or the home)."""
+    return list(psutil.disk_partitions(all=every))
+
+
+def _places() -> dict[str, Path]:
+    """The directories whose disk matters to a report: the person's home and the temp directory."""
+    for name in ("TMPDIR", "TEMP", "TMP"):
+        if os.environ.get(name):
+            temp = Path(os.environ[name])
+            break
+    else:
+        if os.name == "nt":
+            import tempfile
+
+            temp = Path(tempfile.gettempdir())
+        else:
+            temp = Path("/tmp")  # noqa: S108 - where the OS's programs put temporary files
+    return {"home directory": Path.home(), "temporary files": temp}
+
+
+def _holder(path: Path, mounts: list[str]) -> str | None:
+    """The mount point holding ``path``: the longest mount point it lies under."""
+    real = os.path.realpath(path)
+    under = [mount for mount in mounts if real == mount or real.startswith(mount.rstrip("/\\") + os.sep)]
+    return max(under, key=len) if under else None
+
+
 def disks_info(deadline: float) -> list[object]:
-    partitions = psutil.disk_partitions(all=False)[:MAX_DISKS]
+    partitions = _partitions(every=False)[:MAX_DISKS]
+    everything = _partitions(every=True)
+    mounts = [part.mountpoint for part in everything] or [part.mountpoint for part in partitions]
+    holds: dict[str, list[str]] = {}
+    unmounted: dict[str, Path] = {}
+    for label, path in _places().items():
+        holder = _holder(path, mounts)
+        if holder is None:
+            unmounted[label] = path
+        else:
+            holds.setdefault(holder, []).append(label)
+    # A home on a tmpfs or a network mount is not among the "physical" partitions: added.
+    listed = {part.mountpoint for part in partitions}
+    partitions += [part for part in everything if part.mountpoint in holds and part.mountpoint not in listed]
     no_answer = "the file system did not answer in time"
+    tasks: dict[str, Collector] = {str(index): partial(_disk_usage, part) for index, part in enumerate(partitions)}
+    # Not in the mount table at all (a sandbox whose /proc/mounts lacks them): asked directly.
+    if not any(_holder(Path("/"), [part.mountpoint]) for part in partitions) and os.name != "nt":
+        unmounted.setdefault("root", Path("/"))
+    for label, path in unmounted.items():
+        tasks[f"statvfs:{label}"] = partial(_statvfs_usage, path)
     # One thread per mount: a stale network mount is reported alone, the others still are.
-    usage = run_bounded(
-        {str(index): partial(_disk_usage, part) for index, part in enumerate(partitions)}, deadline, no_answer
-    )
+    usage = run_bounded(tasks, deadline, no_answer)
     disks: list[object] = []
     for index, part in enumerate(partitions):
         entry = usage[str(index)]
         if entry == {"error": no_answer}:
             entry = {**_disk_identity(part), "error": no_answer}
-        if entry is not None:
+        if isinstance(entry, dict):
+            if part.mountpoint in holds:
+                entry["holds"] = holds[part.mountpoint]
             disks.append(entry)
+    seen_devices: dict[object, dict[str, Any]] = {}
+    for label in unmounted:
+        entry = usage[f"statvfs:{label}"]
+        if not isinstance(entry, dict):
+            continue
+        same = seen_devices.get(entry.get("st_dev"))
+        if same is not None:  # the home on the root file system: one disk, holding both
+            if label != "root":
+                same.setdefault("holds", []).append(label)
+            continue
+        if label != "root":
+            entry["holds"] = [label]
+        seen_devices[entry.get("st_dev")] = entry
+        disks.append(entry)
+    for entry in disks:
+        if isinstance(entry, dict):
+            entry.pop("st_dev", None)
     return disks
+
+
+def _statvfs_usage(path: Path) -> dict[str, object]:
+    usage = psutil.disk_usage(str(path))
+    read_only = False
+    with contextlib.suppress(OSError, AttributeError):
+        read_only = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    return {
+        "mount": str(path),
+        "device": None,
+        "filesystem": None,
+        "read_only": read_only,
+        "total": usage.total,
+        "used": usage.used,
+        "free": usage.free,
+        "percent": usage.percent,
+        "source": "asked the file system directly: not in the mount table",
+        "st_dev": path.stat().st_dev,
+    }
 
 
 def _disk_identity(part: Any) -> dict[str, object]:
