@@ -95,6 +95,7 @@ class OutboxEntry:
         data["created"] = iso_time(self.created_at)
         data["next_attempt"] = None if self.needs_attention else iso_time(self.next_attempt_at)
         data["needs_attention"] = self.needs_attention
+        data["waits_for_network"] = self.waits_for_network
         data["what_to_do"] = self.what_to_do()
         return data
 

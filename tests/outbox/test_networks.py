@@ -173,6 +173,8 @@ def test_a_web_page_in_place_of_the_api_keeps_the_report_pending_and_never_holds
         assert entry.state is EntryState.PENDING and not entry.needs_attention
         assert entry.attempts == tries and entry.failure_streak == 0
         assert entry.network == "captive-portal" and entry.last_error == SIGN_IN_FIRST
+        shown = entry.as_dict()  # what `showdesk outbox list --json` and the apps read
+        assert shown["waits_for_network"] is True and shown["network"] == "captive-portal"
         assert page.forwarded == 0
         assert tickets_for(shared_server, report_id) == 0
         # The page goes away (signed in): the same report goes through, once.
