@@ -21,11 +21,27 @@ default (lossless WebP), a log and the system information. RT runs from Debian's
     .venv/bin/python bench/connectors.py [--rounds 12]
 
 Target: the connector within 1.1× of curl's time_total for the same ticket.
+
+The connectors added for issue 20 (Jira Service Management, ServiceNow, Zendesk, Freshservice,
+GitLab: against the local stand-ins of tests/connectors/contract.py; Redmine: live, from
+tests/fixtures/start-redmine.sh) are each timed against a raw HTTP client (``http.client``, one
+kept-alive connection) sending the same requests in the same order: the replay check, the
+look-ups the connector makes (a Jira user, a ServiceNow caller), every upload, the create. Its
+bodies are built before its clock starts, as curl's files are; the connector's time includes
+building them (fitting check, readable body, multipart). Same report size as above.
+
+    .venv/bin/python bench/connectors.py --only new [--rounds 12] [--systems jira,redmine]
+
+Target: each connector within 1.1× of the raw client.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import contextlib
+import functools
+import http.client
 import io
 import json
 import random
@@ -35,19 +51,30 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+from urllib.parse import urlencode, urlsplit
 
 from PIL import Image, ImageDraw, ImageFilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent.bundle import AttachmentDraft, ReportBundle, StepDraft, build_bundle
+from agent.connectors.base import Connector
+from agent.connectors.body import render
 from agent.connectors.builtin import BuiltinConnector
+from agent.connectors.common import attachment_name, manifest_name
 from agent.connectors.fitting import fit_bundle
+from agent.connectors.freshservice import FreshserviceConnector
+from agent.connectors.gitlab import GitLabConnector
+from agent.connectors.httpclient import MultipartForm, Part
+from agent.connectors.jira import JiraConnector
+from agent.connectors.redmine import RedmineConnector
 from agent.connectors.rt import RTConnector
+from agent.connectors.servicenow import ServiceNowConnector
+from agent.connectors.zendesk import ZendeskConnector
 from agent.schema import Report, Reporter, Source
 from tests.fixtures.rt import add_report_field, rt_available, start_rt
 from tests.fixtures.server import ServerProcess
@@ -131,10 +158,22 @@ def timed(action: Callable[[T], object], argument: T) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--only", choices=("rt", "new", "all"), default="all",
+                        help="rt: Request Tracker and the built-in server; new: the issue-20 connectors")
+    parser.add_argument("--systems", default=",".join(NEW_SYSTEMS), help="which new connectors (comma-separated)")
     args = parser.parse_args()
+    status = 0
+    if args.only in ("rt", "all"):
+        status = bench_rt(args.rounds)
+    if args.only in ("new", "all"):
+        status = max(status, bench_new(args.rounds, [s for s in args.systems.split(",") if s]))
+    return status
+
+
+def bench_rt(rounds: int) -> int:
     reason = rt_available()
     if reason:
-        print(f"cannot run: {reason}")
+        print(f"cannot run the Request Tracker part: {reason}")
         return 2
     screens = [desktop(seed) for seed in range(3)]
     print(f"3 screenshots, lossless WebP: {', '.join(f'{len(s) / 1e6:.2f} MB' for s in screens)}")
@@ -158,7 +197,7 @@ def main() -> int:
             rows: dict[str, list[float]] = {name: [] for name in (
                 "curl time_total", "curl process", "RT connector", "RT connector, a new one per report",
                 "replay check alone (1 TicketSQL query)", "built-in server")}
-            for _round in range(args.rounds):
+            for _round in range(rounds):
                 total, wall = curl_create(kept, rt.token, report(screens), work)
                 rows["curl time_total"].append(total)
                 rows["curl process"].append(wall)
@@ -173,7 +212,7 @@ def main() -> int:
             server.stop()
             rt.stop()
     base = statistics.median(rows["curl time_total"])
-    print(f"\nticket creation, {size / 1e6:.2f} MB of files per report, {args.rounds} rounds, median (min):")
+    print(f"\nticket creation, {size / 1e6:.2f} MB of files per report, {rounds} rounds, median (min):")
     print(f"{'':36} {'median':>9} {'min':>9}  vs curl time_total")
     for name, values in rows.items():
         median = statistics.median(values)
@@ -182,6 +221,261 @@ def main() -> int:
     verdict = "meets" if ratio <= TARGET_RATIO else "misses"
     print(f"\nRT connector / curl: {ratio:.2f}x ({verdict} the target of ≤ {TARGET_RATIO}x)")
     return 0
+
+
+# ---------------------------------------------------------------- the issue-20 connectors against raw HTTP
+NEW_SYSTEMS = ("jira", "servicenow", "zendesk", "freshservice", "gitlab", "redmine")
+SECRET = "bench-token-1"  # noqa: S105 - the stand-in servers' made-up token
+EMAIL = "agent@example.org"
+
+
+class Raw:
+    """The peer: ``http.client`` on one kept-alive connection; JSON answers decoded, nothing else."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        parts = urlsplit(url)
+        self.connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=120)
+        self.headers = headers
+
+    def call(self, method: str, path: str, body: bytes | None = None, content_type: str | None = None,
+             query: Mapping[str, object] | None = None) -> Any:
+        headers = dict(self.headers)
+        if content_type:
+            headers["Content-Type"] = content_type
+        target = path + ("?" + urlencode(query) if query else "")
+        self.connection.request(method, target, body=body, headers=headers)
+        answer = self.connection.getresponse()
+        data = answer.read()
+        if not 200 <= answer.status <= 299:
+            raise RuntimeError(f"raw {method} {path} answered {answer.status}: {data[:200]!r}")
+        return json.loads(data) if data.strip() else None
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _files(bundle: ReportBundle) -> list[tuple[str, str, bytes]]:
+    report = bundle.report
+    files = [(attachment_name(r.path, report.id), r.media_type, bundle.files[r.path]) for r in report.files()]
+    return [*files, (manifest_name(report.id), "application/json", report.canonical_json())]
+
+
+def _multipart(parts: list[Part]) -> tuple[bytes, str]:
+    form = MultipartForm(parts)
+    return form.read(), form.content_type
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+def raw_jira(raw: Raw, bundle: ReportBundle) -> Callable[[], object]:
+    report = bundle.report
+    text = render(bundle).text
+    uploads = [_multipart([Part("file", d, filename=n, content_type=m)]) for n, m, d in _files(bundle)]
+    request = json.dumps({"serviceDeskId": "1", "requestTypeId": "10", "requestFieldValues": {
+        "summary": report.subject(), "description": text, "labels": [f"showdesk-{report.id}"]}}).encode()
+
+    def send() -> object:
+        raw.call("GET", "/rest/api/3/search/jql", query={"jql": f'labels = "showdesk-{report.id}"',
+                                                         "fields": "labels,description", "maxResults": 5})
+        accounts = raw.call("GET", "/rest/api/3/user/search", query={"query": "ann@example.org"})
+        payload = json.loads(request)
+        payload["raiseOnBehalfOf"] = accounts[0]["accountId"]
+        key = raw.call("POST", "/rest/servicedeskapi/request", json.dumps(payload).encode(), "application/json")[
+            "issueKey"]
+        raw.headers["X-Atlassian-Token"] = "no-check"
+        ids = [raw.call("POST", "/rest/servicedeskapi/servicedesk/1/attachTemporaryFile", body, kind)[
+            "temporaryAttachments"][0]["temporaryAttachmentId"] for body, kind in uploads]
+        return raw.call("POST", f"/rest/servicedeskapi/request/{key}/attachment",
+                        json.dumps({"temporaryAttachmentIds": ids, "public": True}).encode(), "application/json")
+
+    return send
+
+
+def raw_servicenow(raw: Raw, bundle: ReportBundle) -> Callable[[], object]:
+    report = bundle.report
+    incident = {"short_description": report.subject(), "description": render(bundle).text,
+                "correlation_id": str(report.id), "correlation_display": "ShowDesk", "contact_type": "self-service",
+                "urgency": "3"}
+    files = _files(bundle)
+
+    def send() -> object:
+        raw.call("GET", "/api/now/table/incident", query={
+            "sysparm_query": f"correlation_id={report.id}^ORDERBYsys_created_on",
+            "sysparm_fields": "sys_id,number,state,correlation_id", "sysparm_limit": 1})
+        users = raw.call("GET", "/api/now/table/sys_user", query={
+            "sysparm_query": "email=ann@example.org", "sysparm_fields": "sys_id,email", "sysparm_limit": 1})
+        record = raw.call("POST", "/api/now/table/incident",
+                          json.dumps({**incident, "caller_id": users["result"][0]["sys_id"]}).encode(),
+                          "application/json")["result"]
+        for name, kind, data in files:
+            raw.call("POST", "/api/now/attachment/file", data, kind,
+                     query={"table_name": "incident", "table_sys_id": record["sys_id"], "file_name": name})
+        return record
+
+    return send
+
+
+def raw_zendesk(raw: Raw, bundle: ReportBundle) -> Callable[[], object]:
+    report = bundle.report
+    html = render(bundle).html
+    files = _files(bundle)
+
+    def send() -> object:
+        raw.call("GET", "/api/v2/tickets", query={"external_id": str(report.id)})
+        token: str | None = None
+        for name, kind, data in files:
+            query = {"filename": name, **({"token": token} if token else {})}
+            token = token or raw.call("POST", "/api/v2/uploads", data, kind, query=query)["upload"]["token"]
+            if query.get("token"):
+                raw.call("POST", "/api/v2/uploads", data, kind, query=query)
+        ticket = {"subject": report.subject(), "comment": {"html_body": html, "public": True, "uploads": [token]},
+                  "external_id": str(report.id), "tags": ["showdesk"],
+                  "requester": {"email": "ann@example.org", "name": "Ann Example"}}
+        return raw.call("POST", "/api/v2/tickets", json.dumps({"ticket": ticket}).encode(), "application/json")
+
+    return send
+
+
+def raw_freshservice(raw: Raw, bundle: ReportBundle) -> Callable[[], object]:
+    report = bundle.report
+    fields = [("email", "ann@example.org"), ("subject", report.subject()), ("description", render(bundle).html),
+              ("status", "2"), ("priority", "1"), ("source", "2"), ("tags[]", "showdesk"),
+              ("custom_fields[showdesk_report_id]", str(report.id))]
+    body, kind = _multipart([Part(n, v.encode()) for n, v in fields]
+                            + [Part("attachments[]", d, filename=n, content_type=m) for n, m, d in _files(bundle)])
+
+    def send() -> object:
+        raw.call("GET", "/api/v2/tickets/filter", query={"query": f"\"showdesk_report_id:'{report.id}'\""})
+        return raw.call("POST", "/api/v2/tickets", body, kind)
+
+    return send
+
+
+def raw_gitlab(raw: Raw, bundle: ReportBundle) -> Callable[[], object]:
+    report = bundle.report
+    text = render(bundle).text
+    uploads = [_multipart([Part("file", d, filename=n, content_type=m)]) for n, m, d in _files(bundle)]
+    project = "/api/v4/projects/it%2Fhelpdesk"
+
+    def send() -> object:
+        raw.call("GET", f"{project}/issues", query={"search": str(report.id), "in": "description", "state": "all",
+                                                    "order_by": "created_at", "sort": "asc", "per_page": 20})
+        links = [raw.call("POST", f"{project}/uploads", body, kind)["markdown"] for body, kind in uploads]
+        issue = {"title": report.subject(), "description": "\n\n".join([*links, text]), "labels": "showdesk",
+                 "confidential": True}
+        return raw.call("POST", f"{project}/issues", json.dumps(issue).encode(), "application/json")
+
+    return send
+
+
+def raw_redmine(raw: Raw, bundle: ReportBundle, project: str, field: int) -> Callable[[], object]:
+    report = bundle.report
+    text = render(bundle).text
+    files = _files(bundle)
+
+    def send() -> object:
+        raw.call("GET", "/issues.json", query={"project_id": project, "status_id": "*", f"cf_{field}": str(report.id),
+                                               "sort": "id", "limit": 10})
+        uploads = [{"token": raw.call("POST", "/uploads.json", data, "application/octet-stream",
+                                      query={"filename": name})["upload"]["token"],
+                    "filename": name, "content_type": kind} for name, kind, data in files]
+        issue = {"project_id": project, "subject": report.subject(), "description": text, "uploads": uploads,
+                 "custom_fields": [{"id": field, "value": str(report.id)}]}
+        return raw.call("POST", "/issues.json", json.dumps({"issue": issue}).encode(), "application/json")
+
+    return send
+
+
+def _raw_redmine_for(raw: Raw, bundle: ReportBundle, *, project: str, field: int) -> Callable[[], object]:
+    return raw_redmine(raw, bundle, project, field)
+
+
+def bench_new(rounds: int, systems: list[str]) -> int:
+    """Each new connector against the raw client, in turns, on the same server; prints medians and ratios."""
+    from tests.connectors import contract
+    from tests.fixtures.redmine import redmine_available, start_redmine
+
+    screens = [desktop(seed) for seed in range(3)]
+    results: dict[str, tuple[float, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-connectors-new-") as scratch:
+        for system in systems:
+            stack = contextlib.ExitStack()
+            with stack:
+                stand_in: Any = None
+                if system == "redmine":
+                    reason = redmine_available()
+                    if reason:
+                        print(f"redmine: skipped ({reason})")
+                        continue
+                    print("starting Redmine…", flush=True)
+                    instance = start_redmine(Path(scratch) / "redmine")
+                    stack.callback(instance.stop)
+                    url, headers = instance.url, {"X-Redmine-API-Key": instance.key}
+                    client: Connector = RedmineConnector(url, project=instance.project, token=instance.key,
+                                                         report_id_field=instance.report_field)
+                    make_raw: Callable[[Raw, ReportBundle], Callable[[], object]] = functools.partial(
+                        _raw_redmine_for, project=instance.project, field=instance.report_field)
+                else:
+                    fake, client_for, make_raw, headers = _contract_peer(system, contract)
+                    stand_in = stack.enter_context(contract.ContractServer(fake))
+                    url = stand_in.url
+                    client = client_for(url)
+                stack.callback(client.close)
+                raw = Raw(url, headers)
+                stack.callback(raw.close)
+                client.submit(report(screens))  # warm up both paths
+                make_raw(raw, report(screens))()
+                timings: dict[str, list[float]] = {"connector": [], "raw": []}
+                for number in range(rounds):
+                    sender = make_raw(raw, report(screens))  # bodies built before the clock starts
+                    bundle = report(screens)
+                    # In turns, each first every other round: a server that slows as its database grows
+                    # must not favour the one that always goes first.
+                    for peer in ("raw", "connector") if number % 2 == 0 else ("connector", "raw"):
+                        started = time.perf_counter()
+                        sender() if peer == "raw" else client.submit(bundle)
+                        timings[peer].append(time.perf_counter() - started)
+                    if stand_in is not None:
+                        stand_in.received.clear()  # the stand-in keeps every request; a long run must not swell
+                results[system] = (statistics.median(timings["connector"]), statistics.median(timings["raw"]))
+    size = report(screens).total_bytes()
+    print(f"\nnew connectors, {size / 1e6:.2f} MB of files per report, {rounds} rounds, medians:")
+    print(f"{'':14} {'connector':>10} {'raw HTTP':>10}  ratio")
+    worst = 0.0
+    for system, (connector_time, raw_time) in results.items():
+        ratio = connector_time / raw_time
+        worst = max(worst, ratio)
+        verdict = "meets" if ratio <= TARGET_RATIO else "misses"
+        print(f"{system:14} {connector_time * 1000:7.0f} ms {raw_time * 1000:7.0f} ms  {ratio:5.2f}x ({verdict} ≤ "
+              f"{TARGET_RATIO}x)")
+    return 0 if worst <= TARGET_RATIO else 1
+
+
+def _contract_peer(system: str, contract: Any) -> tuple[Any, Callable[[str], Connector],
+                                                        Callable[[Raw, ReportBundle], Callable[[], object]],
+                                                        dict[str, str]]:
+    """The stand-in server, a connector for it, the raw peer's flow and its headers, for one system."""
+    if system == "jira":
+        return (contract.FakeJira(SECRET, email=EMAIL),
+                lambda url: JiraConnector(url, token=SECRET, email=EMAIL, service_desk_id="1", request_type_id="10"),
+                raw_jira, {"Authorization": _basic(EMAIL, SECRET), "Accept": "application/json"})
+    if system == "servicenow":
+        return (contract.FakeServiceNow("showdesk", SECRET),
+                lambda url: ServiceNowConnector(url, token=SECRET, user="showdesk"),
+                raw_servicenow, {"Authorization": _basic("showdesk", SECRET), "Accept": "application/json"})
+    if system == "zendesk":
+        return (contract.FakeZendesk(EMAIL, SECRET), lambda url: ZendeskConnector(url, token=SECRET, email=EMAIL),
+                raw_zendesk, {"Authorization": _basic(f"{EMAIL}/token", SECRET), "Accept": "application/json"})
+    if system == "freshservice":
+        return (contract.FakeFreshservice(SECRET, custom_fields=("showdesk_report_id",)),
+                lambda url: FreshserviceConnector(url, token=SECRET, report_id_field="showdesk_report_id"),
+                raw_freshservice, {"Authorization": _basic(SECRET, "X"), "Accept": "application/json"})
+    if system == "gitlab":
+        return (contract.FakeGitLab(SECRET), lambda url: GitLabConnector(url, token=SECRET, project="it/helpdesk"),
+                raw_gitlab, {"PRIVATE-TOKEN": SECRET, "Accept": "application/json"})
+    raise SystemExit(f"unknown system {system!r}; choose from {', '.join(NEW_SYSTEMS)}")
 
 
 if __name__ == "__main__":
