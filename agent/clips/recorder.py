@@ -200,6 +200,10 @@ class _CaptureLoop:
                 next_tick = self.now()
                 continue
             at = self.now()  # when the grab began: what the frame shows
+            if self.monitor is None:
+                self.t0 += at  # the clock starts with the first frame: it is at exactly 0.0
+                self.wall0 = datetime.now(UTC)
+                at = 0.0
             shot = self._grab(capturer)
             if self.monitor is None:
                 self.monitor, self.region, self.notes = shot.monitor_info, shot.region, shot.notes
@@ -392,6 +396,15 @@ class ReplayBuffer:
     @property
     def bytes_held(self) -> int:
         return self._store.bytes_held
+
+    @property
+    def frames_grabbed(self) -> int:
+        """Frames grabbed since start (a counter for status displays and tests; none while paused)."""
+        return self._loop.frames_grabbed
+
+    def clock(self) -> float:
+        """Seconds on the replay's clock (since it started): the time base of its frames."""
+        return self._loop.now()
 
     @property
     def max_bytes(self) -> int:
