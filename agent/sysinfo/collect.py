@@ -150,7 +150,7 @@ class PendingSnapshot:
             "memory": partial(memory_info, sample_seconds, aim),
             "disks": partial(disks_info, aim),
             "network": partial(network_info, aim),
-            "proxy": proxy_info,
+            "proxy": partial(proxy_info, aim),
             "battery": battery_info,
             "displays": _late_displays,  # the caller's facts, passed through by result()
             "processes": partial(processes_info, sample_seconds, aim),

@@ -20,6 +20,7 @@ import psutil
 
 from agent.scrub import scrub_url
 from agent.sysinfo.bounded import run_command
+from agent.sysinfo.network_context import desktop_proxies, vpn_interfaces, wifi_info
 
 MAX_INTERFACES: Final = 64
 
@@ -55,6 +56,12 @@ def network_info(deadline: float) -> dict[str, object]:
     routes, route_source = _default_routes(deadline)
     dns, dns_source, upstream = _dns_servers()
     return {
+        "interfaces_up": [
+            name for name, stat in sorted(stats.items()) if stat.isup and not name.startswith(("lo", "Loopback"))
+        ],
+        "default_gateways": [route["gateway"] for route in routes or [] if route.get("gateway")],
+        "wifi": wifi_info(deadline),
+        "vpn": vpn_interfaces(),
         "interfaces": interfaces,
         "default_routes": routes,
         # False when this OS did not tell: then an empty list says nothing about the machine.
@@ -204,9 +211,11 @@ def _environment_proxies(environ: Mapping[str, str]) -> dict[str, str]:
     return proxies
 
 
-def proxy_info() -> dict[str, object]:
+def proxy_info(deadline: float) -> dict[str, object]:
     environment = {
         name: scrub_url(value) for name, value in sorted(os.environ.items()) if name.lower() in _PROXY_VARIABLES
     }
     effective = {scheme: scrub_url(url) for scheme, url in sorted(system_proxies().items())}
-    return {"environment": environment, "effective": effective}
+    # The desktop's settings apply to its own programs (browsers, GNOME and KDE apps), not to
+    # ShowDesk's connection, which follows the environment: both are shown, told apart.
+    return {"environment": environment, "effective": effective, "desktop": desktop_proxies(deadline)}

@@ -113,14 +113,25 @@ def _fmt_network(data: Any) -> list[str]:
         upstream = data.get("dns_upstream_servers")
         upstream_text = f" (upstream {', '.join(upstream)})" if isinstance(upstream, list) and upstream else ""
         lines.append(f"  DNS servers: {', '.join(dns) or 'none'}{upstream_text}")
+    for wifi in data.get("wifi") or []:
+        signal = f"signal {wifi['signal_dbm']:g} dBm" if isinstance(wifi.get("signal_dbm"), int | float) else None
+        quality = (
+            f"quality {wifi['quality_percent']:g} %" if isinstance(wifi.get("quality_percent"), int | float) else None
+        )
+        lines.append(f"  Wi-Fi {wifi.get('interface')}: {_join(wifi.get('ssid'), signal, quality) or 'no details'}")
+    for vpn in data.get("vpn") or []:
+        state = "up" if vpn.get("up") else "down"
+        lines.append(f"  VPN {vpn.get('interface')}: {_join(state, ' '.join(vpn.get('addresses') or []))}")
     return lines
 
 
 def _fmt_proxy(data: Any) -> list[str]:
     effective = data.get("effective") or {}
-    if not effective:
-        return ["  no proxy"]
-    return [f"  {scheme}: {url}" for scheme, url in effective.items()]
+    lines = [f"  {scheme}: {url}" for scheme, url in effective.items()] or ["  no proxy"]
+    for desktop, settings in (data.get("desktop") or {}).items():
+        shown = _join(*(f"{key} {value}" for key, value in settings.items() if key not in ("mode", "source")))
+        lines.append(f"  {desktop.upper()} desktop: {settings.get('mode')}{': ' + shown if shown else ''}")
+    return lines
 
 
 def _fmt_battery(data: Any) -> list[str]:
