@@ -14,7 +14,8 @@ one entry is sent by one sender at a time.
   what each connector error means). Its docstring describes the entry states.
 
 Beside them: ``entries`` (the records: ``OutboxEntry``, ``Receipt``, ``Attempt``, ``FlushResult``),
-``errors``, ``observers`` (``OutboxObserver``) and ``sender`` (the ``Sender`` thread). Every caller
+``errors``, ``observers`` (``OutboxObserver``), ``sender`` (the ``Sender`` thread) and ``netwatch``
+(the ``NetworkWatcher`` a sender runs, which calls ``Outbox.network_changed``). Every caller
 imports from ``agent.outbox``; the names below are its public interface.
 
 Observers are plain callbacks called on the sending thread; a GUI marshals them to its
