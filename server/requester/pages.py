@@ -117,6 +117,11 @@ class Pages:
                     "alt": t["screenshot"].format(index=index),
                 }
             )
+        timeline = _timeline(events, files, base, t)
+        # The status card quotes the help desk's latest reply while it matters most: when the
+        # desk waits for the person, or says it is resolved. The whole exchange is further down.
+        replies = [item for item in timeline if item["kind"] == "reply"]
+        latest_reply = replies[-1] if replies and ticket.status in ("waiting", "resolved") else None
         values: dict[str, Any] = {
             "t": t,
             "lang": language,
@@ -128,7 +133,8 @@ class Pages:
             "description": ticket.description,
             "shots": shots,
             "queue": self._queue(ticket, t),
-            "timeline": _timeline(events, files, base, t),
+            "timeline": timeline,
+            "latest_reply": latest_reply,
             "after": self._after(ticket, events, secret),
             "answer_token": make_form_token(secret),
             "urls": {

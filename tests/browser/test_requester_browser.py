@@ -15,7 +15,7 @@ from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser.conftest import PHONE_SIZE
+from tests.browser.chromium import PHONE_SIZE
 from tests.browser.requester_site import RequesterSite, photo_jpeg
 from tests.fixtures.server import ServerProcess
 
@@ -54,7 +54,8 @@ def loaded_images(browser: webdriver.Chrome, css: str) -> list[tuple[int, int]]:
 
 
 def csp_violations(browser: webdriver.Chrome) -> list[str]:
-    return [entry["message"] for entry in browser.get_log("browser") if "Content Security Policy" in entry["message"]]
+    entries: list[dict[str, Any]] = browser.get_log("browser")  # type: ignore[no-untyped-call]
+    return [entry["message"] for entry in entries if "Content Security Policy" in entry["message"]]
 
 
 def test_the_link_shows_status_queue_and_screenshots(site: RequesterSite, browser: webdriver.Chrome) -> None:
@@ -173,7 +174,7 @@ def payload_free(browser: webdriver.Chrome) -> bool:
     made = browser.execute_script(
         'return document.querySelectorAll(\'main script, img[src="x"], svg, a[href^="javascript:"]\').length;'
     )
-    return made == 0
+    return bool(made == 0)
 
 
 def test_a_phone_sized_window_needs_no_sideways_scrolling(site: RequesterSite, browser: webdriver.Chrome) -> None:
