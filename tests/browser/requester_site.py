@@ -18,10 +18,17 @@ from tests.fixtures.server import ServerProcess
 from tests.server.helpers import api, make_bundle, submit
 
 
-def screenshot_png(width: int, height: int, seed: int, *, title: str = "Print queue") -> bytes:
-    """A desktop-like picture (a window, a dialog, lines of text) with some noise, as a real capture has."""
+def screenshot_png(width: int, height: int, seed: int, *, title: str = "Print queue", grain: bool = False) -> bytes:
+    """A desktop-like picture (a window, a dialog, lines of text) with some noise, as a real capture has.
+
+    ``grain``: a photo-like wallpaper with grain around the window, which compresses about as
+    badly as a real one (a 4K shot is then about 5 MB, like the captures bench/capture.py measures).
+    """
     rng = random.Random(seed)
     image = Image.new("RGB", (width, height), (46, 84, 122))
+    if grain:
+        gradient = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+        image = Image.blend(gradient, Image.effect_noise((width, height), 40).convert("RGB"), 0.12)
     draw = ImageDraw.Draw(image)
     scale = max(1, width // 1280)
     left, top = width // 10, height // 10
@@ -80,10 +87,11 @@ class RequesterSite:
         language: str = "en",
         shots: int = 2,
         size: tuple[int, int] = (1280, 800),
+        grain: bool = False,
         **fields: Any,
     ) -> dict[str, Any]:
         """Submit a report as the kiosk does; returns the ticket reference (with its link)."""
-        images = [screenshot_png(size[0], size[1], seed * 10 + n) for n in range(shots)]
+        images = [screenshot_png(size[0], size[1], seed * 10 + n, grain=grain) for n in range(shots)]
         bundle = make_bundle(seed, images=images, **fields)
         session = requests.Session()
         session.headers["Accept-Language"] = language
