@@ -24,12 +24,12 @@ from agent.sysinfo.collectors import (
     battery_info,
     cpu_info,
     disks_info,
-    displays_info,
     memory_info,
     os_info,
     showdesk_info,
 )
 from agent.sysinfo.connectivity import check_connectivity
+from agent.sysinfo.displays import desktop_monitors, displays_info
 from agent.sysinfo.groups import GROUPS, check_group_names
 from agent.sysinfo.network import network_info, proxy_info
 from agent.sysinfo.processes import processes_info
@@ -127,6 +127,7 @@ def start(config: SysinfoOptions | None = None, *, hold: threading.Event | None 
 
 
 _SAMPLING_GROUPS: Final = ("cpu", "processes", "memory")
+_DESKTOP_MONITORS: Final = " desktop monitors"  # not a group: no group name has a space
 
 
 class PendingSnapshot:
@@ -162,6 +163,10 @@ class PendingSnapshot:
         tasks = {**builtin, **options.extra_collectors}
         self._order = [name for name in tasks if name not in options.exclude]
         self._late = "displays" if tasks.get("displays") is _late_displays else None
+        derived = {name for name, task in tasks.items() if task is _derived}
+        if self._late is not None:
+            # The desktop's own monitor list, to name what the capture layer could not.
+            tasks[_DESKTOP_MONITORS] = partial(desktop_monitors, aim)
         if hold is not None:
             # Held at most half the bound, so the collectors keep the other half to finish in.
             release_by = self._started + self._bound / 2
@@ -169,8 +174,11 @@ class PendingSnapshot:
                 name: task if name in _SAMPLING_GROUPS else partial(_when_released, hold, release_by, task)
                 for name, task in tasks.items()
             }
+        running = {name: tasks[name] for name in self._order if name != self._late and name not in derived}
+        if self._late is not None:
+            running[_DESKTOP_MONITORS] = tasks[_DESKTOP_MONITORS]
         self._run = BoundedRun(
-            {name: tasks[name] for name in self._order if name != self._late and tasks[name] is not _derived},
+            running,
             deadline,
             f"timed out after {self._bound:.2f} s",
         )
@@ -184,8 +192,12 @@ class PendingSnapshot:
         if self._hold is not None:
             self._hold.set()
         results = self._run.wait()
+        desktop = results.pop(_DESKTOP_MONITORS, None)
         if self._late is not None:
-            results[self._late] = displays_info(monitors if monitors is not None else self._options.monitors)
+            results[self._late] = displays_info(
+                monitors if monitors is not None else self._options.monitors,
+                desktop if isinstance(desktop, list) else None,
+            )
         if "clock" in self._order:
             results["clock"] = clock_info(results.get("connectivity"))
         snapshot: dict[str, object] = {name: _plain(results[name]) for name in self._order}

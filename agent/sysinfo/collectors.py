@@ -14,7 +14,6 @@ import platform
 import socket
 import sys
 import time
-from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -289,12 +288,6 @@ def battery_info() -> dict[str, object]:
         "plugged_in": battery.power_plugged,
         "seconds_left": seconds_left if known else None,
     }
-
-
-def displays_info(monitors: Sequence[Mapping[str, object]] | None) -> dict[str, object]:
-    if monitors is None:
-        return {"count": None, "monitors": [], "note": "not passed in by the caller"}
-    return {"count": len(monitors), "monitors": [dict(monitor) for monitor in monitors]}
 
 
 def showdesk_info() -> dict[str, object]:

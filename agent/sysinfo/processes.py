@@ -113,7 +113,9 @@ def processes_info(sample_seconds: float, deadline: float) -> dict[str, object]:
     first_done = time.monotonic()
     first_cost = first_done - started
     # The second pass takes about as long as the first: it must fit before the deadline.
-    second_start = min(started + sample_seconds, deadline - first_cost - _FINISH_SECONDS)
+    # The window runs from midpoint to midpoint of the passes: starting the second a pass later
+    # makes it at least ``sample_seconds`` long.
+    second_start = min(started + sample_seconds + first_cost, deadline - first_cost - _FINISH_SECONDS)
     time.sleep(max(0.0, second_start - time.monotonic()))
     second_begins = time.monotonic()
     second, second_whole = _one_pass(deadline - _FINISH_SECONDS)

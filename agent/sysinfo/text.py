@@ -153,7 +153,11 @@ def _fmt_displays(data: Any) -> list[str]:
         size = f"{geometry.get('width')}×{geometry.get('height')}"
         scale = monitor.get("scale")
         name = monitor.get("name") or f"screen {monitor.get('index', '?')}"
-        lines.append("  " + _join(name, size, f"scale {scale}" if scale else None))
+        place = f"at ({geometry.get('left')}, {geometry.get('top')})" if geometry.get("left") is not None else None
+        primary = "primary" if monitor.get("primary") else None
+        lines.append("  " + _join(name, size, f"scale {scale}" if scale else None, place, primary))
+    if data.get("arrangement"):
+        lines.append(f"  {data['arrangement']}")
     return lines
 
 

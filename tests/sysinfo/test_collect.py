@@ -128,7 +128,7 @@ def test_showdesk_group_names_the_version(snapshot: dict[str, object]) -> None:
 def test_displays_are_passed_through_from_the_caller() -> None:
     monitors = [{"index": 1, "name": "DP-1", "geometry": {"left": 0, "top": 0, "width": 1920, "height": 1080}}]
     snapshot = collect(SysinfoOptions(timeout=CONTENT_TIMEOUT, monitors=monitors, exclude=["processes"]))
-    assert snapshot["displays"] == {"count": 1, "monitors": monitors}
+    assert snapshot["displays"] == {"count": 1, "monitors": [{**monitors[0], "resolution": "1920×1080"}]}
     assert "DP-1" in format_text(snapshot)
 
 
@@ -245,7 +245,7 @@ def test_a_snapshot_started_early_takes_the_monitors_at_the_end() -> None:
     monitors = [{"index": 1, "name": "DP-1", "geometry": {"left": 0, "top": 0, "width": 800, "height": 600}}]
     snapshot = pending.result(monitors)
     assert list(snapshot) == list(GROUPS)
-    assert snapshot["displays"] == {"count": 1, "monitors": monitors}
+    assert snapshot["displays"] == {"count": 1, "monitors": [{**monitors[0], "resolution": "800×600"}]}
     assert snapshot["cpu"]["sample_seconds"] == 0.05  # type: ignore[index]
     assert 0.05 <= snapshot["processes"]["sample_seconds"] < 1.0  # type: ignore[index]
 
