@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import re
 from typing import Final
 
 from server.blobs import BlobStore
@@ -22,6 +24,18 @@ ANSWER_LIMIT: Final = "answer"
 # The requester's page lives beside the API, under its own prefix: /t/{secret}.
 REQUESTER_PREFIX: Final = "/t"
 SUPPORTED_LANGUAGES: Final = ("en", "de")
+_REQUESTER_SECRET_RE: Final = re.compile(r"^(" + re.escape(REQUESTER_PREFIX) + r"/)([^/]+)")
+
+
+def logged_path(path: str) -> str:
+    """A request path fit for the log: a requester link's secret is the capability itself.
+
+    It becomes ``~`` and 8 hex digits of its hash: lines of one link still read together,
+    and nothing in the log opens the page.
+    """
+    return _REQUESTER_SECRET_RE.sub(
+        lambda m: m.group(1) + "~" + hashlib.sha256(m.group(2).encode("utf-8", "replace")).hexdigest()[:8], path
+    )
 
 
 def preferred_language(accept_language: str) -> str | None:

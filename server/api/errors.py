@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from server.api.context import logged_path
 from server.ingest import UploadError
 from server.store import (
     InvalidTransitionError,
@@ -40,7 +41,9 @@ def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> J
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code in (401, 403, 413):  # refused tokens and bodies: what an admin is asked about
-        log.warning("%s %s refused (%d): %s", request.method, request.url.path, exc.status_code, exc.detail)
+        log.warning(
+            "%s %s refused (%d): %s", request.method, logged_path(request.url.path), exc.status_code, exc.detail
+        )
     return _error(exc.status_code, str(exc.detail), dict(exc.headers or {}))
 
 
@@ -73,7 +76,7 @@ async def _on_upload(request: Request, exc: Exception) -> JSONResponse:
 
 def _storage_full(request: Request, exc: BaseException) -> JSONResponse:
     who = request.scope.get("state", {}).get("token_name", "-")
-    log.error("%s %s from %s: the disk is full: %s", request.method, request.url.path, who, exc)
+    log.error("%s %s from %s: the disk is full: %s", request.method, logged_path(request.url.path), who, exc)
     return _error(
         507,
         "the server's disk is full, so nothing was stored; the report is kept by the client and "

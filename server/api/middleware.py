@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.api.context import REPORTS_PATH, REQUESTER_PREFIX
+from server.api.context import REPORTS_PATH, REQUESTER_PREFIX, logged_path
 from server.settings import MAX_JSON_BODY_BYTES
 
 log = logging.getLogger("showdesk.server")
@@ -40,7 +40,7 @@ class BodyLimitMiddleware:
                 return
             if int(declared) > limit:
                 detail = f"the request body ({declared} bytes) is over the limit of {limit} bytes"
-                log.warning("%s %s refused (413): %s", scope["method"], scope["path"], detail)
+                log.warning("%s %s refused (413): %s", scope["method"], logged_path(scope["path"]), detail)
                 await _send_json(send, 413, {"detail": detail})
                 return
         received = 0
@@ -58,7 +58,7 @@ class BodyLimitMiddleware:
 
 
 class RequestLogMiddleware:
-    """One line per request: client, method, path, status, time, token name. Never a token."""
+    """One line per request: client, method, path, status, time, token name. Never a token or a link's secret."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -85,7 +85,7 @@ class RequestLogMiddleware:
                 '%s "%s %s" %d %.1fms %s',
                 client[0],
                 scope["method"],
-                scope["path"],
+                logged_path(scope["path"]),
                 status,
                 (time.perf_counter() - started) * 1000,
                 who,

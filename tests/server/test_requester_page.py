@@ -170,6 +170,18 @@ def test_a_submitter_reads_its_own_link_but_only_a_technician_revokes(desk: Desk
     assert api(desk.server, stranger, "GET", f"/tickets/{ticket['id']}/link").status_code == 404
 
 
+def test_the_server_log_never_holds_a_links_secret(desk: Desk) -> None:
+    ticket = desk.report(19)
+    secret = urlsplit(ticket["url"]).path.rsplit("/", 1)[1]
+    page = desk.get(ticket["url"]).text
+    desk.post(ticket["url"] + "/answer", data={"form": form_token(page), "text": "logged?"})
+    desk.post(ticket["url"] + "/rating", data=b"x" * (1024 * 1024 + 1))  # refused by size: a warning line
+    desk.get(ticket["url"] + "/files/1")
+    log = desk.server.log_text()
+    assert '"GET /t/~' in log and '"POST /t/~' in log, "the requests are logged"
+    assert secret not in log
+
+
 def test_the_page_sends_its_security_headers(desk: Desk) -> None:
     ticket = desk.report(7)
     for response in (desk.get(ticket["url"]), desk.get("/t/nothing-here")):
