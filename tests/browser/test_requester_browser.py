@@ -113,6 +113,21 @@ def test_a_technicians_reply_and_the_resolve_appear_without_reloading(
     assert browser.execute_script("return window.__notReloaded === true;"), "no reload happened"
 
 
+def test_the_queue_place_moves_live_when_the_desk_calls(site: RequesterSite, browser: webdriver.Chrome) -> None:
+    # A site of its own, so other tests' walk-ups do not stand in this queue.
+    first = site.report(10, walk_up=True, site="east", kind="kiosk", shots=1)
+    mine = site.report(11, walk_up=True, site="east", kind="kiosk", shots=1)
+    browser.get(mine["url"])
+    assert "You are number 2 in the queue." in text_of(browser, "#queue")
+    browser.execute_script("window.__notReloaded = true;")
+    called = site.tech("POST", "/queue/east/next").json()["called"]
+    assert called["id"] == first["id"]
+    wait_for(browser, lambda b: "You are number 1 in the queue." in text_of(b, "#queue"), "the place moved up")
+    site.tech("POST", "/queue/east/next")
+    wait_for(browser, lambda b: "It is your turn" in text_of(b, "#queue"), "the call reached the page")
+    assert browser.execute_script("return window.__notReloaded === true;"), "no reload happened"
+
+
 def test_rating_after_resolve(site: RequesterSite, browser: webdriver.Chrome) -> None:
     ticket = site.report(4)
     site.status(ticket, "resolved")
