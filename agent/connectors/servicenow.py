@@ -22,6 +22,14 @@ replay: files already attached (by name, ``GET /api/now/attachment``) are not se
 
 Size: ``com.glide.attachment.max_size`` bounds each file (1024 MB by default); ``max_attachment_size``
 says what the instance allows.
+
+Read side (technician mode): the incidents ShowDesk made (``correlation_display=ShowDesk``), newest
+first, by state; an incident with its files (``GET /api/now/attachment``, each downloaded from
+``/api/now/attachment/{sys_id}/file``), the report from its manifest, and its journal (work notes
+and additional comments, ``sys_journal_field``); a state change (``PATCH`` the incident: resolving
+sends ``close_code`` and ``close_notes``, putting on hold a ``hold_reason``, as the default
+incident form requires); a work note (internal) or an additional comment (the caller sees it).
+Assignment, filters beyond the state, live changes and figures are not offered.
 """
 
 from __future__ import annotations
@@ -30,42 +38,65 @@ import base64
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote
 
 import requests
+from pydantic import ValidationError
 
 from agent.bundle import ReportBundle
 from agent.config import ConfigError
 from agent.connectors.base import (
     MAX_REASON_CHARS,
     AuthError,
+    Caller,
     Capability,
     Connector,
     ConnectorError,
     PermanentError,
     ProgressCallback,
+    TicketDetail,
+    TicketFilter,
+    TicketPage,
     TokenSource,
     error_for_status,
     parse_retry_after,
     secret_from,
 )
 from agent.connectors.body import render
-from agent.connectors.common import Options, attachment_name, manifest_name
+from agent.connectors.common import (
+    MANIFEST_NAME_PREFIX,
+    Options,
+    attachment_name,
+    manifest_name,
+    showdesk_status,
+    status_map,
+)
 from agent.connectors.fitting import SERVICENOW_MAX_ATTACHMENT_BYTES, FitResult, Limits, submit_fitted
 from agent.connectors.httpclient import HttpClient
 from agent.connectors.urgency import mapped
-from agent.schema import Ticket
+from agent.schema import MANIFEST_PATH, Report, Ticket, sha256_hex
 
 if TYPE_CHECKING:
     from agent.config import BackendConfig
 
 TABLE: Final = "incident"
 DEFAULT_URGENCIES: Final = {"critical": "1", "warning": "2", "default": "3"}
+# Incident states of a default instance: 1 New, 2 In Progress, 3 On Hold, 6 Resolved, 7 Closed, 8 Canceled.
+DEFAULT_STATUSES: Final = {"new": "1", "open": "2", "waiting": "3", "resolved": "6", "closed": "7"}
+NATIVE_EXTRA: Final = {"8": "closed"}
+STATE_RESOLVED: Final = "6"
+STATE_ON_HOLD: Final = "3"
+HOLD_AWAITING_CALLER: Final = "1"
+SOURCE_MARK: Final = "ShowDesk"  # correlation_display of the incidents ShowDesk makes
+LIST_FIELDS: Final = "sys_id,number,state,short_description,sys_created_on,sys_updated_on,correlation_id,caller_id"
+MAX_PAGE_SIZE: Final = 100
 
 
 class ServiceNowConnector(Connector):
     """Client of a ServiceNow instance's Table and Attachment APIs."""
 
-    capabilities = frozenset({Capability.SUBMIT, Capability.IDEMPOTENT, Capability.PROGRESS})
+    capabilities = frozenset({Capability.SUBMIT, Capability.IDEMPOTENT, Capability.PROGRESS, Capability.READ,
+                              Capability.STATUS, Capability.NOTES})
 
     def __init__(
         self,
@@ -73,6 +104,9 @@ class ServiceNowConnector(Connector):
         *,
         token: TokenSource,
         user: str | None = None,
+        statuses: Mapping[str, str] | None = None,
+        close_code: str = "Solved (Permanently)",
+        close_notes: str = "Resolved with ShowDesk.",
         categories: Mapping[str, str] | None = None,
         urgencies: Mapping[str, str] | None = None,
         assignment_group: str | None = None,
@@ -90,6 +124,9 @@ class ServiceNowConnector(Connector):
         self.urgencies = {**DEFAULT_URGENCIES, **(urgencies or {})}
         self.assignment_group = assignment_group
         self.caller = caller
+        self.statuses = status_map(DEFAULT_STATUSES, statuses or {}, "ServiceNow backend")
+        self.close_code = close_code
+        self.close_notes = close_notes
         self.http = HttpClient(self.url, system=self.system, kind="servicenow", ca_bundle=ca_bundle,
                                connect_timeout=connect_timeout, read_timeout=read_timeout, proxy=proxy,
                                classify=self._classify)
@@ -138,11 +175,15 @@ class ServiceNowConnector(Connector):
             raise PermanentError(f"{self.system} sent an answer without a result", system=self.system)
         return answer["result"]
 
-    def _ticket(self, record: Mapping[str, Any], report_id: uuid.UUID) -> Ticket:
+    def _ticket(self, record: Mapping[str, Any], report_id: uuid.UUID | None = None) -> Ticket:
         sys_id = str(record.get("sys_id", ""))
         if not sys_id:
             raise PermanentError(f"{self.system} sent an incident without a sys_id", system=self.system)
-        return Ticket(id=sys_id, number=str(record.get("number") or sys_id), status="new",
+        if report_id is None:
+            report_id = _uuid(record.get("correlation_id"))
+        state = str(record.get("state") or "1")
+        return Ticket(id=sys_id, number=str(record.get("number") or sys_id),
+                      status=showdesk_status(state, self.statuses, NATIVE_EXTRA),
                       url=f"{self.url}/nav_to.do?uri={TABLE}.do%3Fsys_id%3D{sys_id}", report_id=report_id)
 
     # ------------------------------------------------------------ submit
@@ -218,9 +259,136 @@ class ServiceNowConnector(Connector):
         return None
 
     def _attachment_names(self, sys_id: str) -> set[str]:
+        return {str(a.get("file_name")) for a in self._attachments(sys_id)}
+
+    def _attachments(self, sys_id: str) -> list[dict[str, Any]]:
         records = self._result(self._json("GET", "/api/now/attachment", params={
-            "sysparm_query": f"table_name={TABLE}^table_sys_id={sys_id}", "sysparm_fields": "file_name"}))
-        return {str(r.get("file_name")) for r in records if isinstance(r, dict)} if isinstance(records, list) else set()
+            "sysparm_query": f"table_name={TABLE}^table_sys_id={sys_id}",
+            "sysparm_fields": "sys_id,file_name,size_bytes,content_type"}))
+        return [r for r in records if isinstance(r, dict)] if isinstance(records, list) else []
+
+    # ------------------------------------------------------------ read side
+    def whoami(self) -> Caller:
+        """The integration user's name (basic auth); with an OAuth token, a read proves it and the name is ""."""
+        if not self.user:
+            self._json("GET", f"/api/now/table/{TABLE}", params={"sysparm_limit": 1, "sysparm_fields": "sys_id"})
+            return Caller(name="", role="technician", site=None)
+        records = self._result(self._json("GET", "/api/now/table/sys_user", params={
+            "sysparm_query": f"user_name={self.user}", "sysparm_fields": "name,user_name", "sysparm_limit": 1}))
+        found = records[0] if isinstance(records, list) and records and isinstance(records[0], dict) else {}
+        return Caller(name=str(found.get("name") or self.user), role="technician", site=None)
+
+    def list_tickets(
+        self,
+        *,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        filters: TicketFilter | None = None,
+    ) -> TicketPage:
+        status = self._status_only(status, filters)
+        offset = int(cursor) if cursor and cursor.isdigit() else 0
+        size = max(1, min(limit, MAX_PAGE_SIZE))
+        query = f"correlation_display={SOURCE_MARK}"
+        if status is not None:
+            query += f"^state={self.statuses.get(status, status)}"
+        records = self._result(self._json("GET", f"/api/now/table/{TABLE}", params={
+            "sysparm_query": f"{query}^ORDERBYDESCsys_created_on", "sysparm_fields": LIST_FIELDS,
+            "sysparm_limit": size, "sysparm_offset": offset}))
+        rows = [r for r in records if isinstance(r, dict)] if isinstance(records, list) else []
+        return TicketPage(
+            tickets=[self._ticket(r) for r in rows],
+            next_cursor=str(offset + len(rows)) if len(rows) >= size else None,
+            raw=[{**r, "subject": r.get("short_description"), "created_at": r.get("sys_created_on"),
+                  "updated_at": r.get("sys_updated_on")} for r in rows],
+        )
+
+    def _incident(self, sys_id: str) -> dict[str, Any]:
+        record = self._result(self._json("GET", f"/api/now/table/{TABLE}/{_segment(sys_id)}"))
+        if not isinstance(record, dict):
+            raise PermanentError(f"{self.system} sent an incident ShowDesk cannot read", system=self.system)
+        return record
+
+    def _download(self, attachment: Mapping[str, Any]) -> bytes:
+        response = self.http.request("GET", f"/api/now/attachment/{_segment(str(attachment.get('sys_id')))}/file",
+                                     headers={**self._headers(), "Accept": "*/*"})
+        return response.content
+
+    def _manifest(self, files: list[dict[str, Any]]) -> Report | None:
+        manifest = next((a for a in files if str(a.get("file_name", "")).startswith(MANIFEST_NAME_PREFIX)), None)
+        if manifest is None:
+            return None
+        try:
+            return Report.model_validate_json(self._download(manifest))
+        except ValidationError:
+            return None
+
+    def get_ticket(self, ticket_id: str) -> TicketDetail:
+        record = self._incident(ticket_id)
+        files = self._attachments(ticket_id)
+        report = self._manifest(files)
+        journal = self._result(self._json("GET", "/api/now/table/sys_journal_field", params={
+            "sysparm_query": f"element_id={ticket_id}^elementINwork_notes,comments^ORDERBYsys_created_on",
+            "sysparm_fields": "element,value,sys_created_on,sys_created_by"}))
+        timeline: list[dict[str, Any]] = [{
+            "seq": 1, "kind": "created", "at": record.get("sys_created_on"), "actor": "", "internal": False,
+            "data": {"files": [a.get("file_name") for a in files]}}]
+        for entry in journal if isinstance(journal, list) else []:
+            if isinstance(entry, dict):
+                internal = entry.get("element") == "work_notes"
+                timeline.append({"seq": len(timeline) + 1, "kind": "note" if internal else "reply",
+                                 "at": entry.get("sys_created_on"), "actor": str(entry.get("sys_created_by") or ""),
+                                 "internal": internal, "data": {"text": str(entry.get("value") or "")}})
+        ticket = self._ticket(record, report.id if report is not None else None)
+        return TicketDetail(ticket=ticket, report=report, timeline=timeline,
+                            raw={**record, "subject": record.get("short_description"),
+                                 "created_at": record.get("sys_created_on"), "updated_at": record.get("sys_updated_on"),
+                                 "attachments": files})
+
+    def attachment(self, ticket_id: str, path: str) -> bytes:
+        files = self._attachments(ticket_id)
+        report = self._manifest(files)
+        if path == MANIFEST_PATH:
+            wanted = next((a for a in files if str(a.get("file_name", "")).startswith(MANIFEST_NAME_PREFIX)), None)
+        else:
+            name = attachment_name(path, report.id if report is not None else None)
+            wanted = next((a for a in files if a.get("file_name") == name), None)
+        if wanted is None:
+            raise PermanentError(f"incident {ticket_id} on {self.system} has no file {path}", system=self.system,
+                                 status=404)
+        data = self._download(wanted)
+        expected = next((r for r in report.files() if r.path == path), None) if report is not None else None
+        if expected is not None and sha256_hex(data) != expected.sha256:
+            raise PermanentError(f"{path} on incident {ticket_id} is not the file that was sent", system=self.system)
+        return data
+
+    def set_status(self, ticket_id: str, status: str) -> Ticket:
+        native = self.statuses.get(status, status)
+        change: dict[str, Any] = {"state": native}
+        if native == STATE_RESOLVED:  # the default incident form makes both mandatory when resolving
+            change.update(close_code=self.close_code, close_notes=self.close_notes)
+        elif native == STATE_ON_HOLD:
+            change["hold_reason"] = HOLD_AWAITING_CALLER
+        record = self._result(self._json("PATCH", f"/api/now/table/{TABLE}/{_segment(ticket_id)}", json=change))
+        if not isinstance(record, dict):
+            raise PermanentError(f"{self.system} sent an incident ShowDesk cannot read", system=self.system)
+        return self._ticket(record)
+
+    def add_note(self, ticket_id: str, text: str, *, internal: bool = True) -> None:
+        """A work note (technicians only) or an additional comment (the caller sees it)."""
+        self._json("PATCH", f"/api/now/table/{TABLE}/{_segment(ticket_id)}",
+                   json={"work_notes" if internal else "comments": text})
+
+
+def _uuid(value: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
 
 
 def _servicenow_reason(response: requests.Response) -> str:
@@ -250,6 +418,9 @@ def create(backend: BackendConfig, *, role: str = "submitter") -> ServiceNowConn
         backend.url,
         token=lambda: token_for(backend, role),
         user=options.text("user"),
+        statuses=options.table("statuses"),
+        close_code=options.text("close_code", "Solved (Permanently)") or "Solved (Permanently)",
+        close_notes=options.text("close_notes", "Resolved with ShowDesk.") or "Resolved with ShowDesk.",
         categories=options.table("categories"),
         urgencies=urgencies,
         assignment_group=options.text("assignment_group"),

@@ -196,6 +196,7 @@ class ContractServer:
             do_POST = _handle  # noqa: N815 - http.server's naming
             do_PUT = _handle  # noqa: N815 - http.server's naming
             do_DELETE = _handle  # noqa: N815 - http.server's naming
+            do_PATCH = _handle  # noqa: N815 - http.server's naming
 
         return Handler
 
@@ -732,6 +733,7 @@ class FakeServiceNow:
         self.max_attachment = max_attachment
         self.incidents: dict[str, dict[str, Any]] = {}
         self.attachments: list[dict[str, Any]] = []
+        self.journal: list[dict[str, Any]] = []
 
     @staticmethod
     def _query(request: Request) -> dict[str, str]:
@@ -752,7 +754,12 @@ class FakeServiceNow:
                                        "status": "failure"})
         path = request.path
         if request.method == "GET" and path == "/api/now/table/sys_user":
-            email = self._query(request).get("email")
+            terms = self._query(request)
+            if "user_name" in terms:
+                found = [{"name": "ShowDesk Integration", "user_name": self.user}] if terms["user_name"] == self.user \
+                    else []
+                return Response.json(200, {"result": found})
+            email = terms.get("email")
             return Response.json(200, {"result": [{"sys_id": sys_id, "email": address}
                                                   for address, sys_id in self.users.items() if address == email]})
         if path == "/api/now/table/incident" and request.method == "POST":
@@ -771,9 +778,53 @@ class FakeServiceNow:
         if path == "/api/now/table/incident" and request.method == "GET":
             terms = self._query(request)
             found = [r for r in self.incidents.values() if all(str(r.get(k, "")) == v for k, v in terms.items())]
+            if "ORDERBYDESCsys_created_on" in (request.param("sysparm_query") or ""):
+                found.reverse()  # made in order: newest last
             fields = (request.param("sysparm_fields") or "").split(",")
+            offset = int(request.param("sysparm_offset") or 0)
             limit = int(request.param("sysparm_limit") or 10000)
-            return Response.json(200, {"result": [{k: r.get(k, "") for k in fields} for r in found[:limit]]})
+            page = found[offset: offset + limit]
+            return Response.json(200, {"result": [{k: r.get(k, "") for k in fields} for r in page]})
+        if match := re.fullmatch(r"/api/now/table/incident/([0-9a-f]{32})", path):
+            incident = self.incidents.get(match.group(1))
+            if incident is None:
+                return Response.json(404, {"error": {"message": "No Record found",
+                                                     "detail": "Record doesn't exist or ACL restricts the incident "
+                                                               "retrieval"}, "status": "failure"})
+            if request.method == "GET":
+                return Response.json(200, {"result": incident})
+            _require(request.method == "PATCH", "an incident is changed with PATCH (or PUT)")
+            data = request.json()
+            allowed = {"state", "close_code", "close_notes", "hold_reason", "work_notes", "comments"}
+            _require(isinstance(data, dict) and not set(data) - allowed, f"unexpected changes {sorted(data)}")
+            if data.get("state") == "6" and not (data.get("close_code") and data.get("close_notes")):
+                return Response.json(403, {"error": {"message": "Operation Failed", "detail": "Data Policy Exception:"
+                                                     " Resolution code, Resolution notes are mandatory"},
+                                           "status": "failure"})
+            if data.get("state") == "3" and not data.get("hold_reason"):
+                return Response.json(403, {"error": {"message": "Operation Failed",
+                                                     "detail": "Data Policy Exception: On hold reason is mandatory"},
+                                           "status": "failure"})
+            _require(data.get("state") in (None, "1", "2", "3", "6", "7", "8"), "state is an incident state")
+            for element in ("work_notes", "comments"):
+                if data.get(element):
+                    self.journal.append({"element_id": incident["sys_id"], "element": element,
+                                         "value": data[element], "sys_created_on": _now(),
+                                         "sys_created_by": self.user})
+            incident.update({k: v for k, v in data.items() if k not in ("work_notes", "comments")})
+            incident["sys_updated_on"] = _now()
+            return Response.json(200, {"result": incident})
+        if request.method == "GET" and path == "/api/now/table/sys_journal_field":
+            query = request.param("sysparm_query") or ""
+            match = re.fullmatch(r"element_id=(\w+)\^elementINwork_notes,comments\^ORDERBYsys_created_on", query)
+            _require(match is not None, f"journal query {query!r} is not one ShowDesk should send")
+            assert match is not None
+            return Response.json(200, {"result": [e for e in self.journal if e["element_id"] == match.group(1)]})
+        if match := re.fullmatch(r"/api/now/attachment/([0-9a-f]{32})/file", path):
+            stored = [a for a in self.attachments if a["sys_id"] == match.group(1)]
+            if not stored:
+                return Response.json(404, {"error": {"message": "Attachment not found"}, "status": "failure"})
+            return Response(200, stored[0]["data"], {"Content-Type": stored[0]["content_type"]})
         if request.method == "POST" and path == "/api/now/attachment/file":
             table, sys_id, name = (request.param(k) or "" for k in ("table_name", "table_sys_id", "file_name"))
             _require(table == "incident" and sys_id in self.incidents and bool(name),
@@ -790,7 +841,8 @@ class FakeServiceNow:
         if request.method == "GET" and path == "/api/now/attachment":
             terms = self._query(request)
             found = [a for a in self.attachments if all(str(a.get(k)) == v for k, v in terms.items())]
-            return Response.json(200, {"result": [{"file_name": a["file_name"]} for a in found]})
+            fields = (request.param("sysparm_fields") or "file_name").split(",")
+            return Response.json(200, {"result": [{k: a.get(k) for k in fields} for a in found]})
         raise ContractViolationError(f"{request.method} {path} is not an endpoint ShowDesk should call")
 
     def files_of(self, sys_id: str) -> dict[str, bytes]:

@@ -6,7 +6,10 @@
 * Attachment API: https://www.servicenow.com/docs/r/zurich/api-reference/rest-apis/c_AttachmentAPI.html
   (``POST /api/now/attachment/file?table_name&table_sys_id&file_name`` with the raw bytes and their
   Content-Type; ``GET /api/now/attachment``; ``com.glide.attachment.max_size``, 1024 MB by default);
-* errors as ``{"error": {"message", "detail"}, "status": "failure"}``.
+* errors as ``{"error": {"message", "detail"}, "status": "failure"}``;
+* the read side: ``GET /api/now/attachment/{sys_id}/file``, ``PATCH /api/now/table/incident/{sys_id}``
+  (``work_notes``, ``comments``, ``state`` with ``close_code``/``close_notes`` and ``hold_reason`` as the
+  default incident form's data policies require) and the journal table ``sys_journal_field``.
 """
 
 from __future__ import annotations
@@ -101,6 +104,38 @@ def test_over_the_attachment_limit_is_fitted_or_refused_naming_it(servicenow: Co
     assert "Step 1 was re-encoded" in servicenow.requests("POST", "/api/now/table/incident")[0].json()["description"]
     with pytest.raises(TooLargeError, match=r"spooler\.log.*391 KB.*com\.glide\.attachment\.max_size"):
         connector(servicenow, max_attachment_size=400_000).submit(report_bundle(steps=1, attachment=b"x" * 500_000))
+
+
+def test_technician_read_side(servicenow: ContractServer) -> None:
+    client = connector(servicenow)
+    assert {Capability.READ, Capability.STATUS, Capability.NOTES} <= client.capabilities
+    assert Capability.ASSIGN not in client.capabilities and Capability.FILTERS not in client.capabilities
+    assert client.whoami().name == "ShowDesk Integration"
+    first, second = report_bundle(steps=2), report_bundle(steps=1)
+    older, newer = client.submit(first), client.submit(second)
+
+    page = client.list_tickets(limit=1)
+    assert [t.id for t in page.tickets] == [newer.id] and page.next_cursor == "1"
+    assert page.raw[0]["subject"] == second.report.subject()
+    assert [t.id for t in client.list_tickets(cursor=page.next_cursor).tickets] == [older.id]
+
+    detail = client.get_ticket(older.id)
+    assert detail.report == first.report and detail.ticket.report_id == first.report.id
+    assert detail.ticket.status == "new" and detail.ticket.number == older.number
+    for ref in first.report.files():
+        assert client.attachment(older.id, ref.path) == first.files[ref.path]
+
+    assert client.set_status(older.id, "waiting").status == "waiting"
+    assert client.set_status(older.id, "resolved").status == "resolved"
+    patches = [r.json() for r in servicenow.requests("PATCH", rf"/api/now/table/incident/{older.id}")]
+    assert patches == [{"state": "3", "hold_reason": "1"},
+                       {"state": "6", "close_code": "Solved (Permanently)", "close_notes": "Resolved with ShowDesk."}]
+    client.add_note(older.id, "Replaced the toner.", internal=True)
+    client.add_note(older.id, "Fixed, please try again.", internal=False)
+    timeline = client.get_ticket(older.id).timeline
+    assert [(e["kind"], e["internal"]) for e in timeline] == [("created", False), ("note", True), ("reply", False)]
+    assert timeline[2]["data"]["text"] == "Fixed, please try again."
+    assert [t.id for t in client.list_tickets(status="resolved").tickets] == [older.id]
 
 
 def test_refused_credentials_name_servicenow_and_the_fix(servicenow: ContractServer) -> None:
