@@ -23,11 +23,22 @@ Trimming, redacting and encoding (after Stop, off the GUI thread)::
     job = encode_clip_async(part, redactions=boxes, progress=on_progress)
     job.cancel()  # or: clip = job.result(); build_bundle(..., clips=[clip.draft(caption)])
 
+Fitting a clip to a ticket system's attachment limit, when the recording is gone::
+
+    smaller = shrink_clip(clip_bytes, scale=0.5, lossless=False, quality=70)
+
 Nothing of a clip or the replay is ever written to disk here; docs/clips.md says what is kept,
 where and for how long.
 """
 
-from agent.clips.encode import EncodeCancelledError, EncodedClip, EncodeJob, encode_clip, encode_clip_async
+from agent.clips.encode import (
+    EncodeCancelledError,
+    EncodedClip,
+    EncodeJob,
+    encode_clip,
+    encode_clip_async,
+    shrink_clip,
+)
 from agent.clips.frames import Frame, FrameStore, MemoryCapError
 from agent.clips.recorder import (
     DEFAULT_CLIP_MAX_BYTES,
@@ -72,4 +83,5 @@ __all__ = [
     "encode_clip",
     "encode_clip_async",
     "record_clip_to_bundle",
+    "shrink_clip",
 ]

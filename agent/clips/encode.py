@@ -228,6 +228,68 @@ def encode_clip(
     )
 
 
+def shrink_clip(
+    data: bytes,
+    *,
+    scale: float = 1.0,
+    lossless: bool = False,
+    quality: int = 80,
+    cancel: threading.Event | None = None,
+) -> bytes:
+    """An encoded clip again, smaller: frames scaled by ``scale``, lossy unless ``lossless``.
+
+    For fitting a report to a ticket system's attachment limit when the recording itself is gone.
+    Frames are decoded one at a time (as a viewer composites them) and keep their durations; the
+    redactions are already in the pixels. Raises :class:`ClipError` for data that is no WebP clip
+    and :class:`EncodeCancelledError` when ``cancel`` is set.
+    """
+    if not 0 < scale <= 1:
+        raise ClipError(f"a clip shrinks by a factor above 0 and at most 1, not {scale:g}")
+    facts = animation_facts(data)
+    if facts is None:
+        raise ClipError("the data is not a WebP clip")
+    size = (max(1, round(facts.width * scale)), max(1, round(facts.height * scale)))
+
+    def frames() -> Iterator[Image.Image]:
+        with Image.open(io.BytesIO(data)) as clip:
+            for index in range(facts.frames):
+                clip.seek(index)
+                picture = clip.convert("RGB")
+                yield picture if size == picture.size else picture.resize(size, Image.Resampling.LANCZOS)
+
+    def step(_index: int) -> None:
+        if cancel is not None and cancel.is_set():
+            raise EncodeCancelledError("shrinking the clip was cancelled")
+
+    buffer = io.BytesIO()
+    sequence = _LazyFrames(frames(), facts.frames, step)
+    sequence.save(
+        buffer,
+        "WEBP",
+        save_all=True,
+        # From the container: a still's one frame lasts what the manifest says, whatever is written.
+        duration=_frame_durations(data, facts.frames),
+        lossless=lossless,
+        quality=0 if lossless else quality,
+        method=_METHOD,
+        **_KEY_FRAMES,
+    )
+    return buffer.getvalue()
+
+
+def _frame_durations(data: bytes, count: int) -> list[int]:
+    """Each ANMF frame's duration in milliseconds, in order (1 for a still's one frame)."""
+    durations: list[int] = []
+    position = 12
+    while position + 8 <= len(data) and len(durations) < count:
+        kind = data[position : position + 4]
+        length = int.from_bytes(data[position + 4 : position + 8], "little")
+        if kind == b"ANMF":
+            durations.append(int.from_bytes(data[position + 20 : position + 23], "little"))
+        position += 8 + length + (length & 1)
+    return durations or [1]
+
+
 class EncodeJob:
     """An encode running on a worker thread: ``future`` gives the :class:`EncodedClip`.
 

@@ -9,7 +9,7 @@ import threading
 import pytest
 from PIL import Image, ImageSequence
 
-from agent.clips import ClipError, EncodeCancelledError, encode_clip, encode_clip_async
+from agent.clips import ClipError, EncodeCancelledError, encode_clip, encode_clip_async, shrink_clip
 from agent.markup import new_item
 from agent.report_format import animation_facts
 from tests.clips.synthetic import marked_frame, marked_recording, recording, square_at
@@ -102,3 +102,22 @@ def test_the_async_encode_runs_off_the_calling_thread_and_can_be_cancelled() -> 
     release.set()
     with pytest.raises(EncodeCancelledError):
         held.result(timeout=60)
+
+
+def test_shrinking_a_clip_keeps_its_frames_and_times_at_a_smaller_size() -> None:
+    grain = Image.effect_noise((160, 120), 40).convert("RGB")
+    pictures = []
+    for number in range(6):
+        picture = grain.copy()
+        picture.paste(marked_frame(number).crop((number * 10, 40, number * 10 + 10, 50)), (number * 10, 40))
+        pictures.append(picture)
+    clip = encode_clip(recording(pictures, [n * 0.2 for n in range(6)], 1.2))
+    half = shrink_clip(clip.data, scale=0.5, lossless=False, quality=60)
+    facts = animation_facts(half)
+    assert facts is not None
+    assert (facts.width, facts.height, facts.frames, facts.duration_ms) == (80, 60, 6, 1200)
+    assert len(half) < len(clip.data)
+    same = shrink_clip(clip.data, scale=1.0, lossless=True)
+    assert [image.tobytes() for image, _ in played(same)] == [image.tobytes() for image, _ in played(clip.data)]
+    with pytest.raises(ClipError, match="not a WebP clip"):
+        shrink_clip(b"RIFF....WEBPnothing here, really")
