@@ -26,10 +26,26 @@ def run_bounded(tasks: Mapping[str, Collector], deadline: float, timeout_message
     return BoundedRun(tasks, deadline, timeout_message).wait()
 
 
+class WithPartial:
+    """A task that can leave a partial answer behind (``self.latest``) while it works.
+
+    When the deadline comes first, that answer is used, with ``partial`` set, instead of a
+    bare timeout: a busy machine still tells what was read (the processes by memory, say).
+    """
+
+    def __init__(self, task: Callable[[WithPartial], object]) -> None:
+        self._task = task
+        self.latest: dict[str, object] | None = None
+
+    def __call__(self) -> object:
+        return self._task(self)
+
+
 class BoundedRun:
     """Tasks started on daemon threads at once; :meth:`wait` collects them up to the deadline."""
 
     def __init__(self, tasks: Mapping[str, Collector], deadline: float, timeout_message: str) -> None:
+        self._tasks = dict(tasks)
         self._names = list(tasks)
         self._deadline = deadline
         self._timeout_message = timeout_message
@@ -53,6 +69,10 @@ class BoundedRun:
                 lambda: len(self._results) >= len(self._names), timeout=max(0.0, self._deadline - time.monotonic())
             )
             for name in self._names:
+                task = self._tasks[name]
+                latest = task.latest if isinstance(task, WithPartial) else None
+                if latest is not None and name not in self._results:
+                    self._results[name] = {**latest, "partial": True, "note": f"{self._timeout_message}: in part"}
                 self._results.setdefault(name, {"error": self._timeout_message})
             return {name: self._results[name] for name in self._names}
 

@@ -19,7 +19,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Final
 
 from agent.scrub import scrub
-from agent.sysinfo.bounded import BoundedRun, Collector
+from agent.sysinfo.bounded import BoundedRun, Collector, WithPartial
 from agent.sysinfo.collectors import (
     battery_info,
     cpu_info,
@@ -154,7 +154,7 @@ class PendingSnapshot:
             "proxy": partial(proxy_info, aim),
             "battery": battery_info,
             "displays": _late_displays,  # the caller's facts, passed through by result()
-            "processes": partial(processes_info, sample_seconds, aim),
+            "processes": WithPartial(partial(processes_info, sample_seconds, aim)),
             "showdesk": showdesk_info,
             "connectivity": partial(
                 check_connectivity, options.backend_url, aim, options.ca_bundle, options.backend_proxy

@@ -23,6 +23,7 @@ from typing import Final
 import psutil
 
 from agent.scrub import scrub_argv_line
+from agent.sysinfo.bounded import WithPartial
 
 TOP_PROCESSES: Final = 10
 MAX_COMMAND_LINE_CHARS: Final = 300
@@ -105,12 +106,26 @@ def _one_pass(stop_at: float) -> tuple[dict[int, _Reading], bool]:
     return _psutil_pass(pids, stop_at)
 
 
-def processes_info(sample_seconds: float, deadline: float) -> dict[str, object]:
+def processes_info(sample_seconds: float, deadline: float, progress: WithPartial | None = None) -> dict[str, object]:
+    """The busiest programs; with ``progress``, the first pass's ranking by memory is left there
+    for a caller whose deadline comes before the second pass ends."""
     started = time.monotonic()
     total_memory = psutil.virtual_memory().total
     cores = psutil.cpu_count(logical=True)
     first, first_whole = _one_pass(deadline - _FINISH_SECONDS)
     first_done = time.monotonic()
+    if progress is not None:
+        largest = sorted(first.items(), key=lambda item: item[1].rss, reverse=True)[:TOP_PROCESSES]
+        progress.latest = {
+            "count": len(first),
+            "logical_cores": cores,
+            "by_cpu": [],
+            "by_memory": [
+                {"pid": pid, "name": reading.name, "memory_rss": reading.rss,
+                 "memory_percent": round(reading.rss * 100 / total_memory, 1) if total_memory else None}
+                for pid, reading in largest
+            ],
+        }  # fmt: skip
     first_cost = first_done - started
     # The second pass takes about as long as the first: it must fit before the deadline.
     # The window runs from midpoint to midpoint of the passes: starting the second a pass later

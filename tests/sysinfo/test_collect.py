@@ -352,3 +352,26 @@ def test_a_hold_never_released_still_leaves_the_collectors_half_the_bound() -> N
     assert called.wait(timeout=CONTENT_TIMEOUT)
     assert not hold.is_set()
     assert pending.result()["spy"] == {"seen": True}
+
+
+def test_a_collector_past_the_bound_gives_what_it_had_read_marked_partial() -> None:
+    from agent.sysinfo.bounded import WithPartial
+
+    release = threading.Event()
+
+    def slow(progress: WithPartial) -> object:
+        progress.latest = {"by_memory": [{"pid": 1, "name": "init"}]}  # the first pass, done
+        release.wait(30)  # the second pass never finishes in time
+        return {"by_memory": [], "late": True}
+
+    try:
+        snapshot = collect(
+            SysinfoOptions(timeout=0.2, exclude=list(GROUPS), extra_collectors={"slow": WithPartial(slow)})
+        )
+    finally:
+        release.set()
+    assert snapshot["slow"] == {
+        "by_memory": [{"pid": 1, "name": "init"}],
+        "partial": True,
+        "note": "timed out after 0.20 s: in part",
+    }
