@@ -24,6 +24,16 @@ the search then looks for the report id in the text, and ``IDEMPOTENT`` is not d
 
 Size: Jira bounds each file (Data Center: ``jira.attachment.size``, 10 MB by default; Cloud:
 the site's attachment setting); ``max_attachment_size`` says what the site allows.
+
+Read side (technician mode): the issues labelled ``showdesk`` (every issue ShowDesk makes carries
+it next to its report label), newest first, by status (JQL); an issue with its attachments (each
+downloaded: ``/rest/api/3/attachment/content/{id}?redirect=false`` on Cloud, the attachment's
+``content`` address on Data Center), the report from its manifest, and its comments (service desk:
+``/rest/servicedeskapi/request/{key}/comment`` with their ``public`` flag; a plain project's
+comments are notes). Statuses are workflow names (``statuses``; defaults for the IT service
+management template or a basic project), changed through the issue's transitions to that
+status. Notes: a service desk comment (internal or public), or a plain issue comment.
+Assignment, other filters, live changes and figures are not offered.
 """
 
 from __future__ import annotations
@@ -35,33 +45,54 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 import requests
+from pydantic import ValidationError
 
 from agent.bundle import ReportBundle
 from agent.config import ConfigError
 from agent.connectors.base import (
     MAX_REASON_CHARS,
     AuthError,
+    Caller,
     Capability,
     Connector,
     ConnectorError,
     PermanentError,
     ProgressCallback,
+    TicketDetail,
+    TicketFilter,
+    TicketPage,
     TokenSource,
     error_for_status,
     parse_retry_after,
     secret_from,
 )
 from agent.connectors.body import REPORT_MARKER, render
-from agent.connectors.common import Options, attachment_name, manifest_name
+from agent.connectors.common import (
+    MANIFEST_NAME_PREFIX,
+    Options,
+    attachment_name,
+    manifest_name,
+    showdesk_status,
+    status_map,
+)
 from agent.connectors.fitting import JIRA_MAX_ATTACHMENT_BYTES, FitResult, Limits, submit_fitted
 from agent.connectors.httpclient import HttpClient, MultipartForm, Part
 from agent.connectors.urgency import mapped
-from agent.schema import Ticket
+from agent.schema import MANIFEST_PATH, Report, Ticket, sha256_hex
 
 if TYPE_CHECKING:
     from agent.config import BackendConfig
 
 LABEL_PREFIX: Final = "showdesk-"
+SOURCE_LABEL: Final = "showdesk"  # on every issue ShowDesk makes: what the technician's list shows
+# Workflow status names: Jira Service Management's IT service management template, a basic project.
+DEFAULT_SERVICE_DESK_STATUSES: Final = {"new": "Waiting for support", "open": "In Progress",
+                                        "waiting": "Waiting for customer", "resolved": "Resolved", "closed": "Closed"}
+DEFAULT_PROJECT_STATUSES: Final = {"new": "To Do", "open": "In Progress", "waiting": "Waiting", "resolved": "Done",
+                                   "closed": "Done"}
+CATEGORY_STATUSES: Final = {"new": "new", "indeterminate": "open", "done": "resolved"}  # statusCategory.key
+DETAIL_FIELDS: Final = "summary,status,created,updated,labels,attachment,comment,reporter"
+MAX_PAGE_SIZE: Final = 100
 NO_CHECK: Final = {"X-Atlassian-Token": "no-check"}
 MAX_SEARCH_RESULTS: Final = 5
 
@@ -88,7 +119,8 @@ def adf(text: str) -> dict[str, Any]:
 class JiraConnector(Connector):
     """Client of Jira's REST APIs: a service desk's customer requests, or a project's issues."""
 
-    capabilities = frozenset({Capability.SUBMIT, Capability.IDEMPOTENT})
+    capabilities = frozenset({Capability.SUBMIT, Capability.IDEMPOTENT, Capability.READ, Capability.STATUS,
+                              Capability.NOTES})
 
     def __init__(
         self,
@@ -104,6 +136,7 @@ class JiraConnector(Connector):
         request_labels: bool = True,
         raise_on_behalf: bool = True,
         priorities: Mapping[str, str] | None = None,
+        statuses: Mapping[str, str] | None = None,
         max_attachment_size: int | None = JIRA_MAX_ATTACHMENT_BYTES,
         ca_bundle: str | None = None,
         connect_timeout: float = 5.0,
@@ -128,6 +161,8 @@ class JiraConnector(Connector):
         self.request_labels = request_labels
         self.raise_on_behalf = raise_on_behalf
         self.priorities = dict(priorities or {})
+        defaults = DEFAULT_SERVICE_DESK_STATUSES if service_desk_id else DEFAULT_PROJECT_STATUSES
+        self.statuses = status_map(defaults, statuses or {}, "Jira backend")
         self.http = HttpClient(
             self.url,
             system=self.system,
@@ -144,6 +179,7 @@ class JiraConnector(Connector):
             file_limit_name="Jira's attachment size setting (max_attachment_size)",
         )
         if service_desk_id and not request_labels:
+            # Without labels neither the replay check nor the technician's list can rely on Jira's index.
             self.capabilities = frozenset({Capability.SUBMIT})
 
     @property
@@ -193,8 +229,28 @@ class JiraConnector(Connector):
         headers = {**self._headers(), **kwargs.pop("headers", {})}
         return self.http.json(method, path, headers=headers, **kwargs)
 
-    def _ticket(self, key: str, report_id: uuid.UUID, status: str = "new") -> Ticket:
+    def _ticket(self, key: str, report_id: uuid.UUID | None, status: str = "new") -> Ticket:
         return Ticket(id=key, number=key, status=status, url=f"{self.url}/browse/{key}", report_id=report_id)
+
+    def _status(self, status: object) -> str:
+        """The ShowDesk word for an issue's ``status`` field: by name, else by the status's category."""
+        if not isinstance(status, dict):
+            return "new"
+        name = str(status.get("name") or "")
+        ours = showdesk_status(name, self.statuses)
+        if ours != name or ours in self.statuses:
+            return ours
+        category = status.get("statusCategory")
+        key = category.get("key") if isinstance(category, dict) else None
+        return CATEGORY_STATUSES.get(str(key), name or "new")
+
+    def _issue_ticket(self, issue: Mapping[str, Any], report_id: uuid.UUID | None = None) -> Ticket:
+        fields = issue.get("fields") if isinstance(issue.get("fields"), dict) else {}
+        assert isinstance(fields, dict)
+        if report_id is None:
+            report_id = next((_uuid(label[len(LABEL_PREFIX):]) for label in fields.get("labels") or []
+                              if isinstance(label, str) and label.startswith(LABEL_PREFIX)), None)
+        return self._ticket(str(issue.get("key")), report_id, self._status(fields.get("status")))
 
     # ------------------------------------------------------------ submit
     def submit(self, bundle: ReportBundle, progress: ProgressCallback | None = None) -> Ticket:
@@ -234,7 +290,7 @@ class JiraConnector(Connector):
         if self.service_desk_id:
             values: dict[str, Any] = {"summary": report.subject(), "description": text}
             if self.request_labels:
-                values["labels"] = [label]
+                values["labels"] = [SOURCE_LABEL, label]
             if priority:
                 values["priority"] = {"name": priority}
             payload: dict[str, Any] = {
@@ -253,7 +309,7 @@ class JiraConnector(Connector):
                 "issuetype": {"name": self.issue_type},
                 "summary": report.subject(),
                 "description": adf(text) if self.api_version == "3" else text,
-                "labels": [label],
+                "labels": [SOURCE_LABEL, label],
             }
             if priority:
                 fields["priority"] = {"name": priority}
@@ -329,6 +385,176 @@ class JiraConnector(Connector):
         attachments = fields.get("attachment") if isinstance(fields, dict) else None
         return {str(a.get("filename")) for a in attachments or [] if isinstance(a, dict)}
 
+    # ------------------------------------------------------------ read side
+    def whoami(self) -> Caller:
+        me = self._json("GET", f"{self.api}/myself")
+        name = me.get("displayName") or me.get("name") or "" if isinstance(me, dict) else ""
+        return Caller(name=str(name), role="technician", site=None)
+
+    def list_tickets(
+        self,
+        *,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        filters: TicketFilter | None = None,
+    ) -> TicketPage:
+        status = self._status_only(status, filters)
+        jql = f'labels = "{SOURCE_LABEL}"'
+        if status is not None:
+            jql += f' AND status = "{self.statuses.get(status, status)}"'
+        params: dict[str, str | int] = {"jql": f"{jql} ORDER BY created DESC", "fields": "summary,status,created,"
+                                        "updated,labels,reporter", "maxResults": max(1, min(limit, MAX_PAGE_SIZE))}
+        if self.api_version == "3":  # /search/jql pages with a token
+            if cursor:
+                params["nextPageToken"] = cursor
+            answer = self._json("GET", f"{self.api}/search/jql", params=params)
+            following = answer.get("nextPageToken") if isinstance(answer, dict) else None
+        else:
+            start = int(cursor) if cursor and cursor.isdigit() else 0
+            params["startAt"] = start
+            answer = self._json("GET", f"{self.api}/search", params=params)
+            total = answer.get("total", 0) if isinstance(answer, dict) else 0
+            issues_seen = len(answer.get("issues") or []) if isinstance(answer, dict) else 0
+            following = str(start + issues_seen) if start + issues_seen < int(total or 0) else None
+        issues = [i for i in (answer.get("issues") or [] if isinstance(answer, dict) else []) if isinstance(i, dict)]
+        return TicketPage(tickets=[self._issue_ticket(i) for i in issues],
+                          next_cursor=str(following) if following else None,
+                          raw=[{**i, **_summary(i)} for i in issues])
+
+    def _issue(self, key: str) -> dict[str, Any]:
+        issue = self._json("GET", f"{self.api}/issue/{_segment(key)}", params={"fields": DETAIL_FIELDS})
+        if not isinstance(issue, dict) or not isinstance(issue.get("fields"), dict):
+            raise PermanentError(f"{self.system} sent an issue ShowDesk cannot read", system=self.system)
+        return issue
+
+    def _download(self, attachment: Mapping[str, Any]) -> bytes:
+        if self.api_version == "3":
+            path = f"{self.api}/attachment/content/{_segment(str(attachment.get('id')))}"
+            response = self.http.request("GET", path, params={"redirect": "false"},
+                                         headers={**self._headers(), "Accept": "*/*"})
+        else:
+            response = self.http.request("GET", str(attachment.get("content")),
+                                         headers={**self._headers(), "Accept": "*/*"})
+        return response.content
+
+    def _manifest(self, attachments: Sequence[Mapping[str, Any]]) -> Report | None:
+        manifest = next((a for a in attachments if str(a.get("filename", "")).startswith(MANIFEST_NAME_PREFIX)), None)
+        if manifest is None:
+            return None
+        try:
+            return Report.model_validate_json(self._download(manifest))
+        except ValidationError:
+            return None
+
+    def _comments(self, issue: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The issue's comments as (text, internal, author, created), oldest first."""
+        key = str(issue.get("key"))
+        if self.service_desk_id:
+            answer = self._json("GET", f"/rest/servicedeskapi/request/{_segment(key)}/comment",
+                                params={"limit": MAX_PAGE_SIZE})
+            values = answer.get("values") if isinstance(answer, dict) else None
+            return [{"text": str(c.get("body") or ""), "internal": c.get("public") is False,
+                     "actor": str((c.get("author") or {}).get("displayName") or ""),
+                     "at": (c.get("created") or {}).get("iso8601") if isinstance(c.get("created"), dict)
+                     else c.get("created")} for c in values or [] if isinstance(c, dict)]
+        fields = issue["fields"]
+        block = fields.get("comment") if isinstance(fields.get("comment"), dict) else {}
+        assert isinstance(block, dict)
+        return [{"text": adf_text(c.get("body")), "internal": True,
+                 "actor": str((c.get("author") or {}).get("displayName") or ""), "at": c.get("created")}
+                for c in block.get("comments") or [] if isinstance(c, dict)]
+
+    def get_ticket(self, ticket_id: str) -> TicketDetail:
+        issue = self._issue(ticket_id)
+        fields = issue["fields"]
+        attachments = [a for a in fields.get("attachment") or [] if isinstance(a, dict)]
+        report = self._manifest(attachments)
+        timeline: list[dict[str, Any]] = [{"seq": 1, "kind": "created", "at": fields.get("created"), "actor": "",
+                                           "internal": False,
+                                           "data": {"files": [a.get("filename") for a in attachments]}}]
+        for comment in self._comments(issue):
+            timeline.append({"seq": len(timeline) + 1, "kind": "note" if comment["internal"] else "reply",
+                             "at": comment["at"], "actor": comment["actor"], "internal": comment["internal"],
+                             "data": {"text": comment["text"]}})
+        ticket = self._issue_ticket(issue, report.id if report is not None else None)
+        return TicketDetail(ticket=ticket, report=report, timeline=timeline, raw={**issue, **_summary(issue)})
+
+    def attachment(self, ticket_id: str, path: str) -> bytes:
+        attachments = [a for a in self._issue(ticket_id)["fields"].get("attachment") or [] if isinstance(a, dict)]
+        report = self._manifest(attachments)
+        if path == MANIFEST_PATH:
+            wanted = next((a for a in attachments if str(a.get("filename", "")).startswith(MANIFEST_NAME_PREFIX)),
+                          None)
+        else:
+            name = attachment_name(path, report.id if report is not None else None)
+            wanted = next((a for a in attachments if a.get("filename") == name), None)
+        if wanted is None:
+            raise PermanentError(f"issue {ticket_id} on {self.system} has no file {path}", system=self.system,
+                                 status=404)
+        data = self._download(wanted)
+        expected = next((r for r in report.files() if r.path == path), None) if report is not None else None
+        if expected is not None and sha256_hex(data) != expected.sha256:
+            raise PermanentError(f"{path} on issue {ticket_id} is not the file that was sent", system=self.system)
+        return data
+
+    def set_status(self, ticket_id: str, status: str) -> Ticket:
+        """Move the issue through the transition that leads to the configured status name."""
+        target = self.statuses.get(status, status)
+        answer = self._json("GET", f"{self.api}/issue/{_segment(ticket_id)}/transitions")
+        transitions = answer.get("transitions") if isinstance(answer, dict) else None
+        chosen = next((t for t in transitions or [] if isinstance(t, dict) and isinstance(t.get("to"), dict)
+                       and str(t["to"].get("name", "")).lower() == target.lower()), None)
+        if chosen is None:
+            names = ", ".join(sorted(str(t["to"].get("name")) for t in transitions or []
+                                     if isinstance(t, dict) and isinstance(t.get("to"), dict)))
+            raise PermanentError(f"issue {ticket_id} on {self.system} cannot move to {target!r} now"
+                                 + (f" (it can move to: {names})" if names else "")
+                                 + "; the backend's statuses name the workflow's statuses", system=self.system)
+        self._json("POST", f"{self.api}/issue/{_segment(ticket_id)}/transitions",
+                   json={"transition": {"id": str(chosen.get("id"))}})
+        return self._issue_ticket(self._issue(ticket_id))
+
+    def add_note(self, ticket_id: str, text: str, *, internal: bool = True) -> None:
+        """A service desk comment (internal, or public: the customer sees it); a plain issue's comment."""
+        if self.service_desk_id:
+            self._json("POST", f"/rest/servicedeskapi/request/{_segment(ticket_id)}/comment",
+                       json={"body": text, "public": not internal})
+        else:
+            self._json("POST", f"{self.api}/issue/{_segment(ticket_id)}/comment",
+                       json={"body": adf(text) if self.api_version == "3" else text})
+
+
+def adf_text(document: object) -> str:
+    """The text of an Atlassian Document Format document (or a plain string, as API 2 sends)."""
+    if isinstance(document, str):
+        return document
+    if not isinstance(document, dict):
+        return ""
+    if document.get("type") == "text":
+        return str(document.get("text") or "")
+    if document.get("type") == "hardBreak":
+        return "\n"
+    parts = [adf_text(child) for child in document.get("content") or []]
+    return ("\n\n" if document.get("type") == "doc" else "").join(parts)
+
+
+def _summary(issue: Mapping[str, Any]) -> dict[str, Any]:
+    """The built-in server's summary keys for an issue, for lists that do not know Jira."""
+    fields = issue.get("fields") if isinstance(issue.get("fields"), dict) else {}
+    assert isinstance(fields, dict)
+    reporter = fields.get("reporter") if isinstance(fields.get("reporter"), dict) else {}
+    assert isinstance(reporter, dict)
+    return {"subject": fields.get("summary"), "created_at": fields.get("created"), "updated_at": fields.get("updated"),
+            "reporter": {"name": reporter.get("displayName"), "email": reporter.get("emailAddress")}}
+
+
+def _uuid(value: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
 
 def _jira_reason(response: requests.Response) -> str:
     """Jira's own words: ``errorMessages`` and ``errors`` (platform), ``errorMessage`` (service desk)."""
@@ -375,6 +601,7 @@ def create(backend: BackendConfig, *, role: str = "submitter") -> JiraConnector:
             request_labels=options.flag("request_labels", True),
             raise_on_behalf=options.flag("raise_on_behalf", True),
             priorities=options.table("priorities"),
+            statuses=options.table("statuses"),
             max_attachment_size=options.size("max_attachment_size", JIRA_MAX_ATTACHMENT_BYTES),
             ca_bundle=backend.ca_bundle,
             connect_timeout=backend.connect_timeout,

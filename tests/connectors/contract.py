@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -581,6 +581,7 @@ class FakeJira:
         self.temporary: dict[str, tuple[str, str | None, bytes]] = {}
         self.files: dict[str, list[tuple[str, str | None, bytes]]] = {}
         self.requests_raised: dict[str, dict[str, Any]] = {}
+        self.comments: dict[str, list[dict[str, Any]]] = {}
         self._ids = itertools.count(10001)
 
     def _authorized(self, request: Request) -> bool:
@@ -592,6 +593,9 @@ class FakeJira:
         if not self._authorized(request):
             return Response.json(401, {"errorMessages": ["You are not authenticated. Authentication required."]})
         path, api = request.path, f"/rest/api/{self.api_version}"
+        answer = self._read_side(request, api)
+        if answer is not None:
+            return answer
         if request.method == "POST" and path == "/rest/servicedeskapi/request":
             return self._raise_request(request.json())
         if match := re.fullmatch(r"/rest/servicedeskapi/servicedesk/(\w+)/attachTemporaryFile", path):
@@ -602,12 +606,12 @@ class FakeJira:
             for part in files:
                 if self.max_attachment is not None and len(part.data) > self.max_attachment:
                     return Response.json(413, {"errorMessage": f"The file {part.filename} is too large"})
-            answer = []
+            kept = []
             for part in files:
                 temporary_id = secrets.token_hex(16)
                 self.temporary[temporary_id] = (part.filename or "", part.content_type, part.data)
-                answer.append({"temporaryAttachmentId": temporary_id, "fileName": part.filename})
-            return Response.json(201, {"temporaryAttachments": answer})
+                kept.append({"temporaryAttachmentId": temporary_id, "fileName": part.filename})
+            return Response.json(201, {"temporaryAttachments": kept})
         if match := re.fullmatch(r"/rest/servicedeskapi/request/([A-Z]+-\d+)/attachment", path):
             data = request.json()
             _require(isinstance(data.get("temporaryAttachmentIds"), list) and data["temporaryAttachmentIds"],
@@ -635,8 +639,7 @@ class FakeJira:
             issue = self.issues.get(match.group(1))
             if issue is None:
                 return Response.json(404, {"errorMessages": ["Issue does not exist"]})
-            return Response.json(200, {**issue, "fields": {**issue["fields"], "attachment": [
-                {"filename": f[0], "size": len(f[2]), "mimeType": f[1]} for f in self.files[issue["key"]]]}})
+            return Response.json(200, self._issue_view(issue, request.headers.get("Host") or ""))
         if request.method == "GET" and path == (f"{api}/search/jql" if self.api_version == "3" else f"{api}/search"):
             return self._search(request)
         if request.method == "GET" and path == f"{api}/user/search":
@@ -647,10 +650,91 @@ class FakeJira:
                                        for email, value in self.users.items() if email == query])
         raise ContractViolationError(f"{request.method} {path} is not an endpoint ShowDesk should call")
 
+    # The workflow of the stand-in: Jira Service Management's IT service management statuses, or a basic
+    # project's; any status can move to any other (one transition each, named after its target).
+    SERVICE_DESK_WORKFLOW: ClassVar[dict[str, str]] = {"Waiting for support": "new", "In Progress": "indeterminate",
+                             "Waiting for customer": "indeterminate", "Resolved": "done", "Closed": "done"}
+    PROJECT_WORKFLOW: ClassVar[dict[str, str]] = {"To Do": "new", "In Progress": "indeterminate", "Done": "done"}
+
+    def _workflow(self, key: str) -> dict[str, str]:
+        return self.SERVICE_DESK_WORKFLOW if key.startswith("HELP-") else self.PROJECT_WORKFLOW
+
+    def _issue_view(self, issue: dict[str, Any], host: str) -> dict[str, Any]:
+        key = issue["key"]
+        base = f"http://{host}"  # Jira gives the content address absolute
+        attachments = [{"id": attachment_id, "filename": f[0], "size": len(f[2]), "mimeType": f[1],
+                        "content": f"{base}/secure/attachment/{attachment_id}/{f[0]}"}
+                       for attachment_id, f in self.attachment_ids(key)]
+        comments = list(self.comments.get(key, []))
+        return {**issue, "fields": {**issue["fields"], "attachment": attachments, "comment": {
+            "comments": comments, "maxResults": len(comments), "total": len(comments), "startAt": 0}}}
+
+    def attachment_ids(self, key: str) -> list[tuple[str, tuple[str, str | None, bytes]]]:
+        return [(f"{int(self.issues[key]['id']) * 100 + n}", f) for n, f in enumerate(self.files[key])]
+
+    def _read_side(self, request: Request, api: str) -> Response | None:
+        """Who am I, attachment downloads, transitions and comments, for the technician's read side."""
+        path = request.path
+        if request.method == "GET" and path == f"{api}/myself":
+            return Response.json(200, {"accountId" if self.api_version == "3" else "name": "helpdesk-bot",
+                                       "displayName": "Helpdesk Bot", "emailAddress": self.email})
+        download = (re.fullmatch(rf"{api}/attachment/content/(\d+)", path) if self.api_version == "3"
+                    else re.fullmatch(r"/secure/attachment/(\d+)/[^/]+", path))
+        if download and request.method == "GET":
+            _require(self.api_version != "3" or request.param("redirect") == "false",
+                     "a client that does not follow redirects asks for redirect=false")
+            for key in self.issues:
+                for attachment_id, file in self.attachment_ids(key):
+                    if attachment_id == download.group(1):
+                        return Response(200, file[2], {"Content-Type": file[1] or "application/octet-stream"})
+            return Response.json(404, {"errorMessages": ["The attachment does not exist"]})
+        if match := re.fullmatch(rf"{api}/issue/([A-Z]+-\d+)/transitions", path):
+            key = match.group(1)
+            _require(key in self.issues, f"issue {key} is unknown")
+            workflow = self._workflow(key)
+            if request.method == "GET":
+                return Response.json(200, {"transitions": [
+                    {"id": str(11 + n), "name": f"Move to {name}", "to": {"name": name, "statusCategory": {
+                        "key": category}}} for n, (name, category) in enumerate(workflow.items())]})
+            chosen = request.json().get("transition", {}).get("id")
+            names = list(workflow)
+            _require(isinstance(chosen, str) and chosen.isdigit() and 0 <= int(chosen) - 11 < len(names),
+                     f"transition {chosen!r} is not one the issue offers")
+            name = names[int(chosen) - 11]
+            self.issues[key]["fields"]["status"] = {"name": name, "statusCategory": {"key": workflow[name]}}
+            return Response(204)
+        if match := re.fullmatch(r"/rest/servicedeskapi/request/([A-Z]+-\d+)/comment", path):
+            key = match.group(1)
+            if request.method == "GET":
+                values = [{"id": c["id"], "body": c["body"], "public": c["public"], "author": c["author"],
+                           "created": {"iso8601": c["created"]}} for c in self.comments.get(key, [])]
+                return Response.json(200, {"size": len(values), "start": 0, "limit": 100, "isLastPage": True,
+                                           "values": values})
+            data = request.json()
+            _require(isinstance(data.get("body"), str) and isinstance(data.get("public"), bool),
+                     "a request comment has body (text) and public (true or false)")
+            self._comment(key, data["body"], public=data["public"])
+            return Response.json(201, self.comments[key][-1])
+        if request.method == "POST" and (match := re.fullmatch(rf"{api}/issue/([A-Z]+-\d+)/comment", path)):
+            body = request.json().get("body")
+            _require(isinstance(body, dict) and body.get("type") == "doc" if self.api_version == "3"
+                     else isinstance(body, str), "a comment body is ADF on API 3, text on API 2")
+            self._comment(match.group(1), body, public=True)
+            return Response.json(201, self.comments[match.group(1)][-1])
+        return None
+
+    def _comment(self, key: str, body: Any, *, public: bool) -> None:
+        self.comments.setdefault(key, []).append({
+            "id": str(next(self._ids)), "body": body, "public": public, "created": _now(),
+            "author": {"displayName": "Helpdesk Bot", "emailAddress": self.email}})
+
     def _new_issue(self, project: str, fields: dict[str, Any]) -> dict[str, Any]:
         number = len([k for k in self.issues if k.startswith(f"{project}-")]) + 1
         issue_id = str(next(self._ids))
         key = f"{project}-{number}"
+        first = next(iter(self._workflow(key).items()))
+        fields = {**fields, "status": {"name": first[0], "statusCategory": {"key": first[1]}},
+                  "created": _now(), "updated": _now()}
         issue = {"id": issue_id, "key": key, "self": f"https://jira.example/rest/api/{self.api_version}/issue/{issue_id}",
                  "fields": fields}
         self.issues[key] = issue
@@ -704,6 +788,20 @@ class FakeJira:
 
     def _search(self, request: Request) -> Response:
         jql = request.param("jql") or ""
+        listing = re.fullmatch(r'labels = "showdesk"(?: AND status = "([^"]+)")? ORDER BY created DESC', jql)
+        if listing:
+            found = [i for i in reversed(list(self.issues.values())) if "showdesk" in i["fields"].get("labels", [])
+                     and listing.group(1) in (None, i["fields"]["status"]["name"])]
+            size = int(request.param("maxResults") or 50)
+            if self.api_version == "3":
+                start = int(request.param("nextPageToken") or 0)
+                page = found[start: start + size]
+                more = start + size < len(found)
+                return Response.json(200, {"issues": page, **({"nextPageToken": str(start + size)} if more else {}),
+                                           "isLast": not more})
+            start = int(request.param("startAt") or 0)
+            return Response.json(200, {"startAt": start, "maxResults": size, "total": len(found),
+                                       "issues": found[start: start + size]})
         if match := re.fullmatch(r'labels = "([^"]+)"', jql):
             found = [i for i in self.issues.values() if match.group(1) in i["fields"].get("labels", [])]
         elif match := re.fullmatch(r'text ~ "\\"(.+)\\""', jql):

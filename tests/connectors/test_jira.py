@@ -10,7 +10,11 @@ The local server replays the requests and answers Atlassian documents:
   description), .../api-group-issue-attachments/ (``/issue/{key}/attachments``, part ``file``),
   .../api-group-issue-search/ (``/search/jql``), .../api-group-user-search/ (``/user/search``);
 * Data Center: https://docs.atlassian.com/jira-servicedesk/REST/server and the platform's API 2
-  (personal access tokens as ``Authorization: Bearer``).
+  (personal access tokens as ``Authorization: Bearer``);
+* the read side: .../rest/v3/api-group-myself/, .../api-group-issue-attachments/ (``/attachment/content/{id}``
+  with ``redirect=false``), .../api-group-issues/ (``/issue/{key}/transitions``), .../api-group-issue-comments/,
+  and https://developer.atlassian.com/cloud/jira/service-desk/rest/api-group-request/ (request comments with
+  ``public``).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import pytest
 
 from agent.config import BackendConfig, ConfigError
 from agent.connectors import make_connector
-from agent.connectors.base import AuthError, Capability, TooLargeError, TransientError
+from agent.connectors.base import AuthError, Capability, PermanentError, TooLargeError, TransientError
 from agent.connectors.common import attachment_name, manifest_name
 from agent.connectors.jira import JiraConnector, report_label
 from tests.connectors.contract import ContractServer, FakeJira, Fault, Response
@@ -62,7 +66,7 @@ def test_customer_request_with_every_screenshot_byte_identical(jira: ContractSer
     assert (payload["serviceDeskId"], payload["requestTypeId"]) == ("1", "10")
     assert payload["raiseOnBehalfOf"] == "5b10ac8d82e05b22cc7d4ef5"  # ann@example.org's account id
     values = payload["requestFieldValues"]
-    assert values["summary"] == report.subject() and values["labels"] == [report_label(report.id)]
+    assert values["summary"] == report.subject() and values["labels"] == ["showdesk", report_label(report.id)]
     assert values["priority"] == {"name": "Highest"}  # the sysinfo's full disk is a critical flag
     assert all(step.caption in values["description"] for step in report.steps)
     uploads = jira.requests("POST", "/rest/servicedeskapi/servicedesk/1/attachTemporaryFile")
@@ -86,7 +90,7 @@ def test_plain_project_on_data_center_with_a_personal_access_token() -> None:
         assert create.headers["Authorization"] == "Bearer pat-1"
         fields = create.json()["fields"]
         assert fields["project"] == {"key": "OPS"} and fields["issuetype"] == {"name": "Bug"}
-        assert fields["labels"] == [report_label(bundle.report.id)] and "Step 2" in fields["description"]
+        assert fields["labels"] == ["showdesk", report_label(bundle.report.id)] and "Step 2" in fields["description"]
         kept = {name: data for name, _type, data in fake(server).files[ticket.id]}
         assert {attachment_name(r.path): bundle.files[r.path] for r in bundle.report.files()}.items() <= kept.items()
         assert ticket.id == "OPS-1" and server.violations == []
@@ -99,6 +103,56 @@ def test_plain_project_on_cloud_sends_the_description_as_adf(jira: ContractServe
     description = jira.requests("POST", "/rest/api/3/issue")[0].json()["fields"]["description"]
     texts = [n["text"] for p in description["content"] for n in p["content"] if n["type"] == "text"]
     assert f"  1. {bundle.report.steps[0].caption}" in texts
+
+
+def test_technician_read_side_on_a_service_desk(jira: ContractServer) -> None:
+    client = service_desk(jira)
+    assert {Capability.READ, Capability.STATUS, Capability.NOTES} <= client.capabilities
+    assert Capability.ASSIGN not in client.capabilities and Capability.CHANGES not in client.capabilities
+    assert client.whoami().name == "Helpdesk Bot"
+    first, second = report_bundle(steps=2), report_bundle(steps=1)
+    older, newer = client.submit(first), client.submit(second)
+
+    page = client.list_tickets(limit=1)
+    assert [t.id for t in page.tickets] == [newer.id] and page.tickets[0].report_id == second.report.id
+    assert page.raw[0]["subject"] == second.report.subject()
+    assert [t.id for t in client.list_tickets(cursor=page.next_cursor).tickets] == [older.id]
+
+    detail = client.get_ticket(older.id)
+    assert detail.report == first.report and detail.ticket.status == "new"
+    for ref in first.report.files():
+        assert client.attachment(older.id, ref.path) == first.files[ref.path]
+
+    assert client.set_status(older.id, "waiting").status == "waiting"
+    assert client.set_status(older.id, "resolved").status == "resolved"
+    assert [t.id for t in client.list_tickets(status="resolved").tickets] == [older.id]
+    client.add_note(older.id, "Replaced the toner.", internal=True)
+    client.add_note(older.id, "Fixed, please try again.", internal=False)
+    timeline = client.get_ticket(older.id).timeline
+    assert [(e["kind"], e["internal"]) for e in timeline] == [("created", False), ("note", True), ("reply", False)]
+    assert timeline[1]["data"]["text"] == "Replaced the toner."
+    fake(jira).SERVICE_DESK_WORKFLOW.pop("Closed")  # a workflow without it: the refusal names what is possible
+    try:
+        with pytest.raises(PermanentError, match=r"cannot move to 'Closed'.*can move to: In Progress, Resolved"):
+            client.set_status(older.id, "closed")
+    finally:
+        fake(jira).SERVICE_DESK_WORKFLOW["Closed"] = "done"
+
+
+def test_technician_read_side_on_a_data_center_project() -> None:
+    with ContractServer(FakeJira("pat-1", email=None, api_version="2")) as server:
+        client = JiraConnector(server.url, token="pat-1", project="OPS", api_version="2")
+        bundle = report_bundle(steps=1)
+        ticket = client.submit(bundle)
+        page = client.list_tickets()
+        assert [t.id for t in page.tickets] == [ticket.id] and page.next_cursor is None
+        assert client.get_ticket(ticket.id).report == bundle.report
+        step = bundle.report.steps[0].image.path
+        assert client.attachment(ticket.id, step) == bundle.files[step]
+        assert client.set_status(ticket.id, "resolved").status == "resolved"
+        client.add_note(ticket.id, "Done.")
+        [_created, note] = client.get_ticket(ticket.id).timeline
+        assert (note["kind"], note["data"]["text"]) == ("note", "Done.") and server.violations == []
 
 
 def test_lost_answers_then_a_retry_make_no_second_request(jira: ContractServer) -> None:
