@@ -260,3 +260,13 @@ def test_a_clock_three_days_behind_the_server_is_measured_and_flagged() -> None:
     [flag] = flags
     assert flag.severity == "critical"
     assert flag.message.startswith("This computer's clock is 3 d 0 h behind the help desk's")
+
+
+def test_the_built_in_servers_date_gives_a_clock_in_step(shared_server: Any) -> None:
+    # The real server (uvicorn) sends Date on every answer: this machine's clock is its own.
+    snapshot: Any = collect(SysinfoOptions(timeout=5.0, backend_url=shared_server.url, exclude=["processes", "cpu"]))
+    check = snapshot["connectivity"]
+    assert check["verdict"] == "reachable", check
+    assert isinstance(check["server_date"], str) and abs(check["clock_offset_seconds"]) <= 2
+    assert snapshot["clock"]["compared_with"] == f"the Date the help desk at {shared_server.url} sent"
+    assert [flag.code for flag in compute_flags(snapshot) if flag.group == "clock"] == []
