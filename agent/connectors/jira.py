@@ -418,9 +418,9 @@ class JiraConnector(Connector):
             issues_seen = len(answer.get("issues") or []) if isinstance(answer, dict) else 0
             following = str(start + issues_seen) if start + issues_seen < int(total or 0) else None
         issues = [i for i in (answer.get("issues") or [] if isinstance(answer, dict) else []) if isinstance(i, dict)]
-        return TicketPage(tickets=[self._issue_ticket(i) for i in issues],
-                          next_cursor=str(following) if following else None,
-                          raw=[{**i, **_summary(i)} for i in issues])
+        tickets = [self._issue_ticket(i) for i in issues]
+        return TicketPage(tickets=tickets, next_cursor=str(following) if following else None,
+                          raw=[{**i, **_summary(i, t)} for i, t in zip(issues, tickets, strict=True)])
 
     def _issue(self, key: str) -> dict[str, Any]:
         issue = self._json("GET", f"{self.api}/issue/{_segment(key)}", params={"fields": DETAIL_FIELDS})
@@ -478,7 +478,7 @@ class JiraConnector(Connector):
                              "at": comment["at"], "actor": comment["actor"], "internal": comment["internal"],
                              "data": {"text": comment["text"]}})
         ticket = self._issue_ticket(issue, report.id if report is not None else None)
-        return TicketDetail(ticket=ticket, report=report, timeline=timeline, raw={**issue, **_summary(issue)})
+        return TicketDetail(ticket=ticket, report=report, timeline=timeline, raw={**issue, **_summary(issue, ticket)})
 
     def attachment(self, ticket_id: str, path: str) -> bytes:
         attachments = [a for a in self._issue(ticket_id)["fields"].get("attachment") or [] if isinstance(a, dict)]
@@ -539,13 +539,16 @@ def adf_text(document: object) -> str:
     return ("\n\n" if document.get("type") == "doc" else "").join(parts)
 
 
-def _summary(issue: Mapping[str, Any]) -> dict[str, Any]:
-    """The built-in server's summary keys for an issue, for lists that do not know Jira."""
+def _summary(issue: Mapping[str, Any], ticket: Ticket) -> dict[str, Any]:
+    """The built-in server's summary keys for an issue, for lists that do not know Jira (Jira's own numeric
+    ``id`` moves to ``issue_id``: the ticket's id is its key)."""
     fields = issue.get("fields") if isinstance(issue.get("fields"), dict) else {}
     assert isinstance(fields, dict)
     reporter = fields.get("reporter") if isinstance(fields.get("reporter"), dict) else {}
     assert isinstance(reporter, dict)
-    return {"subject": fields.get("summary"), "created_at": fields.get("created"), "updated_at": fields.get("updated"),
+    return {"issue_id": issue.get("id"), "id": ticket.id, "number": ticket.number, "status": ticket.status,
+            "url": ticket.url, "subject": fields.get("summary"), "created_at": fields.get("created"),
+            "updated_at": fields.get("updated"),
             "reporter": {"name": reporter.get("displayName"), "email": reporter.get("emailAddress")}}
 
 

@@ -296,11 +296,11 @@ class ServiceNowConnector(Connector):
             "sysparm_query": f"{query}^ORDERBYDESCsys_created_on", "sysparm_fields": LIST_FIELDS,
             "sysparm_limit": size, "sysparm_offset": offset}))
         rows = [r for r in records if isinstance(r, dict)] if isinstance(records, list) else []
+        tickets = [self._ticket(r) for r in rows]
         return TicketPage(
-            tickets=[self._ticket(r) for r in rows],
+            tickets=tickets,
             next_cursor=str(offset + len(rows)) if len(rows) >= size else None,
-            raw=[{**r, "subject": r.get("short_description"), "created_at": r.get("sys_created_on"),
-                  "updated_at": r.get("sys_updated_on")} for r in rows],
+            raw=[{**r, **_summary(r, t)} for r, t in zip(rows, tickets, strict=True)],
         )
 
     def _incident(self, sys_id: str) -> dict[str, Any]:
@@ -341,9 +341,7 @@ class ServiceNowConnector(Connector):
                                  "internal": internal, "data": {"text": str(entry.get("value") or "")}})
         ticket = self._ticket(record, report.id if report is not None else None)
         return TicketDetail(ticket=ticket, report=report, timeline=timeline,
-                            raw={**record, "subject": record.get("short_description"),
-                                 "created_at": record.get("sys_created_on"), "updated_at": record.get("sys_updated_on"),
-                                 "attachments": files})
+                            raw={**record, **_summary(record, ticket), "attachments": files})
 
     def attachment(self, ticket_id: str, path: str) -> bytes:
         files = self._attachments(ticket_id)
@@ -378,6 +376,13 @@ class ServiceNowConnector(Connector):
         """A work note (technicians only) or an additional comment (the caller sees it)."""
         self._json("PATCH", f"/api/now/table/{TABLE}/{_segment(ticket_id)}",
                    json={"work_notes" if internal else "comments": text})
+
+
+def _summary(record: Mapping[str, Any], ticket: Ticket) -> dict[str, Any]:
+    """The built-in server's summary keys for an incident, for lists that do not know ServiceNow."""
+    return {"id": ticket.id, "number": ticket.number, "status": ticket.status, "url": ticket.url,
+            "subject": record.get("short_description"), "created_at": record.get("sys_created_on"),
+            "updated_at": record.get("sys_updated_on")}
 
 
 def _uuid(value: object) -> uuid.UUID | None:

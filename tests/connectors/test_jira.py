@@ -237,3 +237,22 @@ def test_showdesk_capture_submit_with_a_jira_backend(
     outcome: dict[str, Any] = capture_and_submit(backend, TOKEN, xvfb_display.env, tmp_path)
     [key] = fake(jira).issues
     assert outcome["ticket"]["id"] == key and "step-001.webp" in {f[0] for f in fake(jira).files[key]}
+
+
+def test_technician_mode_client_shows_what_the_connector_offers(jira: ContractServer) -> None:
+    from technician.client import Feature, TechClient
+    from technician.model import QueueFilter
+
+    bundle = report_bundle(steps=2)
+    submitted = service_desk(jira).submit(bundle)
+    tech = TechClient(lambda: service_desk(jira))
+    try:
+        assert tech.features == {Feature.READ, Feature.STATUS, Feature.NOTES}  # no assign, filters, live, figures
+        assert tech.sign_in().role == "technician"
+        [row] = tech.list_page(QueueFilter()).tickets
+        assert row.id == submitted.id and row.subject == bundle.report.subject()
+        info = tech.ticket(submitted.id)
+        assert info.report == bundle.report and info.summary.subject == bundle.report.subject()
+        assert [flag.code for flag in info.flags][:1] == ["disk_full"]  # from the ticket's sysinfo.json
+    finally:
+        tech.close()

@@ -174,3 +174,22 @@ def test_showdesk_capture_submit_with_a_servicenow_backend(
     outcome: dict[str, Any] = capture_and_submit(backend, PASSWORD, xvfb_display.env, tmp_path)
     [sys_id] = fake(servicenow).incidents
     assert outcome["ticket"]["id"] == sys_id and "step-001.webp" in fake(servicenow).files_of(sys_id)
+
+
+def test_technician_mode_client_shows_what_the_connector_offers(servicenow: ContractServer) -> None:
+    from technician.client import Feature, TechClient
+    from technician.model import QueueFilter
+
+    bundle = report_bundle(steps=2)
+    submitted = connector(servicenow).submit(bundle)
+    tech = TechClient(lambda: connector(servicenow))
+    try:
+        assert tech.features == {Feature.READ, Feature.STATUS, Feature.NOTES}  # no assign, filters, live, figures
+        assert tech.sign_in().role == "technician"
+        [row] = tech.list_page(QueueFilter()).tickets
+        assert row.id == submitted.id and row.subject == bundle.report.subject()
+        info = tech.ticket(submitted.id)
+        assert info.report == bundle.report and info.summary.subject == bundle.report.subject()
+        assert [flag.code for flag in info.flags][:1] == ["disk_full"]  # from the ticket's sysinfo.json
+    finally:
+        tech.close()
