@@ -9,6 +9,7 @@ and say why.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -213,6 +214,9 @@ def _one_answer(answer: bytes) -> Iterator[int]:
                 peer, _ = listener.accept()
             except OSError:
                 return
+            if stop.is_set():  # the wake-up connection at the end
+                peer.close()
+                return
             with peer:
                 peer.settimeout(5.0)
                 data = b""
@@ -229,8 +233,11 @@ def _one_answer(answer: bytes) -> Iterator[int]:
         yield int(listener.getsockname()[1])
     finally:
         stop.set()
-        listener.close()
+        # accept() is not woken by close() on every system: one last connection wakes it.
+        with contextlib.suppress(OSError), socket.create_connection(listener.getsockname(), timeout=5.0):
+            pass
         thread.join(timeout=5.0)
+        listener.close()
 
 
 def test_a_proxy_wanting_credentials_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
