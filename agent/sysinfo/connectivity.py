@@ -284,19 +284,27 @@ def _probe(
     where = f"the proxy at {connect_host}:{connect_port}" if proxy else f"{connect_host} port {connect_port}"
 
     if is_address(connect_host):
-        _route_step(procedure, connect_host, connect_port, target)
+        route = _route_step(procedure, connect_host, connect_port, target)
         procedure.record("dns", "skipped", f"{connect_host} is an address: no lookup needed")
         infos = [_address_info(connect_host, connect_port)]
     else:
         infos = _lookup(
             procedure, connect_host, connect_port, remember_for=None if proxy else host, address_book=address_book
         )
-        _route_step(procedure, str(infos[0][4][0]), connect_port, target)
+        route = _route_step(procedure, str(infos[0][4][0]), connect_port, target)
 
     step = "proxy" if proxy else "tcp"
     if proxy:
         procedure.record("tcp", "skipped", f"goes through the proxy at {connect_host}:{connect_port}")
-    connection = _connect(procedure, step, infos, where)
+    try:
+        connection = _connect(procedure, step, infos, where)
+    except _StopError:
+        # Only after a real failure: a gateway still being asked (a cut-short check) is no verdict.
+        if route.gateway is not None and procedure.steps[step]["state"] == "failed":
+            # The connection's own attempt made the kernel ask for the gateway: now it is known
+            # whether the gateway answered, and a silent one is the first step that failed.
+            _gateway_step(procedure, route)
+        raise
     if not proxy and not is_address(host):
         address_memory.remember(host, str(result["address"]), address_book)
     try:

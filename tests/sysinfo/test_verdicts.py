@@ -155,9 +155,7 @@ def test_a_silent_name_server_within_a_short_bound_is_not_checked_in_time_never_
         "Not checked in time at the step name lookup: still waiting for the name lookup of help.showdesk.test"
         " (asked 127.0.0.1) after "
     )
-    assert [(flag["code"], flag["severity"]) for flag in answer["flags"]] == [
-        ("connection_not_checked", "info")
-    ]
+    assert [(flag["code"], flag["severity"]) for flag in answer["flags"]] == [("connection_not_checked", "info")]
 
 
 @needs_namespaces
@@ -169,9 +167,7 @@ def test_a_silent_name_server_given_time_does_not_answer(tmp_path: Path) -> None
     assert str(result["reason"]).startswith(
         "the name lookup of help.showdesk.test (asked 127.0.0.1) did not answer within "
     )
-    assert [(flag["code"], flag["severity"]) for flag in answer["flags"]] == [
-        ("backend_unreachable", "critical")
-    ]
+    assert [(flag["code"], flag["severity"]) for flag in answer["flags"]] == [("backend_unreachable", "critical")]
 
 
 def _closed_port() -> int:
@@ -277,3 +273,35 @@ def test_the_built_in_servers_date_gives_a_clock_in_step(shared_server: Any) -> 
     assert isinstance(check["server_date"], str) and abs(check["clock_offset_seconds"]) <= 2
     assert snapshot["clock"]["compared_with"] == f"the Date the help desk at {shared_server.url} sent"
     assert [flag.code for flag in compute_flags(snapshot) if flag.group == "clock"] == []
+
+
+@needs_namespaces
+def test_a_gateway_that_does_not_answer_is_the_verdict_not_the_connection(tmp_path: Path) -> None:
+    # A network with a default route through 10.77.0.1, which nobody is: the kernel asks for its
+    # hardware address and gets no answer (about 3 s), then gives up on the connection.
+    code = _CHECK.format(url="http://10.99.0.1:8080", bound=6.0)
+    script = tmp_path / "child.py"
+    script.write_text(textwrap.dedent(code))
+    setup = (
+        "ip link set lo up && ip link add v0 type veth peer name v1 && ip addr add 10.77.0.2/24 dev v0"
+        " && ip link set v0 up && ip link set v1 up && ip route add default via 10.77.0.1"
+    )
+    done = subprocess.run(
+        ["unshare", "--net", "sh", "-c", f"{setup} && exec {sys.executable} {script}"],
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    result = answer["result"]
+    assert result["verdict"] == "failed" and result["failed_step"] == "gateway", result
+    assert result["reason"] == (
+        "the gateway 10.77.0.1 does not answer on the local network (its hardware address could not be found)"
+    )
+    steps = {step["step"]: step for step in result["steps"]}
+    assert steps["route"]["detail"].startswith(
+        "the help desk 10.99.0.1 is reached over v0 through the gateway 10.77.0.1"
+    )
+    assert steps["tcp"]["detail"] == "cannot connect to 10.99.0.1 port 8080: no route to host"
