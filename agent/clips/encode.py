@@ -202,7 +202,17 @@ def encode_clip(
     # Pillow writes one frame as a still, and libwebp writes frames that never change as one
     # still too: such a clip is one frame, and its length lives in the manifest (EncodedClip.facts).
     sequence = _LazyFrames(images, total, step)
-    sequence.save(buffer, "WEBP", save_all=True, duration=durations, lossless=lossless, quality=quality, method=_METHOD)
+    sequence.save(
+        buffer,
+        "WEBP",
+        save_all=True,
+        duration=durations,
+        lossless=lossless,
+        # For lossless WebP "quality" is the effort: 0, the fastest, like method 0.
+        quality=0 if lossless else quality,
+        method=_METHOD,
+        **_KEY_FRAMES,
+    )
     if progress is not None:
         progress(total, total)
     data = buffer.getvalue()
