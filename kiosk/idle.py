@@ -19,9 +19,10 @@ import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, QRect, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QKeyEvent, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtGui import QAccessible, QColor, QGuiApplication, QKeyEvent, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QVBoxLayout, QWidget
 
+from kiosk.accessibility import announce, set_accessible_role
 from kiosk.widgets import bring_to_front, make_button, make_label, set_role, set_text
 
 log = logging.getLogger(__name__)
@@ -267,6 +268,8 @@ class IdleOverlay(QWidget):
         else:
             super().__init__(parent)
         self.setObjectName("idle-overlay")
+        # An alert dialog: a screen reader says its name and text when it appears, not just its button.
+        set_accessible_role(self, QAccessible.Role.AlertMessage)
         self._screen_rect: QRect | None = None
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, False)
         outer = QVBoxLayout(self)
@@ -310,6 +313,7 @@ class IdleOverlay(QWidget):
         else:
             self.raise_()
         self.button.setFocus()
+        announce(self, f"{self.accessibleName()} {self.accessibleDescription()}")
 
     def place_on(self, screen_rect: QRect) -> None:
         """As a window of its own: the screen it covers."""
@@ -325,6 +329,9 @@ class IdleOverlay(QWidget):
         self.count_label.setText(text)
         self.count_label.setAccessibleName(text)
         set_text(self.button, self.tr("I'm still here"))
+        # What the alert says: its heading as the name, the countdown as its text.
+        self.setAccessibleName(self.heading.text())
+        self.setAccessibleDescription(text)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
         if event.type() == QEvent.Type.LanguageChange:

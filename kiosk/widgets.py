@@ -115,6 +115,8 @@ class TouchScrollArea(QScrollArea):
         super().__init__()
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
+        # Not a tab stop of its own: Tab goes to what is inside, and the area scrolls it into view.
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         if on_surface:
             self.setProperty("surface", "true")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QRect, Qt, Signal
+from PySide6.QtCore import QEvent, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeyEvent, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import QApplication, QLayout, QStackedWidget, QVBoxLayout, QWidget
 
@@ -24,6 +24,7 @@ from kiosk.i18n import Translations
 from kiosk.idle import IdleOverlay, IdleWatcher
 from kiosk.image_source import ImageSource
 from kiosk.keyboard import dock_keyboard
+from kiosk.memory import SETTLE_DELAY_MS, keep_big_blocks_apart, release_free_memory
 from kiosk.screens.done import DoneScreen
 from kiosk.screens.review import EditorFactory, ReviewScreen
 from kiosk.screens.send import SendScreen
@@ -91,6 +92,13 @@ class KioskWindow(QWidget):
         self.flow = KioskFlow(self.session)
         self.thumbnails = ThumbnailCache(self.runner, self)
         self.stats = KioskStats(services.stats_path)
+        # Memory after N visits stays flat whatever the visits did (kiosk.memory): big blocks are
+        # returned when freed, and after each visit, once its widgets are gone, the rest.
+        keep_big_blocks_apart()
+        self._memory_settle = QTimer(self)
+        self._memory_settle.setSingleShot(True)
+        self._memory_settle.setInterval(SETTLE_DELAY_MS)
+        self._memory_settle.timeout.connect(release_free_memory)
         self.submission = Submission(
             services.outbox,
             self.runner,
@@ -232,6 +240,7 @@ class KioskWindow(QWidget):
         self.set_language(self.settings.language)
         self.apply_theme(self.settings.theme)
         self.welcome.entered()
+        self._memory_settle.start()
 
     def _idle_expired(self) -> None:
         self.idle_overlay.hide()
@@ -299,6 +308,7 @@ class KioskWindow(QWidget):
 
     def apply_theme(self, theme: str) -> None:
         self.theme = theme
+        self.welcome.set_contrast(theme == "high-contrast")
         sheet = style_sheet(colours_for(theme, self.settings.colours))
         app = QApplication.instance()
         if isinstance(app, QApplication):

@@ -22,7 +22,9 @@ translator (the kiosk does) gets the editor in its language.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Final, Literal, get_args
 
@@ -253,6 +255,24 @@ def _markup_font(pixel_size: int) -> QFont:
     font.setPixelSize(max(1, pixel_size))
     font.setBold(True)
     return font
+
+
+def _weak_listener(method: Callable[[], None]) -> Callable[[], None]:
+    """A document listener that does not keep its widget alive.
+
+    The widget owns the document, so a bound method in the document's listeners is a reference
+    cycle: after Qt deletes the widget, its Python side (with the picture and its scaled copy,
+    16 MB at 1080p) would wait for the cyclic collector, which counts objects, not bytes, and may
+    not run for many visits.
+    """
+    ref = weakref.WeakMethod(method)
+
+    def call() -> None:
+        target = ref()
+        if target is not None:
+            target()
+
+    return call
 
 
 # ---------------------------------------------------------------- drawing items with QPainter
@@ -539,7 +559,7 @@ class MarkupCanvas(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(240, 160)
         self.setCursor(Qt.CursorShape.CrossCursor)
-        document.subscribe(self._document_changed)
+        document.subscribe(_weak_listener(self._document_changed))
         self.retranslate()
 
     # -- state
@@ -554,6 +574,18 @@ class MarkupCanvas(QWidget):
         self.view_changed.emit()
         self._stroke_width = suggested_stroke_width(image.width(), image.height())
         self._describe()
+        self.update()
+
+    def release(self) -> None:
+        """Let go of the picture and its scaled copy now (the editor is closing)."""
+        self._cancel_text()
+        self._cancel_press()
+        self._finger_positions.clear()
+        self._touch_mode, self._pinch_start = None, None
+        self._image = QImage()
+        self._scaled = None
+        self._scaled_key = None
+        self._selected = None
         self.update()
 
     def image_size(self) -> tuple[int, int]:
@@ -1226,6 +1258,7 @@ class MarkupEditor(QWidget):
         self._document = MarkupDocument()
         self._image_bytes: bytes | None = None
         self._canvas = MarkupCanvas(self._document, self)
+        self._canvas.setObjectName("markup-canvas")
         self._tool_buttons: dict[Tool, QToolButton] = {}
         self._group = QButtonGroup(self)
         self._group.setExclusive(True)
@@ -1273,11 +1306,14 @@ class MarkupEditor(QWidget):
         label_font = self._zoom_label.font()
         label_font.setPointSize(LABEL_POINT_SIZE)  # as large as the buttons' labels (kiosk text rules)
         self._zoom_label.setFont(label_font)
-        zoom_bar.addWidget(self._zoom_buttons["markup-zoom-out"])
+        zoom_buttons_in_order = [
+            self._zoom_buttons[name]
+            for name in ("markup-zoom-out", "markup-zoom-in", "markup-zoom-fit", "markup-zoom-actual")
+        ]
+        zoom_bar.addWidget(zoom_buttons_in_order[0])
         zoom_bar.addWidget(self._zoom_label)
-        zoom_bar.addWidget(self._zoom_buttons["markup-zoom-in"])
-        zoom_bar.addWidget(self._zoom_buttons["markup-zoom-fit"])
-        zoom_bar.addWidget(self._zoom_buttons["markup-zoom-actual"])
+        for button in zoom_buttons_in_order[1:]:
+            zoom_bar.addWidget(button)
         zoom_bar.addStretch(1)
         self._zoom_buttons["markup-zoom-out"].clicked.connect(lambda: self._zoom_by_button(self._canvas.zoom_out))
         self._zoom_buttons["markup-zoom-in"].clicked.connect(lambda: self._zoom_by_button(self._canvas.zoom_in))
@@ -1314,7 +1350,11 @@ class MarkupEditor(QWidget):
         self._shortcut(["Ctrl+-"], self._canvas.zoom_out)
         self._shortcut(["Ctrl+0"], self._canvas.zoom_to_fit)
         self._shortcut(["Ctrl+1"], self._canvas.zoom_to_actual_size)
-        self._document.subscribe(self._document_changed)
+        # Tab follows the screen: the tool bar, the picture, the zoom bar under it.
+        chain: list[QWidget] = [*self._buttons, self._canvas, *zoom_buttons_in_order]
+        for first, second in itertools.pairwise(chain):
+            QWidget.setTabOrder(first, second)
+        self._document.subscribe(_weak_listener(self._document_changed))
         self._canvas.selection_changed.connect(self._update_buttons)
         self._canvas.view_changed.connect(self._view_changed)
         self.set_tool("arrow")
@@ -1337,6 +1377,17 @@ class MarkupEditor(QWidget):
         self._image_bytes = image_png
         self._canvas.set_image(image)
         self._document.reset(items)
+
+    def release(self) -> None:
+        """Drop the picture, its pixels on screen, the items and their history, at once.
+
+        For an editor that is closing (a kiosk visit ends): what it held goes back to the
+        allocator now, not whenever the widget's Python side is collected. ``load`` works again after.
+        """
+        self._canvas.release()
+        self._image_bytes = None
+        self._document.reset(notify=False)
+        self._update_buttons()
 
     def items(self) -> list[MarkupItem]:
         """The items, including text still being typed (a Send button may take no focus)."""

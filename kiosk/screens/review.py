@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -142,6 +143,20 @@ class _StepCard(QFrame):
                 Qt.TransformationMode.SmoothTransformation,
             )
             self.picture.setPixmap(pixmap)
+
+
+def _focus_stops_within(root: QWidget) -> list[QWidget]:
+    """``root`` and the widgets inside it that take Tab focus, in their current tab order."""
+    stops: list[QWidget] = [root] if root.focusPolicy() & Qt.FocusPolicy.TabFocus else []
+    widget = root.nextInFocusChain()
+    # The chain is a ring of every widget in the window: bounded by its length.
+    for _ in range(len(root.window().findChildren(QWidget)) + 1):
+        if widget is root or widget is None:
+            break
+        if root.isAncestorOf(widget) and widget.focusPolicy() & Qt.FocusPolicy.TabFocus:
+            stops.append(widget)
+        widget = widget.nextInFocusChain()
+    return stops
 
 
 class ReviewScreen(KioskScreen):
@@ -324,6 +339,29 @@ class ReviewScreen(KioskScreen):
         self.no_steps_label.setVisible(not self.session.steps)
         self.steps_area.update_hint()
         self._refresh_groups()
+        self.order_tabs()
+
+    def order_tabs(self) -> None:
+        """Tab follows the screen, top to bottom and left to right: Back; each step card in
+        reading order (its Delete at the top, its Mark up below the picture); Undo; the mark-up
+        editor when it is open; the switches; "Show exactly what is sent"; the footer's buttons.
+
+        Qt's default order is the order widgets were made in, and the cards are made after the
+        switches, so people met the switches before their own pictures.
+        """
+        chain: list[QWidget] = [self.back_button]
+        for index in range(self.steps_grid.count()):
+            item = self.steps_grid.itemAt(index)
+            card = item.widget() if item is not None else None
+            if isinstance(card, _StepCard):
+                chain += [card.delete_button, card.markup_button]
+        chain.append(self.undo_button)
+        if self.editor is not None:
+            chain += _focus_stops_within(self.editor)
+        chain += [*self.group_boxes.values(), self.details_button, self.raw_button, self.details_view]
+        chain += [self.save_markup_button, self.send_button]
+        for first, second in itertools.pairwise(chain):
+            QWidget.setTabOrder(first, second)
 
     def _grid_shape(self) -> tuple[int, int]:
         """How many step cards fit side by side in the area, and how wide each is to fill it."""
@@ -432,6 +470,7 @@ class ReviewScreen(KioskScreen):
             self.editor = self.editor_factory()
             self.editor.setObjectName("markup-editor")
             self.editor_layout.addWidget(self.editor, 1)
+            self.order_tabs()
         editor: Any = self.editor
         editor.load(step.image, list(step.markup))
         self._editing_step = step_id
@@ -487,6 +526,9 @@ class ReviewScreen(KioskScreen):
         self.save_markup_button.hide()
         self.details_view.clear()
         if self.editor is not None:
+            release = getattr(self.editor, "release", None)
+            if callable(release):
+                release()  # the picture's pixels go now, not when the widget's wrapper is collected
             self.editor_layout.removeWidget(self.editor)
             self.editor.deleteLater()
             self.editor = None

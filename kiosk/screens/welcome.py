@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QMouseEvent, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton
+from PySide6.QtGui import QAccessible, QKeyEvent, QMouseEvent, QPixmap
+from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton
 
+from kiosk.accessibility import set_accessible_role
 from kiosk.admin import in_admin_corner
 from kiosk.i18n import LANGUAGE_NAMES
 from kiosk.settings import KioskSettings
@@ -63,18 +64,30 @@ class WelcomeScreen(KioskScreen):
 
         self.footer_layout.addStretch(1)
         self.language_buttons: dict[str, QPushButton] = {}
+        # One choice of several: exclusive, and said as radio buttons (checked or not), not as
+        # independent toggles.
+        self.language_group = QButtonGroup(self)
+        self.language_group.setExclusive(True)
         for code in settings.languages:
             button = make_button(object_name=f"language-{code}")
             button.setCheckable(True)
+            set_accessible_role(button, QAccessible.Role.RadioButton)
+            self.language_group.addButton(button)
             button.clicked.connect(lambda _checked=False, c=code: self.language_requested.emit(c))
             self.footer_layout.addWidget(button)
             self.language_buttons[code] = button
         self.footer_layout.addSpacing(48)
         self.contrast_button = make_button(object_name="contrast")
+        # A toggle: assistive technology reads "on" or "off" (the window keeps it in step with the look).
+        self.contrast_button.setCheckable(True)
         self.contrast_button.clicked.connect(self.contrast_requested)
         self.footer_layout.addWidget(self.contrast_button)
         self.footer_layout.addStretch(1)
         self.retranslate()
+
+    def set_contrast(self, on: bool) -> None:
+        """Show (and expose) whether high contrast is on."""
+        self.contrast_button.setChecked(on)
 
     def set_language(self, language: str) -> None:
         self.language = language

@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLineEdit, QVBoxLayout
 
+from kiosk.accessibility import announce, set_field_error
 from kiosk.badge import BadgeScanFilter
 from kiosk.session import KioskSession, SessionError
 from kiosk.settings import KioskSettings
@@ -104,7 +105,7 @@ class WhoScreen(KioskScreen):
         self.badge_hint.setText(self.tr("Hold your badge to the reader. We only keep its number with your request."))
         set_text(self.guest_button, self.tr("Continue as guest"))
         set_text(self.continue_button, self.tr("Continue ›"), self.tr("Continue"))
-        self._show_error(getattr(self, "_error_field", ""))
+        self._show_error(getattr(self, "_error_field", ""), say_it=False)
 
     def reset(self) -> None:
         self.name_edit.clear()
@@ -148,7 +149,9 @@ class WhoScreen(KioskScreen):
             return
         self.checked_in.emit()
 
-    def _show_error(self, field: str) -> None:
+    def _show_error(self, field: str, *, say_it: bool = True) -> None:
+        """Show the error for ``field`` ("" clears it): beside the form, and as the field's own
+        accessible description, announced when ``say_it`` (a new attempt, not a language change)."""
         self._error_field = field
         messages = {
             "name": self.tr("Please enter your name."),
@@ -159,9 +162,12 @@ class WhoScreen(KioskScreen):
         self.error_label.setText(text)
         self.error_label.setAccessibleName(text)
         for edit, name in ((self.name_edit, "name"), (self.email_edit, "email")):
+            set_field_error(edit, text if field == name else "", say_it=say_it)
             edit.setProperty("invalid", "true" if field == name else "false")
             edit.style().unpolish(edit)
             edit.style().polish(edit)
+        if field == "badge" and say_it:
+            announce(self.error_label, text)  # no field of its own: said on behalf of the message
         if field == "name":
             self.name_edit.setFocus()
         elif field == "email":

@@ -63,7 +63,7 @@ def test_nothing_configured_gives_working_defaults() -> None:
     assert [c.id for c in settings.categories] == ["sign-in", "laptop", "printer", "software", "other"]
     assert settings.categories[0].label.resolve("en") == "Can't sign in"
     assert settings.idle_seconds == DEFAULT_IDLE_SECONDS == 120.0
-    assert settings.countdown_seconds == 15.0
+    assert settings.countdown_seconds == 20.0, "WCAG 2.2.1: at least 20 s to ask for more time"
     assert settings.guest_allowed and settings.allowed_apps == () and settings.admin_pin_hash == ""
 
 
