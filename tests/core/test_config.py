@@ -79,7 +79,7 @@ def test_secrets_in_the_file_are_refused(config_files: tuple[Path, Path]) -> Non
     [
         ("[server]\nport = 'eighty'\n", "server.port must be int"),
         ("[nonsense]\nx = 1\n", "unknown key 'nonsense.x'"),
-        ("[backend]\ntype = 'jira'\n", "type = 'jira' is not one of"),
+        ("[backend]\ntype = 'bugzilla'\n", "type = 'bugzilla' is not one of"),
         ("[server\n", "not valid TOML"),
     ],
 )
