@@ -17,11 +17,15 @@ Callers import from here; the modules are the package's seams:
 - ``bounded``: running tasks on daemon threads up to a deadline;
 - ``collectors``: the machine's groups (os, cpu, memory, disks, battery, displays, showdesk);
 - ``processes``: the busiest programs, from two cheap passes that finish under load;
-- ``network``: interfaces, routes, DNS and the system's proxies;
+- ``network``: interfaces, routes, DNS and the system's proxies, with ``network_context`` (Wi-Fi,
+  VPN interfaces, the desktop's proxy settings);
+- ``displays``: the monitors the caller passes, named from the desktop's list where needed, and
+  their arrangement;
 - ``connectivity``: the connection check to the backend, a bounded decision procedure, with
   ``routes`` (the kernel's route, the gateway), ``dns_query`` (asking each name server) and
   ``address_memory`` (the backend's last known address);
-- ``groups``: the group names and ``without_groups``;
+- ``groups``: the group names and ``without_groups`` (``clock`` is derived from the connection
+  check's answer: the reporter's local time and its offset from the help desk's);
 - ``text``: the summary for people (``format_text``).
 """
 

@@ -66,7 +66,8 @@ def _fmt_cpu(data: Any) -> list[str]:
     load = data.get("load_average")
     load_text = "load " + " ".join(str(x) for x in load) if isinstance(load, list) and load else None
     busy = f"{data.get('percent')} % busy" if data.get("percent") is not None else None
-    return [f"  {data.get('model') or 'unknown model'}", f"  {_join(cores, load_text, busy)}"]
+    per_core = f"{data['load_per_core']}× the cores" if data.get("load_per_core") is not None else None
+    return [f"  {data.get('model') or 'unknown model'}", f"  {_join(cores, load_text, per_core, busy)}"]
 
 
 def _fmt_memory(data: Any) -> list[str]:
@@ -80,6 +81,9 @@ def _fmt_memory(data: Any) -> list[str]:
             f"  swap {format_bytes(swap.get('used'))} used of {format_bytes(swap.get('total'))}"
             f" ({swap.get('percent')} %)"
         )
+        moving = (swap.get("in_bytes_per_second") or 0) + (swap.get("out_bytes_per_second") or 0)
+        if moving:
+            lines.append(f"  swapping {format_bytes(moving)}/s now")
     return lines
 
 
@@ -90,9 +94,11 @@ def _fmt_disks(data: Any) -> list[str]:
             lines.append(f"  {disk.get('mount')}: {disk['error']}")
             continue
         read_only = ", read-only" if disk.get("read_only") else ""
+        holds = disk.get("holds")
+        holding = f", holds the {' and the '.join(holds)}" if isinstance(holds, list) and holds else ""
         lines.append(
             f"  {disk.get('mount')} ({disk.get('filesystem')}{read_only}): {format_bytes(disk.get('free'))} free"
-            f" of {format_bytes(disk.get('total'))} ({disk.get('percent')} % used)"
+            f" of {format_bytes(disk.get('total'))} ({disk.get('percent')} % used){holding}"
         )
     return lines
 
@@ -163,9 +169,10 @@ def _fmt_displays(data: Any) -> list[str]:
 
 def _fmt_processes(data: Any) -> list[str]:
     lines = ["  by CPU (100 % = one core):"]
-    lines.extend(
-        f"    {p.get('cpu_percent')} %  {p.get('name')} (pid {p.get('pid')})" for p in data.get("by_cpu", [])[:5]
-    )
+    for p in data.get("by_cpu", [])[:5]:
+        waiting = p.get("waiting_percent")
+        waits = f", waiting for a core {waiting} %" if isinstance(waiting, int | float) and waiting >= 10 else ""
+        lines.append(f"    {p.get('cpu_percent')} %  {p.get('name')} (pid {p.get('pid')}){waits}")
     lines.append("  by memory:")
     lines.extend(
         f"    {format_bytes(p.get('memory_rss'))}  {p.get('name')} (pid {p.get('pid')})"
