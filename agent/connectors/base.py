@@ -242,6 +242,17 @@ class Connector(abc.ABC):
         """Call the longest-waiting walk-up person at ``site``: the ticket called (None: nobody waits), the board."""
         raise self._unsupported(Capability.WALK_UP)
 
+    def network_clear(self) -> bool | None:
+        """Whether the network in between lets requests through to the backend now, asked cheaply.
+
+        The outbox asks this on a short cadence while a report waits for a captive portal or a
+        proxy, instead of uploading the whole report through it again: True when nothing answers
+        in the backend's place any more, False when something still does (or nothing gets
+        through). None, the default, means this connector cannot tell without a full try: the
+        outbox's normal backoff and full sends apply. It never sends a credential and never raises.
+        """
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook; connectors without connections keep it
         """Release connections; the connector must not be used afterwards."""
 

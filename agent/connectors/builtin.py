@@ -112,7 +112,11 @@ class BuiltinConnector(Connector):
         return f"ShowDesk server at {self.url}"
 
     def close(self) -> None:
-        self.session.close()
+        self.http.close()
+
+    def network_clear(self) -> bool | None:
+        """A GET of the API's root without the token; the API never answers with a web page: one is a sign-in page."""
+        return self.http.network_clear(web_page_means_portal=True)
 
     # ------------------------------------------------------------ plumbing
     def _auth_header(self) -> dict[str, str]:

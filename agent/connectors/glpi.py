@@ -148,6 +148,10 @@ class GLPIConnector(Connector):
     def close(self) -> None:
         self.http.close()
 
+    def network_clear(self) -> bool | None:
+        """A GET of the base URL without the token (``HttpClient.network_clear``)."""
+        return self.http.network_clear()
+
     # ------------------------------------------------------------ plumbing
     def _classify(self, response: requests.Response, reason: str) -> ConnectorError | None:
         code = reason.split(" ", 1)[0] if reason.startswith("ERROR_") else ""

@@ -16,6 +16,11 @@ never follows a redirect to another origin, whoever asks it to, so no token (an 
 header or a system's own, such as GLPI's Session-Token) ever reaches another host. A TLS failure
 raises ``TlsError`` whose reason says in plain words what is wrong with the certificate
 (``agent.connectors.tls_facts``).
+
+``network_clear`` is the cheap look a connector offers the outbox while a report waits for the
+network: one GET of the base URL on a session of its own (no token, no cookie, no ~/.netrc
+credentials, no redirect followed), a short timeout and a small read, asking only whether the
+network in between still answers in the backend's place.
 """
 
 from __future__ import annotations
@@ -54,6 +59,10 @@ from agent.connectors.tls_facts import describe_failure
 
 CHUNK_BYTES: Final = 64 * 1024
 MAX_JSON_ANSWER_BYTES: Final = 64 * 1024 * 1024  # an attachment answered as base64 JSON can be large
+# The network probe: its connect and read timeout (each at most), and how much of the answer it reads
+# (enough for a proxy's page title; a sign-in page can be large and is of no interest).
+PROBE_TIMEOUT_SECONDS: Final = 5.0
+PROBE_READ_BYTES: Final = 8 * 1024
 
 _HTML_TITLE: Final = re.compile(r"<title>([^<]{1,200})</title>", re.IGNORECASE)
 
@@ -259,6 +268,13 @@ def _looks_like_a_web_page(response: requests.Response, content: bytes) -> bool:
     return start.startswith((b"<!doctype html", b"<html"))
 
 
+class _NoCredentials(requests.auth.AuthBase):
+    """Leaves a request as it is. Given as ``auth``, it also keeps requests from adding ~/.netrc credentials."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
+
+
 class HttpClient:
     """Calls to one outside system's HTTP API; non-2xx answers and network failures raise ``ConnectorError``s."""
 
@@ -290,9 +306,64 @@ class HttpClient:
         self.session.headers["Accept"] = "application/json"
         if proxy:
             self.session.proxies = {"http": proxy, "https": proxy}
+        self._kind = kind
+        self._probe_session: requests.Session | None = None
 
     def close(self) -> None:
         self.session.close()
+        if self._probe_session is not None:
+            self._probe_session.close()
+
+    def network_clear(self, path: str = "", *, web_page_means_portal: bool = False) -> bool:
+        """Whether a GET of the base URL (or ``path``) comes back from something other than the network in between.
+
+        False while a captive portal, 511 or a proxy answers in the backend's place
+        (``network_condition``), or when nothing answers at all (refused, timed out, TLS
+        failed); True otherwise, whatever the backend itself says (a 404 or a 401 is the
+        backend). ``web_page_means_portal``: the URL is an API that never answers a GET with a
+        web page, so a 2xx web page there is a sign-in page too. Bounded: ``PROBE_TIMEOUT_SECONDS``
+        to connect and to read, ``PROBE_READ_BYTES`` read. No credential goes with it: the session
+        is its own, without the connector's cookies, and the probe names no token.
+        """
+        url = self.url(path) if path else self.base_url
+        connect = min(self._timeout[0], PROBE_TIMEOUT_SECONDS)
+        try:
+            response = self._probe().get(
+                url,
+                timeout=(connect, PROBE_TIMEOUT_SECONDS),
+                verify=self._verify,
+                allow_redirects=False,
+                stream=True,
+                auth=_NoCredentials(),
+            )
+        except requests.exceptions.RequestException:
+            return False  # a TLS failure, a refusal or a timeout: nothing gets through yet
+        try:
+            content = b""
+            for chunk in response.iter_content(PROBE_READ_BYTES):
+                content += chunk
+                if len(content) >= PROBE_READ_BYTES:
+                    break
+            # What was read is all there is to read: the page's title comes from it, not from the socket.
+            response._content = content[:PROBE_READ_BYTES]
+        except requests.exceptions.RequestException:
+            return False
+        finally:
+            response.close()
+        if not 200 <= response.status_code <= 299:
+            return network_condition(response, self.system) is None
+        return not (web_page_means_portal and _looks_like_a_web_page(response, response.content))
+
+    def _probe(self) -> requests.Session:
+        """The probe's own session: the same proxies and trust, none of the connector's cookies or headers."""
+        if self._probe_session is None:
+            session = GuardedSession()
+            session.verify = self._verify
+            session.proxies = dict(self.session.proxies)
+            session.headers["User-Agent"] = user_agent(self._kind)
+            session.headers["Accept"] = "application/json"
+            self._probe_session = session
+        return self._probe_session
 
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
@@ -437,6 +508,8 @@ def short_error(exc: Exception) -> str:
 
 
 __all__ = [
+    "PROBE_READ_BYTES",
+    "PROBE_TIMEOUT_SECONDS",
     "PROXY_ERROR",
     "PROXY_SIGN_IN",
     "SIGN_IN_FIRST",

@@ -215,6 +215,10 @@ class RTConnector(Connector):
     def close(self) -> None:
         self.http.close()
 
+    def network_clear(self) -> bool | None:
+        """A GET of the base URL without the token (``HttpClient.network_clear``)."""
+        return self.http.network_clear()
+
     # ------------------------------------------------------------ plumbing
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"token {secret_from(self._token, system=self.system)}"}

@@ -10,7 +10,14 @@ Entry states:
   page, a proxy's own error, a TLS failure): the entry records which (``OutboxEntry.network``),
   its reason tells the person what to do, it is retried on the backoff and at once when the
   network changes (``agent.outbox.netwatch``), and such tries never count towards "needs
-  attention" nor make a dead letter: the backend never saw the report;
+  attention" nor make a dead letter: the backend never saw the report. While a captive portal
+  or a proxy answers, the report is not uploaded through it again and again: every
+  ``NETWORK_RECHECK_SECONDS`` the connector's cheap probe (``Connector.network_clear``: a GET
+  without credentials) asks whether the network still answers in the backend's place, and the
+  full send follows only once it no longer does, so a report goes within that time of a sign-in
+  that the OS never hears of. A connector that cannot tell (None) keeps the backoff and full
+  sends; so does one whose probe said clear while the full send still met the network (a portal
+  that lets a GET through), until the network changes;
 * ``paused``: the backend refused the token, or the backend is not configured. Retrying
   cannot help until a person fixes that, so the entry waits (kept, not dead) and is tried
   again on ``wake()``/``retry()``, or every 15 minutes in case the fix came from elsewhere;
@@ -42,7 +49,7 @@ from typing import Final
 from agent.bundle import BundleError, ReportBundle
 from agent.config import ConfigError
 from agent.connectors.base import AuthError, Connector, PermanentError, TransientError
-from agent.connectors.common import NetworkConditionError, TlsError
+from agent.connectors.common import NetworkCondition, NetworkConditionError, TlsError
 from agent.credentials import LOCAL_SERVER_NOT_RUNNING, CredentialError, LocalServerDownError, LocalServerNoTokenError
 from agent.outbox.entries import Attempt, EntryState, FlushResult, OutboxEntry, Receipt, iso_time
 from agent.outbox.observers import Observers
@@ -63,6 +70,11 @@ ATTENTION_AFTER_ATTEMPTS: Final = 20
 ATTENTION_AFTER_SECONDS: Final = 24 * 3600.0
 # No wait the outbox sets is longer; a later due time means the wall clock jumped back.
 MAX_WAIT_SECONDS: Final = 6 * 3600.0 + BACKOFF_CAP_SECONDS
+# How often a report that waits for a captive portal or a proxy is looked at again with its connector's
+# cheap probe (no upload): a person who signs in sees the report go within this time.
+NETWORK_RECHECK_SECONDS: Final = 20.0
+# The networks the probe is for. A TLS failure is not one: the probe would meet it as the full send does.
+PROBED_NETWORKS: Final = frozenset(condition.value for condition in NetworkCondition)
 
 ConnectorFactory = Callable[[str], Connector]
 # What a hand-over file looked like when a try failed for want of it: (inode, mtime) or None when absent.
@@ -123,6 +135,7 @@ class Outcome(enum.Enum):
     ATTENTION = "attention"
     BUSY = "busy"
     SKIPPED = "skipped"  # gone, dead or not due by the time the lock was ours
+    NETWORK = "network"  # the probe says the network still answers in the backend's place: nothing was sent
 
 
 def attempt_record(report_id: str, outcome: Outcome, detail: Receipt | OutboxEntry | None) -> Attempt:
@@ -167,6 +180,15 @@ class Delivery:
         # than the pass that records them, hence the lock).
         self._handover_watch: dict[str, tuple[Path, FileSignature]] = {}
         self._watch_lock = threading.Lock()
+        # The network probe, per backend, in this process: when it is due next; backends whose
+        # connector answered it, and those whose connector cannot tell cheaply; backends whose probe
+        # said clear while the full send still met the network (its "clear" is no use on this
+        # network); this pass's answers (one probe per backend and pass, however many reports wait).
+        self._probe_at: dict[str, float] = {}
+        self._can_probe: set[str] = set()
+        self._cannot_probe: set[str] = set()
+        self._probe_misled: set[str] = set()
+        self._probed: dict[str, bool | None] = {}
 
     # ------------------------------------------------------------ when
     def backoff_delay(self, attempts: int) -> float:
@@ -177,7 +199,24 @@ class Delivery:
 
     def due_at(self, entry: OutboxEntry, now: float) -> float:
         due = max(entry.next_attempt_at, self._holds.get(entry.backend, 0.0))
+        if self.probes_first(entry):
+            # No try in this process yet (just started, another process's try): now, it is cheap.
+            probe_at = self._probe_at.get(entry.backend, now)
+            if entry.backend in self._probe_misled:
+                due = max(due, probe_at)  # it only keeps uploads home while it sees the network in the way
+            elif entry.backend in self._can_probe:
+                due = probe_at  # the probe's cadence replaces the backoff
+            else:
+                due = min(due, probe_at)  # not asked yet: whichever comes first, then its answer decides
         return now if due - now > MAX_WAIT_SECONDS else due
+
+    def probes_first(self, entry: OutboxEntry) -> bool:
+        """Whether ``entry``'s next try starts with its connector's network probe (a captive portal, a proxy)."""
+        return (
+            entry.waits_for_network
+            and entry.network in PROBED_NETWORKS
+            and entry.backend not in self._cannot_probe
+        )
 
     def is_due(self, entry: OutboxEntry, now: float) -> bool:
         return now >= self.due_at(entry, now)
@@ -223,6 +262,7 @@ class Delivery:
         ``pending_now``: every pending entry is due (the network changed), paused ones keep their wait.
         """
         self._store.collect_garbage()
+        self._probed.clear()
         result = FlushResult()
         failed_backends: set[str] = set()
         for entry in self._store.scan():
@@ -239,7 +279,7 @@ class Delivery:
             ):
                 continue
             outcome, detail = self._attempt(entry.id, force=force, pending_now=pending_now)
-            if outcome not in (Outcome.BUSY, Outcome.SKIPPED):
+            if outcome not in (Outcome.BUSY, Outcome.SKIPPED, Outcome.NETWORK):
                 result.attempts.append(attempt_record(entry.id, outcome, detail))
             if outcome is Outcome.DELIVERED and isinstance(detail, Receipt):
                 result.delivered.append(detail)
@@ -275,10 +315,53 @@ class Delivery:
             due_anyway = force or (pending_now and entry.state is EntryState.PENDING)
             if not due_anyway and not self.is_due(entry, self._clock()):
                 return Outcome.SKIPPED, None
-            return self._send(entry)
+            # A person's "send now" (force) is a full send; any other try at a report that waits for
+            # a portal or a proxy asks the probe first.
+            cleared = False
+            if not force and self.probes_first(entry):
+                clear = self._probe(entry.backend)
+                if clear is False:
+                    return Outcome.NETWORK, entry
+                if not due_anyway and not self.is_due(entry, self._clock()):
+                    # It cannot tell (the backoff says when), or it said clear to a report of this
+                    # backend that then met the network in this very pass.
+                    return Outcome.SKIPPED, None
+                cleared = clear is True
+            outcome, detail = self._send(entry)
+            if cleared and isinstance(detail, OutboxEntry) and detail.network in PROBED_NETWORKS:
+                self._probe_misled.add(entry.backend)
+                log.info("the network probe for backend %s said clear, yet the report met the network; "
+                         "its reports go on their backoff until the network changes", entry.backend)
+            return outcome, detail
         finally:
             lock.release()
             self._store.tidy(entry_id)
+
+    def _probe(self, backend_name: str) -> bool | None:
+        """The backend connector's answer to ``network_clear``, once per pass; what it means for the schedule."""
+        if backend_name in self._probed:
+            return self._probed[backend_name]
+        clear: bool | None
+        try:
+            clear = self._connector(backend_name).network_clear()
+        except Exception:
+            # No connector (the full send says why), or a probe that broke its promise not to raise.
+            log.debug("no network probe for backend %s", backend_name, exc_info=True)
+            clear = None
+        self._probed[backend_name] = clear
+        if clear is None:
+            self._cannot_probe.add(backend_name)
+            return None
+        self._can_probe.add(backend_name)
+        if clear:
+            log.info("the network lets ShowDesk through to backend %s again; sending what waited for it", backend_name)
+            self._holds.pop(backend_name, None)
+        else:
+            self._probe_at[backend_name] = self._clock() + NETWORK_RECHECK_SECONDS
+            self._probe_misled.discard(backend_name)  # it sees the network in the way again: it can tell
+            log.debug("the network still answers in place of backend %s; next look in %.0f s",
+                      backend_name, NETWORK_RECHECK_SECONDS)
+        return clear
 
     # ------------------------------------------------------------ one try, and what the answer means
     def _send(self, entry: OutboxEntry) -> tuple[Outcome, Receipt | OutboxEntry | None]:
@@ -341,6 +424,7 @@ class Delivery:
                         ticket.number, exc)
         self._store.remove(entry.id)
         self._holds.pop(entry.backend, None)
+        self._probe_misled.discard(entry.backend)
         with self._watch_lock:
             self._handover_watch.pop(entry.backend, None)
         log.info("delivered report %s as ticket %s (%s)", entry.id, ticket.number, entry.backend)
@@ -377,6 +461,9 @@ class Delivery:
                 return self._mark_attention(updated, reason)
         self._store.save_state(updated)
         self._holds[entry.backend] = updated.next_attempt_at
+        if network in PROBED_NETWORKS:
+            # The probe's first look: after the recheck time, or the answer's Retry-After if later.
+            self._probe_at[entry.backend] = now + max(NETWORK_RECHECK_SECONDS, retry_after or 0.0)
         log.info("report %s not delivered (%s); next try in %.0f s", entry.id, reason, delay)
         self._observers.notify("failed", updated, reason, updated.next_attempt_at)
         return Outcome.RETRYING, updated
@@ -425,6 +512,11 @@ class Delivery:
     def close_connectors(self) -> None:
         """Close every connector made so far; the next try makes a fresh one (a new token, a new configuration)."""
         connectors, self._connectors = self._connectors, {}
+        # New connectors (a new configuration, a new network): what the old probes taught is void.
+        self._can_probe.clear()
+        self._cannot_probe.clear()
+        self._probe_misled.clear()
+        self._probe_at.clear()
         for connector in connectors.values():
             try:
                 connector.close()
