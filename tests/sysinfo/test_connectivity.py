@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -141,7 +142,8 @@ def test_a_reachable_backend_gives_timings_and_is_asked_for_healthz(backend: Ser
     assert backend.seen.paths == ["/desk/healthz"]
     assert result["verdict"] == "reachable"
     assert result["summary"] == "The help desk answers: HTTP 200 from 127.0.0.1"
-    steps = {step["step"]: step for step in result["steps"]}  # type: ignore[union-attr]
+    all_steps: Any = result["steps"]
+    steps = {step["step"]: step for step in all_steps}
     assert list(steps) == ["route", "gateway", "dns", "tcp", "http"]
     assert steps["route"]["state"] == "ok" and "127.0.0.1 is reached over lo" in steps["route"]["detail"]
     assert steps["gateway"] == {

@@ -108,7 +108,8 @@ def test_kde_proxy_settings_are_read_with_the_password_scrubbed(
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     monkeypatch.delenv("XDG_CURRENT_DESKTOP", raising=False)
     monkeypatch.delenv("GSETTINGS_BACKEND", raising=False)
-    kde: Any = proxy_info(time.monotonic() + 5.0)["desktop"]["kde"]
+    desktop: Any = proxy_info(time.monotonic() + 5.0)["desktop"]
+    kde = desktop["kde"]
     assert kde["mode"] == "manual"
     assert kde["https"] == "http://proxy.corp.example:8080"
     assert "s3cret" not in json.dumps(kde) and kde["http"] == "http://[scrubbed]@proxy.corp.example:8080"
