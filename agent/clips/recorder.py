@@ -188,6 +188,9 @@ class _CaptureLoop:
         except (CaptureError, ClipError) as exc:
             self.error = str(exc)
             reason = "error"
+        except Exception as exc:  # noqa: BLE001 - a failing callback or encoder ends the recording, not the process
+            self.error = f"the recording stopped on an error ({type(exc).__name__}: {exc})"
+            reason = "error"
         finally:
             if self.ended_at is None:
                 self.ended_at = self.now()

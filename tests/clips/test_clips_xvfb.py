@@ -19,7 +19,7 @@ from PIL import Image, ImageSequence
 
 from agent.bundle import build_bundle
 from agent.capture import Capturer, Rect
-from agent.clips import CaptureTarget, ClipRecorder, Recording, ReplayBuffer, encode_clip
+from agent.clips import CaptureTarget, ClipRecorder, Progress, Recording, ReplayBuffer, encode_clip
 from agent.markup import new_item
 from tests.clips.xwindows import ColourWindow, require_tools
 from tests.fixtures.server import ServerProcess
@@ -268,3 +268,23 @@ def test_record_clip_to_bundle_makes_a_version_2_report_with_the_clip(screen: Xv
     (clip,) = again.report.clips
     assert (clip.width, clip.height, clip.duration_ms, clip.caption) == (320, 240, 1000, "a second")
     assert clip.region is not None and (clip.region.width, clip.region.height) == (320, 240)
+
+
+def test_a_failing_frame_callback_ends_the_recording_and_keeps_its_frames(screen: XvfbServer) -> None:
+    ended: list[tuple[str, str]] = []
+
+    def fail_on_third(progress: Progress) -> None:
+        if progress.frames == 3:
+            raise RuntimeError("the window went away")
+
+    recorder = ClipRecorder(
+        CaptureTarget(display=screen.display),
+        fps=10,
+        on_frame=fail_on_third,
+        on_stopped=lambda reason, message: ended.append((reason, message)),
+    )
+    recorder.start()
+    assert recorder.wait(WAIT_S)
+    recording = recorder.stop()
+    assert ended == [("error", "the recording stopped on an error (RuntimeError: the window went away)")]
+    assert recording.stop_reason == "error" and len(recording.frames) == 3
