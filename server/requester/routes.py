@@ -49,6 +49,9 @@ STREAM_RECHECK_SECONDS: Final = 5.0
 STREAM_REFRESH_SECONDS: Final = 30.0
 # What a browser waits before reconnecting a stream that ended (its lifetime, a restart).
 STREAM_RETRY_MILLISECONDS: Final = 5000
+# Two streams that started at once may find the last slot both; the second ends at once and
+# its browser tries again after this.
+STREAM_FULL_RETRY_MILLISECONDS: Final = 60_000
 # Text fields of the forms are small; the answer's photos are bounded by count and size.
 MAX_FORM_FIELD_BYTES: Final = MAX_DESCRIPTION_CHARS * 4 + 1024
 
@@ -74,8 +77,11 @@ class StreamSlots:
         self.open = 0
         self._by_client: dict[str, int] = {}
 
+    def has_room(self, client: str) -> bool:
+        return self.open < self.total and self._by_client.get(client, 0) < self.per_client
+
     def take(self, client: str) -> bool:
-        if self.open >= self.total or self._by_client.get(client, 0) >= self.per_client:
+        if not self.has_room(client):
             return False
         self.open += 1
         self._by_client[client] = self._by_client.get(client, 0) + 1
@@ -180,7 +186,7 @@ async def image(request: Request, secret: str, file_id: str, lang: Language = No
 async def events(request: Request, secret: str, lang: Language = None) -> Response:
     requester, ticket, language = await _open(request, secret, lang)
     client = _client(request)
-    if not requester.streams.take(client):
+    if not requester.streams.has_room(client):
         # A browser's EventSource gives up on a refusal: the page stays usable, just not live.
         return Response(status_code=503, headers={**PAGE_HEADERS, "Retry-After": "30"})
     return StreamingResponse(
@@ -202,6 +208,11 @@ async def _stream(
     sent: dict[str, str] = {}
     seen_seq = -1
     rendered_at = -math.inf
+    # The slot is taken here, not in the route: a generator that never starts (the client left
+    # before the first byte) runs no ``finally``, and a slot taken outside it would leak.
+    if not requester.streams.take(client):
+        yield f"retry: {STREAM_FULL_RETRY_MILLISECONDS}\n\n"
+        return
     try:
         yield f"retry: {STREAM_RETRY_MILLISECONDS}\n\n"
         while not context.notifier.closing and loop.time() < ends:
