@@ -20,6 +20,11 @@ Transport: STARTTLS (default, port 587), implicit TLS (``smtps://``, port 465) o
 to this machine), certificate checks always on (``ca_bundle`` to trust a private CA), AUTH
 with ``username`` from the configuration and the password from the keyring (``token_for``).
 The server's advertised SIZE bounds the message: the report is fitted to it before sending.
+
+A TLS failure is said in plain words with the certificate's facts (``agent.connectors.tls_facts``),
+never as the exception's text: the certificate is read in a second connection that goes as far as
+STARTTLS (or straight into TLS on port 465) and no further, without verification, sending nothing
+but EHLO and STARTTLS; if that fails, OpenSSL's verification code alone names the cause.
 """
 
 from __future__ import annotations
@@ -51,8 +56,16 @@ from agent.connectors.base import (
     secret_from,
 )
 from agent.connectors.body import render
-from agent.connectors.common import NeedsAttentionError, Options, attachment_name, format_size, manifest_name
+from agent.connectors.common import (
+    NeedsAttentionError,
+    Options,
+    TlsError,
+    attachment_name,
+    format_size,
+    manifest_name,
+)
 from agent.connectors.fitting import FitResult, Limits, submit_fitted
+from agent.connectors.tls_facts import FETCH_TIMEOUT_SECONDS, describe_failure, fetch_certificate
 from agent.schema import Report, Ticket
 
 if TYPE_CHECKING:
@@ -212,6 +225,39 @@ class SMTPConnector(Connector):
             raise
         return server
 
+    def _tls_error(self, exc: ssl.SSLError) -> TlsError:
+        """The failure in plain words, with the facts of the certificate that answered."""
+        scheme = "smtps" if self.security == "tls" else "smtp"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        failure = describe_failure(
+            exc,
+            f"{scheme}://{host}:{self.port}",
+            system=self.system,
+            ca_bundle=self.ca_bundle,
+            timeout=min(self._timeouts[0], FETCH_TIMEOUT_SECONDS),
+            fetch=self._presented_certificate,
+        )
+        return TlsError(failure)
+
+    def _presented_certificate(self) -> bytes:
+        """The DER certificate the server presents, unverified: only read, nothing but EHLO and STARTTLS is sent."""
+        timeout = min(self._timeouts[0], FETCH_TIMEOUT_SECONDS)
+        if self.security == "tls":
+            return fetch_certificate(self.host, self.port, timeout=timeout)
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        server = smtplib.SMTP(self.host, self.port, local_hostname=self.local_hostname, timeout=timeout)
+        try:
+            server.ehlo()
+            server.starttls(context=context)
+            der = server.sock.getpeercert(binary_form=True) if isinstance(server.sock, ssl.SSLSocket) else None
+        finally:
+            server.close()  # no QUIT: nothing more is said over a connection that was never trusted
+        if not der:
+            raise ValueError("the server presented no certificate")
+        return der
+
     def limits(self, advertised: int | None) -> Limits:
         sizes = [s for s in (advertised, self.max_message_size) if s]
         names = []
@@ -244,8 +290,7 @@ class SMTPConnector(Connector):
         except smtplib.SMTPException as exc:
             raise self._classify(exc) from exc
         except ssl.SSLError as exc:
-            raise TransientError(f"TLS with {self.system} failed (certificate not trusted? set ca_bundle): {exc}",
-                                 system=self.system) from exc
+            raise self._tls_error(exc) from exc
         except OSError as exc:  # refused, reset, timed out (TimeoutError is an OSError)
             raise TransientError(f"cannot reach {self.system}: {exc}", system=self.system) from exc
         return Ticket(

@@ -1,11 +1,14 @@
 """A failed TLS connection in plain words, with the facts that tell its cause apart.
 
 When verification fails, the certificate that answered is fetched again in a second, bounded
-handshake without verification (through the same proxy, if any) and read: its subject, issuer,
-validity dates and the names it covers. With the verification code OpenSSL gave, that says
-which failure it is, and each failure gets advice that can fix it: an expired certificate is
-not fixed by a CA bundle; a self-signed or unknown issuer is (or it is an intercepting proxy's
-certificate); a name the certificate does not cover is the URL's fault (or a sign-in page's).
+handshake without verification (through the same proxy, if any; a caller whose protocol starts
+in plain text, as SMTP's STARTTLS does, hands in its own way to get there) and read: its
+subject, issuer, validity dates and the names it covers. With the verification code OpenSSL
+gave, that says which failure it is (when the fetch fails, the code alone still does; only the
+certificate's facts are missing), and each failure gets advice that can fix it: an expired
+certificate is not fixed by a CA bundle; a self-signed or unknown issuer is (or it is an
+intercepting proxy's certificate); a name the certificate does not cover is the URL's fault (or
+a sign-in page's).
 
 The certificate is read with a small DER reader of its own (X.509's outer structure, names,
 times, subjectAltName): the standard library decodes only certificates it has verified, and
@@ -19,7 +22,7 @@ import enum
 import ipaddress
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
@@ -96,6 +99,7 @@ class TlsFailure:
     certificate: Certificate | None = None
     detail: str = ""  # OpenSSL's short reason ("WRONG_VERSION_NUMBER") for a handshake failure
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    scheme: str = "https"  # the URL's: what to suggest when the other side speaks no TLS
 
     def message(self) -> str:
         """The failure in plain words with its facts and advice, whole and within a connector's reason."""
@@ -130,7 +134,8 @@ class TlsFailure:
                 "open a browser and sign in."
             )
         if self.cause is Cause.NOT_TLS:
-            return f"No secure connection to {self.host} port {self.port}: {_handshake_words(self.detail)}."
+            words = _handshake_words(self.detail, self.scheme)
+            return f"No secure connection to {self.host} port {self.port}: {words}."
         if self.cause is Cause.SELF_SIGNED:
             what = "The help desk's certificate is self-signed, and this computer does not trust it"
         elif self.cause is Cause.UNKNOWN_ISSUER:
@@ -153,8 +158,14 @@ def describe_failure(
     ca_bundle: str | None,
     proxy: str | None = None,
     timeout: float = FETCH_TIMEOUT_SECONDS,
+    fetch: Callable[[], bytes] | None = None,
 ) -> TlsFailure:
-    """What went wrong in ``error`` (a TLS failure talking to ``url``), with the certificate that answered."""
+    """What went wrong in ``error`` (a TLS failure talking to ``url``), with the certificate that answered.
+
+    ``fetch`` gets the DER certificate that answered, unverified, for a protocol where a plain TLS
+    handshake with the URL's host and port does not reach it (SMTP's STARTTLS); by default
+    ``fetch_certificate``. It may raise ``OSError`` or ``ValueError``: the facts are left out then.
+    """
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -163,7 +174,8 @@ def describe_failure(
     certificate: Certificate | None = None
     if isinstance(verification, ssl.SSLCertVerificationError) or code is not None:
         try:
-            certificate = read_certificate(fetch_certificate(host, port, proxy=proxy, timeout=timeout))
+            der = fetch() if fetch is not None else fetch_certificate(host, port, proxy=proxy, timeout=timeout)
+            certificate = read_certificate(der)
         except (OSError, ValueError):
             certificate = None  # the facts are a help, not a must: the cause stands without them
         cause = _cause(code if isinstance(code, int) else None, certificate, host)
@@ -172,7 +184,8 @@ def describe_failure(
         cause = Cause.NOT_TLS
         detail = str(getattr(verification, "reason", "") or "") if verification is not None else ""
     return TlsFailure(
-        system=system, host=host, port=port, cause=cause, ca_bundle=ca_bundle, certificate=certificate, detail=detail
+        system=system, host=host, port=port, cause=cause, ca_bundle=ca_bundle, certificate=certificate, detail=detail,
+        scheme=parts.scheme,
     )
 
 
@@ -218,10 +231,15 @@ def _find_ssl_error(error: BaseException) -> ssl.SSLError | None:
     return found
 
 
-def _handshake_words(reason: str) -> str:
+def _handshake_words(reason: str, scheme: str = "https") -> str:
+    plain = (
+        "the other side does not speak TLS on this port (is the URL https:// where the server speaks plain http://?)"
+        if scheme in ("http", "https")
+        else "the other side does not speak TLS on this port (a mail server speaks it from the start on port 465, "
+        'security = "tls"; on port 587 only after STARTTLS, security = "starttls")'
+    )
     words = {
-        "WRONG_VERSION_NUMBER": "the other side does not speak TLS on this port (is the URL https:// where the "
-        "server speaks plain http://?)",
+        "WRONG_VERSION_NUMBER": plain,
         "UNEXPECTED_EOF_WHILE_READING": "the connection was closed during the secure handshake (a firewall or "
         "proxy may be cutting it)",
         "SSLV3_ALERT_HANDSHAKE_FAILURE": "the server and ShowDesk have no TLS version or cipher in common",

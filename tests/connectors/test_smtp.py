@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
 import hashlib
+import ipaddress
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,11 +18,16 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from agent.config import BackendConfig, ConfigError
-from agent.connectors.base import AuthError, Capability, PermanentError, TooLargeError, TransientError
-from agent.connectors.common import attachment_name
+from agent.connectors.base import MAX_REASON_CHARS, AuthError, Capability, PermanentError, TooLargeError, TransientError
+from agent.connectors.common import TlsError, attachment_name
 from agent.connectors.smtp import SMTPConnector, create
+from agent.connectors.tls_facts import Cause
 from agent.outbox import EntryState, Outbox
 from agent.schema import SYSINFO_PATH
 from tests.connectors.helpers import Pki, make_pki, report_bundle, screenshot
@@ -179,6 +187,161 @@ def test_starttls_and_auth(start_smtp: Callable[..., SmtpServer], pki: Pki) -> N
     with pytest.raises(TransientError, match="certificate"):
         connector("s3cret", ca=None).submit(report_bundle(steps=1))
     assert len(smtp.mailbox.messages) == 1
+
+
+# ---------------------------------------------------------------- TLS failures in plain words
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+RAW_WORDS = ("SSLError", "SSLCertVerificationError", "CERTIFICATE_VERIFY_FAILED", "_ssl.c", "errno", "[SSL")
+
+
+@dataclass
+class MailCertificates:
+    """A CA of its own, and server certificates for 127.0.0.1: one self-signed, one it signed that expired."""
+
+    ca_file: Path
+    self_signed: ssl.SSLContext
+    expired: ssl.SSLContext
+    expired_on: dt.datetime
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ShowDesk Mail Tests"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _server_context(directory: Path, stem: str, common_name: str, *, not_before: dt.datetime,
+                    not_after: dt.datetime, issuer: tuple[ec.EllipticCurvePrivateKey, x509.Name] | None
+                    ) -> ssl.SSLContext:
+    key = ec.generate_private_key(ec.SECP256R1())
+    signer, issuer_name = issuer if issuer is not None else (key, _name(common_name))
+    cert = (
+        x509.CertificateBuilder().subject_name(_name(common_name)).issuer_name(issuer_name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(not_before).not_valid_after(not_after)
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                       critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(signer, hashes.SHA256())
+    )
+    cert_file, key_file = directory / f"{stem}.pem", directory / f"{stem}-key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+@pytest.fixture(scope="module")
+def mail_certificates(tmp_path_factory: pytest.TempPathFactory) -> MailCertificates:
+    directory = tmp_path_factory.mktemp("smtp-tls-facts")
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = _name("ShowDesk Mail Test CA")
+    ca = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - dt.timedelta(days=400)).not_valid_after(NOW + dt.timedelta(days=400))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_file = directory / "mail-ca.pem"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    expired_on = NOW - dt.timedelta(days=2)
+    return MailCertificates(
+        ca_file=ca_file,
+        self_signed=_server_context(directory, "self-signed", "mail.self-signed.test",
+                                    not_before=NOW - dt.timedelta(days=1), not_after=NOW + dt.timedelta(days=30),
+                                    issuer=None),
+        expired=_server_context(directory, "expired", "mail.expired.test", not_before=NOW - dt.timedelta(days=90),
+                                not_after=expired_on, issuer=(ca_key, ca_name)),
+        expired_on=expired_on,
+    )
+
+
+def _start_tls_server(start_smtp: Callable[..., SmtpServer], security: str, context: ssl.SSLContext) -> SmtpServer:
+    if security == "tls":
+        return start_smtp(ssl_context=context)  # TLS from the first byte, as on port 465
+    return start_smtp(tls_context=context, require_starttls=True)
+
+
+def _tls_failure(connector: SMTPConnector) -> TlsError:
+    with pytest.raises(TlsError) as raised:
+        connector.submit(report_bundle(steps=1))
+    return raised.value
+
+
+def _assert_plain(text: str) -> None:
+    assert len(text) <= MAX_REASON_CHARS and text.endswith(".")
+    assert text.count("(") == text.count(")")
+    assert not any(word in text for word in RAW_WORDS), text
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_a_self_signed_mail_server_certificate_is_named_with_its_facts(
+    start_smtp: Callable[..., SmtpServer], mail_certificates: MailCertificates, security: str
+) -> None:
+    smtp = _start_tls_server(start_smtp, security, mail_certificates.self_signed)
+    error = _tls_failure(SMTPConnector("127.0.0.1", port=smtp.port, security=security,  # type: ignore[arg-type]
+                                       sender=SENDER, recipients=[HELPDESK]))
+    text = error.reason
+    assert error.failure.cause is Cause.SELF_SIGNED
+    assert "self-signed" in text and "CN=mail.self-signed.test, O=ShowDesk Mail Tests" in text
+    assert f"valid {(NOW - dt.timedelta(days=1)):%Y-%m-%d} to {(NOW + dt.timedelta(days=30)):%Y-%m-%d}" in text
+    assert "host asked for: 127.0.0.1" in text and "no CA bundle configured" in text and "Set ca_bundle" in text
+    _assert_plain(text)
+    assert smtp.mailbox.messages == []
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_an_expired_mail_server_certificate_says_a_ca_bundle_cannot_fix_it(
+    start_smtp: Callable[..., SmtpServer], mail_certificates: MailCertificates, security: str
+) -> None:
+    smtp = _start_tls_server(start_smtp, security, mail_certificates.expired)
+    error = _tls_failure(SMTPConnector("127.0.0.1", port=smtp.port, security=security,  # type: ignore[arg-type]
+                                       sender=SENDER, recipients=[HELPDESK],
+                                       ca_bundle=str(mail_certificates.ca_file)))
+    text = error.reason
+    assert error.failure.cause is Cause.EXPIRED
+    assert f"expired on {mail_certificates.expired_on:%Y-%m-%d %H:%M} UTC" in text
+    assert "CN=mail.expired.test" in text and "issued by CN=ShowDesk Mail Test CA" in text
+    assert "CA bundle used:" in text and "mail-ca.pem" in text
+    assert "A CA bundle cannot fix that" in text and "Set ca_bundle" not in text
+    _assert_plain(text)
+    assert smtp.mailbox.messages == []
+
+
+class _NoSecondLook(SMTPConnector):
+    """A server that cannot be asked twice (its certificate fetch fails), as a mail gateway that limits connections."""
+
+    def _presented_certificate(self) -> bytes:
+        raise OSError("connection refused")
+
+
+def test_without_the_certificate_the_verification_code_still_names_the_cause(
+    start_smtp: Callable[..., SmtpServer], mail_certificates: MailCertificates, tmp_path: Path
+) -> None:
+    smtp = _start_tls_server(start_smtp, "starttls", mail_certificates.expired)
+    connector = _NoSecondLook("127.0.0.1", port=smtp.port, security="starttls", sender=SENDER,
+                              recipients=[HELPDESK], ca_bundle=str(mail_certificates.ca_file))
+    error = _tls_failure(connector)
+    assert error.failure.cause is Cause.EXPIRED and error.failure.certificate is None
+    assert error.reason.startswith("The help desk's certificate expired (host asked for: 127.0.0.1; CA bundle used:")
+    _assert_plain(error.reason)
+    # In the outbox: pending, with the plain sentence, never a dead letter.
+    outbox = Outbox(tmp_path / "outbox", connector_for=lambda _name: connector)
+    entry = outbox.put(report_bundle(steps=1), "mail")
+    outbox.flush()
+    after = outbox.get(entry.id)
+    assert after.state is EntryState.PENDING and after.network == "tls" and after.last_error == error.reason
+
+
+def test_tls_on_a_port_that_speaks_plain_smtp_says_which_setting_fits(start_smtp: Callable[..., SmtpServer]) -> None:
+    smtp = start_smtp()
+    error = _tls_failure(SMTPConnector("127.0.0.1", port=smtp.port, security="tls", sender=SENDER,
+                                       recipients=[HELPDESK]))
+    assert error.failure.cause is Cause.NOT_TLS
+    assert 'security = "starttls"' in error.reason and "https://" not in error.reason
+    _assert_plain(error.reason)
 
 
 def test_plain_text_auth_to_another_host_is_refused() -> None:
