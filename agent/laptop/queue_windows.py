@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Final
 
-from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QCoreApplication, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -85,6 +85,10 @@ def describe_state(entry: OutboxEntry, now: float | None = None) -> str:
     if waits_for_local_server(entry):
         # Its backoff time would mislead: it goes as soon as the server is back.
         return "waiting for the help desk server on this machine"
+    if entry.waits_for_network:
+        # A sign-in page or a proxy answers instead of the help desk: its next-try time would mislead,
+        # it goes once the network lets it through. The "Why it waits" column says what to do.
+        return QCoreApplication.translate("OutboxWindow", "waiting for the network (see why)")
     if entry.next_attempt_at <= now:
         return "will be sent now"
     seconds = entry.next_attempt_at - now
