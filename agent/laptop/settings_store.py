@@ -409,6 +409,10 @@ def parse_enrolment(text: str) -> Enrolment:
 
 # ---------------------------------------------------------------- connection check in plain words
 _STEP_ADVICE: Final[dict[str, str]] = {
+    "route": "This computer has no way onto the network the help desk is on. Check that Wi-Fi or the cable "
+    "is connected; if the help desk is internal, connect the VPN.",
+    "gateway": "The local network's router does not answer. Reconnect to the Wi-Fi or plug the cable in "
+    "again; if it keeps failing, the network itself is down here.",
     "dns": "The help desk's name cannot be looked up. Check the address for typing mistakes; if it is "
     "an internal address, connect to the company network or VPN first.",
     "tcp": "The help desk's computer cannot be reached. If you work from home, connect the VPN; "
@@ -438,6 +442,9 @@ def explain_connectivity(result: Mapping[str, object]) -> tuple[bool, str]:
         timings = [result.get(k) for k in ("dns_ms", "tcp_ms", "tls_ms", "http_ms")]
         total = sum(t for t in timings if isinstance(t, int | float))
         return True, f"Connected to {url}{proxy} in {total:.0f} ms."
+    if result.get("verdict") == "not_checked_in_time":
+        # Not a failure: the check ran out of its time on a busy machine or a slow network.
+        return False, f"Not checked in time: {result.get('reason')}. Try again."
     step = str(result.get("failed_step") or "")
     advice = _STEP_ADVICE.get(step, "")
     return False, f"Cannot reach {url}{proxy}: {result.get('reason')}. {advice}".strip()

@@ -319,3 +319,20 @@ def test_test_connection_goes_through_the_proxy_being_edited(
     dialog.proxy_edit.setText(dead)
     text = run_test(dialog, qtbot)
     assert text.startswith(f"✘ Cannot reach {server_process.url} through the proxy {dead}")
+
+
+def test_connection_check_words_never_call_a_cut_short_check_a_failure() -> None:
+    from agent.laptop.settings_store import explain_connectivity
+
+    reachable, words = explain_connectivity(
+        {"checked": True, "url": "https://help.example", "verdict": "not_checked_in_time", "reachable": None,
+         "reason": "still waiting for the name lookup of help.example after 290 ms"}
+    )
+    assert not reachable
+    assert words.startswith("Not checked in time: still waiting") and "Cannot reach" not in words
+    reachable, words = explain_connectivity(
+        {"checked": True, "url": "https://help.example", "verdict": "failed", "reachable": False,
+         "failed_step": "route", "reason": "no route to the help desk 10.99.0.1: network is unreachable"}
+    )
+    assert not reachable
+    assert "network is unreachable" in words and "VPN" in words

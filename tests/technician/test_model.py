@@ -319,10 +319,11 @@ def test_the_tree_puts_flags_first_then_groups_in_their_order() -> None:
         ("zz_custom", ""),
     ]
     assert nodes[0].children[0].severity == "warning"
-    assert [(c.key, c.value) for c in nodes[2].children] == [("total", "8.0 GB (8,589,934,592)"),
-                                                             ("available", "1.0 GB (1,073,741,824)")]  # fmt: skip
+    # Rows read in words, not keys.
+    assert [(c.key, c.value) for c in nodes[2].children] == [("Total", "8.0 GB (8,589,934,592)"),
+                                                             ("Available", "1.0 GB (1,073,741,824)")]  # fmt: skip
     assert nodes[3].children[0].key == "/"  # list items are named by what they are
-    assert [(c.key, c.value) for c in nodes[4].children] == [("present", "yes"), ("percent", "12 %")]
+    assert [(c.key, c.value) for c in nodes[4].children] == [("Present", "yes"), ("Charge", "12 %")]
     assert build_tree(None, [])[1].value == "not sent with this report"
 
 
