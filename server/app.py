@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, FastAPI
 
 from server import models
-from server.api import changes, figures, files, health, queue, reports, tickets, tokens
+from server.api import answers, changes, figures, files, health, queue, reports, tickets, tokens
 from server.api.context import API_PREFIX, AppContext, ChangeNotifier
 from server.api.dependencies import API_ERRORS, BoundedJSONRoute, error_responses
 from server.api.errors import install_error_handlers
@@ -34,6 +34,7 @@ __all__ = ["ChangeNotifier", "create_app"]
 _API_ROUTERS = (
     reports.router,
     tickets.router,
+    answers.router,
     files.router,
     changes.router,
     queue.router,

@@ -113,6 +113,11 @@ class TicketDetail(TicketSummary):
     receipt_code: str = Field(description="the offline receipt code a kiosk prints: the report id's first 8 hex digits")
 
 
+class AnswerResult(BaseModel):
+    replayed: bool = Field(description="true when this Idempotency-Key answered before: nothing new was recorded")
+    event: TimelineEvent | None = Field(description="the answer's timeline event; null on a replay")
+
+
 class RequesterLink(BaseModel):
     url: str = Field(description="the person's link to the ticket's page (a capability: whoever has it sees the page)")
     generation: int = Field(description="how many times the link was revoked; each revocation makes a new one")
@@ -188,6 +193,7 @@ class TokenCreated(TokenInfo):
 
 
 __all__ = [
+    "AnswerResult",
     "ArticleCount",
     "Assignment",
     "AttachmentInfo",

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.api.context import REPORTS_PATH, REQUESTER_PREFIX, logged_path
+from server.api.context import API_PREFIX, REPORTS_PATH, REQUESTER_PREFIX, logged_path
 from server.settings import MAX_JSON_BODY_BYTES
 
 log = logging.getLogger("showdesk.server")
@@ -93,8 +93,10 @@ class RequestLogMiddleware:
 
 
 def _takes_uploads(path: str) -> bool:
-    """Reports, and the person's answer with photos from the requester's page."""
-    return path == REPORTS_PATH or (path.startswith(REQUESTER_PREFIX + "/") and path.endswith("/answer"))
+    """Reports, and the person's answer with photos (from the requester's page or the agent)."""
+    if path == REPORTS_PATH:
+        return True
+    return path.endswith("/answer") and path.startswith((REQUESTER_PREFIX + "/", API_PREFIX + "/tickets/"))
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -22,13 +22,13 @@ from markupsafe import Markup
 
 from agent.schema import IMAGE_MEDIA_TYPES, MAX_DESCRIPTION_CHARS, MAX_FILE_BYTES
 from server.api.context import SUPPORTED_LANGUAGES, AppContext, preferred_language
+from server.api.photos import MAX_ANSWER_PHOTOS
 from server.requester.security import make_form_token, shown_text
 from server.requester.texts import DEFAULT_LANGUAGE, texts
 from server.store import REQUESTER_ACTOR, EventRow, FileRow, NotFoundError, TicketRow, event_files
 
 TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
 LIVE_PARTS: Final = ("status", "queue", "timeline", "after")
-MAX_ANSWER_PHOTOS: Final = 5
 # Kinds of public events the page tells the person about; anything else is left out.
 _SHOWN_KINDS: Final = frozenset({"created", "reply", "answer", "status", "assigned", "solved", "rating"})
 

@@ -32,9 +32,9 @@ from starlette.formparsers import MultiPartException
 
 from agent.schema import IMAGE_MEDIA_TYPES, MAX_DESCRIPTION_CHARS
 from server.api.context import ANSWER_LIMIT, LINK_GUESS_LIMIT, REQUESTER_PREFIX, AppContext
+from server.api.photos import MAX_ANSWER_PHOTOS, PhotoRefusedError, receive_photos
 from server.ratelimit import retry_after_header
-from server.requester.pages import MAX_ANSWER_PHOTOS, PageInput, Pages, choose_language
-from server.requester.photos import PhotoRefusedError, receive_photos
+from server.requester.pages import PageInput, Pages, choose_language
 from server.requester.security import IMAGE_HEADERS, PAGE_HEADERS, check_form_token, is_cross_site
 from server.requester.texts import texts
 from server.store import MAX_RATING_COMMENT_CHARS, InvalidTransitionError, NotFoundError, TicketRow

@@ -446,3 +446,37 @@ def test_a_revoked_link_ends_its_stream(desk: Desk) -> None:
     finally:
         stop.set()
         stream.close()
+
+
+# ---------------------------------------------------------------- the agent's answer through the API
+def test_the_submitter_answers_its_own_ticket_through_the_api_once_per_key(desk: Desk) -> None:
+    ticket = desk.report(30)
+    desk.tech("POST", f"/tickets/{ticket['id']}/status", json={"status": "waiting"})
+    photo = jpeg_bytes(320, 240)
+
+    def send(key: str, token: str | None = None) -> requests.Response:
+        return api(
+            desk.server,
+            token or desk.kiosk,
+            "POST",
+            f"/tickets/{ticket['id']}/answer",
+            data={"text": "From the app"},
+            files=[("photo", ("shot.jpg", photo, "image/jpeg"))],
+            headers={"Idempotency-Key": key},
+        )
+
+    first = send("answer-key-0001")
+    assert first.status_code == 201, first.text
+    event = first.json()["event"]
+    assert event["kind"] == "answer" and event["data"]["text"] == "From the app"
+    assert (event["data"]["files"][0]["width"], event["data"]["files"][0]["height"]) == (320, 240)
+    again = send("answer-key-0001")
+    assert again.status_code == 200 and again.json() == {"replayed": True, "event": None}
+    detail = desk.tech("GET", f"/tickets/{ticket['id']}").json()
+    assert detail["status"] == "open"
+    assert len([e for e in detail["timeline"] if e["kind"] == "answer"]) == 1
+    # Only the token that filed it: another submitter does not see it, a technician replies instead.
+    assert send("answer-key-0002", desk.server.token("submitter")).status_code == 404
+    assert send("answer-key-0003", desk.technician).status_code == 403
+    # The page shows the answer like one made on it.
+    assert "From the app" in desk.get(ticket["url"]).text

@@ -1,4 +1,4 @@
-"""Photos from the page's answer form: bounded, checked like report images, then stored.
+"""Photos a person sends with an answer (the requester's page, the agent): checked like report images.
 
 A phone's camera sends JPEG (Safari converts HEIC on upload), galleries PNG or WebP; each
 photo is copied into the blob store's temporary directory while its sha256 is computed,
@@ -21,6 +21,8 @@ from server.images import ImageRejectedError, inspect_image
 from server.store import AnswerPhoto
 
 _COPY_CHUNK: Final = 256 * 1024
+# Photos one answer may carry (each bounded by the report format's MAX_FILE_BYTES).
+MAX_ANSWER_PHOTOS: Final = 5
 
 
 class PhotoRefusedError(ValueError):
