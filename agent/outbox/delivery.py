@@ -330,8 +330,9 @@ class Delivery:
             outcome, detail = self._send(entry)
             if cleared and isinstance(detail, OutboxEntry) and detail.network in PROBED_NETWORKS:
                 self._probe_misled.add(entry.backend)
-                log.info("the network probe for backend %s said clear, yet the report met the network; "
-                         "its reports go on their backoff until the network changes", entry.backend)
+                log.info("the network probe for backend %s said clear, yet the report met the network; its "
+                         "reports go on their backoff until the probe sees the network in the way again or the "
+                         "network changes", entry.backend)
             return outcome, detail
         finally:
             lock.release()
