@@ -143,6 +143,10 @@ class ServiceNowConnector(Connector):
     def close(self) -> None:
         self.http.close()
 
+    def network_clear(self) -> bool | None:
+        """A GET of the base URL without credentials (``HttpClient.network_clear``): is a portal still in the way?"""
+        return self.http.network_clear()
+
     # ------------------------------------------------------------ plumbing
     def _classify(self, response: requests.Response, reason: str) -> ConnectorError | None:
         reason = _servicenow_reason(response) or reason

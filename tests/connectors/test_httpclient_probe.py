@@ -17,10 +17,16 @@ import requests
 
 from agent.connectors.base import Connector
 from agent.connectors.builtin import BuiltinConnector
+from agent.connectors.freshservice import FreshserviceConnector
+from agent.connectors.gitlab import GitLabConnector
 from agent.connectors.glpi import GLPIConnector
 from agent.connectors.httpclient import PROBE_READ_BYTES, HttpClient
+from agent.connectors.jira import JiraConnector
+from agent.connectors.redmine import RedmineConnector
 from agent.connectors.rt import RTConnector
+from agent.connectors.servicenow import ServiceNowConnector
 from agent.connectors.zammad import ZammadConnector
+from agent.connectors.zendesk import ZendeskConnector
 from tests.fixtures.server import free_port
 from tests.outbox.peers import Peer, Reply
 
@@ -154,6 +160,12 @@ CONNECTORS: dict[str, tuple[ConnectorMaker, str]] = {
     "zammad": (lambda url: ZammadConnector(url, group="Users", token="secret-zammad-token"), "/"),
     "glpi": (lambda url: GLPIConnector(f"{url}/apirest.php", user_token="secret-user-token",
                                        app_token="secret-app-token"), "/apirest.php"),
+    "jira": (lambda url: JiraConnector(url, token="secret-jira-token", email="it@example.org", project="IT"), "/"),
+    "servicenow": (lambda url: ServiceNowConnector(url, token="secret-now-token", user="showdesk"), "/"),
+    "zendesk": (lambda url: ZendeskConnector(url, token="secret-zendesk-token", email="it@example.org"), "/"),
+    "freshservice": (lambda url: FreshserviceConnector(url, token="secret-fresh-token"), "/"),
+    "gitlab": (lambda url: GitLabConnector(url, project="it/help", token="secret-gitlab-token"), "/"),
+    "redmine": (lambda url: RedmineConnector(url, project="help", token="secret-redmine-token"), "/"),
 }
 
 
