@@ -14,8 +14,11 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from agent.notify.rules import Target as NotifyTarget
 
 import platformdirs
 
@@ -136,11 +139,26 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "`showdesk server retention` deletes the pictures and attachments of tickets closed more than this "
         "many days ago (the ticket, its text and system information stay).",
     ),
+    Setting(
+        "notifications.dir",
+        str,
+        "",
+        "Where notifications to Teams, Slack and webhooks wait, with their delivery log. Empty: the user "
+        "data dir + `/notify`. The targets are `[[notify]]` tables (docs/notifications.md).",
+    ),
+    Setting(
+        "notifications.timeout",
+        float,
+        10.0,
+        "Seconds one notification post may take (connection and answer).",
+    ),
     Setting("log.level", str, "INFO", "Logging level: DEBUG, INFO, WARNING, ERROR.", env="SHOWDESK_LOG_LEVEL"),
 )
 _BY_KEY: Final = {s.key: s for s in SETTINGS}
 # Sections other parts of ShowDesk own and validate themselves (kiosk branding, …).
 _OPEN_SECTIONS: Final = ("kiosk", "tech", "agent", "backends")
+# `[[notify]]` tables: a list of notification targets, checked by agent.notify.rules.
+NOTIFY_SECTION: Final = "notify"
 
 
 @dataclass(frozen=True)
@@ -178,6 +196,20 @@ class Config:
     def outbox_dir(self) -> Path:
         configured = self.get("outbox.dir")
         return Path(configured).expanduser() if configured else _user_data_dir() / "outbox"
+
+    @property
+    def notify_dir(self) -> Path:
+        configured = self.get("notifications.dir")
+        return Path(configured).expanduser() if configured else _user_data_dir() / "notify"
+
+    def notify_targets(self) -> list[NotifyTarget]:
+        """The ``[[notify]]`` targets (checked when the file was loaded)."""
+        from agent.notify.rules import RuleError, parse_targets
+
+        try:
+            return parse_targets(self.tables.get(NOTIFY_SECTION))
+        except RuleError as exc:
+            raise ConfigError(str(exc), exc.key) from exc
 
     def backend_names(self) -> list[str]:
         return ["default", *sorted(self.section("backends"))]
@@ -352,7 +384,7 @@ def find_problems(table: Mapping[str, Any]) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
     for key, value in _flatten(table).items():
         section = key.split(".", 1)[0]
-        if section in _OPEN_SECTIONS or (section == "backend" and key not in _BY_KEY):
+        if section in _OPEN_SECTIONS or (section == "backend" and key not in _BY_KEY) or key == NOTIFY_SECTION:
             continue
         setting = _BY_KEY.get(key)
         if setting is None:
@@ -379,6 +411,8 @@ def find_problems(table: Mapping[str, Any]) -> list[ConfigProblem]:
         problems.append(ConfigProblem("backends", "backends must hold tables: [backends.NAME]"))
     if isinstance(table.get("backend"), dict):
         problems.extend(_backend_problems("backend", "default", table["backend"]))
+    if NOTIFY_SECTION in table:
+        problems.extend(_notify_problems(table[NOTIFY_SECTION]))
     # One explanation per key: a wrong type is also a broken backend table.
     unique: dict[str, ConfigProblem] = {}
     for problem in problems:
@@ -391,6 +425,16 @@ def _backend_problems(prefix: str, name: str, backend: Mapping[str, Any]) -> lis
         _backend_from_table(name, backend)
     except ConfigError as exc:
         return [ConfigProblem(f"{prefix}.{exc.key}" if exc.key else prefix, str(exc))]
+    return []
+
+
+def _notify_problems(tables: Any) -> list[ConfigProblem]:
+    from agent.notify.rules import RuleError, parse_targets
+
+    try:
+        parse_targets(tables)
+    except RuleError as exc:
+        return [ConfigProblem(exc.key or NOTIFY_SECTION, str(exc))]
     return []
 
 
@@ -582,6 +626,9 @@ def reference_markdown() -> str:
         "| `showdesk kiosk --check` |",
         "| `[agent]` | the laptop agent's settings dialog (shortcut, capture mode, categories) | the agent |",
         "| `[tech]` | technician mode | technician mode |",
+        "| `[[notify]]` | notification targets (Teams, Slack, signed webhooks): kind, where the URL is kept "
+        "(`url_keyring` or `url_env`), events, sites, categories; see [notifications.md](notifications.md) "
+        "| `showdesk config check` |",
         "",
         "Secrets never go in these files: a backend table with `" + "`, `".join(SECRET_KEYS) + "` is refused.",
         "Tokens live in the OS keyring (`showdesk login URL`); `SHOWDESK_TOKEN` serves scripts.",

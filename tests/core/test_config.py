@@ -181,3 +181,62 @@ def test_docs_configuration_is_up_to_date_with_the_code() -> None:
     assert page.read_text(encoding="utf-8") == reference_markdown(), (
         "docs/configuration.md is stale: run `showdesk config reference > docs/configuration.md`"
     )
+
+
+# ---------------------------------------------------------------- notification targets ([[notify]])
+NOTIFY_TOML = """
+[[notify]]
+name = "it-teams"
+kind = "teams"
+url_keyring = "it-teams-url"
+events = ["new_report", "walkup_waiting", "critical_flag"]
+sites = ["HQ"]
+walkup_minutes = 15
+
+[[notify]]
+name = "ops-hook"
+kind = "webhook"
+url_env = "OPS_HOOK_URL"
+secret_keyring = "ops-hook-secret"
+categories = ["Printer"]
+"""
+
+
+def test_notify_tables_become_targets_with_their_rules(config_files: tuple[Path, Path]) -> None:
+    _machine, user = config_files
+    user.write_text(NOTIFY_TOML)
+    config = load_config()
+    teams, hook = config.notify_targets()
+    assert (teams.name, teams.kind, teams.url.keyring, teams.sites, teams.walkup_minutes) == (
+        "it-teams", "teams", "it-teams-url", ("HQ",), 15)
+    assert (hook.kind, hook.url.env, hook.secret.keyring, hook.events, hook.categories) == (
+        "webhook", "OPS_HOOK_URL", "ops-hook-secret", ("new_report",), ("Printer",))
+    assert config.notify_dir.name == "notify"
+    assert check_file(user) == []
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('url = "https://example.webhook.office.com/abc"', "a webhook URL or secret never goes in a file"),
+        ('url_keyring = "x"\nsecret = "hunter2"', "use secret_keyring or secret_env"),
+        ('url_keyring = "https://hooks.slack.com/services/T/B/X"', "looks like the secret itself"),
+        ('url_keyring = "x"\nevents = ["every_minute"]', "'every_minute' is not one of new_report"),
+        ('url_keyring = "x"\nwalkup_minutes = 0', "walkup_minutes must be a whole number"),
+        ('url_keyring = "x"\nimages = true', "needs slack_channel_id and slack_token_keyring"),
+    ],
+)
+def test_notify_mistakes_are_named_and_secrets_refused(tmp_path: Path, table: str, message: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f'[server]\nport = 8765\n\n[[notify]]\nname = "chat"\nkind = "slack"\n{table}\n')
+    [problem] = check_file(path)
+    assert message in problem
+    assert problem.startswith(f"{path}:4:")  # the [[notify]] table's line
+    assert "hunter2" not in problem
+
+
+def test_a_webhook_target_must_be_signed(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[[notify]]\nname = "hook"\nkind = "webhook"\nurl_env = "HOOK_URL"\n')
+    [problem] = check_file(path)
+    assert "a webhook is signed: give secret_keyring or secret_env" in problem

@@ -1,0 +1,116 @@
+"""The outbox's notification hook: an observer that tells the targets once a backend confirmed a report.
+
+The outbox removes a delivered report before its observers hear of it, so the facts a
+notification needs (subject, category, site, walk-up, critical flags) are kept when the
+report is queued or first sent, in ``reports/<id>.json`` beside the notification queue,
+and used (then removed) on delivery with the ticket's number and link.
+
+Wiring, where an outbox is made (the laptop agent, the kiosk):
+``outbox.add_observer(OutboxNotifier(notifier, outbox.bundle))``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from agent.bundle import ReportBundle
+from agent.flags import compute_flags
+from agent.fsutil import atomic_write_bytes, make_private_dir
+from agent.notify.events import FlagFact, ReportFacts, facts_from_report, report_events
+from agent.notify.notifier import Notifier
+from agent.outbox.entries import OutboxEntry, Receipt
+from agent.outbox.errors import OutboxError
+from agent.outbox.observers import OutboxObserver
+from agent.report_format import SYSINFO_PATH
+
+log = logging.getLogger(__name__)
+
+BundleReader = Callable[[str], ReportBundle]
+
+
+def flags_of(bundle: ReportBundle) -> list[FlagFact]:
+    """The flags of the report's system information, most severe first; none when it has none or it is unreadable."""
+    raw = bundle.files.get(SYSINFO_PATH)
+    if raw is None:
+        return []
+    try:
+        snapshot = json.loads(raw)
+    except ValueError:
+        return []
+    if not isinstance(snapshot, dict):
+        return []
+    return [FlagFact(code=f.code, severity=f.severity, message=f.message) for f in compute_flags(snapshot)]
+
+
+def facts_of(bundle: ReportBundle) -> ReportFacts:
+    return facts_from_report(bundle.report, flags_of(bundle))
+
+
+class OutboxNotifier(OutboxObserver):
+    """An ``OutboxObserver``: facts kept at ``queued``/``sending``, notifications published at ``delivered``."""
+
+    def __init__(self, notifier: Notifier, read_bundle: BundleReader, *, clock: Callable[[], float] | None = None):
+        self._notifier = notifier
+        self._read_bundle = read_bundle
+        self._clock = clock
+        self._dir = notifier.queue.directory / "reports"
+        make_private_dir(self._dir)
+
+    # ------------------------------------------------------------ outbox hooks
+    def queued(self, entry: OutboxEntry) -> None:
+        self._remember(entry.id)
+
+    def sending(self, entry: OutboxEntry, sent: int, total: int) -> None:
+        if sent == 0 and total == 0:  # once per try, before the connector reports progress
+            self._remember(entry.id)
+
+    def delivered(self, entry: OutboxEntry, receipt: Receipt) -> None:
+        facts = self._recall(entry)
+        now = receipt.delivered_at if self._clock is None else self._clock()
+        for event in report_events(facts, ticket_number=receipt.number, ticket_url=receipt.url, now=now):
+            self._notifier.publish(event)
+        self._forget(entry.id)
+        if self._notifier.running:
+            self._notifier.wake()
+        else:
+            self._notifier.deliver_due()
+
+    def dead(self, entry: OutboxEntry, reason: str) -> None:
+        self._forget(entry.id)
+
+    # ------------------------------------------------------------ the kept facts
+    def _path(self, report_id: str) -> Path | None:
+        try:
+            return self._dir / f"{uuid.UUID(report_id)}.json"  # a UUID: no path can be smuggled in
+        except ValueError:
+            return None
+
+    def _remember(self, report_id: str) -> None:
+        path = self._path(report_id)
+        if path is None or path.exists():
+            return
+        try:
+            facts = facts_of(self._read_bundle(report_id))
+            atomic_write_bytes(path, json.dumps(facts.to_dict()).encode("utf-8"))
+        except (OSError, ValueError, LookupError, OutboxError) as exc:  # BundleError is a ValueError
+            log.warning("facts of report %s for notifications not kept: %s", report_id, exc)
+
+    def _recall(self, entry: OutboxEntry) -> ReportFacts:
+        path = self._path(entry.id)
+        if path is not None:
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                return ReportFacts.from_dict(json.loads(path.read_bytes()))
+        # Facts lost (a damaged file): the subject the outbox kept still makes a useful notification.
+        return ReportFacts(report_id=entry.id, subject=entry.subject, category="", site="", source_kind="",
+                           walk_up=False)
+
+    def _forget(self, report_id: str) -> None:
+        path = self._path(report_id)
+        if path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
