@@ -1,0 +1,3 @@
+from tests.steps.atspi_session import atspi_bus
+
+__all__ = ["atspi_bus"]
