@@ -1,5 +1,6 @@
-"""The readable ticket body every outside system gets: description, steps with captions, who and
-where from, what fitting changed, and a summary of the system information with its flags.
+"""The readable ticket body every outside system gets: description, steps with captions, clips
+(caption, length, frames), who and where from, what fitting changed, and a summary of the system
+information with its flags.
 
 The same content comes as plain text (Request Tracker, GLPI, the e-mail's text part) and as
 HTML (the e-mail's HTML part with the steps inline, Zammad's article). The last line names the
@@ -11,16 +12,19 @@ from __future__ import annotations
 
 import html
 import json
+import re
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from agent.bundle import ReportBundle
 from agent.connectors.common import attachment_name, format_size
-from agent.schema import SYSINFO_PATH, Report, Step
+from agent.schema import SYSINFO_PATH, Clip, Report, Step
 
 REPORT_MARKER: Final = "ShowDesk report id:"
 _WALK_UP: Final = "walk-up check-in at a kiosk"
+_CLIP_PATH: Final = re.compile(r"^clips/([0-9]{3})\.webp$")
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,45 @@ def _source_line(report: Report) -> str:
     if report.walk_up:
         text += f"; {_WALK_UP}"
     return text
+
+
+def clip_attachment_name(path: str, report_id: uuid.UUID | None = None) -> str:
+    """The file name a clip gets in a ticket system: ``clips/001.webp`` → ``clip-001.webp``.
+
+    ``common.attachment_name`` names every other file of a report; until it names clips too, they
+    are named here, the same way it names steps, and whatever it says wins once it does.
+    """
+    try:
+        return attachment_name(path, report_id)
+    except ValueError:
+        if match := _CLIP_PATH.match(path):
+            return f"clip-{match.group(1)}.webp"
+        raise
+
+
+def _seconds(duration_ms: int) -> str:
+    return f"{duration_ms / 1000:.1f} s"
+
+
+def _clip_facts(clip: Clip, report: Report) -> str:
+    frames = "1 frame (the screen did not change)" if clip.frames == 1 else f"{clip.frames} frames"
+    facts = [
+        clip_attachment_name(clip.file.path, report.id),
+        _seconds(clip.duration_ms),
+        frames,
+        f"{clip.width}×{clip.height}",
+        format_size(clip.file.size),
+    ]
+    if clip.origin == "replay":
+        facts.append("from the instant replay")
+    if clip.monitor is not None and clip.monitor.name:
+        facts.append(f"screen {clip.monitor.name}")
+    if clip.capture_notes:
+        facts.append(clip.capture_notes)
+    if clip.redactions:
+        count = len(clip.redactions)
+        facts.append(f"{count} redaction {'box' if count == 1 else 'boxes'} blacked out in every frame")
+    return ", ".join(facts)
 
 
 def _step_facts(step: Step, report: Report) -> str:
@@ -124,6 +167,12 @@ def _text(report: Report, notes: Sequence[str], summary: str | None) -> str:
             caption = step.caption.strip() or "(no caption)"
             lines.append(f"  {number}. {caption}")
             lines.append(f"     [{_step_facts(step, report)}]")
+    if report.clips:
+        lines += ["", "Clips"]
+        for number, clip in enumerate(report.clips, start=1):
+            caption = clip.caption.strip() or "(no caption)"
+            lines.append(f"  {number}. {caption}")
+            lines.append(f"     [{_clip_facts(clip, report)}]")
     if report.attachments:
         lines += ["", "Attached files"]
         for attachment in report.attachments:
@@ -160,6 +209,13 @@ def _html(report: Report, notes: Sequence[str], summary: str | None, inline: Map
                 )
             parts.append("</li>")
         parts.append("</ol>")
+    if report.clips:
+        parts.append("<h3>Clips</h3>\n<ol>")
+        for clip in report.clips:
+            caption = clip.caption.strip() or "(no caption)"
+            facts = e(_clip_facts(clip, report))
+            parts.append(f"<li><p><strong>{e(caption)}</strong><br><small>{facts}</small></p></li>")
+        parts.append("</ol>")
     if report.attachments:
         parts.append("<h3>Attached files</h3>\n<ul>")
         for attachment in report.attachments:
@@ -183,4 +239,4 @@ def _html(report: Report, notes: Sequence[str], summary: str | None, inline: Map
     return "\n".join(parts) + "\n"
 
 
-__all__ = ["REPORT_MARKER", "TicketBody", "marker_line", "render", "sysinfo_summary"]
+__all__ = ["REPORT_MARKER", "TicketBody", "clip_attachment_name", "marker_line", "render", "sysinfo_summary"]

@@ -6,8 +6,21 @@ truncates an attachment over ``$MaxAttachmentSize`` (when so configured) and sti
 report fit *before* sending: step images are re-encoded (lossless WebP, then lossy WebP at
 full size), then downscaled step by step (75 %, 50 %, 35 %, 25 %), the factor recorded on the
 step (``Step.downscale``) and every change listed in ``FitResult.notes`` for the ticket body.
+Clips (animated WebP, schema version 2) are re-encoded whole as lossy WebP at 100 %, 75 % and
+50 % of their size (``CLIP_LADDER``), from the clip as it came each time, so loss never adds up.
 What cannot shrink (a log, the system information) or cannot shrink enough is refused with
 a ``TooLargeError`` that names the file and the limit. Nothing is dropped.
+
+The order. A file over the per-file limit is fitted on its own (its least lossy rung that fits),
+so the order among files does not change the result. For the request limit, stills and clips
+are one queue: the largest file takes its next rung first. That degrades the fewest files, and
+it is the clip (several MB against a still's few hundred KB) that gives way before the stills
+the person chose and marked up. A rung that does not make a file smaller is skipped (lossy WebP
+of a flat screen with text can be larger than lossless).
+
+Cost. A clip rung decodes one frame at a time and encodes as it goes (``agent.clips.shrink_clip``),
+so memory is one decoded frame plus the encoded clips; time is at most three encodes per clip,
+each bounded by the schema's bound on frames × pixels.
 
 ``submit_fitted`` adds the outbox's 413 rule: a refusal as too large triggers one more
 fitting to a tighter request limit and one more try; a second refusal is final.
@@ -18,14 +31,27 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Final, TypeVar
 
 from PIL import Image
 
 from agent.bundle import BundleError, ReportBundle
 from agent.connectors.base import TooLargeError
+from agent.connectors.body import clip_attachment_name
 from agent.connectors.common import attachment_name, format_size
-from agent.schema import IMAGE_EXTENSIONS, FileRef, Report, Step, file_ref
+from agent.schema import (
+    CLIP_MEDIA_TYPE,
+    IMAGE_EXTENSIONS,
+    AnimationFacts,
+    Clip,
+    FileRef,
+    MarkupItem,
+    Report,
+    Step,
+    animation_facts,
+    file_ref,
+)
 
 T = TypeVar("T")
 
@@ -41,6 +67,10 @@ LADDER: Final[tuple[tuple[float, bool], ...]] = (
     (0.25, True),
 )
 LOSSY_QUALITY: Final = 82
+# A clip's rungs: scale factors of lossy WebP at LOSSY_QUALITY. No lossless rung (a clip is
+# lossless WebP already) and nothing below half size: a clip's point is text and motion one can
+# follow, and below 50 % of a screen neither is left.
+CLIP_LADDER: Final[tuple[float, ...]] = (1.0, 0.75, 0.5)
 WEBP_MAX_DIMENSION: Final = 16383  # libwebp's bound; wider images fall back to PNG or JPEG
 DEFAULT_OVERHEAD_BYTES: Final = 64 * 1024  # ticket body, JSON or MIME framing, headers
 AFTER_413_FACTOR: Final = 0.5  # after a refusal as too large, aim at half of what was sent
@@ -122,12 +152,22 @@ class _StepState:
     size: tuple[int, int] | None = None  # the step image's pixels after the applied rung
 
 
+@dataclass
+class _ClipState:
+    index: int  # position in report.clips
+    tried: int = -1  # the last rung of CLIP_LADDER tried
+    applied: int = -1  # the rung whose encoding is in ``data``; -1: the clip as it came
+    data: bytes = b""
+    facts: AnimationFacts | None = None
+
+
 class _Fitter:
     def __init__(self, bundle: ReportBundle, limits: Limits) -> None:
         self.bundle = bundle
         self.limits = limits
         self.report = bundle.report
         self.states = [_StepState(index) for index in range(len(self.report.steps))]
+        self.clip_states = [_ClipState(index) for index in range(len(self.report.clips))]
         self._decoded: dict[str, Image.Image] = {}
 
     # ------------------------------------------------------------ sizes
@@ -141,10 +181,15 @@ class _Fitter:
     def step_bytes(self, state: _StepState) -> int:
         return sum(self.current_size(state, ref) for ref in self.step_refs(state))
 
+    def clip_bytes(self, state: _ClipState) -> int:
+        return self.report.clips[state.index].file.size if state.applied < 0 else len(state.data)
+
     def total_wire_bytes(self) -> int:
         files = sum(ref.size for ref in self.report.files())
         for state in self.states:
             files += self.step_bytes(state) - sum(ref.size for ref in self.step_refs(state))
+        for clip_state in self.clip_states:
+            files += self.clip_bytes(clip_state) - self.report.clips[clip_state.index].file.size
         manifest = len(self.report.canonical_json())
         return int((files + manifest) * self.limits.wire_ratio) + self.limits.overhead_bytes
 
@@ -188,9 +233,39 @@ class _Fitter:
             return True
         return False
 
+    def advance_clip(self, state: _ClipState) -> bool:
+        """Re-encode the clip at the next rung that makes it smaller; False when no rung is left."""
+        # Here, not at the top: only a report with a clip over a limit pays for loading the encoder.
+        from agent.clips.encode import shrink_clip
+        from agent.clips.recording import ClipError
+
+        clip = self.report.clips[state.index]
+        while state.tried + 1 < len(CLIP_LADDER):
+            state.tried += 1
+            try:
+                # From the clip as it came, every time: lossy of lossy would add the losses up.
+                data = shrink_clip(
+                    self.bundle.files[clip.file.path],
+                    scale=CLIP_LADDER[state.tried],
+                    lossless=False,
+                    quality=LOSSY_QUALITY,
+                )
+            except (ClipError, OSError, ValueError, Image.DecompressionBombError) as exc:
+                raise TooLargeError(
+                    f"{_clip_label(self.report, state.index)} is too large for {self.limits.system} and cannot "
+                    f"be re-encoded: {exc}",
+                    system=self.limits.system,
+                ) from exc
+            facts = animation_facts(data)
+            if facts is None or len(data) >= self.clip_bytes(state):
+                continue  # this rung does not make the clip smaller
+            state.applied, state.data, state.facts = state.tried, data, facts
+            return True
+        return False
+
     # ------------------------------------------------------------ the result
     def result(self) -> FitResult:
-        if all(state.applied < 0 for state in self.states):
+        if all(state.applied < 0 for state in self.states) and all(s.applied < 0 for s in self.clip_states):
             return FitResult(self.bundle, (), self.total_wire_bytes())
         files = dict(self.bundle.files)
         steps: list[Step] = []
@@ -222,8 +297,9 @@ class _Fitter:
                 f"Step {state.index + 1} was {scale}re-encoded as {how} "
                 f"({format_size(step.image.size)} → {format_size(new_image.size)}) to fit: {self.limits.describe()}."
             )
+        clips = [self._fitted_clip(state, files, notes) for state in self.clip_states]
         try:
-            report = self.report.model_copy(update={"steps": steps})
+            report = self.report.model_copy(update={"steps": steps, "clips": clips})
             # model_copy does not validate; round-trip through validation so every bound still holds.
             report = Report.model_validate(report.model_dump())
             fitted = ReportBundle(report, files)
@@ -231,6 +307,49 @@ class _Fitter:
         except (ValueError, BundleError) as exc:  # a bug here must refuse visibly, never send a broken report
             raise TooLargeError(f"fitting the report to {self.limits.system} failed: {exc}") from exc
         return FitResult(fitted, tuple(notes), estimate_wire_bytes(fitted, self.limits))
+
+    def _fitted_clip(self, state: _ClipState, files: dict[str, bytes], notes: list[str]) -> Clip:
+        """The report's entry for the clip after its applied rung (the file put in ``files``), noted."""
+        clip = self.report.clips[state.index]
+        if state.applied < 0 or state.facts is None:
+            return clip
+        factor = CLIP_LADDER[state.applied]
+        facts = state.facts
+        files[clip.file.path] = state.data  # the same path: a clip is clips/NNN.webp whatever its encoding
+        notes.append(
+            f"Clip {state.index + 1} was {f'scaled to {factor * 100:.0f} % and ' if factor < 1 else ''}"
+            f"re-encoded as lossy WebP ({format_size(clip.file.size)} → {format_size(len(state.data))}) "
+            f"to fit: {self.limits.describe()}."
+        )
+        return clip.model_copy(
+            update={
+                "file": file_ref(clip.file.path, state.data, CLIP_MEDIA_TYPE),
+                "width": facts.width,
+                "height": facts.height,
+                # libwebp merges frames that scaling made equal; their durations add up, the total stays.
+                "frames": facts.frames,
+                # A still (every frame the same) states its length in the manifest only.
+                "duration_ms": facts.duration_ms if facts.animated else clip.duration_ms,
+                "redactions": [_scaled(item, factor) for item in clip.redactions],
+            }
+        )
+
+
+def _scaled(item: MarkupItem, factor: float) -> MarkupItem:
+    """A redaction box in the pixels of the clip scaled by ``factor`` (it still shows where it is)."""
+    if factor == 1.0:
+        return item
+    return item.model_copy(update={"points": [(x * factor, y * factor) for x, y in item.points]})
+
+
+def _clip_label(report: Report, index: int) -> str:
+    """``clip 2 (clip-002.webp, "what just happened")``: how a refusal names a clip."""
+    clip = report.clips[index]
+    caption = clip.caption.strip()
+    if len(caption) > 60:
+        caption = caption[:59] + "…"
+    shown = f', "{caption}"' if caption else ""
+    return f"clip {index + 1} ({clip_attachment_name(clip.file.path, report.id)}{shown})"
 
 
 def _with_extension(path: str, extension: str) -> str:
@@ -266,12 +385,14 @@ def fit_bundle(bundle: ReportBundle, limits: Limits) -> FitResult:
         return FitResult(bundle, (), estimate_wire_bytes(bundle, limits))
     fitter = _Fitter(bundle, limits)
     report = bundle.report
+    # What can shrink: the step images and the clips. Everything else goes as it is.
+    shrinkable = {ref.path for state in fitter.states for ref in fitter.step_refs(state)}
+    shrinkable |= {clip.file.path for clip in report.clips}
     max_file = limits.max_file_bytes
     if max_file is not None:
         # Files that cannot shrink: the extra attachments, the system information, the manifest.
-        step_paths = {ref.path for state in fitter.states for ref in fitter.step_refs(state)}
         for ref in report.files():
-            if ref.path not in step_paths and _file_wire_bytes(ref.size, limits) > max_file:
+            if ref.path not in shrinkable and _file_wire_bytes(ref.size, limits) > max_file:
                 raise TooLargeError(_file_refusal(report, ref.path, ref.size, limits), system=limits.system)
         manifest_size = len(report.canonical_json())
         if _file_wire_bytes(manifest_size, limits) > max_file:
@@ -290,21 +411,38 @@ def fit_bundle(bundle: ReportBundle, limits: Limits) -> FitResult:
                         f"{format_size(max_file)} even scaled to {LADDER[-1][0] * 100:.0f} %; {limits.describe()}",
                         system=limits.system,
                     )
+        # Each clip on its own, after the stills: each file gets its own least lossy rung that fits,
+        # so the order does not change the result, and the cheap refusals come first.
+        for clip_state in fitter.clip_states:
+            while _file_wire_bytes(fitter.clip_bytes(clip_state), limits) > max_file:
+                if not fitter.advance_clip(clip_state):
+                    raise TooLargeError(
+                        f"{_clip_label(report, clip_state.index)} stays over {format_size(max_file)} even "
+                        f"scaled to {CLIP_LADDER[-1] * 100:.0f} % as lossy WebP; {limits.describe()}",
+                        system=limits.system,
+                    )
     max_request = limits.max_request_bytes
     if max_request is not None:
         # What no shrinking can change must fit on its own; name the largest such file if not.
-        step_paths = {ref.path for state in fitter.states for ref in fitter.step_refs(state)}
-        fixed = [ref for ref in report.files() if ref.path not in step_paths]
+        fixed = [ref for ref in report.files() if ref.path not in shrinkable]
         fixed_wire = int((sum(r.size for r in fixed) + len(report.canonical_json())) * limits.wire_ratio)
         if fixed and fixed_wire + limits.overhead_bytes > max_request:
             largest = max(fixed, key=lambda r: r.size)
             raise TooLargeError(_file_refusal(report, largest.path, largest.size, limits), system=limits.system)
-        # The request as a whole: shrink the largest step further until it fits.
+        # The request as a whole: the largest file, still or clip, takes its next rung until it fits.
+        shrinkers: list[tuple[Callable[[], int], Callable[[], bool]]] = [
+            (partial(fitter.step_bytes, state), partial(fitter.advance, state)) for state in fitter.states
+        ]
+        shrinkers += [
+            (partial(fitter.clip_bytes, clip_state), partial(fitter.advance_clip, clip_state))
+            for clip_state in fitter.clip_states
+        ]
         while fitter.total_wire_bytes() > max_request:
-            by_size = sorted(fitter.states, key=fitter.step_bytes, reverse=True)
-            if not any(fitter.advance(state) for state in by_size):
+            by_size = sorted(shrinkers, key=lambda shrinker: shrinker[0](), reverse=True)
+            if not any(advance() for _size, advance in by_size):
+                what = "every step image and clip" if report.clips else "every step image"
                 raise TooLargeError(
-                    f"the report needs {format_size(fitter.total_wire_bytes())} even with every step image shrunk "
+                    f"the report needs {format_size(fitter.total_wire_bytes())} even with {what} shrunk "
                     f"as far as ShowDesk goes; {limits.describe()}",
                     system=limits.system,
                 )
@@ -348,6 +486,7 @@ def submit_fitted(bundle: ReportBundle, limits: Limits, send: Callable[[FitResul
 
 
 __all__ = [
+    "CLIP_LADDER",
     "FRESHSERVICE_MAX_ATTACHMENTS_BYTES",
     "GITLAB_MAX_ATTACHMENT_BYTES",
     "JIRA_MAX_ATTACHMENT_BYTES",
