@@ -1,0 +1,51 @@
+"""The outbox path: a report through the real outbox to the real built-in server, then to a signed webhook."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.notify.notifier import Notifier
+from agent.notify.outbox_hook import OutboxNotifier
+from agent.notify.queue import NotifyQueue
+from agent.outbox import Outbox
+from tests.connectors.helpers import report_bundle
+from tests.notify.conftest import Clock, target
+from tests.notify.receivers import Receiver, SignedReceiver
+from tests.outbox.test_end_to_end import submitter
+
+SECRET = "outbox-hook-secret"
+
+
+def test_a_report_the_backend_confirmed_is_notified_once_with_its_ticket_link(
+    shared_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: Clock
+) -> None:
+    receiver = SignedReceiver(SECRET, clock)
+    with Receiver(receiver) as hook:
+        monkeypatch.setenv("HOOK_URL", hook.url("/events"))
+        monkeypatch.setenv("HOOK_SECRET", SECRET)
+        hook_target = target(name="hook", kind="webhook", url_env="HOOK_URL", secret_env="HOOK_SECRET",
+                             events=["new_report", "critical_flag"], sites=["HQ"])
+        other_site = target(name="lab", kind="webhook", url_env="HOOK_URL", secret_env="HOOK_SECRET",
+                            sites=["Lab"])
+        notifier = Notifier([hook_target, other_site], NotifyQueue(tmp_path / "notify", clock=clock), clock=clock)
+        outbox = Outbox(tmp_path / "outbox", connector_for=lambda _n: submitter(shared_server))
+        outbox.add_observer(OutboxNotifier(notifier, outbox.bundle))
+        bundle = report_bundle(steps=1)  # site HQ, category Printer, its disk 99 % full
+
+        outbox.put(bundle)
+        result = outbox.flush()
+        outbox.flush()  # nothing left: nothing more is told
+        outbox.close()
+
+    [receipt] = result.delivered
+    assert sorted(b["event"] for b in receiver.accepted) == ["critical_flag", "new_report"]
+    assert len(hook.requests) == 2  # the "Lab" target's rules took neither
+    for body in receiver.accepted:
+        assert body["report_id"] == str(bundle.report.id)
+        assert body["ticket"] == {"number": receipt.number, "url": receipt.url}
+        assert body["site"] == "HQ" and body["walk_up"] is False
+        assert "ann@example.org" not in str(body)  # the reporter's address stays in the ticket
+    assert list((tmp_path / "notify" / "reports").iterdir()) == []  # the kept facts went with the delivery
