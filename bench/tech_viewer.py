@@ -8,7 +8,10 @@ offscreen platform unless QT_QPA_PLATFORM says otherwise) and measures:
 * **open**: from selecting a ticket in the queue until its first 4K step is on screen (the
   view painted with it), for reports of five 3840×2160 screenshots in the capture's default
   format (lossless WebP). Peer from the same run: fetching that one file and decoding it,
-  with nothing else (the floor any viewer pays). Target ≤ 300 ms.
+  with nothing else (the floor any viewer pays). Measured on a calm machine and again while
+  a CPU burner started by the benchmark keeps every core busy (one spinning process per
+  core, at normal priority: other work on the technician's machine). Targets: median
+  ≤ 300 ms, and under load ≤ 3× the calm median.
 * **arrival**: from the server confirming a report sent elsewhere until its row is in the open
   queue, through the changes feed. Peer: the submission itself. Target ≤ 2 s.
 * **scroll** and **filter**: the longest the GUI thread is busy at a stretch (a "frame") while
@@ -42,7 +45,36 @@ import requests
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 OPEN_TARGET_MS = 300.0
+LOADED_OPEN_RATIO_TARGET = 3.0
 FRAME_TARGET_MS = 50.0
+BURN = """
+import sys, time
+end = time.monotonic() + float(sys.argv[1])
+while time.monotonic() < end:
+    pass
+"""
+
+
+class CpuBurner:
+    """One spinning process per core at normal priority, each ending by itself after ``seconds``."""
+
+    def __init__(self, seconds: float = 600.0) -> None:
+        self._seconds = seconds
+        self._processes: list[Any] = []
+
+    def __enter__(self) -> CpuBurner:
+        import subprocess
+
+        for _ in range(os.cpu_count() or 2):
+            self._processes.append(subprocess.Popen([sys.executable, "-c", BURN, str(self._seconds)]))
+        time.sleep(0.5)  # let the scheduler see them as the long-running work they are
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for process in self._processes:
+            process.kill()
+        for process in self._processes:
+            process.wait(timeout=30)
 
 
 # ---------------------------------------------------------------- a realistic 4K screenshot
@@ -111,15 +143,24 @@ def arrived(model: Any, ticket_id: str) -> bool:
 
 
 def spin(app: object, condition: Callable[[], bool], timeout: float = 60.0) -> None:
-    from PySide6.QtCore import QEventLoop
+    from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
     assert isinstance(app, QApplication)
+    # The event loop sleeps between events, as the application's own does: a busy poll here
+    # would take a core (and the GIL) from the very work being timed. A timer wakes it to
+    # look at the condition.
+    waker = QTimer()
+    waker.setInterval(1)
+    waker.start()
     deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise SystemExit("bench: waited too long")
-        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
+    try:
+        while not condition():
+            if time.monotonic() > deadline:
+                raise SystemExit("bench: waited too long")
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents | QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+    finally:
+        waker.stop()
 
 
 def run_for(app: object, seconds: float, step: Callable[[], None] | None = None, every_ms: int = 16) -> None:
@@ -151,7 +192,7 @@ def main() -> int:
     parser.add_argument("--opens", type=int, default=5)
     args = parser.parse_args()
 
-    from PySide6.QtCore import QByteArray
+    from PySide6.QtCore import QByteArray, QSize
     from PySide6.QtGui import QImage, QStandardItem, QStandardItemModel
     from PySide6.QtWidgets import QApplication, QTableView
 
@@ -188,7 +229,7 @@ def main() -> int:
             print(f"  sizes: {sizes} MB")
             connector = BuiltinConnector(server.url, token=submitter)
             ticket_ids = []
-            for number in range(args.opens):
+            for number in range(2 * args.opens):  # a fresh set for each measure: nothing cached
                 report = Report(
                     id=uuid.uuid4(),
                     reporter=Reporter(name="Bench Person", email="bench@example.test"),
@@ -211,6 +252,9 @@ def main() -> int:
             window = TechWindow(session, server=server.url, tray=False)
             tune_interpreter()  # as `showdesk tech` does once its window is built
             window.resize(1920, 1080)
+            # Pictures fit a 1080p screen, as on a technician's desk (the offscreen platform's
+            # screen is 800×800, which would make every display copy smaller than real).
+            session.tickets.display = QSize(1920, 1080)
             window.show()
             window.start()
             spin(app, lambda: window.caller is not None and session.model.started and not session.model.loading)
@@ -218,34 +262,52 @@ def main() -> int:
             view = window.queue_view
 
             # ------------------------------------------------ open a ticket with five 4K steps
-            opens = []
-            for ticket_id in ticket_ids:
-                start = time.perf_counter()
-                view.select_ticket(ticket_id)
-                spin(app, lambda: viewer.shown_image_count >= 1)
-                viewer.image.viewport().repaint()  # the picture really painted, not just handed over
-                opens.append((time.perf_counter() - start) * 1000)
-                spin(app, lambda: not session.runner.busy)  # thumbnails done before the next round
-            floors = []
-            http = requests.Session()
-            for ticket_id in ticket_ids:
-                start = time.perf_counter()
-                answer = http.get(
-                    f"{server.api}/tickets/{ticket_id}/files/steps/001.webp", headers=server.auth(technician),
-                    timeout=30,
-                )  # fmt: skip
-                image = QImage.fromData(QByteArray(answer.content))
-                assert not image.isNull()
-                floors.append((time.perf_counter() - start) * 1000)
-            http.close()
-            open_ms, floor_ms = statistics.median(opens), statistics.median(floors)
+            def measure_opens(tickets: list[str]) -> tuple[list[float], list[float], list[float]]:
+                opens, open_frames = [], []
+                heartbeat = Heartbeat()
+                for ticket_id in tickets:
+                    heartbeat.start()
+                    start = time.perf_counter()
+                    view.select_ticket(ticket_id)
+                    spin(app, lambda: viewer.shown_image_count >= 1)
+                    viewer.image.viewport().repaint()  # the picture really painted, not just handed over
+                    opens.append((time.perf_counter() - start) * 1000)
+                    spin(app, lambda: not session.runner.busy and not session.tickets.decoding)
+                    open_frames.extend(heartbeat.stop())  # the GUI thread while the ticket opened
+                floors = []
+                http = requests.Session()
+                for ticket_id in tickets:
+                    start = time.perf_counter()
+                    answer = http.get(
+                        f"{server.api}/tickets/{ticket_id}/files/steps/001.webp", headers=server.auth(technician),
+                        timeout=30,
+                    )  # fmt: skip
+                    image = QImage.fromData(QByteArray(answer.content))
+                    assert not image.isNull()
+                    floors.append((time.perf_counter() - start) * 1000)
+                http.close()
+                return opens, floors, open_frames
+
+            calm_opens, calm_floors, calm_frames = measure_opens(ticket_ids[: args.opens])
+            with CpuBurner():
+                busy_opens, busy_floors, busy_frames = measure_opens(ticket_ids[args.opens :])
+            calm_ms, busy_ms = statistics.median(calm_opens), statistics.median(busy_opens)
             print("\nopen a ticket with five 4K screenshots until the first is on screen")
+            for label, opens, floors, gaps in (
+                ("calm machine", calm_opens, calm_floors, calm_frames),
+                (f"both cores busy ({os.cpu_count()} burners)", busy_opens, busy_floors, busy_frames),
+            ):
+                open_ms, floor_ms = statistics.median(opens), statistics.median(floors)
+                print(
+                    f"  {label}: median {open_ms:.0f} ms, worst {max(opens):.0f} ms over {len(opens)} tickets "
+                    f"(target median ≤ {OPEN_TARGET_MS:.0f} ms): {'met' if open_ms <= OPEN_TARGET_MS else 'MISSED'}"
+                )
+                print(f"    peer, fetch + decode of that one file alone: median {floor_ms:.0f} ms "
+                      f"→ ratio {open_ms / floor_ms:.2f}x; GUI thread while opening: {frames(gaps)}")  # fmt: skip
             print(
-                f"  technician mode: median {open_ms:.0f} ms, worst {max(opens):.0f} ms over {len(opens)} tickets "
-                f"(target ≤ {OPEN_TARGET_MS:.0f} ms): {'met' if max(opens) <= OPEN_TARGET_MS else 'MISSED'}"
+                f"  under load {busy_ms / calm_ms:.2f}x the calm median (target ≤ {LOADED_OPEN_RATIO_TARGET:.0f}x): "
+                f"{'met' if busy_ms / calm_ms <= LOADED_OPEN_RATIO_TARGET else 'MISSED'}"
             )
-            print(f"  peer, fetch + decode of that one file alone: median {floor_ms:.0f} ms "
-                  f"→ ratio {open_ms / floor_ms:.2f}x")  # fmt: skip
 
             # ------------------------------------------------ a new report reaches the open queue
             arrivals, submits = [], []
@@ -291,6 +353,11 @@ def main() -> int:
             run_for(app, 12.0, fling)
             scroll_gaps = heartbeat.stop()
             loaded = len(session.model.rows)
+            scrollbar.setValue(0)
+            with CpuBurner():
+                heartbeat.start()
+                run_for(app, 6.0, fling)
+                busy_scroll_gaps = heartbeat.stop()
 
             typed = iter("printer slow")
 
@@ -323,6 +390,7 @@ def main() -> int:
 
             print(f"\nfling through the queue ({loaded:,} of {args.tickets:,} rows loaded on the way, in pages)")
             print(f"  technician mode: {frames(scroll_gaps)}")
+            print(f"  the same with both cores busy (information, no target): {frames(busy_scroll_gaps)}")
             print(f"  peer, plain in-memory table of {args.tickets:,} rows: {frames(peer_gaps)}")
             print(
                 f"  → longest frame {max(scroll_gaps) / max(peer_gaps):.2f}x the peer's; target no frame over "

@@ -3,6 +3,10 @@
 A scene holds one pixmap per monitor of the capture at its desktop position (one pixmap for
 an ordinary step); the current step is framed. "Fit" follows the window until the person
 zooms; wheel with Ctrl zooms at the pointer, dragging pans.
+
+Pictures arrive at display size (every repaint scales them, so a 4K pixmap would cost four
+times as much per frame); once the zoom shows more pixels than that copy has, the tile's
+full-size picture takes its place (made a pixmap once, when first needed).
 """
 
 from __future__ import annotations
@@ -33,11 +37,13 @@ FRAME_COLOUR: Final = "#1e88e5"
 
 @dataclass
 class Tile:
-    """One picture in the scene: a step's image (None while it loads) at its place."""
+    """One picture in the scene: a step's image (None while it loads) at its place, and the
+    full-size picture when the image is a smaller display copy."""
 
     placement: Placement
     image: QImage | None
     current: bool = False
+    full: QImage | None = None
 
 
 class ImageView(QGraphicsView):
@@ -57,12 +63,14 @@ class ImageView(QGraphicsView):
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.fitting = True
         self.tiles: list[Tile] = []
+        self._pictures: list[tuple[QGraphicsPixmapItem, Tile]] = []  # tiles with a picture, and its item
         self._message: QGraphicsSimpleTextItem | None = None
 
     # ------------------------------------------------------------ content
     def show_message(self, text: str) -> None:
         self._scene.clear()
         self.tiles = []
+        self._pictures = []
         item = self._scene.addSimpleText(text)
         item.setBrush(QBrush(QColor("#e0e0e0")))
         self._message = item
@@ -74,19 +82,18 @@ class ImageView(QGraphicsView):
         self._scene.clear()
         self._message = None
         self.tiles = list(tiles)
+        self._pictures = []
         for tile in self.tiles:
             p = tile.placement
             target = QRectF(p.left, p.top, p.width, p.height)
             if tile.image is not None and not tile.image.isNull():
-                pixmap = QPixmap.fromImage(tile.image)
-                item = QGraphicsPixmapItem(pixmap)
+                item = QGraphicsPixmapItem()
                 item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
                 item.setShapeMode(QGraphicsPixmapItem.ShapeMode.BoundingRectShape)
-                # A downscaled or HiDPI shot still covers its monitor's rectangle.
-                if pixmap.width() and pixmap.height():
-                    item.setTransform(item.transform().scale(p.width / pixmap.width(), p.height / pixmap.height()))
+                self._set_picture(item, tile, QPixmap.fromImage(tile.image))
                 item.setPos(p.left, p.top)
                 self._scene.addItem(item)
+                self._pictures.append((item, tile))
             else:
                 placeholder = QGraphicsRectItem(target)
                 placeholder.setBrush(QBrush(QColor("#3a3f47")))
@@ -108,6 +115,25 @@ class ImageView(QGraphicsView):
             self._scene.setSceneRect(QRectF(left, top, right - left, bottom - top))
         if self.fitting:
             self.fit()
+        self._sharpen()
+
+    @staticmethod
+    def _set_picture(item: QGraphicsPixmapItem, tile: Tile, pixmap: QPixmap) -> None:
+        # A display copy, a downscaled or a HiDPI shot still covers its monitor's rectangle.
+        item.setPixmap(pixmap)
+        p = tile.placement
+        if pixmap.width() and pixmap.height():
+            item.setTransform(QTransform.fromScale(p.width / pixmap.width(), p.height / pixmap.height()))
+
+    def _sharpen(self) -> None:
+        """Paint from the full-size picture where the zoom shows more pixels than the display copy has."""
+        scale = self.zoom * self.devicePixelRatioF()
+        for item, tile in self._pictures:
+            full = tile.full
+            if full is None or item.pixmap().width() >= full.width():
+                continue
+            if tile.placement.width * scale > item.pixmap().width():
+                self._set_picture(item, tile, QPixmap.fromImage(full))
 
     # ------------------------------------------------------------ zoom
     @property
@@ -117,6 +143,7 @@ class ImageView(QGraphicsView):
     def _set_zoom(self, factor: float) -> None:
         factor = max(MIN_ZOOM, min(MAX_ZOOM, factor))
         self.setTransform(QTransform.fromScale(factor, factor))
+        self._sharpen()
 
     def fit(self) -> None:
         self.fitting = True
@@ -124,6 +151,7 @@ class ImageView(QGraphicsView):
         if rect.isEmpty():
             return
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        self._sharpen()
 
     def actual_size(self) -> None:
         self.fitting = False

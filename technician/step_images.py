@@ -1,7 +1,11 @@
 """Step images decoded off the GUI thread, and the cache of the decoded ones.
 
-Decoding a 4K screenshot takes tens of milliseconds: it runs on the session's workers and hands
-the GUI thread a paint-ready image, with a thumbnail for the step strip.
+Decoding a 4K screenshot takes a hundred milliseconds and more: it runs on a worker and hands
+the GUI thread a paint-ready picture at display size (no larger than the screen: a 4K shot on
+a 1080p screen is painted from a quarter of its pixels, on every frame) and a thumbnail for
+the step strip, both downscaled while they are decoded (``QImageReader.setScaledSize``); the
+full-size picture, for zooming in, is decoded after. Images larger than a report may hold are
+refused before they are decoded.
 """
 
 from __future__ import annotations
@@ -13,29 +17,80 @@ from dataclasses import dataclass
 from typing import Final
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, Qt
-from PySide6.QtGui import QImage, QImageReader
+from PySide6.QtGui import QGuiApplication, QImage, QImageReader
+
+from agent.report_format import MAX_IMAGE_PIXELS
 
 THUMBNAIL_SIZE: Final = QSize(200, 120)
 IMAGE_CACHE_BYTES: Final = 320 * 1024 * 1024
+DEFAULT_DISPLAY_SIZE: Final = QSize(1920, 1080)  # without a screen to ask (tests, offscreen)
 
 
 @dataclass(frozen=True)
 class DecodedImage:
-    """A step image decoded off the GUI thread: the full picture (None when only a thumbnail was asked)."""
+    """A step image decoded off the GUI thread.
+
+    ``image`` is the picture to paint at display size (None when only a thumbnail was asked);
+    ``full`` the picture at its own size when that is larger (for zooming in), else None.
+    """
 
     ticket_id: str
     path: str
     image: QImage | None
     thumbnail: QImage
+    full: QImage | None = None
+
+    @property
+    def sharpest(self) -> QImage | None:
+        return self.full if self.full is not None else self.image
+
+
+def display_size() -> QSize:
+    """The largest screen's size in device pixels: no fitted picture is painted larger. GUI thread only."""
+    app = QGuiApplication.instance()
+    screens = QGuiApplication.screens() if isinstance(app, QGuiApplication) else []
+    best = QSize(0, 0)
+    for screen in screens:
+        size = screen.size() * screen.devicePixelRatio()
+        if size.width() * size.height() > best.width() * best.height():
+            best = size
+    return best if not best.isEmpty() else DEFAULT_DISPLAY_SIZE
 
 
 def decode_image(data: bytes, *, full: bool, thumbnail: QSize = THUMBNAIL_SIZE) -> tuple[QImage | None, QImage]:
     """Decode image bytes (PNG, JPEG, WebP) into a paint-ready image and a thumbnail; runs on a worker.
 
-    Only the image's own first bytes decide the decoder (Qt sniffs them), never a name.
+    Only the image's own first bytes decide the decoder (Qt sniffs them), never a name. With
+    ``full`` the image is the whole picture; see :func:`decode_step` for the display-size one.
     """
     with _DECODE_LOCK:
-        return _decode(data, full=full, thumbnail=thumbnail)
+        image, small = _decode(data, full=full, thumbnail=thumbnail)
+    return image, small
+
+
+def decode_step(data: bytes, *, display: QSize, thumbnail: QSize = THUMBNAIL_SIZE) -> tuple[QImage, QImage, bool]:
+    """(picture at display size, thumbnail, whether the picture is larger than shown); runs on a worker.
+
+    The picture is downscaled while it is decoded (``QImageReader.setScaledSize``): Qt does that
+    scaling with the GIL released, so the GUI thread keeps painting (a ``QImage.scaled`` of a
+    4K picture keeps the GIL for tens of milliseconds). A larger picture's full size is a
+    second decode, :func:`decode_image` with ``full``, asked when the first is on screen.
+    """
+    with _DECODE_LOCK:
+        shown, _small = _decode(data, full=True, thumbnail=thumbnail, make_thumbnail=False, fit=display)
+        whole = _image_size(data)
+    assert shown is not None
+    return shown, _thumbnail_of(shown, thumbnail), shown.size() != whole
+
+
+def _image_size(data: bytes) -> QSize:
+    buffer = QBuffer()
+    buffer.setData(QByteArray(data))
+    buffer.open(QIODevice.OpenModeFlag.ReadOnly)
+    reader = QImageReader(buffer)
+    reader.setDecideFormatFromContent(True)
+    reader.setAutoTransform(True)
+    return reader.size()
 
 
 # One decode at a time: QImageReader holds a Qt lock while it calls back into Python (the
@@ -44,17 +99,22 @@ def decode_image(data: bytes, *, full: bool, thumbnail: QSize = THUMBNAIL_SIZE) 
 _DECODE_LOCK: Final = threading.Lock()
 
 
-def _decode(data: bytes, *, full: bool, thumbnail: QSize) -> tuple[QImage | None, QImage]:
+def _decode(
+    data: bytes, *, full: bool, thumbnail: QSize, make_thumbnail: bool = True, fit: QSize | None = None
+) -> tuple[QImage | None, QImage]:
     buffer = QBuffer()
     buffer.setData(QByteArray(data))
     buffer.open(QIODevice.OpenModeFlag.ReadOnly)
     reader = QImageReader(buffer)
     reader.setDecideFormatFromContent(True)
     reader.setAutoTransform(True)
-    if not full:
-        size = reader.size()
-        if size.isValid():
-            reader.setScaledSize(size.scaled(thumbnail, Qt.AspectRatioMode.KeepAspectRatio))
+    size = reader.size()
+    if size.isValid() and size.width() * size.height() > MAX_IMAGE_PIXELS:
+        raise ValueError(f"the image is {size.width()}×{size.height()} pixels, more than a report may hold")
+    if size.isValid():
+        bound = fit if full else thumbnail
+        if bound is not None and (size.width() > bound.width() or size.height() > bound.height()):
+            reader.setScaledSize(size.scaled(bound, Qt.AspectRatioMode.KeepAspectRatio))
     image = reader.read()
     if image.isNull():
         raise ValueError(f"the image could not be decoded: {reader.errorString()}")
@@ -62,12 +122,14 @@ def _decode(data: bytes, *, full: bool, thumbnail: QSize) -> tuple[QImage | None
     wanted = QImage.Format.Format_ARGB32_Premultiplied if image.hasAlphaChannel() else QImage.Format.Format_RGB32
     if image.format() != wanted:
         image = image.convertToFormat(wanted)
-    small = (
-        image
-        if image.width() <= thumbnail.width() and image.height() <= thumbnail.height()
-        else image.scaled(thumbnail, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
-    )
+    small = _thumbnail_of(image, thumbnail) if make_thumbnail or not full else image
     return (image if full else None), small
+
+
+def _thumbnail_of(image: QImage, thumbnail: QSize) -> QImage:
+    if image.width() <= thumbnail.width() and image.height() <= thumbnail.height():
+        return image
+    return image.scaled(thumbnail, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
 
 
 def warm_up_decoders() -> None:
@@ -85,15 +147,13 @@ class ImageCache:
 
     def __init__(self, budget: int = IMAGE_CACHE_BYTES) -> None:
         self.budget = budget
-        self._images: collections.OrderedDict[tuple[str, str], QImage] = collections.OrderedDict()
+        self._images: collections.OrderedDict[tuple[str, str], DecodedImage] = collections.OrderedDict()
         self._thumbnails: dict[tuple[str, str], QImage] = {}
 
     def get(self, ticket_id: str, path: str) -> QImage | None:
-        key = (ticket_id, path)
-        image = self._images.get(key)
-        if image is not None:
-            self._images.move_to_end(key)
-        return image
+        """The cached picture at display size, or None."""
+        found = self.decoded(ticket_id, path)
+        return found.image if found is not None else None
 
     def thumbnail(self, ticket_id: str, path: str) -> QImage | None:
         return self._thumbnails.get((ticket_id, path))
@@ -103,7 +163,19 @@ class ImageCache:
         self._thumbnails[key] = decoded.thumbnail
         if decoded.image is None:
             return
-        self._images[key] = decoded.image
+        self._images[key] = decoded
         self._images.move_to_end(key)
-        while len(self._images) > 1 and sum(i.sizeInBytes() for i in self._images.values()) > self.budget:
+        while len(self._images) > 1 and sum(_bytes(d) for d in self._images.values()) > self.budget:
             self._images.popitem(last=False)
+
+    def decoded(self, ticket_id: str, path: str) -> DecodedImage | None:
+        """The cached picture with its full-size one, or None."""
+        key = (ticket_id, path)
+        found = self._images.get(key)
+        if found is not None:
+            self._images.move_to_end(key)
+        return found
+
+
+def _bytes(decoded: DecodedImage) -> int:
+    return sum(i.sizeInBytes() for i in (decoded.image, decoded.full) if i is not None)

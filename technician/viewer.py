@@ -369,7 +369,8 @@ class TicketViewer(QWidget):
         for placement in placements:
             decoded = self._images.get(self.steps[placement.step_index].image.path)
             image = decoded.image if decoded is not None else None
-            tiles.append(Tile(placement, image, current=placement.step_index == self.current_step))
+            full = decoded.full if decoded is not None else None
+            tiles.append(Tile(placement, image, current=placement.step_index == self.current_step, full=full))
         self.image.show_tiles(tiles)
         self._update_zoom_label()
         number = self.current_step + 1
