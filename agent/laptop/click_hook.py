@@ -4,6 +4,10 @@ On X11 the RECORD extension reports every button press of every client (XRecord 
 on libXtst: no extra Python package). Elsewhere (Wayland, Windows, macOS) there is no listener
 here yet, and :func:`click_listener_problem` says so in words the recorder shows.
 
+Key presses are followed too (for the step recorder's "Typed 7 keys"), as a count only: the
+callback hears :data:`KEY_PRESS` in place of a button, and the key's code is never read from the
+event, so which keys were typed is never known here.
+
 No Qt here. The listener runs on its own thread with its own X connections and calls the
 callback there; the caller marshals it to its GUI thread.
 """
@@ -22,8 +26,11 @@ from typing import Any, Final
 log = logging.getLogger(__name__)
 
 ClickCallback = Callable[[int, int, int], None]
-"""Called with (x, y, button) in desktop pixels, on the listener's thread."""
+"""Called with (x, y, button) in desktop pixels, on the listener's thread; button KEY_PRESS is a key."""
 
+KEY_PRESS: Final = 0
+"""The "button" of a key press (X11 numbers real buttons from 1): the pointer's place, no key code."""
+_KEY_PRESS_EVENT: Final = 2
 _BUTTON_PRESS: Final = 4
 _RECORD_FROM_SERVER: Final = 0
 _RECORD_START_OF_DATA: Final = 4
@@ -90,8 +97,9 @@ def click_listener_problem(environ: dict[str, str] | None = None) -> str | None:
 class X11ClickListener:
     """Follows button presses on an X display through the RECORD extension until stopped."""
 
-    def __init__(self, callback: ClickCallback, display: str | None = None) -> None:
+    def __init__(self, callback: ClickCallback, display: str | None = None, *, count_keys: bool = True) -> None:
         self._callback = callback
+        self._count_keys = count_keys
         self._display_name = (display or os.environ.get("DISPLAY", "")).encode()
         self._x11: Any = None
         self._xtst: Any = None
@@ -152,7 +160,8 @@ class X11ClickListener:
             x11.XCloseDisplay(data)
             raise OSError("the X server has no RECORD extension, so clicks cannot be followed")
         record_range = xtst.XRecordAllocRange()
-        record_range.contents.device_events.first = _BUTTON_PRESS
+        # KeyPress (2) to ButtonPress (4) takes KeyRelease (3) along; _record drops it.
+        record_range.contents.device_events.first = _KEY_PRESS_EVENT if self._count_keys else _BUTTON_PRESS
         record_range.contents.device_events.last = _BUTTON_PRESS
         clients = ctypes.c_ulong(_RECORD_ALL_CLIENTS)
         ranges = ctypes.pointer(record_range)
@@ -188,12 +197,14 @@ class X11ClickListener:
             # data_len counts 4-byte units; a device event is one 32-byte xEvent.
             if record.category == _RECORD_FROM_SERVER and record.data_len * 4 >= _EVENT_BYTES:
                 raw = bytes(record.data[:_EVENT_BYTES])
-                if raw[0] & 0x7F == _BUTTON_PRESS:
+                kind = raw[0] & 0x7F
+                if kind == _BUTTON_PRESS or (kind == _KEY_PRESS_EVENT and self._count_keys):
                     native = sys.byteorder
                     order = ("big" if native == "little" else "little") if record.client_swapped else native
                     x = int.from_bytes(raw[20:22], order, signed=True)
                     y = int.from_bytes(raw[22:24], order, signed=True)
-                    self._callback(x, y, raw[1])
+                    # Byte 1 is the button, or for a key its key code: that one is never read.
+                    self._callback(x, y, raw[1] if kind == _BUTTON_PRESS else KEY_PRESS)
         except Exception:  # a callback error must not unwind through C
             log.exception("handling a click failed")
         finally:

@@ -2,16 +2,22 @@
 
 The person works in their own programs and presses Capture (with an optional caption) at each
 step; optionally, every mouse click captures by itself, with the click marked on the shot (as
-mark-up data the help desk can switch off). Pause stops both; Stop hands the steps, in order, to
-a report window. The tool bar is one of the agent's windows, so the capture service hides it for
-every shot: it never appears in one.
+mark-up data the help desk can switch off). Each click step says in words what was clicked
+("Left-click 'OK' button in 'Save As'", asked of the accessibility tree by ``agent.pointer_target``
+on a thread of its own) and how many keys were typed before it ("Typed 7 keys", never which
+ones); the words lead the step's caption, which the person edits or clears in the report window
+before sending. Pause stops both; Stop hands the steps, in order, to a report window. The tool
+bar is one of the agent's windows, so the capture service hides it for every shot: it never
+appears in one.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from dataclasses import dataclass, field, replace
 from typing import Final, Protocol
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -20,9 +26,12 @@ from PySide6.QtWidgets import QCheckBox, QFrame, QHBoxLayout, QLabel, QLineEdit,
 
 from agent.capture import Rect
 from agent.laptop.capture_service import Captured, CaptureService, Mode
+from agent.laptop.click_hook import KEY_PRESS
 from agent.laptop.screens import floating_window_flags, native_geometry
 from agent.markup import new_item, suggested_stroke_width
+from agent.pointer_target import BackgroundLookups, PointerTarget, PointerTargetFinder, default_finder
 from agent.schema import MAX_CAPTION_CHARS, MAX_STEPS, MarkupItem
+from agent.steps import SCROLL_BUTTONS, click_line, step_text, typed_keys_line
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +48,12 @@ ClickListenerFactory = Callable[[Callable[[int, int, int], None]], ClickListener
 
 @dataclass(frozen=True)
 class RecordedClick:
+    """A click that makes a step; ``target`` answers what was under the pointer (None: not asked)."""
+
     x: int
     y: int
+    button: int = 1
+    target: Future[PointerTarget | None] | None = field(default=None, compare=False)
 
 
 class RecorderBar(QWidget):
@@ -127,7 +140,9 @@ class RecorderBar(QWidget):
 
 
 class _ClickRelay(QObject):
-    clicked = Signal(int, int, int)  # emitted on the listener's thread, delivered on the GUI thread
+    # Emitted on the listener's thread, delivered on the GUI thread.
+    clicked = Signal(int, int, int, object)  # x, y, button, Future[PointerTarget | None]
+    key_pressed = Signal()
 
 
 class StepRecorder(QObject):
@@ -144,6 +159,7 @@ class StepRecorder(QObject):
         mode: Mode = "monitor",
         click_listener: ClickListenerFactory | None = None,
         click_problem: str | None = None,
+        pointer_targets: PointerTargetFinder | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -161,6 +177,11 @@ class StepRecorder(QObject):
         self._listener: ClickListener | None = None
         self._relay = _ClickRelay(self)
         self._relay.clicked.connect(self._clicked)
+        self._relay.key_pressed.connect(self._key_pressed)
+        # Made on first use: the finder (None: the platform's) connects to nothing until a click.
+        self._finder = pointer_targets
+        self._lookups: BackgroundLookups | None = None
+        self._keys = 0  # typed since the last step, outside the recorder's own bar
         if click_listener is None or click_problem:
             self.bar.on_click_box.setEnabled(False)
             self.bar.on_click_box.setToolTip(f"Not available here: {click_problem or 'no click listener'}")
@@ -175,6 +196,7 @@ class StepRecorder(QObject):
             self.bar.show()
             return
         self.steps = []
+        self._keys = 0
         self.recording = True
         self.set_paused(False)
         self.bar.set_count(0)
@@ -189,7 +211,11 @@ class StepRecorder(QObject):
             self.problem.emit(f"a report holds at most {MAX_STEPS} steps; press Stop to send these")
             return False
         point = (click.x, click.y) if click is not None else None
-        return self.capture.request(self.mode, point=point, tag=("recorder", caption, click))
+        keys, self._keys = self._keys, 0
+        if self.capture.request(self.mode, point=point, tag=("recorder", caption, click, keys)):
+            return True
+        self._keys += keys  # no step took them: the next one does
+        return False
 
     def set_paused(self, paused: bool) -> None:
         self.paused = paused
@@ -216,6 +242,9 @@ class StepRecorder(QObject):
 
     def shutdown(self) -> None:
         self._stop_listening()
+        lookups, self._lookups = self._lookups, None
+        if lookups is not None:
+            lookups.close()
         self.recording = False
         self.bar.hide()
         self.bar.deleteLater()
@@ -224,7 +253,9 @@ class StepRecorder(QObject):
     def _start_listening(self) -> None:
         if self._listener is not None or self._make_listener is None:
             return
-        listener = self._make_listener(self._relay.clicked.emit)
+        if self._lookups is None:
+            self._lookups = BackgroundLookups(self._finder if self._finder is not None else default_finder())
+        listener = self._make_listener(self._heard)
         try:
             listener.start()
         except OSError as exc:
@@ -240,26 +271,61 @@ class StepRecorder(QObject):
         if listener is not None:
             listener.stop()
 
-    def _clicked(self, x: int, y: int, _button: int) -> None:
+    def _heard(self, x: int, y: int, button: int) -> None:
+        """On the listener's thread: ask what was clicked at once (before the program reacts), never wait."""
+        if button == KEY_PRESS:
+            self._relay.key_pressed.emit()
+        elif button not in SCROLL_BUTTONS:
+            lookups = self._lookups
+            self._relay.clicked.emit(x, y, button, lookups.request(x, y) if lookups is not None else None)
+
+    def _key_pressed(self) -> None:
+        # Keys typed into the recorder's own caption field are the person's words, not a step.
+        if self.recording and not self.paused and not self.bar.caption_edit.hasFocus():
+            self._keys += 1
+
+    def _clicked(self, x: int, y: int, button: int, target: object = None) -> None:
         if not self.recording or self.paused or self.capture.busy:
             return
         if self.bar.isVisible() and _contains(native_geometry_of(self.bar), x, y):
             return  # a click on the recorder itself is not a step
-        self.capture_step(self.bar.caption_edit.text().strip(), RecordedClick(x, y))
+        answer = target if isinstance(target, Future) else None
+        self.capture_step(self.bar.caption_edit.text().strip(), RecordedClick(x, y, button, answer))
 
     # ------------------------------------------------------------ results
     def _captured(self, captured: list[Captured], tag: object) -> None:
         if not (isinstance(tag, tuple) and tag and tag[0] == "recorder"):
             return
-        _, caption, click = tag
+        _, caption, click, keys = tag
+        lines = [typed_keys_line(keys)] if keys else []
+        if isinstance(click, RecordedClick):
+            lines.append(click_line(click.button, click.x, click.y, self._target_of(click)))
+        text = step_text(lines, str(caption))
         for item in captured:
-            draft = replace(item.draft, caption=str(caption)[:MAX_CAPTION_CHARS])
+            draft = replace(item.draft, caption=text[:MAX_CAPTION_CHARS])
             if isinstance(click, RecordedClick):
                 draft.markup = [*draft.markup, click_mark(click, item)]
             self.steps.append(Captured(draft, item.region))
         self.bar.caption_edit.clear()
         self.bar.set_count(len(self.steps))
         self.step_added.emit(len(self.steps))
+
+    def _target_of(self, click: RecordedClick) -> PointerTarget | None:
+        """The lookup's answer; it was asked at the click, so it is (nearly always) here by now.
+
+        The wait is bounded by the lookup's budget: a slow accessibility tree costs a step its
+        name, never the recorder its responsiveness.
+        """
+        if click.target is None:
+            return None
+        budget = self._lookups.budget_s if self._lookups is not None else 0.0
+        try:
+            return click.target.result(timeout=budget)
+        except FutureTimeoutError:
+            return None
+        except Exception as exc:  # noqa: BLE001 - a failed lookup leaves the step without a name, no more
+            log.debug("no name for the click: %s", exc)
+            return None
 
     def _failed(self, reason: str, tag: object) -> None:
         if isinstance(tag, tuple) and tag and tag[0] == "recorder":

@@ -1,4 +1,5 @@
-"""The step recorder: ordered steps with captions, pause, capture on every click (XRecord on the real Xvfb)."""
+"""The step recorder: ordered steps with captions, pause, capture on every click (XRecord on the real Xvfb),
+and each click step naming what was clicked through AT-SPI, with typed keys as a count only."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from agent.laptop.report_window import ReportWindow
 from agent.markup import normalized_rect, open_image
 from tests.fixtures.xvfb import XvfbServer, paint_root
 from tests.laptop.conftest import AgentHarness
+from tests.steps.atspi_session import atspi_bus, save_as_app
+
+__all__ = ["atspi_bus"]  # the session's accessibility bus, a fixture
 
 pytestmark = pytest.mark.xvfb
 
@@ -116,3 +120,67 @@ def test_the_recorder_shows_why_clicks_cannot_be_followed(harness: AgentHarness)
     assert not box.isChecked() and not box.isEnabled()
     assert problems and ":4242" in problems[0]
     assert box.toolTip().startswith("Not available here:")
+
+
+def click_at(xvfb: XvfbServer, x: int, y: int) -> None:
+    subprocess.run(["xdotool", "mousemove", str(x), str(y), "click", "1"], env=xvfb.env, check=True)
+
+
+def test_a_click_step_names_the_qt_button_and_counts_keys_without_them(
+    harness: AgentHarness,
+    qtbot: QtBot,
+    xvfb_display: XvfbServer,
+    atspi_bus: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fill(xvfb_display, (60, 60, 60))
+    # The agent finds the desktop's accessibility tree through its session bus, as on a desktop.
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", atspi_bus)
+    with save_as_app(atspi_bus, xvfb_display.env, left=400, top=300) as app:
+        agent = harness.make()
+        agent.start_recording()
+        bar = agent.recorder.bar
+        bar.on_click_box.setChecked(True)
+        bar.activateWindow()
+        bar.caption_edit.setFocus()
+        qtbot.waitUntil(bar.caption_edit.hasFocus, timeout=5_000)
+        # Typed while the recorder's caption field has the keyboard: the person's caption, no step's keys.
+        subprocess.run(["xdotool", "type", "--delay", "5", "abc"], env=xvfb_display.env, check=True)
+        x, y = app.button_centre
+        with qtbot.waitSignal(agent.recorder.step_added, timeout=15_000):
+            click_at(xvfb_display, x, y - 50)  # the text field above the button
+        # Clicking another program takes the keyboard from the recorder; the offscreen platform the
+        # agent's widgets draw on has no other program to give it to, so the test does it.
+        bar.caption_edit.clearFocus()
+        subprocess.run(["xdotool", "type", "--delay", "5", "hunter2"], env=xvfb_display.env, check=True)
+        with qtbot.waitSignal(agent.recorder.step_added, timeout=15_000):
+            click_at(xvfb_display, x, y)
+        assert app.next_line() == "clicked", "the click reached the button"
+        with qtbot.waitSignal(agent.report_shown, timeout=15_000) as shown:
+            agent.recorder.stop()
+    window = shown.args[0]
+    captions = [step.caption for step in window.draft.steps]
+    assert captions == ["Left-click a text field in 'Save As'", "Typed 7 keys. Left-click 'OK' button in 'Save As'"]
+    assert not any("hunter" in caption for caption in captions), "typed characters never reach a step"
+    # The words are the step's caption: the person sees them, and can change them before sending.
+    window.steps_list.setCurrentRow(1)
+    assert window.caption_edit.text() == captions[1]
+    window.caption_edit.setText("Pressed OK")
+    assert window.draft.steps[1].caption == "Pressed OK"
+
+
+def test_a_click_step_without_an_accessibility_tree_says_where(
+    harness: AgentHarness, qtbot: QtBot, xvfb_display: XvfbServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fill(xvfb_display, (60, 60, 60))
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    agent = harness.make()
+    agent.start_recording()
+    agent.recorder.bar.on_click_box.setChecked(True)
+    with qtbot.waitSignal(agent.recorder.step_added, timeout=15_000):
+        click_at(xvfb_display, 700, 500)
+    # The wheel is no click: scrolling makes no step (a capture is asked for at once when it does).
+    subprocess.run(["xdotool", "click", "4"], env=xvfb_display.env, check=True)
+    with qtbot.waitSignal(agent.recorder.step_added, timeout=15_000):
+        subprocess.run(["xdotool", "click", "3"], env=xvfb_display.env, check=True)
+    assert [s.draft.caption for s in agent.recorder.steps] == ["Left-click at (700, 500)", "Right-click at (700, 500)"]
