@@ -9,13 +9,15 @@ environment at each try, never kept in the queue or written to a log.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -23,6 +25,7 @@ from agent.notify import payloads
 from agent.notify.events import NotifyEvent, walkup_events
 from agent.notify.queue import Job, LogRecord, NotifyQueue, NotifyQueueFullError
 from agent.notify.rules import SecretRef, Target, targets_for, walkup_thresholds
+from agent.notify.slack_files import SLACK_API, share_images
 from agent.notify.transport import DEFAULT_TIMEOUT_SECONDS, Answer, Post, post, redact
 
 if TYPE_CHECKING:
@@ -38,6 +41,9 @@ MAX_ATTEMPTS: Final = 10  # about 4.5 hours of tries at the backoff above
 MAX_JOBS_PER_PASS: Final = 50
 PASS_DEADLINE_SECONDS: Final = 120.0
 WORKER_IDLE_SECONDS: Final = 300.0  # the worker looks again at least this often
+
+IMAGES_SUFFIX: Final = ":images"  # the key of a Slack target's second job: the report's screenshots
+IMAGES_KEPT: Final = "kept"  # event.extra["images"]: the screenshots wait in images_dir(report_id)
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +92,7 @@ class Notifier:
         sender: Post = post,
         clock: Callable[[], float] = time.time,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        slack_api: str = SLACK_API,
     ) -> None:
         self.targets = list(targets)
         self.queue = queue
@@ -94,6 +101,7 @@ class Notifier:
         self._send = sender
         self._clock = clock
         self._timeout = timeout
+        self._slack_api = slack_api
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -122,9 +130,31 @@ class Notifier:
                 continue
             if job is not None:
                 jobs.append(job)
+            if target.kind == "slack" and target.images and event.extra.get("images") == IMAGES_KEPT:
+                with contextlib.suppress(NotifyQueueFullError, OSError):
+                    images_job = self.queue.enqueue(replace(event, key=event.key + IMAGES_SUFFIX), target.name)
+                    if images_job is not None:
+                        jobs.append(images_job)
         if jobs:
             self._wake.set()
         return jobs
+
+    @property
+    def wants_images(self) -> bool:
+        """Whether any target uploads screenshots (only then are they kept from a report)."""
+        return any(t.images and t.enabled for t in self.targets)
+
+    def images_dir(self, report_id: str) -> Path:
+        """Where a report's screenshots wait for Slack targets with ``images = true``."""
+        return self.queue.directory / "images" / str(uuid.UUID(report_id))
+
+    def tidy_images(self, report_id: str) -> None:
+        """Remove a report's kept screenshots once no images job for it waits."""
+        waiting = any(j.event.report_id == report_id and j.event.key.endswith(IMAGES_SUFFIX)
+                      for j in self.queue.pending())
+        if not waiting:
+            with contextlib.suppress(ValueError):
+                shutil.rmtree(self.images_dir(report_id), ignore_errors=True)
 
     def observe_board(self, board: QueueBoard, now: datetime, ticket_urls: dict[str, str] | None = None) -> list[Job]:
         """A site's walk-up board as the kiosk or technician mode read it: people waiting too long are told once."""
@@ -174,6 +204,12 @@ class Notifier:
         return self._settle(job, answer)
 
     def _settle(self, job: Job, answer: Answer) -> Outcome:
+        outcome = self._settle_job(job, answer)
+        if job.event.key.endswith(IMAGES_SUFFIX) and outcome.status in ("delivered", "failed"):
+            self.tidy_images(job.event.report_id)
+        return outcome
+
+    def _settle_job(self, job: Job, answer: Answer) -> Outcome:
         if answer.ok:
             self.queue.delivered(job, answer.describe())
             return Outcome(job, "delivered", answer.describe())
@@ -196,6 +232,8 @@ class Notifier:
         if not url.startswith(("https://", "http://")):
             raise NotifyError(f"the URL in {target.url.describe()} is not an http(s) address")
         headers: dict[str, str] = {}
+        if job.event.key.endswith(IMAGES_SUFFIX):
+            return self._share_images(target, job)
         if target.kind == "teams":
             body = payloads.encode(payloads.teams_payload(job.event))
         elif target.kind == "slack":
@@ -208,6 +246,20 @@ class Notifier:
             headers = payloads.webhook_headers(secret, job.event, job.id, body, self._clock())
         log.debug("posting %s (%d bytes) to %s for %s", job.event.kind, len(body), redact(url), target.name)
         return self._send(url, body, headers, self._timeout)
+
+    def _share_images(self, target: Target, job: Job) -> Answer:
+        token = self._secrets(target.slack_token)
+        if not token:
+            raise NotifyError(f"no Slack bot token in {target.slack_token.describe()} for target {target.name!r}")
+        directory = self.images_dir(job.event.report_id)
+        images = [(p.name, p.read_bytes()) for p in sorted(directory.glob("*")) if p.is_file()]
+        if not images:
+            return Answer(status=204, reason="the screenshots are no longer kept")
+        link = payloads.safe_link(job.event.ticket_url)
+        number = payloads.escape_slack(job.event.ticket_number)
+        comment = f"Screenshots of {f'<{link}|{number}>' if link else number}"
+        return share_images(self._send, token=token, channel_id=target.slack_channel_id, images=images,
+                            comment=comment, timeout=self._timeout, api=self._slack_api)
 
     # ------------------------------------------------------------ the worker
     @property

@@ -14,15 +14,18 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import shutil
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from agent.bundle import ReportBundle
 from agent.flags import compute_flags
 from agent.fsutil import atomic_write_bytes, make_private_dir
 from agent.notify.events import FlagFact, ReportFacts, facts_from_report, report_events
-from agent.notify.notifier import Notifier
+from agent.notify.notifier import IMAGES_KEPT, Notifier
+from agent.notify.slack_files import MAX_IMAGE_BYTES, MAX_IMAGES
 from agent.outbox.entries import OutboxEntry, Receipt
 from agent.outbox.errors import OutboxError
 from agent.outbox.observers import OutboxObserver
@@ -51,6 +54,22 @@ def facts_of(bundle: ReportBundle) -> ReportFacts:
     return facts_from_report(bundle.report, flags_of(bundle))
 
 
+_EXTENSIONS = {"image/png": "png", "image/webp": "webp", "image/jpeg": "jpg"}
+
+
+def screenshots_of(bundle: ReportBundle) -> list[tuple[str, bytes]]:
+    """The first ``MAX_IMAGES`` step pictures (as marked up) small enough to share, named step-N.EXT."""
+    shots = []
+    for number, step in enumerate(bundle.report.steps, start=1):
+        data = bundle.files.get(step.image.path)
+        if data is None or len(data) > MAX_IMAGE_BYTES:
+            continue
+        shots.append((f"step-{number}.{_EXTENSIONS.get(step.image.media_type, 'img')}", data))
+        if len(shots) == MAX_IMAGES:
+            break
+    return shots
+
+
 class OutboxNotifier(OutboxObserver):
     """An ``OutboxObserver``: facts kept at ``queued``/``sending``, notifications published at ``delivered``."""
 
@@ -72,9 +91,14 @@ class OutboxNotifier(OutboxObserver):
     def delivered(self, entry: OutboxEntry, receipt: Receipt) -> None:
         facts = self._recall(entry)
         now = receipt.delivered_at if self._clock is None else self._clock()
+        images_kept = self._images_kept(entry.id)
         for event in report_events(facts, ticket_number=receipt.number, ticket_url=receipt.url, now=now):
+            if images_kept and event.kind == "new_report":
+                event = replace(event, extra={"images": IMAGES_KEPT})
             self._notifier.publish(event)
         self._forget(entry.id)
+        if images_kept:
+            self._notifier.tidy_images(entry.id)  # when no Slack target took them
         if self._notifier.running:
             self._notifier.wake()
         else:
@@ -82,6 +106,8 @@ class OutboxNotifier(OutboxObserver):
 
     def dead(self, entry: OutboxEntry, reason: str) -> None:
         self._forget(entry.id)
+        with contextlib.suppress(ValueError):
+            shutil.rmtree(self._notifier.images_dir(entry.id), ignore_errors=True)
 
     # ------------------------------------------------------------ the kept facts
     def _path(self, report_id: str) -> Path | None:
@@ -95,10 +121,21 @@ class OutboxNotifier(OutboxObserver):
         if path is None or path.exists():
             return
         try:
-            facts = facts_of(self._read_bundle(report_id))
-            atomic_write_bytes(path, json.dumps(facts.to_dict()).encode("utf-8"))
+            bundle = self._read_bundle(report_id)
+            if self._notifier.wants_images:
+                # Written before the facts: the facts file is what says "this report was seen".
+                for name, data in screenshots_of(bundle):
+                    atomic_write_bytes(self._notifier.images_dir(report_id) / name, data)
+            atomic_write_bytes(path, json.dumps(facts_of(bundle).to_dict()).encode("utf-8"))
         except (OSError, ValueError, LookupError, OutboxError) as exc:  # BundleError is a ValueError
             log.warning("facts of report %s for notifications not kept: %s", report_id, exc)
+
+    def _images_kept(self, report_id: str) -> bool:
+        try:
+            directory = self._notifier.images_dir(report_id)
+        except ValueError:
+            return False
+        return directory.is_dir() and any(directory.iterdir())
 
     def _recall(self, entry: OutboxEntry) -> ReportFacts:
         path = self._path(entry.id)
