@@ -1,107 +1,192 @@
-"""Badge and barcode readers type like a keyboard and end with Enter: recognise a fast burst as a scan.
+"""Badge and barcode readers: read from the configured reader device itself, never guessed from typing.
 
-A person types a few characters a second; a reader types a whole number in a few
-milliseconds per key. ``BurstDetector`` is the rule, with time passed in, so it is tested
-without a clock; ``BadgeScanFilter`` feeds it the application's key presses.
+A USB reader is a keyboard: it "types" the card's number and Enter. Telling it from a person
+by timing cannot work: an on-screen keyboard, dictation, a text expander or a password
+manager also type a whole word and Enter in a few milliseconds, and a name typed that way was
+taken for a card. Nor can the kiosk ask Qt which keyboard a key came from: under X11 every key
+arrives from the one "core keyboard", whichever device made it.
+
+So the kiosk reads the reader's own Linux input device (``[kiosk] badge_reader``, a path such
+as ``/dev/input/by-id/usb-…-event-kbd``) and takes it for itself (``EVIOCGRAB``): the reader's
+keys then never reach the display as typed text, and what the display types (a person, the
+on-screen keyboard, dictation) is always text. Without a configured reader nothing is a badge.
+
+``ReaderKeys`` turns the device's key events into scans (plain rules, tested without a
+device); ``BadgeReader`` reads the device on the GUI thread through a socket notifier (a read
+never blocks: the file is non-blocking) and opens it again when it is plugged back in.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import errno
+import fcntl
+import logging
+import os
+import struct
+from typing import Final
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QApplication, QLineEdit, QPlainTextEdit, QWidget
+from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
+
+log = logging.getLogger(__name__)
+
+# struct input_event on 64-bit Linux: a timeval (two longs), type, code (unsigned shorts), value (int).
+INPUT_EVENT: Final = struct.Struct("llHHi")
+EV_KEY: Final = 0x01
+_PRESS, _REPEAT = 1, 2
+# _IOW('E', 0x90, int): take the device for this file alone (its keys go nowhere else).
+EVIOCGRAB: Final = 0x40044590
+# How often a reader that is missing (unplugged, not yet there) is looked for again.
+REOPEN_MS: Final = 5000
+# A scan longer than this is no card number: what came before is dropped.
+MAX_SCAN_CHARS: Final = 128
+
+_KEY_SHIFTS: Final = frozenset({42, 54})  # KEY_LEFTSHIFT, KEY_RIGHTSHIFT
+_KEY_ENTERS: Final = frozenset({28, 96})  # KEY_ENTER, KEY_KPENTER
+# Linux key codes (input-event-codes.h) of what readers send: digits, letters, a few signs.
+_KEY_CHARS: Final[dict[int, tuple[str, str]]] = {
+    **{
+        code: (str(digit % 10), "!@#$%^&*()"[digit - 1]) for digit, code in zip(range(1, 11), range(2, 12), strict=True)
+    },
+    **{code: (letter, letter.upper()) for letter, code in zip("qwertyuiop", range(16, 26), strict=True)},
+    **{code: (letter, letter.upper()) for letter, code in zip("asdfghjkl", range(30, 39), strict=True)},
+    **{code: (letter, letter.upper()) for letter, code in zip("zxcvbnm", range(44, 51), strict=True)},
+    12: ("-", "_"),
+    13: ("=", "+"),
+    51: (",", "<"),
+    52: (".", ">"),
+    53: ("/", "?"),
+    57: (" ", " "),
+    # The keypad: some readers type their digits there.
+    **{code: (char, char) for code, char in zip((82, 79, 80, 81, 75, 76, 77, 71, 72, 73), "0123456789", strict=True)},
+    74: ("-", "-"),
+    83: (".", "."),
+}
 
 
-class BurstDetector:
-    """Characters each within ``max_interval_ms`` of the previous, at least ``min_length``, then Enter."""
+class ReaderKeys:
+    """Key events of the reader device → scans: the characters typed before Enter, if at least ``min_length``."""
 
-    def __init__(self, max_interval_ms: int = 50, min_length: int = 4) -> None:
-        self.max_interval_ms = max_interval_ms
+    def __init__(self, min_length: int = 4) -> None:
         self.min_length = min_length
         self._chars: list[str] = []
-        self._last_ms: float | None = None
+        self._shifts: set[int] = set()
 
-    def key(self, char: str, at_ms: float) -> None:
-        if self._last_ms is not None and at_ms - self._last_ms > self.max_interval_ms:
-            self._chars = []
-        self._chars.append(char)
-        self._last_ms = at_ms
-
-    def enter(self, at_ms: float) -> str | None:
-        """The scanned text if the keys before this Enter were a reader's burst, else None."""
-        fast = self._last_ms is not None and at_ms - self._last_ms <= self.max_interval_ms
-        scanned = "".join(self._chars) if fast and len(self._chars) >= self.min_length else None
-        self.clear()
-        return scanned
+    def event(self, kind: int, code: int, value: int) -> str | None:
+        """Feed one input event; returns a scan when Enter completes one, else None."""
+        if kind != EV_KEY:
+            return None
+        if code in _KEY_SHIFTS:
+            if value:
+                self._shifts.add(code)
+            else:
+                self._shifts.discard(code)
+            return None
+        if value not in (_PRESS, _REPEAT):
+            return None
+        if code in _KEY_ENTERS:
+            scan = "".join(self._chars).strip()
+            self._chars.clear()
+            return scan if len(scan) >= self.min_length else None
+        chars = _KEY_CHARS.get(code)
+        if chars is not None:
+            self._chars.append(chars[1] if self._shifts else chars[0])
+            if len(self._chars) > MAX_SCAN_CHARS:
+                self._chars.clear()
+        return None
 
     def clear(self) -> None:
-        self._chars = []
-        self._last_ms = None
+        self._chars.clear()
+        self._shifts.clear()
 
 
-class BadgeScanFilter(QObject):
-    """Watches key presses while installed; on a burst, takes the typed text back out and emits it."""
+class BadgeReader(QObject):
+    """Reads the reader device at ``path``; ``scanned(str)`` for every card. Inert when ``path`` is empty."""
 
     scanned = Signal(str)
 
-    def __init__(
-        self,
-        max_interval_ms: int,
-        min_length: int,
-        clock_ms: Callable[[], float] | None = None,
-        scope: QWidget | None = None,
-    ) -> None:
-        super().__init__()
-        self.scope = scope  # only keys typed into this widget (the Who screen) count
-        self.detector = BurstDetector(max_interval_ms, min_length)
-        self.clock_ms = clock_ms or (lambda: time.monotonic() * 1000.0)
-        self._installed = False
+    def __init__(self, path: str, min_length: int = 4, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.path = path
+        self.keys = ReaderKeys(min_length)
+        self.grabbed = False
+        self._fd: int | None = None
+        self._notifier: QSocketNotifier | None = None
+        self._partial = b""
+        self._reopen = QTimer(self)
+        self._reopen.setInterval(REOPEN_MS)
+        self._reopen.timeout.connect(self.open)
+        if path:
+            self.open()
 
-    def install(self) -> None:
-        app = QApplication.instance()
-        if app is not None and not self._installed:
-            self.detector.clear()
-            app.installEventFilter(self)
-            self._installed = True
+    @property
+    def is_open(self) -> bool:
+        return self._fd is not None
 
-    def uninstall(self) -> None:
-        app = QApplication.instance()
-        if app is not None and self._installed:
-            app.removeEventFilter(self)
-            self._installed = False
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
-        # Each key press reaches the filter once per object it travels through; count it at
-        # the widget that has focus only.
-        if event.type() != QEvent.Type.KeyPress:
+    def open(self) -> bool:
+        """Open and take the device; on failure, try again every ``REOPEN_MS``."""
+        if self._fd is not None or not self.path:
+            return self._fd is not None
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
+            if not self._reopen.isActive():
+                log.warning(
+                    "badge reader %s cannot be opened (%s); trying again every %d s", self.path, exc, REOPEN_MS // 1000
+                )
+                self._reopen.start()
             return False
-        focus = QApplication.focusWidget()
-        at_target = watched is focus if focus is not None else isinstance(watched, QWidget) and watched.isWindow()
-        if not at_target:
-            return False
-        if self.scope is not None and focus is not None and not self.scope.isAncestorOf(focus):
-            return False  # typed somewhere else (the administrator's PIN pad)
-        assert isinstance(event, QKeyEvent)
-        now = self.clock_ms()
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            badge = self.detector.enter(now)
-            if badge is None:
-                return False
-            self._take_back(watched, badge)
-            self.scanned.emit(badge)
-            return True
-        text = event.text()
-        if text and text.isprintable():
-            self.detector.key(text, now)
-        return False
+        self._reopen.stop()
+        try:
+            fcntl.ioctl(fd, EVIOCGRAB, 1)
+            self.grabbed = True
+        except OSError as exc:
+            # Not an input device (a test's pipe), or another program holds it: its keys may
+            # also arrive as typed text, which then stays text.
+            self.grabbed = False
+            log.warning("badge reader %s could not be taken exclusively: %s", self.path, exc)
+        self._fd = fd
+        self._partial = b""
+        self.keys.clear()
+        self._notifier = QSocketNotifier(fd, QSocketNotifier.Type.Read, self)
+        self._notifier.activated.connect(self._readable)
+        log.info("badge reader %s open", self.path)
+        return True
 
-    @staticmethod
-    def _take_back(widget: QObject, burst: str) -> None:
-        """The reader typed into whatever field had focus; remove what it typed there."""
-        if isinstance(widget, QLineEdit) and widget.text().endswith(burst):
-            widget.setText(widget.text()[: -len(burst)])
-        elif isinstance(widget, QPlainTextEdit) and widget.toPlainText().endswith(burst):
-            widget.setPlainText(widget.toPlainText()[: -len(burst)])
+    def close(self) -> None:
+        self._reopen.stop()
+        self._drop()
+
+    def _drop(self) -> None:
+        if self._notifier is not None:
+            self._notifier.setEnabled(False)
+            self._notifier.deleteLater()
+            self._notifier = None
+        if self._fd is not None:
+            os.close(self._fd)  # closing also ends the grab
+            self._fd = None
+        self.grabbed = False
+
+    def _readable(self, *_args: object) -> None:
+        if self._fd is None:
+            return
+        try:
+            data = os.read(self._fd, INPUT_EVENT.size * 64)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            data = b""
+            if exc.errno != errno.ENODEV:
+                log.warning("badge reader %s: %s", self.path, exc)
+        if not data:
+            # Unplugged (or the writer went away): look for it again.
+            self._drop()
+            self._reopen.start()
+            return
+        data = self._partial + data
+        whole = len(data) - len(data) % INPUT_EVENT.size
+        self._partial = data[whole:]
+        for offset in range(0, whole, INPUT_EVENT.size):
+            _sec, _usec, kind, code, value = INPUT_EVENT.unpack_from(data, offset)
+            scan = self.keys.event(kind, code, value)
+            if scan is not None:
+                self.scanned.emit(scan)

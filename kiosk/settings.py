@@ -155,7 +155,8 @@ class KioskSettings:
     # Full screen without an admin PIN cannot be left from the screen; started from a terminal,
     # the kiosk refuses that unless told it is meant (a dedicated machine stopped from elsewhere).
     allow_no_exit: bool = False
-    badge_max_key_interval_ms: int = 50
+    # The badge reader's own input device (kiosk.badge); "" reads no badges. Typing is never a badge.
+    badge_reader: str = ""
     badge_min_length: int = 4
 
     def __post_init__(self) -> None:
@@ -290,7 +291,8 @@ _KNOWN_KEYS: Final = frozenset(
         "site", "kiosk_id", "logo", "colors", "colours", "theme", "language", "languages", "texts",
         "categories", "articles", "allowed_apps", "guest_allowed", "idle_seconds", "countdown_seconds",
         "done_seconds", "description_max_chars", "screen", "backend", "admin_pin_hash", "allow_no_exit",
-        "badge_max_key_interval_ms", "badge_min_length",
+        # badge_max_key_interval_ms: read once, when timing told scans from typing; now accepted and ignored.
+        "badge_max_key_interval_ms", "badge_min_length", "badge_reader",
     }
 )
 _TEXT_KEYS: Final = ("welcome_title", "welcome_message", "done_message")
@@ -372,13 +374,22 @@ def parse_settings(table: Mapping[str, Any], *, base_dir: Path | None = None) ->
         backend=reader.string("backend", ""),
         admin_pin_hash=pin_hash,
         allow_no_exit=reader.boolean("allow_no_exit", False),
-        badge_max_key_interval_ms=int(reader.number("badge_max_key_interval_ms", 50, 5, 500)),
+        badge_reader=_badge_reader(reader),
         badge_min_length=int(reader.number("badge_min_length", 4, 2, 64)),
         **texts,
     )
     if reader.problems:
         raise KioskConfigError(reader.problems)
     return settings
+
+
+def _badge_reader(reader: _Reader) -> str:
+    """The reader's input device: an absolute path (best a stable /dev/input/by-id/… name), or ""."""
+    path = reader.string("badge_reader", "")
+    if path and not path.startswith("/"):
+        reader.problem(f"[kiosk] badge_reader = {path!r} must be an absolute path such as /dev/input/by-id/…-event-kbd")
+        return ""
+    return path
 
 
 def _parse_colours(reader: _Reader) -> Colours:

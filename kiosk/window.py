@@ -390,6 +390,7 @@ class KioskWindow(QWidget):
         if self.showme is not None:
             self.showme.finish()
         self.idle.disarm()
+        self.who.badge_reader.close()
         self.session.wipe()
         self.submission.close()
         if self.grabber is not None:

@@ -6,11 +6,10 @@ Nobody is looked up: the kiosk has no directory, so a badge number travels as it
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLineEdit, QVBoxLayout
 
 from kiosk.accessibility import announce, set_field_error
-from kiosk.badge import BadgeScanFilter
+from kiosk.badge import BadgeReader
 from kiosk.session import KioskSession, SessionError
 from kiosk.settings import KioskSettings
 from kiosk.widgets import KioskScreen, make_button, make_label, set_role, set_text
@@ -23,10 +22,10 @@ class WhoScreen(KioskScreen):
         super().__init__()
         self.settings = settings
         self.session = session
-        self.badge_filter = BadgeScanFilter(
-            settings.badge_max_key_interval_ms, settings.badge_min_length, scope=self
-        )
-        self.badge_filter.scanned.connect(self._badge_scanned)
+        # Scans come from the reader's own device only: whatever is typed (by a person, the
+        # on-screen keyboard, dictation) stays text, however fast it arrives.
+        self.badge_reader = BadgeReader(settings.badge_reader, settings.badge_min_length, parent=self)
+        self.badge_reader.scanned.connect(self._badge_scanned)
 
         row = QHBoxLayout()
         row.setSpacing(48)
@@ -75,6 +74,9 @@ class WhoScreen(KioskScreen):
         badge_layout.addWidget(self.badge_hint)
         badge_layout.addStretch(1)
         side.addWidget(badge_card, 1)
+        # No reader, no offer to scan: a card held to nothing would leave the person waiting.
+        badge_card.setVisible(bool(settings.badge_reader))
+        self.badge_card = badge_card
         self.guest_button = make_button(object_name="guest")
         self.guest_button.clicked.connect(self.continue_as_guest)
         if not settings.guest_allowed:
@@ -116,14 +118,6 @@ class WhoScreen(KioskScreen):
         super().entered()
         self.name_edit.setFocus(Qt.FocusReason.OtherFocusReason)
 
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
-        self.badge_filter.install()
-        super().showEvent(event)
-
-    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 - Qt's name
-        self.badge_filter.uninstall()
-        super().hideEvent(event)
-
     # ------------------------------------------------------------ actions
     def submit_form(self) -> None:
         try:
@@ -141,7 +135,7 @@ class WhoScreen(KioskScreen):
 
     def _badge_scanned(self, badge: str) -> None:
         if not self.isVisible():
-            return
+            return  # a card held to the reader on another screen: read and dropped, never typed anywhere
         try:
             self.session.identify_badge(badge)
         except SessionError as exc:

@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 from kiosk.flow import Stage
 from kiosk.settings import parse_settings
 from tests.kiosk.conftest import WindowFactory, site_settings
-from tests.kiosk.helpers import check_in_by_form, tap, type_like_a_person, wait_stage
+from tests.kiosk.helpers import check_in_by_form, tap, wait_stage
 from tests.kiosk.test_walkup_trip_ups import capture_steps, every_group_sysinfo, solid_grab, to_show
 
 
@@ -112,7 +112,6 @@ def test_an_e_mail_error_is_the_fields_description_and_is_announced(
     window = make_window()
     tap(qtbot, window.welcome.start_button)
     wait_stage(qtbot, window, Stage.WHO)
-    type_like_a_person(window)
     qtbot.keyClicks(window.who.name_edit, "Ada Lovelace")
     qtbot.keyClicks(window.who.email_edit, "ada-at-example")
     tap(qtbot, window.who.continue_button)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent.bundle import StepDraft
-from kiosk.badge import BurstDetector
+from kiosk.badge import EV_KEY, ReaderKeys
 from kiosk.flow import FlowError, KioskFlow, Stage
 from kiosk.session import KioskSession, Outcome, SessionError
 
@@ -98,25 +98,21 @@ def test_identity_rules() -> None:
         session.identify_badge("\x00\x01")
 
 
-def test_a_reader_burst_is_a_badge_and_typing_is_not() -> None:
-    detector = BurstDetector(max_interval_ms=50, min_length=4)
-    for index, char in enumerate("04829174"):
-        detector.key(char, 1000 + index * 8)
-    assert detector.enter(1000 + 8 * 8) == "04829174"
-    for index, char in enumerate("Ada"):
-        detector.key(char, 5000 + index * 180)
-    assert detector.enter(5000 + 3 * 180) is None
-    # Fast but too short (a double key press) is not a badge.
-    detector.key("a", 9000)
-    detector.key("b", 9005)
-    assert detector.enter(9010) is None
-    # A pause before Enter means a person pressed it.
-    for index, char in enumerate("04829174"):
-        detector.key(char, 12000 + index * 8)
-    assert detector.enter(12000 + 8 * 8 + 400) is None
-    # Typing, then a burst: only the burst counts.
-    for index, char in enumerate("Ada "):
-        detector.key(char, 20000 + index * 200)
-    for index, char in enumerate("77770001"):
-        detector.key(char, 21000 + index * 6)
-    assert detector.enter(21000 + 8 * 6) == "77770001"
+def test_the_readers_key_events_make_a_scan_at_enter() -> None:
+    keys = ReaderKeys(min_length=4)
+
+    def feed(*events: tuple[int, int]) -> list[str]:
+        scans = [keys.event(EV_KEY, code, value) for code, value in events]
+        return [scan for scan in scans if scan is not None]
+
+    # "0A-7" then Enter: digits, a shifted letter, a sign; releases and repeats as a reader sends them.
+    assert feed((11, 1), (11, 0), (42, 1), (30, 1), (30, 0), (42, 0), (12, 1), (12, 0), (8, 1), (8, 0), (28, 1)) == [
+        "0A-7"
+    ]
+    # The keypad's digits and its Enter.
+    assert feed((79, 1), (80, 1), (81, 1), (75, 1), (96, 1)) == ["1234"]
+    # Too short is no card (a stray key press, a double read).
+    assert feed((2, 1), (3, 1), (28, 1)) == []
+    # Events that are not keys (sync, scan codes) change nothing.
+    assert keys.event(0, 0, 0) is None and keys.event(4, 4, 458782) is None
+    assert feed((2, 1), (3, 1), (4, 1), (5, 1), (28, 1)) == ["1234"]

@@ -14,13 +14,12 @@ from kiosk.settings import hash_pin
 from kiosk.theme import MIN_TARGET_PX
 from kiosk.window import KioskWindow
 from tests.kiosk.conftest import WindowFactory, site_settings
-from tests.kiosk.helpers import tap, type_like_a_person, wait_stage
+from tests.kiosk.helpers import tap, wait_stage
 
 
 def on_who(qtbot: QtBot, window: KioskWindow) -> None:
     tap(qtbot, window.welcome.start_button)
     wait_stage(qtbot, window, Stage.WHO)
-    type_like_a_person(window)
     qtbot.waitUntil(lambda: window.keyboard.is_open)
 
 

@@ -21,7 +21,6 @@ from tests.kiosk.helpers import (
     primary_buttons,
     tab_to,
     tap,
-    type_like_a_person,
     visible_widgets,
     wait_stage,
 )
@@ -130,7 +129,6 @@ def test_the_whole_flow_by_keyboard_alone(make_window: WindowFactory, qtbot: QtB
     qtbot.keyClick(focused() or window, Qt.Key.Key_Return)
     wait_stage(qtbot, window, Stage.WHO)
     assert focused() is window.who.name_edit
-    type_like_a_person(window)
     qtbot.keyClicks(window.who.name_edit, "Ada Lovelace")
     qtbot.keyClick(window.who.name_edit, Qt.Key.Key_Return)
     assert focused() is window.who.email_edit

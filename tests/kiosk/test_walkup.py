@@ -18,7 +18,7 @@ from kiosk.window import KioskWindow
 from tests.fixtures.server import ServerProcess
 from tests.fixtures.xvfb import XvfbServer, paint_root
 from tests.kiosk.conftest import WindowFactory, site_settings
-from tests.kiosk.helpers import check_in_by_form, tap, type_like_a_reader, wait_stage
+from tests.kiosk.helpers import ReaderPipe, check_in_by_form, tap, wait_stage
 
 SECRET_BOX = (300, 200, 700, 400)  # where the desktop shows a "password" that must be redacted
 SECRET_COLOUR = (220, 30, 30)
@@ -155,17 +155,19 @@ def test_a_walk_up_from_form_to_ticket_with_captures_photo_and_redaction(
 
 
 def test_a_badge_scan_while_the_server_is_down_gives_a_receipt_and_is_delivered_later(
-    make_window: WindowFactory, qtbot: QtBot, server_process: ServerProcess
+    make_window: WindowFactory, qtbot: QtBot, server_process: ServerProcess, tmp_path: Path
 ) -> None:
     technician = connect(make_window, server_process)
-    window = make_window(patience_seconds=20.0)
+    reader = ReaderPipe(tmp_path)
+    window = make_window(site_settings(badge_reader=str(reader.path)), patience_seconds=20.0)
+    assert window.who.badge_reader.is_open
     tap(qtbot, window.welcome.start_button)
     wait_stage(qtbot, window, Stage.WHO)
-    type_like_a_reader(window)
-    qtbot.keyClicks(window.who.name_edit, "00428817")
-    qtbot.keyClick(window.who.name_edit, Qt.Key.Key_Return)
+    assert window.who.badge_card.isVisible()
+    reader.scan("00428817")
     wait_stage(qtbot, window, Stage.WHAT)
     assert window.session.badge_id == "00428817" and window.who.name_edit.text() == ""
+    reader.close()
     tap(qtbot, window.what.tiles["printer"])
     tap(qtbot, window.what.continue_button)
     tap(qtbot, window.show_screen.continue_button)  # nothing to show: skipped

@@ -81,7 +81,8 @@ def test_closed_editors_are_freed_by_reference_counting_alone(qtbot: QtBot, no_c
     for _visit in range(VISITS):
         gone = draw_and_close(qtbot, host, picture)
         assert gone() is None, "the closed editor (and its picture) is still held by a reference cycle"
-    assert live_canvases() == before, "canvases pile up visit after visit"
+    # Fewer is fine: editors of earlier tests may have gone meanwhile.
+    assert live_canvases() <= before, "canvases pile up visit after visit"
 
 
 def test_release_drops_the_picture_and_the_history_and_load_works_again(qtbot: QtBot) -> None:
