@@ -4,13 +4,26 @@ the help overlay lists it, so the two cannot disagree."""
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QMouseEvent
-from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QComboBox,
+    QFrame,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QScrollArea,
+    QTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from technician.settings import TechSettings
 
 
 @dataclass(frozen=True)
@@ -59,37 +72,91 @@ COMMANDS: Final[tuple[Command, ...]] = (
 BY_NAME: Final = {command.name: command for command in COMMANDS}
 
 
-def shortcut_text(command: Command) -> str:
-    return " or ".join(QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText) for key in command.keys)
+def shortcut_text(command: Command, keys: Sequence[str] | None = None) -> str:
+    shown = command.keys if keys is None else keys
+    return " or ".join(QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText) for key in shown)
+
+
+# Modifiers that still leave a key a plain character (a capital, a digit on the keypad).
+_CHARACTER_MODIFIERS: Final = Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier
+
+
+def is_character_key(key: str) -> bool:
+    """A letter, digit, sign or space without Ctrl, Alt or Meta: what typing and speech input produce.
+
+    WCAG 2.1.4 asks that such shortcuts can be turned off or remapped and act only where no text is typed.
+    """
+    sequence = QKeySequence(key)
+    if sequence.count() != 1:
+        return False
+    combination = sequence[0]  # type: ignore[index]  # PySide indexes it; its stubs do not say so
+    if combination.keyboardModifiers() & ~_CHARACTER_MODIFIERS:
+        return False
+    code = int(combination.key().value)
+    return 0x20 <= code <= 0x7E or 0xA0 <= code <= 0xFF
+
+
+def command_keys(settings: TechSettings) -> tuple[dict[str, tuple[str, ...]], list[str]]:
+    """Every command's keys under ``settings`` (remapped, single keys dropped when off), and the
+    names in ``[tech.keys]`` that are no command."""
+    own = dict(settings.keys)
+    unknown = sorted(name for name in own if name not in BY_NAME)
+    keys: dict[str, tuple[str, ...]] = {}
+    for command in COMMANDS:
+        chosen = own.get(command.name, command.keys)
+        if not settings.single_key_shortcuts:
+            chosen = tuple(k for k in chosen if not is_character_key(k))
+        keys[command.name] = tuple(chosen)
+    return keys, unknown
+
+
+def is_text_input(widget: QWidget | None) -> bool:
+    """A widget that takes typed text now: there, a character is text, never a command."""
+    if isinstance(widget, QLineEdit):
+        return not widget.isReadOnly()
+    if isinstance(widget, QTextEdit | QPlainTextEdit):
+        return not widget.isReadOnly()
+    if isinstance(widget, QComboBox):
+        return widget.isEditable()
+    return isinstance(widget, QAbstractSpinBox)
 
 
 LEFT_GROUPS: Final = ("Queue", "Viewer")
 CARD_WIDTH: Final = 1040
 
 
-def _group_html(commands: Sequence[Command], group: str) -> str:
+def _group_html(commands: Sequence[Command], group: str, keys_of: Mapping[str, tuple[str, ...]]) -> str:
     rows = []
     for command in commands:
         if command.group != group:
             continue
-        keys = " ".join(f"<b><code>{html.escape(QKeySequence(k).toString())}</code></b>" for k in command.keys)
+        own = keys_of.get(command.name, command.keys)
+        keys = " ".join(f"<b><code>{html.escape(QKeySequence(k).toString())}</code></b>" for k in own) or "—"
         rows.append(f"<tr><td width='150'>{keys}</td><td>{html.escape(command.label)}</td></tr>")
     if not rows:
         return ""
     return f"<h3>{html.escape(group)}</h3><table cellspacing='4'>{''.join(rows)}</table>"
 
 
-def help_html(commands: Sequence[Command], available: set[str] | None = None) -> str:
-    """The shortcut table as HTML in two columns, grouped; commands the backend cannot do are left out."""
+def help_html(
+    commands: Sequence[Command],
+    available: set[str] | None = None,
+    keys_of: Mapping[str, tuple[str, ...]] | None = None,
+) -> str:
+    """The shortcut table as HTML in two columns, grouped; commands the backend cannot do are left
+    out; ``keys_of`` gives the keys in force (a site's own, single keys off)."""
+    keys_of = keys_of or {}
     shown = [c for c in commands if available is None or c.name in available]
     groups = list(dict.fromkeys(c.group for c in shown))
-    left = "".join(_group_html(shown, g) for g in groups if g in LEFT_GROUPS)
-    right = "".join(_group_html(shown, g) for g in groups if g not in LEFT_GROUPS)
+    left = "".join(_group_html(shown, g, keys_of) for g in groups if g in LEFT_GROUPS)
+    right = "".join(_group_html(shown, g, keys_of) for g in groups if g not in LEFT_GROUPS)
     return (
         "<h2>Keyboard shortcuts</h2>"
         f"<table width='100%'><tr><td valign='top' width='50%'>{left}</td>"
         f"<td valign='top' width='50%'>{right}</td></tr></table>"
-        "<p>Letter keys work whenever the cursor is not in a text field. Esc or a click closes this.</p>"
+        "<p>Keys without Ctrl or Alt never act while the cursor is in a text field; [tech] "
+        "single_key_shortcuts = false turns them off, [tech.keys] gives a command other keys. "
+        "Esc or a click closes this.</p>"
     )
 
 
@@ -126,8 +193,8 @@ class HelpOverlay(QFrame):
         self.hide()
         parent.installEventFilter(self)
 
-    def show_for(self, available: set[str]) -> None:
-        self.text.setText(help_html(COMMANDS, available))
+    def show_for(self, available: set[str], keys_of: Mapping[str, tuple[str, ...]] | None = None) -> None:
+        self.text.setText(help_html(COMMANDS, available, keys_of))
         self._fit()
         self.show()
         self.raise_()

@@ -125,9 +125,22 @@ class QueueView(QWidget):
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
         bar.addWidget(self.search, 3)
-        for label, widget in (("Status", self.status), ("", self.category), ("", self.source), ("", self.scope)):
-            if label:
-                bar.addWidget(QLabel(label))
+        # Every filter has a label whose buddy it is: on Linux a screen reader names a combo box
+        # by its label (Qt gives the box's own name as its current value, "All"). Only Status
+        # shows its label; the others say what they are in their placeholder and their values.
+        self.filter_labels: dict[str, QLabel] = {}
+        for key, widget, shown in (
+            ("status", self.status, True),
+            ("category", self.category, False),
+            ("source", self.source, False),
+            ("scope", self.scope, False),
+        ):
+            filter_label = QLabel()
+            filter_label.setObjectName(f"QueueFilterLabel-{key}")
+            filter_label.setBuddy(widget)
+            self.filter_labels[key] = filter_label
+            bar.addWidget(filter_label)
+            filter_label.setVisible(shown)
             bar.addWidget(widget, 1)
         self.table = QTableView()
         self.table.setObjectName("QueueTable")
@@ -139,6 +152,9 @@ class QueueView(QWidget):
         self.table.setWordWrap(False)
         self.table.setShowGrid(False)
         self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        # Tab leaves the table, as it leaves any list; the arrow keys move inside it. (Tab from
+        # cell to cell trapped keyboard users and opened every ticket it passed.)
+        self.table.setTabKeyNavigation(False)
         vertical = self.table.verticalHeader()
         vertical.hide()
         vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
@@ -154,6 +170,7 @@ class QueueView(QWidget):
         header.sectionResized.connect(self._column_resized)
         self.table.viewport().installEventFilter(self)
         self.table.setSortingEnabled(True)
+        self._name_for_assistive_technology()
         self.line = QLabel()
         self.line.setObjectName("QueueStatusLine")
         self.line.setStyleSheet("color: palette(dark);")
@@ -189,6 +206,26 @@ class QueueView(QWidget):
         self._line_timer.setInterval(200)
         self._line_timer.timeout.connect(self._update_line)
         self._last_filter = QueueFilter()
+
+    def _name_for_assistive_technology(self) -> None:
+        """Names that say what each control is for; a combo box otherwise reads as its current value ("All")."""
+        self.search.setAccessibleName(self.tr("Search the queue"))
+        self.search.setAccessibleDescription(self.tr("Finds words in the subject and description"))
+        self.filter_labels["status"].setText(self.tr("Status"))
+        for key, combo, name in (
+            ("status", self.status, self.tr("Status filter")),
+            ("category", self.category, self.tr("Category filter")),
+            ("source", self.source, self.tr("Source filter")),
+            ("scope", self.scope, self.tr("Whose tickets")),
+        ):
+            combo.setAccessibleName(name)  # what Windows and macOS screen readers say
+            if key != "status":
+                self.filter_labels[key].setText(name)
+            self.filter_labels[key].setAccessibleName(name)  # what a Linux screen reader says, by the label
+            line = combo.lineEdit()
+            if line is not None:
+                line.setAccessibleName(name)
+        self.table.setAccessibleName(self.tr("Tickets"))
 
     # ------------------------------------------------------------ filters
     def set_features(self, features: frozenset[Feature]) -> None:

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from technician.client import Caller, Feature, HistoryItem, TicketInfo
 from technician.dashboard import Dashboard
-from technician.help import COMMANDS, HelpOverlay
+from technician.help import COMMANDS, HelpOverlay, command_keys, is_character_key, is_text_input
 from technician.model import STATUS_TRANSITIONS, TicketSummary, login_command
 from technician.note_dialog import NoteDialog
 from technician.queue_view import QueueView
@@ -147,6 +147,9 @@ class TechWindow(QMainWindow):
         self.statusBar().setObjectName("TechStatus")
 
         self.actions_by_name: dict[str, QAction] = {}
+        # The keys in force: a site's own ([tech.keys]), single keys dropped when switched off.
+        self.command_keys, unknown_keys = command_keys(session.settings)
+        self._typing = False  # focus is in a text field: character keys are text there, never commands
         self._make_actions()
         self.status_button = QToolButton()
         self.status_button.setObjectName("StatusMenuButton")
@@ -168,6 +171,15 @@ class TechWindow(QMainWindow):
 
         self._connect()
         self._update_actions()
+        if unknown_keys:
+            message = f"[tech.keys] names no command: {', '.join(unknown_keys)} (see F1 for the names)"
+            log.warning(message)
+            self.statusBar().showMessage(message, 30_000)
+        self._watching_focus = False
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.focusChanged.connect(self._focus_moved)
+            self._watching_focus = True
 
     # ------------------------------------------------------------ commands
     def _make_actions(self) -> None:
@@ -204,12 +216,30 @@ class TechWindow(QMainWindow):
         for command in COMMANDS:
             action = QAction(command.short or command.label, self)
             action.setObjectName(f"tech-{command.name}")
-            action.setShortcuts([QKeySequence(k) for k in command.keys])
+            keys = self.command_keys[command.name]
+            action.setShortcuts([QKeySequence(k) for k in keys])
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-            action.setToolTip(f"{command.label} ({' or '.join(command.keys)})")
+            action.setToolTip(f"{command.label} ({' or '.join(keys)})" if keys else command.label)
             action.triggered.connect(handlers[command.name])
             self.addAction(action)
             self.actions_by_name[command.name] = action
+
+    def _focus_moved(self, _old: QWidget | None, new: QWidget | None) -> None:
+        """Character keys leave the commands while a text field has focus, and come back after.
+
+        A field that takes a key itself wins over a shortcut anyway; this also covers what
+        does not (a field that ignores a key, dictation typing into a combo box), so a word
+        typed or spoken into any text field never claims a ticket or calls the next person.
+        """
+        if new is not None and new.window() is not self:
+            return  # another window (a dialog of its own) is not this window's key map
+        typing = is_text_input(new)
+        if typing == self._typing:
+            return
+        self._typing = typing
+        for name, action in self.actions_by_name.items():
+            keys = [k for k in self.command_keys[name] if not (typing and is_character_key(k))]
+            action.setShortcuts([QKeySequence(k) for k in keys])
 
     def _fill_toolbar(self) -> None:
         a = self.actions_by_name
@@ -464,7 +494,7 @@ class TechWindow(QMainWindow):
         if self.help_overlay.isVisible():
             self.help_overlay.dismiss()
         else:
-            self.help_overlay.show_for(self.available_commands())
+            self.help_overlay.show_for(self.available_commands(), self.command_keys)
 
     # ------------------------------------------------------------ end
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
@@ -472,6 +502,10 @@ class TechWindow(QMainWindow):
         super().closeEvent(event)
 
     def shutdown(self) -> None:
+        app = QApplication.instance()
+        if self._watching_focus and isinstance(app, QApplication):
+            app.focusChanged.disconnect(self._focus_moved)
+            self._watching_focus = False
         if self.tray is not None:
             self.tray.hide()
         self.session.shutdown()
