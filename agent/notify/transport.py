@@ -20,8 +20,10 @@ from urllib.parse import urlsplit
 DEFAULT_TIMEOUT_SECONDS: Final = 10.0
 MAX_ANSWER_BYTES: Final = 4096  # enough for any error a target explains itself with
 MAX_RETRY_AFTER_SECONDS: Final = 3600.0
-# Answers that mean "this request will never be taken": retrying cannot help.
-PERMANENT_STATUSES: Final = frozenset({400, 401, 403, 404, 405, 410, 413, 415, 422})
+# Answers that mean "this request will never be taken": retrying cannot help. A redirect is one:
+# Teams, Slack and a webhook answer where they are, and urllib would turn a redirected POST
+# into a GET whose 200 would look like a delivery.
+PERMANENT_STATUSES: Final = frozenset({301, 302, 303, 307, 308, 400, 401, 403, 404, 405, 410, 413, 415, 422})
 USER_AGENT: Final = "ShowDesk-notify/1"
 
 
@@ -73,6 +75,11 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return min(max(delay, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None  # urllib then raises HTTPError with the 3xx: reported, not followed
+
+
 def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float = DEFAULT_TIMEOUT_SECONDS) -> Answer:
     """POST ``body`` as JSON to ``url``; never raises for network trouble (an ``Answer`` with status 0)."""
     request = urllib.request.Request(url, data=body, method="POST")  # noqa: S310 - scheme checked by the caller
@@ -82,7 +89,9 @@ def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float = DEF
         if name.lower() != "content-type":
             request.add_header(name, value)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        # Built per post: the proxy handler reads the environment's proxy settings as they are now.
+        opener = urllib.request.build_opener(_NoRedirects)
+        with opener.open(request, timeout=timeout) as response:
             return Answer(status=response.status, body=response.read(MAX_ANSWER_BYTES))
     except urllib.error.HTTPError as exc:
         try:
