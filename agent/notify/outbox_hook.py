@@ -5,8 +5,9 @@ notification needs (subject, category, site, walk-up, critical flags) are kept w
 report is queued or first sent, in ``reports/<id>.json`` beside the notification queue,
 and used (then removed) on delivery with the ticket's number and link.
 
-Wiring, where an outbox is made (the laptop agent, the kiosk):
-``outbox.add_observer(OutboxNotifier(notifier, outbox.bundle))``.
+Wiring, where an outbox is made (the laptop agent, the kiosk): ``attach_notifications(outbox, config)``,
+which is ``outbox.add_observer(OutboxNotifier(notifier, outbox.bundle))`` with a started notifier
+when ``[[notify]]`` targets are configured.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent.bundle import ReportBundle
 from agent.flags import compute_flags
@@ -30,6 +32,10 @@ from agent.outbox.entries import OutboxEntry, Receipt
 from agent.outbox.errors import OutboxError
 from agent.outbox.observers import OutboxObserver
 from agent.report_format import SYSINFO_PATH
+
+if TYPE_CHECKING:
+    from agent.config import Config
+    from agent.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -151,3 +157,17 @@ class OutboxNotifier(OutboxObserver):
         if path is not None:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+
+
+def attach_notifications(outbox: Outbox, config: Config) -> Notifier | None:
+    """Tell the configured ``[[notify]]`` targets of every report ``outbox`` delivers.
+
+    Returns the notifier, its thread started (stop it with ``stop()`` when the application
+    quits), or None when no target is configured (nothing is hooked then).
+    """
+    notifier = Notifier.from_config(config)
+    if not notifier.targets:
+        return None
+    notifier.start()
+    outbox.add_observer(OutboxNotifier(notifier, outbox.bundle))
+    return notifier

@@ -49,3 +49,35 @@ def test_a_report_the_backend_confirmed_is_notified_once_with_its_ticket_link(
         assert body["site"] == "HQ" and body["walk_up"] is False
         assert "ann@example.org" not in str(body)  # the reporter's address stays in the ticket
     assert list((tmp_path / "notify" / "reports").iterdir()) == []  # the kept facts went with the delivery
+
+
+def test_attach_notifications_hooks_a_started_notifier_from_the_configuration(
+    shared_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.config import load_config
+    from agent.notify.outbox_hook import attach_notifications
+    from tests.fixtures.waiting import wait_until
+    from tests.notify.receivers import slack_incoming_webhook
+
+    config_file = tmp_path / "config.toml"
+    monkeypatch.setenv("SHOWDESK_CONFIG", str(config_file))
+    config_file.write_text(f'[notifications]\ndir = "{tmp_path / "notify"}"\n')
+    bare = Outbox(tmp_path / "bare", connector_for=lambda _n: submitter(shared_server))
+    assert attach_notifications(bare, load_config()) is None  # no [[notify]]: nothing hooked
+    bare.close()
+
+    with Receiver(slack_incoming_webhook) as slack:
+        monkeypatch.setenv("DESK_SLACK_URL", slack.url("/services/T/B/X"))
+        config_file.write_text(config_file.read_text()
+                               + '\n[[notify]]\nname = "desk"\nkind = "slack"\nurl_env = "DESK_SLACK_URL"\n')
+        outbox = Outbox(tmp_path / "outbox", connector_for=lambda _n: submitter(shared_server))
+        notifier = attach_notifications(outbox, load_config())
+        assert notifier is not None and notifier.running
+        try:
+            outbox.put(report_bundle(steps=1))
+            outbox.flush()
+            wait_until(lambda: len(slack.requests) == 1, "the notifier's thread told Slack", timeout=10)
+        finally:
+            notifier.stop()
+            outbox.close()
+    assert slack.requests[0].json()["text"].startswith("New help-desk report: Printer")
