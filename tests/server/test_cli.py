@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import stat
 import subprocess
 import sys
@@ -165,7 +166,8 @@ def test_help_lists_the_commands() -> None:
 def test_public_url_shapes_ticket_links(make_server: Callable[..., ServerProcess]) -> None:
     server = make_server(["--public-url", "https://help.example.test/"])
     ticket = submit(server, server.token("submitter"), make_bundle(90)).json()["ticket"]
-    assert ticket["url"] == f"https://help.example.test/tickets/{ticket['id']}"
+    # The person's link: the public address, then an unguessable capability (43 base64url characters).
+    assert re.fullmatch(r"https://help\.example\.test/t/[A-Za-z0-9_-]{43}(\?lang=(en|de))?", ticket["url"])
 
 
 class _DefaultCommandServer(ServerProcess):

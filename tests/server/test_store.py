@@ -411,7 +411,7 @@ def test_a_schema_1_database_is_upgraded_with_its_tickets(tmp_path: Path) -> Non
     old_schema_database(data_dir, 1500)
     store = Store(data_dir)
     conn = store.connection()
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION == 3
     assert store.count_tickets() == 1500
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     for since, until in seeded_windows(store):

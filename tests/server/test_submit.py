@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -32,13 +33,14 @@ def test_submit_makes_a_ticket_and_reads_back_everything(server_process: ServerP
     assert ticket.number == "SD-1001"
     assert ticket.status == "new"
     assert ticket.report_id == bundle.report.id
-    assert ticket.url == f"{server_process.url}/tickets/{ticket.id}"
+    # The ticket's URL is the person's capability link, the same one technicians can look up.
+    assert ticket.url == api(server_process, technician, "GET", f"/tickets/{ticket.id}/link").json()["url"]
 
     detail = api(server_process, technician, "GET", f"/tickets/{ticket.id}").json()
     assert detail["number"] == "SD-1001"
     assert detail["subject"] == bundle.report.subject()
     assert detail["submitted_by"] == "kiosk-hall"
-    assert detail["report"] == bundle.report.model_dump(mode="json")
+    assert detail["report"] == json.loads(bundle.report.canonical_json())  # the manifest as stored
     assert [s["caption"] for s in detail["steps"]] == ["step 1", "step 2"]
     assert detail["sysinfo"] == {"os": "TestOS 1", "memory_gb": 16}
     assert detail["attachments"][0]["display_name"] == "app.log"
