@@ -2,7 +2,7 @@
 
 The outbox removes a delivered report before its observers hear of it, so the facts a
 notification needs (subject, category, site, walk-up, critical flags) are kept when the
-report is queued or first sent, in ``reports/<id>.json`` beside the notification queue,
+report is first sent, in ``reports/<id>.json`` beside the notification queue,
 and used (then removed) on delivery with the ticket's number and link.
 
 Wiring, where an outbox is made (the laptop agent, the kiosk): ``attach_notifications(outbox, config)``,
@@ -16,11 +16,12 @@ import contextlib
 import json
 import logging
 import shutil
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from agent.bundle import ReportBundle
 from agent.flags import compute_flags
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BundleReader = Callable[[str], ReportBundle]
+STALE_FACTS_SECONDS: Final = 30 * 86400  # longer than any report waits in an outbox before it is delivered or purged
 
 
 def flags_of(bundle: ReportBundle) -> list[FlagFact]:
@@ -77,7 +79,7 @@ def screenshots_of(bundle: ReportBundle) -> list[tuple[str, bytes]]:
 
 
 class OutboxNotifier(OutboxObserver):
-    """An ``OutboxObserver``: facts kept at ``queued``/``sending``, notifications published at ``delivered``."""
+    """An ``OutboxObserver``: facts kept at a report's first ``sending``, notifications published at ``delivered``."""
 
     def __init__(self, notifier: Notifier, read_bundle: BundleReader, *, clock: Callable[[], float] | None = None):
         self._notifier = notifier
@@ -85,13 +87,13 @@ class OutboxNotifier(OutboxObserver):
         self._clock = clock
         self._dir = notifier.queue.directory / "reports"
         make_private_dir(self._dir)
+        self._drop_stale_facts()
 
     # ------------------------------------------------------------ outbox hooks
-    def queued(self, entry: OutboxEntry) -> None:
-        self._remember(entry.id)
-
     def sending(self, entry: OutboxEntry, sent: int, total: int) -> None:
-        if sent == 0 and total == 0:  # once per try, before the connector reports progress
+        # Once per try, before the connector reports progress, on the sending thread: not at
+        # ``queued``, which runs on whatever thread puts the report (a kiosk's screen).
+        if sent == 0 and total == 0:
             self._remember(entry.id)
 
     def delivered(self, entry: OutboxEntry, receipt: Receipt) -> None:
@@ -151,6 +153,14 @@ class OutboxNotifier(OutboxObserver):
         # Facts lost (a damaged file): the subject the outbox kept still makes a useful notification.
         return ReportFacts(report_id=entry.id, subject=entry.subject, category="", site="", source_kind="",
                            walk_up=False)
+
+    def _drop_stale_facts(self) -> None:
+        """Facts of reports purged from the outbox unsent are never recalled: drop them after a while."""
+        cutoff = time.time() - STALE_FACTS_SECONDS
+        for path in self._dir.glob("*.json"):
+            with contextlib.suppress(OSError):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
 
     def _forget(self, report_id: str) -> None:
         path = self._path(report_id)
