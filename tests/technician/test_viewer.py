@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from pytestqt.qtbot import QtBot
 
 from agent.bundle import StepDraft
@@ -20,6 +21,7 @@ from tests.technician.conftest import (
     multi_monitor_steps,
     open_in_viewer,
     screen_png,
+    wait_loaded,
 )
 
 
@@ -159,3 +161,132 @@ def test_history_lists_the_earlier_ticket_of_the_same_machine_one_click_away(
     qtbot.waitUntil(lambda: viewer.info is not None and viewer.info.summary.id == earlier.id, timeout=10_000)
     assert window.queue_view.selected_ticket_id() == earlier.id
     assert "Grace Hopper" in viewer.meta.text()
+
+
+# ---------------------------------------------------------------- pictures at display size, decoding bounded
+def test_a_large_step_is_shown_at_display_size_then_sharp_when_zoomed_in(
+    qtbot: QtBot, server_process: ServerProcess, reporter: ReportSender, tech_windows: TechWindows
+) -> None:
+    big = StepDraft(screen_png(2400, 1500, "a wide screen"), 2400, 1500, datetime.now(UTC), caption="wide")
+    ticket = reporter.send(steps=[big, *three_steps()[:1]])
+    window = tech_windows(server_process)
+    window.session.tickets.display = QSize(1200, 900)
+    open_in_viewer(qtbot, window, ticket.id)
+    viewer = window.viewer
+    qtbot.waitUntil(lambda: viewer.shown_image_count == 1)
+    shown = viewer.image.tiles[0].image
+    assert shown is not None and (shown.width(), shown.height()) == (1200, 750)  # fits, keeps the aspect
+    # The full-size picture follows for zooming in; fitted, the display copy is what is painted.
+    qtbot.waitUntil(lambda: viewer.image.tiles[0].full is not None, timeout=20_000)
+    full = viewer.image.tiles[0].full
+    assert full is not None and (full.width(), full.height()) == (2400, 1500)
+    [(item, _tile)] = viewer.image._pictures
+    assert item.pixmap().width() == 1200
+    viewer.zoom("zoom-actual")
+    assert item.pixmap().width() == 2400
+    # Thumbnails came downscaled from their decoder; the second step (small) as it is.
+    qtbot.waitUntil(lambda: all(not viewer.filmstrip.item(i).icon().isNull() for i in range(2)))
+    thumbnail = window.session.images.thumbnail(ticket.id, viewer.steps[1].image.path)
+    assert thumbnail is not None and thumbnail.width() <= 200 and thumbnail.height() <= 120
+
+
+def test_work_for_a_ticket_left_behind_is_dropped(
+    qtbot: QtBot, server_process: ServerProcess, reporter: ReportSender, tech_windows: TechWindows
+) -> None:
+    import threading
+
+    first = reporter.send(steps=three_steps())
+    second = reporter.send(steps=three_steps())
+    window = tech_windows(server_process)
+    wait_loaded(qtbot, window)
+    loader = window.session.tickets
+    gate, started = threading.Event(), threading.Event()
+
+    # The lane is busy: what follows waits for its turn, as when the person clicks on quickly.
+    def busy() -> bool:
+        started.set()
+        return gate.wait(10)
+
+    loader.lane.run(busy, lambda _r: None, lambda _e: None)
+    qtbot.waitUntil(started.is_set)
+    loader.open_ticket(first.id)
+    later_steps = ["steps/002.png", "steps/003.png"]
+    for path in later_steps:
+        loader.load_image(first.id, path, full=False)
+    loaded: list[str] = []
+    loader.ticket_loaded.connect(lambda info: loaded.append(info.summary.id))
+    failures: list[str] = []
+    loader.image_failed.connect(lambda _t, path, why: failures.append(f"{path}: {why}"))
+    loader.open_ticket(second.id)  # the person moved on
+    gate.set()
+    qtbot.waitUntil(lambda: window.viewer.shown_image_count == 1, timeout=20_000)
+    qtbot.waitUntil(lambda: not loader.decoding, timeout=20_000)
+    assert loaded == [second.id]  # the first ticket was never fetched
+    assert all(loader.images.thumbnail(first.id, path) is None for path in later_steps)
+    assert all(loader.images.thumbnail(second.id, path) is not None for path in later_steps)
+    assert failures == []  # dropped work is not a failure to show
+
+
+def test_the_lane_runs_the_most_urgent_first_drops_what_is_no_longer_wanted_and_stays_bounded(qtbot: QtBot) -> None:
+    import threading
+
+    from technician.workers import JobDroppedError, PriorityLane
+
+    lane = PriorityLane("test-lane", max_pending=3)
+    gate, started = threading.Event(), threading.Event()
+    ran: list[str] = []
+    outcomes: dict[str, str] = {}
+
+    def job(name: str) -> Callable[[], str]:
+        def run() -> str:
+            if name == "blocker":
+                started.set()
+                gate.wait(10)
+            ran.append(name)
+            return name
+
+        return run
+
+    def submit(name: str, priority: int, *, wanted: bool = True, newest_first: bool = False) -> None:
+        lane.run(
+            job(name),
+            lambda result: outcomes.__setitem__(result, "done"),
+            lambda error: outcomes.__setitem__(name, "dropped" if isinstance(error, JobDroppedError) else str(error)),
+            priority=priority,
+            newest_first=newest_first,
+            wanted=lambda: wanted,
+        )
+
+    submit("blocker", 0)
+    qtbot.waitUntil(started.is_set)  # the lane's one thread is busy: what follows waits
+    submit("thumbnail", 0)
+    submit("old picture", 8, newest_first=True)
+    submit("new picture", 8, newest_first=True)
+    submit("left behind", 10, wanted=False)  # the fourth waiting job: the least urgent is pushed out
+    gate.set()
+    qtbot.waitUntil(lambda: not lane.busy, timeout=10_000)
+    assert ran == ["blocker", "new picture", "old picture"]
+    assert outcomes == {
+        "blocker": "done",
+        "new picture": "done",
+        "old picture": "done",
+        "thumbnail": "dropped",
+        "left behind": "dropped",
+    }
+    lane.stop()
+
+
+def test_an_image_beyond_the_pixel_bound_is_refused_before_decoding(qtbot: QtBot) -> None:
+    import io
+
+    import pytest
+    from PIL import Image
+
+    from agent.report_format import MAX_IMAGE_PIXELS
+    from technician.step_images import decode_image
+
+    side = int(MAX_IMAGE_PIXELS**0.5) + 10
+    buffer = io.BytesIO()
+    Image.new("1", (side, side)).save(buffer, "PNG")
+    with pytest.raises(ValueError, match="more than a report may hold"):
+        decode_image(buffer.getvalue(), full=True)
