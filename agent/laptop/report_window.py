@@ -8,14 +8,17 @@ and the sending happen in the core, off this thread.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Final
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -35,7 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from agent.laptop.capture_service import Captured
-from agent.laptop.report_draft import MAX_EMAIL_CHARS, DraftError, ReportDraft, ReportForm
+from agent.laptop.report_draft import MAX_EMAIL_CHARS, DraftError, ReportDraft, ReportForm, freeze
 from agent.laptop.submission import Submission
 from agent.laptop.sysinfo_preview import SysinfoPreview
 from agent.markup import MarkupError
@@ -77,6 +80,7 @@ class ReportWindow(QWidget):
     capture_requested = Signal(str, int)
     closed = Signal()
     sent = Signal(str)  # report id, once it is safely queued
+    exported = Signal(str)  # the path of a web page written by "Export as web page"
 
     def __init__(
         self,
@@ -200,7 +204,14 @@ class ReportWindow(QWidget):
         self.close_button = QPushButton("Cancel")
         self.close_button.setObjectName("close")
         self.close_button.clicked.connect(self.close)
+        self.export_button = QPushButton(self.tr("Export as web page…"))
+        self.export_button.setObjectName("export-html")
+        self.export_button.setToolTip(
+            self.tr("Save the report as one web page (pictures, captions, steps) to send it yourself")
+        )
+        self.export_button.clicked.connect(self._choose_export_path)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.export_button)
         buttons.addStretch(1)
         buttons.addWidget(self.close_button)
         buttons.addWidget(self.send_button)
@@ -405,6 +416,48 @@ class ReportWindow(QWidget):
         self.progress.setRange(0, 0)
         self.progress.show()
         self.submission.submit(self.draft)
+
+    # ------------------------------------------------------------ export
+    def _choose_export_path(self) -> None:
+        suggested = Path.home() / f"showdesk-report-{str(self.draft.id)[:8]}.html"
+        path, _filter = QFileDialog.getSaveFileName(
+            self, self.tr("Export as web page"), str(suggested), self.tr("Web page (*.html)")
+        )
+        if path:
+            self.export_web_page(Path(path))
+
+    def export_web_page(self, path: Path) -> None:
+        """Write the report as it stands as one web page at ``path``, off this thread; ``exported`` says when."""
+        self._store_current()
+        # A copy: the person may go on editing while the page is made on the worker.
+        snapshot = dataclasses.replace(
+            self.draft,
+            steps=[dataclasses.replace(step, markup=list(step.markup)) for step in self.draft.steps],
+            form=self.form(),
+            excluded_groups=set(self.draft.excluded_groups),
+        )
+        self.export_button.setEnabled(False)
+
+        def write() -> str:
+            from agent.export_html import export_report_html
+            from agent.fsutil import atomic_write_bytes
+
+            atomic_write_bytes(path, export_report_html(freeze(snapshot)).encode("utf-8"))
+            return str(path)
+
+        self._runner.run(write, self._exported, self._export_failed)
+
+    def _exported(self, path: str) -> None:
+        self.export_button.setEnabled(True)
+        self.status_label.setText(self.tr("Saved as a web page: %1").replace("%1", _escape(path)))
+        self.exported.emit(path)
+
+    def _export_failed(self, exc: Exception) -> None:
+        self.export_button.setEnabled(True)
+        if isinstance(exc, DraftError):
+            self.show_problem(self.tr("Please fix this first: %1.").replace("%1", str(exc)))
+        else:
+            self.show_problem(self.tr("The web page could not be saved: %1").replace("%1", str(exc)))
 
     def _set_sending(self, sending: bool) -> None:
         for widget in (

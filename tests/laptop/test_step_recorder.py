@@ -4,21 +4,24 @@ and each click step naming what was clicked through AT-SPI, with typed keys as a
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
+from selenium import webdriver
 
 from agent.laptop.agent_app import AgentApp
 from agent.laptop.click_hook import X11ClickListener, click_listener_problem
 from agent.laptop.report_window import ReportWindow
 from agent.markup import normalized_rect, open_image
+from tests.browser.conftest import chromium
 from tests.fixtures.xvfb import XvfbServer, paint_root
 from tests.laptop.conftest import AgentHarness
 from tests.steps.atspi_session import atspi_bus, save_as_app
 
-__all__ = ["atspi_bus"]  # the session's accessibility bus, a fixture
+__all__ = ["atspi_bus", "chromium"]  # the session's accessibility bus and browser, fixtures
 
 pytestmark = pytest.mark.xvfb
 
@@ -169,8 +172,13 @@ def test_a_click_step_names_the_qt_button_and_counts_keys_without_them(
     assert window.draft.steps[1].caption == "Pressed OK"
 
 
-def test_a_click_step_without_an_accessibility_tree_says_where(
-    harness: AgentHarness, qtbot: QtBot, xvfb_display: XvfbServer, monkeypatch: pytest.MonkeyPatch
+def test_click_steps_without_an_accessibility_tree_say_where_and_export_as_a_web_page(
+    harness: AgentHarness,
+    qtbot: QtBot,
+    xvfb_display: XvfbServer,
+    monkeypatch: pytest.MonkeyPatch,
+    chromium: webdriver.Chrome,
+    tmp_path: Path,
 ) -> None:
     fill(xvfb_display, (60, 60, 60))
     monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
@@ -183,4 +191,20 @@ def test_a_click_step_without_an_accessibility_tree_says_where(
     subprocess.run(["xdotool", "click", "4"], env=xvfb_display.env, check=True)
     with qtbot.waitSignal(agent.recorder.step_added, timeout=15_000):
         subprocess.run(["xdotool", "click", "3"], env=xvfb_display.env, check=True)
-    assert [s.draft.caption for s in agent.recorder.steps] == ["Left-click at (700, 500)", "Right-click at (700, 500)"]
+    captions = ["Left-click at (700, 500)", "Right-click at (700, 500)"]
+    assert [s.draft.caption for s in agent.recorder.steps] == captions
+
+    with qtbot.waitSignal(agent.report_shown, timeout=15_000) as shown:
+        agent.recorder.stop()
+    window = shown.args[0]
+    window.description_edit.setPlainText("The menu <b>vanishes</b>")
+    page = tmp_path / "report.html"
+    with qtbot.waitSignal(window.exported, timeout=15_000):
+        window.export_web_page(page)
+    assert page.stat().st_mode & 0o077 == 0, "the page holds the shots: private to its owner"
+    chromium.get(page.as_uri())
+    shown_images = chromium.execute_script("return [...document.images].map(i => i.complete && i.naturalWidth)")
+    assert shown_images == [xvfb_display.width, xvfb_display.width]
+    texts = chromium.execute_script("return [...document.querySelectorAll('figcaption .text')].map(e => e.innerText)")
+    assert texts == captions
+    assert "The menu <b>vanishes</b>" in chromium.find_element("tag name", "body").text
