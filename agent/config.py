@@ -497,10 +497,15 @@ def _dotted(text: str) -> tuple[str, ...]:
 
 
 def key_line(text: str, dotted_key: str) -> int | None:
-    """The 1-based line that defines ``dotted_key`` (or the closest table or inline table holding it)."""
+    """The 1-based line that defines ``dotted_key`` (or the closest table or inline table holding it).
+
+    A table of an array (``[[notify]]``) is also found by its index, as ``notify.2.kind`` names
+    the third one's ``kind``.
+    """
     wanted = tuple(dotted_key.split("."))
     best: tuple[int, int] | None = None  # (matched parts, line)
-    table: tuple[str, ...] = ()
+    tables: list[tuple[str, ...]] = [()]  # the header's path, and with its index when it is [[an array]]
+    array_counts: dict[tuple[str, ...], int] = {}
     in_multiline: str | None = None
     for number, line in enumerate(text.splitlines(), start=1):
         if in_multiline is not None:
@@ -510,19 +515,25 @@ def key_line(text: str, dotted_key: str) -> int | None:
         header = _HEADER_RE.match(line)
         if header:
             table = _dotted(header.group(1))
-            path = table
+            tables = [table]
+            if line.lstrip().startswith("[["):
+                index = array_counts.get(table, 0)
+                array_counts[table] = index + 1
+                tables.append((*table, str(index)))
+            paths = tables
         else:
             key = _KEY_RE.match(line)
             if not key:
                 continue
-            path = table + _dotted(key.group(1))
+            paths = [table + _dotted(key.group(1)) for table in tables]
             for quotes in ('"""', "'''"):
                 if line.count(quotes) % 2 == 1:
                     in_multiline = quotes
-        if path == wanted:
-            return number
-        if wanted[: len(path)] == path and (best is None or len(path) > best[0]):
-            best = (len(path), number)
+        for path in paths:
+            if path == wanted:
+                return number
+            if wanted[: len(path)] == path and (best is None or len(path) > best[0]):
+                best = (len(path), number)
     return best[1] if best else None
 
 

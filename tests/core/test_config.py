@@ -216,22 +216,26 @@ def test_notify_tables_become_targets_with_their_rules(config_files: tuple[Path,
 
 
 @pytest.mark.parametrize(
-    ("table", "message"),
+    ("table", "key", "message"),
     [
-        ('url = "https://example.webhook.office.com/abc"', "a webhook URL or secret never goes in a file"),
-        ('url_keyring = "x"\nsecret = "hunter2"', "use secret_keyring or secret_env"),
-        ('url_keyring = "https://hooks.slack.com/services/T/B/X"', "looks like the secret itself"),
-        ('url_keyring = "x"\nevents = ["every_minute"]', "'every_minute' is not one of new_report"),
-        ('url_keyring = "x"\nwalkup_minutes = 0', "walkup_minutes must be a whole number"),
-        ('url_keyring = "x"\nimages = true', "needs slack_channel_id and slack_token_keyring"),
+        ('url = "https://example.webhook.office.com/abc"', "url", "a webhook URL or secret never goes in a file"),
+        ('url_keyring = "x"\nsecret = "hunter2"', "secret", "use secret_keyring or secret_env"),
+        ('url_keyring = "https://hooks.slack.com/services/T/B/X"', "url_keyring", "looks like the secret itself"),
+        ('url_keyring = "x"\nevents = ["every_minute"]', "events", "'every_minute' is not one of new_report"),
+        ('url_keyring = "x"\nwalkup_minutes = 0', "walkup_minutes", "walkup_minutes must be a whole number"),
+        ('url_keyring = "x"\nimages = true', "images", "needs slack_channel_id and slack_token_keyring"),
     ],
 )
-def test_notify_mistakes_are_named_and_secrets_refused(tmp_path: Path, table: str, message: str) -> None:
+def test_notify_mistakes_are_named_and_secrets_refused(tmp_path: Path, table: str, key: str, message: str) -> None:
     path = tmp_path / "config.toml"
-    path.write_text(f'[server]\nport = 8765\n\n[[notify]]\nname = "chat"\nkind = "slack"\n{table}\n')
+    text = (f'[server]\nport = 8765\n\n[[notify]]\nname = "fine"\nkind = "teams"\nurl_env = "A"\n\n'
+            f'[[notify]]\nname = "chat"\nkind = "slack"\n{table}\n')
+    path.write_text(text)
     [problem] = check_file(path)
     assert message in problem
-    assert problem.startswith(f"{path}:4:")  # the [[notify]] table's line
+    line = int(problem.removeprefix(f"{path}:").split(":", 1)[0])
+    assert text.splitlines()[line - 1].startswith(f"{key} =")  # the offending key in the second [[notify]]
+    assert line > 9
     assert "hunter2" not in problem
 
 
