@@ -30,6 +30,8 @@ _STEP_PATH: Final = re.compile(r"^steps/([0-9]{3})\.([a-z]+)$")
 _ATTACHMENT_PATH: Final = re.compile(r"^attachments/([0-9]{3})\.([a-z]+)$")
 _STEP_NAME: Final = re.compile(r"^step-([0-9]{3})(-original)?\.([a-z]+)$")
 _ATTACHMENT_NAME: Final = re.compile(r"^attachment-([0-9]{3})\.([a-z]+)$")
+_CLIP_PATH: Final = re.compile(r"^clips/([0-9]{3})\.webp$")
+_CLIP_NAME: Final = re.compile(r"^clip-([0-9]{3})\.webp$")
 _SIZE: Final = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 _SIZE_UNITS: Final = {
     "": 1, "b": 1,
@@ -112,7 +114,7 @@ def attachment_name(path: str, report_id: uuid.UUID | None = None) -> str:
 
     ``steps/001.webp`` → ``step-001.webp``; the original of step 1 (``steps/501.png``) →
     ``step-001-original.png``; ``attachments/002.txt`` → ``attachment-002.txt``;
-    ``sysinfo.json`` stays; the manifest becomes ``showdesk-report-<id>.json``.
+    ``clips/001.webp`` → ``clip-001.webp``; ``sysinfo.json`` stays; the manifest becomes ``showdesk-report-<id>.json``.
     """
     if path == SYSINFO_PATH:
         return SYSINFO_PATH
@@ -127,6 +129,8 @@ def attachment_name(path: str, report_id: uuid.UUID | None = None) -> str:
         return f"step-{number:03d}.{extension}"
     if match := _ATTACHMENT_PATH.match(path):
         return f"attachment-{match.group(1)}.{match.group(2)}"
+    if match := _CLIP_PATH.match(path):
+        return f"clip-{match.group(1)}.webp"
     raise ValueError(f"{path!r} is not a path ShowDesk writes into a bundle")
 
 
@@ -141,6 +145,8 @@ def bundle_path(name: str) -> str | None:
         return f"steps/{number:03d}.{match.group(3)}"
     if match := _ATTACHMENT_NAME.match(name):
         return f"attachments/{match.group(1)}.{match.group(2)}"
+    if match := _CLIP_NAME.match(name):
+        return f"clips/{match.group(1)}.webp"
     return None
 
 

@@ -28,6 +28,7 @@ def image_size(data: bytes) -> tuple[int, int]:
     ("steps/012.webp", "step-012.webp"),
     ("steps/501.png", "step-001-original.png"),
     ("attachments/003.txt", "attachment-003.txt"),
+    ("clips/002.webp", "clip-002.webp"),
     ("sysinfo.json", "sysinfo.json"),
 ])
 def test_attachment_names_round_trip(path: str, name: str) -> None:
