@@ -189,8 +189,9 @@ class _Lookup:
         signature, value = variant
         return str(value) if signature == "s" else ""
 
-    def _call(self, ref: Ref, interface: str, method: str, signature: str | None = None,
-              body: tuple[Any, ...] = ()) -> tuple[Any, ...]:
+    def _call(
+        self, ref: Ref, interface: str, method: str, signature: str | None = None, body: tuple[Any, ...] = ()
+    ) -> tuple[Any, ...]:
         assert self._connection is not None
         message = new_method_call(DBusAddress(ref[1], ref[0], interface), method, signature, body)
         return _call(self._connection, message, self.deadline)

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from selenium import webdriver
 
-from agent.bundle import ReportBundle, StepDraft, build_bundle
+from agent.bundle import AttachmentDraft, BundleError, ClipDraft, ReportBundle, StepDraft, build_bundle
 from agent.export_html import content_security_policy, export_bundle_file, export_report_html
 from agent.pointer_target import PointerTarget
 from agent.schema import Report, Reporter, Source
@@ -67,7 +67,7 @@ def hostile_bundle(base_url: str) -> ReportBundle:
     captions = [
         step_text([typed_keys_line(7), click_line(1, 10, 10, PointerTarget("OK", "button", "Save As"))]),
         f"<script>document.title='ran'</script>{fetch}",
-        f"\"><img src=x onerror=\"document.title='ran'\"><a href=\"{base_url}/link\">",
+        f'"><img src=x onerror="document.title=\'ran\'"><a href="{base_url}/link">',
     ]
     images = [encoded((200, 0, 0), "PNG"), encoded((0, 200, 0), "JPEG"), encoded((0, 0, 200), "WEBP")]
     now = datetime.now(UTC)
@@ -127,8 +127,8 @@ def test_the_policy_holds_even_if_markup_got_into_the_page(
     base_url = f"http://127.0.0.1:{watcher.server_address[1]}"
     page = export_report_html(hostile_bundle(base_url))
     injected = (
-        f"<script>document.title='ran'</script><img src=\"{base_url}/img\"><iframe src=\"{base_url}/frame\"></iframe>"
-        f"<link rel=\"stylesheet\" href=\"{base_url}/css\"><img src=\"data:,x\" onerror=\"document.title='ran'\">"
+        f'<script>document.title=\'ran\'</script><img src="{base_url}/img"><iframe src="{base_url}/frame"></iframe>'
+        f'<link rel="stylesheet" href="{base_url}/css"><img src="data:,x" onerror="document.title=\'ran\'">'
     )
     path = tmp_path / "tampered.html"
     path.write_text(page.replace("</body>", injected + "</body>"), encoding="utf-8")
@@ -136,3 +136,36 @@ def test_the_policy_holds_even_if_markup_got_into_the_page(
     assert chromium.title == TITLE
     chromium.get("about:blank")  # anything in flight has been asked for by now
     assert watcher.paths == []
+
+
+def animated_webp(frames: int) -> bytes:
+    out = io.BytesIO()
+    pictures = [Image.new("RGB", (160, 90), (40 * n, 0, 0)) for n in range(frames)]
+    pictures[0].save(out, "WEBP", save_all=True, append_images=pictures[1:], duration=200, lossless=True)
+    return out.getvalue()
+
+
+def test_clips_play_in_the_page_and_attachments_are_only_named(chromium: webdriver.Chrome, tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    bundle = build_bundle(
+        Report(source=Source(kind="agent", id="laptop-7"), description="It flickers"),
+        clips=[ClipDraft(data=animated_webp(4), started_at=now, duration_ms=800, caption="the flicker")],
+        attachments=[AttachmentDraft(data=b"log line\n", display_name="<b>app</b>.log", media_type="text/plain")],
+    )
+    page = tmp_path / "clip.html"
+    page.write_text(export_report_html(bundle), encoding="utf-8")
+    chromium.get(page.as_uri())
+    assert chromium.execute_script("return [...document.images].map(i => [i.naturalWidth, i.alt])") == [
+        [160, "Recording 1"]
+    ]
+    body = chromium.find_element("tag name", "body").text
+    assert "the flicker" in body and "0.8 s, 4 frames" in body
+    assert "<b>app</b>.log (9 bytes)" in body and "log line" not in body
+
+
+def test_a_file_that_is_no_bundle_gives_no_page(tmp_path: Path) -> None:
+    not_a_bundle = tmp_path / "notes.showdesk"
+    not_a_bundle.write_bytes(b"just text")
+    with pytest.raises(BundleError):
+        export_bundle_file(not_a_bundle, tmp_path / "out.html")
+    assert not (tmp_path / "out.html").exists()
