@@ -1,4 +1,4 @@
-"""The read side's models: who a token is, the changes feed, the walk-up queue, the figures.
+"""The read side's models: who a token is, the changes feed, the walk-up queue, the figures, the person's conversation.
 
 The built-in server answers with these (they are its response models, so /openapi.json
 describes them), the connectors read a backend's answers into them, and the kiosk's board
@@ -87,6 +87,45 @@ class ChangePage(_ReadModel):
 
     changes: list[Change]
     last_seq: int = Field(description="pass as `after` in the next call")
+
+
+# ---------------------------------------------------------------- the person's conversation
+# The kinds of timeline event the person sees in the agent's My requests: the help desk's public
+# replies and the person's own answers. Internal notes are "note" events, never listed here.
+CONVERSATION_KINDS: frozenset[str] = frozenset({"reply", "answer"})
+
+
+class ConversationPhoto(_ReadModel):
+    """A photo or screenshot the person attached to an answer."""
+
+    id: str
+    path: str = ""
+    media_type: str = ""
+    width: int | None = None
+    height: int | None = None
+
+
+class ConversationEntry(_ReadModel):
+    """One message of a ticket's public conversation: a reply of the help desk or an answer of the person."""
+
+    seq: int = Field(description="the timeline event's sequence number: the order, and what was seen")
+    kind: Literal["reply", "answer"]
+    at: datetime
+    actor: str = Field(description="the technician's name for a reply; 'requester' for an answer")
+    text: str = ""
+    photos: list[ConversationPhoto] = Field(default_factory=list)
+
+
+class Conversation(_ReadModel):
+    """A ticket's status and its public conversation, oldest first."""
+
+    ticket_id: str
+    number: str
+    status: StatusName
+    entries: list[ConversationEntry]
+
+    def replies(self) -> list[ConversationEntry]:
+        return [entry for entry in self.entries if entry.kind == "reply"]
 
 
 # ---------------------------------------------------------------- the walk-up queue
@@ -190,12 +229,16 @@ class Figures(_ReadModel):
 
 
 __all__ = [
+    "CONVERSATION_KINDS",
     "ArticleCount",
     "BoardEntry",
     "Caller",
     "CategoryCount",
     "Change",
     "ChangePage",
+    "Conversation",
+    "ConversationEntry",
+    "ConversationPhoto",
     "DurationSummary",
     "Figures",
     "MachineCount",

@@ -8,6 +8,10 @@ environment no longer overrides it. A configured proxy goes into ``Session.proxi
 http and https, where it wins over the environment's (HTTP_PROXY, HTTPS_PROXY, NO_PROXY);
 without one, requests uses the environment's or the system's, as it does by default.
 
+The person's side of a ticket (the laptop agent's My requests) is ``public_timeline`` (the help
+desk's public replies and the person's own answers, never an internal note, even were a server to
+send one) and ``answer`` (text and screenshots, idempotent on a key the caller keeps for a resend).
+
 A 409 answers a submission whose idempotency key is still being processed (retry later);
 to any other call it is the server refusing the change in the ticket's current state, a
 ``PermanentError`` carrying the server's reason.
@@ -19,7 +23,8 @@ handed to the socket and the server gets a Content-Length to check its limit aga
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import quote
@@ -49,6 +54,7 @@ from agent.connectors.base import (
 )
 from agent.connectors.httpclient import HttpClient, MultipartForm, Part, decode_json
 from agent.credentials import check_local_server
+from agent.read_models import CONVERSATION_KINDS, Conversation, ConversationEntry
 from agent.schema import MANIFEST_PATH, MAX_FILE_BYTES, Report, Ticket, describe_validation_error
 
 if TYPE_CHECKING:
@@ -60,7 +66,30 @@ MAX_PAGE_SIZE: Final = 200  # the server's bound on ?limit=
 MAX_CHANGES_WAIT: Final = 30.0  # the server's bound on /changes?wait=
 MAX_CHANGES_LIMIT: Final = 1000
 
+# The languages the server's requester page speaks (server.api.context.preferred_language).
+PAGE_LANGUAGES: Final = frozenset({"en", "de"})
+MIN_IDEMPOTENCY_KEY: Final = 8  # the server's bounds on the answer's Idempotency-Key
+MAX_IDEMPOTENCY_KEY: Final = 64
+
 AnswerModel = TypeVar("AnswerModel", bound=BaseModel)
+LanguageSource = str | Callable[[], str | None] | None
+
+
+@dataclass(frozen=True)
+class AnswerPhoto:
+    """A screenshot or photo sent with an answer (PNG, JPEG or WebP; the server checks it like a report's)."""
+
+    filename: str
+    data: bytes
+    media_type: str
+
+
+@dataclass(frozen=True)
+class AnswerSent:
+    """What the server made of an answer: the new message, or a replay of one it already has."""
+
+    replayed: bool
+    entry: ConversationEntry | None
 
 
 class BuiltinConnector(Connector):
@@ -92,9 +121,13 @@ class BuiltinConnector(Connector):
         connect_timeout: float = 5.0,
         read_timeout: float = 60.0,
         proxy: str | None = None,
+        language: LanguageSource = None,
     ) -> None:
+        """``language`` (or a function giving it at each submission) is the person's language for the
+        ticket's page (``Accept-Language`` on POST /reports) when ``submit`` is not told one."""
         self.url = url.rstrip("/")
         self._token = token
+        self._language = language
         self._read_timeout = read_timeout
         self.http = HttpClient(
             f"{self.url}{API}",
@@ -172,7 +205,10 @@ class BuiltinConnector(Connector):
             ) from exc
 
     # ------------------------------------------------------------ submit
-    def submit(self, bundle: ReportBundle, progress: ProgressCallback | None = None) -> Ticket:
+    def submit(
+        self, bundle: ReportBundle, progress: ProgressCallback | None = None, *, language: str | None = None
+    ) -> Ticket:
+        """``language``: the person's (en or de), kept by the server for the ticket link's page."""
         report = bundle.report
         parts = [Part("manifest", report.canonical_json(), MANIFEST_PATH, "application/json")]
         parts += [Part("file", bundle.files[ref.path], ref.path, ref.media_type) for ref in report.files()]
@@ -183,13 +219,75 @@ class BuiltinConnector(Connector):
             "POST",
             "/reports",
             data=body,
-            headers={"Content-Type": body.content_type, "Idempotency-Key": str(report.id)},
+            headers={
+                "Content-Type": body.content_type,
+                "Idempotency-Key": str(report.id),
+                **self._language_header(language),
+            },
             conflict_is_transient=True,  # the same key is still being processed: try again later
         )
         ticket_data = answer.get("ticket") if isinstance(answer, dict) else None
         if ticket_data is None:
             raise PermanentError(f"{self.system} accepted the report but sent no ticket", system=self.system)
         return check_ticket_matches(self._ticket(ticket_data), report.id, system=self.system)
+
+    def _language_header(self, language: str | None) -> dict[str, str]:
+        """Accept-Language for the person's language; nothing when it is unknown or one the page does not speak."""
+        if language is None:
+            source = self._language
+            language = source() if callable(source) else source
+        language = (language or "").strip().lower()
+        return {"Accept-Language": language} if language in PAGE_LANGUAGES else {}
+
+    # ------------------------------------------------------------ the person's side
+    def public_timeline(self, ticket_id: str) -> Conversation:
+        """The ticket's status and public conversation: the help desk's replies and the person's answers.
+
+        Only ``reply`` and ``answer`` events that are not internal: a submitter's token is already
+        given no internal note by the server; this holds even against a server that would send one.
+        """
+        answer = self._json("GET", f"/tickets/{_segment(ticket_id)}")
+        if not isinstance(answer, dict):
+            raise PermanentError(f"{self.system} sent a ticket ShowDesk cannot read", system=self.system)
+        ticket = self._ticket(_ticket_fields(answer.get("ticket", answer)))
+        timeline = answer.get("timeline")
+        entries: list[ConversationEntry] = []
+        for event in timeline if isinstance(timeline, list) else ():
+            if not isinstance(event, dict) or event.get("internal", True) is not False:
+                continue
+            if event.get("kind") not in CONVERSATION_KINDS:
+                continue
+            entries.append(self._read(ConversationEntry, _conversation_fields(event), what="timeline event"))
+        entries.sort(key=lambda entry: entry.seq)
+        return self._read(
+            Conversation,
+            {"ticket_id": ticket.id, "number": ticket.number, "status": ticket.status, "entries": entries},
+            what="ticket",
+        )
+
+    def answer(
+        self, ticket_id: str, text: str, photos: Sequence[AnswerPhoto] = (), *, idempotency_key: str
+    ) -> AnswerSent:
+        """The person answers their ticket. The same ``idempotency_key`` on a resend (after a lost
+        reply, a double click) records nothing twice: the server answers ``replayed``."""
+        if not MIN_IDEMPOTENCY_KEY <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
+            raise ValueError(f"an idempotency key has {MIN_IDEMPOTENCY_KEY} to {MAX_IDEMPOTENCY_KEY} characters")
+        parts = [Part("text", text.encode("utf-8"))]  # a plain form field, read as text
+        parts += [Part("photo", photo.data, photo.filename, photo.media_type) for photo in photos]
+        body = MultipartForm(parts)
+        answer = self._json(
+            "POST",
+            f"/tickets/{_segment(ticket_id)}/answer",
+            data=body,
+            headers={"Content-Type": body.content_type, "Idempotency-Key": idempotency_key},
+        )
+        if not isinstance(answer, dict):
+            raise PermanentError(f"{self.system} sent an answer ShowDesk cannot read", system=self.system)
+        event = answer.get("event")
+        entry = None
+        if isinstance(event, dict):
+            entry = self._read(ConversationEntry, _conversation_fields(event), what="timeline event")
+        return AnswerSent(replayed=bool(answer.get("replayed")), entry=entry)
 
     # ------------------------------------------------------------ read side
     def list_tickets(
@@ -316,7 +414,7 @@ class BuiltinConnector(Connector):
             raise PermanentError(reason, system=self.system) from None
 
 
-def create(backend: BackendConfig, *, role: str = "submitter") -> BuiltinConnector:
+def create(backend: BackendConfig, *, role: str = "submitter", language: LanguageSource = None) -> BuiltinConnector:
     """The registry's entry point: a connector whose token is looked up at each call.
 
     Looking it up each time picks up ``showdesk login`` and the fresh tokens a restarted
@@ -331,12 +429,33 @@ def create(backend: BackendConfig, *, role: str = "submitter") -> BuiltinConnect
         connect_timeout=backend.connect_timeout,
         read_timeout=backend.read_timeout,
         proxy=backend.proxy,
+        language=language,
     )
 
 
 # ---------------------------------------------------------------- helpers
 def _segment(value: str) -> str:
     return quote(str(value), safe="")
+
+
+def _conversation_fields(event: dict[str, Any]) -> dict[str, Any]:
+    """A timeline event's fields as a conversation entry (the text and photos live in its data)."""
+    data = event.get("data")
+    data = data if isinstance(data, dict) else {}
+    files = data.get("files")
+    return {
+        "seq": event.get("seq"),
+        "kind": event.get("kind"),
+        "at": event.get("at"),
+        "actor": event.get("actor", ""),
+        "text": data.get("text", ""),
+        "photos": [
+            # The id is a number in some answers, a string in others: it is a name here.
+            {**{k: f[k] for k in ("path", "media_type", "width", "height") if k in f}, "id": str(f.get("id", ""))}
+            for f in (files if isinstance(files, list) else ())
+            if isinstance(f, dict)
+        ],
+    }
 
 
 def _ticket_fields(data: Any) -> Any:
@@ -346,4 +465,4 @@ def _ticket_fields(data: Any) -> Any:
     return {k: data[k] for k in Ticket.model_fields if k in data}
 
 
-__all__ = ["BuiltinConnector", "create"]
+__all__ = ["AnswerPhoto", "AnswerSent", "BuiltinConnector", "create"]

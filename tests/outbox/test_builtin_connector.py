@@ -33,7 +33,7 @@ from agent.connectors.base import (
     error_for_status,
     parse_retry_after,
 )
-from agent.connectors.builtin import BuiltinConnector
+from agent.connectors.builtin import AnswerPhoto, AnswerSent, BuiltinConnector
 from agent.connectors.httpclient import MultipartForm, NetworkCondition, NetworkConditionError, Part
 from agent.schema import Ticket
 from tests.outbox.helpers import ScriptedConnector, make_bundle
@@ -323,3 +323,92 @@ def test_connector_modules_load_only_when_used() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+# ---------------------------------------------------------------- the person's side (My requests)
+def test_submit_sends_the_persons_language_when_it_is_known() -> None:
+    bundles = [make_bundle(30 + n) for n in range(4)]
+    chosen = iter(["DE", None])
+    with Peer() as peer:
+        peer.answer(*(ticket_reply(b.report.id) for b in bundles))
+        told = BuiltinConnector(peer.url, token="t0ken")
+        told.submit(bundles[0], language="de")
+        told.submit(bundles[1], language="fr")  # a language the page does not speak: the server decides
+        told.close()
+        asked = BuiltinConnector(peer.url, token="t0ken", language=lambda: next(chosen))
+        asked.submit(bundles[2])
+        asked.submit(bundles[3])
+        asked.close()
+    languages = [r.headers.get("Accept-Language") for r in peer.received]
+    assert languages == ["de", None, "de", None]
+
+
+def test_an_idempotency_key_out_of_the_servers_bounds_is_refused_before_sending() -> None:
+    connector = BuiltinConnector("http://127.0.0.1:9", token="t0ken")
+    with pytest.raises(ValueError, match="8 to 64"):
+        connector.answer("SD-1", "hello", idempotency_key="short")
+    connector.close()
+
+
+def _filed_ticket(server: Any, submitter: BuiltinConnector, *, language: str | None = None) -> Ticket:
+    bundle = make_bundle(random.randrange(10**6), description="the printer eats paper")
+    return submitter.submit(bundle, language=language)
+
+
+def test_the_person_reads_public_replies_only_and_answers_once_per_key(shared_server: Any) -> None:
+    submitter = BuiltinConnector(shared_server.url, token=shared_server.token("submitter"))
+    technician = BuiltinConnector(shared_server.url, token=shared_server.token("technician"))
+    try:
+        ticket = _filed_ticket(shared_server, submitter, language="de")
+        assert ticket.url.endswith("?lang=de")  # the server kept the person's language for the link
+        technician.add_note(ticket.id, "internal: the toner is a cheap one", internal=True)
+        technician.add_note(ticket.id, '<b>x</b><img src=x> which tray?', internal=False)
+        technician.set_status(ticket.id, "waiting")
+
+        conversation = submitter.public_timeline(ticket.id)
+        assert (conversation.number, conversation.status) == (ticket.number, "waiting")
+        assert [(e.kind, e.text) for e in conversation.entries] == [("reply", "<b>x</b><img src=x> which tray?")]
+
+        photo = make_bundle(3).files
+        png = next(data for path, data in photo.items() if path.endswith(".png"))
+        key = uuid.uuid4().hex
+        sent = submitter.answer(ticket.id, "tray 2", [AnswerPhoto("shot.png", png, "image/png")], idempotency_key=key)
+        assert not sent.replayed and sent.entry is not None
+        assert (sent.entry.kind, sent.entry.text, len(sent.entry.photos)) == ("answer", "tray 2", 1)
+        again = submitter.answer(ticket.id, "tray 2", [AnswerPhoto("shot.png", png, "image/png")], idempotency_key=key)
+        assert again == AnswerSent(replayed=True, entry=None)
+
+        after = submitter.public_timeline(ticket.id)
+        assert after.status == "open"  # an answer moves a waiting ticket back to open
+        assert [e.kind for e in after.entries] == ["reply", "answer"]
+        assert after.entries[1].photos[0].media_type == "image/png"
+        # The technician's full timeline has the internal note; the person's never did.
+        kinds = [event["kind"] for event in technician.get_ticket(ticket.id).timeline]
+        assert kinds.count("note") == 1 and kinds.count("answer") == 1
+    finally:
+        submitter.close()
+        technician.close()
+
+
+def test_an_answer_whose_reply_was_lost_is_resent_without_recording_it_twice(shared_server: Any) -> None:
+    token = shared_server.token("submitter")
+    direct = BuiltinConnector(shared_server.url, token=token)
+    technician = BuiltinConnector(shared_server.url, token=shared_server.token("technician"))
+    try:
+        ticket = _filed_ticket(shared_server, direct)
+        technician.add_note(ticket.id, "does it happen every time?", internal=False)
+        key = uuid.uuid4().hex
+        with Peer(upstream=shared_server.url, reply_when=lambda r: "/answer" in r.path) as peer:
+            # The server records the answer; the client hears a gateway failure instead of its reply.
+            peer.answer(Reply(502, b'{"detail": "bad gateway"}', JSON, forward_first=True))
+            through = BuiltinConnector(peer.url, token=token)
+            with pytest.raises(TransientError):
+                through.answer(ticket.id, "every time", idempotency_key=key)
+            resent = through.answer(ticket.id, "every time", idempotency_key=key)
+            through.close()
+        assert resent.replayed
+        answers = [e for e in direct.public_timeline(ticket.id).entries if e.kind == "answer"]
+        assert [e.text for e in answers] == ["every time"]
+    finally:
+        direct.close()
+        technician.close()
