@@ -48,9 +48,9 @@ MAX_MANIFEST_BYTES: Final = 1024 * 1024
 # One part per file the schema allows (each step's image and original, attachments, clips,
 # sysinfo) plus the manifest.
 MAX_PARTS: Final = MAX_STEPS * 2 + MAX_ATTACHMENTS + MAX_CLIPS + 1 + 1
-# The store knows no role for clips yet: they are kept as attachments (served as image/webp, like
-# any image), and the manifest stored with the ticket says which files are clips.
-_CLIP_ROLE: Final[FileRole] = "attachment"
+# Clips have a role of their own (served as image/webp, like any image), so a reader of the
+# files list tells a clip from an attachment without the manifest.
+_CLIP_ROLE: Final[FileRole] = "clip"
 MAX_PART_HEADER_BYTES: Final = 4096
 # Served as they are; any other type an attachment claims is served as octet-stream.
 SAFE_ATTACHMENT_TYPES: Final = frozenset({"text/plain", "application/json", "application/pdf", *IMAGE_MEDIA_TYPES})

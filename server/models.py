@@ -63,8 +63,8 @@ class TicketList(BaseModel):
 class FileInfo(BaseModel):
     id: str = Field(description="download with GET /api/v1/files/{id}")
     path: str = Field(description="the file's path in the report bundle")
-    role: Literal["step", "original", "attachment", "sysinfo", "answer"] = Field(
-        description="answer: a photo the person sent from the requester's page"
+    role: Literal["step", "original", "attachment", "clip", "sysinfo", "answer"] = Field(
+        description="clip: a recorded clip (animated WebP); answer: a photo the person sent from the requester's page"
     )
     media_type: str = Field(description="the content type the download is served with")
     size: int

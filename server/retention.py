@@ -30,8 +30,10 @@ from server.store import DB_FILENAME, DEFAULT_BUSY_TIMEOUT_SECONDS, ticket_numbe
 
 DEFAULT_RETENTION_DAYS: Final = 90
 SECONDS_PER_DAY: Final = 86_400
-# Roles of the files retention removes; "sysinfo" stays with the ticket.
-PURGED_ROLES: Final = ("step", "original", "attachment")
+# Roles of the files retention removes: every picture and file the person or a report sent
+# (answer photos from the requester's page and clips included); "sysinfo" stays with the ticket.
+PURGED_ROLES: Final = ("step", "original", "attachment", "clip", "answer")
+_ROLE_PLACEHOLDERS: Final = ", ".join("?" for _ in PURGED_ROLES)
 
 
 class RetentionError(RuntimeError):
@@ -121,10 +123,11 @@ def _immediate(db_path: Path) -> Iterator[sqlite3.Connection]:
 
 
 def _expired(conn: sqlite3.Connection, blobs: BlobStore, cutoff: float) -> list[ExpiredTicket]:
+    # Only "?" placeholders are built into the SQL; the roles go in as parameters.
     rows = conn.execute(
-        "SELECT t.seq, t.id, t.closed_at, f.path, f.role, f.sha256, f.size FROM tickets t "
+        "SELECT t.seq, t.id, t.closed_at, f.path, f.role, f.sha256, f.size FROM tickets t "  # noqa: S608
         "JOIN files f ON f.ticket_seq = t.seq "
-        "WHERE t.status = 'closed' AND t.closed_at < ? AND f.role IN (?, ?, ?) "
+        f"WHERE t.status = 'closed' AND t.closed_at < ? AND f.role IN ({_ROLE_PLACEHOLDERS}) "
         "ORDER BY t.closed_at, t.seq, f.path",
         (cutoff, *PURGED_ROLES),
     ).fetchall()
@@ -132,8 +135,8 @@ def _expired(conn: sqlite3.Connection, blobs: BlobStore, cutoff: float) -> list[
     kept = {
         str(row[0])
         for row in conn.execute(
-            "SELECT DISTINCT f.sha256 FROM files f JOIN tickets t ON t.seq = f.ticket_seq "
-            "WHERE NOT (t.status = 'closed' AND t.closed_at < ? AND f.role IN (?, ?, ?))",
+            "SELECT DISTINCT f.sha256 FROM files f JOIN tickets t ON t.seq = f.ticket_seq "  # noqa: S608
+            f"WHERE NOT (t.status = 'closed' AND t.closed_at < ? AND f.role IN ({_ROLE_PLACEHOLDERS}))",
             (cutoff, *PURGED_ROLES),
         )
     }

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from typing import Final
 
 from server.store import Store
+from server.store.records import link_hash, link_secret
+from server.store.rows import load_link_key
 
 _CATEGORIES: Final = ("Printing", "Network", "Login", "Email", "Hardware", "Software", "Phone", "Other")
 _WORDS: Final = (
@@ -33,6 +35,7 @@ def seed_tickets(store: Store, count: int, *, seed: int = 0, batch: int = 5000) 
     step = (now - start) / max(count, 1)
     made = 0
     conn = store.connection()
+    link_key = load_link_key(conn)
     while made < count:
         rows = []
         for index in range(made, min(count, made + batch)):
@@ -103,6 +106,11 @@ def seed_tickets(store: Store, count: int, *, seed: int = 0, batch: int = 5000) 
                 rows,
             )
             seqs = range(first, first + len(rows))
+            # Each seeded ticket gets its requester link (generation 0), as a submitted one does.
+            conn.executemany(
+                "UPDATE tickets SET link_hash = ? WHERE seq = ?",
+                [(link_hash(link_secret(link_key, row[0], 0)), seq) for seq, row in zip(seqs, rows, strict=True)],
+            )
             if store.has_fts:
                 conn.executemany(
                     "INSERT INTO tickets_fts (rowid, subject, description) VALUES (?, ?, ?)",

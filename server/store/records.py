@@ -83,7 +83,7 @@ class TokenRecord:
 
 
 # "answer": a photo the person sent with an answer on the requester's page.
-FileRole = Literal["step", "original", "attachment", "sysinfo", "answer"]
+FileRole = Literal["step", "original", "attachment", "clip", "sysinfo", "answer"]
 
 
 @dataclass(frozen=True)

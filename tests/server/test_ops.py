@@ -10,6 +10,7 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -40,14 +41,14 @@ def download(server: ServerProcess, token: str, url_path: str) -> bytes:
     return response.content
 
 
-def file_paths(report: dict[str, object]) -> list[tuple[str, str]]:
+def file_paths(report: dict[str, Any]) -> list[tuple[str, str]]:
     """(bundle path, sha256) of every file a report manifest names."""
     refs: list[tuple[str, str]] = []
-    for step in report["steps"]:  # type: ignore[attr-defined]
+    for step in report["steps"]:
         refs.append((step["image"]["path"], step["image"]["sha256"]))
-    for attachment in report["attachments"]:  # type: ignore[attr-defined]
+    for attachment in report["attachments"]:
         refs.append((attachment["file"]["path"], attachment["file"]["sha256"]))
-    sysinfo = report.get("sysinfo")  # type: ignore[attr-defined]
+    sysinfo = report.get("sysinfo")
     if sysinfo:
         refs.append((sysinfo["path"], sysinfo["sha256"]))
     return refs
@@ -297,3 +298,48 @@ def test_the_server_reads_the_same_files_and_keys_the_configuration_documents(
     (tmp_path / "u.toml").write_text("[server]\nport = 9200\n")
     assert server_cli_module.configured_server_settings() == {"host": "0.0.0.0", "port": 9200}
     assert agent_config.load_config().get("server.port") == 9200
+
+
+def test_a_clip_is_stored_with_role_clip_and_retention_deletes_clips_and_answer_photos(
+    server_process: ServerProcess,
+) -> None:
+    from agent.bundle import build_bundle
+    from agent.clips import encode_clip
+    from tests.clips.synthetic import marked_recording
+
+    submitter = server_process.token("submitter")
+    technician = server_process.token("technician")
+    clip = encode_clip(marked_recording(5, 0.2))
+    bundle = build_bundle(make_bundle(601).report, clips=[clip.draft("the dialog that flashed")])
+    assert submit(server_process, submitter, bundle).status_code == 201
+    ticket_id = str(bundle.report.id)
+    photo = png_bytes(seed=6011)
+    answered = requests.post(
+        f"{server_process.api}/tickets/{ticket_id}/answer",
+        headers={**server_process.auth(submitter), "Idempotency-Key": "answer-for-retention"},
+        data={"text": "here is the screen now"},
+        files=[("photo", ("now.png", photo, "image/png"))],
+        timeout=30,
+    )
+    assert answered.status_code in (200, 201), answered.text
+    conn = sqlite3.connect(f"file:{server_process.db_path}?mode=ro", uri=True)
+    try:
+        roles = dict(
+            conn.execute(
+                "SELECT f.path, f.role FROM files f JOIN tickets t ON t.seq = f.ticket_seq WHERE t.id = ?", (ticket_id,)
+            ).fetchall()
+        )
+    finally:
+        conn.close()
+    assert roles["clips/001.webp"] == "clip"
+    assert "answer" in roles.values()
+    closed = close(server_process, technician, ticket_id)
+
+    result = apply_retention(server_process.data_dir, 1, now=closed + 2 * SECONDS_PER_DAY)
+
+    deleted = {f.role: f.sha256 for t in result.tickets for f in t.deleted}
+    assert {"clip", "answer"} <= set(deleted)
+    assert deleted["clip"] == sha256(clip.data)
+    assert deleted["answer"] == sha256(photo)
+    assert not blob_exists(server_process, sha256(clip.data))
+    assert not blob_exists(server_process, sha256(photo))

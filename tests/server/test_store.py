@@ -486,3 +486,11 @@ def test_text_search_is_driven_by_the_full_text_index_with_a_limit(seeded: Store
     assert details[0].startswith("SCAN f VIRTUAL TABLE")
     assert any("INTEGER PRIMARY KEY" in d for d in details)
     assert not any("TEMP B-TREE" in d for d in details), details  # no sort of every match
+
+
+def test_seeded_tickets_have_a_working_requester_link(seeded: Store) -> None:
+    tickets, _cursor = seeded.list_tickets(TicketFilter(), limit=20)
+    assert len(tickets) == 20
+    for ticket in tickets:
+        opened = seeded.ticket_by_link(seeded.link_secret(ticket))
+        assert opened is not None and opened.id == ticket.id
