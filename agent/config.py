@@ -140,6 +140,13 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "many days ago (the ticket, its text and system information stay).",
     ),
     Setting(
+        "server.link_days",
+        int,
+        30,
+        "A requester's link (the ticket page behind the QR code and in mails) works until this many days "
+        "after the ticket closes; 0: until it closes. A technician can revoke a link at any time.",
+    ),
+    Setting(
         "notifications.dir",
         str,
         "",
