@@ -36,6 +36,7 @@ pytest_plugins = [
     "tests.fixtures.rt",
     "tests.fixtures.postgres",
     "tests.fixtures.s3",
+    "tests.fixtures.chromium",
 ]
 
 

@@ -1,8 +1,4 @@
-"""Debian's real Chromium, driven by Selenium through Debian's chromedriver: one browser per session.
-
-Headless; the browser talks only to servers on 127.0.0.1. Tests skip (naming the reason) only
-when chromium or its driver is absent.
-"""
+"""The page tests' browser: the session's one Chromium (tests/fixtures/chromium.py) at a known size."""
 
 from __future__ import annotations
 
@@ -11,19 +7,7 @@ from collections.abc import Iterator
 import pytest
 from selenium import webdriver
 
-from tests.browser.chromium import DESKTOP_SIZE, missing_browser, start_chromium
-
-
-@pytest.fixture(scope="session")
-def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
-    missing = missing_browser()
-    if missing:
-        pytest.skip(missing)
-    driver = start_chromium(tmp_path_factory.mktemp("chromium-profile"))
-    try:
-        yield driver
-    finally:
-        driver.quit()
+from tests.browser.chromium import DESKTOP_SIZE
 
 
 @pytest.fixture

@@ -1,5 +1,4 @@
-# The session's accessibility bus, and the session's Chromium (defined once, in tests/browser).
-from tests.browser.conftest import chromium
+# The session's accessibility bus (the session's Chromium comes from tests/fixtures/chromium.py).
 from tests.steps.atspi_session import atspi_bus
 
-__all__ = ["atspi_bus", "chromium"]
+__all__ = ["atspi_bus"]
