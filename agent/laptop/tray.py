@@ -9,7 +9,7 @@ to a small corner toast where there is not.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from PySide6.QtCore import QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication
@@ -18,7 +18,11 @@ from PySide6.QtWidgets import QLabel, QMenu, QSystemTrayIcon, QVBoxLayout, QWidg
 from agent.laptop.icons import app_icon, tray_icon
 from agent.laptop.screens import floating_window_flags
 
+if TYPE_CHECKING:
+    from agent.laptop.replies import NewReply
+
 TOAST_MS: Final = 8000
+MAX_NUMBERS_NAMED: Final = 3
 ACTION_NAMES: Final = ("report", "record", "requests", "outbox", "settings", "quit")
 
 
@@ -31,11 +35,14 @@ class Toast(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating, True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
+        # Notifications may quote what others wrote: never rendered as mark-up.
         self.title = QLabel()
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
         font = self.title.font()
         font.setBold(True)
         self.title.setFont(font)
         self.body = QLabel()
+        self.body.setTextFormat(Qt.TextFormat.PlainText)
         self.body.setWordWrap(True)
         self.body.setMaximumWidth(420)
         layout.addWidget(self.title)
@@ -150,6 +157,19 @@ class AgentTray(QObject):
                 self.toast = Toast()
             self.toast.show_message(title, text)
         self.notified.emit(title, text)
+
+    def notify_replies(self, replies: list[NewReply]) -> None:
+        """Tell the person the help desk replied. The reply's text is not quoted: a desktop's
+        notification server may render mark-up, and the text belongs in My requests anyway."""
+        numbers = list(dict.fromkeys(reply.number for reply in replies))
+        if not numbers:
+            return
+        if len(numbers) == 1:
+            title = self.tr("New reply on {number}").format(number=numbers[0])
+        else:
+            named = ", ".join(numbers[:MAX_NUMBERS_NAMED]) + (", …" if len(numbers) > MAX_NUMBERS_NAMED else "")
+            title = self.tr("New replies on {numbers}").format(numbers=named)
+        self.notify(title, self.tr("The help desk replied. Open My requests to read it and answer."))
 
     def popup_menu(self, at: QPoint) -> None:
         self.menu.popup(at)
