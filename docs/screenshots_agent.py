@@ -10,6 +10,8 @@ would, and saves what the X screen shows:
     agent-step-recorder.png    the step recorder's tool bar over the desktop
     agent-settings.png         the settings dialog: help desk address, proxy, sign-in, capture, global shortcut
     agent-settings-wayland.png the same where no program may take a global key: the command to bind instead
+    agent-my-requests.png      My requests: the help desk's reply and the person's answer with a screenshot
+                               (a real built-in server on loopback, the answer sent through the window)
 
 Nothing of the user's own configuration, outbox or keyring is touched.
 """
@@ -211,8 +213,82 @@ def child(out: Path) -> int:
     wait(600)
     save("agent-settings-wayland.png", *frame_of(wayland))
     wayland.reject()
+    wait(300)
+
+    my_requests(agent, Path(os.environ["SHOWDESK_SCREENSHOT_TMP"]), wait, wait_until, save, frame_of)
     agent.shutdown()
     return 0
+
+
+def my_requests(
+    agent: object,
+    root: Path,
+    wait: Callable[[int], None],
+    wait_until: Callable[[Callable[[], bool]], None],
+    save: Callable[..., None],
+    frame_of: Callable[..., tuple[int, int, int, int]],
+) -> None:
+    """My requests against a real built-in server: a reply, the person's answer with a screenshot."""
+    from agent.connectors.builtin import BuiltinConnector
+    from agent.laptop.agent_app import AgentApp
+    from agent.laptop.queue_windows import RepliesBridge, RequestsWindow
+    from agent.laptop.replies import ReplyPoller
+    from agent.outbox import Outbox
+    from shared_qt.outbox_bridge import OutboxBridge
+    from tests.fixtures.server import ServerProcess
+    from tests.outbox.helpers import make_bundle
+
+    assert isinstance(agent, AgentApp)
+    server = ServerProcess(root / "server" / "data").start()
+    try:
+        person = server.token("submitter", name="laptop-ada")
+        desk = BuiltinConnector(server.url, token=server.token("technician", name="Sam"))
+
+        def connector() -> BuiltinConnector:
+            return BuiltinConnector(server.url, token=person)
+
+        outbox = Outbox(root / "requests-outbox", connector_for=lambda _name: connector())
+        older = make_bundle(1, description="The VPN drops every few minutes")
+        outbox.deliver_now(outbox.put(older).id)
+        newer = make_bundle(2, description="The printer in room 2.14 says its paper tray is empty")
+        outbox.deliver_now(outbox.put(newer).id)
+        receipts = {r.report_id: r for r in outbox.receipts()}
+        for status in ("open", "resolved"):
+            desk.set_status(receipts[str(older.report.id)].ticket_id, status)
+        ticket_id = receipts[str(newer.report.id)].ticket_id
+        desk.add_note(ticket_id, "internal: the tray sensor of this model is known to stick", internal=True)
+        desk.add_note(
+            ticket_id,
+            "Which printer is it: the one by the window or the one by the door? "
+            "A screenshot of the print queue would help.",
+            internal=False,
+        )
+        desk.set_status(ticket_id, "waiting")
+
+        poller = ReplyPoller(outbox.receipts, connector)
+        replies = RepliesBridge(poller)
+        window = RequestsWindow(outbox, OutboxBridge(outbox), connector, replies=replies, capture=agent.capture)
+        window.move(520, 140)
+        window.resize(900, 720)
+        window.show()
+        poller.poll_once()  # on this thread: the window hears it at once
+        wait_until(lambda: len(window.message_views()) == 1)
+        window.answer_text.setPlainText("The one by the door. Here is the print queue.")
+        window.add_screenshot()
+        wait_until(lambda: bool(window.drafts.get(window.shown_report or "")) and not agent.capture.busy)
+        wait_until(lambda: window.send_button.isEnabled())
+        window.send_answer()
+        wait_until(lambda: window.sending is None and len(window.message_views()) == 2)
+        window.answer_text.setPlainText("It printed a test page just now, so maybe it is fixed?")
+        wait(600)
+        save("agent-my-requests.png", *frame_of(window, 8))
+        window.hide()
+        window.wait_idle()
+        replies.detach()
+        desk.close()
+        outbox.close()
+    finally:
+        server.stop()
 
 
 # ---------------------------------------------------------------- the parent: Xvfb and isolation

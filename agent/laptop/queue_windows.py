@@ -279,6 +279,13 @@ class RepliesBridge(QObject):
         self.poller.remove_listener(self)
 
 
+def screenshots_attached(count: int) -> str:
+    # Two literal texts rather than "%n screenshot(s)": the English source is shown as it is.
+    if count == 1:
+        return QCoreApplication.translate("RequestsWindow", "1 screenshot attached")
+    return QCoreApplication.translate("RequestsWindow", "{count} screenshots attached").format(count=count)
+
+
 @dataclass
 class AnswerDraft:
     """An answer being written for one ticket: its screenshots and the key it is sent under.
@@ -318,9 +325,7 @@ class MessageView(QFrame):
         layout.addWidget(self.header)
         layout.addWidget(self.body)
         if entry.photos:
-            photos = QLabel(
-                QCoreApplication.translate("RequestsWindow", "%n screenshot(s) attached", "", len(entry.photos))
-            )
+            photos = QLabel(screenshots_attached(len(entry.photos)))
             photos.setObjectName("message-photos")
             photos.setTextFormat(Qt.TextFormat.PlainText)
             layout.addWidget(photos)
@@ -633,9 +638,7 @@ class RequestsWindow(QWidget):
         )
         self.remove_shots_button.setEnabled(can and shots > 0)
         self.send_button.setEnabled(can and (bool(text) or shots > 0) and len(text) <= MAX_ANSWER_CHARS)
-        self.shots_label.setText(
-            QCoreApplication.translate("RequestsWindow", "%n screenshot(s) attached", "", shots) if shots else ""
-        )
+        self.shots_label.setText(screenshots_attached(shots) if shots else "")
 
     def add_screenshot(self) -> None:
         """Capture the screen for the shown request's answer (this window steps aside meanwhile)."""
