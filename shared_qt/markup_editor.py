@@ -1367,13 +1367,14 @@ class MarkupEditor(QWidget):
         Raises ``agent.markup.MarkupError`` naming the cause if the image or the items are bad;
         the editor then keeps what it had.
         """
-        decoded = open_image(image_png)  # the core's checks: readable, within the pixel bound
+        open_image(image_png).close()  # the core's checks: readable, within the pixel bound
         check_items(items)
+        # Pillow's copy is let go before Qt decodes its own: two full-size copies at once were the
+        # editor's highest memory.
         image = QImage.fromData(image_png)
         if image.isNull():
-            # Qt's WebP reader refuses some files libwebp writes (a one-colour lossless image, say);
-            # Pillow has read it already.
-            image = qimage_from_pillow(decoded)
+            # Qt's WebP reader refuses some files libwebp writes (a one-colour lossless image, say).
+            image = qimage_from_pillow(open_image(image_png))
         self._image_bytes = image_png
         self._canvas.set_image(image)
         self._document.reset(items)
