@@ -261,9 +261,12 @@ class RepliesBridge(QObject):
     def __init__(self, poller: ReplyPoller, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.poller = poller
+        # The latest reading per report id: a My requests window opened later starts from it.
+        self.conversations: dict[str, Conversation] = {}
         poller.add_listener(self)
 
     def conversation_read(self, report_id: str, conversation: Conversation) -> None:
+        self.conversations[report_id] = conversation  # one assignment: safe from the poller's thread
         self.conversation_changed.emit(report_id, conversation)
 
     def new_replies(self, replies: list[NewReply]) -> None:
@@ -398,6 +401,7 @@ class RequestsWindow(QWidget):
         layout.addWidget(splitter, 1)
         bridge.changed.connect(self.refresh)
         if replies is not None:
+            self.conversations.update(replies.conversations)
             replies.conversation_changed.connect(self._conversation_read)
         if capture is not None:
             capture.captured.connect(self._captured)
@@ -459,6 +463,11 @@ class RequestsWindow(QWidget):
         layout.addWidget(self.answer_status)
         self._update_composer()
         return pane
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if self.replies is not None:
+            self.replies.poll_now()  # what the person opens the window for is read at once
 
     def refresh(self) -> None:
         self.receipts = self.outbox.receipts()

@@ -204,3 +204,13 @@ def test_a_closed_request_takes_no_answer_and_a_new_draft_gets_a_new_key(qtbot: 
     assert not window.send_button.isEnabled()
     assert window.answer_text.isReadOnly()
     assert _cell(window, 0, 1) == "closed"
+
+
+def test_a_window_opened_after_a_reply_shows_it_at_once(qtbot: QtBot, desk: Desk) -> None:
+    receipt = desk.deliver()
+    desk.technician.add_note(receipt.ticket_id, "Fixed, please check", internal=False)
+    with qtbot.waitSignal(desk.replies.replies_arrived, timeout=20_000):
+        desk.poller.start()  # the first round, with no window open yet
+    window = desk.open_window(qtbot)
+    assert [view.body.text() for view in window.message_views()] == ["Fixed, please check"]
+    assert window.conversation_title.text() == f"Messages about {receipt.number}"
