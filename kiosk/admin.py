@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kiosk.accessibility import set_field_error
 from kiosk.pin_lockout import PinLockout, default_state_path
 from kiosk.settings import verify_pin
 from kiosk.widgets import fill, make_button, make_label, set_role, set_text
@@ -180,11 +181,11 @@ class AdminPinOverlay(QWidget):
         if until is None:
             self._unlock_timer.stop()
             if was_locked:
-                self.status.setText("")
+                self._show_problem("")
                 self.pin_edit.setFocus()
             return
         self.pin_edit.clear()
-        self.status.setText(self._lockout_text(until))
+        self._show_problem(self._lockout_text(until), say_it=not was_locked)
         wait_ms = math.ceil((until - self._clock()) * 1000)
         self._unlock_timer.start(max(1, min(wait_ms, _UNLOCK_RECHECK_MS)))
 
@@ -221,7 +222,12 @@ class AdminPinOverlay(QWidget):
         if self.lockout.record_failure() is not None:
             self.refresh_lock()
         else:
-            self.status.setText(self.tr("Wrong PIN."))
+            self._show_problem(self.tr("Wrong PIN."))
+
+    def _show_problem(self, text: str, *, say_it: bool = True) -> None:
+        """Under the field, as the PIN field's accessible description, and said at once."""
+        self.status.setText(text)
+        set_field_error(self.pin_edit, text, say_it=say_it)
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
         painter = QPainter(self)

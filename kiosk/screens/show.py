@@ -11,6 +11,7 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
 from agent.bundle import StepDraft
+from kiosk.accessibility import announce
 from kiosk.image_source import ImageSource
 from kiosk.session import KioskSession, SessionError
 from kiosk.settings import KioskSettings
@@ -180,6 +181,7 @@ class ShowScreen(KioskScreen):
         """An allowed app could not be started: say so; the photo and Skip still work."""
         self.notice.setText(self.tr("That app could not be opened. Please take a photo or tell us at the desk."))
         self.notice.show()
+        announce(self.notice, self.notice.text())
 
     # ------------------------------------------------------------ steps
     def _session_changed(self) -> None:

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from kiosk.flow import Stage
-from kiosk.settings import parse_settings
+from kiosk.settings import hash_pin, parse_settings
 from tests.kiosk.conftest import WindowFactory, site_settings
 from tests.kiosk.helpers import check_in_by_form, tap, wait_stage
 from tests.kiosk.test_walkup_trip_ups import capture_steps, every_group_sysinfo, solid_grab, to_show
@@ -188,3 +188,18 @@ def test_high_contrast_says_on_or_off_and_the_languages_are_one_choice(
     assert window.language == "de" and states() == [(True, False), (True, True)]
     tap(qtbot, german)  # choosing the chosen one again keeps it chosen: one of two, never none
     assert states() == [(True, False), (True, True)]
+
+
+def test_a_wrong_admin_pin_is_the_pin_fields_description_and_is_announced(
+    make_window: WindowFactory, qtbot: QtBot, spoken: SpokenEvents
+) -> None:
+    window = make_window(replace(site_settings(), admin_pin_hash=hash_pin("8642", iterations=1000)))
+    pad = window.admin_overlay
+    pad.open_pad()
+    for digit in "1234":
+        tap(qtbot, pad.findChild(type(pad.ok_button), f"admin-digit-{digit}"))
+    tap(qtbot, pad.ok_button)
+    qtbot.waitUntil(lambda: pad.status.text() == "Wrong PIN.")
+    field = QAccessible.queryAccessibleInterface(pad.pin_edit)
+    assert field is not None and field.text(QAccessible.Text.Description) == "Wrong PIN."
+    assert spoken.said(pad.pin_edit) == ["Wrong PIN."]
