@@ -27,6 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol, runtime_checkable
 
+import platformdirs
+
+from agent.config import APP_NAME
 from agent.connectors.base import Capability, Connector, ConnectorError, TransientError
 from agent.fsutil import atomic_write_bytes
 from agent.outbox import Receipt
@@ -41,6 +44,12 @@ MAX_CHANGE_PAGES: Final = 5  # pages of the feed read in one round; the rest wai
 CHANGES_PAGE_LIMIT: Final = 500
 MAX_SEEN_TICKETS: Final = 500  # the seen file keeps the newest tickets only
 STOP_TIMEOUT_SECONDS: Final = 10.0
+SEEN_FILE_NAME: Final = "replies-announced.json"
+
+
+def default_seen_file() -> Path:
+    """Where the replies already announced are kept: the person's data, beside the remembered contact."""
+    return platformdirs.user_data_path(APP_NAME, appauthor=False) / SEEN_FILE_NAME
 
 
 @runtime_checkable
@@ -263,4 +272,11 @@ class ReplyPoller:
         return [NewReply(receipt.report_id, receipt.ticket_id, conversation.number, entry) for entry in fresh]
 
 
-__all__ = ["ConversationReader", "NewReply", "RepliesListener", "ReplyPoller", "SeenReplies"]
+__all__ = [
+    "ConversationReader",
+    "NewReply",
+    "RepliesListener",
+    "ReplyPoller",
+    "SeenReplies",
+    "default_seen_file",
+]

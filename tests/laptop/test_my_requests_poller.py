@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 
 from agent.connectors.base import Connector
 from agent.connectors.builtin import BuiltinConnector
-from agent.laptop.replies import NewReply, ReplyPoller
+from agent.laptop.replies import NewReply, ReplyPoller, SeenReplies, default_seen_file
 from agent.outbox import Receipt
 from agent.read_models import Conversation
 from tests.fixtures.server import ServerProcess, free_port
@@ -158,3 +159,15 @@ def test_the_thread_polls_at_once_when_asked_and_stops_in_bounded_time(desk: Des
 def test_bounds_are_checked() -> None:
     with pytest.raises(ValueError, match="interval"):
         ReplyPoller(list, ScriptedConnector, interval=60, max_interval=30)
+
+
+def test_a_damaged_record_of_announced_replies_costs_one_repeat_not_the_following(tmp_path: Path) -> None:
+    seen_file = tmp_path / "seen.json"
+    seen_file.write_bytes(b"{not json")
+    seen = SeenReplies(seen_file)
+    assert seen.get("t-1") == 0
+    seen.update("t-1", 12)
+    seen.update("t-1", 7)  # an older number never lowers what was announced
+    assert SeenReplies(seen_file).get("t-1") == 12
+    assert default_seen_file().name == "replies-announced.json"
+    assert str(default_seen_file()).startswith(os.environ["XDG_DATA_HOME"])  # the test's, never the real home
