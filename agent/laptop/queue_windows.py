@@ -15,6 +15,7 @@ it, so a double click or a resend after a lost reply records it once.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -62,6 +63,18 @@ MAX_ANSWER_CHARS: Final = 4000  # the server's bound on an answer's text (agent.
 PREVIEW_CHARS: Final = 80
 ConnectorFactory = Callable[[], Connector]
 _EXTENSIONS: Final = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+# Bidirectional controls (as the requester's page treats them, server/requester/security.py).
+_BIDI_CONTROLS: Final = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069\u061c]")
+
+
+def with_visible_controls(text: str) -> str:
+    """A technician's text with its bidirectional controls shown as marks ("[U+202E]").
+
+    Plain text is not enough: a right-to-left override would still reorder what follows it on
+    the line (the name in a header, the rest of a preview), so what a person reads could differ
+    from what was written.
+    """
+    return _BIDI_CONTROLS.sub(lambda match: f"[U+{ord(match.group(0)):04X}]", text)
 
 
 def _when(seconds: float) -> str:
@@ -319,7 +332,7 @@ class MessageView(QFrame):
         font = self.header.font()
         font.setBold(True)
         self.header.setFont(font)
-        self.body = QLabel(entry.text)
+        self.body = QLabel(with_visible_controls(entry.text))
         self.body.setObjectName("message-text")
         # A technician's text is data, never mark-up: "<b>x</b><img src=x>" shows as typed.
         self.body.setTextFormat(Qt.TextFormat.PlainText)
@@ -486,7 +499,7 @@ class RequestsWindow(QWidget):
             if conversation is not None:
                 status = conversation.status
             latest = conversation.replies()[-1].text if conversation is not None and conversation.replies() else ""
-            preview = " ".join(latest.split())
+            preview = " ".join(with_visible_controls(latest).split())
             preview = preview if len(preview) <= PREVIEW_CHARS else preview[: PREVIEW_CHARS - 1] + "…"
             self.table.setItem(row, 0, _cell(receipt.number, receipt.url))
             self.table.setItem(row, 1, _cell(status))
@@ -599,7 +612,8 @@ class RequestsWindow(QWidget):
         for index, entry in enumerate(entries):
             when = entry.at.astimezone().strftime("%Y-%m-%d %H:%M")
             if entry.kind == "reply":
-                header = self.tr("Help desk ({name}) · {when}").format(name=entry.actor, when=when)
+                name = with_visible_controls(entry.actor)
+                header = self.tr("Help desk ({name}) · {when}").format(name=name, when=when)
             else:
                 header = self.tr("You · {when}").format(when=when)
             self.messages_layout.insertWidget(index, MessageView(entry, header))

@@ -214,3 +214,26 @@ def test_a_window_opened_after_a_reply_shows_it_at_once(qtbot: QtBot, desk: Desk
     window = desk.open_window(qtbot)
     assert [view.body.text() for view in window.message_views()] == ["Fixed, please check"]
     assert window.conversation_title.text() == f"Messages about {receipt.number}"
+
+
+def test_hostile_replies_show_as_typed_with_bidi_controls_made_visible(qtbot: QtBot, desk: Desk) -> None:
+    receipt = desk.deliver()
+    payloads = [
+        "<script>alert(1)</script>",
+        '"><img src=x onerror=alert(1)>',
+        "javascript:alert(1)",
+        "ok \u202etxt.exe",
+    ]
+    for text in payloads:
+        desk.technician.add_note(receipt.ticket_id, text, internal=False)
+    window = desk.open_window(qtbot)
+    desk.poller.start()
+    qtbot.waitUntil(lambda: len(window.message_views()) == len(payloads), timeout=20_000)
+    views = window.message_views()
+    assert [view.body.text() for view in views] == [*payloads[:3], "ok [U+202E]txt.exe"]
+    for view in views:
+        assert view.body.textFormat() == Qt.TextFormat.PlainText
+        assert view.header.textFormat() == Qt.TextFormat.PlainText
+        assert not view.body.openExternalLinks()
+        assert not view.body.textInteractionFlags() & Qt.TextInteractionFlag.LinksAccessibleByMouse
+    assert _cell(window, 0, 4) == "ok [U+202E]txt.exe"
