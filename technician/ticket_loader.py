@@ -90,12 +90,17 @@ class TicketLoader(QObject):
         def loaded(info: TicketInfo) -> None:
             if ticket_id != self.current_ticket_id:
                 return
+            steps = info.report.steps if info.report is not None else []
+            first_cached = bool(steps) and self.images.get(ticket_id, steps[0].image.path) is not None
+            if steps and not first_cached:
+                # The first step's picture is fetched and decoded while this thread fills the
+                # viewer and the row (the viewer then asks for it: the same job, not a second).
+                self.load_image(ticket_id, steps[0].image.path, full=True)
             self._model.apply_ticket(info.summary, info.flags)
             self._model.mark_read(info.summary.id)
             self._history_for = info.summary if Feature.HISTORY in self._connection.features else None
             self.ticket_loaded.emit(info)
-            steps = info.report.steps if info.report is not None else []
-            if not steps or self.images.get(ticket_id, steps[0].image.path) is not None:
+            if not steps or first_cached:
                 self._opened(ticket_id)
 
         def failed(error: Exception) -> None:
