@@ -44,6 +44,7 @@ THUMBNAIL: Final = QSize(160, 96)
 SEVERITY_COLOURS: Final = {"critical": "#c62828", "warning": "#b26a00", "info": "#1565c0"}
 TAB_STEPS, TAB_SYSTEM, TAB_HISTORY, TAB_TIMELINE = range(4)
 HISTORY_ID_ROLE: Final = int(Qt.ItemDataRole.UserRole) + 1
+RAW_KEY_ROLE: Final = int(Qt.ItemDataRole.UserRole) + 2
 MAX_TITLE_CHARS: Final = 110
 AGE_REFRESH_MS: Final = 30_000  # ages read in minutes: twice a minute keeps them true
 
@@ -566,6 +567,8 @@ def _tree_item(node: Node) -> QTreeWidgetItem:
         font.setBold(True)
         item.setFont(0, font)
     item.setToolTip(1, node.value)
+    if node.raw_key:
+        item.setData(0, RAW_KEY_ROLE, node.raw_key)  # a search finds the row by the snapshot's own key
     for child in node.children:
         item.addChild(_tree_item(child))
     return item
@@ -581,7 +584,9 @@ def _filter_item(item: QTreeWidgetItem, needle: str) -> bool:
                 _filter_item(child, needle)
         return True
     low = needle.casefold()
-    own = low in item.text(0).casefold() or low in item.text(1).casefold()
+    raw_key = item.data(0, RAW_KEY_ROLE)
+    texts = (item.text(0), item.text(1), raw_key if isinstance(raw_key, str) else "")
+    own = any(low in text.casefold() for text in texts)
     any_child = False
     for i in range(item.childCount()):
         child = item.child(i)
