@@ -505,7 +505,9 @@ def build_bundle(
     try:
         report = base.model_copy(
             update={
-                "schema_version": schema_version_for(clips=len(frozen_clips)),
+                "schema_version": schema_version_for(
+                    clips=len(frozen_clips), language=base.reporter.language is not None
+                ),
                 "steps": frozen_steps,
                 "attachments": frozen_attachments,
                 "clips": frozen_clips,

@@ -13,9 +13,10 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-# Version 2 added clips (short screen recordings). A report is written in the OLDEST version that
-# holds it (``schema_version_for``): one without clips stays version 1, so a reader one version
-# behind still reads it, and refuses only a report with a clip, naming the version it reads.
+# Version 2 added clips (short screen recordings) and the person's language. A report is written
+# in the OLDEST version that holds it (``schema_version_for``): one with neither stays version 1,
+# so a reader one version behind still reads it, and refuses only a report that needs version 2,
+# naming the version it reads.
 SCHEMA_VERSION: Final = 2  # the newest version this ShowDesk reads and writes
 FIRST_SCHEMA_VERSION: Final = 1
 CLIPS_SCHEMA_VERSION: Final = 2
@@ -36,6 +37,9 @@ MAX_SYSINFO_BYTES: Final = 2 * 1024 * 1024
 MAX_FILE_BYTES: Final = 40 * 1024 * 1024
 MAX_IMAGE_PIXELS: Final = 50_000_000
 MAX_EMAIL_CHARS: Final = 254
+# The person's language as a short BCP 47 tag ("de", "en", "pt-BR"): the ticket page and mails
+# speak it when they can.
+LANGUAGE_PATTERN: Final = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"
 EMAIL_PATTERN: Final = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
 MAX_COORDINATE: Final = 100_000  # pixels from the virtual desktop's origin, either way
 MAX_MONITOR_INDEX: Final = 64
@@ -57,9 +61,9 @@ MAX_JSON_DEPTH: Final = 32
 MAX_JSON_INTEGER: Final = 2**63 - 1
 
 
-def schema_version_for(*, clips: int) -> int:
+def schema_version_for(*, clips: int, language: bool = False) -> int:
     """The version a report is written in: the oldest that holds what it carries."""
-    return CLIPS_SCHEMA_VERSION if clips else FIRST_SCHEMA_VERSION
+    return CLIPS_SCHEMA_VERSION if clips or language else FIRST_SCHEMA_VERSION
 
 
 def canonical_json_bytes(data: object) -> bytes:

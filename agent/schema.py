@@ -26,6 +26,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.main import IncEx
 
 # The read side's models (the server's answers as the clients read them) are part of the schema's
 # interface too: the server imports them from here, as it imports nothing else of the agent.
@@ -57,6 +58,7 @@ from agent.report_format import (
     FIRST_SCHEMA_VERSION,
     IMAGE_EXTENSIONS,
     IMAGE_MEDIA_TYPES,
+    LANGUAGE_PATTERN,
     MANIFEST_PATH,
     MAX_ATTACHMENTS,
     MAX_CAPTION_CHARS,
@@ -260,6 +262,9 @@ class Reporter(_Model):
     name: ShortText | None = None
     email: Annotated[str, StringConstraints(max_length=MAX_EMAIL_CHARS, pattern=EMAIL_PATTERN)] | None = None
     badge_id: ShortText | None = None
+    language: Annotated[str, StringConstraints(max_length=16, pattern=LANGUAGE_PATTERN)] | None = Field(
+        default=None, description="from schema version 2: the person's language (the kiosk's choice)"
+    )
 
 
 class Source(_Model):
@@ -293,6 +298,22 @@ class Report(_Model):
         default_factory=list, max_length=20, description="articles the person was shown before reporting"
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _version_from_content(cls, data: object) -> object:
+        """A report made in code without a version gets the oldest one that holds it.
+
+        A manifest always states its version, and a stated version is checked against what the
+        report carries (``_unique_paths``): a version-1 manifest with a clip is refused.
+        """
+        if isinstance(data, dict) and "schema_version" not in data:
+            reporter = data.get("reporter")
+            language = reporter.get("language") if isinstance(reporter, dict) else getattr(reporter, "language", None)
+            data = {**data, "schema_version": schema_version_for(
+                clips=len(data.get("clips") or ()), language=language is not None
+            )}
+        return data
+
     @field_validator("schema_version")
     @classmethod
     def _known_version(cls, version: int) -> int:
@@ -321,6 +342,11 @@ class Report(_Model):
             raise ValueError(f"system information is larger than {MAX_SYSINFO_BYTES} bytes")
         if self.clips and self.schema_version < CLIPS_SCHEMA_VERSION:
             raise ValueError(f"clips need schema version {CLIPS_SCHEMA_VERSION}; the report says {self.schema_version}")
+        if self.reporter.language is not None and self.schema_version < CLIPS_SCHEMA_VERSION:
+            raise ValueError(
+                f"the person's language needs schema version {CLIPS_SCHEMA_VERSION}; the report says "
+                f"{self.schema_version}"
+            )
         return self
 
     def files(self) -> list[FileRef]:
@@ -346,10 +372,13 @@ class Report(_Model):
     def canonical_json(self) -> bytes:
         """The manifest as stored in a bundle: stable bytes for the same report.
 
-        A version-1 report is written without the ``clips`` key, exactly as version 1 wrote it: a
-        reader of version 1 reads it, and its fingerprint is the one a version-1 server stored.
+        A version-1 report is written without the ``clips`` and ``reporter.language`` keys, exactly as
+        version 1 wrote it: a reader of version 1 reads it, and its fingerprint is the one a
+        version-1 server stored.
         """
-        exclude = {"clips"} if self.schema_version < CLIPS_SCHEMA_VERSION else None
+        exclude: dict[str, IncEx | bool] | None = None
+        if self.schema_version < CLIPS_SCHEMA_VERSION:
+            exclude = {"clips": True, "reporter": {"language"}}
         return canonical_json_bytes(self.model_dump(mode="json", exclude=exclude))
 
     def fingerprint(self) -> str:

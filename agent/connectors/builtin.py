@@ -208,7 +208,11 @@ class BuiltinConnector(Connector):
     def submit(
         self, bundle: ReportBundle, progress: ProgressCallback | None = None, *, language: str | None = None
     ) -> Ticket:
-        """``language``: the person's (en or de), kept by the server for the ticket link's page."""
+        """``language``: the person's (en or de), kept by the server for the ticket link's page.
+
+        Without it, the report's own (``reporter.language``, the kiosk's choice) is used: it travels
+        with the report through the outbox, so a late delivery still speaks the person's language.
+        """
         report = bundle.report
         parts = [Part("manifest", report.canonical_json(), MANIFEST_PATH, "application/json")]
         parts += [Part("file", bundle.files[ref.path], ref.path, ref.media_type) for ref in report.files()]
@@ -222,7 +226,7 @@ class BuiltinConnector(Connector):
             headers={
                 "Content-Type": body.content_type,
                 "Idempotency-Key": str(report.id),
-                **self._language_header(language),
+                **self._language_header(language or report.reporter.language),
             },
             conflict_is_transient=True,  # the same key is still being processed: try again later
         )
@@ -236,7 +240,8 @@ class BuiltinConnector(Connector):
         if language is None:
             source = self._language
             language = source() if callable(source) else source
-        language = (language or "").strip().lower()
+        # The page speaks languages, not regions: "de-AT" is German.
+        language = (language or "").strip().lower().split("-", 1)[0]
         return {"Accept-Language": language} if language in PAGE_LANGUAGES else {}
 
     # ------------------------------------------------------------ the person's side

@@ -22,7 +22,7 @@ from PIL import Image
 from agent.bundle import BundleError, ClipDraft, ReportBundle, StepDraft, build_bundle
 from agent.clips import encode_clip
 from agent.markup import new_item
-from agent.schema import CLIPS_SCHEMA_VERSION, FIRST_SCHEMA_VERSION, Report, Source, animation_facts
+from agent.schema import CLIPS_SCHEMA_VERSION, FIRST_SCHEMA_VERSION, Report, Reporter, Source, animation_facts
 from tests.clips.synthetic import marked_frame, marked_recording, recording
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,6 +65,23 @@ def test_a_report_without_clips_stays_version_1_with_no_clips_key() -> None:
     assert bundle.report.schema_version == FIRST_SCHEMA_VERSION
     manifest = json.loads(bundle.report.canonical_json())
     assert manifest["schema_version"] == 1 and "clips" not in manifest
+    assert "language" not in manifest["reporter"], "version 1 is written exactly as version 1 wrote it"
+
+
+def test_the_persons_language_needs_version_2_and_travels_with_the_report() -> None:
+    chosen = base().model_copy(update={"reporter": Reporter(name="Ana", language="de")})
+    bundle = build_bundle(chosen, [StepDraft(png(), 16, 12, datetime(2026, 1, 2, tzinfo=UTC))])
+    assert bundle.report.schema_version == CLIPS_SCHEMA_VERSION
+    again = ReportBundle.from_bytes(bundle.to_bytes())
+    assert again.report.reporter.language == "de"
+    # Made in code without a version, a report takes the oldest that holds it.
+    assert Report(source=Source(kind="kiosk", id="k"), reporter=Reporter(language="en")).schema_version == 2
+    manifest = json.loads(bundle.report.canonical_json())
+    manifest["schema_version"] = 1
+    with pytest.raises(ValueError, match="language needs schema version 2"):
+        Report.model_validate(manifest)
+    with pytest.raises(ValueError, match="language"):
+        Reporter(language="German; DROP TABLE")
 
 
 def test_a_still_clip_takes_its_length_from_the_manifest() -> None:

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 import agent
+from agent.bundle import build_bundle
 from agent.config import BackendConfig, ConfigError
 from agent.connectors import make_connector
 from agent.connectors.base import (
@@ -35,7 +36,7 @@ from agent.connectors.base import (
 )
 from agent.connectors.builtin import AnswerPhoto, AnswerSent, BuiltinConnector
 from agent.connectors.httpclient import MultipartForm, NetworkCondition, NetworkConditionError, Part
-from agent.schema import Ticket
+from agent.schema import Reporter, Ticket
 from tests.outbox.helpers import ScriptedConnector, make_bundle
 from tests.outbox.peers import Peer, Reply
 
@@ -341,6 +342,19 @@ def test_submit_sends_the_persons_language_when_it_is_known() -> None:
         asked.close()
     languages = [r.headers.get("Accept-Language") for r in peer.received]
     assert languages == ["de", None, "de", None]
+
+
+def test_the_language_the_report_carries_is_sent_without_being_told() -> None:
+    # The kiosk puts the person's choice in the report: it survives the outbox and a late delivery.
+    plain = make_bundle(40)
+    chosen = build_bundle(plain.report.model_copy(update={"reporter": Reporter(language="de-AT")}))
+    with Peer() as peer:
+        peer.answer(ticket_reply(chosen.report.id), ticket_reply(chosen.report.id))
+        connector = BuiltinConnector(peer.url, token="t0ken", language=lambda: "en")
+        connector.submit(chosen)
+        connector.submit(chosen, language="en")  # the caller's word wins over the report's
+        connector.close()
+    assert [r.headers.get("Accept-Language") for r in peer.received] == ["de", "en"]
 
 
 def test_an_idempotency_key_out_of_the_servers_bounds_is_refused_before_sending() -> None:
