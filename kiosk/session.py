@@ -60,10 +60,13 @@ Listener = Callable[[], None]
 class KioskSession:
     """The state of one walk-up, from Who to Done."""
 
-    def __init__(self, temp_root: Path | None = None) -> None:
+    def __init__(self, temp_root: Path | None = None, language: str = "") -> None:
         self._temp_root = temp_root
         self._temp_dir: Path | None = None
         self._listeners: list[Listener] = []
+        # The language the screens speak: the kiosk's, and the person's once they choose one.
+        # Kept across a wipe: the window sets the site's language again for the next person.
+        self.language = language
         self._clear()
 
     def _clear(self) -> None:
@@ -116,8 +119,17 @@ class KioskSession:
         self.name, self.email, self.badge_id, self.guest = "", "", "", True
         self._changed()
 
+    def choose_language(self, language: str) -> None:
+        """The language the person reads; it travels with the report, so their ticket page speaks it."""
+        self.language = language
+
     def reporter(self) -> Reporter:
-        return Reporter(name=self.name or None, email=self.email or None, badge_id=self.badge_id or None)
+        return Reporter(
+            name=self.name or None,
+            email=self.email or None,
+            badge_id=self.badge_id or None,
+            language=self.language or None,
+        )
 
     # ------------------------------------------------------------ what
     def choose_category(self, category_id: str, articles: Iterable[str] = ()) -> None:

@@ -88,7 +88,7 @@ class KioskWindow(QWidget):
         self.language = settings.language
         self.theme = settings.theme
         self.runner = BackgroundRunner(parent=self)
-        self.session = KioskSession(services.temp_root)
+        self.session = KioskSession(services.temp_root, settings.language)
         self.flow = KioskFlow(self.session)
         self.thumbnails = ThumbnailCache(self.runner, self)
         self.stats = KioskStats(services.stats_path)
@@ -296,6 +296,7 @@ class KioskWindow(QWidget):
         if language not in self.settings.languages:
             return
         self.language = language
+        self.session.choose_language(language)
         if self.translations is not None:
             self.translations.set_language(language)
         for screen in self.screens.values():

@@ -44,6 +44,7 @@ _GROUP_CONTEXT = "SysinfoGroups"
 # The kiosk's own wording of the core's groups, so they follow the person's language.
 GROUP_LABELS = {
     "os": QT_TRANSLATE_NOOP("SysinfoGroups", "Operating system"),
+    "clock": QT_TRANSLATE_NOOP("SysinfoGroups", "Clock"),
     "cpu": QT_TRANSLATE_NOOP("SysinfoGroups", "Processor"),
     "memory": QT_TRANSLATE_NOOP("SysinfoGroups", "Memory"),
     "disks": QT_TRANSLATE_NOOP("SysinfoGroups", "Disks"),
