@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QWidget
@@ -28,7 +28,8 @@ from agent.laptop.capture_service import Captured, CaptureService, Mode, choose_
 from agent.laptop.click_hook import X11ClickListener, click_listener_problem
 from agent.laptop.hotkey import GlobalHotkey, HotkeyError
 from agent.laptop.portal import PortalScreenshot
-from agent.laptop.queue_windows import OutboxWindow, RequestsWindow
+from agent.laptop.queue_windows import OutboxWindow, RepliesBridge, RequestsWindow
+from agent.laptop.replies import ReplyPoller, default_seen_file
 from agent.laptop.report_draft import default_contact
 from agent.laptop.report_window import ReportWindow, SysinfoCollector
 from agent.laptop.screens import bring_forward
@@ -45,8 +46,12 @@ from agent.laptop.single_instance import HandoffReply
 from agent.laptop.step_recorder import ClickListener, ClickListenerFactory, StepRecorder
 from agent.laptop.submission import Submission
 from agent.laptop.tray import AgentTray
+from agent.notify.outbox_hook import attach_notifications
 from agent.outbox import EntryState, Outbox, OutboxEntry, Receipt, Sender, waits_for_local_server
 from shared_qt.outbox_bridge import OutboxBridge
+
+if TYPE_CHECKING:
+    from agent.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +80,9 @@ class AgentServices:
     sender_idle_seconds: float = 60.0
     contact_file: Path | None = None  # where the last sent name and e-mail are kept (None: the user data dir)
     quit_application: bool = True  # Quit ends the Qt application (tests keep theirs running)
+    replies_seen_file: Path | None = None  # the replies already announced (None: the user data dir)
+    replies_interval: float = 60.0  # seconds between readings of the person's tickets' replies
+    config: Config | None = None  # for the [[notify]] targets told of deliveries (None: no notifications)
 
 
 def release_memory() -> None:
@@ -134,6 +142,7 @@ def default_services() -> AgentServices:
         backend_type=config.backend().type,
         collect_sysinfo=collect,
         connector_factory=connector,
+        config=config,
     )
 
 
@@ -157,6 +166,22 @@ class AgentApp(QObject):
         self.capture.failed.connect(self._capture_failed)
         self.capture.countdown.connect(self.tray.set_countdown)
         self.outbox_sender = Sender(self.outbox, max_idle=services.sender_idle_seconds)
+        # The help desk's replies to the person's tickets: read on a thread of their own, told in the tray.
+        self.reply_poller: ReplyPoller | None = None
+        self.replies: RepliesBridge | None = None
+        if services.connector_factory is not None:
+            self.reply_poller = ReplyPoller(
+                self.outbox.receipts,
+                services.connector_factory,
+                backend_name=services.backend_name,
+                seen_file=services.replies_seen_file or default_seen_file(),
+                interval=services.replies_interval,
+            )
+            self.replies = RepliesBridge(self.reply_poller, self)
+            self.replies.replies_arrived.connect(self.tray.notify_replies)
+        self.tray.notification_clicked.connect(self._notification_clicked)
+        # The configured [[notify]] targets hear of every report this agent's outbox delivers.
+        self.notifier = attach_notifications(self.outbox, services.config) if services.config is not None else None
         self.report_window: ReportWindow | None = None
         self.requests_window: RequestsWindow | None = None
         self.outbox_window: OutboxWindow | None = None
@@ -182,8 +207,10 @@ class AgentApp(QObject):
             self._take_hotkey(self.settings.hotkey)
 
     def start(self) -> None:
-        """Start delivering queued reports in the background."""
+        """Start delivering queued reports in the background, and following the replies to delivered ones."""
         self.outbox_sender.start()
+        if self.reply_poller is not None:
+            self.reply_poller.start()
 
     # ------------------------------------------------------------ commands
     def handle_command(self, command: str, args: dict[str, Any] | None = None) -> None:
@@ -359,10 +386,20 @@ class AgentApp(QObject):
         waiting = [e for e in entries if not e.needs_attention]
         # A stopped local server is worth a word too: nothing else tells the person why nothing goes.
         stuck = next(
-            (e for e in entries if (e.state is not EntryState.PENDING or waits_for_local_server(e)) and e.last_error),
+            (
+                e
+                for e in entries
+                # A network that wants a sign-in first (a captive portal) is stuck until the person acts.
+                if (e.state is not EntryState.PENDING or waits_for_local_server(e) or e.waits_for_network)
+                and e.last_error
+            ),
             None,
         )
         self.tray.set_waiting(len(waiting), stuck.last_error if stuck else None)
+
+    def _notification_clicked(self, kind: str) -> None:
+        if kind == "replies":
+            self.open_requests()
 
     def _delivered(self, _entry: OutboxEntry, receipt: Receipt) -> None:
         self.tray.notify(
@@ -373,7 +410,9 @@ class AgentApp(QObject):
 
     def open_requests(self) -> None:
         if self.requests_window is None:
-            window = RequestsWindow(self.outbox, self.bridge, self.services.connector_factory)
+            window = RequestsWindow(
+                self.outbox, self.bridge, self.services.connector_factory, replies=self.replies, capture=self.capture
+            )
             window.report_requested.connect(lambda: self.start_report())
             window.outbox_requested.connect(self.open_outbox)
             self._connect_requests_window(window)
@@ -440,6 +479,12 @@ class AgentApp(QObject):
         self.hotkey.unregister()
         self._warm_encoder.stop()
         self.outbox_sender.stop(timeout=30)
+        if self.reply_poller is not None:
+            self.reply_poller.stop()
+        if self.replies is not None:
+            self.replies.detach()
+        if self.notifier is not None:
+            self.notifier.stop()
         self.recorder.shutdown()
         self.capture.shutdown()
         if self.settings_dialog is not None:

@@ -29,6 +29,8 @@ ACTION_NAMES: Final = ("report", "record", "requests", "outbox", "settings", "qu
 class Toast(QWidget):
     """A small note in the corner of the primary screen, for desktops without a tray."""
 
+    clicked = Signal()  # as a tray's message click: the note was clicked (it hides itself too)
+
     def __init__(self) -> None:
         super().__init__(None, floating_window_flags())
         self.setObjectName("toast")
@@ -64,6 +66,7 @@ class Toast(QWidget):
 
     def mousePressEvent(self, _event: object) -> None:  # noqa: N802 - Qt's name
         self.hide()
+        self.clicked.emit()
 
 
 class AgentTray(QObject):
@@ -76,6 +79,9 @@ class AgentTray(QObject):
     settings_requested = Signal()
     quit_requested = Signal()
     notified = Signal(str, str)  # title, text: every notification, whichever way it was shown
+    # The person clicked the last notification; its kind ("replies", or "" for any other) says
+    # what it was about, so a click on "New reply" can open My requests.
+    notification_clicked = Signal(str)
 
     def __init__(self, parent: QObject | None = None, *, use_tray: bool | None = None) -> None:
         super().__init__(parent)
@@ -113,8 +119,10 @@ class AgentTray(QObject):
             self.icon.setContextMenu(self.menu)
             self.icon.setToolTip("ShowDesk: report a problem")
             self.icon.activated.connect(self._activated)
+            self.icon.messageClicked.connect(self._message_clicked)
             self.icon.show()
         self.toast: Toast | None = None
+        self.last_notification_kind = ""
         self.waiting = 0
         self.problem: str | None = None
 
@@ -149,14 +157,22 @@ class AgentTray(QObject):
         if self.icon is not None:
             self.icon.setToolTip(f"ShowDesk: capturing in {seconds} s" if seconds > 0 else "ShowDesk")
 
-    def notify(self, title: str, text: str) -> None:
+    def notify(self, title: str, text: str, *, kind: str = "") -> None:
+        """Show a notification; ``kind`` is handed back by :attr:`notification_clicked` if it is clicked."""
+        # A tray shows one message at a time and tells of a click without saying which: the
+        # last one shown is the one clicked.
+        self.last_notification_kind = kind
         if self.icon is not None and QSystemTrayIcon.supportsMessages():
             self.icon.showMessage(title, text, app_icon(), TOAST_MS)
         else:
             if self.toast is None:
                 self.toast = Toast()
+                self.toast.clicked.connect(self._message_clicked)
             self.toast.show_message(title, text)
         self.notified.emit(title, text)
+
+    def _message_clicked(self) -> None:
+        self.notification_clicked.emit(self.last_notification_kind)
 
     def notify_replies(self, replies: list[NewReply]) -> None:
         """Tell the person the help desk replied. The reply's text is not quoted: a desktop's
@@ -169,7 +185,7 @@ class AgentTray(QObject):
         else:
             named = ", ".join(numbers[:MAX_NUMBERS_NAMED]) + (", …" if len(numbers) > MAX_NUMBERS_NAMED else "")
             title = self.tr("New replies on {numbers}").format(numbers=named)
-        self.notify(title, self.tr("The help desk replied. Open My requests to read it and answer."))
+        self.notify(title, self.tr("The help desk replied. Open My requests to read it and answer."), kind="replies")
 
     def popup_menu(self, at: QPoint) -> None:
         self.menu.popup(at)
