@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from agent.config import Config
 from agent.connectors import make_connector
 from agent.connectors.base import Connector
+from agent.notify.outbox_hook import attach_notifications
 from agent.outbox import Outbox, Sender
 from kiosk.i18n import Translations
 from kiosk.image_source import CameraImageSource, FileImageSource, ImageSource
@@ -35,7 +36,11 @@ def make_editor() -> QWidget:
 
 
 def services_from_config(config: Config, settings: KioskSettings) -> tuple[KioskServices, Sender]:
-    """The real services: the configured outbox and backend, system information, capture, camera."""
+    """The real services: the configured outbox and backend, system information, capture, camera.
+
+    With ``[[notify]]`` targets configured, the outbox tells them of each delivered walk-up; the
+    notifier's thread is started here and is ``services.notifier`` (stop it when the kiosk quits).
+    """
     backend_name = settings.backend or config.get("default_backend") or "default"
     backend = config.backend(backend_name)
 
@@ -43,6 +48,8 @@ def services_from_config(config: Config, settings: KioskSettings) -> tuple[Kiosk
         return make_connector(config.backend(name))
 
     outbox = Outbox(config.outbox_dir, connector_for=connector_for)
+    # Hooked before the sender starts: a report left from before a restart is notified too.
+    notifier = attach_notifications(outbox, config)
     sender = Sender(outbox)
 
     def sysinfo() -> dict[str, Any]:
@@ -64,6 +71,7 @@ def services_from_config(config: Config, settings: KioskSettings) -> tuple[Kiosk
         image_source=image_source_for(os.environ.get("SHOWDESK_KIOSK_PHOTO_FILE", "")),
         editor_factory=make_editor,
         stats_path=kiosk_data_dir() / "stats.json",
+        notifier=notifier,
     )
     return services, sender
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Protocol
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
@@ -41,6 +43,16 @@ def fetch_board(connector: Connector, site: str) -> QueueBoard:
 
 
 BoardSource = Callable[[], QueueBoard]
+
+
+class BoardObserver(Protocol):
+    """What the board tells of each queue it reads: ``agent.notify.notifier.Notifier`` (walk-ups waiting too long)."""
+
+    def observe_board(self, board: QueueBoard, now: datetime) -> object: ...
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class BoardReader:
@@ -89,12 +101,22 @@ class BoardReader:
 class BoardWindow(QWidget):
     """The queue board: now serving on the left, waiting on the right, the wait for newcomers below."""
 
-    def __init__(self, site: str, source: BoardSource, *, refresh_ms: int = REFRESH_MS) -> None:
+    def __init__(
+        self,
+        site: str,
+        source: BoardSource,
+        *,
+        refresh_ms: int = REFRESH_MS,
+        observer: BoardObserver | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         super().__init__()
         self.setObjectName("KioskRoot")
         self.setWindowTitle("ShowDesk")
         self.site = site
         self.source = source
+        self.observer = observer
+        self.clock = clock
         self.board: QueueBoard | None = None
         self.reachable = True
         self.runner = BackgroundRunner(parent=self)
@@ -164,7 +186,18 @@ class BoardWindow(QWidget):
         if self._busy:
             return
         self._busy = True
-        self.runner.run(self.source, self._received, self._failed)
+        self.runner.run(self._read, self._received, self._failed)
+
+    def _read(self) -> QueueBoard:
+        """On the worker: the queue, handed to the observer there (its queue writes files)."""
+        board = self.source()
+        if self.observer is not None:
+            try:
+                self.observer.observe_board(board, self.clock())
+            except (OSError, ValueError) as exc:
+                # The board still shows the queue: an alert not queued costs the alert, not the TV.
+                log.warning("the queue board could not be passed to the notifications: %s", exc)
+        return board
 
     def _received(self, board: object) -> None:
         self._busy = False

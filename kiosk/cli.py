@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from agent.config import BackendConfig, ConfigError, load_config
+from agent.config import BackendConfig, Config, ConfigError, load_config
 from kiosk.settings import KioskConfigError, KioskSettings, hash_pin, load_settings
 
 EXIT_OK = 0
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from PySide6.QtCore import QCoreApplication
 
     from agent.connectors.base import Connector
+    from agent.notify.notifier import Notifier
     from kiosk.board import BoardReader
 
 log = logging.getLogger(__name__)
@@ -186,6 +187,10 @@ def run_kiosk(settings: KioskSettings, *, windowed: bool) -> int:
         window.allow_close = True
         window.close()
         sender.stop(timeout=10)
+        if services.notifier is not None:
+            # After the sender: a delivery in its last moments is still queued for the targets
+            # (and sent at the next start if this stop cuts it short).
+            services.notifier.stop(timeout=10)
         services.outbox.close()
 
 
@@ -212,7 +217,10 @@ def run_board(settings: KioskSettings, *, windowed: bool) -> int:
     translations.set_language(settings.language)
     app.setStyleSheet(style_sheet(colours_for(settings.theme, settings.colours)))
     reader = board_reader(settings.site, backend, connector)
-    board = BoardWindow(settings.site, reader)
+    # The board reads the queue every few seconds anyway: it is what tells [[notify]] targets
+    # that a walk-up has waited past their walkup_minutes (each person once per target).
+    notifier = board_notifier(config)
+    board = BoardWindow(settings.site, reader, observer=notifier)
     try:
         with quit_on_signals(app):
             if windowed:
@@ -228,7 +236,21 @@ def run_board(settings: KioskSettings, *, windowed: bool) -> int:
             return int(app.exec())
     finally:
         board.shutdown()
+        if notifier is not None:
+            notifier.stop(timeout=10)
         reader.close()
+
+
+def board_notifier(config: Config) -> Notifier | None:
+    """A started notifier when a ``[[notify]]`` target wants ``walkup_waiting``; else None (nothing to tell)."""
+    from agent.notify.notifier import Notifier
+    from agent.notify.rules import walkup_thresholds
+
+    if not walkup_thresholds(config.notify_targets()):
+        return None
+    notifier = Notifier.from_config(config)
+    notifier.start()
+    return notifier
 
 
 @contextlib.contextmanager

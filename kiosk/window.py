@@ -17,6 +17,7 @@ from PySide6.QtCore import QEvent, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeyEvent, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import QApplication, QLayout, QStackedWidget, QVBoxLayout, QWidget
 
+from agent.notify.notifier import Notifier
 from agent.outbox import Outbox
 from kiosk.admin import AdminPinOverlay, CornerTapFilter
 from kiosk.flow import ORDER, KioskFlow, Stage
@@ -59,6 +60,8 @@ class KioskServices:
     editor_factory: EditorFactory | None = None
     stats_path: Path | None = None
     patience_seconds: float = DEFAULT_PATIENCE_SECONDS
+    # Tells the [[notify]] targets of delivered walk-ups; its thread is stopped by whoever quits the kiosk.
+    notifier: Notifier | None = None
 
 
 class KioskWindow(QWidget):
