@@ -17,12 +17,15 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, FastAPI
 
 from server import models
-from server.api import answers, changes, figures, files, health, queue, reports, tickets, tokens
+from server.api import answers, changes, figures, files, health, outgoing, queue, reports, tickets, tokens
 from server.api.context import API_PREFIX, AppContext, ChangeNotifier
 from server.api.dependencies import API_ERRORS, BoundedJSONRoute, error_responses
 from server.api.errors import install_error_handlers
 from server.api.middleware import BodyLimitMiddleware, RequestLogMiddleware
 from server.blobs import BlobStore
+from server.outgoing import OutgoingWorker
+from server.outgoing.mail import MailChannel
+from server.outgoing.worker import RetryPolicy
 from server.requester import install as install_requester_page
 from server.settings import Settings, version
 from server.store import Store
@@ -40,17 +43,35 @@ _API_ROUTERS = (
     queue.router,
     figures.router,
     tokens.router,
+    outgoing.router,
 )
+
+
+def outgoing_worker(context: AppContext) -> OutgoingWorker | None:
+    """The worker that mails the person ([server.mail]); None when no mail host is set."""
+    mail = context.settings.mail
+    if not mail.enabled:
+        return None
+    channel = MailChannel(mail, context.ticket_url, context.mail_stop_url)
+    retry = RetryPolicy(first=mail.retry_seconds, longest=mail.max_retry_seconds, attempts=mail.attempts)
+    return OutgoingWorker(context.store, [channel], retry, max_age=mail.max_age_seconds)
 
 
 def create_app(settings: Settings, store: Store, blobs: BlobStore) -> FastAPI:
     context = AppContext(settings, store, blobs)
+    worker = outgoing_worker(context)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         context.notifier.bind(asyncio.get_running_loop())
+        if worker is not None:
+            # Before the first request: the mail channel's cursor starts at the newest event, so
+            # every ticket submitted from now on is mailed.
+            await asyncio.to_thread(worker.start)
         yield
         context.notifier.close()
+        if worker is not None:
+            await asyncio.to_thread(worker.stop)
 
     app = FastAPI(
         title="ShowDesk built-in ticket server",

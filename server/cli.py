@@ -7,6 +7,8 @@
     showdesk server backup DEST [--data DIR]
     showdesk server restore BACKUP [--data DIR] [--replace]
     showdesk server retention [--days N] [--dry-run] [--json] [--data DIR]
+    showdesk server mail list [--state STATE] [--limit N] [--json] [--data DIR]
+    showdesk server mail retry ID [--data DIR]
 
 Token, backup and retention commands work on the database directly, so they work while
 the server runs; a revoked token is refused from its next request on. Restore needs the
@@ -45,6 +47,11 @@ from server.settings import (
     DEFAULT_LINK_GUESS_BURST,
     DEFAULT_LINK_GUESS_PER_MINUTE,
     DEFAULT_LISTEN_BACKLOG,
+    DEFAULT_MAIL_ATTEMPTS,
+    DEFAULT_MAIL_COMMAND_SECONDS,
+    DEFAULT_MAIL_CONNECT_SECONDS,
+    DEFAULT_MAIL_MAX_RETRY_SECONDS,
+    DEFAULT_MAIL_RETRY_SECONDS,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_EVENT_STREAMS,
@@ -55,13 +62,21 @@ from server.settings import (
     DEFAULT_PORT,
     DEFAULT_SUBMIT_BURST,
     DEFAULT_SUBMIT_PER_MINUTE,
+    MAIL_KEYRING_SERVICE,
+    MAIL_KEYRING_USER,
+    MAIL_PASSWORD_ENV,
+    MAIL_SECURITIES,
+    MailSettings,
     Settings,
     default_data_dir,
     version,
 )
 
-COMMANDS: Final = ("serve", "token", "backup", "restore", "retention")
+COMMANDS: Final = ("serve", "token", "backup", "restore", "retention", "mail")
 EXIT_CONFIG: Final = 5
+# The states of an outgoing message (server.store.outgoing.OUTGOING_STATES; kept here so the
+# parser needs no database import).
+OUTGOING_STATE_NAMES: Final = ("pending", "sending", "sent", "failed", "dropped")
 DEFAULT_RETENTION_DAYS: Final = 90
 # The [server] keys `showdesk server` reads, with their types (documented in agent.config.SETTINGS).
 SERVER_KEYS: Final[dict[str, type]] = {
@@ -71,6 +86,12 @@ SERVER_KEYS: Final[dict[str, type]] = {
     "public_url": str,
     "retention_days": int,
     "link_days": int,
+    # [server.mail]: mail to the person who reported (the password never lives in the file).
+    "mail.host": str,
+    "mail.port": int,
+    "mail.security": str,
+    "mail.sender": str,
+    "mail.user": str,
 }
 
 
@@ -114,15 +135,25 @@ def configured_server_settings() -> dict[str, Any]:
         if not isinstance(section, dict):
             raise ConfigFileError(f"{path}: server must be a table ([server])")
         for key, kind in SERVER_KEYS.items():
-            if key not in section:
+            holder: Any = section
+            *parents, leaf = key.split(".")
+            for parent in parents:
+                holder = holder.get(parent, {})
+                if not isinstance(holder, dict):
+                    raise ConfigFileError(f"{path}: server.{parent} must be a table ([server.{parent}])")
+            if leaf not in holder:
                 continue
-            value = section[key]
+            value = holder[leaf]
             if not isinstance(value, kind) or isinstance(value, bool):
                 raise ConfigFileError(f"{path}: server.{key} must be {kind.__name__}, got {value!r}")
             values[key] = value
-    port = values.get("port")
-    if port is not None and not 1 <= port <= 65535:
-        raise ConfigFileError(f"server.port {port} is not between 1 and 65535")
+    for key in ("port", "mail.port"):
+        port = values.get(key)
+        if port is not None and not 1 <= port <= 65535:
+            raise ConfigFileError(f"server.{key} {port} is not between 1 and 65535")
+    security = values.get("mail.security")
+    if security is not None and security not in MAIL_SECURITIES:
+        raise ConfigFileError(f"server.mail.security must be one of {', '.join(MAIL_SECURITIES)}, got {security!r}")
     for key in ("retention_days", "link_days"):
         days = values.get(key)
         if days is not None and days < 0:
@@ -347,6 +378,60 @@ def build_parser() -> argparse.ArgumentParser:
         help="a live-update stream ends after this long; the browser reconnects (default %(default)s)",
     )
     serve.add_argument(
+        "--mail-host", default=None, help="SMTP server for mail to the person (default: [server.mail] host; empty: off)"
+    )
+    serve.add_argument(
+        "--mail-port", type=_port, default=None, help="SMTP port (default: 587, 465 for tls, 25 for none)"
+    )
+    serve.add_argument(
+        "--mail-security",
+        choices=MAIL_SECURITIES,
+        default=None,
+        help="starttls (the default), tls (TLS from the first byte, port 465) or none",
+    )
+    serve.add_argument("--mail-sender", default=None, help="the From address of mails to the person")
+    serve.add_argument(
+        "--mail-user",
+        default=None,
+        help=f"SMTP user name; its password comes from {MAIL_PASSWORD_ENV} or the keyring "
+        f"(service {MAIL_KEYRING_SERVICE!r}, user {MAIL_KEYRING_USER!r})",
+    )
+    serve.add_argument(
+        "--mail-connect-timeout",
+        type=_positive_float,
+        default=DEFAULT_MAIL_CONNECT_SECONDS,
+        metavar="SECONDS",
+        help="seconds to reach the SMTP server, TLS included (default %(default)s)",
+    )
+    serve.add_argument(
+        "--mail-command-timeout",
+        type=_positive_float,
+        default=DEFAULT_MAIL_COMMAND_SECONDS,
+        metavar="SECONDS",
+        help="seconds the SMTP server may take to answer each command (default %(default)s)",
+    )
+    serve.add_argument(
+        "--mail-retry-seconds",
+        type=_positive_float,
+        default=DEFAULT_MAIL_RETRY_SECONDS,
+        metavar="SECONDS",
+        help="wait before the first retry of a mail; doubles each time (default %(default)s)",
+    )
+    serve.add_argument(
+        "--mail-max-retry-seconds",
+        type=_positive_float,
+        default=DEFAULT_MAIL_MAX_RETRY_SECONDS,
+        metavar="SECONDS",
+        help="the longest wait between retries (default %(default)s)",
+    )
+    serve.add_argument(
+        "--mail-attempts",
+        type=_positive_int,
+        default=DEFAULT_MAIL_ATTEMPTS,
+        metavar="N",
+        help="attempts before a mail is marked failed (default %(default)s)",
+    )
+    serve.add_argument(
         "--no-handover", action="store_true", help="do not write the local hand-over file with fresh tokens"
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -395,6 +480,17 @@ def build_parser() -> argparse.ArgumentParser:
     retention.add_argument("--dry-run", action="store_true", help="list what would be deleted; delete nothing")
     retention.add_argument("--json", action="store_true", help="machine-readable output")
     _data_option(retention)
+
+    mail = commands.add_parser("mail", help="the mails to people: list them with their state, send a failed one again")
+    mail_commands = mail.add_subparsers(dest="mail_command", metavar="{list,retry}", required=True)
+    mail_list = mail_commands.add_parser("list", help="the newest outgoing mails and their state")
+    mail_list.add_argument("--state", choices=OUTGOING_STATE_NAMES, default=None, help="only mails in this state")
+    mail_list.add_argument("--limit", type=_positive_int, default=50, metavar="N", help="at most N (default 50)")
+    mail_list.add_argument("--json", action="store_true", help="machine-readable output")
+    _data_option(mail_list)
+    mail_retry = mail_commands.add_parser("retry", help="send a failed (or dropped) mail again, from its first attempt")
+    mail_retry.add_argument("id", type=_positive_int, metavar="ID")
+    _data_option(mail_retry)
     return parser
 
 
@@ -418,6 +514,8 @@ def main(argv: list[str] | None = None) -> int:
         return _restore(args, data_dir)
     if args.command == "retention":
         return _retention(args, data_dir, configured)
+    if args.command == "mail":
+        return _mail(args, data_dir)
     return _backup(args, data_dir)
 
 
@@ -453,8 +551,103 @@ def _serve(args: argparse.Namespace, data_dir: Path, configured: Mapping[str, An
         answer_burst=args.answer_burst,
         max_event_streams=args.max_event_streams,
         event_stream_seconds=args.event_stream_seconds,
+        mail=mail_settings(args, configured),
     )
     return serve(settings, handover=not args.no_handover, log_level=args.log_level)
+
+
+def mail_settings(args: argparse.Namespace, configured: Mapping[str, Any]) -> MailSettings:
+    """[server.mail] with the command line's options on top; the password from the environment or the keyring."""
+
+    def pick(option: str, key: str, default: Any) -> Any:
+        value = getattr(args, option)
+        return value if value is not None else configured.get(key, default)
+
+    host: str = pick("mail_host", "mail.host", "")
+    user: str = pick("mail_user", "mail.user", "")
+    return MailSettings(
+        host=host,
+        port=pick("mail_port", "mail.port", None),
+        security=pick("mail_security", "mail.security", "starttls"),
+        sender=pick("mail_sender", "mail.sender", ""),
+        user=user,
+        password=smtp_password() if host and user else "",
+        connect_timeout_seconds=args.mail_connect_timeout,
+        command_timeout_seconds=args.mail_command_timeout,
+        retry_seconds=args.mail_retry_seconds,
+        max_retry_seconds=args.mail_max_retry_seconds,
+        attempts=args.mail_attempts,
+    )
+
+
+def smtp_password() -> str:
+    """SHOWDESK_SMTP_PASSWORD, else the keyring's entry; never a file (empty when neither has one)."""
+    from_env = os.environ.get(MAIL_PASSWORD_ENV)
+    if from_env:
+        return from_env
+    import keyring
+    import keyring.errors
+
+    try:
+        return keyring.get_password(MAIL_KEYRING_SERVICE, MAIL_KEYRING_USER) or ""
+    except (keyring.errors.KeyringError, OSError, RuntimeError) as exc:
+        # A missing or locked keyring backend: mail then fails to log in, visibly in `mail list`.
+        print(f"showdesk server: no SMTP password from the keyring: {type(exc).__name__}", file=sys.stderr)
+        return ""
+
+
+def _mail(args: argparse.Namespace, data_dir: Path) -> int:
+    from server.store import Store, StoreError
+
+    try:
+        store = Store(_existing_or_new(data_dir))
+    except (StoreError, OSError) as exc:
+        print(f"showdesk server: {exc}", file=sys.stderr)
+        return 1
+    try:
+        if args.mail_command == "retry":
+            row = store.outgoing.retry(args.id)
+            print(
+                f"mail {row.id} ({row.kind} for {row.ticket_number}) will be sent again; "
+                "a running server sends it within 30 s",
+                file=sys.stderr,
+            )
+            return 0
+        rows = store.outgoing.list_rows(state=args.state, limit=args.limit)
+        if args.json:
+            print(json.dumps([_outgoing_json(r) for r in rows], indent=2))
+            return 0
+        for r in rows:
+            when = _iso(r.sent_at) if r.sent_at is not None else f"due {_iso(r.due_at)}"
+            error = f"  {r.last_error}" if r.last_error and r.state != "sent" else ""
+            print(
+                f"{r.id:>6}  {r.state:<8} {r.ticket_number:<10} {r.kind:<9} {r.recipient}  "
+                f"attempts {r.attempts}  {when}{error}"
+            )
+        return 0
+    except StoreError as exc:
+        print(f"showdesk server: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+
+
+def _outgoing_json(row: Any) -> dict[str, object]:
+    return {
+        "id": row.id,
+        "channel": row.channel,
+        "ticket": row.ticket_number,
+        "ticket_id": row.ticket_id,
+        "kind": row.kind,
+        "recipient": row.recipient,
+        "state": row.state,
+        "attempts": row.attempts,
+        "created_at": _iso(row.created_at),
+        "due_at": _iso(row.due_at),
+        "sent_at": _iso(row.sent_at) if row.sent_at is not None else None,
+        "last_error": row.last_error,
+        "message_id": row.message_id,
+    }
 
 
 def _token(args: argparse.Namespace, data_dir: Path) -> int:

@@ -260,6 +260,7 @@ def ingest(
     idempotency_key: str,
     submitter: str,
     limits: IngestLimits,
+    language: str | None = None,
 ) -> tuple[TicketRow, bool]:
     """Validate the upload against its manifest, store its files, make (or find) the ticket.
 
@@ -307,6 +308,7 @@ def ingest(
         attachment_count=len(report.attachments),
         self_help_articles=list(report.self_help_articles),
         files=new_files,
+        language=language,
     )
     try:
         return store.create_ticket(new, submitter)

@@ -233,3 +233,25 @@ __all__ = [
     "TokenInfo",
     "WeeklyRating",
 ]
+
+
+OutgoingStateName = Literal["pending", "sending", "sent", "failed", "dropped"]
+
+
+class OutgoingMessage(BaseModel):
+    id: int = Field(description="the message's number (`showdesk server mail retry ID`)")
+    channel: str = Field(description="how it goes out: mail")
+    ticket: str = Field(description="the ticket's number, e.g. SD-1001")
+    ticket_id: str
+    kind: str = Field(description="received, reply, resolved or next (a walk-up's turn)")
+    recipient: str
+    state: OutgoingStateName = Field(
+        description="pending (due at due_at), sending, sent, failed (after its last attempt or a refusal), "
+        "dropped (the person stopped mails for the ticket)"
+    )
+    attempts: int
+    created_at: datetime
+    due_at: datetime
+    sent_at: datetime | None
+    last_error: str | None = Field(description="why the latest attempt failed, in one line")
+    message_id: str = Field(description="the Message-ID, the same on every attempt")

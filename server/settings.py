@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Final
@@ -54,6 +54,50 @@ DEFAULT_EVENT_STREAM_SECONDS: Final = 600.0
 DEFAULT_HEARTBEAT_SECONDS: Final = 15.0
 
 
+# Mail to the person (server.outgoing). Each SMTP step is bounded: a connection that takes longer
+# than DEFAULT_MAIL_CONNECT_SECONDS, or a command answered later than DEFAULT_MAIL_COMMAND_SECONDS,
+# counts as a failed attempt. Retries back off from DEFAULT_MAIL_RETRY_SECONDS, doubling up to
+# DEFAULT_MAIL_MAX_RETRY_SECONDS, for DEFAULT_MAIL_ATTEMPTS attempts (about a day), then "failed".
+MAIL_SECURITIES: Final = ("starttls", "tls", "none")
+DEFAULT_MAIL_PORTS: Final = {"starttls": 587, "tls": 465, "none": 25}
+DEFAULT_MAIL_CONNECT_SECONDS: Final = 10.0
+DEFAULT_MAIL_COMMAND_SECONDS: Final = 30.0
+DEFAULT_MAIL_RETRY_SECONDS: Final = 30.0
+DEFAULT_MAIL_MAX_RETRY_SECONDS: Final = 3600.0
+DEFAULT_MAIL_ATTEMPTS: Final = 30
+# Events older than this when first read (mail was off, or the server was down) are not mailed.
+DEFAULT_MAIL_MAX_AGE_SECONDS: Final = 86_400.0
+MAIL_PASSWORD_ENV: Final = "SHOWDESK_SMTP_PASSWORD"  # noqa: S105 - the variable's name, not a password
+MAIL_KEYRING_SERVICE: Final = "showdesk-server"
+MAIL_KEYRING_USER: Final = "smtp-password"
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """[server.mail]: where mail to the person goes out. Off when ``host`` is empty."""
+
+    host: str = ""
+    port: int | None = None  # None: 587 for starttls, 465 for tls, 25 for none
+    security: str = "starttls"
+    sender: str = ""
+    user: str = ""
+    password: str = field(default="", repr=False)  # from the environment or the keyring, never the file
+    connect_timeout_seconds: float = DEFAULT_MAIL_CONNECT_SECONDS
+    command_timeout_seconds: float = DEFAULT_MAIL_COMMAND_SECONDS
+    retry_seconds: float = DEFAULT_MAIL_RETRY_SECONDS
+    max_retry_seconds: float = DEFAULT_MAIL_MAX_RETRY_SECONDS
+    attempts: int = DEFAULT_MAIL_ATTEMPTS
+    max_age_seconds: float = DEFAULT_MAIL_MAX_AGE_SECONDS
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+    @property
+    def effective_port(self) -> int:
+        return self.port if self.port is not None else DEFAULT_MAIL_PORTS.get(self.security, 587)
+
+
 @functools.cache
 def version() -> str:
     try:
@@ -94,6 +138,7 @@ class Settings:
     max_event_streams_per_client: int = DEFAULT_MAX_EVENT_STREAMS_PER_CLIENT
     event_stream_seconds: float = DEFAULT_EVENT_STREAM_SECONDS
     heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
+    mail: MailSettings = field(default_factory=MailSettings)
 
     @property
     def listen_url(self) -> str:

@@ -24,6 +24,8 @@ ANSWER_LIMIT: Final = "answer"
 # The requester's page lives beside the API, under its own prefix: /t/{secret}.
 REQUESTER_PREFIX: Final = "/t"
 SUPPORTED_LANGUAGES: Final = ("en", "de")
+# Under the person's link: the page that stops mails for the ticket (/t/{secret}/mail-stop).
+MAIL_STOP_PATH: Final = "mail-stop"
 _REQUESTER_SECRET_RE: Final = re.compile(r"^(" + re.escape(REQUESTER_PREFIX) + r"/)([^/]+)")
 
 
@@ -112,6 +114,13 @@ class AppContext:
     def ticket_url(self, ticket: TicketRow) -> str:
         """The person's link to the ticket's page: the capability, in the language they reported in."""
         url = f"{self.settings.base_url}{REQUESTER_PREFIX}/{self.store.link_secret(ticket)}"
+        if ticket.language in SUPPORTED_LANGUAGES:
+            url += f"?lang={ticket.language}"
+        return url
+
+    def mail_stop_url(self, ticket: TicketRow) -> str:
+        """The page under the person's link that stops mails for this ticket (a capability too)."""
+        url = f"{self.settings.base_url}{REQUESTER_PREFIX}/{self.store.link_secret(ticket)}/{MAIL_STOP_PATH}"
         if ticket.language in SUPPORTED_LANGUAGES:
             url += f"?lang={ticket.language}"
         return url

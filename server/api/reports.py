@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import uuid
 from typing import Annotated, Any, Final
@@ -69,6 +68,9 @@ async def submit_report(
     upload = await receive_upload(request.headers.get("content-type", ""), request.stream(), context.blobs)
     limits = IngestLimits(max_image_pixels=context.settings.max_image_pixels)
 
+    # The kiosk sends the language the person chose; their link, page and mails speak it.
+    language = preferred_language(request.headers.get("accept-language", ""))
+
     def store_report() -> tuple[TicketRow, bool]:
         try:
             return ingest(
@@ -78,6 +80,7 @@ async def submit_report(
                 idempotency_key=idempotency_key,
                 submitter=caller.name,
                 limits=limits,
+                language=language,
             )
         finally:
             upload.discard()
@@ -85,11 +88,6 @@ async def submit_report(
     # If the client goes away now, the worker thread still finishes (or refuses) the
     # report on its own and removes its temporary files.
     ticket, created = await run_in_threadpool(store_report)
-    language = preferred_language(request.headers.get("accept-language", ""))
-    if created and language is not None:
-        # The kiosk sends the language the person chose; their link and page speak it.
-        await run_in_threadpool(context.store.set_language, ticket.id, language)
-        ticket = dataclasses.replace(ticket, language=language)
     if created:
         log.info("%s created from report %s by %s", ticket.number, ticket.id, caller.name)
     else:

@@ -81,6 +81,17 @@ class Pages:
     def not_found(self, language: str) -> str:
         return self.environment.get_template("not_found.html").render(t=texts(language), lang=language)
 
+    def mail_stop(self, language: str, number: str, secret: str, *, stopped: bool) -> str:
+        """The page under the link that stops mails for the ticket: a question and a button, or done."""
+        return self.environment.get_template("mail_stop.html").render(
+            t=texts(language),
+            lang=language,
+            number=number,
+            stopped=stopped,
+            form_token=make_form_token(secret),
+            back=f"../{secret}?lang={language}",  # relative to /t/{secret}/mail-stop
+        )
+
     def too_many(self, language: str, seconds: int) -> str:
         t = texts(language)
         return self.environment.get_template("too_many.html").render(

@@ -31,8 +31,9 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
 from agent.schema import IMAGE_MEDIA_TYPES, MAX_DESCRIPTION_CHARS
-from server.api.context import ANSWER_LIMIT, LINK_GUESS_LIMIT, REQUESTER_PREFIX, AppContext
+from server.api.context import ANSWER_LIMIT, LINK_GUESS_LIMIT, MAIL_STOP_PATH, REQUESTER_PREFIX, AppContext
 from server.api.photos import MAX_ANSWER_PHOTOS, PhotoRefusedError, receive_photos
+from server.outgoing.mail import MAIL_CHANNEL
 from server.ratelimit import retry_after_header
 from server.requester.pages import PageInput, Pages, choose_language
 from server.requester.security import IMAGE_HEADERS, PAGE_HEADERS, check_form_token, is_cross_site
@@ -350,6 +351,36 @@ async def rating(request: Request, secret: str, lang: Language = None) -> Respon
 
 
 # ---------------------------------------------------------------- static files and misses
+# ---------------------------------------------------------------- stopping mails for the ticket
+# GET only shows the question: mail scanners and link previews open links, and must not stop
+# anything. The POST is the page's form (its token is signed with the link's secret), or a mail
+# program's one-click unsubscribe (RFC 8058: "List-Unsubscribe=One-Click"), which carries no token;
+# the link itself is the capability either way, and stopping twice changes nothing.
+@router.get(REQUESTER_PREFIX + "/{secret}/" + MAIL_STOP_PATH)
+async def mail_stop_page(request: Request, secret: str, lang: Language = None) -> HTMLResponse:
+    requester, ticket, language = await _open(request, secret, lang)
+    stopped = await run_in_threadpool(requester.context.store.outgoing.is_stopped, ticket.id, MAIL_CHANNEL)
+    return _html(requester.pages.mail_stop(language, ticket.number, secret, stopped=stopped))
+
+
+@router.post(REQUESTER_PREFIX + "/{secret}/" + MAIL_STOP_PATH)
+async def mail_stop(request: Request, secret: str, lang: Language = None) -> HTMLResponse:
+    requester, ticket, language = await _open(request, secret, lang)
+    if is_cross_site(request.headers.get("sec-fetch-site")):
+        raise PageRefusedError(404, language)
+    try:
+        form = await request.form(max_files=0, max_fields=4, max_part_size=MAX_FORM_FIELD_BYTES)
+    except MultiPartException:
+        form = None
+    fields = {} if form is None else {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    one_click = fields.get("List-Unsubscribe") == "One-Click"
+    if not one_click and check_form_token(secret, fields.get("form", "")) is None:
+        return _html(requester.pages.mail_stop(language, ticket.number, secret, stopped=False), 400)
+    if await run_in_threadpool(requester.context.store.outgoing.stop, ticket.id, MAIL_CHANNEL):
+        log.info("%s: the person stopped e-mails for this ticket%s", ticket.number, " (one-click)" if one_click else "")
+    return _html(requester.pages.mail_stop(language, ticket.number, secret, stopped=True))
+
+
 @router.get("/static/{name}")
 async def static(request: Request, name: str) -> Response:
     body = _requester(request).static.get(name)

@@ -85,6 +85,11 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "not_found": "This link does not work. It may be mistyped, expired, or replaced by a newer link. "
         "Ask the help desk for the current link.",
         "too_many_title": "Too many tries",
+        "mail_stop_title": "E-mails about this request",
+        "mail_stop_ask": "Stop e-mails about request {number}? This page keeps working; only the e-mails stop.",
+        "mail_stop_button": "Stop e-mails",
+        "mail_stop_done": "Done: you get no more e-mails about request {number}.",
+        "mail_stop_back": "Back to your request",
     },
     "de": {
         "language_name": "Deutsch",
@@ -160,6 +165,12 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "not_found": "Dieser Link funktioniert nicht. Er ist vielleicht falsch abgetippt, abgelaufen oder durch einen "
         "neueren Link ersetzt. Fragen Sie den Helpdesk nach dem aktuellen Link.",
         "too_many_title": "Zu viele Versuche",
+        "mail_stop_title": "E-Mails zu dieser Anfrage",
+        "mail_stop_ask": "Keine E-Mails mehr zu Anfrage {number}? Diese Seite funktioniert weiter; "
+        "nur die E-Mails hören auf.",
+        "mail_stop_button": "E-Mails abbestellen",
+        "mail_stop_done": "Erledigt: Sie erhalten keine E-Mails mehr zu Anfrage {number}.",
+        "mail_stop_back": "Zurück zu Ihrer Anfrage",
     },
 }
 

@@ -18,6 +18,7 @@ Times are stored as Unix seconds (REAL); the API renders them as ISO 8601.
 * ``figures``: /stats, read from roll-ups;
 * ``changes``: the changes feed;
 * ``requester``: the requester's link, answers, feedback, ratings and satisfaction figures;
+* ``outgoing``: the outgoing-message queue (mail to the person), derived from the timeline;
 
 over what they share: ``rows`` (rows as records, a ticket by its key, the timeline event),
 ``schema`` (tables, roll-ups, migrations), ``connection`` (connections, transactions, the
@@ -35,6 +36,15 @@ from agent.fsutil import make_private_dir
 from server.store.changes import MAX_CHANGES_PAGE, ChangesFeed
 from server.store.connection import DB_FILENAME, DEFAULT_BUSY_TIMEOUT_SECONDS, Database
 from server.store.figures import Figures
+from server.store.outgoing import (
+    OUTGOING_STATES,
+    Claimed,
+    Derived,
+    Deriver,
+    OutgoingQueue,
+    OutgoingRow,
+    OutgoingState,
+)
 from server.store.records import (
     NUMBER_OFFSET,
     NUMBER_PREFIX,
@@ -96,6 +106,7 @@ __all__ = [
     "MAX_SEARCH_WORDS",
     "NUMBER_OFFSET",
     "NUMBER_PREFIX",
+    "OUTGOING_STATES",
     "REQUESTER_ACTOR",
     "ROLES",
     "ROLE_RANK",
@@ -108,6 +119,9 @@ __all__ = [
     "AnswerPhoto",
     "BoardEntry",
     "Change",
+    "Claimed",
+    "Derived",
+    "Deriver",
     "EventRow",
     "FileRole",
     "FileRow",
@@ -116,6 +130,9 @@ __all__ = [
     "NewFile",
     "NewTicket",
     "NotFoundError",
+    "OutgoingQueue",
+    "OutgoingRow",
+    "OutgoingState",
     "QueueBoard",
     "QueuePlace",
     "QueueState",
@@ -165,6 +182,12 @@ class Store:
         self._changes = ChangesFeed(self._database)
         self._walk_up = WalkUpQueue(self._database)
         self._figures = Figures(self._database)
+        self._outgoing = OutgoingQueue(self._database)
+
+    @property
+    def outgoing(self) -> OutgoingQueue:
+        """The outgoing-message queue: derive, claim, mark, list, retry, the person's stop."""
+        return self._outgoing
 
     @property
     def has_fts(self) -> bool:

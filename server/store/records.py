@@ -117,6 +117,9 @@ class NewTicket:
     attachment_count: int
     self_help_articles: Sequence[str]
     files: Sequence[NewFile]
+    # The language the person reported in (the submission's Accept-Language), kept in the same
+    # transaction so the first mail already speaks it.
+    language: str | None = None
 
 
 @dataclass(frozen=True)

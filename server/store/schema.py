@@ -15,7 +15,7 @@ from typing import Final
 from server.store.connection import Database, sqlite_errors
 from server.store.records import LINK_KEY_NAME, StoreError, link_hash, link_secret
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 SECONDS_PER_DAY: Final = 86_400
 
 _SCHEMA: Final = """
@@ -292,6 +292,43 @@ CREATE INDEX events_kind ON events(kind, at)
 """
 LINK_KEY_BYTES: Final = 32
 
+# Schema 3 → 4: the outgoing-message queue (server.store.outgoing). Each channel (mail now) reads
+# the timeline after its own durable cursor and turns events into rows, once per (channel,
+# ticket, event, kind, recipient); a row moves pending → sending → sent, or back to pending
+# with a later due time, or to failed after its last attempt, or to dropped when the person
+# stopped that channel for the ticket (outgoing_stops).
+_OUTGOING_SCHEMA: Final = """
+CREATE TABLE outgoing (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    channel TEXT NOT NULL,
+    ticket_seq INTEGER NOT NULL REFERENCES tickets(seq),
+    event_seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'dropped')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    due_at REAL NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    sent_at REAL,
+    last_error TEXT,
+    message_id TEXT NOT NULL UNIQUE,
+    UNIQUE (channel, ticket_seq, event_seq, kind, recipient)
+);
+CREATE INDEX outgoing_due ON outgoing(channel, state, due_at);
+CREATE INDEX outgoing_ticket ON outgoing(ticket_seq, id);
+CREATE TABLE outgoing_cursors (
+    channel TEXT PRIMARY KEY,
+    event_seq INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE outgoing_stops (
+    ticket_seq INTEGER NOT NULL REFERENCES tickets(seq),
+    channel TEXT NOT NULL,
+    stopped_at REAL NOT NULL,
+    PRIMARY KEY (ticket_seq, channel)
+) WITHOUT ROWID
+"""
+
 _FTS_SCHEMA: Final = (
     "CREATE VIRTUAL TABLE tickets_fts USING fts5("
     "subject, description, content='', tokenize='unicode61 remove_diacritics 2')"
@@ -337,6 +374,9 @@ def migrate(database: Database) -> bool:
                 conn.execute(
                     "UPDATE tickets SET link_hash = ? WHERE seq = ?", (link_hash(link_secret(key, ticket_id, 0)), seq)
                 )
+        if version < 4:
+            for statement in _split_sql(_OUTGOING_SCHEMA):
+                conn.execute(statement)
         if version < SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'tickets_fts'").fetchone() is not None

@@ -197,8 +197,8 @@ def _insert_ticket(conn: sqlite3.Connection, new: NewTicket, actor: str, created
     cursor = conn.execute(
         "INSERT INTO tickets (id, fingerprint, manifest, status, subject, description, category, "
         "source_kind, source_id, site, reporter_name, reporter_email, submitted_by, walk_up, step_count, "
-        "attachment_count, self_help_count, created_at, reported_at, updated_at, link_hash) "
-        "VALUES (?, ?, ?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "attachment_count, self_help_count, created_at, reported_at, updated_at, link_hash, language) "
+        "VALUES (?, ?, ?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             new.report_id,
             new.fingerprint,
@@ -220,6 +220,7 @@ def _insert_ticket(conn: sqlite3.Connection, new: NewTicket, actor: str, created
             _reported_at(new.manifest),
             created_at,
             link,
+            new.language,
         ),
     )
     return int(cursor.lastrowid or 0)
