@@ -4,32 +4,47 @@ Gesture: five taps within four seconds in the top-left corner of the screen, or
 Ctrl+Alt+Shift+Q on a keyboard. The PIN is typed on an on-screen keypad (or the keys);
 every five wrong PINs lock the pad for twice as long as the time before, up to a day,
 across restarts (``kiosk.pin_lockout``); the pad says until when.
+
+Under the pad, the administrator sees what waits in the kiosk's outbox and why (a network
+that wants a sign-in first, a refusal), read off the GUI thread and refreshed while the pad
+is open. The pad is reachable without the PIN, so it names each report only by the receipt
+code its person was given: no subject, no name.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QDateTime, QEvent, QLocale, QObject, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtCore import QCoreApplication, QDateTime, QEvent, QLocale, QObject, QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QHideEvent, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
     QGridLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
+from agent.outbox.entries import EntryState, OutboxEntry
 from kiosk.accessibility import set_field_error
 from kiosk.pin_lockout import PinLockout, default_state_path
 from kiosk.settings import verify_pin
 from kiosk.widgets import fill, make_button, make_label, set_role, set_text
 from shared_qt.workers import BackgroundRunner
+
+if TYPE_CHECKING:
+    from agent.outbox import Outbox
+
+log = logging.getLogger(__name__)
 
 CORNER_PX = 120
 TAPS = 5
@@ -37,6 +52,134 @@ TAP_WINDOW_S = 4.0
 # The unlock timer re-reads the clock at least this often, so a clock that jumps (or a
 # lockout longer than a timer can wait) still ends on time.
 _UNLOCK_RECHECK_MS = 60_000
+# The outbox under the pad is read again this often while the pad is open: a report the
+# network lets through shows as gone within a few seconds, at the cost of one directory scan.
+OUTBOX_REFRESH_MS = 3000
+OUTBOX_ROWS = 6  # the oldest ones; the rest are counted
+_OUTBOX_CONTEXT = "AdminOutbox"
+
+
+def receipt_code(entry_id: str) -> str:
+    """The code the person was given for a report that waits (``kiosk.session.Outcome.receipt_code``)."""
+    try:
+        return uuid.UUID(entry_id).hex[:8].upper()
+    except ValueError:
+        return entry_id[:8]
+
+
+def outbox_state_text(entry: OutboxEntry) -> str:
+    """A queued report's state and the reason it waits, for the administrator."""
+    tr = QCoreApplication.translate
+    reason = entry.last_error or ""
+    if entry.sending:
+        return tr(_OUTBOX_CONTEXT, "sending now")
+    if entry.waits_for_network:
+        return fill(tr(_OUTBOX_CONTEXT, "waits for the network: %1"), reason)
+    if entry.state is EntryState.DEAD:
+        return fill(tr(_OUTBOX_CONTEXT, "refused by the help desk, kept: %1"), reason)
+    if entry.state is EntryState.ATTENTION:
+        return fill(tr(_OUTBOX_CONTEXT, "needs attention, no longer sent on its own: %1"), reason)
+    if entry.state is EntryState.PAUSED:
+        return fill(tr(_OUTBOX_CONTEXT, "paused until the settings are fixed: %1"), reason)
+    if reason:
+        return fill(tr(_OUTBOX_CONTEXT, "waiting to be sent again: %1"), reason)
+    return tr(_OUTBOX_CONTEXT, "waiting to be sent")
+
+
+class OutboxPanel(QFrame):
+    """What waits in the kiosk's outbox: one line per report (receipt code, state, reason)."""
+
+    def __init__(self, outbox: Outbox, runner: BackgroundRunner) -> None:
+        super().__init__()
+        set_role(self, "card")
+        self.setObjectName("admin-outbox")
+        self.outbox = outbox
+        self.runner = runner
+        self.entries: list[OutboxEntry] | None = None  # None until first read
+        self.reads = 0  # completed reads, for whoever waits on a fresh one
+        self._reading = False
+        self._timer = QTimer(self)
+        self._timer.setInterval(OUTBOX_REFRESH_MS)
+        self._timer.timeout.connect(self.refresh)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(48, 24, 48, 24)
+        layout.setSpacing(8)
+        self.heading = make_label("title")
+        self.heading.setObjectName("admin-outbox-heading")
+        layout.addWidget(self.heading)
+        self.rows: list[QLabel] = []
+        for index in range(OUTBOX_ROWS):
+            row = make_label("hint")
+            row.setObjectName(f"admin-outbox-{index}")
+            row.hide()
+            layout.addWidget(row)
+            self.rows.append(row)
+        self.more = make_label("hint")
+        self.more.setObjectName("admin-outbox-more")
+        layout.addWidget(self.more)
+        self.retranslate()
+
+    def start(self) -> None:
+        self.refresh()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    @property
+    def following(self) -> bool:
+        """Whether the outbox is read again every few seconds (while the screen is open)."""
+        return self._timer.isActive()
+
+    def refresh(self) -> None:
+        if self._reading:
+            return
+        self._reading = True
+        # A directory scan with a lock probe per report: never on the GUI thread.
+        self.runner.run(self.outbox.list, self._read, self._read_failed)
+
+    def _read(self, entries: Sequence[OutboxEntry]) -> None:
+        self._reading = False
+        self.entries = list(entries)
+        self.reads += 1
+        self.retranslate()
+
+    def _read_failed(self, exc: Exception) -> None:
+        self._reading = False
+        self.reads += 1
+        log.warning("the outbox could not be read for the admin screen: %s", exc)
+        self.entries = None
+        self.retranslate()
+
+    def lines(self) -> list[str]:
+        """The lines shown, one per report (the oldest first)."""
+        return [row.text() for row in self.rows if not row.isHidden()]
+
+    def retranslate(self) -> None:
+        entries = self.entries
+        if entries is None:
+            self.heading.setText(self.tr("Reports waiting to be sent"))
+        elif not entries:
+            self.heading.setText(self.tr("Nothing is waiting to be sent."))
+        else:
+            self.heading.setText(self.tr("Reports waiting to be sent: %n", "", len(entries)))
+        shown = entries or []
+        for index, row in enumerate(self.rows):
+            if index < len(shown):
+                entry = shown[index]
+                row.setText(fill(self.tr("Receipt %1: %2"), receipt_code(entry.id), outbox_state_text(entry)))
+                row.show()
+            else:
+                row.clear()
+                row.hide()
+        more = len(shown) - OUTBOX_ROWS
+        self.more.setText(self.tr("… and %n more.", "", more) if more > 0 else "")
+        self.more.setVisible(more > 0)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
 
 
 def in_admin_corner(at: QPoint) -> bool:
@@ -79,6 +222,7 @@ class AdminPinOverlay(QWidget):
         runner: BackgroundRunner,
         clock: Callable[[], float] = time.time,
         lockout: PinLockout | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("admin-overlay")
@@ -129,6 +273,15 @@ class AdminPinOverlay(QWidget):
         row.addWidget(card)
         row.addStretch(1)
         outer.addLayout(row)
+        self.outbox_panel: OutboxPanel | None = None
+        if outbox is not None:
+            self.outbox_panel = OutboxPanel(outbox, runner)
+            outbox_row = QHBoxLayout()
+            outbox_row.addStretch(1)
+            outbox_row.addWidget(self.outbox_panel)
+            outbox_row.addStretch(1)
+            outer.addSpacing(24)
+            outer.addLayout(outbox_row)
         outer.addStretch(1)
         self.retranslate()
         self.hide()
@@ -171,6 +324,17 @@ class AdminPinOverlay(QWidget):
     def close_pad(self) -> None:
         self.pin_edit.clear()
         self.hide()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        # Read only while someone looks: the outbox is not scanned for an empty room.
+        if self.outbox_panel is not None:
+            self.outbox_panel.start()
+        super().showEvent(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 - Qt's name
+        if self.outbox_panel is not None:
+            self.outbox_panel.stop()
+        super().hideEvent(event)
 
     def refresh_lock(self) -> None:
         """Show the lockout (keys greyed, until when) or, once it is over, give the keys back."""

@@ -144,7 +144,7 @@ class KioskWindow(QWidget):
 
         self.idle = IdleWatcher(settings.idle_seconds, settings.countdown_seconds)
         self.idle_overlay = IdleOverlay(self)
-        self.admin_overlay = AdminPinOverlay(self, settings.admin_pin_hash, self.runner)
+        self.admin_overlay = AdminPinOverlay(self, settings.admin_pin_hash, self.runner, outbox=services.outbox)
 
         self.grabber: ScreenGrabber | None = None
         if services.grab_factory is not None and settings.allowed_apps:

@@ -18,6 +18,7 @@ from kiosk.admin import AdminPinOverlay, BackgroundRunner
 from kiosk.paths import kiosk_data_dir
 from kiosk.pin_lockout import PinLockout, default_state_path
 from kiosk.settings import hash_pin
+from tests.fixtures.server import ServerProcess
 from tests.kiosk.conftest import WindowFactory, site_settings
 from tests.kiosk.helpers import tap
 
@@ -279,3 +280,52 @@ def test_the_pad_opens_by_itself_when_the_lockout_ends(host: PadHost) -> None:
     host.qtbot.waitUntil(lambda: pad.ok_button.isEnabled(), timeout=10_000)
     assert_open(pad)
     assert pad.status.text() == ""
+
+
+# ---------------------------------------------------------------- the outbox under the pad
+def test_the_admin_screen_lists_a_walk_up_waiting_for_a_sign_in_page_until_it_is_sent(
+    make_window: WindowFactory, qtbot: QtBot, shared_server: ServerProcess
+) -> None:
+    from agent.connectors.common import SIGN_IN_FIRST
+    from kiosk.flow import Stage
+    from tests.kiosk.helpers import check_in_by_form, wait_stage
+    from tests.outbox.test_networks import CaptivePortal
+
+    with CaptivePortal(shared_server.url) as portal:  # a hotel's Wi-Fi between the kiosk and its server
+        make_window.server_url = portal.url
+        make_window.token = shared_server.token("submitter", site="HQ Tech Bar")
+        make_window.start_sender()
+        window = make_window(replace(site_settings(), admin_pin_hash=PIN_HASH))
+        check_in_by_form(qtbot, window, "Grace Hopper", "grace@example.org")
+        tap(qtbot, window.what.tiles["printer"])
+        tap(qtbot, window.what.continue_button)
+        tap(qtbot, window.show_screen.continue_button)
+        tap(qtbot, window.review.send_button)
+        wait_stage(qtbot, window, Stage.SEND)
+        with qtbot.waitSignal(window.submission.finished, timeout=30_000):
+            tap(qtbot, window.send.send_button)
+        wait_stage(qtbot, window, Stage.DONE)
+        code = window.done.number_label.text()  # the receipt code the person leaves with
+        assert window.session.outcome is not None and code == window.session.outcome.receipt_code
+        tap(qtbot, window.done.finish_button)
+
+        for _ in range(5):
+            qtbot.mouseClick(window, Qt.MouseButton.LeftButton, pos=QPoint(20, 20))
+        pad = window.admin_overlay
+        panel = pad.outbox_panel
+        assert pad.isVisible() and panel is not None and panel.isVisible()
+        waiting = f"Receipt {code}: waits for the network: {SIGN_IN_FIRST}"
+        qtbot.waitUntil(lambda: panel.lines() == [waiting], timeout=15_000)
+        assert panel.heading.text() == "Reports waiting to be sent: 1"
+        assert "Grace" not in " ".join(panel.lines())  # reachable without the PIN: no names, no subject
+
+        # The Wi-Fi is signed in to; the screen, still open, follows the outbox on its own.
+        portal.signed_in.set()
+        make_window.outbox.network_changed()
+        qtbot.waitUntil(lambda: panel.lines() == [], timeout=20_000)
+        assert panel.heading.text() == "Nothing is waiting to be sent."
+        assert make_window.outbox.list() == []
+
+        assert panel.following
+        pad.close_pad()
+        assert not panel.following  # a closed screen reads nothing: no scan for an empty room
