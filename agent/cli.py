@@ -21,7 +21,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from enum import IntEnum
 from functools import partial
@@ -377,8 +377,8 @@ def _hand_to_agent(args: argparse.Namespace, agent_capture: AgentCapture | None)
     Runs before the configuration is read: the agent reads its own (the same files: it declines
     a command line whose environment would read others). After a ``--delay`` spent here, the
     arguments' delay is zero, so a capture made here after all does not wait twice."""
-    if agent_capture is None or args.no_agent:
-        return None
+    if agent_capture is None or args.no_agent or args.clip is not None or args.fps is not None:
+        return None  # the agent's hand-off makes still shots: a clip is recorded here
     import os
 
     if args.delay:
@@ -387,9 +387,78 @@ def _hand_to_agent(args: argparse.Namespace, agent_capture: AgentCapture | None)
     return agent_capture(CaptureRequest.from_args(args, os.environ).to_wire())
 
 
+class _SnapshotWhenRead(Mapping[str, object]):
+    """System information collected on a side thread, waited for only when the report is built:
+    a clip starts recording at once and the snapshot is taken meanwhile."""
+
+    def __init__(self, collecting: _Background[dict[str, Any]]) -> None:
+        self._collecting = collecting
+
+    def __getitem__(self, key: str) -> object:
+        return self._collecting.result()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._collecting.result())
+
+    def __len__(self) -> int:
+        return len(self._collecting.result())
+
+
+def clip_bundle(args: argparse.Namespace, config: Config) -> tuple[ReportBundle, str]:
+    """Record ``args.clip`` seconds of the screen into a report (always in this process: the
+    running agent's capture hand-off makes still shots only). Returns the bundle and a line
+    describing the clip; raises CommandError."""
+    from agent.clips.recorder import DEFAULT_FPS, MAX_FPS, MAX_SECONDS
+    from agent.clips.recording import ClipError
+    from agent.clips.to_bundle import record_clip_to_bundle
+
+    if args.format:
+        raise CommandError("--format is the still shots' format; a clip is always an animated WebP", Exit.USAGE)
+    fps = DEFAULT_FPS if args.fps is None else args.fps
+    if not 0 < args.clip <= MAX_SECONDS:
+        raise CommandError(f"--clip is a length in seconds above 0 and at most {MAX_SECONDS:g}", Exit.USAGE)
+    if not 0 < fps <= MAX_FPS:
+        raise CommandError(f"--fps is a frame rate above 0 and at most {MAX_FPS:g} a second", Exit.USAGE)
+    backend = _backend_name(args)
+    if backend:
+        config.backend(backend)  # an unknown backend fails before the recording
+    snapshot: Mapping[str, object] | None = None
+    if not args.no_sysinfo:
+        collecting = _Background(_collect_sysinfo, config, backend, [], list(args.exclude))
+        snapshot = _SnapshotWhenRead(collecting)
+    if args.delay:
+        time.sleep(args.delay)
+    try:
+        bundle = record_clip_to_bundle(
+            args.clip,
+            monitor=args.monitor,
+            region=args.region,
+            fps=fps,
+            caption=args.caption,
+            description=args.description or "",
+            category=args.category or "",
+            reporter_name=args.name,
+            reporter_email=args.email,
+            source_kind="cli",
+            source_id=socket.gethostname()[:200] or "unknown",
+            app_version=__version__,
+            sysinfo=snapshot,
+        )
+    except ClipError as exc:
+        raise CommandError(str(exc), Exit.NO_CAPTURE) from exc
+    except ValueError as exc:  # an unknown system-information group (raised when the snapshot is read)
+        raise CommandError(str(exc), Exit.USAGE) from exc
+    [clip] = bundle.report.clips
+    return bundle, f"a clip of {clip.duration_ms / 1000:.1f} s ({clip.frames} frame(s))"
+
+
 def cmd_capture(args: argparse.Namespace) -> Exit:
     import os
 
+    if args.clip is not None:
+        return _capture_clip(args)
+    if args.fps is not None:
+        raise CommandError("--fps is the frame rate of a --clip", Exit.USAGE)
     # main() asked the running agent first (the agent grabs with its warm capturer and encoder).
     handed: tuple[dict[str, Any], bytes] | None = getattr(args, "handed", None)
     if handed is None:  # no agent, or it declined: the same recipe here
@@ -421,6 +490,31 @@ def cmd_capture(args: argparse.Namespace) -> Exit:
     except BundleError as exc:
         raise CommandError(f"the capture is not a valid report: {exc}", Exit.BAD_BUNDLE) from exc
     return _submit_through_outbox(config, report, config.backend(_backend_name(args)).name, args)
+
+
+def _capture_clip(args: argparse.Namespace) -> Exit:
+    config = _config(args)
+    bundle, described = clip_bundle(args, config)
+    if args.output:
+        from agent.fsutil import atomic_write_bytes
+
+        atomic_write_bytes(Path(args.output), bundle.to_bytes())
+        if args.json:
+            clip = bundle.report.clips[0]
+            _print_json(
+                {
+                    "report_id": str(bundle.report.id),
+                    "file": args.output,
+                    "clips": 1,
+                    "frames": clip.frames,
+                    "duration_ms": clip.duration_ms,
+                    "captured_by": "cli",
+                }
+            )
+        else:
+            print(f"saved {described} to {args.output}")
+        return Exit.OK
+    return _submit_through_outbox(config, bundle, config.backend(_backend_name(args)).name, args)
 
 
 def _open_outbox(config: Config) -> Outbox:
@@ -537,6 +631,35 @@ def _change_entry(outbox: Outbox, action: str, entry_id: str) -> Exit:
     except OutboxStorageError as exc:
         raise CommandError(str(exc), Exit.NOT_KEPT) from exc
     return Exit.OK
+
+
+# ---------------------------------------------------------------- export
+def cmd_export(args: argparse.Namespace) -> Exit:
+    from agent.bundle import BundleError
+    from agent.export_html import export_bundle_file
+
+    source, output = Path(args.html), Path(args.output)
+    try:
+        export_bundle_file(source, output)
+    except BundleError as exc:
+        said = str(exc)
+        raise CommandError(said if str(source) in said else f"{source}: {said}", Exit.BAD_BUNDLE) from exc
+    except OSError as exc:
+        # Reading the bundle raises BundleError only: an OSError is the page that could not be written.
+        raise CommandError(f"could not write {output}: {exc.strerror or exc}", Exit.NOT_KEPT) from exc
+    if args.json:
+        _print_json({"file": str(output), "bytes": output.stat().st_size})
+    else:
+        print(f"saved the report as a web page to {output}")
+    return Exit.OK
+
+
+# ---------------------------------------------------------------- notify
+def cmd_notify(args: argparse.Namespace) -> Exit:
+    from agent.notify.admin import run_notify
+
+    config = _config(args)
+    return Exit(run_notify(config, args.action or "list", args.name, as_json=args.json))
 
 
 # ---------------------------------------------------------------- sysinfo
@@ -702,6 +825,16 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--monitor", type=int, metavar="N", help="only monitor N (1 is the first)")
     where.add_argument("--region", type=_parse_region, metavar="X,Y,W,H", help="a region of the desktop")
     capture.add_argument("--delay", type=float, default=0.0, metavar="SECONDS", help="wait before capturing")
+    capture.add_argument(
+        "--clip",
+        type=float,
+        metavar="SECONDS",
+        help="record a clip of this many seconds (at most 120) instead of still shots; of --monitor N "
+        "(default the first) or --region",
+    )
+    capture.add_argument(
+        "--fps", type=float, default=None, metavar="N", help="--clip: frames a second (default 5, at most 10)"
+    )
     capture.add_argument("--description", help="what went wrong")
     capture.add_argument("--category", help="e.g. Printer, Laptop, Can't sign in")
     capture.add_argument("--caption", default="", help="caption for the shot(s)")
@@ -738,6 +871,22 @@ def build_parser() -> argparse.ArgumentParser:
     outbox.add_argument("id", nargs="?", help="report id, for retry and purge")
     outbox.add_argument("--wait", type=float, default=30.0, metavar="SECONDS", help="flush: how long to try")
     outbox.add_argument("--json", action="store_true")
+
+    export = add("export", cmd_export, "Write a report bundle as one self-contained web page, to send by hand.")
+    export.add_argument("--html", required=True, metavar="FILE.showdesk", help="the report bundle")
+    export.add_argument("-o", "--output", required=True, metavar="FILE.html", help="the page to write")
+    export.add_argument("--json", action="store_true")
+
+    notify = add(
+        "notify",
+        cmd_notify,
+        "Show the notification targets and their log, send a test, send what is due, or store a URL or secret.",
+    )
+    notify.add_argument("action", nargs="?", choices=["list", "test", "log", "flush", "store"])
+    notify.add_argument(
+        "name", nargs="?", help="test: the target's name; store: the keyring entry (the value comes on standard input)"
+    )
+    notify.add_argument("--json", action="store_true")
 
     sysinfo = add("sysinfo", cmd_sysinfo, "Print the system information a report would carry (scrubbed).")
     sysinfo.add_argument("--json", action="store_true")
