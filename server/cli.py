@@ -134,6 +134,13 @@ def configured_server_settings() -> dict[str, Any]:
         section = table.get("server", {})
         if not isinstance(section, dict):
             raise ConfigFileError(f"{path}: server must be a table ([server])")
+        mail = section.get("mail", {})
+        if isinstance(mail, dict) and "password" in mail:
+            # A password in a file ends up in backups, support bundles and version control.
+            raise ConfigFileError(
+                f"{path}: server.mail.password is not read from a file; set {MAIL_PASSWORD_ENV} or store it in "
+                f"the keyring (service {MAIL_KEYRING_SERVICE!r}, user {MAIL_KEYRING_USER!r})"
+            )
         for key, kind in SERVER_KEYS.items():
             holder: Any = section
             *parents, leaf = key.split(".")

@@ -249,8 +249,11 @@ def _described(exc: BaseException, what: str) -> str:
     """An error for the admin's list: what failed and why, never more than a line."""
     if isinstance(exc, SendError):
         return str(exc)
-    if isinstance(exc, TimeoutError | socket.timeout):
+    # smtplib turns a read that timed out into SMTPServerDisconnected; the timeout is its context.
+    if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
         return f"{what}: no answer in time"
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return f"{what}: the server closed the connection"
     if isinstance(exc, ssl.SSLError):
         return f"{what}: TLS failed ({exc.reason or type(exc).__name__})"
     if isinstance(exc, smtplib.SMTPResponseException):

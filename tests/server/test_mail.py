@@ -12,15 +12,18 @@ import email
 import email.policy
 import json
 import re
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from server.outgoing.mail import checked_address, display_name
 from server.outgoing.worker import RetryPolicy
@@ -434,3 +437,79 @@ def test_the_stop_link_stops_mails_for_that_ticket_only(make_server: Callable[..
     assert len(smtp.inbox.about(third["number"])) == 1
     # The page itself keeps working.
     assert requests.get(first["url"], timeout=30).status_code == 200
+
+
+# ---------------------------------------------------------------- settings: the file, the password, timeouts
+def authenticating_smtp(port: int, inbox: Inbox, logins: list[tuple[str, str]]) -> Controller:
+    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        assert isinstance(data, LoginPassword)
+        logins.append((data.login.decode(), data.password.decode()))
+        return AuthResult(success=data.password == b"s3cret-from-the-keyring", handled=False)
+
+    # Loopback only: plain AUTH is allowed here so the test needs no certificate.
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=authenticate, auth_require_tls=False)
+    controller.start()
+    return controller
+
+
+@pytest.mark.parametrize("source", ["keyring", "environment"])
+def test_mail_settings_come_from_the_file_and_the_password_from_the_keyring_or_the_environment(
+    tmp_path: Path, source: str
+) -> None:
+    inbox, logins = Inbox(), list[tuple[str, str]]()
+    port = free_port()
+    controller = authenticating_smtp(port, inbox, logins)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[server.mail]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\nsender = "{SENDER}"\n'
+        'user = "showdesk"\n',
+        encoding="utf-8",
+    )
+    keyring_file = tmp_path / "keyring.json"
+    env = {"SHOWDESK_CONFIG": str(config), "SHOWDESK_TEST_KEYRING": str(keyring_file)}
+    if source == "keyring":
+        keyring_file.write_text(json.dumps({"showdesk-server\0smtp-password": "s3cret-from-the-keyring"}))
+        env["SHOWDESK_SMTP_PASSWORD"] = ""
+    else:
+        env["SHOWDESK_SMTP_PASSWORD"] = "s3cret-from-the-keyring"
+    server = ServerProcess(tmp_path / "data", env=env)
+    try:
+        server.start()
+        ticket = submit_ticket(server, server.token("submitter"))
+        wait_until(lambda: len(inbox.about(ticket["number"])) == 1, "the mail through a login", WAIT_SECONDS)
+        assert logins == [("showdesk", "s3cret-from-the-keyring")]
+        assert "s3cret" not in server.log_text()
+    finally:
+        server.stop()
+        controller.stop()
+
+
+def test_a_password_in_the_configuration_file_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[server.mail]\nhost = "127.0.0.1"\npassword = "hunter2"\n', encoding="utf-8")
+    server = ServerProcess(tmp_path / "data", env={"SHOWDESK_CONFIG": str(config)})
+
+    result = server.cli("mail", "list", check=False)
+
+    assert result.returncode == 5
+    assert "SHOWDESK_SMTP_PASSWORD" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
+
+
+def test_a_silent_smtp_server_is_a_failed_attempt_within_the_timeout(
+    make_server: Callable[..., ServerProcess],
+) -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # accepts (the kernel does) and never says a word
+        port = silent.getsockname()[1]
+        server = make_server(mail_args(port, "--mail-connect-timeout", "0.3", "--mail-command-timeout", "0.3"))
+        technician = server.token("technician")
+        submit_ticket(server, server.token("submitter"))
+
+        def timed_out() -> bool:
+            rows = outgoing(server, technician)
+            return bool(rows) and rows[0]["attempts"] >= 1 and rows[0]["state"] == "pending"
+
+        wait_until(timed_out, "an attempt that timed out", WAIT_SECONDS)
+        assert "no answer in time" in outgoing(server, technician)[0]["last_error"]
