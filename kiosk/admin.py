@@ -56,7 +56,6 @@ _UNLOCK_RECHECK_MS = 60_000
 # network lets through shows as gone within a few seconds, at the cost of one directory scan.
 OUTBOX_REFRESH_MS = 3000
 OUTBOX_ROWS = 6  # the oldest ones; the rest are counted
-_OUTBOX_CONTEXT = "AdminOutbox"
 
 
 def receipt_code(entry_id: str) -> str:
@@ -69,21 +68,20 @@ def receipt_code(entry_id: str) -> str:
 
 def outbox_state_text(entry: OutboxEntry) -> str:
     """A queued report's state and the reason it waits, for the administrator."""
-    tr = QCoreApplication.translate
     reason = entry.last_error or ""
     if entry.sending:
-        return tr(_OUTBOX_CONTEXT, "sending now")
+        return QCoreApplication.translate("AdminOutbox", "sending now")
     if entry.waits_for_network:
-        return fill(tr(_OUTBOX_CONTEXT, "waits for the network: %1"), reason)
+        return fill(QCoreApplication.translate("AdminOutbox", "waits for the network: %1"), reason)
     if entry.state is EntryState.DEAD:
-        return fill(tr(_OUTBOX_CONTEXT, "refused by the help desk, kept: %1"), reason)
+        return fill(QCoreApplication.translate("AdminOutbox", "refused by the help desk, kept: %1"), reason)
     if entry.state is EntryState.ATTENTION:
-        return fill(tr(_OUTBOX_CONTEXT, "needs attention, no longer sent on its own: %1"), reason)
+        return fill(QCoreApplication.translate("AdminOutbox", "needs attention, no longer sent on its own: %1"), reason)
     if entry.state is EntryState.PAUSED:
-        return fill(tr(_OUTBOX_CONTEXT, "paused until the settings are fixed: %1"), reason)
+        return fill(QCoreApplication.translate("AdminOutbox", "paused until the settings are fixed: %1"), reason)
     if reason:
-        return fill(tr(_OUTBOX_CONTEXT, "waiting to be sent again: %1"), reason)
-    return tr(_OUTBOX_CONTEXT, "waiting to be sent")
+        return fill(QCoreApplication.translate("AdminOutbox", "waiting to be sent again: %1"), reason)
+    return QCoreApplication.translate("AdminOutbox", "waiting to be sent")
 
 
 class OutboxPanel(QFrame):
