@@ -128,3 +128,26 @@ def test_away_from_this_machine_a_refused_board_stays_refused(server_process: Se
         reader()
     assert refused.value.status == 403 and reader.role == "submitter"
     reader.close()
+
+
+def test_a_notification_queue_that_cannot_be_written_costs_the_alert_not_the_board(qtbot: QtBot) -> None:
+    sent = QueueBoard(
+        site=SITE, waiting=[entry("SD-1", "Alice Baker", 1)], serving=[], mean_service_seconds=300.0,
+        service_history=3, estimated_wait_seconds=300.0,
+    )  # fmt: skip
+    told: list[tuple[QueueBoard, datetime]] = []
+
+    class FullDisk:
+        def observe_board(self, board: QueueBoard, now: datetime) -> object:
+            told.append((board, now))
+            raise OSError(28, "No space left on device")
+
+    moment = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
+    board = BoardWindow(SITE, lambda: sent, refresh_ms=60_000, observer=FullDisk(), clock=lambda: moment)
+    qtbot.addWidget(board)
+    board.start()
+    qtbot.waitUntil(lambda: board.board is not None, timeout=10_000)
+    assert told == [(sent, moment)]  # the queue the board read, at the board's time
+    assert board.reachable and board.status_label.text() == ""
+    assert [(n.text(), m.text()) for n, m in board.waiting_cells[:1]] == [("SD-1", "Alice B.")]
+    board.shutdown()
