@@ -52,6 +52,7 @@ from shared_qt.outbox_bridge import OutboxBridge
 
 if TYPE_CHECKING:
     from agent.config import Config
+    from agent.notify.notifier import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -180,8 +181,7 @@ class AgentApp(QObject):
             self.replies = RepliesBridge(self.reply_poller, self)
             self.replies.replies_arrived.connect(self.tray.notify_replies)
         self.tray.notification_clicked.connect(self._notification_clicked)
-        # The configured [[notify]] targets hear of every report this agent's outbox delivers.
-        self.notifier = attach_notifications(self.outbox, services.config) if services.config is not None else None
+        self.notifier = self._attach_notifications(services.config)
         self.report_window: ReportWindow | None = None
         self.requests_window: RequestsWindow | None = None
         self.outbox_window: OutboxWindow | None = None
@@ -205,6 +205,20 @@ class AgentApp(QObject):
         self.hotkey.activated.connect(lambda: self.start_report())  # as Report a problem
         if services.global_hotkey:
             self._take_hotkey(self.settings.hotkey)
+
+    def _attach_notifications(self, config: Config | None) -> Notifier | None:
+        """The configured [[notify]] targets hear of every report this agent's outbox delivers.
+        Their folder or configuration failing costs the notifications, never the agent: the person
+        can still report (and `showdesk notify list` says what is wrong)."""
+        if config is None:
+            return None
+        from agent.config import ConfigError
+
+        try:
+            return attach_notifications(self.outbox, config)
+        except (ConfigError, OSError) as exc:
+            log.warning("no notifications to the configured targets: %s", exc)
+            return None
 
     def start(self) -> None:
         """Start delivering queued reports in the background, and following the replies to delivered ones."""

@@ -101,3 +101,20 @@ def test_a_configured_webhook_gets_one_signed_post_when_the_agent_delivers_a_rep
         agent.shutdown()  # stops the notifier's thread; nothing more is sent
         assert not notifier.running
         assert len(hook.requests) == 1  # one post, and it verified
+
+
+def test_notifications_that_cannot_be_kept_cost_the_notifications_not_the_agent(
+    harness: AgentHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    in_the_way = tmp_path / "a-file"
+    in_the_way.write_text("not a folder")
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(
+        f'[notifications]\ndir = "{in_the_way / "notify"}"\n\n'
+        '[[notify]]\nname = "desk"\nkind = "slack"\nurl_env = "DESK_SLACK_URL"\n'
+    )
+    monkeypatch.setenv("SHOWDESK_CONFIG", str(config_file))
+    monkeypatch.setenv("DESK_SLACK_URL", "http://127.0.0.1:9/services/T/B/X")
+    agent = harness.make(config=load_config())  # started, though its notifications cannot be queued
+    assert agent.notifier is None
+    assert "no notifications to the configured targets" in caplog.text
