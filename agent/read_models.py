@@ -228,6 +228,41 @@ class Figures(_ReadModel):
     recurring_machines: list[MachineCount] = Field(description="machines (source ids) with two or more tickets")
 
 
+# ---------------------------------------------------------------- the person's link and satisfaction
+class RequesterLink(_ReadModel):
+    """The person's link to their ticket's page (a capability: whoever holds it sees the page)."""
+
+    url: str
+    generation: int = Field(description="how many times the link was revoked")
+    expires_at: datetime | None = Field(default=None, description="when it stops working (once the ticket is closed)")
+
+
+class RatingCount(_ReadModel):
+    score: int
+    count: int
+
+
+class WeeklyRating(_ReadModel):
+    week: datetime = Field(description="the week's first moment")
+    average: float
+    count: int
+
+
+class Satisfaction(_ReadModel):
+    """How the people helped rated it, for tickets resolved in [since, until)."""
+
+    since: datetime
+    until: datetime
+    resolved: int
+    rated: int
+    share_rated: float | None = Field(description="rated / resolved; null when nothing was resolved")
+    average: float | None = Field(description="the mean rating, 1-5; null without ratings")
+    distribution: list[RatingCount]
+    solved: int = Field(default=0, description='"this is solved" answers after a resolve')
+    still_broken: int = Field(default=0, description='"still broken" answers after a resolve')
+    trend: list[WeeklyRating] = Field(default_factory=list, description="the mean rating per week, oldest first")
+
+
 __all__ = [
     "CONVERSATION_KINDS",
     "ArticleCount",
@@ -246,10 +281,14 @@ __all__ = [
     "QueueCall",
     "QueuePlace",
     "QueueState",
+    "RatingCount",
     "ReporterInfo",
+    "RequesterLink",
     "RoleName",
+    "Satisfaction",
     "SelfHelpFigures",
     "SourceInfo",
     "StatusName",
     "TicketSummary",
+    "WeeklyRating",
 ]

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, Protocol, cast
 
 from agent.bundle import BundleError, ReportBundle
 from agent.connectors.base import (
@@ -38,6 +38,7 @@ from agent.connectors.base import (
     UnsupportedError,
 )
 from agent.flags import Flag, compute_flags
+from agent.read_models import RequesterLink, Satisfaction
 from agent.schema import MAX_SYSINFO_BYTES, SYSINFO_PATH, Report, Ticket
 from technician.model import QueueFilter, TicketSummary
 
@@ -59,6 +60,8 @@ class Feature(enum.StrEnum):
     HISTORY = "history"  # earlier tickets of the same person or machine
     STATS = "stats"
     WALK_UP = "walk-up"  # the walk-up queue: places and "call next"
+    LINK = "link"  # the person's link to the ticket's page: read it, revoke it
+    SATISFACTION = "satisfaction"  # how the people helped rated it
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,28 @@ class TicketInfo:
     flags: tuple[Flag, ...]
     timeline: tuple[Mapping[str, Any], ...] = ()
     queue: QueuePlace | None = None
+    link_revocable: bool = False  # the backend can revoke the person's link (Feature.LINK)
+
+
+class LinkCalls(Protocol):
+    """A connector that manages the person's link (the built-in server's)."""
+
+    def requester_link(self, ticket_id: str) -> RequesterLink: ...
+    def revoke_requester_link(self, ticket_id: str) -> RequesterLink: ...
+
+
+class SatisfactionCalls(Protocol):
+    """A connector that says how the people helped rated it."""
+
+    def satisfaction(self, since: datetime, until: datetime) -> Satisfaction: ...
+
+
+@dataclass(frozen=True)
+class DeskFigures:
+    """What Figures shows: the help desk's figures and, where the backend has them, the ratings."""
+
+    figures: Figures
+    satisfaction: Satisfaction | None
 
 
 @dataclass(frozen=True)
@@ -111,7 +136,7 @@ class TechClient:
         probe = self._connector()
         self.system = probe.system
         self.capabilities = probe.capabilities
-        self.features = features_of(probe.capabilities)
+        self.features = features_of(probe.capabilities) | _optional_features(probe)
 
     # ------------------------------------------------------------ plumbing
     def _connector(self) -> Connector:
@@ -195,6 +220,7 @@ class TechClient:
             flags=flags,
             timeline=tuple(e for e in detail.timeline if isinstance(e, Mapping)),
             queue=detail.queue,
+            link_revocable=Feature.LINK in self.features,
         )
 
     def _sysinfo(self, ticket_id: str, raw: Mapping[str, Any], report: Report | None) -> Mapping[str, object] | None:
@@ -290,9 +316,27 @@ class TechClient:
         call = self._needs(Feature.WALK_UP).call_next(site)
         return CallResult(None if call.called is None else TicketSummary.from_api(call.called), call.board)
 
+    # ------------------------------------------------------------ the person's link
+    def requester_link(self, ticket_id: str) -> RequesterLink:
+        return cast(LinkCalls, self._needs(Feature.LINK)).requester_link(ticket_id)
+
+    def revoke_link(self, ticket_id: str) -> RequesterLink:
+        """Revoke the person's link: the old one is a 404 at once; answers the new one."""
+        return cast(LinkCalls, self._needs(Feature.LINK)).revoke_requester_link(ticket_id)
+
     # ------------------------------------------------------------ figures
     def stats(self, since: datetime, until: datetime) -> Figures:
         return self._needs(Feature.STATS).stats(since.astimezone(UTC), until.astimezone(UTC))
+
+    def satisfaction(self, since: datetime, until: datetime) -> Satisfaction:
+        connector = cast(SatisfactionCalls, self._needs(Feature.SATISFACTION))
+        return connector.satisfaction(since.astimezone(UTC), until.astimezone(UTC))
+
+    def desk_figures(self, since: datetime, until: datetime) -> DeskFigures:
+        """The figures and, where the backend rates tickets, satisfaction (None: it cannot say)."""
+        figures = self.stats(since, until)
+        rated = self.satisfaction(since, until) if Feature.SATISFACTION in self.features else None
+        return DeskFigures(figures, rated)
 
 
 # ---------------------------------------------------------------- helpers
@@ -312,6 +356,22 @@ FEATURE_NEEDS: Final[Mapping[Feature, frozenset[Capability]]] = {
 
 def features_of(capabilities: frozenset[Capability]) -> frozenset[Feature]:
     return frozenset(feature for feature, needed in FEATURE_NEEDS.items() if needed <= capabilities)
+
+
+# Optional calls a connector offers beyond the base interface; named here until the connector
+# interface declares them as capabilities of their own.
+_OPTIONAL_CALLS: Final[Mapping[Feature, tuple[Capability, tuple[str, ...]]]] = {
+    Feature.LINK: (Capability.READ, ("requester_link", "revoke_requester_link")),
+    Feature.SATISFACTION: (Capability.STATS, ("satisfaction",)),
+}
+
+
+def _optional_features(connector: Connector) -> frozenset[Feature]:
+    return frozenset(
+        feature
+        for feature, (needed, calls) in _OPTIONAL_CALLS.items()
+        if needed in connector.capabilities and all(callable(getattr(connector, call, None)) for call in calls)
+    )
 
 
 def ticket_filter(filters: QueueFilter) -> TicketFilter:
@@ -339,6 +399,7 @@ __all__ = [
     "Change",
     "ChangePage",
     "ConnectorError",
+    "DeskFigures",
     "Feature",
     "Figures",
     "HistoryItem",

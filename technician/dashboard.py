@@ -12,11 +12,13 @@ from PySide6.QtCharts import (
     QBarSet,
     QChart,
     QChartView,
+    QDateTimeAxis,
     QHorizontalBarSeries,
+    QLineSeries,
     QPieSeries,
     QValueAxis,
 )
-from PySide6.QtCore import QMargins, Qt, QTimer, Signal
+from PySide6.QtCore import QDateTime, QMargins, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -29,7 +31,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from agent.read_models import Satisfaction
 from agent.schema import DurationSummary, Figures
+from technician.client import DeskFigures
 from technician.model import format_seconds
 
 PERIODS: Final[tuple[tuple[str, timedelta], ...]] = (
@@ -118,6 +122,7 @@ class Dashboard(QWidget):
             "walk_up": Tile("Walk-up wait"),
             "self_help": Tile("Solved by self-help articles"),
             "open": Tile("Open now"),
+            "satisfaction": Tile(self.tr("Satisfaction")),
         }
         tiles = QHBoxLayout()
         for tile in self.tiles.values():
@@ -127,11 +132,17 @@ class Dashboard(QWidget):
         self.times_chart = _chart_view("Response, resolution and walk-up wait")
         self.self_help_chart = _chart_view("Self-help")
         self.machines_chart = _chart_view("Machines with recurring tickets")
+        # Shown only where the backend can say how people rated it (the built-in server can).
+        self.ratings_chart = _chart_view(self.tr("Ratings"))
+        self.rating_trend_chart = _chart_view(self.tr("Rating by week"))
+        self.satisfaction: Satisfaction | None = None
         grid = QGridLayout()
         grid.addWidget(self.category_chart, 0, 0)
         grid.addWidget(self.times_chart, 0, 1)
+        grid.addWidget(self.ratings_chart, 0, 2)
         grid.addWidget(self.machines_chart, 1, 0)
         grid.addWidget(self.self_help_chart, 1, 1)
+        grid.addWidget(self.rating_trend_chart, 1, 2)
         grid.setRowStretch(0, 1)
         grid.setRowStretch(1, 1)
 
@@ -150,6 +161,7 @@ class Dashboard(QWidget):
         self.refresh_timer.setInterval(FIGURES_REFRESH_MS)
         self.refresh_timer.timeout.connect(self._refresh_if_shown)
         self.refresh_timer.start()
+        self._show_satisfaction(None)  # until the backend says it has ratings
 
     def note_change(self) -> None:
         """Something changed at the help desk: ask again soon if the figures are on screen, else when shown."""
@@ -180,8 +192,13 @@ class Dashboard(QWidget):
     def show_failed(self, reason: str) -> None:
         self.state.setText(f"Figures could not be loaded: {reason}")
 
-    def show_stats(self, stats: Figures) -> None:
+    def show_stats(self, loaded: DeskFigures | Figures) -> None:
+        """Show the figures; satisfaction where the backend gave it, hidden where it cannot."""
+        stats = loaded.figures if isinstance(loaded, DeskFigures) else loaded
+        satisfaction = loaded.satisfaction if isinstance(loaded, DeskFigures) else None
         self.stats = stats
+        self.satisfaction = satisfaction
+        self._show_satisfaction(satisfaction)
         local = stats.until.astimezone().strftime("%Y-%m-%d %H:%M")
         self.state.setText(f"As of {local}")
         self.tiles["created"].show_figure(f"{stats.tickets_created:,}", PERIODS[self.period.currentIndex()][0].lower())
@@ -201,6 +218,60 @@ class Dashboard(QWidget):
         self._self_help_chart(stats)
         # The server leaves kiosks out: a kiosk files many people's reports, it is not their machine.
         self._machines_chart([(m.source_id, m.tickets) for m in stats.recurring_machines])
+
+    def _show_satisfaction(self, figures: Satisfaction | None) -> None:
+        shown = figures is not None
+        for widget in (self.tiles["satisfaction"], self.ratings_chart, self.rating_trend_chart):
+            widget.setVisible(shown)
+        if figures is None:
+            return
+        share = "–" if figures.share_rated is None else f"{figures.share_rated:.0%}"
+        self.tiles["satisfaction"].show_figure(
+            "–" if figures.average is None else self.tr("{} of 5").format(f"{figures.average:.1f}"),
+            self.tr("{} of {} resolved tickets rated ({}); {} solved, {} still broken").format(
+                f"{figures.rated:,}", f"{figures.resolved:,}", share, f"{figures.solved:,}", f"{figures.still_broken:,}"
+            ),
+        )
+        counts = {entry.score: entry.count for entry in figures.distribution}
+        _horizontal_bars(
+            self.ratings_chart,
+            self.tr("Ratings"),
+            [(self.tr("{} of 5").format(score), counts.get(score, 0)) for score in range(5, 0, -1)]
+            if figures.rated
+            else [],
+            SECOND,
+            self.tr("ratings"),
+            empty=self.tr("Nobody rated a ticket in this period"),
+        )
+        self._trend_chart(figures)
+
+    def _trend_chart(self, figures: Satisfaction) -> None:
+        chart = _new_chart(self.tr("Rating by week"))
+        if not figures.trend:
+            chart.setTitle(self.tr("Rating by week — no ratings in this period"))
+            self.rating_trend_chart.setChart(chart)
+            return
+        series = QLineSeries()
+        series.setPointsVisible(True)
+        series.setColor(QColor(SECOND))
+        for week in figures.trend:
+            series.append(week.week.timestamp() * 1000.0, week.average)
+        chart.addSeries(series)
+        axis_x = QDateTimeAxis()
+        axis_x.setFormat("dd MMM")
+        first, last = figures.trend[0].week, figures.trend[-1].week
+        # One week alone still needs a span to be drawn on.
+        axis_x.setRange(_moment(first).addDays(-3), _moment(last).addDays(3))
+        axis_x.setTickCount(min(max(len(figures.trend), 2), 6))
+        chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
+        series.attachAxis(axis_x)
+        axis_y = QValueAxis()
+        axis_y.setRange(1, 5)
+        axis_y.setTickCount(5)
+        axis_y.setLabelFormat("%d")
+        chart.addAxis(axis_y, Qt.AlignmentFlag.AlignLeft)
+        series.attachAxis(axis_y)
+        self.rating_trend_chart.setChart(chart)
 
     # ------------------------------------------------------------ charts
     def _category_chart(self, counts: Sequence[tuple[str, int]]) -> None:
@@ -280,6 +351,10 @@ class Dashboard(QWidget):
             chart.legend().setVisible(True)
             chart.legend().setAlignment(Qt.AlignmentFlag.AlignRight)
         self.self_help_chart.setChart(chart)
+
+
+def _moment(when: datetime) -> QDateTime:
+    return QDateTime.fromMSecsSinceEpoch(int(when.timestamp() * 1000))
 
 
 def _chart_view(title: str) -> QChartView:

@@ -105,6 +105,10 @@ class TicketSummary:
     updated_at: datetime | None = None
     first_response_at: datetime | None = None
     resolved_at: datetime | None = None
+    # When the person reported it on their own clock (the report's created_at), which can be long
+    # before it arrived (a kiosk offline, an outbox on a laptop), and the code a kiosk printed for it.
+    reported_at: datetime | None = None
+    receipt_code: str = ""
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any], ticket: Ticket | None = None) -> TicketSummary:
@@ -134,6 +138,8 @@ class TicketSummary:
             updated_at=parse_time(record.get("updated_at")),
             first_response_at=parse_time(record.get("first_response_at")),
             resolved_at=parse_time(record.get("resolved_at")),
+            reported_at=parse_time(record.get("reported_at")),
+            receipt_code=_text(record.get("receipt_code")),
         )
 
     @classmethod
@@ -184,6 +190,7 @@ class TicketSummary:
             attachment_count=len(report.attachments),
             created_at=report.created_at,
             updated_at=report.created_at,
+            reported_at=report.created_at,
         )
 
     @property
@@ -265,7 +272,8 @@ class QueueFilter:
             return False
         if ticket.description is None:
             return True
-        return text_matches(self.text, f"{ticket.subject} {ticket.description}")
+        # The server's search also finds a ticket by the receipt code the kiosk printed.
+        return text_matches(self.text, f"{ticket.subject} {ticket.description} {ticket.receipt_code}")
 
 
 def text_matches(query: str, text: str) -> bool:
@@ -591,3 +599,58 @@ def monitor_label(step: Step) -> str:
     name = f" “{monitor.name}”" if monitor.name else ""
     scale = f", scale {monitor.scale:g}" if monitor.scale != 1 else ""
     return f"monitor {monitor.index}{name} ({where}{scale})"
+
+
+# ---------------------------------------------------------------- the person's texts and clock
+# Bidirectional controls and marks: shown as marks, so a right-to-left override in a person's
+# text cannot reorder what the technician reads (the same set the requester's page shows).
+_BIDI_CONTROLS: Final = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069\u061c]")
+# Below this the reporter's clock is as good as the help desk's (the Date header counts whole
+# seconds, and the request takes its time): the header says nothing about it.
+CLOCK_IN_STEP_SECONDS: Final = 60.0
+
+
+def visible_controls(text: str) -> str:
+    """``text`` with each bidirectional control shown as a mark ("[U+202E]")."""
+    return _BIDI_CONTROLS.sub(lambda match: f"[U+{ord(match.group(0)):04X}]", text)
+
+
+@dataclass(frozen=True)
+class ReporterClock:
+    """The reporter's clock as the system information recorded it."""
+
+    local_time: str | None  # the reporter's own time when the report was made, ISO 8601
+    offset_seconds: float | None  # positive: the reporter's clock is ahead of the help desk's
+
+    @classmethod
+    def from_sysinfo(cls, sysinfo: Mapping[str, object] | None) -> ReporterClock | None:
+        clock = sysinfo.get("clock") if sysinfo else None
+        if not isinstance(clock, Mapping):
+            return None
+        local = clock.get("local_time")
+        offset = clock.get("offset_seconds")
+        number = float(offset) if isinstance(offset, int | float) and not isinstance(offset, bool) else None
+        if number is not None and not math.isfinite(number):
+            number = None
+        return cls(local if isinstance(local, str) and local else None, number)
+
+    @property
+    def off(self) -> bool:
+        """Far enough from the help desk's time to be worth saying."""
+        return self.offset_seconds is not None and abs(self.offset_seconds) >= CLOCK_IN_STEP_SECONDS
+
+    @property
+    def ahead(self) -> bool:
+        return self.offset_seconds is not None and self.offset_seconds > 0
+
+    @property
+    def amount(self) -> str:
+        """How far off, in the largest unit that reads well: "3 d", "5 h", "12 min", "40 s"."""
+        seconds = abs(self.offset_seconds or 0.0)
+        if seconds >= 86400:
+            return f"{round(seconds / 86400, 1):g} d"
+        if seconds >= 3600:
+            return f"{seconds / 3600:.0f} h"
+        if seconds >= 60:
+            return f"{seconds / 60:.0f} min"
+        return f"{seconds:.0f} s"

@@ -74,7 +74,7 @@ class TechSession(QObject):
     image_failed = Signal(str, str, str)  # ticket id, path, reason
     action_done = Signal(str)
     action_failed = Signal(str)
-    stats_loaded = Signal(object)  # Figures
+    stats_loaded = Signal(object)  # DeskFigures: the figures and, where the backend has them, the ratings
     stats_failed = Signal(str)
     boards_changed = Signal()
     called = Signal(object)  # CallResult
@@ -328,11 +328,14 @@ class TechSession(QObject):
     def export_bundle(self, ticket_id: str, destination: Path) -> None:
         self.actions.export_bundle(ticket_id, destination)
 
+    def revoke_link(self, ticket_id: str) -> None:
+        self.actions.revoke_link(ticket_id)
+
     # ------------------------------------------------------------ figures
     def load_stats(self, since: datetime, until: datetime) -> None:
         client = self.connection.require_client()
         self.connection.run(
-            lambda: client.stats(since, until),
+            lambda: client.desk_figures(since, until),
             self.stats_loaded.emit,
             lambda error: self.stats_failed.emit(reason(error)),
         )

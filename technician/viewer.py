@@ -11,17 +11,20 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QBrush, QColor, QIcon, QPixmap
+from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QBrush, QColor, QGuiApplication, QIcon, QPixmap, QTextDocument
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
+    QDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QListView,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
+    QScrollArea,
     QTabWidget,
     QTextBrowser,
     QToolBar,
@@ -33,10 +36,18 @@ from PySide6.QtWidgets import (
 )
 
 from agent.schema import Step
-from agent.sysinfo import GROUPS
 from technician.client import HistoryItem, TicketInfo
 from technician.image_view import ImageView, Tile
-from technician.model import Arrangement, Placement, arrangements, format_age, monitor_label
+from technician.model import (
+    Arrangement,
+    Placement,
+    ReporterClock,
+    arrangements,
+    format_age,
+    monitor_label,
+    parse_time,
+    visible_controls,
+)
 from technician.step_images import DecodedImage
 from technician.sysinfo_tree import FLAGS_LABEL, Node, build_tree
 
@@ -47,6 +58,8 @@ HISTORY_ID_ROLE: Final = int(Qt.ItemDataRole.UserRole) + 1
 RAW_KEY_ROLE: Final = int(Qt.ItemDataRole.UserRole) + 2
 MAX_TITLE_CHARS: Final = 110
 AGE_REFRESH_MS: Final = 30_000  # ages read in minutes: twice a minute keeps them true
+PHOTO_SCHEME: Final = "photo"  # the timeline's links to the person's photos: photo:answers/001.jpg
+REQUESTER_ACTOR: Final = "requester"  # the server's actor for what the person did on their page
 
 
 class TicketViewer(QWidget):
@@ -59,6 +72,7 @@ class TicketViewer(QWidget):
 
     image_wanted = Signal(str, str, bool)  # ticket id, path, full picture (False: thumbnail)
     open_requested = Signal(str)  # a ticket id from the history
+    revoke_link_wanted = Signal(str)  # ticket id: the technician confirmed revoking the person's link
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -69,6 +83,9 @@ class TicketViewer(QWidget):
         self.layouts: dict[int, Arrangement] = {}
         self._images: dict[str, DecodedImage] = {}
         self._thumbnails_asked = False
+        self._photos_asked: set[str] = set()  # the person's photos whose thumbnails were asked for
+        self._photo_to_open: str | None = None  # a photo clicked whose picture is on its way
+        self.photo_dialog: QDialog | None = None
 
         self.title = QLabel("No ticket open")
         self.title.setObjectName("ViewerTitle")
@@ -90,6 +107,24 @@ class TicketViewer(QWidget):
         self.toolbar = QToolBar()
         self.toolbar.setObjectName("ViewerActions")
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        # The person's link: copied to hand over again, or revoked when it reached the wrong person.
+        self.copy_link_button = QToolButton()
+        self.copy_link_button.setObjectName("CopyLink")
+        self.copy_link_button.setText(self.tr("Copy link"))
+        self.copy_link_button.setToolTip(self.tr("Copy the person's link to this ticket's page"))
+        self.copy_link_button.clicked.connect(self.copy_link)
+        self.revoke_link_button = QToolButton()
+        self.revoke_link_button.setObjectName("RevokeLink")
+        self.revoke_link_button.setText(self.tr("Revoke the person's link…"))
+        self.revoke_link_button.setToolTip(
+            self.tr("The link stops working at once; Copy link then gives a new one to hand over")
+        )
+        self.revoke_link_button.clicked.connect(self.confirm_revoke_link)
+        meta_row = QHBoxLayout()
+        meta_row.setContentsMargins(0, 0, 0, 0)
+        meta_row.addWidget(self.meta, 1)
+        meta_row.addWidget(self.copy_link_button, 0, Qt.AlignmentFlag.AlignTop)
+        meta_row.addWidget(self.revoke_link_button, 0, Qt.AlignmentFlag.AlignTop)
 
         self.tabs = QTabWidget()
         self.tabs.setObjectName("ViewerTabs")
@@ -102,7 +137,7 @@ class TicketViewer(QWidget):
         layout.setContentsMargins(8, 6, 8, 6)
         layout.setSpacing(4)
         layout.addWidget(self.title)
-        layout.addWidget(self.meta)
+        layout.addLayout(meta_row)
         layout.addWidget(self.description)
         layout.addWidget(self.flags_strip)
         layout.addWidget(self.toolbar)
@@ -204,6 +239,7 @@ class TicketViewer(QWidget):
         self.timeline = QTextBrowser()
         self.timeline.setObjectName("Timeline")
         self.timeline.setOpenLinks(False)
+        self.timeline.anchorClicked.connect(self._timeline_link)
         return self.timeline
 
     def set_actions(self, actions: Iterable[QAction]) -> None:
@@ -225,6 +261,10 @@ class TicketViewer(QWidget):
         self.caption.clear()
         self.arranged.hide()
         self.image.show_message("")
+        self.copy_link_button.hide()
+        self.revoke_link_button.hide()
+        self._photos_asked.clear()
+        self._photo_to_open = None
 
     def show_loading(self, ticket_id: str, number: str = "") -> None:
         if self.info is not None and self.info.summary.id == ticket_id:
@@ -250,7 +290,9 @@ class TicketViewer(QWidget):
         description = ((info.report.description if info.report else t.description) or "").strip()
         headline, rest = _headline(description, t.title or t.category or "Problem report")
         self.title.setText(f"{t.number} · {headline}")
-        self.meta.setText(_meta_html(info, self.clock()))
+        self.meta.setText(self._meta_html(info, self.clock()))
+        self.copy_link_button.setVisible(bool(t.url))
+        self.revoke_link_button.setVisible(bool(t.url) and info.link_revocable)
         self.description.setText(rest)
         self.description.setVisible(bool(rest))
         self._show_flags(info)
@@ -260,6 +302,8 @@ class TicketViewer(QWidget):
             return
         self._images.clear()
         self._thumbnails_asked = False
+        self._photos_asked.clear()
+        self._photo_to_open = None
         self.steps = list(info.report.steps) if info.report else []
         self.layouts = arrangements(self.steps)
         self.history.clear()
@@ -284,7 +328,7 @@ class TicketViewer(QWidget):
     def refresh_age(self) -> None:
         """Say the open ticket's age as of now (the rest of the line changes only with the ticket)."""
         if self.info is not None:
-            self.meta.setText(_meta_html(self.info, self.clock()))
+            self.meta.setText(self._meta_html(self.info, self.clock()))
 
     def _show_flags(self, info: TicketInfo) -> None:
         if not info.flags:
@@ -400,10 +444,16 @@ class TicketViewer(QWidget):
                 item = self.filmstrip.item(row)
                 if item is not None:
                     item.setIcon(QIcon(QPixmap.fromImage(decoded.thumbnail)))
-        if decoded.image is not None and decoded.path in {self.steps[i].image.path for i in self._visible_steps()}:
+        shown_steps = self._visible_steps() if 0 <= self.current_step < len(self.steps) else []
+        if decoded.image is not None and decoded.path in {self.steps[i].image.path for i in shown_steps}:
             self._show_current()
         if decoded.image is not None:
             self._request_thumbnails()  # the first picture is up; now the rest of the filmstrip
+        if decoded.path in self._photos_asked:
+            self._show_timeline(info)
+            if decoded.image is not None and decoded.path == self._photo_to_open:
+                self._photo_to_open = None
+                self._open_photo(decoded)
 
     def image_failed(self, ticket_id: str, path: str, reason: str) -> None:
         info = self.info
@@ -430,15 +480,16 @@ class TicketViewer(QWidget):
     # ------------------------------------------------------------ system information
     def _show_tree(self, info: TicketInfo) -> None:
         expanded = self._expanded_keys()
-        # The groups the flags come from open by themselves: the evidence beside the verdict.
-        flagged = {GROUPS.get(flag.group, flag.group) for flag in info.flags}
         self.tree.clear()
         for node in build_tree(info.sysinfo, info.flags):
             item = _tree_item(node)
             self.tree.addTopLevelItem(item)
-            if node.key in flagged:
-                self.tree.expandRecursively(self.tree.indexFromItem(item), 2)
-            elif node.key == FLAGS_LABEL or node.key in expanded:
+            # The flags open with their evidence, and the groups they point at (sysinfo_tree marks
+            # them) with their rows: the evidence beside the verdict. A group the technician
+            # opened stays open when the ticket changes.
+            if node.expanded:
+                self.tree.expandRecursively(self.tree.indexFromItem(item), 1)
+            elif node.key in expanded:
                 item.setExpanded(True)
         self._filter_tree(self.system_search.text())
 
@@ -510,10 +561,216 @@ class TicketViewer(QWidget):
             self.open_requested.emit(ticket_id)
 
     def _show_timeline(self, info: TicketInfo) -> None:
+        """The ticket's events, the person's answers, verdicts and ratings among them.
+
+        Every text anyone typed is escaped and its bidirectional controls shown as marks, so
+        mark-up arrives as typed and a right-to-left override reorders nothing. The person's
+        photos are thumbnails (asked for like the filmstrip's) that open the picture.
+        """
+        document = self.timeline.document()
         parts = []
         for event in info.timeline:
-            parts.append(_event_html(event))
-        self.timeline.setHtml("".join(parts) or "<p>Nothing happened yet.</p>")
+            for path in _photo_paths(event):
+                decoded = self._images.get(path)
+                if decoded is not None:
+                    document.addResource(
+                        QTextDocument.ResourceType.ImageResource, QUrl(f"{PHOTO_SCHEME}:{path}"), decoded.thumbnail
+                    )
+                elif path not in self._photos_asked:
+                    self._photos_asked.add(path)
+                    self.image_wanted.emit(info.summary.id, path, False)
+            parts.append(self._event_html(event))
+        scroll = self.timeline.verticalScrollBar()
+        at_end = scroll.value() >= scroll.maximum() - 4
+        position = scroll.value()
+        self.timeline.setHtml("".join(parts) or self.tr("<p>Nothing happened yet.</p>"))
+        # A new answer arriving while the technician reads further up does not move the page.
+        scroll.setValue(scroll.maximum() if at_end and position else position)
+
+    def timeline_text(self) -> str:
+        """The timeline as it reads (tests and screenshots)."""
+        return self.timeline.toPlainText()
+
+    # ------------------------------------------------------------ the person's photos and link
+    def _timeline_link(self, url: QUrl) -> None:
+        info = self.info
+        if info is None or url.scheme() != PHOTO_SCHEME:
+            return
+        path = url.path()
+        decoded = self._images.get(path)
+        if decoded is not None and decoded.image is not None:
+            self._open_photo(decoded)
+            return
+        self._photo_to_open = path
+        self._photos_asked.add(path)
+        self.image_wanted.emit(info.summary.id, path, True)
+
+    def open_photo(self, path: str) -> None:
+        """Open one of the person's photos, as a click on its thumbnail does."""
+        self._timeline_link(QUrl(f"{PHOTO_SCHEME}:{path}"))
+
+    def _open_photo(self, decoded: DecodedImage) -> None:
+        assert decoded.image is not None
+        dialog = QDialog(self)
+        dialog.setObjectName("PhotoDialog")
+        dialog.setWindowTitle(self.tr("The person's photo"))
+        label = QLabel()
+        label.setObjectName("PhotoPicture")
+        label.setPixmap(QPixmap.fromImage(decoded.image))
+        area = QScrollArea()
+        area.setWidget(label)
+        area.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(area)
+        screen = self.screen().availableSize() if self.screen() is not None else QSize(1280, 800)
+        dialog.resize(
+            min(decoded.image.width() + 40, screen.width() * 9 // 10),
+            min(decoded.image.height() + 40, screen.height() * 9 // 10),
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.photo_dialog = dialog
+        dialog.destroyed.connect(lambda _obj=None: setattr(self, "photo_dialog", None))
+        dialog.show()
+
+    def copy_link(self) -> None:
+        """Put the person's link to this ticket's page on the clipboard."""
+        if self.info is not None and self.info.summary.url:
+            QGuiApplication.clipboard().setText(self.info.summary.url)
+
+    def confirm_revoke_link(self) -> None:
+        """Ask, then ask the session to revoke the person's link (``revoke_link_wanted``)."""
+        info = self.info
+        if info is None:
+            return
+        box = QMessageBox(self)
+        box.setObjectName("RevokeLinkQuestion")
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle(self.tr("Revoke the person's link"))
+        box.setText(self.tr("Revoke the link to {}?").format(info.summary.number))
+        box.setInformativeText(
+            self.tr(
+                "Whoever has the link now sees the not-found page instead of the ticket, the person too. "
+                "Copy link then gives a new link to hand over."
+            )
+        )
+        revoke = box.addButton(self.tr("Revoke"), QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        ticket_id = info.summary.id
+
+        def answered(_result: int) -> None:
+            if box.clickedButton() is revoke:
+                self.revoke_link_wanted.emit(ticket_id)
+
+        box.finished.connect(answered)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    # ------------------------------------------------------------ the header
+    def _meta_html(self, info: TicketInfo, now: float) -> str:
+        t = info.summary
+        who = html.escape(visible_controls(t.who) or self.tr("someone who gave no name"))
+        kind = {"kiosk": "kiosk", "agent": "laptop", "cli": "command line", "import": "imported"}.get(
+            t.source_kind, t.source_kind
+        )
+        where = html.escape(visible_controls(f"{kind} {t.source_id}".strip())) + (
+            f" at {html.escape(visible_controls(t.site))}" if t.site else ""
+        )
+        when = t.created_at.astimezone().strftime("%Y-%m-%d %H:%M") if t.created_at else ""
+        age = format_age(t.created_at, now)
+        arrived = ""
+        if when:
+            ago = self.tr("just now") if age == "now" else self.tr("{} ago").format(age)
+            arrived = self.tr("arrived {} ({})").format(when, ago)
+        parts = [f"<b>{who}</b>", where, arrived]
+        reported = self._reported_html(info)
+        if reported:
+            parts.append(reported)
+        if t.receipt_code:
+            parts.append(self.tr("receipt {}").format(f"<b>{html.escape(t.receipt_code)}</b>"))
+        status = f"<b>{html.escape(t.status)}</b>"
+        assignee = html.escape(t.assignee) if t.assignee else "unassigned"
+        parts.append(f"{status} · {assignee}")
+        if t.category:
+            parts.append(html.escape(t.category))
+        if info.queue is not None and info.queue.state == "waiting" and info.queue.position:
+            parts.append(f"walk-up place <b>#{info.queue.position}</b>")
+        elif info.queue is not None and info.queue.state:
+            parts.append(f"walk-up: {html.escape(info.queue.state)}")
+        return " · ".join(p for p in parts if p)
+
+    def _reported_html(self, info: TicketInfo) -> str:
+        """When the person reported it on their own clock, and how far that clock is off."""
+        clock = ReporterClock.from_sysinfo(info.sysinfo)
+        local = parse_time(clock.local_time) if clock is not None and clock.local_time else None
+        # Their own time of day, in their own zone, is what they will say at the desk.
+        moment = local or info.summary.reported_at
+        text = ""
+        if moment is not None:
+            shown = (
+                moment.strftime("%Y-%m-%d %H:%M")
+                if local is not None
+                else moment.astimezone().strftime("%Y-%m-%d %H:%M")
+            )
+            text = self.tr("reported {} on their clock").format(shown)
+        if clock is not None and clock.off:
+            words = (
+                self.tr("reporter's clock {} ahead").format(clock.amount)
+                if clock.ahead
+                else self.tr("reporter's clock {} behind").format(clock.amount)
+            )
+            text = (
+                f"{text} (<b style='color:#c62828'>{html.escape(words, quote=False)}</b>)"
+                if text
+                else (f"<b style='color:#c62828'>{html.escape(words, quote=False)}</b>")
+            )
+        return text
+
+    # ------------------------------------------------------------ timeline events
+    def _event_html(self, event: Mapping[str, Any]) -> str:
+        kind = str(event.get("kind", ""))
+        raw_actor = str(event.get("actor", ""))
+        actor = self.tr("the person") if raw_actor == REQUESTER_ACTOR else html.escape(visible_controls(raw_actor))
+        at = str(event.get("at", ""))[:19].replace("T", " ")
+        data = event.get("data") if isinstance(event.get("data"), Mapping) else {}
+        assert isinstance(data, Mapping)
+        if kind == "answer":
+            photos = _photo_paths(event)
+            body = _plain_html(data.get("text"))
+            thumbnails = "".join(
+                f"<a href='{PHOTO_SCHEME}:{html.escape(path, quote=True)}'>"
+                + (
+                    f"<img src='{PHOTO_SCHEME}:{html.escape(path, quote=True)}'>"
+                    if path in self._images
+                    else html.escape(self.tr("photo {} (loading…)").format(number))
+                )
+                + "</a>&nbsp;"
+                for number, path in enumerate(photos, start=1)
+            )
+            label = self.tr("The person answered")
+            if photos:
+                label = self.tr("The person answered, with {} photo(s)").format(len(photos))
+            text = f"<b>{label}</b><div style='background:#e3f2fd; padding:4px'>{body}</div>"
+            if thumbnails:
+                text += f"<div>{thumbnails}</div>"
+        elif kind == "solved":
+            text = (
+                f"<b style='color:#2e7d32'>{self.tr('The person says: solved')}</b>"
+                if data.get("solved") is True
+                else f"<b style='color:#c62828'>{self.tr('The person says: still broken')}</b>"
+            )
+        elif kind == "rating":
+            score = data.get("score")
+            stars = "★" * score + "☆" * (5 - score) if isinstance(score, int) and 1 <= score <= 5 else ""
+            text = f"<b>{self.tr('Rated {} of 5').format(html.escape(str(score)))}</b> {stars}"
+            comment = data.get("comment")
+            if isinstance(comment, str) and comment.strip():
+                text += f"<div style='background:#f3e5f5; padding:4px'>{_plain_html(comment)}</div>"
+        elif kind == "link":
+            text = self.tr("The person's link was revoked; a new one was made")
+        else:
+            return _event_html(event)
+        return f"<p><span style='color:gray'>{html.escape(at)} · {actor}</span><br>{text}</p>"
 
 
 # ---------------------------------------------------------------- helpers
@@ -534,26 +791,19 @@ def _blank_icon() -> QIcon:
     return QIcon(pixmap)
 
 
-def _meta_html(info: TicketInfo, now: float) -> str:
-    t = info.summary
-    who = html.escape(t.who or "someone who gave no name")
-    kind = {"kiosk": "kiosk", "agent": "laptop", "cli": "command line", "import": "imported"}.get(
-        t.source_kind, t.source_kind
-    )
-    where = html.escape(f"{kind} {t.source_id}".strip()) + (f" at {html.escape(t.site)}" if t.site else "")
-    when = t.created_at.astimezone().strftime("%Y-%m-%d %H:%M") if t.created_at else ""
-    age = format_age(t.created_at, now)
-    parts = [f"<b>{who}</b>", where, f"{when} ({'just now' if age == 'now' else f'{age} ago'})" if when else ""]
-    status = f"<b>{html.escape(t.status)}</b>"
-    assignee = html.escape(t.assignee) if t.assignee else "unassigned"
-    parts.append(f"{status} · {assignee}")
-    if t.category:
-        parts.append(html.escape(t.category))
-    if info.queue is not None and info.queue.state == "waiting" and info.queue.position:
-        parts.append(f"walk-up place <b>#{info.queue.position}</b>")
-    elif info.queue is not None and info.queue.state:
-        parts.append(f"walk-up: {html.escape(info.queue.state)}")
-    return " · ".join(p for p in parts if p)
+def _plain_html(value: object) -> str:
+    """A text someone typed, as HTML that shows it exactly as typed (mark-up and controls too)."""
+    text = visible_controls(value if isinstance(value, str) else "")
+    return html.escape(text).replace("\n", "<br>")
+
+
+def _photo_paths(event: Mapping[str, Any]) -> list[str]:
+    """The paths of the photos an answer carries (answers/001.jpg), as the server stored them."""
+    data = event.get("data")
+    files = data.get("files") if isinstance(data, Mapping) else None
+    if event.get("kind") != "answer" or not isinstance(files, list):
+        return []
+    return [f["path"] for f in files if isinstance(f, Mapping) and isinstance(f.get("path"), str)][:20]
 
 
 def _tree_item(node: Node) -> QTreeWidgetItem:
@@ -602,7 +852,7 @@ def _filter_item(item: QTreeWidgetItem, needle: str) -> bool:
 
 def _event_html(event: Mapping[str, Any]) -> str:
     kind = str(event.get("kind", ""))
-    actor = html.escape(str(event.get("actor", "")))
+    actor = html.escape(visible_controls(str(event.get("actor", ""))))
     at = str(event.get("at", ""))[:19].replace("T", " ")
     data = event.get("data") if isinstance(event.get("data"), Mapping) else {}
     assert isinstance(data, Mapping)
@@ -616,7 +866,7 @@ def _event_html(event: Mapping[str, Any]) -> str:
         text = f"Walk-up queue: {html.escape(str(data.get('state', '')))}"
     elif kind in ("note", "reply"):
         label = "Internal note" if kind == "note" else "Reply to the reporter"
-        body = html.escape(str(data.get("text", ""))).replace("\n", "<br>")
+        body = _plain_html(data.get("text"))
         colour = "#fff8e1" if kind == "note" else "#e8f5e9"
         text = f"<b>{label}</b><div style='background:{colour}; padding:4px'>{body}</div>"
     else:

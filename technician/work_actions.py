@@ -86,6 +86,18 @@ class WorkActions(QObject):
 
         self._run(lambda: client.add_note(ticket_id, text, internal=internal), done)
 
+    def revoke_link(self, ticket_id: str) -> None:
+        """Revoke the person's link to the ticket's page: the old one is a 404 at once."""
+        client = self._connection.require_client()
+
+        def done(_link: object) -> None:
+            self.action_done.emit(self.tr("The person's old link no longer works; Copy link gives the new one"))
+            # The revocation is an internal event: the feed brings the ticket with its new link.
+            if Feature.LIVE not in self._connection.features and ticket_id == self._tickets.current_ticket_id:
+                self._tickets.open_ticket(ticket_id)
+
+        self._run(lambda: client.revoke_link(ticket_id), done)
+
     def call_next(self, site: str) -> None:
         client = self._connection.require_client()
 

@@ -54,7 +54,7 @@ from agent.connectors.base import (
 )
 from agent.connectors.httpclient import HttpClient, MultipartForm, Part, decode_json
 from agent.credentials import check_local_server
-from agent.read_models import CONVERSATION_KINDS, Conversation, ConversationEntry
+from agent.read_models import CONVERSATION_KINDS, Conversation, ConversationEntry, RequesterLink, Satisfaction
 from agent.schema import MANIFEST_PATH, MAX_FILE_BYTES, Report, Ticket, describe_validation_error
 
 if TYPE_CHECKING:
@@ -395,6 +395,23 @@ class BuiltinConnector(Connector):
     def stats(self, since: datetime, until: datetime) -> Figures:
         params = {"since": since.isoformat(), "until": until.isoformat()}
         return self._read(Figures, self._json("GET", "/stats", params=params), what="figures")
+
+    def satisfaction(self, since: datetime, until: datetime) -> Satisfaction:
+        """How the people helped rated it (share rated, average, spread, weekly trend); technicians only."""
+        params = {"since": since.isoformat(), "until": until.isoformat()}
+        answer = self._json("GET", "/stats/satisfaction", params=params)
+        return self._read(Satisfaction, answer, what="satisfaction figures")
+
+    # ------------------------------------------------------------ the person's link
+    def requester_link(self, ticket_id: str) -> RequesterLink:
+        """The person's link to the ticket's page, as it works now."""
+        answer = self._json("GET", f"/tickets/{_segment(ticket_id)}/link")
+        return self._read(RequesterLink, answer, what="link")
+
+    def revoke_requester_link(self, ticket_id: str) -> RequesterLink:
+        """Revoke the person's link (the old one is a 404 at once); answers the new link."""
+        answer = self._json("POST", f"/tickets/{_segment(ticket_id)}/link/revoke")
+        return self._read(RequesterLink, answer, what="link")
 
     def queue_board(self, site: str) -> QueueBoard:
         return self._read(QueueBoard, self._json("GET", f"/queue/{_segment(site)}"), what="queue board")
