@@ -2,6 +2,37 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="de_DE" sourcelanguage="en">
 <context>
+    <name>AdminOutbox</name>
+    <message>
+        <source>sending now</source>
+        <translation>wird gerade gesendet</translation>
+    </message>
+    <message>
+        <source>waits for the network: %1</source>
+        <translation>wartet auf das Netzwerk: %1</translation>
+    </message>
+    <message>
+        <source>refused by the help desk, kept: %1</source>
+        <translation>vom Helpdesk abgelehnt, aufbewahrt: %1</translation>
+    </message>
+    <message>
+        <source>needs attention, no longer sent on its own: %1</source>
+        <translation>braucht Aufmerksamkeit, wird nicht mehr von selbst gesendet: %1</translation>
+    </message>
+    <message>
+        <source>paused until the settings are fixed: %1</source>
+        <translation>angehalten, bis die Einstellungen stimmen: %1</translation>
+    </message>
+    <message>
+        <source>waiting to be sent again: %1</source>
+        <translation>wartet auf einen neuen Versuch: %1</translation>
+    </message>
+    <message>
+        <source>waiting to be sent</source>
+        <translation>wartet auf das Senden</translation>
+    </message>
+</context>
+<context>
     <name>AdminPinOverlay</name>
     <message>
         <source>Administrator PIN</source>
@@ -463,6 +494,35 @@
     </message>
 </context>
 <context>
+    <name>OutboxPanel</name>
+    <message>
+        <source>Reports waiting to be sent</source>
+        <translation>Meldungen, die auf das Senden warten</translation>
+    </message>
+    <message>
+        <source>Nothing is waiting to be sent.</source>
+        <translation>Nichts wartet auf das Senden.</translation>
+    </message>
+    <message numerus="yes">
+        <source>Reports waiting to be sent: %n</source>
+        <translation>
+            <numerusform>Meldungen, die auf das Senden warten: %n</numerusform>
+            <numerusform>Meldungen, die auf das Senden warten: %n</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Receipt %1: %2</source>
+        <translation>Beleg %1: %2</translation>
+    </message>
+    <message numerus="yes">
+        <source>… and %n more.</source>
+        <translation>
+            <numerusform>… und %n weitere.</numerusform>
+            <numerusform>… und %n weitere.</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
     <name>ReviewScreen</name>
     <message>
         <source>Check before sending</source>
@@ -736,6 +796,10 @@
     <message>
         <source>Operating system</source>
         <translation>Betriebssystem</translation>
+    </message>
+    <message>
+        <source>Clock</source>
+        <translation>Uhr</translation>
     </message>
     <message>
         <source>Processor</source>

@@ -2,6 +2,37 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="en_US" sourcelanguage="en">
 <context>
+    <name>AdminOutbox</name>
+    <message>
+        <source>sending now</source>
+        <translation>sending now</translation>
+    </message>
+    <message>
+        <source>waits for the network: %1</source>
+        <translation>waits for the network: %1</translation>
+    </message>
+    <message>
+        <source>refused by the help desk, kept: %1</source>
+        <translation>refused by the help desk, kept: %1</translation>
+    </message>
+    <message>
+        <source>needs attention, no longer sent on its own: %1</source>
+        <translation>needs attention, no longer sent on its own: %1</translation>
+    </message>
+    <message>
+        <source>paused until the settings are fixed: %1</source>
+        <translation>paused until the settings are fixed: %1</translation>
+    </message>
+    <message>
+        <source>waiting to be sent again: %1</source>
+        <translation>waiting to be sent again: %1</translation>
+    </message>
+    <message>
+        <source>waiting to be sent</source>
+        <translation>waiting to be sent</translation>
+    </message>
+</context>
+<context>
     <name>AdminPinOverlay</name>
     <message>
         <source>Administrator PIN</source>
@@ -463,6 +494,35 @@
     </message>
 </context>
 <context>
+    <name>OutboxPanel</name>
+    <message>
+        <source>Reports waiting to be sent</source>
+        <translation>Reports waiting to be sent</translation>
+    </message>
+    <message>
+        <source>Nothing is waiting to be sent.</source>
+        <translation>Nothing is waiting to be sent.</translation>
+    </message>
+    <message numerus="yes">
+        <source>Reports waiting to be sent: %n</source>
+        <translation>
+            <numerusform>Report waiting to be sent: %n</numerusform>
+            <numerusform>Reports waiting to be sent: %n</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Receipt %1: %2</source>
+        <translation>Receipt %1: %2</translation>
+    </message>
+    <message numerus="yes">
+        <source>… and %n more.</source>
+        <translation>
+            <numerusform>… and %n more.</numerusform>
+            <numerusform>… and %n more.</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
     <name>ReviewScreen</name>
     <message>
         <source>Check before sending</source>
@@ -736,6 +796,10 @@
     <message>
         <source>Operating system</source>
         <translation>Operating system</translation>
+    </message>
+    <message>
+        <source>Clock</source>
+        <translation>Clock</translation>
     </message>
     <message>
         <source>Processor</source>
