@@ -424,8 +424,13 @@ def clip_bundle(args: argparse.Namespace, config: Config) -> tuple[ReportBundle,
         config.backend(backend)  # an unknown backend fails before the recording
     snapshot: Mapping[str, object] | None = None
     if not args.no_sysinfo:
-        collecting = _Background(_collect_sysinfo, config, backend, [], list(args.exclude))
-        snapshot = _SnapshotWhenRead(collecting)
+        from agent import sysinfo
+
+        try:  # the options check the group names: a mistake is told before anything is recorded
+            options = sysinfo.SysinfoOptions.from_config(config, backend=backend, exclude=list(args.exclude))
+        except ValueError as exc:
+            raise CommandError(str(exc), Exit.USAGE) from exc
+        snapshot = _SnapshotWhenRead(_Background(sysinfo.collect, options))
     if args.delay:
         time.sleep(args.delay)
     try:
@@ -446,8 +451,6 @@ def clip_bundle(args: argparse.Namespace, config: Config) -> tuple[ReportBundle,
         )
     except ClipError as exc:
         raise CommandError(str(exc), Exit.NO_CAPTURE) from exc
-    except ValueError as exc:  # an unknown system-information group (raised when the snapshot is read)
-        raise CommandError(str(exc), Exit.USAGE) from exc
     [clip] = bundle.report.clips
     return bundle, f"a clip of {clip.duration_ms / 1000:.1f} s ({clip.frames} frame(s))"
 

@@ -109,7 +109,7 @@ def test_clip_options_out_of_bounds_are_usage_errors_before_anything_is_recorded
 ) -> None:
     target = tmp_path / "never.showdesk"
     for args in (["--clip", "0"], ["--clip", "121"], ["--clip", "2", "--fps", "11"], ["--fps", "5"],
-                 ["--clip", "2", "--format", "png"]):
+                 ["--clip", "2", "--format", "png"], ["--clip", "2", "--exclude", "no-such-group"]):
         assert main(["capture", *args, "-o", str(target)], agent_capture=never_handed) == Exit.USAGE, args
         assert capsys.readouterr().err.startswith("showdesk: ")
     assert not target.exists()
