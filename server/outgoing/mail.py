@@ -201,13 +201,15 @@ class MailChannel:
     def _connect(self) -> smtplib.SMTP:
         settings = self._settings
         context = ssl.create_default_context()
+        # Connecting in the constructor also names the host for the certificate check (STARTTLS and TLS).
         client: smtplib.SMTP
         if settings.security == "tls":
-            client = smtplib.SMTP_SSL(timeout=settings.connect_timeout_seconds, context=context)
+            client = smtplib.SMTP_SSL(
+                settings.host, settings.effective_port, timeout=settings.connect_timeout_seconds, context=context
+            )
         else:
-            client = smtplib.SMTP(timeout=settings.connect_timeout_seconds)
+            client = smtplib.SMTP(settings.host, settings.effective_port, timeout=settings.connect_timeout_seconds)
         try:
-            client.connect(settings.host, settings.effective_port)
             # The connect timeout covered reaching the server (and TLS on 465); each command now
             # gets its own bound.
             _command_timeout(client, settings.command_timeout_seconds)

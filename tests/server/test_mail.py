@@ -513,3 +513,58 @@ def test_a_silent_smtp_server_is_a_failed_attempt_within_the_timeout(
 
         wait_until(timed_out, "an attempt that timed out", WAIT_SECONDS)
         assert "no answer in time" in outgoing(server, technician)[0]["last_error"]
+
+
+def test_starttls_is_the_default_and_its_certificate_is_verified(tmp_path: Path) -> None:
+    from tests.connectors.helpers import make_pki
+
+    pki = make_pki(tmp_path / "pki")
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=port, tls_context=pki.server_context(), require_starttls=True
+    )
+    controller.start()
+    args = ["--mail-host", "127.0.0.1", "--mail-port", str(port), "--mail-sender", SENDER]
+    args += ["--mail-retry-seconds", "0.2", "--mail-max-retry-seconds", "0.5"]
+    # Without the test CA the certificate is refused: a failed attempt, nothing sent in clear.
+    untrusting = ServerProcess(tmp_path / "untrusting", extra_args=args)
+    trusting = ServerProcess(tmp_path / "trusting", extra_args=args, env={"SSL_CERT_FILE": str(pki.ca_file)})
+    try:
+        untrusting.start()
+        technician = untrusting.token("technician")
+        submit_ticket(untrusting, untrusting.token("submitter"))
+
+        def refused() -> bool:
+            rows = outgoing(untrusting, technician)
+            return bool(rows) and rows[0]["attempts"] >= 1 and "TLS failed" in (rows[0]["last_error"] or "")
+
+        wait_until(refused, "the unverified certificate refused", WAIT_SECONDS)
+        untrusting.stop()
+        trusting.start()
+        ticket = submit_ticket(trusting, trusting.token("submitter"))
+        wait_until(lambda: len(inbox.about(ticket["number"])) == 1, "the mail over STARTTLS", WAIT_SECONDS)
+        assert inbox.mails()[0]["To"].addresses[0].addr_spec == PERSON
+    finally:
+        untrusting.stop()
+        trusting.stop()
+        controller.stop()
+
+
+def test_tls_from_the_first_byte_delivers_with_a_verified_certificate(tmp_path: Path) -> None:
+    from tests.connectors.helpers import make_pki
+
+    pki = make_pki(tmp_path / "pki")
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, ssl_context=pki.server_context())
+    controller.start()
+    args = ["--mail-host", "127.0.0.1", "--mail-port", str(port), "--mail-security", "tls", "--mail-sender", SENDER]
+    server = ServerProcess(tmp_path / "data", extra_args=args, env={"SSL_CERT_FILE": str(pki.ca_file)})
+    try:
+        server.start()
+        ticket = submit_ticket(server, server.token("submitter"))
+        wait_until(lambda: len(inbox.about(ticket["number"])) == 1, "the mail over TLS", WAIT_SECONDS)
+    finally:
+        server.stop()
+        controller.stop()
