@@ -14,6 +14,7 @@ import json
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -568,3 +569,45 @@ def test_tls_from_the_first_byte_delivers_with_a_verified_certificate(tmp_path: 
     finally:
         server.stop()
         controller.stop()
+
+
+def test_a_waiting_mail_of_a_ticket_stopped_meanwhile_is_dropped_not_sent(tmp_path: Path) -> None:
+    from server.store import Derived, NewTicket, Store
+
+    store = Store(tmp_path / "data")
+    new = NewTicket(
+        report_id="6f0c3a52-3d0e-4c55-9a43-5b1f7d0e2c11",
+        fingerprint="f" * 64,
+        manifest='{"created_at": "2026-01-01T00:00:00+00:00"}',
+        subject="Printer",
+        description="Printer",
+        category="Printing",
+        source_kind="agent",
+        source_id="pc-1",
+        site=None,
+        reporter_name=None,
+        reporter_email=PERSON,
+        walk_up=False,
+        step_count=0,
+        attachment_count=0,
+        self_help_articles=[],
+        files=[],
+    )
+    queue = store.outgoing
+
+    def rule(event: Any, ticket: Any) -> list[Derived]:
+        return [Derived("reply", PERSON)] if event.kind == "reply" else []
+
+    queue.derive("mail", rule, max_age=3600, message_domain="example.org")
+    ticket, _created = store.create_ticket(new, "kiosk-1")
+    store.add_note(ticket.id, "Fixed?", internal=False, actor="tech")
+    assert queue.derive("mail", rule, max_age=3600, message_domain="example.org") == 1
+    assert queue.stop(ticket.id, "mail") is True
+    assert queue.stop(ticket.id, "mail") is False  # stopping twice changes nothing
+
+    assert queue.claim_due("mail", at=time.time() + 1) is None
+
+    assert [(r.state, r.attempts) for r in queue.list_rows()] == [("dropped", 0)]
+    # Another channel of the same ticket is not stopped by the mail stop.
+    assert not queue.is_stopped(ticket.id, "webhook")
+    store.close()
