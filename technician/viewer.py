@@ -286,6 +286,11 @@ class TicketViewer(QWidget):
         """Show ``info``; the same ticket again (a change) keeps the step and zoom the person chose."""
         same = self.info is not None and self.info.summary.id == info.summary.id
         self.info = info
+        if not same:  # before the timeline below asks for the person's photos of this ticket
+            self._images.clear()
+            self._thumbnails_asked = False
+            self._photos_asked.clear()
+            self._photo_to_open = None
         t = info.summary
         description = ((info.report.description if info.report else t.description) or "").strip()
         headline, rest = _headline(description, t.title or t.category or "Problem report")
@@ -300,10 +305,6 @@ class TicketViewer(QWidget):
         self._show_timeline(info)
         if same:
             return
-        self._images.clear()
-        self._thumbnails_asked = False
-        self._photos_asked.clear()
-        self._photo_to_open = None
         self.steps = list(info.report.steps) if info.report else []
         self.layouts = arrangements(self.steps)
         self.history.clear()

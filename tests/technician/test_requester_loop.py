@@ -134,6 +134,13 @@ def test_an_answer_with_a_photo_appears_in_the_open_viewer_without_a_reload(
     viewer.photo_dialog.close()
     assert loads == []  # it came through the changes feed: the viewer was never loaded again
 
+    # Opened afresh in another technician's window, the ticket shows the answer's thumbnail too.
+    colleague = opened(qtbot, tech_windows, server_process, ticket)
+    qtbot.waitUntil(
+        lambda: f'src="{PHOTO_SCHEME}:answers/001.jpg"' in colleague.viewer.timeline.toHtml(), timeout=15_000
+    )
+    assert "loading" not in colleague.viewer.timeline_text()
+
 
 def test_a_hostile_answer_and_rating_show_literally(
     qtbot: QtBot, server_process: ServerProcess, reporter: ReportSender, tech_windows: TechWindows
