@@ -329,8 +329,36 @@ def load_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 
 # ---------------------------------------------------------------- rendering
+def check_image(data: bytes) -> tuple[int, int]:
+    """The size of the picture in ``data``, read from its header: MarkupError if unreadable or too big.
+
+    Nothing is decoded (a 1080p WebP decode through Pillow passes 30 MB): for a caller that decodes
+    with another library and falls back to :func:`open_image`, which finds damage in the pixels.
+    """
+    with _opened(data) as image:
+        _check_size(image)
+        return image.size
+
+
 def open_image(data: bytes) -> Image.Image:
     """Decode image bytes, refusing anything over the schema's pixel bound before decoding it."""
+    image = _opened(data)
+    _check_size(image)
+    try:
+        image.load()
+    except (OSError, ValueError) as exc:
+        raise MarkupError(f"the image is damaged ({exc})") from exc
+    if image.format == "WEBP":
+        # Pillow's WebP file keeps libwebp's animation decoder, and with it two more full-size
+        # canvases, for as long as the image lives: a plain copy holds the pixels alone.
+        plain = image.copy()
+        image.close()
+        return plain
+    return image
+
+
+def _opened(data: bytes) -> Image.Image:
+    """The picture in ``data`` with its header read, not yet decoded."""
     try:
         with warnings.catch_warnings():
             # Our own bound below is lower than Pillow's bomb warning; one clear error is enough.
@@ -340,11 +368,6 @@ def open_image(data: bytes) -> Image.Image:
         raise MarkupError(f"the image has more than {MAX_IMAGE_PIXELS} pixels") from exc
     except (OSError, ValueError) as exc:
         raise MarkupError(f"the image cannot be read ({exc})") from exc
-    _check_size(image)
-    try:
-        image.load()
-    except (OSError, ValueError) as exc:
-        raise MarkupError(f"the image is damaged ({exc})") from exc
     return image
 
 
@@ -354,13 +377,7 @@ def render(image: bytes | Image.Image, items: Sequence[MarkupItem]) -> Image.Ima
     The result is a new RGB image (RGBA if the source has transparency); the source is untouched.
     """
     check_items(items)
-    source = open_image(image) if isinstance(image, bytes) else image
-    _check_size(source)
-    keeps_alpha = source.mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in source.info
-    try:
-        canvas = source.convert("RGBA")
-    except ValueError as exc:
-        raise MarkupError(f"images of mode {source.mode} cannot be marked up ({exc})") from exc
+    canvas, keeps_alpha = _rgba_canvas(image)
     for index in paint_order(items):
         item = items[index]
         if item.kind != "redaction":
@@ -374,7 +391,32 @@ def render(image: bytes | Image.Image, items: Sequence[MarkupItem]) -> Image.Ima
     kept = crop_box(items, *canvas.size)
     if kept is not None:
         canvas = canvas.crop(kept)
-    return canvas if keeps_alpha else canvas.convert("RGB")
+    if keeps_alpha:
+        return canvas
+    flat = canvas.convert("RGB")
+    canvas.close()  # its pixels go now, not when the caller's frame ends
+    return flat
+
+
+def _rgba_canvas(image: bytes | Image.Image) -> tuple[Image.Image, bool]:
+    """An RGBA image to draw on, and whether the result keeps its transparency.
+
+    Decoded from bytes, the picture is ours: an RGB one becomes RGBA in place (Pillow stores RGB
+    with a spare byte per pixel, so only the alpha band is filled), and no second full-size copy
+    exists at any moment. A caller's image is copied once and left untouched.
+    """
+    owned = isinstance(image, bytes)
+    source = open_image(image) if isinstance(image, bytes) else image
+    _check_size(source)
+    keeps_alpha = source.mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in source.info
+    if owned and source.mode in ("RGB", "RGBA"):
+        if source.mode == "RGB":
+            source.putalpha(255)
+        return source, keeps_alpha
+    try:
+        return source.convert("RGBA"), keeps_alpha
+    except ValueError as exc:
+        raise MarkupError(f"images of mode {source.mode} cannot be marked up ({exc})") from exc
 
 
 def encode_png(image: Image.Image) -> bytes:

@@ -8,7 +8,8 @@ the cyclic garbage collector (objects that hold pixels and sit in a reference cy
 otherwise wait for it) and asks glibc to return free pages with ``malloc_trim(0)``, which
 covers every arena. And from the start, big blocks (from 1 MiB: pictures, encoder buffers)
 are kept out of the heap (``keep_big_blocks_apart``), so they go back to the system as soon as
-they are freed, during a visit too. Elsewhere (musl, macOS, Windows) only the collector runs.
+they are freed, during a visit too, and so does free memory at the top of a heap beyond 1 MiB.
+Elsewhere (musl, macOS, Windows) only the collector runs.
 """
 
 from __future__ import annotations
@@ -30,7 +31,13 @@ SETTLE_DELAY_MS: Final = 500
 # but rises to the largest block freed so far (up to 32 MiB), after which full-screen pictures
 # come from the heap, where a few small blocks left behind keep their pages.
 MMAP_THRESHOLD_BYTES: Final = 1 << 20
-_M_MMAP_THRESHOLD: Final = -3  # glibc's mallopt parameter number
+# Free memory at the top of a heap beyond this goes back to the system at once, during a visit
+# too. agent.encoding.keep_working_memory (which the kiosk's start calls, for faster encodes)
+# raises it to 128 MiB: a visit's freed decode and layout buffers then stayed resident until the
+# visit ended, on top of the next stage's own (its highest moments were ~35 MB above need).
+TRIM_THRESHOLD_BYTES: Final = 1 << 20
+_M_TRIM_THRESHOLD: Final = -1  # glibc's mallopt parameter numbers
+_M_MMAP_THRESHOLD: Final = -3
 
 
 @functools.cache
@@ -50,7 +57,9 @@ def keep_big_blocks_apart() -> bool:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(
+        mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
+    )
 
 
 @functools.cache

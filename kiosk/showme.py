@@ -9,6 +9,7 @@ it never appears in a shot. Done closes the apps the kiosk started and comes bac
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 
@@ -224,33 +225,63 @@ GrabFunction = Callable[[str], StepDraft]
 """``grab(caption)``: capture the kiosk's screen and return the step; runs on the capture thread."""
 
 
+class _MssGrab:
+    """The grab function around one ``Capturer``; closing it lets go of the capturer's screen buffer."""
+
+    def __init__(self, display: str | None, monitor: int) -> None:
+        from agent.capture import Capturer
+
+        self._capturer = Capturer(display)
+        self._monitor = monitor
+
+    def __call__(self, caption: str) -> StepDraft:
+        from agent.encoding import EncodedImage, encode, step_draft
+
+        count = len(self._capturer.monitors())
+        shot = self._capturer.capture_monitor(self._monitor if 1 <= self._monitor <= count else 1)
+        # No more than two full-size copies of the screen at once: the raw pixels go as soon as
+        # Pillow has its own, and Pillow's as soon as the encoder is done. With libwebp's
+        # buffers on top, a third full-size copy was the capture's highest moment (bench/kiosk_soak.py).
+        facts = step_draft(shot, EncodedImage(b"", "image/webp", shot.width, shot.height), caption=caption)
+        image = shot.image()
+        del shot
+        encoded = encode(image)
+        image.close()
+        return dataclasses.replace(facts, image=encoded.data, width=encoded.width, height=encoded.height)
+
+    def close(self) -> None:
+        # The X capture keeps a shared-memory segment the size of the screen (8 MB at 1080p)
+        # for as long as it is open.
+        self._capturer.close()
+
+
 def mss_grabber(display: str | None, monitor: int) -> Callable[[], GrabFunction]:
     """A factory, called on the capture thread, of a grab function around one ``Capturer``."""
 
     def make() -> GrabFunction:
-        from agent.capture import Capturer
-        from agent.encoding import encode, step_draft
-
-        capturer = Capturer(display)
-
-        def grab(caption: str) -> StepDraft:
-            count = len(capturer.monitors())
-            shot = capturer.capture_monitor(monitor if 1 <= monitor <= count else 1)
-            return step_draft(shot, encode(shot), caption=caption)
-
-        return grab
+        return _MssGrab(display, monitor)
 
     return make
 
 
+def _close_grab(grab: GrabFunction) -> None:
+    close = getattr(grab, "close", None)
+    if callable(close):
+        close()
+
+
 class ScreenGrabber(GrabThread[GrabFunction]):
-    """The kiosk's capture thread; ``request(caption)`` → ``grabbed(StepDraft)`` or ``failed(str)``."""
+    """The kiosk's capture thread; ``request(caption)`` → ``grabbed(StepDraft)`` or ``failed(str)``.
+
+    ``let_go()`` after a "show me": the capturer is closed (after a capture under way) and
+    opened again by the next capture, so nothing of it stays resident between visits.
+    """
 
     grabbed = Signal(object)
     failed = Signal(str)
 
     def __init__(self, make_grab: Callable[[], GrabFunction], parent: QObject | None = None) -> None:
-        super().__init__(make_grab, thread_name="kiosk-capture", parent=parent)
+        super().__init__(make_grab, close_tool=_close_grab, thread_name="kiosk-capture", parent=parent)
 
     def request(self, caption: str) -> None:
         self.run(lambda grab: grab(caption), self.grabbed.emit, self._failed)
@@ -391,6 +422,7 @@ class ShowMeController(QObject):
         self.bar.hide()
         self.countdown.hide()
         self.stop_apps()
+        self.grabber.let_go()
         self.taking_back.emit()
 
     def stop_apps(self) -> None:

@@ -109,6 +109,13 @@ class GrabThread(QObject, Generic[Tool]):
         # A slot of this object (in the GUI thread), so Qt queues the owner's emit into it.
         self._callbacks.deliver(number, succeeded, outcome)
 
+    def let_go(self) -> None:
+        """Close the tool on its thread after the jobs already queued, without waiting; the next
+        job opens it again. For an app that captures in bursts and should keep nothing between
+        them (the kiosk after a visit's "show me")."""
+        if self._thread.isRunning():
+            QMetaObject.invokeMethod(self._owner, "close", Qt.ConnectionType.QueuedConnection)
+
     def shutdown(self) -> None:
         """Close the tool on its thread (after the job under way), then end the thread."""
         self._callbacks.close()

@@ -76,6 +76,7 @@ from agent.markup import (
     MarkupError,
     MarkupKind,
     arrow_geometry,
+    check_image,
     check_items,
     crop_box,
     encode_png,
@@ -1367,13 +1368,14 @@ class MarkupEditor(QWidget):
         Raises ``agent.markup.MarkupError`` naming the cause if the image or the items are bad;
         the editor then keeps what it had.
         """
-        open_image(image_png).close()  # the core's checks: readable, within the pixel bound
+        # The core's checks from the header alone (readable, within the pixel bound): a Pillow
+        # decode only to check, before Qt decodes its own, was the editor's highest memory.
+        check_image(image_png)
         check_items(items)
-        # Pillow's copy is let go before Qt decodes its own: two full-size copies at once were the
-        # editor's highest memory.
         image = QImage.fromData(image_png)
         if image.isNull():
-            # Qt's WebP reader refuses some files libwebp writes (a one-colour lossless image, say).
+            # Qt's WebP reader refuses some files libwebp writes (a one-colour lossless image, say);
+            # a damaged file is refused here, by the core, with its cause.
             image = qimage_from_pillow(open_image(image_png))
         self._image_bytes = image_png
         self._canvas.set_image(image)
