@@ -9,8 +9,9 @@ with a throw-away data directory, and fills the server the way a help desk's wou
   real screen captures of the Xvfb desktop: a two-monitor capture and two single screens.
 
 Then it runs technician mode on the first monitor and saves ``tech-queue.png``,
-``tech-viewer.png``, ``tech-viewer-step.png``, ``tech-system.png``, ``tech-dashboard.png``, ``tech-help.png`` and
-``tech-signin.png``. Nothing of the user's own configuration, outbox or keyring is touched.
+``tech-viewer.png``, ``tech-viewer-step.png``, ``tech-system.png``, ``tech-viewer-answer.png`` (the timeline
+with the person's answer, photo, verdict and rating, given on their page), ``tech-dashboard.png``,
+``tech-help.png`` and ``tech-signin.png``. Nothing of the user's own configuration, outbox or keyring is touched.
 """
 
 from __future__ import annotations
@@ -649,13 +650,49 @@ def work_some_tickets(url: str, token: str, sent: dict[str, Any]) -> None:
     client.close()
 
 
+def the_person_answers(url: str, token: str, sent: dict[str, Any]) -> None:
+    """The person behind the Outlook ticket answers on their page with a photo; once it is resolved,
+    they say it is solved and rate it: through the page's forms, as a phone posts them."""
+    import html
+    import re
+    from urllib.parse import urlsplit
+
+    import requests
+
+    from agent.connectors.builtin import BuiltinConnector
+    from technician.client import TechClient
+
+    ticket = sent["outlook"]
+    page = url + urlsplit(ticket.url).path
+
+    def post(what: str, data: dict[str, str], files: list[Any] | None = None) -> None:
+        form = re.findall(r'name="form" value="([^"]+)"', requests.get(page, timeout=10).text)[0]
+        answer = requests.post(
+            f"{page}/{what}", data={"form": html.unescape(form), **data}, files=files, timeout=10, allow_redirects=False
+        )
+        answer.raise_for_status()
+
+    photo = drawn_screen("Outlook", "Allow this website to configure alex@example.org server settings?", "#0f5a9c")
+    post(
+        "answer",
+        {"text": "Here it is: it asks every time Outlook starts."},
+        [("photo", ("IMG_2041.PNG", photo, "image/png"))],
+    )
+    client = TechClient(lambda: BuiltinConnector(url, token=token))
+    client.add_note(ticket.id, "That prompt is from the mail profile; I reset it remotely. Better now?", internal=False)
+    client.set_status(ticket.id, "resolved")
+    client.close()
+    post("feedback", {"solved": "yes"})
+    post("rating", {"score": "5", "comment": "Fixed within the hour, thank you!"})
+
+
 # ---------------------------------------------------------------- the technician's screen
 def shoot(out: Path, display: str, url: str, tokens: dict[str, str], sent: dict[str, Any], showcase: Any) -> None:
     from PySide6.QtWidgets import QApplication
 
     from agent.config import load_config
     from technician.cli import build_window
-    from technician.viewer import TAB_SYSTEM
+    from technician.viewer import TAB_SYSTEM, TAB_TIMELINE
 
     app = QApplication.instance()
     assert isinstance(app, QApplication)
@@ -708,6 +745,14 @@ def shoot(out: Path, display: str, url: str, tokens: dict[str, str], sent: dict[
     viewer.select_step(0)
     viewer.tabs.setCurrentIndex(TAB_SYSTEM)
     save("system")
+    viewer.tabs.setCurrentIndex(0)
+
+    # The person's answer with a photo, their verdict and rating, in the ticket's timeline.
+    window.queue_view.select_ticket(sent["outlook"].id)
+    wait_until(app, lambda: viewer.info is not None and viewer.info.summary.id == sent["outlook"].id, "Outlook")
+    viewer.tabs.setCurrentIndex(TAB_TIMELINE)
+    wait_until(app, lambda: "<img" in viewer.timeline.toHtml(), "the person's photo")
+    save("viewer-answer")
     viewer.tabs.setCurrentIndex(0)
 
     window.toggle_help()
@@ -781,6 +826,7 @@ def main() -> int:
                 showcase = capture_showcase(app, xvfb.display)
                 sent = send_reports(server.url, tokens["laptop"], tokens["kiosk"], showcase, data)
                 work_some_tickets(server.url, tokens["colleague"], sent)
+                the_person_answers(server.url, tokens["colleague"], sent)
                 shoot(out, xvfb.display, server.url, tokens, sent, showcase)
             finally:
                 server.stop()

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QBrush, QColor, QGuiApplication, QIcon, QPixmap, QTextDocument
+from PySide6.QtGui import QAction, QBrush, QColor, QIcon, QPixmap, QTextDocument
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -107,12 +107,7 @@ class TicketViewer(QWidget):
         self.toolbar = QToolBar()
         self.toolbar.setObjectName("ViewerActions")
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        # The person's link: copied to hand over again, or revoked when it reached the wrong person.
-        self.copy_link_button = QToolButton()
-        self.copy_link_button.setObjectName("CopyLink")
-        self.copy_link_button.setText(self.tr("Copy link"))
-        self.copy_link_button.setToolTip(self.tr("Copy the person's link to this ticket's page"))
-        self.copy_link_button.clicked.connect(self.copy_link)
+        # The person's link (the window's Copy link copies it) revoked when it reached the wrong person.
         self.revoke_link_button = QToolButton()
         self.revoke_link_button.setObjectName("RevokeLink")
         self.revoke_link_button.setText(self.tr("Revoke the person's link…"))
@@ -123,7 +118,6 @@ class TicketViewer(QWidget):
         meta_row = QHBoxLayout()
         meta_row.setContentsMargins(0, 0, 0, 0)
         meta_row.addWidget(self.meta, 1)
-        meta_row.addWidget(self.copy_link_button, 0, Qt.AlignmentFlag.AlignTop)
         meta_row.addWidget(self.revoke_link_button, 0, Qt.AlignmentFlag.AlignTop)
 
         self.tabs = QTabWidget()
@@ -261,7 +255,6 @@ class TicketViewer(QWidget):
         self.caption.clear()
         self.arranged.hide()
         self.image.show_message("")
-        self.copy_link_button.hide()
         self.revoke_link_button.hide()
         self._photos_asked.clear()
         self._photo_to_open = None
@@ -296,7 +289,6 @@ class TicketViewer(QWidget):
         headline, rest = _headline(description, t.title or t.category or "Problem report")
         self.title.setText(f"{t.number} · {headline}")
         self.meta.setText(self._meta_html(info, self.clock()))
-        self.copy_link_button.setVisible(bool(t.url))
         self.revoke_link_button.setVisible(bool(t.url) and info.link_revocable)
         self.description.setText(rest)
         self.description.setVisible(bool(rest))
@@ -633,11 +625,6 @@ class TicketViewer(QWidget):
         dialog.destroyed.connect(lambda _obj=None: setattr(self, "photo_dialog", None))
         dialog.show()
 
-    def copy_link(self) -> None:
-        """Put the person's link to this ticket's page on the clipboard."""
-        if self.info is not None and self.info.summary.url:
-            QGuiApplication.clipboard().setText(self.info.summary.url)
-
     def confirm_revoke_link(self) -> None:
         """Ask, then ask the session to revoke the person's link (``revoke_link_wanted``)."""
         info = self.info
@@ -749,8 +736,10 @@ class TicketViewer(QWidget):
                 for number, path in enumerate(photos, start=1)
             )
             label = self.tr("The person answered")
-            if photos:
-                label = self.tr("The person answered, with {} photo(s)").format(len(photos))
+            if len(photos) == 1:
+                label = self.tr("The person answered, with a photo")
+            elif photos:
+                label = self.tr("The person answered, with {} photos").format(len(photos))
             text = f"<b>{label}</b><div style='background:#e3f2fd; padding:4px'>{body}</div>"
             if thumbnails:
                 text += f"<div>{thumbnails}</div>"
@@ -770,7 +759,7 @@ class TicketViewer(QWidget):
         elif kind == "link":
             text = self.tr("The person's link was revoked; a new one was made")
         else:
-            return _event_html(event)
+            return _event_html(event, actor)
         return f"<p><span style='color:gray'>{html.escape(at)} · {actor}</span><br>{text}</p>"
 
 
@@ -851,9 +840,9 @@ def _filter_item(item: QTreeWidgetItem, needle: str) -> bool:
     return own or any_child
 
 
-def _event_html(event: Mapping[str, Any]) -> str:
+def _event_html(event: Mapping[str, Any], actor: str) -> str:
+    """The technicians' events (``actor``: who did it, as HTML)."""
     kind = str(event.get("kind", ""))
-    actor = html.escape(visible_controls(str(event.get("actor", ""))))
     at = str(event.get("at", ""))[:19].replace("T", " ")
     data = event.get("data") if isinstance(event.get("data"), Mapping) else {}
     assert isinstance(data, Mapping)
