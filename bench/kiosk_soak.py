@@ -63,6 +63,16 @@ def rss_mb(pid: int | None = None) -> float:
     return float(psutil.Process(pid).memory_info().rss) / 2**20
 
 
+def rss_parts() -> str:
+    """This process's resident memory by kind: its own (heap, pixels), mapped files (code), shared."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("RssAnon", "RssFile", "RssShmem"):
+            fields[name] = int(value.split()[0]) / 1024
+    return ", ".join(f"{name[3:].lower()} {mb:.1f}" for name, mb in fields.items())
+
+
 @contextmanager
 def private_environment(root: Path) -> Iterator[None]:
     """Nothing of the user's own: hand-over files, data dirs and settings all go under ``root``."""
@@ -289,7 +299,7 @@ def run_visits(visits: int, display: str, root: Path, every: int, stages: int) -
                     driver.idle(IDLE_BETWEEN_VISITS_S)
                     if visit % every == 0 or visit == visits:
                         figures.append((visit, rss_mb()))
-                        print(f"  visit {visit:3d}: {figures[-1][1]:6.1f} MB", flush=True)
+                        print(f"  visit {visit:3d}: {figures[-1][1]:6.1f} MB ({rss_parts()})", flush=True)
             driver.pump_until(lambda: not outbox.list(), "every report delivered", timeout=120)
         finally:
             window.allow_close = True
@@ -417,6 +427,7 @@ def idle_kiosk(seconds: float, display: str, root: Path) -> None:
         app.processEvents()
         time.sleep(0.05)  # idling is the point
     end = rss_mb()
+    print(f"  the bare kiosk: {rss_parts()}", file=sys.stderr)
     window.allow_close = True
     window.close()
     window.shutdown()
