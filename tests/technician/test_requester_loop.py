@@ -19,8 +19,11 @@ from PySide6.QtGui import QGuiApplication, QImage, QTextDocument
 from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton
 from pytestqt.qtbot import QtBot
 
+from agent.connectors.builtin import BuiltinConnector
 from agent.schema import Ticket
-from technician.client import DeskFigures
+from technician.client import DeskFigures, Feature, TechClient
+from technician.model import QueueFilter, ReporterClock, visible_controls
+from technician.model import TicketSummary as ModelSummary
 from technician.viewer import PHOTO_SCHEME
 from technician.window import TAB_FIGURES, TechWindow
 from tests.fixtures.server import ServerProcess
@@ -300,3 +303,50 @@ def test_figures_show_a_rating_given_through_the_page(
     # A backend that cannot say how people rated it shows no satisfaction at all.
     dashboard.show_stats(loaded[-1].figures)
     assert not tile.isVisible() and not dashboard.ratings_chart.isVisible()
+
+
+# ---------------------------------------------------------------- the rules under it, without a server
+def test_the_reporters_clock_is_read_from_the_snapshot_and_said_in_the_largest_unit() -> None:
+    def clock(offset: object) -> ReporterClock | None:
+        return ReporterClock.from_sysinfo(
+            {"clock": {"local_time": "2026-12-03T09:15:00+01:00", "offset_seconds": offset}}
+        )
+
+    three_days = clock(-3 * 86400)
+    assert three_days is not None and three_days.off and not three_days.ahead and three_days.amount == "3 d"
+    later = clock(5400.0)
+    assert later is not None and later.off and later.ahead and later.amount == "2 h"
+    assert clock(36 * 3600) is not None and clock(36 * 3600).amount == "1.5 d"  # type: ignore[union-attr]
+    close = clock(12.0)
+    assert close is not None and not close.off  # the Date header counts whole seconds: no news
+    for unreadable in (None, "fast", True, float("nan")):
+        read = clock(unreadable)
+        assert read is not None and read.offset_seconds is None and not read.off
+    assert ReporterClock.from_sysinfo({"os": {}}) is None
+    assert ReporterClock.from_sysinfo(None) is None
+
+
+def test_bidirectional_controls_are_shown_as_marks() -> None:
+    assert visible_controls("a\u202eb\u2066c\u200fd") == "a[U+202E]b[U+2066]c[U+200F]d"
+    assert visible_controls("<b>plain</b>") == "<b>plain</b>"
+
+
+def test_a_live_change_keeps_a_ticket_found_by_its_receipt_code_in_the_search() -> None:
+    ticket = ModelSummary(
+        id="0f3a", number="SD-1", status="new", subject="Badge", description="beeps", receipt_code="0F3A9C21"
+    )
+    assert QueueFilter(text="0f3a9c21").matches(ticket, None)
+    assert not QueueFilter(text="0F3A9C22").matches(ticket, None)
+
+
+def test_a_backend_without_the_calls_offers_no_link_or_satisfaction() -> None:
+    class Plain(BuiltinConnector):
+        satisfaction = None  # type: ignore[assignment]
+        requester_link = None  # type: ignore[assignment]
+
+    full = TechClient(lambda: BuiltinConnector("http://127.0.0.1:9", token="sdk_x"))
+    plain = TechClient(lambda: Plain("http://127.0.0.1:9", token="sdk_x"))
+    assert {Feature.LINK, Feature.SATISFACTION} <= full.features
+    assert not {Feature.LINK, Feature.SATISFACTION} & plain.features
+    full.close()
+    plain.close()
