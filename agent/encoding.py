@@ -98,6 +98,13 @@ PNG: Final = ImageFormat("png", "image/png", "PNG", True, {"compress_level": 1})
 WEBP_LOSSY: Final = ImageFormat("webp", "image/webp", "WEBP", False, {"quality": 80, "method": 2})
 JPEG: Final = ImageFormat("jpeg", "image/jpeg", "JPEG", False, {"quality": 85})
 DEFAULT: Final = WEBP_LOSSLESS
+# A walk-up kiosk must stay within a memory bound at every moment of a visit (issue 24), and its
+# captures are decoded again and again (the bar's and the screen's thumbnails, the mark-up
+# editor, the flatten). On a 1080p screen lossless WebP's encoder passes 30-40 MB of working
+# memory and each decode of its file 20 MB (Qt) or 33 MB (Pillow); PNG at level 1 needs about
+# 1-4 MB to encode and one copy of the picture to decode, at similar speed, in larger files
+# (about the same on a plain desktop, up to 1.6 times on photo-like pixels). Both are lossless.
+KIOSK_CAPTURE_FORMAT: Final = PNG
 FORMATS: Final[Mapping[str, ImageFormat]] = {f.name: f for f in (WEBP_LOSSLESS, PNG, WEBP_LOSSY, JPEG)}
 _FORMAT_BY_SUFFIX: Final[Mapping[str, ImageFormat]] = {
     ".webp": WEBP_LOSSLESS,

@@ -235,17 +235,16 @@ class _MssGrab:
         self._monitor = monitor
 
     def __call__(self, caption: str) -> StepDraft:
-        from agent.encoding import EncodedImage, encode, step_draft
+        from agent.encoding import KIOSK_CAPTURE_FORMAT, EncodedImage, encode, step_draft
 
         count = len(self._capturer.monitors())
         shot = self._capturer.capture_monitor(self._monitor if 1 <= self._monitor <= count else 1)
         # No more than two full-size copies of the screen at once: the raw pixels go as soon as
-        # Pillow has its own, and Pillow's as soon as the encoder is done. With libwebp's
-        # buffers on top, a third full-size copy was the capture's highest moment (bench/kiosk_soak.py).
-        facts = step_draft(shot, EncodedImage(b"", "image/webp", shot.width, shot.height), caption=caption)
+        # Pillow has its own, and Pillow's as soon as the encoder is done (bench/kiosk_soak.py).
+        facts = step_draft(shot, EncodedImage(b"", "image/png", shot.width, shot.height), caption=caption)
         image = shot.image()
         del shot
-        encoded = encode(image)
+        encoded = encode(image, KIOSK_CAPTURE_FORMAT)
         image.close()
         return dataclasses.replace(facts, image=encoded.data, width=encoded.width, height=encoded.height)
 
