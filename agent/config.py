@@ -140,6 +140,23 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "many days ago (the ticket, its text and system information stay).",
     ),
     Setting(
+        "server.mail.host",
+        str,
+        "",
+        "SMTP server the built-in server mails the person through (received, replies, resolved, their turn). "
+        "Empty: no mail.",
+    ),
+    Setting("server.mail.port", int, 587, "SMTP port. Unset: 587 for starttls, 465 for tls, 25 for none."),
+    Setting("server.mail.security", str, "starttls", "starttls, tls (TLS from the first byte) or none."),
+    Setting("server.mail.sender", str, "", "From address of mails to the person."),
+    Setting(
+        "server.mail.user",
+        str,
+        "",
+        "SMTP user (empty: no login). The password: SHOWDESK_SMTP_PASSWORD or the keyring (service "
+        "showdesk-server, user smtp-password); never this file.",
+    ),
+    Setting(
         "server.link_days",
         int,
         30,

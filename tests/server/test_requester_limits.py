@@ -108,6 +108,8 @@ def test_a_schema_2_database_gets_links_for_its_tickets(make_server: Callable[..
     # Back to schema 2 as an older server left it: no link columns, no key.
     conn = sqlite3.connect(server.db_path)
     conn.executescript(
+        # Schema 4's outgoing queue first: a schema-2 database never had it.
+        "DROP TABLE outgoing; DROP TABLE outgoing_cursors; DROP TABLE outgoing_stops;"
         "DROP INDEX tickets_link_hash; DROP INDEX events_kind; DROP TABLE server_secrets; DROP TABLE form_nonces;"
         "ALTER TABLE tickets DROP COLUMN link_generation; ALTER TABLE tickets DROP COLUMN link_hash;"
         "ALTER TABLE tickets DROP COLUMN language; PRAGMA user_version=2;"
