@@ -53,6 +53,8 @@ STEP_DEADLINE_S = 30.0
 IDLE_BETWEEN_VISITS_S = 1.5
 # xdotool's pause between typed keys: a quick typist.
 TYPE_DELAY_MS = 40
+# Loop turns (5 ms apart) a widget must stay in one place before it is tapped.
+STILL_TURNS = 20
 # The RSS sampler's period: a transient rise (a decode, an encode) lasts tens of milliseconds.
 SAMPLE_INTERVAL_S = 0.002
 
@@ -201,11 +203,23 @@ class Driver:
 
     def click(self, widget: QWidget) -> None:
         self.pump_until(lambda: widget.isVisible() and widget.isEnabled(), f"{widget.objectName()} tappable")
+        self.wait_still(widget)
         x, y = self.centre(widget)
         under = self.app.widgetAt(x, y)
         if under is None or not (under is widget or widget.isAncestorOf(under)):
             raise RuntimeError(f"{widget.objectName() or widget} is covered by {under and under.objectName()}")
         self.xdotool("mousemove", "--sync", str(x), str(y), "click", "1")
+
+    def wait_still(self, widget: QWidget, turns: int = STILL_TURNS) -> None:
+        """Until ``widget`` has stayed in one place for ``turns`` loop turns: the capture bar moves
+        up when its on-screen keyboard opens, and a tap aimed before that lands beside it."""
+        seen: list[tuple[int, int]] = []
+
+        def still() -> bool:
+            seen.append(self.centre(widget))
+            return len(seen) >= turns and len(set(seen[-turns:])) == 1
+
+        self.pump_until(still, f"{widget.objectName()} in one place")
 
     def type_into(self, widget: QWidget, text: str) -> None:
         self.click(widget)
