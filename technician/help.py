@@ -66,6 +66,7 @@ COMMANDS: Final[tuple[Command, ...]] = (
     Command("call-next", "Call the next walk-up person", ("Q",), "Work", "Call next"),
     Command("export", "Export the report bundle", ("E",), "Work", "Export"),
     Command("copy-link", "Copy the ticket link", ("L", "Ctrl+Shift+C"), "Work", "Copy link"),
+    Command("revoke-link", "Revoke the person's link", (), "Work", "Revoke link…"),
     # general
     Command("help", "Keyboard shortcuts", ("F1", "?"), "General", "Keys"),
 )

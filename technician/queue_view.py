@@ -108,7 +108,7 @@ class QueueView(QWidget):
         self.model = model
         self.search = QLineEdit()
         self.search.setObjectName("QueueSearch")
-        self.search.setPlaceholderText("Search subject and description  (Ctrl+F)")
+        self.search.setPlaceholderText("Search subject, description or receipt code  (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
         self.status = QComboBox()
         self.status.setObjectName("QueueStatus")

@@ -61,10 +61,11 @@ NEEDS: Final[dict[str, Feature]] = {
     "show-dashboard": Feature.STATS,
     "show-history": Feature.HISTORY,
     "search": Feature.FILTERS,
+    "revoke-link": Feature.LINK,
 }
 TICKET_COMMANDS: Final = frozenset(
     {"claim", "assign", "status-open", "status-waiting", "status-resolved", "status-closed", "note", "reply",
-     "export", "copy-link"}
+     "export", "copy-link", "revoke-link"}
 )  # fmt: skip
 
 
@@ -211,6 +212,7 @@ class TechWindow(QMainWindow):
             "call-next": self.call_next,
             "export": self.ask_export,
             "copy-link": self.copy_link,
+            "revoke-link": self.viewer.confirm_revoke_link,
             "help": self.toggle_help,
         }
         for command in COMMANDS:
@@ -299,6 +301,7 @@ class TechWindow(QMainWindow):
         self.queue_view.ticket_selected.connect(self.open_ticket)
         self.viewer.image_wanted.connect(lambda t, p, full: s.load_image(t, p, full=full))
         self.viewer.open_requested.connect(self.open_from_history)
+        self.viewer.revoke_link_wanted.connect(s.revoke_link)
         self.dashboard.period_changed.connect(s.load_stats)
 
     def start(self) -> None:
