@@ -24,7 +24,9 @@ from server.api.errors import install_error_handlers
 from server.api.middleware import BodyLimitMiddleware, RequestLogMiddleware
 from server.blobs import BlobStore
 from server.outgoing import OutgoingWorker
+from server.outgoing.channel import Channel
 from server.outgoing.mail import MailChannel
+from server.outgoing.notify_targets import notify_channels
 from server.outgoing.worker import RetryPolicy
 from server.requester import install as install_requester_page
 from server.settings import Settings, version
@@ -48,13 +50,26 @@ _API_ROUTERS = (
 
 
 def outgoing_worker(context: AppContext) -> OutgoingWorker | None:
-    """The worker that mails the person ([server.mail]); None when no mail host is set."""
-    mail = context.settings.mail
-    if not mail.enabled:
+    """The worker that mails the person ([server.mail]) and notifies IT ([[server.notify]]); None: neither set."""
+    mail, notify = context.settings.mail, context.settings.notify
+    channels: list[Channel] = []
+    if mail.enabled:
+        channels.append(MailChannel(mail, context.ticket_url, context.mail_stop_url))
+    notifying = notify_channels(notify, context.settings.base_url, context.blobs.read_bytes)
+    channels.extend(notifying)
+    if not channels:
         return None
-    channel = MailChannel(mail, context.ticket_url, context.mail_stop_url)
     retry = RetryPolicy(first=mail.retry_seconds, longest=mail.max_retry_seconds, attempts=mail.attempts)
-    return OutgoingWorker(context.store, [channel], retry, max_age=mail.max_age_seconds)
+    notify_retry = RetryPolicy(first=notify.retry_seconds, longest=notify.max_retry_seconds, attempts=notify.attempts)
+    return OutgoingWorker(
+        context.store,
+        channels,
+        retry,
+        max_age=mail.max_age_seconds,
+        retries={c.name: notify_retry for c in notifying},
+        max_ages={c.name: notify.max_age_seconds for c in notifying},
+        walkup_check_seconds=notify.check_seconds,
+    )
 
 
 def create_app(settings: Settings, store: Store, blobs: BlobStore) -> FastAPI:
@@ -70,6 +85,7 @@ def create_app(settings: Settings, store: Store, blobs: BlobStore) -> FastAPI:
             await asyncio.to_thread(worker.start)
         yield
         context.notifier.close()
+        await asyncio.to_thread(context.thumbnails.close)
         if worker is not None:
             await asyncio.to_thread(worker.stop)
 

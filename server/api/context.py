@@ -1,4 +1,4 @@
-"""What every request handler shares: settings, store, blobs, rate limiter and change notifier."""
+"""What every request handler shares: settings, store, blobs, rate limiter, change notifier, thumbnails."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from server.blobs import BlobStore
 from server.ratelimit import RateLimit, RateLimiter
 from server.settings import Settings
 from server.store import SECONDS_PER_DAY, Store, TicketRow
+from server.thumbnails import Thumbnailer, ThumbnailLimits
 
 API_PREFIX: Final = "/api/v1"
 REPORTS_PATH: Final = f"{API_PREFIX}/reports"
@@ -109,6 +110,8 @@ class AppContext:
             }
         )
         self.notifier = ChangeNotifier()
+        # Thumbnails for the requester's page, made by a bounded child process (never decoded here).
+        self.thumbnails = Thumbnailer(settings.data_dir, ThumbnailLimits(max_pixels=settings.max_image_pixels))
         store.add_listener(self.notifier.notify_threadsafe)
 
     def ticket_url(self, ticket: TicketRow) -> str:

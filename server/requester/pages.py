@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,6 +115,13 @@ class Pages:
         query = f"?lang={language}"
         report = json.loads(ticket.manifest)
         by_path = {f.path: f for f in files}
+        by_id = {f.id: f for f in files}
+
+        def shown_src(file_id: int) -> str:
+            # The thumbnail when the child has made it; else the full image, and the thumbnail is asked for.
+            file = by_id[file_id]
+            return f"{base}/{self._preview(file)}/{file_id}"
+
         shots = []
         for index, step in enumerate(report.get("steps", []), start=1):
             image = by_path.get(step.get("image", {}).get("path", ""))
@@ -122,13 +130,14 @@ class Pages:
             shots.append(
                 {
                     "url": f"{base}/files/{image.id}",
+                    "src": shown_src(image.id),
                     "width": int(step.get("width", 0)) or None,
                     "height": int(step.get("height", 0)) or None,
                     "caption": step.get("caption", ""),
                     "alt": t["screenshot"].format(index=index),
                 }
             )
-        timeline = _timeline(events, files, base, t)
+        timeline = _timeline(events, files, base, t, shown_src)
         # The status card quotes the help desk's latest reply while it matters most: when the
         # desk waits for the person, or says it is resolved. The whole exchange is further down.
         replies = [item for item in timeline if item["kind"] == "reply"]
@@ -168,6 +177,14 @@ class Pages:
         }
         return values
 
+    def _preview(self, file: FileRow) -> str:
+        """``thumbs`` when the file's thumbnail exists, else ``files`` (and the thumbnail is asked for)."""
+        thumbnails = self.context.thumbnails
+        if thumbnails.existing(file.sha256) is not None:
+            return "thumbs"
+        thumbnails.want(file.sha256, self.context.blobs.path_for(file.sha256))
+        return "files"
+
     def _queue(self, ticket: TicketRow, t: dict[str, str]) -> dict[str, Any] | None:
         if not (ticket.walk_up and ticket.site):
             return None
@@ -197,7 +214,9 @@ class Pages:
         }
 
 
-def _timeline(events: list[EventRow], files: list[FileRow], base: str, t: dict[str, str]) -> list[dict[str, Any]]:
+def _timeline(
+    events: list[EventRow], files: list[FileRow], base: str, t: dict[str, str], shown_src: Callable[[int], str]
+) -> list[dict[str, Any]]:
     """Public events as the person reads them; internal notes never reach this (the store leaves them out)."""
     ids = {f.id for f in files}
     items: list[dict[str, Any]] = []
@@ -209,7 +228,12 @@ def _timeline(events: list[EventRow], files: list[FileRow], base: str, t: dict[s
             item.update(who=t["who.helpdesk"], side="helpdesk", text=str(event.data.get("text", "")))
         elif event.kind == "answer":
             photos = [
-                {"url": f"{base}/files/{f['id']}", "width": f.get("width"), "height": f.get("height")}
+                {
+                    "url": f"{base}/files/{f['id']}",
+                    "src": shown_src(f["id"]),
+                    "width": f.get("width"),
+                    "height": f.get("height"),
+                }
                 for f in event_files(event)
                 if f.get("id") in ids
             ]

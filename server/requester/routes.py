@@ -3,6 +3,7 @@
 * ``GET /t/{secret}``: the page (``?lang=en|de``);
 * ``GET /t/{secret}/events``: live updates as Server-Sent Events;
 * ``GET /t/{secret}/files/{id}``: a screenshot or photo of this ticket, inline;
+* ``GET /t/{secret}/thumbs/{id}``: its thumbnail (WebP, 480 px on the longest side) once made;
 * ``POST /t/{secret}/answer`` (multipart: text, photos), ``/feedback`` (solved yes/no),
   ``/rating`` (score, comment): each answers 303 back to the page (post, redirect, get);
 * ``GET /static/requester.css|js``.
@@ -38,7 +39,7 @@ from server.ratelimit import retry_after_header
 from server.requester.pages import PageInput, Pages, choose_language
 from server.requester.security import IMAGE_HEADERS, PAGE_HEADERS, check_form_token, is_cross_site
 from server.requester.texts import texts
-from server.store import MAX_RATING_COMMENT_CHARS, InvalidTransitionError, NotFoundError, TicketRow
+from server.store import MAX_RATING_COMMENT_CHARS, FileRow, InvalidTransitionError, NotFoundError, TicketRow
 
 log = logging.getLogger("showdesk.server")
 
@@ -165,8 +166,8 @@ async def page(
     return _html(body)
 
 
-@router.get(REQUESTER_PREFIX + "/{secret}/files/{file_id}")
-async def image(request: Request, secret: str, file_id: str, lang: Language = None) -> FileResponse:
+async def _ticket_image(request: Request, secret: str, file_id: str, lang: str | None) -> tuple[Requester, FileRow]:
+    """A screenshot or photo of the ticket this link opens; anything else raises the 404 page."""
     requester, ticket, language = await _open(request, secret, lang)
     if not file_id.isascii() or not file_id.isdigit() or len(file_id) > 18:
         raise PageRefusedError(404, language)
@@ -177,10 +178,26 @@ async def image(request: Request, secret: str, file_id: str, lang: Language = No
     # Screenshots and the person's photos of this ticket; never another ticket's, never an original.
     if owner.seq != ticket.seq or file.role not in ("step", "answer") or file.media_type not in IMAGE_MEDIA_TYPES:
         raise PageRefusedError(404, language)
+    return requester, file
+
+
+@router.get(REQUESTER_PREFIX + "/{secret}/files/{file_id}")
+async def image(request: Request, secret: str, file_id: str, lang: Language = None) -> FileResponse:
+    requester, file = await _ticket_image(request, secret, file_id, lang)
     blob = requester.context.blobs.path_for(file.sha256)
     if not blob.is_file():
-        raise PageRefusedError(404, language)
+        raise PageRefusedError(404, choose_language(lang, None, ""))
     return FileResponse(blob, media_type=file.media_type, headers=IMAGE_HEADERS, content_disposition_type="inline")
+
+
+@router.get(REQUESTER_PREFIX + "/{secret}/thumbs/{file_id}")
+async def thumbnail(request: Request, secret: str, file_id: str, lang: Language = None) -> FileResponse:
+    """The small WebP of a screenshot or photo (made by the thumbnail worker; 404 until it exists)."""
+    requester, file = await _ticket_image(request, secret, file_id, lang)
+    thumb = requester.context.thumbnails.existing(file.sha256)
+    if thumb is None:
+        raise PageRefusedError(404, choose_language(lang, None, ""))
+    return FileResponse(thumb, media_type="image/webp", headers=IMAGE_HEADERS, content_disposition_type="inline")
 
 
 @router.get(REQUESTER_PREFIX + "/{secret}/events")
