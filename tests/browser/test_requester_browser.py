@@ -69,6 +69,24 @@ def test_the_link_shows_status_queue_and_screenshots(site: RequesterSite, browse
     assert csp_violations(browser) == []
 
 
+def test_screenshots_become_thumbnails_that_open_the_full_image(site: RequesterSite, browser: webdriver.Chrome) -> None:
+    ticket = site.report(7, shots=2)
+    browser.get(ticket["url"])
+
+    def thumbnails_shown(b: webdriver.Chrome) -> bool:
+        # The thumbnails are made in the background after the first view; a reload shows them.
+        b.refresh()
+        sizes = loaded_images(b, ".shots img")
+        return len(sizes) == 2 and all(max(size) <= 480 for size in sizes)
+
+    wait_for(browser, thumbnails_shown, "two thumbnails of at most 480 px")
+    assert csp_violations(browser) == []
+    browser.find_element(By.CSS_SELECTOR, ".shots a").click()
+    wait_for(browser, lambda b: "/files/" in b.current_url, "the full image opened")
+    size = browser.execute_script("const i = document.querySelector('img'); return [i.naturalWidth, i.naturalHeight];")
+    assert tuple(size) == (1280, 800)
+
+
 def test_the_person_answers_with_text_and_a_photo(
     site: RequesterSite, browser: webdriver.Chrome, tmp_path: Path
 ) -> None:
