@@ -10,11 +10,14 @@ check-in with a photo left as it is, so the mark-up is drawn on every second vis
 ends on the Done screen, and the kiosk wipes itself for the next person.
 
 Printed: resident memory (RSS) after every tenth visit (``--every N`` for more rows), measured
-once the kiosk has tidied up for the next person; the tickets the server holds; the highest RSS
-seen at any moment during the visits (sampled every event loop turn); a peer row (a second
-kiosk process idling the same wall time, started fresh) and, as the last line, the growth
-from visit 10 to the last visit in MB. Targets: at most 10 MB growth from visit 10 to 40, and
-at most 200 MB after any visit.
+once the kiosk has tidied up for the next person, with its parts (the process's own memory,
+mapped files, shared memory); the tickets the server holds; the highest RSS at any moment of
+the visits (sampled every 2 ms from a thread of its own, and at every event loop turn); the
+``--stages N`` stages of a visit with the highest RSS, each with its largest rise over the RSS
+on entering it; a peer row (a second kiosk process idling the same wall time, started fresh;
+``--no-peer`` leaves it out for a quicker look) and, as the last line, the growth from visit 10
+to the last visit in MB. Targets: at most 10 MB growth from visit 10 to 40, and at most 200 MB
+at any moment. The kiosk starts as ``showdesk kiosk`` does (``keep_working_memory()`` first).
 
 Needs Xvfb and xdotool (Debian packages ``xvfb``, ``xdotool``). ``--idle SECONDS`` is the
 peer's own mode (the bare kiosk, idling) and prints its RSS at start and end. A 40-visit run
