@@ -59,6 +59,11 @@ from server.settings import (
     DEFAULT_MAX_IMAGE_PIXELS,
     DEFAULT_NOTE_BURST,
     DEFAULT_NOTE_PER_MINUTE,
+    DEFAULT_NOTIFY_ATTEMPTS,
+    DEFAULT_NOTIFY_CHECK_SECONDS,
+    DEFAULT_NOTIFY_MAX_RETRY_SECONDS,
+    DEFAULT_NOTIFY_RETRY_SECONDS,
+    DEFAULT_NOTIFY_TIMEOUT_SECONDS,
     DEFAULT_PORT,
     DEFAULT_SUBMIT_BURST,
     DEFAULT_SUBMIT_PER_MINUTE,
@@ -66,7 +71,10 @@ from server.settings import (
     MAIL_KEYRING_USER,
     MAIL_PASSWORD_ENV,
     MAIL_SECURITIES,
+    NOTIFY_KEYRING_SERVICE,
     MailSettings,
+    NotifySettings,
+    NotifyTargetSettings,
     Settings,
     default_data_dir,
     version,
@@ -141,6 +149,9 @@ def configured_server_settings() -> dict[str, Any]:
                 f"{path}: server.mail.password is not read from a file; set {MAIL_PASSWORD_ENV} or store it in "
                 f"the keyring (service {MAIL_KEYRING_SERVICE!r}, user {MAIL_KEYRING_USER!r})"
             )
+        if "notify" in section:
+            # [[server.notify]] tables: the user's file replaces the machine's list as a whole.
+            values["notify"] = section["notify"]
         for key, kind in SERVER_KEYS.items():
             holder: Any = section
             *parents, leaf = key.split(".")
@@ -439,6 +450,42 @@ def build_parser() -> argparse.ArgumentParser:
         help="attempts before a mail is marked failed (default %(default)s)",
     )
     serve.add_argument(
+        "--notify-retry-seconds",
+        type=_positive_float,
+        default=DEFAULT_NOTIFY_RETRY_SECONDS,
+        metavar="SECONDS",
+        help="wait before the first retry of a notification; doubles each time (default %(default)s)",
+    )
+    serve.add_argument(
+        "--notify-max-retry-seconds",
+        type=_positive_float,
+        default=DEFAULT_NOTIFY_MAX_RETRY_SECONDS,
+        metavar="SECONDS",
+        help="the longest wait between notification retries (default %(default)s)",
+    )
+    serve.add_argument(
+        "--notify-attempts",
+        type=_positive_int,
+        default=DEFAULT_NOTIFY_ATTEMPTS,
+        metavar="N",
+        help="attempts before a notification is marked failed (default %(default)s)",
+    )
+    serve.add_argument(
+        "--notify-timeout",
+        type=_positive_float,
+        default=DEFAULT_NOTIFY_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help="seconds a notification target may take to answer one POST (default %(default)s)",
+    )
+    serve.add_argument(
+        "--notify-check-seconds",
+        type=_positive_float,
+        default=DEFAULT_NOTIFY_CHECK_SECONDS,
+        metavar="SECONDS",
+        help="how often the walk-up queue is checked for people waiting past a target's threshold "
+        "(default %(default)s)",
+    )
+    serve.add_argument(
         "--no-handover", action="store_true", help="do not write the local hand-over file with fresh tokens"
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -533,6 +580,11 @@ def _configured_data_dir(configured: Mapping[str, Any]) -> Path:
 def _serve(args: argparse.Namespace, data_dir: Path, configured: Mapping[str, Any]) -> int:
     from server.runner import serve
 
+    try:
+        notify = notify_settings(args, configured.get("notify"))
+    except ConfigFileError as exc:
+        print(f"showdesk server: configuration: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     settings = Settings(
         data_dir=data_dir,
         host=args.host if args.host is not None else configured.get("host", DEFAULT_HOST),
@@ -559,6 +611,7 @@ def _serve(args: argparse.Namespace, data_dir: Path, configured: Mapping[str, An
         max_event_streams=args.max_event_streams,
         event_stream_seconds=args.event_stream_seconds,
         mail=mail_settings(args, configured),
+        notify=notify,
     )
     return serve(settings, handover=not args.no_handover, log_level=args.log_level)
 
@@ -585,6 +638,65 @@ def mail_settings(args: argparse.Namespace, configured: Mapping[str, Any]) -> Ma
         max_retry_seconds=args.mail_max_retry_seconds,
         attempts=args.mail_attempts,
     )
+
+
+def notify_settings(args: argparse.Namespace, tables: Any) -> NotifySettings:
+    """[[server.notify]]: the agent's target tables (agent.notify.rules), each URL and secret read now."""
+    from agent.notify.rules import RuleError, parse_targets
+
+    if tables is not None and not isinstance(tables, list):
+        raise ConfigFileError("server.notify must be tables written [[server.notify]], one per target")
+    rule_tables: list[dict[str, Any]] = []
+    finer: list[float | None] = []
+    for index, table in enumerate(tables or []):
+        if not isinstance(table, dict):
+            raise ConfigFileError("server.notify must be tables written [[server.notify]], one per target")
+        rule_table = dict(table)
+        # A server-only key: a threshold finer than whole minutes (a small desk, or a test).
+        seconds = rule_table.pop("walkup_seconds", None)
+        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0):
+            raise ConfigFileError(f"server.notify.{index}.walkup_seconds must be a number of seconds above 0")
+        finer.append(None if seconds is None else float(seconds))
+        rule_tables.append(rule_table)
+    try:
+        targets = parse_targets(rule_tables or None)
+    except RuleError as exc:
+        raise ConfigFileError(
+            f"server.{exc.key or 'notify'}: {exc}".replace("[[notify]]", "[[server.notify]]")
+        ) from exc
+    return NotifySettings(
+        targets=tuple(
+            NotifyTargetSettings(
+                target=target,
+                url=_notify_secret(target.url.env, target.url.keyring),
+                secret=_notify_secret(target.secret.env, target.secret.keyring),
+                walkup_seconds=seconds,
+            )
+            for target, seconds in zip(targets, finer, strict=True)
+        ),
+        retry_seconds=args.notify_retry_seconds,
+        max_retry_seconds=args.notify_max_retry_seconds,
+        attempts=args.notify_attempts,
+        timeout_seconds=args.notify_timeout,
+        check_seconds=args.notify_check_seconds,
+    )
+
+
+def _notify_secret(env: str, keyring_name: str) -> str:
+    """The environment variable's value, else the keyring entry's (service showdesk-notify); "" when neither."""
+    if env:
+        return os.environ.get(env, "")
+    if not keyring_name:
+        return ""
+    import keyring
+    import keyring.errors
+
+    try:
+        return keyring.get_password(NOTIFY_KEYRING_SERVICE, keyring_name) or ""
+    except (keyring.errors.KeyringError, OSError, RuntimeError) as exc:
+        # The target's sends then fail visibly in `showdesk server mail list`, naming where the URL is kept.
+        print(f"showdesk server: notification secret {keyring_name!r} not read: {type(exc).__name__}", file=sys.stderr)
+        return ""
 
 
 def smtp_password() -> str:

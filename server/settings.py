@@ -10,6 +10,7 @@ from typing import Final
 
 import platformdirs
 
+from agent.notify.rules import Target
 from agent.schema import MAX_IMAGE_PIXELS
 
 DEFAULT_HOST: Final = "127.0.0.1"
@@ -98,6 +99,47 @@ class MailSettings:
         return self.port if self.port is not None else DEFAULT_MAIL_PORTS.get(self.security, 587)
 
 
+# Notifications to IT ([[server.notify]]: Teams, Slack, signed webhooks) go through the same queue
+# with the same backoff as mail: from DEFAULT_NOTIFY_RETRY_SECONDS, doubling up to
+# DEFAULT_NOTIFY_MAX_RETRY_SECONDS, DEFAULT_NOTIFY_ATTEMPTS attempts; a 429's Retry-After wins
+# when it asks for longer. Each POST is bounded by DEFAULT_NOTIFY_TIMEOUT_SECONDS. The walk-up
+# queue is looked at every DEFAULT_NOTIFY_CHECK_SECONDS for people waiting past a threshold.
+DEFAULT_NOTIFY_RETRY_SECONDS: Final = 30.0
+DEFAULT_NOTIFY_MAX_RETRY_SECONDS: Final = 3600.0
+DEFAULT_NOTIFY_ATTEMPTS: Final = 30
+DEFAULT_NOTIFY_TIMEOUT_SECONDS: Final = 10.0
+DEFAULT_NOTIFY_CHECK_SECONDS: Final = 15.0
+# An event older than this when first read (the target was added later, the server was down) is not told.
+DEFAULT_NOTIFY_MAX_AGE_SECONDS: Final = 3600.0
+NOTIFY_KEYRING_SERVICE: Final = "showdesk-notify"  # the agent's service: one keyring entry serves both
+
+
+@dataclass(frozen=True)
+class NotifyTargetSettings:
+    """One [[server.notify]] table: its rules, and its URL and secret as read at start (never from the file)."""
+
+    target: Target
+    url: str = field(default="", repr=False)
+    secret: str = field(default="", repr=False)
+    # A finer walk-up threshold than walkup_minutes (a server-only key); None: walkup_minutes.
+    walkup_seconds: float | None = None
+
+    @property
+    def walkup_threshold_seconds(self) -> float:
+        return self.walkup_seconds if self.walkup_seconds is not None else self.target.walkup_minutes * 60.0
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    targets: tuple[NotifyTargetSettings, ...] = ()
+    retry_seconds: float = DEFAULT_NOTIFY_RETRY_SECONDS
+    max_retry_seconds: float = DEFAULT_NOTIFY_MAX_RETRY_SECONDS
+    attempts: int = DEFAULT_NOTIFY_ATTEMPTS
+    timeout_seconds: float = DEFAULT_NOTIFY_TIMEOUT_SECONDS
+    check_seconds: float = DEFAULT_NOTIFY_CHECK_SECONDS
+    max_age_seconds: float = DEFAULT_NOTIFY_MAX_AGE_SECONDS
+
+
 @functools.cache
 def version() -> str:
     try:
@@ -139,6 +181,7 @@ class Settings:
     event_stream_seconds: float = DEFAULT_EVENT_STREAM_SECONDS
     heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
     mail: MailSettings = field(default_factory=MailSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
     @property
     def listen_url(self) -> str:

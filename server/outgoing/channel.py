@@ -19,6 +19,14 @@ class SendError(Exception):
     """This attempt failed; a later one may work (the server is down, busy, a timeout)."""
 
 
+class RetryLaterError(SendError):
+    """The receiver asked to be tried again no sooner than ``retry_after`` seconds (HTTP 429 Retry-After)."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class PermanentSendError(SendError):
     """This message will never go (the address is refused, not an address at all)."""
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from server.outgoing.channel import Channel, PermanentSendError, SendError
-from server.store import Store
+from server.outgoing.channel import Channel, PermanentSendError, RetryLaterError, SendError
+from server.store import Derived, Store
+from server.store.outgoing import WaitingWalkUp
 
 log = logging.getLogger("showdesk.server.outgoing")
 
@@ -44,11 +45,25 @@ class RetryPolicy:
 class OutgoingWorker:
     """Derives rows from the timeline and sends them, per channel, on one thread."""
 
-    def __init__(self, store: Store, channels: Sequence[Channel], retry: RetryPolicy, *, max_age: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        channels: Sequence[Channel],
+        retry: RetryPolicy,
+        *,
+        max_age: float,
+        retries: Mapping[str, RetryPolicy] | None = None,
+        max_ages: Mapping[str, float] | None = None,
+        walkup_check_seconds: float = POLL_SECONDS,
+    ) -> None:
+        """``retry`` and ``max_age`` hold for every channel not named in ``retries`` / ``max_ages``."""
         self._store = store
         self._channels = list(channels)
         self._retry = retry
         self._max_age = max_age
+        self._retries = dict(retries or {})
+        self._max_ages = dict(max_ages or {})
+        self._walkup_check_seconds = walkup_check_seconds
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -64,7 +79,9 @@ class OutgoingWorker:
                     recovered,
                     channel.name,
                 )
-            queue.derive(channel.name, channel.derive, max_age=self._max_age, message_domain=channel.message_domain)
+            queue.derive(
+                channel.name, channel.derive, max_age=self._max_age_of(channel), message_domain=channel.message_domain
+            )
         self._store.add_listener(self.wake)
         self._thread = threading.Thread(target=self._run, name="showdesk-outgoing", daemon=True)
         self._thread.start()
@@ -95,14 +112,48 @@ class OutgoingWorker:
     def _wait_seconds(self) -> float:
         due = [self._store.outgoing.next_due(channel.name) for channel in self._channels]
         soonest = min((d for d in due if d is not None), default=None)
+        longest = self._walkup_check_seconds if self._walkup_watchers() else POLL_SECONDS
         if soonest is None:
-            return POLL_SECONDS
-        return max(0.0, min(POLL_SECONDS, soonest - time.time()))
+            return longest
+        return max(0.0, min(longest, soonest - time.time()))
+
+    def _max_age_of(self, channel: Channel) -> float:
+        return self._max_ages.get(channel.name, self._max_age)
+
+    def _retry_of(self, channel: Channel) -> RetryPolicy:
+        return self._retries.get(channel.name, self._retry)
+
+    def _walkup_watchers(self) -> list[tuple[Channel, float]]:
+        """The channels that tell of a walk-up waiting too long, with their thresholds in seconds."""
+        watchers: list[tuple[Channel, float]] = []
+        for channel in self._channels:
+            seconds = getattr(channel, "walkup_seconds", None)
+            if isinstance(seconds, (int, float)):
+                watchers.append((channel, float(seconds)))
+        return watchers
+
+    def _check_walkups(self) -> None:
+        """Rows for people waiting past each watcher's threshold; the queue's unique key makes each one once."""
+        queue = self._store.outgoing
+        at = time.time()
+        for channel, seconds in self._walkup_watchers():
+            wants = getattr(channel, "wants_walkup", None)
+            recipient = str(getattr(channel, "target_name", channel.name))
+            waiting: list[WaitingWalkUp] = queue.walkups_waiting(at - seconds)
+            for person in waiting:
+                if callable(wants) and not wants(person.site, person.category):
+                    continue
+                queue.add(
+                    channel.name, person, Derived("walkup_waiting", recipient), message_domain=channel.message_domain
+                )
 
     def _pass(self) -> None:
         queue = self._store.outgoing
+        self._check_walkups()
         for channel in self._channels:
-            queue.derive(channel.name, channel.derive, max_age=self._max_age, message_domain=channel.message_domain)
+            queue.derive(
+                channel.name, channel.derive, max_age=self._max_age_of(channel), message_domain=channel.message_domain
+            )
             for _sent in range(SEND_BATCH):
                 if self._stopping.is_set():
                     return
@@ -123,7 +174,10 @@ class OutgoingWorker:
                         exc,
                     )
                 except SendError as exc:
-                    retry_in = self._retry.retry_in(row.attempts)
+                    retry_in = self._retry_of(channel).retry_in(row.attempts)
+                    if isinstance(exc, RetryLaterError) and retry_in is not None:
+                        # The receiver's own wait (429 Retry-After) when it asks for longer than the backoff.
+                        retry_in = max(retry_in, exc.retry_after)
                     state = queue.mark_failed_attempt(row.id, str(exc), retry_in=retry_in)
                     log.info(
                         "%s %s #%d for %s: attempt %d failed (%s); %s",
@@ -141,7 +195,9 @@ class OutgoingWorker:
                         "%s %s #%d for %s: unexpected failure", channel.name, row.kind, row.id, row.ticket_number
                     )
                     queue.mark_failed_attempt(
-                        row.id, f"unexpected failure: {type(exc).__name__}", retry_in=self._retry.retry_in(row.attempts)
+                        row.id,
+                        f"unexpected failure: {type(exc).__name__}",
+                        retry_in=self._retry_of(channel).retry_in(row.attempts),
                     )
                 else:
                     queue.mark_sent(row.id)

@@ -37,6 +37,8 @@ OUTGOING_STATES: Final[tuple[OutgoingState, ...]] = ("pending", "sending", "sent
 DERIVE_BATCH: Final = 200
 MAX_LIST: Final = 500
 MAX_ERROR_CHARS: Final = 500
+# Walk-ups looked at per check: a tech bar's queue is short; a longer one is told over several checks.
+WALKUP_BATCH: Final = 200
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,16 @@ class Derived:
 
     kind: str
     recipient: str
+
+
+@dataclass(frozen=True)
+class WaitingWalkUp:
+    """A person in a walk-up queue, and the timeline event of their joining it."""
+
+    ticket_seq: int
+    event_seq: int
+    site: str
+    category: str
 
 
 @dataclass(frozen=True)
@@ -152,6 +164,47 @@ class OutgoingQueue:
                         added += inserted.rowcount
                 conn.execute("UPDATE outgoing_cursors SET event_seq = ? WHERE channel = ?", (events[-1].seq, channel))
         return added
+
+    # ------------------------------------------------------------ walk-ups waiting (no timeline event)
+    def walkups_waiting(self, enqueued_before: float, *, limit: int = WALKUP_BATCH) -> list[WaitingWalkUp]:
+        """People still waiting (not called) who joined before ``enqueued_before``, oldest first (at most ``limit``)."""
+        with self._database.read() as conn:
+            rows = conn.execute(
+                "SELECT q.ticket_seq, q.site, t.category, "
+                "(SELECT min(e.seq) FROM events e WHERE e.ticket_seq = q.ticket_seq AND e.kind = 'queue') AS event_seq "
+                "FROM queue_entries q JOIN tickets t ON t.seq = q.ticket_seq "
+                "WHERE q.state = 'waiting' AND q.enqueued_at <= ? ORDER BY q.enqueued_at LIMIT ?",
+                (enqueued_before, max(1, limit)),
+            ).fetchall()
+        return [
+            WaitingWalkUp(int(r["ticket_seq"]), int(r["event_seq"]), r["site"] or "", r["category"] or "")
+            for r in rows
+            if r["event_seq"] is not None
+        ]
+
+    def add(self, channel: str, waiting: WaitingWalkUp, message: Derived, *, message_domain: str) -> bool:
+        """One row not derived from the timeline cursor (a walk-up past a threshold); False when it exists."""
+        with self._database.write(notify=False) as conn:
+            ticket = to_ticket(select_tickets(conn, "WHERE seq = ?", (waiting.ticket_seq,))[0])
+            written_at = now()
+            inserted = conn.execute(
+                "INSERT INTO outgoing (channel, ticket_seq, event_seq, kind, recipient, state, "
+                "attempts, due_at, created_at, updated_at, message_id) "
+                "VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?) "
+                "ON CONFLICT (channel, ticket_seq, event_seq, kind, recipient) DO NOTHING",
+                (
+                    channel,
+                    waiting.ticket_seq,
+                    waiting.event_seq,
+                    message.kind,
+                    message.recipient,
+                    written_at,
+                    written_at,
+                    written_at,
+                    f"<{uuid.uuid4().hex}.{ticket.number.lower()}@{message_domain}>",
+                ),
+            ).rowcount
+            return inserted > 0
 
     # ------------------------------------------------------------ sending
     def recover(self, channel: str) -> int:
