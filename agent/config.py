@@ -183,6 +183,8 @@ _BY_KEY: Final = {s.key: s for s in SETTINGS}
 _OPEN_SECTIONS: Final = ("kiosk", "tech", "agent", "backends")
 # `[[notify]]` tables: a list of notification targets, checked by agent.notify.rules.
 NOTIFY_SECTION: Final = "notify"
+# `[[server.notify]]`: the built-in server's targets, the same keys plus the server-only `walkup_seconds`.
+SERVER_NOTIFY_KEY: Final = "server.notify"
 
 
 @dataclass(frozen=True)
@@ -408,7 +410,11 @@ def find_problems(table: Mapping[str, Any]) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
     for key, value in _flatten(table).items():
         section = key.split(".", 1)[0]
-        if section in _OPEN_SECTIONS or (section == "backend" and key not in _BY_KEY) or key == NOTIFY_SECTION:
+        if (
+            section in _OPEN_SECTIONS
+            or (section == "backend" and key not in _BY_KEY)
+            or key in (NOTIFY_SECTION, SERVER_NOTIFY_KEY)
+        ):
             continue
         setting = _BY_KEY.get(key)
         if setting is None:
@@ -437,6 +443,9 @@ def find_problems(table: Mapping[str, Any]) -> list[ConfigProblem]:
         problems.extend(_backend_problems("backend", "default", table["backend"]))
     if NOTIFY_SECTION in table:
         problems.extend(_notify_problems(table[NOTIFY_SECTION]))
+    server = table.get("server")
+    if isinstance(server, dict) and NOTIFY_SECTION in server:
+        problems.extend(_server_notify_problems(server[NOTIFY_SECTION]))
     # One explanation per key: a wrong type is also a broken backend table.
     unique: dict[str, ConfigProblem] = {}
     for problem in problems:
@@ -460,6 +469,23 @@ def _notify_problems(tables: Any) -> list[ConfigProblem]:
     except RuleError as exc:
         return [ConfigProblem(exc.key or NOTIFY_SECTION, str(exc))]
     return []
+
+
+def _server_notify_problems(tables: Any) -> list[ConfigProblem]:
+    """[[server.notify]]: the agent's rules, after the server-only ``walkup_seconds`` (a number above 0)."""
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        return [ConfigProblem(SERVER_NOTIFY_KEY, "server.notify must be tables written [[server.notify]]")]
+    stripped: list[dict[str, Any]] = []
+    for index, table in enumerate(tables):
+        seconds = table.get("walkup_seconds")
+        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0):
+            key = f"{SERVER_NOTIFY_KEY}.{index}.walkup_seconds"
+            return [ConfigProblem(key, f"{key} must be a number of seconds above 0")]
+        stripped.append({k: v for k, v in table.items() if k != "walkup_seconds"})
+    return [
+        ConfigProblem(f"server.{p.key}", p.message.replace("[[notify]]", "[[server.notify]]"))
+        for p in _notify_problems(stripped)
+    ]
 
 
 def _unknown_key_message(key: str) -> str:
@@ -664,6 +690,10 @@ def reference_markdown() -> str:
         "| `[[notify]]` | notification targets (Teams, Slack, signed webhooks): kind, where the URL is kept "
         "(`url_keyring` or `url_env`), events, sites, categories; see [notifications.md](notifications.md) "
         "| `showdesk config check` |",
+        "| `[[server.notify]]` | the built-in server's notification targets: the `[[notify]]` keys, plus "
+        "`walkup_seconds` (a threshold finer than `walkup_minutes`); URLs and secrets from the keyring (service "
+        "`showdesk-notify`) or the environment only; see [notifications.md](notifications.md) "
+        "| `showdesk config check`, `showdesk server` at start |",
         "",
         "Secrets never go in these files: a backend table with `" + "`, `".join(SECRET_KEYS) + "` is refused.",
         "Tokens live in the OS keyring (`showdesk login URL`); `SHOWDESK_TOKEN` serves scripts.",
