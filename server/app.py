@@ -79,12 +79,14 @@ def create_app(settings: Settings, store: Store, blobs: BlobStore) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         context.notifier.bind(asyncio.get_running_loop())
+        await asyncio.to_thread(context.new_images.start)
         if worker is not None:
             # Before the first request: the mail channel's cursor starts at the newest event, so
             # every ticket submitted from now on is mailed.
             await asyncio.to_thread(worker.start)
         yield
         context.notifier.close()
+        await asyncio.to_thread(context.new_images.stop)
         await asyncio.to_thread(context.thumbnails.close)
         if worker is not None:
             await asyncio.to_thread(worker.stop)

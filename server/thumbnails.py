@@ -9,8 +9,14 @@ logged once and that image simply has no thumbnail (the page shows the full imag
 A thumbnail is ``<data>/thumbs/ab/<sha256>-480.webp``, keyed by the source's digest (no database
 change; the same screenshot sent twice is shrunk once), written atomically by the child.
 
-Work is asked for when a page is rendered (``want``): the page then uses the thumbnails that
-exist and the full images for the rest, and never waits for the child.
+Work is asked for in two ways, and the page never waits for the child:
+
+* ``NewImages`` follows the store's timeline, woken by its change listener after every commit
+  that adds events: a new report (``created``) or a person's answer (``answer``) has its images
+  queued at once, so the thumbnails are usually made (about 0.3 s a 4K shot) before the person has
+  scanned the QR code or opened the mail;
+* a page rendering asks (``want``) for any image it finds without one (tickets from before the
+  server started, a failure forgotten): it shows the full image meanwhile.
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ from pathlib import Path
 from typing import IO, Final
 
 from agent.fsutil import make_private_dir
+from agent.schema import IMAGE_MEDIA_TYPES
+from server.blobs import BlobStore
+from server.store import NotFoundError, Store
 
 log = logging.getLogger("showdesk.server")
 
@@ -277,4 +286,65 @@ class Thumbnailer:
         log.warning("no thumbnail for blob %s: %s", sha256[:12], reason)
 
 
-__all__ = ["THUMBNAIL_SIZE", "ThumbnailLimits", "Thumbnailer"]
+class NewImages:
+    """Queues the images of new reports and answers for thumbnails, following the store's timeline."""
+
+    # The timeline kinds that bring images the requester's page shows.
+    KINDS: Final = frozenset({"created", "answer"})
+    ROLES: Final = frozenset({"step", "answer"})
+
+    def __init__(self, store: Store, blobs: BlobStore, thumbnailer: Thumbnailer) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.thumbnailer = thumbnailer
+        self._wake = threading.Event()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        self._cursor = 0
+
+    def wake(self) -> None:
+        """The store's change listener: called on the committing thread, so it only sets a flag."""
+        self._wake.set()
+
+    def start(self) -> None:
+        # From now on: the history gets its thumbnails when its pages are viewed.
+        self._cursor = self.store.newest_change_seq()
+        self._thread = threading.Thread(target=self._run, name="thumbnail-feed", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._closing = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+
+    def _run(self) -> None:
+        while True:
+            # A commit by another process (the command line) wakes nobody here: look now and then.
+            self._wake.wait(timeout=30.0)
+            self._wake.clear()
+            if self._closing:
+                return
+            try:
+                self._catch_up()
+            except Exception:
+                # Thumbnails are a nicety: a failure here must not end the thread, nor the server.
+                log.exception("thumbnails: reading new images failed")
+
+    def _catch_up(self) -> None:
+        for _round in range(100):  # bounded; the next wake continues
+            changes, cursor = self.store.changes_after(self._cursor, limit=500)
+            if not changes:
+                return
+            self._cursor = cursor
+            for ticket_id in dict.fromkeys(c.ticket_id for c in changes if c.kind in self.KINDS):
+                try:
+                    _ticket, files, _events = self.store.ticket_detail(ticket_id, include_internal=False)
+                except NotFoundError:
+                    continue  # deleted by retention meanwhile
+                for file in files:
+                    if file.role in self.ROLES and file.media_type in IMAGE_MEDIA_TYPES:
+                        self.thumbnailer.want(file.sha256, self.blobs.path_for(file.sha256))
+
+
+__all__ = ["THUMBNAIL_SIZE", "NewImages", "ThumbnailLimits", "Thumbnailer"]

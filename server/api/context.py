@@ -12,7 +12,7 @@ from server.blobs import BlobStore
 from server.ratelimit import RateLimit, RateLimiter
 from server.settings import Settings
 from server.store import SECONDS_PER_DAY, Store, TicketRow
-from server.thumbnails import Thumbnailer, ThumbnailLimits
+from server.thumbnails import NewImages, Thumbnailer, ThumbnailLimits
 
 API_PREFIX: Final = "/api/v1"
 REPORTS_PATH: Final = f"{API_PREFIX}/reports"
@@ -112,6 +112,8 @@ class AppContext:
         self.notifier = ChangeNotifier()
         # Thumbnails for the requester's page, made by a bounded child process (never decoded here).
         self.thumbnails = Thumbnailer(settings.data_dir, ThumbnailLimits(max_pixels=settings.max_image_pixels))
+        self.new_images = NewImages(store, blobs, self.thumbnails)
+        store.add_listener(self.new_images.wake)
         store.add_listener(self.notifier.notify_threadsafe)
 
     def ticket_url(self, ticket: TicketRow) -> str:

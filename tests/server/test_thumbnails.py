@@ -7,6 +7,7 @@ worker itself, with limits small enough to trip.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import io
 import random
@@ -26,7 +27,7 @@ from PIL import Image
 from server.thumbnails import THUMBNAIL_SIZE, Thumbnailer, ThumbnailLimits
 from tests.fixtures.server import ServerProcess
 from tests.fixtures.waiting import wait_until
-from tests.server.helpers import make_bundle, noisy_png, png_bytes, submit
+from tests.server.helpers import api, make_bundle, noisy_png, png_bytes, submit
 
 IMG_RE = re.compile(r'<a href="([^"]+)"><img src="([^"]+)"')
 
@@ -91,9 +92,8 @@ def test_after_a_submission_the_page_shows_thumbnails_that_link_to_the_full_imag
     shots = [noisy_png(1920, 1080, seed=1), png_bytes(1200, 1600, seed=2)]
     ticket = desk.report(shots)
 
-    first = desk.images(ticket)
-    # Until the child has made them, the page shows the full images: it never waits for it.
-    assert len(first) == 2
+    # Full images until the child has made the thumbnails (the page never waits for it), then thumbnails.
+    assert len(desk.images(ticket)) == 2
     wait_until(lambda: all("/thumbs/" in src for _link, src in desk.images(ticket)), "thumbnails on the page", 60)
 
     for (link, src), original in zip(desk.images(ticket), shots, strict=True):
@@ -113,6 +113,41 @@ def test_after_a_submission_the_page_shows_thumbnails_that_link_to_the_full_imag
     assert desk.server.pid is not None
     mapped = {Path(region.path).name for region in psutil.Process(desk.server.pid).memory_maps()}
     assert not {name for name in mapped if name.startswith(("_imaging", "_webp", "libwebp", "libjpeg", "libpng"))}
+
+
+def thumbnail_file(server: ServerProcess, data: bytes) -> Path:
+    digest = hashlib.sha256(data).hexdigest()
+    return server.data_dir / "thumbs" / digest[:2] / f"{digest}-{THUMBNAIL_SIZE}.webp"
+
+
+def test_a_reports_and_an_answers_images_get_thumbnails_before_the_page_is_opened(desk: Desk) -> None:
+    shot = png_bytes(1600, 1000, seed=8)
+    ticket = desk.report([shot])
+    # Woken by the store's commit, not by a page view: nobody has opened the page yet.
+    wait_until(thumbnail_file(desk.server, shot).is_file, "the screenshot's thumbnail on disk", 60)
+    assert "/thumbs/" in desk.images(ticket)[0][1]
+
+    photo = noisy_png(1000, 1400, seed=9)
+    answer = api(
+        desk.server,
+        desk.kiosk,
+        "POST",
+        f"/tickets/{ticket['id']}/answer",
+        headers={"Idempotency-Key": "thumb-answer-0001"},
+        data={"text": "here it is"},
+        files=[("photo", ("photo.png", photo, "image/png"))],
+    )
+    assert answer.status_code == 201, answer.text
+    wait_until(thumbnail_file(desk.server, photo).is_file, "the answer photo's thumbnail on disk", 60)
+    images = desk.images(ticket)
+    assert len(images) == 2
+    assert all("/thumbs/" in src for _link, src in images)
+    # The answer's photo, in the timeline: the portrait one, linked to the photo as sent.
+    sizes = {}
+    for link, src in images:
+        with Image.open(io.BytesIO(requests.get(src, timeout=10).content)) as image:
+            sizes[requests.get(link, timeout=10).content] = image.size
+    assert sizes == {photo: (round(1000 * THUMBNAIL_SIZE / 1400), THUMBNAIL_SIZE), shot: (THUMBNAIL_SIZE, 300)}
 
 
 def test_a_crafted_image_gets_no_thumbnail_is_logged_once_and_the_server_lives(desk: Desk) -> None:
