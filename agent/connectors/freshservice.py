@@ -136,8 +136,11 @@ class FreshserviceConnector(Connector):
         ticket_id = str(record.get("id", ""))
         if not ticket_id:
             raise PermanentError(f"{self.system} sent a ticket without an id", system=self.system)
+        # The link goes to the person who reported, so it is the self-service portal's ticket page that
+        # requesters log in to, not the agents' ``/a/`` interface
+        # (https://support.freshservice.com/en/support/solutions/articles/232990-general-settings).
         return Ticket(id=ticket_id, number=f"#SR-{ticket_id}" if record.get("type") == "Service Request"
-                      else f"#INC-{ticket_id}", status="new", url=f"{self.url}/a/tickets/{ticket_id}",
+                      else f"#INC-{ticket_id}", status="new", url=f"{self.url}/support/tickets/{ticket_id}",
                       report_id=report_id)
 
     # ------------------------------------------------------------ submit

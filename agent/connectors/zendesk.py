@@ -134,8 +134,12 @@ class ZendeskConnector(Connector):
         ticket_id = str(record.get("id", ""))
         if not ticket_id:
             raise PermanentError(f"{self.system} sent a ticket without an id", system=self.system)
+        # The link goes to the person who reported (kiosk QR code, "Open it"), so it is the Help Center's
+        # request page, where end users see their own requests, not the agents' workspace
+        # (https://developer.zendesk.com/api-reference/help_center/help-center-templates/request_page/;
+        # without a locale the Help Center picks the person's or the default one).
         return Ticket(id=ticket_id, number=f"#{ticket_id}", status="new",
-                      url=f"{self.url}/agent/tickets/{ticket_id}", report_id=report_id)
+                      url=f"{self.url}/hc/requests/{ticket_id}", report_id=report_id)
 
     # ------------------------------------------------------------ submit
     def submit(self, bundle: ReportBundle, progress: ProgressCallback | None = None) -> Ticket:

@@ -5,7 +5,9 @@
   multipart/form-data request, at most 40 MB together);
 * https://api.freshservice.com/v2/#view_all_ticket (list by requester ``email``, ``order_type``) and
   https://api.freshservice.com/v2/#filter_tickets (``query`` in double quotes, ``field:'value'``);
-* https://api.freshservice.com/v2/#authentication (the API key as basic ``key:X``).
+* https://api.freshservice.com/v2/#authentication (the API key as basic ``key:X``);
+* https://support.freshservice.com/en/support/solutions/articles/232990-general-settings (the
+  self-service portal requesters log in to: ``/support/tickets/{id}`` is the link the person gets).
 """
 
 from __future__ import annotations
@@ -62,7 +64,8 @@ def test_one_multipart_ticket_with_every_screenshot_byte_identical(freshservice:
     for ref in report.files():
         assert files[attachment_name(ref.path)] == (ref.media_type, bundle.files[ref.path])
     assert files[manifest_name(report.id)] == ("application/json", report.canonical_json())
-    assert (ticket.number, ticket.url) == ("#INC-1", f"{freshservice.url}/a/tickets/1")
+    # The person's link is the self-service portal's ticket page, not the agents' ``/a/`` interface.
+    assert (ticket.number, ticket.url) == ("#INC-1", f"{freshservice.url}/support/tickets/1")
 
 
 @pytest.mark.parametrize("field", [FIELD, None], ids=["custom field", "requester's tickets"])

@@ -7,7 +7,10 @@
 * https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/ (create ticket with
   ``requester``, ``external_id``, ``priority``; list tickets by ``external_id``);
 * https://developer.zendesk.com/api-reference/introduction/security-and-auth/ (API token as basic
-  ``{email}/token:{token}``).
+  ``{email}/token:{token}``);
+* https://developer.zendesk.com/api-reference/help_center/help-center-templates/request_page/ (the
+  Help Center's request page ``/hc/{locale}/requests/{id}``, where end users follow their requests:
+  the link the person gets).
 """
 
 from __future__ import annotations
@@ -64,7 +67,8 @@ def test_ticket_with_every_screenshot_byte_identical(zendesk: ContractServer) ->
     for ref in report.files():
         assert files[attachment_name(ref.path)] == (ref.media_type, bundle.files[ref.path])
     assert files[manifest_name(report.id)] == ("application/json", report.canonical_json())
-    assert ticket.url == f"{zendesk.url}/agent/tickets/{ticket.id}" and ticket.report_id == report.id
+    # The person's link is the Help Center request page, not the agents' workspace.
+    assert ticket.url == f"{zendesk.url}/hc/requests/{ticket.id}" and ticket.report_id == report.id
 
 
 def test_lost_answers_then_a_retry_make_no_second_ticket(zendesk: ContractServer) -> None:
