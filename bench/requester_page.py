@@ -8,7 +8,7 @@ Against the real server process on 127.0.0.1, in the same run:
 * the page loaded in Debian's headless Chromium, cache disabled (every load cold): the browser's
   own navigation timing, first byte and ``loadEventEnd``;
 * the five screenshots shown: the page scrolled to them and every image decoded. They are the
-  thumbnails (WebP, 480 px), made by the thumbnail worker after the first view, which the bench
+  thumbnails (WebP, 480 px), made by the thumbnail worker after the submission, which the bench
   waits for (and times) before measuring; the page links each to the full image;
 * the page loaded with all five shots visible: from the navigation's start until the page is
   scrolled to the shots and all five are decoded, as the browser's clock says.
@@ -143,6 +143,8 @@ def main() -> int:
             site = RequesterSite(server)
             started = time.perf_counter()
             ticket = site.report(1, shots=SHOTS, size=SHOT_SIZE, grain=True)
+            # The worker starts on the submission's commit: time the thumbnails from there.
+            submitted = time.perf_counter()
             sizes = [s["image"]["size"] for s in site.detail(ticket)["steps"]]
             print(
                 f"ticket {ticket['number']}: {SHOTS} shots of {SHOT_SIZE[0]}x{SHOT_SIZE[1]}, "
@@ -151,11 +153,8 @@ def main() -> int:
             api_first, api_total = http_timings(
                 f"{server.api}/tickets/{ticket['id']}", server.auth(site.technician), args.runs
             )
-            # The first view asks for the thumbnails; the child makes them in the background.
-            asked = time.perf_counter()
-            requests.get(ticket["url"], timeout=30).raise_for_status()
             wait(lambda: requests.get(ticket["url"], timeout=30).text.count("/thumbs/") == SHOTS, timeout=120)
-            made_in = time.perf_counter() - asked
+            made_in = time.perf_counter() - submitted
             page_html = requests.get(ticket["url"], timeout=30).text
             base = ticket["url"].split("?")[0].rsplit("/", 1)[0]
             thumbs = re.findall(r'src="([^"]*/thumbs/\d+)', page_html)
@@ -172,7 +171,7 @@ def main() -> int:
         print(f"  {name:<56} {value:8.1f} ms  {value / api_total:6.2f}x the API call{verdict}")
 
     print(
-        f"thumbnails of the {SHOTS} shots made {made_in:.2f} s after the page's first view (not in the rows "
+        f"thumbnails of the {SHOTS} shots on the page {made_in:.2f} s after the submission (not in the rows "
         f"below): {thumb_bytes / 1e3:.0f} kB in all"
     )
     print(f"medians of {args.runs} runs; the peer: the JSON API call for the same ticket")
