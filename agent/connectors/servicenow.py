@@ -30,11 +30,15 @@ and additional comments, ``sys_journal_field``); a state change (``PATCH`` the i
 sends ``close_code`` and ``close_notes``, putting on hold a ``hold_reason``, as the default
 incident form requires); a work note (internal) or an additional comment (the caller sees it).
 Assignment, filters beyond the state, live changes and figures are not offered.
+
+The ticket link (what the person who reported opens) is the portal's standard ticket page,
+``{url}/{requester_portal}?id=ticket&table=incident&sys_id=…`` (``requester_portal`` = "sp" by default).
 """
 
 from __future__ import annotations
 
 import base64
+import re
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -90,6 +94,10 @@ HOLD_AWAITING_CALLER: Final = "1"
 SOURCE_MARK: Final = "ShowDesk"  # correlation_display of the incidents ShowDesk makes
 LIST_FIELDS: Final = "sys_id,number,state,short_description,sys_created_on,sys_updated_on,correlation_id,caller_id"
 MAX_PAGE_SIZE: Final = 100
+# The Service Portal ("sp"); sites whose callers use another portal (e.g. the Employee Center, "esc")
+# set requester_portal. One URL path segment, so the setting cannot point the link elsewhere.
+DEFAULT_REQUESTER_PORTAL: Final = "sp"
+PORTAL_SUFFIX: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class ServiceNowConnector(Connector):
@@ -112,14 +120,19 @@ class ServiceNowConnector(Connector):
         assignment_group: str | None = None,
         caller: str | None = None,
         max_attachment_size: int | None = SERVICENOW_MAX_ATTACHMENT_BYTES,
+        requester_portal: str = DEFAULT_REQUESTER_PORTAL,
         ca_bundle: str | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 120.0,
         proxy: str | None = None,
     ) -> None:
+        if not PORTAL_SUFFIX.fullmatch(requester_portal):
+            raise ConfigError(f"ServiceNow requester_portal is a portal's URL suffix such as \"sp\" or \"esc\", "
+                              f"not {requester_portal!r}")
         self.url = url.rstrip("/")
         self._token = token
         self.user = user
+        self.requester_portal = requester_portal
         self.categories = dict(categories or {})
         self.urgencies = {**DEFAULT_URGENCIES, **(urgencies or {})}
         self.assignment_group = assignment_group
@@ -188,7 +201,17 @@ class ServiceNowConnector(Connector):
         state = str(record.get("state") or "1")
         return Ticket(id=sys_id, number=str(record.get("number") or sys_id),
                       status=showdesk_status(state, self.statuses, NATIVE_EXTRA),
-                      url=f"{self.url}/nav_to.do?uri={TABLE}.do%3Fsys_id%3D{sys_id}", report_id=report_id)
+                      url=self.requester_link(sys_id), report_id=report_id)
+
+    def requester_link(self, sys_id: str) -> str:
+        """The incident's standard ticket page in the portal the caller uses.
+
+        The link goes to the person who reported (kiosk QR code, "Open it"), and callers without the
+        itil role cannot open the fulfiller form (``nav_to.do?uri=incident.do…``); the portal's
+        ``?id=ticket&table=incident&sys_id=…`` page shows them their incident
+        (https://www.servicenow.com/docs/r/australia/platform-user-interface/service-portal/standard-ticket-page.html).
+        """
+        return f"{self.url}/{self.requester_portal}?id=ticket&table={TABLE}&sys_id={_segment(sys_id)}"
 
     # ------------------------------------------------------------ submit
     def submit(self, bundle: ReportBundle, progress: ProgressCallback | None = None) -> Ticket:
@@ -435,6 +458,7 @@ def create(backend: BackendConfig, *, role: str = "submitter") -> ServiceNowConn
         assignment_group=options.text("assignment_group"),
         caller=options.text("caller"),
         max_attachment_size=options.size("max_attachment_size", SERVICENOW_MAX_ATTACHMENT_BYTES),
+        requester_portal=options.text("requester_portal", DEFAULT_REQUESTER_PORTAL) or DEFAULT_REQUESTER_PORTAL,
         ca_bundle=backend.ca_bundle,
         connect_timeout=backend.connect_timeout,
         read_timeout=backend.read_timeout,

@@ -9,7 +9,11 @@
 * errors as ``{"error": {"message", "detail"}, "status": "failure"}``;
 * the read side: ``GET /api/now/attachment/{sys_id}/file``, ``PATCH /api/now/table/incident/{sys_id}``
   (``work_notes``, ``comments``, ``state`` with ``close_code``/``close_notes`` and ``hold_reason`` as the
-  default incident form's data policies require) and the journal table ``sys_journal_field``.
+  default incident form's data policies require) and the journal table ``sys_journal_field``;
+* the person's link: the standard ticket page of the Service Portal,
+  https://www.servicenow.com/docs/r/australia/platform-user-interface/service-portal/standard-ticket-page.html
+  and https://www.servicenow.com/docs/r/australia/it-service-management/incident-management/incident-stnd-ticket-page.html
+  (``/sp?id=ticket&table=incident&sys_id=…``; another portal such as the Employee Center by its suffix).
 """
 
 from __future__ import annotations
@@ -69,7 +73,8 @@ def test_incident_with_every_screenshot_byte_identical(servicenow: ContractServe
     uploads = servicenow.requests("POST", "/api/now/attachment/file")
     assert {u.headers["Content-Type"] for u in uploads} >= {"image/png", "application/json", "text/plain"}
     assert ticket.number == "INC0010001" and ticket.report_id == report.id
-    assert ticket.url == f"{servicenow.url}/nav_to.do?uri=incident.do%3Fsys_id%3D{ticket.id}"
+    # The person's link is the Service Portal's ticket page, not the fulfiller form (nav_to.do?uri=incident.do…).
+    assert ticket.url == f"{servicenow.url}/sp?id=ticket&table=incident&sys_id={ticket.id}"
 
 
 def test_unknown_reporter_gets_the_configured_caller_and_unmapped_category_none(servicenow: ContractServer) -> None:
@@ -151,11 +156,15 @@ def test_created_from_configuration(servicenow: ContractServer, monkeypatch: pyt
     monkeypatch.setenv("SHOWDESK_TOKEN", PASSWORD)
     backend = BackendConfig(name="snow", type="servicenow", url=servicenow.url, options={
         "user": USER, "categories": {"Printer": "hardware"}, "urgencies": {"critical": "2"},
-        "max_attachment_size": "25 MB"})
+        "max_attachment_size": "25 MB", "requester_portal": "esc"})
     client = make_connector(backend)
     assert isinstance(client, ServiceNowConnector) and client.limits.max_file_bytes == 25_000_000
-    client.submit(report_bundle(steps=1))
+    ticket = client.submit(report_bundle(steps=1))
     assert servicenow.requests("POST", "/api/now/table/incident")[0].json()["urgency"] == "2"
+    assert ticket.url == f"{servicenow.url}/esc?id=ticket&table=incident&sys_id={ticket.id}"
+    with pytest.raises(ConfigError, match="requester_portal is a portal's URL suffix"):
+        make_connector(BackendConfig(name="snow", type="servicenow", url=servicenow.url,
+                                     options={"requester_portal": "https://elsewhere.example/x"}))
     with pytest.raises(ConfigError, match=r"\[backends.snow\] urgencies take ServiceNow's values"):
         make_connector(BackendConfig(name="snow", type="servicenow", url=servicenow.url,
                                      options={"urgencies": {"critical": "high"}}))
