@@ -25,6 +25,7 @@ POLL_SECONDS: Final = 30.0
 # Messages sent per channel before the worker looks for new events again.
 SEND_BATCH: Final = 50
 STOP_SECONDS: Final = 5.0
+WALKUP_KIND: Final = "walkup_waiting"  # the row kind of "a walk-up waiting past the threshold"
 
 
 @dataclass(frozen=True)
@@ -139,13 +140,11 @@ class OutgoingWorker:
         for channel, seconds in self._walkup_watchers():
             wants = getattr(channel, "wants_walkup", None)
             recipient = str(getattr(channel, "target_name", channel.name))
-            waiting: list[WaitingWalkUp] = queue.walkups_waiting(at - seconds)
+            waiting: list[WaitingWalkUp] = queue.walkups_waiting(channel.name, WALKUP_KIND, at - seconds)
             for person in waiting:
                 if callable(wants) and not wants(person.site, person.category):
                     continue
-                queue.add(
-                    channel.name, person, Derived("walkup_waiting", recipient), message_domain=channel.message_domain
-                )
+                queue.add(channel.name, person, Derived(WALKUP_KIND, recipient), message_domain=channel.message_domain)
 
     def _pass(self) -> None:
         queue = self._store.outgoing
@@ -166,7 +165,7 @@ class OutgoingWorker:
                 except PermanentSendError as exc:
                     queue.mark_failed_attempt(row.id, str(exc), retry_in=None)
                     log.warning(
-                        "%s %s #%d to the person of %s failed: %s",
+                        "%s %s #%d for %s failed: %s",
                         channel.name,
                         row.kind,
                         row.id,

@@ -166,15 +166,20 @@ class OutgoingQueue:
         return added
 
     # ------------------------------------------------------------ walk-ups waiting (no timeline event)
-    def walkups_waiting(self, enqueued_before: float, *, limit: int = WALKUP_BATCH) -> list[WaitingWalkUp]:
-        """People still waiting (not called) who joined before ``enqueued_before``, oldest first (at most ``limit``)."""
+    def walkups_waiting(
+        self, channel: str, kind: str, enqueued_before: float, *, limit: int = WALKUP_BATCH
+    ) -> list[WaitingWalkUp]:
+        """People still waiting (not called) who joined before ``enqueued_before`` and have no ``kind`` row of
+        ``channel`` yet, oldest first (at most ``limit``: the told ones drop out, so a long queue moves on)."""
         with self._database.read() as conn:
             rows = conn.execute(
                 "SELECT q.ticket_seq, q.site, t.category, "
                 "(SELECT min(e.seq) FROM events e WHERE e.ticket_seq = q.ticket_seq AND e.kind = 'queue') AS event_seq "
                 "FROM queue_entries q JOIN tickets t ON t.seq = q.ticket_seq "
-                "WHERE q.state = 'waiting' AND q.enqueued_at <= ? ORDER BY q.enqueued_at LIMIT ?",
-                (enqueued_before, max(1, limit)),
+                "WHERE q.state = 'waiting' AND q.enqueued_at <= ? AND NOT EXISTS (SELECT 1 FROM outgoing o "
+                "WHERE o.channel = ? AND o.ticket_seq = q.ticket_seq AND o.kind = ?) "
+                "ORDER BY q.enqueued_at LIMIT ?",
+                (enqueued_before, channel, kind, max(1, limit)),
             ).fetchall()
         return [
             WaitingWalkUp(int(r["ticket_seq"]), int(r["event_seq"]), r["site"] or "", r["category"] or "")

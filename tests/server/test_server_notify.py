@@ -9,6 +9,8 @@ nothing and sends nothing twice. The webhook URL never shows in ``mail list`` or
 from __future__ import annotations
 
 import json
+import subprocess
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -238,3 +240,40 @@ def test_a_sigkill_between_the_ticket_and_the_post_sends_it_once_after_restart(t
             assert len(rows_of(server, number, "new_report")) == 1
     finally:
         server.stop()
+
+
+def test_a_url_in_the_file_stops_the_server_naming_the_key(tmp_path: Path) -> None:
+    targets = [{"name": "ops-hook", "kind": "webhook", "url": "https://hooks.example.test/s3cr3t"}]
+    server = notify_server(tmp_path, targets, {})
+    result = subprocess.run(server.command(), capture_output=True, text=True, env=server.env, timeout=60, check=False)
+    assert result.returncode == 5
+    assert "server.notify.0.url" in result.stderr and "url_env" in result.stderr
+    assert "s3cr3t" not in result.stderr
+
+
+def test_a_sigkill_while_posting_sends_again_with_the_same_id(tmp_path: Path) -> None:
+    verifier = SignedReceiver(SECRET, time.time)
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_first(request: Any) -> tuple[int, dict[str, str], bytes]:
+        if not held.is_set():
+            held.set()
+            release.wait(WAIT_SECONDS)
+        return verifier(request)
+
+    with Receiver(hold_the_first) as receiver:
+        targets = [webhook("ops-hook", "HOOK_URL", ["new_report"])]
+        server = notify_server(tmp_path, targets, {"HOOK_URL": receiver.url("/hook")}).start()
+        try:
+            number = submit(server, server.token("submitter"))["number"]
+            wait_until(held.is_set, "the post in flight", WAIT_SECONDS)
+            server.kill()  # the row is "sending": the server cannot know whether the post went
+            release.set()
+            server.start()
+            wait_until(lambda: rows_of(server, number, "new_report")[0]["state"] == "sent", "sent", WAIT_SECONDS)
+        finally:
+            release.set()
+            server.stop()
+        ids = {r.headers[DELIVERY_HEADER.lower()] for r in receiver.requests}
+        assert len(receiver.requests) == 2 and len(ids) == 1
+        assert len(verifier.accepted) == 1
