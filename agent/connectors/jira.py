@@ -22,6 +22,10 @@ within a second or so on Data Center and within seconds on Cloud; a retry comes 
 A request type without the Labels field cannot take the label (``request_labels = false``):
 the search then looks for the report id in the text, and ``IDEMPOTENT`` is not declared.
 
+Ticket link (what the person who reported opens): a customer request's portal page, as the create
+answer's ``_links.web`` gives it, else ``{url}/servicedesk/customer/portal/{service_desk_id}/{key}``;
+a plain project's issue, ``{url}/browse/{key}``.
+
 Size: Jira bounds each file (Data Center: ``jira.attachment.size``, 10 MB by default; Cloud:
 the site's attachment setting); ``max_attachment_size`` says what the site allows.
 
@@ -233,8 +237,21 @@ class JiraConnector(Connector):
         headers = {**self._headers(), **kwargs.pop("headers", {})}
         return self.http.json(method, path, headers=headers, **kwargs)
 
-    def _ticket(self, key: str, report_id: uuid.UUID | None, status: str = "new") -> Ticket:
-        return Ticket(id=key, number=key, status=status, url=f"{self.url}/browse/{key}", report_id=report_id)
+    def _ticket(self, key: str, report_id: uuid.UUID | None, status: str = "new", web: str | None = None) -> Ticket:
+        return Ticket(id=key, number=key, status=status, url=web or self.requester_link(key), report_id=report_id)
+
+    def requester_link(self, key: str) -> str:
+        """Where the person who reported follows the issue (kiosk QR code, "Open it").
+
+        A service desk's customers cannot open ``/browse/{key}`` (the agents' view); their request lives in
+        the customer portal, ``/servicedesk/customer/portal/{serviceDeskId}/{key}`` (the create-request
+        answer's ``_links.web``, used instead when Jira sends it, names the same page:
+        https://developer.atlassian.com/cloud/jira/service-desk/rest/api-group-request/#api-rest-servicedeskapi-request-post).
+        A plain project has no portal: everyone opens the issue itself.
+        """
+        if self.service_desk_id:
+            return f"{self.url}/servicedesk/customer/portal/{_segment(self.service_desk_id)}/{_segment(key)}"
+        return f"{self.url}/browse/{_segment(key)}"
 
     def _status(self, status: object) -> str:
         """The ShowDesk word for an issue's ``status`` field: by name, else by the status's category."""
@@ -269,8 +286,10 @@ class JiraConnector(Connector):
         files.append((manifest_name(report.id), "application/json", report.canonical_json()))
         key = self.find_issue(report.id)
         present: set[str] = set()
+        web: str | None = None
+        replay = key is not None
         if key is None:
-            key = self._create(fitted)
+            key, web = self._create(fitted)
         else:
             present = self._attachment_names(key)
         missing = [f for f in files if f[0] not in present]
@@ -282,11 +301,15 @@ class JiraConnector(Connector):
                 self._attach_to_request(key, missing)
             else:
                 self._attach_to_issue(key, missing)
+        if replay and self.service_desk_id:
+            # A replay gives the same link as the first send: Jira's own, asked for again.
+            web = self._request_web_link(key)
         if progress is not None:
             progress(total, total)
-        return self._ticket(key, report.id)
+        return self._ticket(key, report.id, web=web)
 
-    def _create(self, fitted: FitResult) -> str:
+    def _create(self, fitted: FitResult) -> tuple[str, str | None]:
+        """The new issue's key, and for a customer request the portal link Jira gave (``_links.web``)."""
         report = fitted.bundle.report
         text = render(fitted.bundle, notes=fitted.notes).text
         label = report_label(report.id)
@@ -307,6 +330,7 @@ class JiraConnector(Connector):
                 payload["raiseOnBehalfOf"] = on_behalf
             answer = self._json("POST", "/rest/servicedeskapi/request", json=payload)
             key = answer.get("issueKey") if isinstance(answer, dict) else None
+            web = _web_link(answer)
         else:
             fields: dict[str, Any] = {
                 "project": {"key": self.project},
@@ -319,9 +343,21 @@ class JiraConnector(Connector):
                 fields["priority"] = {"name": priority}
             answer = self._json("POST", f"{self.api}/issue", json={"fields": fields})
             key = answer.get("key") if isinstance(answer, dict) else None
+            web = None
         if not isinstance(key, str) or not key:
             raise PermanentError(f"{self.system} accepted the report but named no issue", system=self.system)
-        return key
+        return key, web
+
+    def _request_web_link(self, key: str) -> str | None:
+        """The customer request's ``_links.web`` (``GET /rest/servicedeskapi/request/{key}``), or None.
+
+        The files are in by now, so a failure here costs only Jira's own spelling of the link: the
+        built one (``requester_link``) names the same portal page.
+        """
+        try:
+            return _web_link(self._json("GET", f"/rest/servicedeskapi/request/{_segment(key)}"))
+        except ConnectorError:
+            return None
 
     def _customer(self, email: str | None) -> str | None:
         """The Jira user behind ``email`` as ``raiseOnBehalfOf`` wants it (account id, or name on Data Center)."""
@@ -582,6 +618,15 @@ def _jira_reason(response: requests.Response) -> str:
 def _issue_number(key: str) -> int:
     number = key.rsplit("-", 1)[-1]
     return int(number) if number.isdigit() else 0
+
+
+def _web_link(answer: object) -> str | None:
+    """``_links.web`` of a customer request, if it is a web address (it ends up in a QR code)."""
+    links = answer.get("_links") if isinstance(answer, dict) else None
+    web = links.get("web") if isinstance(links, dict) else None
+    if isinstance(web, str) and web.startswith(("https://", "http://")):
+        return web
+    return None
 
 
 def _segment(value: str) -> str:

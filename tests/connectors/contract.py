@@ -625,6 +625,13 @@ class FakeJira:
                 self.files[issue["key"]].append(self.temporary.pop(temporary_id))
             kept = [{"filename": f[0]} for f in self.files[issue["key"]]]
             return Response.json(201, {"attachments": {"values": kept}})
+        if request.method == "GET" and (match := re.fullmatch(r"/rest/servicedeskapi/request/([A-Z]+-\d+)", path)):
+            raised = self.requests_raised.get(match.group(1))
+            if raised is None:
+                return Response.json(404, {"errorMessage": "Request does not exist"})
+            return Response.json(200, {"issueKey": match.group(1), "serviceDeskId": raised["serviceDeskId"],
+                                       "requestTypeId": raised["requestTypeId"],
+                                       "_links": self._request_links(match.group(1), str(raised["serviceDeskId"]))})
         if request.method == "POST" and path == f"{api}/issue":
             return self._create_issue(request.json())
         if match := re.fullmatch(rf"{api}/issue/([A-Z]+-\d+)/attachments", path):
@@ -766,7 +773,14 @@ class FakeJira:
         return Response.json(201, {"issueId": issue["id"], "issueKey": issue["key"], "requestTypeId":
                                    data["requestTypeId"], "serviceDeskId": data["serviceDeskId"],
                                    "currentStatus": {"status": "Waiting for support"},
-                                   "_links": {"web": f"https://jira.example/servicedesk/customer/portal/1/{issue['key']}"}})
+                                   "_links": self._request_links(issue["key"], str(data["serviceDeskId"]))})
+
+    @staticmethod
+    def _request_links(key: str, service_desk_id: str) -> dict[str, str]:
+        # Jira builds these from its own base URL, which need not be the address ShowDesk calls (a public
+        # name in front of an internal one): the stand-in says so with another host.
+        return {"web": f"https://jira.example/servicedesk/customer/portal/{service_desk_id}/{key}",
+                "agent": f"https://jira.example/browse/{key}"}
 
     def _create_issue(self, data: Any) -> Response:
         fields = data.get("fields") if isinstance(data, dict) else None

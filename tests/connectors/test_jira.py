@@ -14,7 +14,9 @@ The local server replays the requests and answers Atlassian documents:
 * the read side: .../rest/v3/api-group-myself/, .../api-group-issue-attachments/ (``/attachment/content/{id}``
   with ``redirect=false``), .../api-group-issues/ (``/issue/{key}/transitions``), .../api-group-issue-comments/,
   and https://developer.atlassian.com/cloud/jira/service-desk/rest/api-group-request/ (request comments with
-  ``public``).
+  ``public``);
+* the person's link: the create-request answer's ``_links.web`` (the customer portal page of the request,
+  ``/servicedesk/customer/portal/{serviceDeskId}/{key}``), same page as above; ``_links.agent`` is the agents' view.
 """
 
 from __future__ import annotations
@@ -77,7 +79,10 @@ def test_customer_request_with_every_screenshot_byte_identical(jira: ContractSer
         assert kept[attachment_name(ref.path)] == bundle.files[ref.path]
     assert kept[manifest_name(report.id)] == report.canonical_json()
     assert jira.requests("POST", rf"/rest/servicedeskapi/request/{ticket.id}/attachment")[0].json()["public"] is True
-    assert (ticket.id, ticket.number, ticket.url) == ("HELP-1", "HELP-1", f"{jira.url}/browse/HELP-1")
+    # The person's link is the customer portal page Jira named in its answer (``_links.web``), not /browse.
+    # (The stand-in answers with another host than its own, so this link can only come from the answer.)
+    web = "https://jira.example/servicedesk/customer/portal/1/HELP-1"
+    assert (ticket.id, ticket.number, ticket.url) == ("HELP-1", "HELP-1", web)
     assert ticket.report_id == report.id
 
 
@@ -94,6 +99,7 @@ def test_plain_project_on_data_center_with_a_personal_access_token() -> None:
         kept = {name: data for name, _type, data in fake(server).files[ticket.id]}
         assert {attachment_name(r.path): bundle.files[r.path] for r in bundle.report.files()}.items() <= kept.items()
         assert ticket.id == "OPS-1" and server.violations == []
+        assert ticket.url == f"{server.url}/browse/OPS-1"  # a plain project: the same page for everyone
 
 
 def test_plain_project_on_cloud_sends_the_description_as_adf(jira: ContractServer) -> None:
@@ -176,6 +182,22 @@ def test_lost_answers_then_a_retry_make_no_second_request(jira: ContractServer) 
     assert len(files["HELP-1"]) == len(bundle.report.files()) + 1 == len({f[0] for f in files["HELP-1"]})
     assert len(files["HELP-2"]) == len(second.report.files()) + 1 and len(fake(jira).issues) == 2
     assert ticket.id == "HELP-1" and Capability.IDEMPOTENT in client.capabilities
+    # The replay found the request without a create answer and asked Jira for the request's portal link.
+    assert ticket.url == "https://jira.example/servicedesk/customer/portal/1/HELP-1"
+
+
+def test_replay_without_jiras_link_builds_the_portal_link(jira: ContractServer) -> None:
+    bundle = report_bundle(steps=1)
+    client = service_desk(jira)
+    jira.fail(Fault("POST", "/rest/servicedeskapi/request", Response(502, b"Bad Gateway"), lost=True))
+    with pytest.raises(TransientError):
+        client.submit(bundle)
+    # Jira cannot say the request's link on the replay: the delivery still succeeds, with the portal page built
+    # from the configured address and desk, never the agents' /browse view.
+    jira.fail(Fault("GET", r"/rest/servicedeskapi/request/HELP-1", Response(503, b"")))
+    ticket = client.submit(bundle)
+    assert ticket.url == f"{jira.url}/servicedesk/customer/portal/1/HELP-1"
+    assert len(fake(jira).files["HELP-1"]) == len(bundle.report.files()) + 1
 
 
 def test_request_type_without_labels_searches_the_text(jira: ContractServer) -> None:
