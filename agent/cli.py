@@ -39,7 +39,8 @@ if TYPE_CHECKING:
     from agent.capture import Capturer, MonitorInfo
     from agent.config import Config
     from agent.outbox import Outbox
-    from agent.sysinfo import PendingSnapshot
+    from agent.sysinfo import PendingSnapshot, SysinfoOptions
+    from agent.sysinfo.collect import SnapshotCache
 
 log = logging.getLogger("showdesk")
 _T = TypeVar("_T")
@@ -292,17 +293,35 @@ class CaptureRequest(NamedTuple):
         )
 
 
+def capture_sysinfo_options(config: Config, request: CaptureRequest) -> SysinfoOptions | None:
+    """The options `showdesk capture` collects with (as ``_SysinfoStarter`` builds them); None
+    when they are invalid (an unknown group): the capture's own starter then says so."""
+    from agent import sysinfo
+
+    try:
+        return sysinfo.SysinfoOptions.from_config(
+            config, backend=request.backend, exclude=list(request.exclude), sample_seconds=sysinfo.MIN_SAMPLE_SECONDS
+        )
+    except ValueError:
+        return None
+
+
 def capture_bundle(
     request: CaptureRequest,
     config: Config,
     capturer_context: Callable[[], AbstractContextManager[Capturer]],
     *,
     delay: float = 0.0,
+    warm: SnapshotCache | None = None,
 ) -> tuple[ShotBundle, int]:
     """Grab, encode and bundle as ``request`` asks: the one recipe of `showdesk capture`, whether
     this process captures or the running agent does it with its warm capturer (the same bundle
     either way). ``capturer_context`` opens a capturer (or lends one). Returns the bundle and its
-    number of shots; raises CommandError."""
+    number of shots; raises CommandError.
+
+    With ``warm`` (the agent's), a snapshot it holds that is fresh for this request's options and
+    the screen's monitors goes into the bundle instead of a new one; otherwise one is collected
+    beside the capture as here, and kept in ``warm`` for the next."""
     if request.backend:
         config.backend(request.backend)  # an unknown backend fails before the screen is grabbed
     from agent import capture, encoding
@@ -313,10 +332,24 @@ def capture_bundle(
         raise CommandError(str(exc), Exit.USAGE) from exc
     # System information mostly waits (CPU sampling, connectivity): it starts first and
     # waits while this thread opens the screen, grabs and encodes.
-    starter = _SysinfoStarter(config, request.backend, list(request.exclude)) if request.sysinfo else None
+    # Without a cache (this process captures) it starts before the screen is opened, so its
+    # imports overlap the opening; the agent's capturer is open already, and its monitors pick
+    # the cached snapshot.
+    starter: _SysinfoStarter | None = None
+    if request.sysinfo and warm is None:
+        starter = _SysinfoStarter(config, request.backend, list(request.exclude))
+    cached: dict[str, object] | None = None
+    started = 0.0
+    warm_options = capture_sysinfo_options(config, request) if warm is not None and request.sysinfo else None
     try:
         with capturer_context() as capturer:
             monitors = capturer.monitors()[1:]
+            if warm is not None and request.sysinfo:
+                if warm_options is not None:
+                    cached = warm.fresh(warm_options, [m.facts() for m in monitors])
+                if cached is None:
+                    started = warm.now()
+                    starter = _SysinfoStarter(config, request.backend, list(request.exclude))
             if delay:
                 if starter is not None:
                     starter.release()  # nothing to keep off this thread's path while it waits
@@ -337,9 +370,11 @@ def capture_bundle(
     from agent.report_format import MAX_SHORT_TEXT_CHARS
 
     try:
-        snapshot = starter.result(monitors) if starter is not None else None
+        snapshot = starter.result(monitors) if starter is not None else cached
     except ValueError as exc:  # an unknown system-information group
         raise CommandError(str(exc), Exit.USAGE) from exc
+    if warm is not None and warm_options is not None and starter is not None and snapshot is not None:
+        warm.put(warm_options, [m.facts() for m in monitors], snapshot, started)
     images = encoder.result()
     steps = [
         ShotStep(

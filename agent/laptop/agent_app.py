@@ -13,6 +13,7 @@ import ctypes.util
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,7 @@ from agent.laptop.submission import Submission
 from agent.laptop.tray import AgentTray
 from agent.notify.outbox_hook import attach_notifications
 from agent.outbox import EntryState, Outbox, OutboxEntry, Receipt, Sender, waits_for_local_server
+from agent.sysinfo.collect import SnapshotCache, SysinfoOptions
 from shared_qt.outbox_bridge import OutboxBridge
 
 if TYPE_CHECKING:
@@ -60,6 +62,16 @@ log = logging.getLogger(__name__)
 # this long (captures from scripts come in bursts: each then encodes about a third faster), and
 # gives it back when none came for so long.
 HANDOFF_WARM_SECONDS = 60
+# A capture handed over by the command line takes the system information the agent collected at
+# most this long ago (with the same options and monitors) instead of collecting beside the encoder
+# (about 45 ms of the two cores). The agent refreshes it in the background, after a hand-off, once
+# it is half that old, so a burst of captures finds it fresh; a longer pause costs one collection.
+HANDOFF_SYSINFO_MAX_AGE_SECONDS = 20.0
+# The refresh waits this long after a hand-off, so it does not compete with the command line
+# writing the bundle it was just sent.
+HANDOFF_SYSINFO_REFRESH_DELAY_MS = 500
+# What a hand-off collected its system information with: the options and the monitors' facts.
+_SysinfoRecipe = tuple[SysinfoOptions, list[dict[str, object]]]
 
 
 @dataclass
@@ -201,6 +213,13 @@ class AgentApp(QObject):
         self._warm_encoder.setSingleShot(True)
         self._warm_encoder.setInterval(HANDOFF_WARM_SECONDS * 1000)
         self._warm_encoder.timeout.connect(encoding.release_working_memory)
+        self.handoff_sysinfo = SnapshotCache(HANDOFF_SYSINFO_MAX_AGE_SECONDS)
+        self._sysinfo_refresh: threading.Thread | None = None
+        self._sysinfo_refresh_timer = QTimer(self)
+        self._sysinfo_refresh_timer.setSingleShot(True)
+        self._sysinfo_refresh_timer.setInterval(HANDOFF_SYSINFO_REFRESH_DELAY_MS)
+        self._sysinfo_refresh_timer.timeout.connect(self._refresh_handoff_sysinfo)
+        self._last_handoff: _SysinfoRecipe | None = None
         self.hotkey = GlobalHotkey(services.display, self)
         self.hotkey.activated.connect(lambda: self.start_report())  # as Report a problem
         if services.global_hotkey:
@@ -263,7 +282,7 @@ class AgentApp(QObject):
         reply = args.get("reply")
         if not isinstance(reply, HandoffReply):
             return  # only the agent's socket server makes these
-        from agent.cli import CaptureRequest, CommandError, capture_bundle, capture_environment
+        from agent.cli import CaptureRequest, CommandError, capture_bundle, capture_environment, capture_sysinfo_options
         from agent.config import ConfigError, load_config
 
         try:
@@ -276,13 +295,24 @@ class AgentApp(QObject):
             reply.decline("another display or configuration")
             return
 
-        def capture(capturer: Capturer) -> tuple[bytes, str, int]:
-            bundle, steps = capture_bundle(request, load_config(), lambda: contextlib.nullcontext(capturer))
-            return bundle.data, str(bundle.report_id), steps
+        warm = self.handoff_sysinfo
 
-        def captured(result: tuple[bytes, str, int]) -> None:
-            data, report_id, steps = result
+        def capture(capturer: Capturer) -> tuple[bytes, str, int, _SysinfoRecipe | None]:
+            config = load_config()
+            bundle, steps = capture_bundle(request, config, lambda: contextlib.nullcontext(capturer), warm=warm)
+            options = capture_sysinfo_options(config, request) if request.sysinfo else None
+            recipe = None if options is None else (options, [m.facts() for m in capturer.monitors()[1:]])
+            return bundle.data, str(bundle.report_id), steps, recipe
+
+        def captured(result: tuple[bytes, str, int, _SysinfoRecipe | None]) -> None:
+            data, report_id, steps, recipe = result
             reply.send(data, report_id=report_id, steps=steps)
+            if recipe is None:
+                return
+            self._last_handoff = recipe
+            age = warm.age()
+            if age is None or age > warm.max_age / 2:
+                self._sysinfo_refresh_timer.start()
 
         def failed(exc: Exception) -> None:
             if not isinstance(exc, CommandError | ConfigError):
@@ -293,6 +323,29 @@ class AgentApp(QObject):
         self._warm_encoder.start()  # (again): released once the burst is over
         if not self.capture.run_with_capturer(capture, captured, failed):
             reply.decline("capture goes through the desktop portal")
+
+    def _refresh_handoff_sysinfo(self) -> None:
+        """Collect the last hand-off's system information again on a side thread (one at a time)."""
+        last = self._last_handoff
+        if last is None or self._shut_down or (self._sysinfo_refresh is not None and self._sysinfo_refresh.is_alive()):
+            return
+        options, monitors = last
+        cache = self.handoff_sysinfo
+
+        def refresh() -> None:
+            try:
+                cache.refresh(options, monitors)
+            except Exception:  # a failed refresh only means the next hand-off collects its own
+                log.exception("refreshing the system information for captures failed")
+
+        self._sysinfo_refresh = threading.Thread(target=refresh, name="sysinfo-refresh", daemon=True)
+        self._sysinfo_refresh.start()
+
+    def wait_sysinfo_refresh(self, timeout: float = 5.0) -> None:
+        """Wait (bounded) for a background refresh of the hand-off's system information."""
+        self._sysinfo_refresh_timer.stop()
+        if self._sysinfo_refresh is not None:
+            self._sysinfo_refresh.join(timeout)
 
     # ------------------------------------------------------------ the global shortcut
     def _take_hotkey(self, text: str) -> None:
@@ -492,6 +545,7 @@ class AgentApp(QObject):
         self._shut_down = True
         self.hotkey.unregister()
         self._warm_encoder.stop()
+        self.wait_sysinfo_refresh()
         self.outbox_sender.stop(timeout=30)
         if self.reply_poller is not None:
             self.reply_poller.stop()

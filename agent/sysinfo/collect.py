@@ -9,10 +9,11 @@ and never waited for beyond the bound. The snapshot is scrubbed of secrets befor
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -268,3 +269,83 @@ def _derived() -> object:
 
 def _late_displays() -> object:
     raise AssertionError("the displays group is filled in by PendingSnapshot.result()")
+
+
+class SnapshotCache:
+    """The last snapshot taken with given options, for a caller that captures often (the agent
+    capturing for `showdesk capture`): a capture then does not pay for a new snapshot beside its
+    encoder when one was taken moments ago.
+
+    A snapshot is *fresh* while its collection started at most ``max_age`` seconds ago (by
+    ``clock``, monotonic), was taken with the same options (bound, sampling window, excluded
+    groups, help desk address, CA bundle, proxy) and the same monitors. Anything else is not
+    used: the caller collects anew and :meth:`put`\\s the result. The snapshot records when it
+    was collected (``showdesk.collected_at``), so a report says how old its facts are.
+    """
+
+    def __init__(self, max_age: float, clock: Callable[[], float] = time.monotonic) -> None:
+        if not max_age > 0:
+            raise ValueError("a snapshot's maximum age is a positive number of seconds")
+        self.max_age = max_age
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entry: tuple[tuple[object, ...], float, dict[str, object]] | None = None
+
+    def now(self) -> float:
+        """The cache's clock: pass its reading, taken before collecting, to :meth:`put`."""
+        return self._clock()
+
+    def fresh(self, options: SysinfoOptions, monitors: Sequence[Mapping[str, object]]) -> dict[str, object] | None:
+        """A copy of the cached snapshot when it is fresh for these options and monitors, else None."""
+        with self._lock:
+            entry = self._entry
+        if entry is None:
+            return None
+        key, started, snapshot = entry
+        if key != _cache_key(options, monitors) or not 0 <= self._clock() - started <= self.max_age:
+            return None
+        return copy.deepcopy(snapshot)
+
+    def age(self) -> float | None:
+        """Seconds since the cached snapshot's collection started; None when there is none."""
+        with self._lock:
+            entry = self._entry
+        return None if entry is None else self._clock() - entry[1]
+
+    def put(
+        self,
+        options: SysinfoOptions,
+        monitors: Sequence[Mapping[str, object]],
+        snapshot: Mapping[str, object],
+        started: float,
+    ) -> None:
+        """Keep ``snapshot``, collected with ``options`` from ``started`` (a :meth:`now` reading);
+        an older one than the one kept is ignored (two collections finishing out of order)."""
+        entry = (_cache_key(options, monitors), started, copy.deepcopy(dict(snapshot)))
+        with self._lock:
+            if self._entry is None or self._entry[1] <= started:
+                self._entry = entry
+
+    def refresh(self, options: SysinfoOptions, monitors: Sequence[Mapping[str, object]]) -> None:
+        """Collect a snapshot now (blocking, up to the options' bound) and keep it."""
+        started = self._clock()
+        self.put(options, monitors, start(options).result(monitors), started)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entry = None
+
+
+def _cache_key(options: SysinfoOptions, monitors: Sequence[Mapping[str, object]]) -> tuple[object, ...]:
+    if options.extra_collectors:
+        # Callables are compared by identity: such options never match a later request's.
+        return (object(),)
+    return (
+        options.timeout,
+        options.sample_seconds,
+        tuple(sorted(options.exclude)),
+        options.backend_url,
+        options.ca_bundle,
+        options.backend_proxy,
+        repr([dict(m) for m in monitors]),
+    )
