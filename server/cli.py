@@ -535,9 +535,13 @@ def build_parser() -> argparse.ArgumentParser:
     retention.add_argument("--json", action="store_true", help="machine-readable output")
     _data_option(retention)
 
-    mail = commands.add_parser("mail", help="the mails to people: list them with their state, send a failed one again")
+    mail = commands.add_parser(
+        "mail",
+        help="the mails to people and the notifications to IT ([[server.notify]], shown by target name): "
+        "list them with their state, send a failed one again",
+    )
     mail_commands = mail.add_subparsers(dest="mail_command", metavar="{list,retry}", required=True)
-    mail_list = mail_commands.add_parser("list", help="the newest outgoing mails and their state")
+    mail_list = mail_commands.add_parser("list", help="the newest outgoing mails and notifications and their state")
     mail_list.add_argument("--state", choices=OUTGOING_STATE_NAMES, default=None, help="only mails in this state")
     mail_list.add_argument("--limit", type=_positive_int, default=50, metavar="N", help="at most N (default 50)")
     mail_list.add_argument("--json", action="store_true", help="machine-readable output")
