@@ -27,6 +27,7 @@ from typing import Final
 from agent.fsutil import fsync_dir
 from server.blobs import BlobStore, discard
 from server.store import DB_FILENAME, DEFAULT_BUSY_TIMEOUT_SECONDS, ticket_number
+from server.thumbnails import thumbnail_path
 
 DEFAULT_RETENTION_DAYS: Final = 90
 SECONDS_PER_DAY: Final = 86_400
@@ -93,6 +94,8 @@ def apply_retention(data_dir: Path, days: int, *, now: float, dry_run: bool = Fa
         if not dry_run:
             for digest in doomed:
                 discard(blobs.path_for(digest))
+                # Its thumbnail for the person's page goes with it (made again only from the blob).
+                discard(thumbnail_path(data_dir, digest))
             for shard in {blobs.path_for(digest).parent for digest in doomed}:
                 fsync_dir(shard)
     return RetentionResult(

@@ -163,10 +163,18 @@ def _read_line(stream: IO[str], timeout: float) -> str | None:
     return stream.readline()
 
 
+def thumbnail_path(data_dir: Path, sha256: str) -> Path:
+    """Where the thumbnail of the blob ``sha256`` lives (it may not exist yet)."""
+    if not _SHA256_RE.match(sha256):
+        raise ValueError(f"not a sha256 digest: {sha256!r}")
+    return data_dir / "thumbs" / sha256[:2] / f"{sha256}-{THUMBNAIL_SIZE}.webp"
+
+
 class Thumbnailer:
     """Makes thumbnails on one background thread through one bounded child at a time."""
 
     def __init__(self, data_dir: Path, limits: ThumbnailLimits | None = None) -> None:
+        self.data_dir = data_dir
         self.root = data_dir / "thumbs"
         self.limits = limits or ThumbnailLimits()
         self._lock = threading.Lock()
@@ -180,9 +188,7 @@ class Thumbnailer:
         self.made = 0
 
     def path_for(self, sha256: str) -> Path:
-        if not _SHA256_RE.match(sha256):
-            raise ValueError(f"not a sha256 digest: {sha256!r}")
-        return self.root / sha256[:2] / f"{sha256}-{THUMBNAIL_SIZE}.webp"
+        return thumbnail_path(self.data_dir, sha256)
 
     def existing(self, sha256: str) -> Path | None:
         path = self.path_for(sha256)
@@ -347,4 +353,4 @@ class NewImages:
                         self.thumbnailer.want(file.sha256, self.blobs.path_for(file.sha256))
 
 
-__all__ = ["THUMBNAIL_SIZE", "NewImages", "ThumbnailLimits", "Thumbnailer"]
+__all__ = ["THUMBNAIL_SIZE", "NewImages", "ThumbnailLimits", "Thumbnailer", "thumbnail_path"]

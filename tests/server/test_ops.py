@@ -17,7 +17,9 @@ import requests
 
 from agent.bundle import AttachmentDraft, ReportBundle
 from server.retention import SECONDS_PER_DAY, apply_retention
+from server.thumbnails import thumbnail_path
 from tests.fixtures.server import REPO, ServerProcess
+from tests.fixtures.waiting import wait_until
 from tests.server.helpers import api, make_bundle, png_bytes, sha256, submit
 
 SUBMISSIONS = 20
@@ -218,10 +220,15 @@ def test_retention_deletes_exactly_the_files_past_the_limit(server_process: Serv
     assert listed[sha256(shared_picture)] is True  # the open ticket D shows the same picture
     assert all(blob_exists(server_process, d) for d in listed)  # a dry run deletes nothing
 
+    # The person's page shows thumbnails, made in the background after each submission.
+    private_picture = sha256(png_bytes(seed=5011))
+    wait_until(lambda: thumbnail_path(server_process.data_dir, private_picture).is_file(), "old A's thumbnail", 30)
+
     result = apply_retention(server_process.data_dir, days, now=now)
 
     expected_gone = (digests(old_a) | digests(old_b)) - {sha256(shared_picture)}
     assert result.blobs_deleted == len(expected_gone)
+    assert not thumbnail_path(server_process.data_dir, private_picture).exists(), "a deleted blob's thumbnail goes too"
     for bundle in (old_a, old_b, recent_c, open_d):
         for digest in digests(bundle) | digests(bundle, sysinfo=True):
             assert blob_exists(server_process, digest) is (digest not in expected_gone), (bundle.report.id, digest)
