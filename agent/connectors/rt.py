@@ -243,7 +243,14 @@ class RTConnector(Connector):
             page += 1
 
     def ticket_url(self, ticket_id: str) -> str:
-        return f"{self.url}/Ticket/Display.html?id={ticket_id}"
+        """The ticket in RT's self-service interface, the one requestors (unprivileged users) get.
+
+        The link goes to the person who reported (kiosk QR code, "Open it"); RT sends an unprivileged
+        user who opens the staff page ``/Ticket/Display.html`` to the self-service start page instead
+        of the ticket, while staff can open the self-service page too (the SelfService portal of
+        unprivileged requestors: https://metacpan.org/pod/RT::Extension::SelfServiceSimpleSearch).
+        """
+        return f"{self.url}/SelfService/Display.html?id={quote(ticket_id, safe='')}"
 
     def _ticket(self, ticket_id: str, status: str = "new", report_id: uuid.UUID | None = None) -> Ticket:
         return Ticket(

@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from PIL import Image
 
 from agent.bundle import ReportBundle
@@ -95,6 +97,24 @@ def test_report_with_several_screenshots_reads_back_byte_identical(rt: RTConnect
     assert record["Subject"] == bundle.report.subject()
     assert [r["id"] for r in record["Requestor"]] == ["ann@example.org"]
     assert rt_server.tickets_with_report(bundle.report.id) == [ticket.id]
+
+
+def test_the_link_is_the_self_service_ticket_page(rt: RTConnector, rt_server: RTInstance) -> None:
+    """The person's link is RT's SelfService page of the ticket (the requestors' interface), not the staff
+    page /Ticket/Display.html (https://metacpan.org/pod/RT::Extension::SelfServiceSimpleSearch)."""
+    description = unique("Scanner jams")
+    ticket = rt.submit(report_bundle(steps=1, description=description))
+    assert ticket.url == f"{rt_server.url}/SelfService/Display.html?id={ticket.id}"
+    assert rt.get_ticket(ticket.id).ticket.url == ticket.url  # technician mode copies the same link
+    # This RT serves that page for that ticket (an unknown id is RT's 404), shown here to a signed-in user.
+    with requests.Session() as web:
+        login = web.post(f"{rt_server.url}/NoAuth/Login.html", timeout=60,
+                         data={"user": "root", "pass": os.environ.get("RT_ROOT_PASSWORD", "password")})
+        assert login.ok
+        page = web.get(ticket.url, timeout=60)
+        assert page.status_code == 200 and page.url == ticket.url and description in page.text
+        missing = web.get(f"{rt_server.url}/SelfService/Display.html?id=99999999", timeout=60)
+        assert missing.status_code == 404
 
 
 def test_ticket_body_is_readable_with_captions_and_system_information(rt: RTConnector, rt_server: RTInstance) -> None:
