@@ -160,13 +160,10 @@ def _application() -> object:
 def run_kiosk(settings: KioskSettings, *, windowed: bool) -> int:
     from PySide6.QtWidgets import QApplication
 
-    from agent.encoding import keep_working_memory
     from kiosk.app import build_window, services_from_config
 
-    # A kiosk captures all day on a machine of its own: reused encoder memory makes each shot
-    # about a third faster for some 50 MB kept (bench/capture.py). The laptop agent does not:
-    # its encodes run off the person's path, and its memory is the person's.
-    keep_working_memory()
+    # No kept encoder memory here (the agent's hand-off keeps it for bursts): the kiosk's
+    # "Show me" captures are PNG, and its memory must stay flat visit after visit (kiosk.memory).
     app = _application()
     assert isinstance(app, QApplication)
     config = load_config()

@@ -497,6 +497,10 @@ class ReviewScreen(KioskScreen):
                 return
             self.thumbnails.invalidate(step_id)
             self.session.apply_markup(step_id, items, result)
+            if self.editor is editor:
+                # The editor's full picture and its scaled copy (~15 MB at 1080p) are not needed
+                # until the next "Mark up", which loads the picture again.
+                editor.release()
             self._show_page(0)
 
         self.runner.run(flatten, done, lambda _exc: self.save_markup_button.setEnabled(True))
