@@ -486,6 +486,7 @@ class ReviewScreen(KioskScreen):
         step_id = self._editing_step
         step = self.session.step(step_id)
         source = step.image
+        release_editor = editor.release
         self.save_markup_button.setEnabled(False)
 
         def flatten() -> markup_core.FlattenResult:
@@ -500,7 +501,7 @@ class ReviewScreen(KioskScreen):
             if self.editor is editor:
                 # The editor's full picture and its scaled copy (~15 MB at 1080p) are not needed
                 # until the next "Mark up", which loads the picture again.
-                editor.release()
+                release_editor()
             self._show_page(0)
 
         self.runner.run(flatten, done, lambda _exc: self.save_markup_button.setEnabled(True))
