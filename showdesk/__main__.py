@@ -36,7 +36,12 @@ def _agent_capture(request: dict[str, Any]) -> tuple[dict[str, Any], bytes] | No
     """
     from agent.laptop.instance_client import request_capture
 
-    return request_capture(request)
+    return request_capture(request, while_waiting=_prepare_write)
+
+
+def _prepare_write() -> None:
+    """What the command line writes the agent's bundle with, imported while the agent captures."""
+    import agent.fsutil  # noqa: F401 - imported for its cost, not its names
 
 
 def _answer_at_once(args: list[str]) -> bool:

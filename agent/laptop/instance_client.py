@@ -11,14 +11,13 @@ agent fast (on POSIX the sender needs no Qt at all, only a Unix socket).
 from __future__ import annotations
 
 import json
-import logging
 import socket
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
-
-log = logging.getLogger(__name__)
 
 SOCKET_NAME: Final = "agent.sock"
 LOCK_NAME: Final = "agent.lock"
@@ -35,6 +34,7 @@ HANDOFF_ACCEPT_SECONDS: Final = 1.0
 HANDOFF_ANSWER_SECONDS: Final = 20.0
 MAX_HEADER_BYTES: Final = 1024
 MAX_HANDOFF_BUNDLE_BYTES: Final = 200 * 1024 * 1024  # agent.bundle.MAX_BUNDLE_BYTES
+RUNTIME_DIR_ENV: Final = "SHOWDESK_RUNTIME_DIR"  # agent.fsutil.RUNTIME_DIR_ENV, without its imports
 
 
 def agent_runtime_dir() -> Path:
@@ -50,14 +50,16 @@ def _runtime_dir_at_hand() -> Path:
     (agent.fsutil.runtime_dir gives the same answer: ``$XDG_RUNTIME_DIR/showdesk`` on Linux)."""
     import os
 
-    from agent.fsutil import RUNTIME_DIR_ENV, runtime_dir
-
+    # agent.fsutil (and logging, tempfile with it) loads only where the environment does not say:
+    # the command line writes the bundle with it, and imports it while the agent captures.
     override = os.environ.get(RUNTIME_DIR_ENV)
     if override:
         return Path(override)
     xdg = os.environ.get("XDG_RUNTIME_DIR", "")
     if sys.platform.startswith("linux") and xdg.strip():
         return Path(xdg) / "showdesk"
+    from agent.fsutil import runtime_dir
+
     return runtime_dir()
 
 
@@ -164,6 +166,7 @@ def request_capture(
     directory: Path | None = None,
     accept_timeout: float = HANDOFF_ACCEPT_SECONDS,
     answer_timeout: float = HANDOFF_ANSWER_SECONDS,
+    while_waiting: Callable[[], object] | None = None,
 ) -> tuple[dict[str, Any], bytes] | None:
     """The running agent's capture for ``request``: (its header, the bundle's bytes), or None.
 
@@ -171,6 +174,8 @@ def request_capture(
     that declines (another display, another configuration, busy, the desktop portal), and any
     answer that is late, malformed or beyond its bounds. Never waits longer than
     ``accept_timeout`` for the agent to take the request, nor ``answer_timeout`` in all.
+    ``while_waiting`` runs on a side thread once the request is sent (the caller's own
+    preparation, such as the imports it writes the bundle with), beside the agent's capture.
     """
     if sys.platform == "win32":  # pragma: no cover - the hand-off speaks a Unix socket
         return None
@@ -186,6 +191,8 @@ def request_capture(
             client.settimeout(accept_timeout)
             client.connect(str(socket_path(directory or _runtime_dir_at_hand())))
             client.sendall(message)
+            if while_waiting is not None:
+                threading.Thread(target=_quietly, args=(while_waiting,), name="while-waiting", daemon=True).start()
             reader = _BoundedReader(client)
             accepted = _header(reader.line(min(deadline, time.monotonic() + accept_timeout)))
             if accepted.get("status") != "accepted":
@@ -193,12 +200,26 @@ def request_capture(
             header = _header(reader.line(deadline))
             size = header.get("bytes")
             if header.get("status") != "ok" or not isinstance(size, int) or not 0 < size <= MAX_HANDOFF_BUNDLE_BYTES:
-                log.debug("the agent did not capture: %s", header.get("reason", header.get("status")))
+                _debug("the agent did not capture: %s", header.get("reason", header.get("status")))
                 return None
             return header, reader.exactly(size, deadline)
     except (OSError, ValueError) as exc:  # refused, gone, late, or not speaking the protocol
-        log.debug("capturing here: the agent's socket gave no capture (%s)", exc)
+        _debug("capturing here: the agent's socket gave no capture (%s)", exc)
         return None
+
+
+def _debug(message: str, *args: object) -> None:
+    import logging  # loaded when needed: the hand-off's path does without it
+
+    logging.getLogger(__name__).debug(message, *args)
+
+
+def _quietly(job: Callable[[], object]) -> None:
+    """A side job whose failure only means the caller does that work itself later."""
+    try:
+        job()
+    except Exception as exc:  # noqa: BLE001 - the caller's main path redoes and reports it
+        _debug("a job beside the hand-off failed: %s", exc)
 
 
 def _header(line: bytes) -> dict[str, Any]:

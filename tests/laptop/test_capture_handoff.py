@@ -262,3 +262,11 @@ def test_the_command_line_finds_the_agents_directory_without_platformdirs(
     monkeypatch.delenv("SHOWDESK_RUNTIME_DIR", raising=False)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     assert _runtime_dir_at_hand() == runtime_dir() == tmp_path / "showdesk"
+
+
+def test_the_command_line_names_the_runtime_directory_variable_as_the_core_does() -> None:
+    # The hand-off reads the variable without importing agent.fsutil (it loads while the agent captures).
+    from agent import fsutil
+    from agent.laptop import instance_client
+
+    assert instance_client.RUNTIME_DIR_ENV == fsutil.RUNTIME_DIR_ENV
