@@ -245,10 +245,12 @@ class RTConnector(Connector):
     def ticket_url(self, ticket_id: str) -> str:
         """The ticket in RT's self-service interface, the one requestors (unprivileged users) get.
 
-        The link goes to the person who reported (kiosk QR code, "Open it"); RT sends an unprivileged
-        user who opens the staff page ``/Ticket/Display.html`` to the self-service start page instead
-        of the ticket, while staff can open the self-service page too (the SelfService portal of
-        unprivileged requestors: https://metacpan.org/pod/RT::Extension::SelfServiceSimpleSearch).
+        The link goes to the person who reported (kiosk QR code, "Open it"), an unprivileged user
+        (the SelfService portal of unprivileged requestors:
+        https://metacpan.org/pod/RT::Extension::SelfServiceSimpleSearch). Linking the staff page
+        ``/Ticket/Display.html`` relies on RT redirecting such users to this page; staff can open it too.
+        The person sees it once the site lets requestors sign in and grants the Requestor role
+        ShowTicket (RT's self-service set-up).
         """
         return f"{self.url}/SelfService/Display.html?id={quote(ticket_id, safe='')}"
 

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import io
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,22 +100,52 @@ def test_report_with_several_screenshots_reads_back_byte_identical(rt: RTConnect
     assert rt_server.tickets_with_report(bundle.report.id) == [ticket.id]
 
 
-def test_the_link_is_the_self_service_ticket_page(rt: RTConnector, rt_server: RTInstance) -> None:
-    """The person's link is RT's SelfService page of the ticket (the requestors' interface), not the staff
-    page /Ticket/Display.html (https://metacpan.org/pod/RT::Extension::SelfServiceSimpleSearch)."""
+RT_ROOT_PASSWORD = os.environ.get("RT_ROOT_PASSWORD", "password")  # tests/fixtures/start-rt.sh's default
+
+
+def rt_web_as_root(rt_server: RTInstance) -> requests.Session:
+    """RT's web interface signed in as root; RT refuses form posts without a Referer of its own (CSRF guard)."""
+    web = requests.Session()
+    assert web.post(f"{rt_server.url}/NoAuth/Login.html", data={"user": "root", "pass": RT_ROOT_PASSWORD},
+                    timeout=60).ok
+    web.headers["Referer"] = f"{rt_server.url}/Admin/"
+    return web
+
+
+def let_requestor_sign_in(rt_server: RTInstance, email: str, password: str) -> None:
+    """What a site does for self-service: requestors may see their tickets and have a password."""
+    with rt_web_as_root(rt_server) as root:
+        queue_id = rt_server.api("GET", f"/queue/{rt_server.queue}").json()["id"]
+        rights = root.get(f"{rt_server.url}/Admin/Queues/GroupRights.html", params={"id": queue_id}, timeout=60)
+        [requestor] = re.findall(r'href="#acl-(\d+)"[^>]*>\s*Requestor\s*<', rights.text)
+        field = f"{requestor}-RT::Queue-{queue_id}"
+        granted = root.post(f"{rt_server.url}/Admin/Queues/GroupRights.html", timeout=60, data={
+            "id": queue_id, "CheckACL": field, f"SetRights-{field}": "ShowTicket", "ModifyGroupRights": "1"})
+        assert granted.ok
+        user_id = rt_server.api("GET", f"/user/{email}").json()["id"]
+        changed = root.post(f"{rt_server.url}/Admin/Users/Modify.html", timeout=60, data={
+            "id": user_id, "Name": email, "EmailAddress": email, "Enabled": "1", "SetEnabled": "1",
+            "Pass1": password, "Pass2": password, "CurrentPass": RT_ROOT_PASSWORD})
+        assert "Password set" in changed.text
+
+
+def test_the_link_opens_the_ticket_for_the_person_who_reported(rt: RTConnector, rt_server: RTInstance) -> None:
+    """The person's link is RT's SelfService page of the ticket (the requestors' interface), not the staff page
+    /Ticket/Display.html (https://metacpan.org/pod/RT::Extension::SelfServiceSimpleSearch)."""
+    email, password = f"person-{uuid.uuid4().hex[:8]}@example.org", uuid.uuid4().hex
     description = unique("Scanner jams")
-    ticket = rt.submit(report_bundle(steps=1, description=description))
+    ticket = rt.submit(report_bundle(steps=1, description=description, email=email))
     assert ticket.url == f"{rt_server.url}/SelfService/Display.html?id={ticket.id}"
     assert rt.get_ticket(ticket.id).ticket.url == ticket.url  # technician mode copies the same link
-    # This RT serves that page for that ticket (an unknown id is RT's 404), shown here to a signed-in user.
-    with requests.Session() as web:
-        login = web.post(f"{rt_server.url}/NoAuth/Login.html", timeout=60,
-                         data={"user": "root", "pass": os.environ.get("RT_ROOT_PASSWORD", "password")})
-        assert login.ok
-        page = web.get(ticket.url, timeout=60)
+
+    let_requestor_sign_in(rt_server, email, password)
+    with requests.Session() as person:
+        assert person.post(f"{rt_server.url}/NoAuth/Login.html", data={"user": email, "pass": password},
+                           timeout=60).ok
+        page = person.get(ticket.url, timeout=60)
+        # Straight to the ticket: no detour through the staff interface, no sign-in page in between.
         assert page.status_code == 200 and page.url == ticket.url and description in page.text
-        missing = web.get(f"{rt_server.url}/SelfService/Display.html?id=99999999", timeout=60)
-        assert missing.status_code == 404
+        assert person.get(f"{rt_server.url}/SelfService/Display.html?id=99999999", timeout=60).status_code == 404
 
 
 def test_ticket_body_is_readable_with_captions_and_system_information(rt: RTConnector, rt_server: RTInstance) -> None:
