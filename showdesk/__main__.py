@@ -36,7 +36,22 @@ def _agent_capture(request: dict[str, Any]) -> tuple[dict[str, Any], bytes] | No
     """
     from agent.laptop.instance_client import request_capture
 
-    return request_capture(request, while_waiting=_prepare_write)
+    global _handed_to_agent
+    answer = request_capture(request, while_waiting=_prepare_write)
+    _handed_to_agent = answer is not None
+    return answer
+
+
+# Set when the running agent made the capture: all that is left then is writing its bytes.
+_handed_to_agent = False
+_OUTPUT_FLAGS = frozenset({"-o", "--output"})
+
+
+def _may_skip_finalization(args: list[str], code: int) -> bool:
+    """True after `showdesk capture -o FILE` wrote the agent's bundle: the file is written,
+    synced and renamed, nothing else was opened, and the interpreter's own teardown (about
+    5 ms, a twentieth of the command) has nothing left to do."""
+    return code == 0 and _handed_to_agent and bool(args) and args[0] == "capture" and not _OUTPUT_FLAGS.isdisjoint(args)
 
 
 def _prepare_write() -> None:
@@ -62,7 +77,20 @@ def _answer_at_once(args: list[str]) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The `showdesk` command; with ``argv`` None it is this process's command (the console
+    script, ``python -m showdesk``) and may end the process itself once its work is done."""
     args = list(sys.argv[1:] if argv is None else argv)
+    code = _run(args)
+    if argv is None and _may_skip_finalization(args, code):
+        import os
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _run(args: list[str]) -> int:
     if _answer_at_once(args):
         return 0
     command = args[0] if args else ""
