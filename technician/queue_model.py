@@ -73,7 +73,18 @@ _ROLES_USED: Final = frozenset(
         UNREAD_ROLE,
     }
 )
-_EMPTY_UNLESS_UNREAD: Final = frozenset({_FONT, _BACKGROUND})
+# The roles a view asks of every cell it paints (QStyledItemDelegate): the model sets the
+# first five, the rest it leaves empty.
+_ASKED_WHEN_PAINTED: Final = (
+    _DISPLAY,
+    _FONT,
+    _BACKGROUND,
+    _FOREGROUND,
+    _ALIGNMENT,
+    int(Qt.ItemDataRole.DecorationRole),
+    int(Qt.ItemDataRole.CheckStateRole),
+)
+_ASK_THE_ROW: Final = object()
 SEVERITY_COLOURS: Final = {"critical": "#c62828", "warning": "#b26a00", "info": "#1565c0"}
 UNREAD_BACKGROUND: Final = "#e8f1ff"
 
@@ -118,6 +129,7 @@ class QueueModel(QAbstractTableModel):
         self._bold.setBold(True)
         self._unread_brush = QBrush(QColor(UNREAD_BACKGROUND))
         self._severity_brushes = {name: QBrush(QColor(colour)) for name, colour in SEVERITY_COLOURS.items()}
+        self._cell_styles = self._styles()
         self.now: Callable[[], float] = time.time
         self._age_timer = QTimer(self)
         self._age_timer.setInterval(30_000)
@@ -468,16 +480,17 @@ class QueueModel(QAbstractTableModel):
     def multiData(self, index: AnyIndex, roles: QModelRoleDataSpan | QModelRoleData) -> None:  # noqa: N802
         # The view asks for about seven roles of every cell it paints; one call per cell instead
         # of one per role keeps a repaint of the visible rows within a few milliseconds.
-        # Profiled while flinging through 100,000 tickets (bench/tech_viewer.py): a repaint of
-        # the visible rows asks for some 550 cells, each with seven role slots, so the display
-        # text and the roles most cells leave empty are answered here without a call each.
+        # Profiled while flinging through 100,000 tickets (bench/tech_viewer.py --profile): a
+        # repaint asks for some 280 cells of seven role slots each, so every role but the text
+        # is a lookup in a table made once (it depends only on the column and whether the row
+        # is unread), and the text comes from the row's cached texts.
         number = index.row()
         rows = self.rows
         if not 0 <= number < len(rows):
             return
         row = rows[number]
         column = index.column()
-        unread = row.unread
+        styles = self._cell_styles[row.unread][column]
         # A span iterates over its role slots (the type hints do not say so).
         for wanted in cast(Iterable[QModelRoleData], roles if isinstance(roles, QModelRoleDataSpan) else [roles]):
             role = wanted.role()
@@ -487,17 +500,36 @@ class QueueModel(QAbstractTableModel):
                     texts = row.texts = self._texts(row)
                 wanted.setData(texts[column])
                 continue
-            if (role in _EMPTY_UNLESS_UNREAD and not unread) or (role == _FOREGROUND and column != _FLAGS):
-                value = None
-            elif role in _ROLES_USED:
-                value = self._value(row, column, role)
-            else:
-                value = None
+            value = styles.get(role, _ASK_THE_ROW)
+            if value is _ASK_THE_ROW:
+                value = self._value(row, column, role) if role in _ROLES_USED else None
             # The view hands the same slots from cell to cell: clear what this cell does not set.
             if value is None:
                 wanted.clearData()
             else:
                 wanted.setData(value)
+
+    def _styles(self) -> tuple[tuple[dict[int, Any], ...], tuple[dict[int, Any], ...]]:
+        """Per read state (read, unread) and column: the roles whose answer is the same for every such cell.
+
+        Roles left out (the age's text, the flags' colour, tooltips, the ids) are asked of the row.
+        """
+
+        def column_styles(unread: bool) -> tuple[dict[int, Any], ...]:
+            table = []
+            for column in range(_COLUMN_COUNT):
+                styles: dict[int, Any] = dict.fromkeys(_ASKED_WHEN_PAINTED)
+                styles[_FONT] = self._bold if unread else None
+                styles[_BACKGROUND] = self._unread_brush if unread else None
+                styles[_ALIGNMENT] = _CENTRED if column in _CENTRED_COLUMNS else None
+                if column == _FLAGS:
+                    del styles[_FOREGROUND]  # the worst flag's colour: the row's own
+                if column == _AGE:
+                    del styles[_DISPLAY]  # it changes by itself
+                table.append(styles)
+            return tuple(table)
+
+        return column_styles(False), column_styles(True)
 
     def _value(self, row: Row, column: int, role: int) -> Any:
         if role == _DISPLAY:
