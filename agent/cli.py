@@ -843,7 +843,9 @@ def _config_check(paths: list[Path] | None) -> Exit:
 
 
 # ---------------------------------------------------------------- parser
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with ``command`` "capture", that command's alone (what main()
+    parses `showdesk capture` with: the other commands' parsers cost a few ms before the capture)."""
     parser = argparse.ArgumentParser(
         prog="showdesk",
         description="Show the help desk the problem: capture screens and system information, and submit them.",
@@ -911,6 +913,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="capture in this process even when the laptop agent runs (by default the agent captures)",
     )
     add_delivery_options(capture)
+    if command == "capture":
+        return parser
 
     submit = add("submit", cmd_submit, "Send a report bundle made earlier or elsewhere, through the outbox.")
     submit.add_argument("file", metavar="FILE.showdesk")
@@ -977,7 +981,8 @@ def main(argv: Sequence[str] | None = None, *, agent_capture: AgentCapture | Non
     """Run one command. ``agent_capture`` hands `showdesk capture` to the running laptop agent
     (the launcher passes it: the core may not import the laptop app); it returns the agent's
     answer header and bundle bytes, or None to capture here."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser("capture" if argv[:1] == ["capture"] else None)
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()

@@ -270,3 +270,17 @@ def test_the_command_line_names_the_runtime_directory_variable_as_the_core_does(
     from agent.laptop import instance_client
 
     assert instance_client.RUNTIME_DIR_ENV == fsutil.RUNTIME_DIR_ENV
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["capture", "-o", "r.showdesk"],
+        ["capture", "--monitor", "2", "--no-sysinfo", "--exclude", "disks", "--submit", "--wait", "3"],
+        ["capture", "--region", "1,2,30,40", "--caption", "c", "--description", "d", "--json", "-o", "r.showdesk"],
+    ],
+)
+def test_the_capture_parser_reads_capture_as_the_whole_parser_does(args: list[str]) -> None:
+    from agent.cli import build_parser
+
+    assert vars(build_parser("capture").parse_args(args)) == vars(build_parser().parse_args(args))
