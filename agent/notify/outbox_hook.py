@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import shutil
 import time
 import uuid
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
+from urllib.parse import urlsplit
 
 from agent.bundle import ReportBundle
 from agent.flags import compute_flags
@@ -78,6 +80,16 @@ def screenshots_of(bundle: ReportBundle) -> list[tuple[str, bytes]]:
     return shots
 
 
+# The built-in server's ticket link is the person's own page, a capability: whoever holds it reads
+# and answers the ticket as them. It never goes to a channel; the notification names the ticket.
+_PERSON_LINK: Final = re.compile(r"/t/[A-Za-z0-9_-]{43}/?$")
+
+
+def channel_link(url: str) -> str:
+    """``url`` fit for a team's channel: "" for a link that grants the person's access to their ticket."""
+    return "" if _PERSON_LINK.search(urlsplit(url).path) else url
+
+
 class OutboxNotifier(OutboxObserver):
     """An ``OutboxObserver``: facts kept at a report's first ``sending``, notifications published at ``delivered``."""
 
@@ -100,7 +112,8 @@ class OutboxNotifier(OutboxObserver):
         facts = self._recall(entry)
         now = receipt.delivered_at if self._clock is None else self._clock()
         images_kept = self._images_kept(entry.id)
-        for event in report_events(facts, ticket_number=receipt.number, ticket_url=receipt.url, now=now):
+        link = channel_link(receipt.url)
+        for event in report_events(facts, ticket_number=receipt.number, ticket_url=link, now=now):
             if images_kept and event.kind == "new_report":
                 event = replace(event, extra={"images": IMAGES_KEPT})
             self._notifier.publish(event)

@@ -97,7 +97,8 @@ def test_a_configured_webhook_gets_one_signed_post_when_the_agent_delivers_a_rep
         assert receipt is not None
         [told] = receiver.accepted
         assert told["event"] == "new_report" and told["report_id"] == report_id
-        assert told["ticket"] == {"number": receipt.number, "url": receipt.url}
+        # The ticket's link is the person's own page (a capability): the channel gets the number only.
+        assert told["ticket"] == {"number": receipt.number, "url": None}
         agent.shutdown()  # stops the notifier's thread; nothing more is sent
         assert not notifier.running
         assert len(hook.requests) == 1  # one post, and it verified

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from agent.notify.notifier import Notifier
-from agent.notify.outbox_hook import OutboxNotifier
+from agent.notify.outbox_hook import OutboxNotifier, channel_link
 from agent.notify.queue import NotifyQueue
 from agent.outbox import Outbox
 from tests.connectors.helpers import report_bundle
@@ -45,7 +45,10 @@ def test_a_report_the_backend_confirmed_is_notified_once_with_its_ticket_link(
     assert len(hook.requests) == 2  # the "Lab" target's rules took neither
     for body in receiver.accepted:
         assert body["report_id"] == str(bundle.report.id)
-        assert body["ticket"] == {"number": receipt.number, "url": receipt.url}
+        # The built-in server's ticket link is the person's capability: never posted to a channel.
+        assert "/t/" in receipt.url
+        assert body["ticket"] == {"number": receipt.number, "url": None}
+        assert receipt.url not in str(body)
         assert body["site"] == "HQ" and body["walk_up"] is False
         assert "ann@example.org" not in str(body)  # the reporter's address stays in the ticket
     assert list((tmp_path / "notify" / "reports").iterdir()) == []  # the kept facts went with the delivery
@@ -81,3 +84,17 @@ def test_attach_notifications_hooks_a_started_notifier_from_the_configuration(
             notifier.stop()
             outbox.close()
     assert slack.requests[0].json()["text"].startswith("New help-desk report: Printer")
+
+
+@pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        ("https://help.example.org/t/" + "A" * 43, False),
+        ("https://help.example.org/showdesk/t/" + "a_-" * 14 + "b/", False),
+        ("https://rt.example.org/SelfService/Display.html?id=7", True),
+        ("https://jira.example.org/servicedesk/customer/portal/2/IT-9", True),
+        ("https://help.example.org/t/short", True),
+    ],
+)
+def test_a_persons_capability_link_never_reaches_a_channel(url: str, kept: bool) -> None:
+    assert channel_link(url) == (url if kept else "")
