@@ -19,11 +19,41 @@ from typing import Final
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, Qt
 from PySide6.QtGui import QGuiApplication, QImage, QImageReader
 
-from agent.report_format import MAX_IMAGE_PIXELS
+from agent.report_format import MAX_CLIP_FRAME_PIXELS, MAX_CLIP_FRAMES, MAX_IMAGE_PIXELS
 
 THUMBNAIL_SIZE: Final = QSize(200, 120)
 IMAGE_CACHE_BYTES: Final = 320 * 1024 * 1024
 DEFAULT_DISPLAY_SIZE: Final = QSize(1920, 1080)  # without a screen to ask (tests, offscreen)
+# A clip's frames are all held decoded while it plays: 30 s of 4K at 5 fps would be 5 GB, so the
+# frames are scaled down until the whole clip fits this budget (and never beyond the display).
+CLIP_DECODED_BYTES: Final = 384 * 1024 * 1024
+CLIP_PREFIX: Final = "clips/"  # a report's clips are stored as clips/NNN.webp
+
+
+@dataclass(frozen=True)
+class DecodedClip:
+    """A clip's frames decoded off the GUI thread, each composed on the whole canvas.
+
+    ``delays_ms[n]`` is how long frame ``n`` stays on screen; ``size`` the clip's own canvas
+    (the frames may be smaller when they were scaled down to fit the display or the budget).
+    """
+
+    frames: tuple[QImage, ...]
+    delays_ms: tuple[int, ...]
+    size: QSize
+
+    @property
+    def starts_ms(self) -> tuple[int, ...]:
+        """When each frame appears, from the clip's start."""
+        starts, at = [], 0
+        for delay in self.delays_ms:
+            starts.append(at)
+            at += delay
+        return tuple(starts)
+
+    @property
+    def duration_ms(self) -> int:
+        return sum(self.delays_ms)
 
 
 @dataclass(frozen=True)
@@ -39,6 +69,7 @@ class DecodedImage:
     image: QImage | None
     thumbnail: QImage
     full: QImage | None = None
+    clip: DecodedClip | None = None  # a clip's frames; ``image`` is then its first frame
 
     @property
     def sharpest(self) -> QImage | None:
@@ -83,6 +114,46 @@ def decode_step(data: bytes, *, display: QSize, thumbnail: QSize = THUMBNAIL_SIZ
     return shown, _thumbnail_of(shown, thumbnail), shown.size() != whole
 
 
+def decode_clip(data: bytes, *, display: QSize, budget: int = CLIP_DECODED_BYTES) -> DecodedClip:
+    """Every frame of an animated WebP, bounded like the report's clips; runs on a worker.
+
+    The frame count and the canvas are checked before a frame is decoded (the file's own header
+    says them), so a file beyond the schema's bounds costs nothing but the refusal.
+    """
+    with _DECODE_LOCK:
+        buffer = QBuffer()
+        buffer.setData(QByteArray(data))
+        buffer.open(QIODevice.OpenModeFlag.ReadOnly)
+        reader = QImageReader(buffer)
+        reader.setDecideFormatFromContent(True)
+        size = reader.size()
+        count = max(reader.imageCount(), 1)
+        if not size.isValid():
+            raise ValueError(f"the clip could not be read: {reader.errorString()}")
+        pixels = size.width() * size.height()
+        if pixels > MAX_IMAGE_PIXELS or count > MAX_CLIP_FRAMES or count * pixels > MAX_CLIP_FRAME_PIXELS:
+            raise ValueError(f"the clip ({count} frames of {size.width()}×{size.height()}) is beyond a report's bounds")
+        fits = size.width() <= display.width() and size.height() <= display.height()
+        target = size if fits else size.scaled(display, Qt.AspectRatioMode.KeepAspectRatio)
+        scale = min(1.0, (budget / (4 * count * target.width() * target.height())) ** 0.5)
+        target = QSize(max(1, int(target.width() * scale)), max(1, int(target.height() * scale)))
+        frames: list[QImage] = []
+        delays: list[int] = []
+        while len(frames) < min(count, MAX_CLIP_FRAMES):
+            image = reader.read()
+            if image.isNull():
+                break
+            delays.append(max(reader.nextImageDelay(), 1))
+            if image.size() != target:
+                image = image.scaled(
+                    target, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation
+                )
+            frames.append(image.convertToFormat(QImage.Format.Format_RGB32))
+    if not frames:
+        raise ValueError(f"the clip could not be decoded: {reader.errorString()}")
+    return DecodedClip(tuple(frames), tuple(delays), size)
+
+
 def _image_size(data: bytes) -> QSize:
     buffer = QBuffer()
     buffer.setData(QByteArray(data))
@@ -124,6 +195,11 @@ def _decode(
         image = image.convertToFormat(wanted)
     small = _thumbnail_of(image, thumbnail) if make_thumbnail or not full else image
     return (image if full else None), small
+
+
+def thumbnail_of(image: QImage, thumbnail: QSize = THUMBNAIL_SIZE) -> QImage:
+    """``image`` fitted into a filmstrip thumbnail (itself when it is small enough)."""
+    return _thumbnail_of(image, thumbnail)
 
 
 def _thumbnail_of(image: QImage, thumbnail: QSize) -> QImage:
@@ -178,4 +254,5 @@ class ImageCache:
 
 
 def _bytes(decoded: DecodedImage) -> int:
-    return sum(i.sizeInBytes() for i in (decoded.image, decoded.full) if i is not None)
+    frames = decoded.clip.frames if decoded.clip is not None else ()
+    return sum(i.sizeInBytes() for i in (decoded.image, decoded.full, *frames) if i is not None)

@@ -26,7 +26,17 @@ from technician.client import Feature, TicketInfo
 from technician.connection import PRIORITY_IMAGE, PRIORITY_OPEN, BackendConnection, reason
 from technician.model import TicketSummary
 from technician.queue_model import QueueModel
-from technician.step_images import THUMBNAIL_SIZE, DecodedImage, ImageCache, decode_image, decode_step, display_size
+from technician.step_images import (
+    CLIP_PREFIX,
+    THUMBNAIL_SIZE,
+    DecodedImage,
+    ImageCache,
+    decode_clip,
+    decode_image,
+    decode_step,
+    display_size,
+    thumbnail_of,
+)
 from technician.workers import JobDroppedError, PriorityLane
 
 log = logging.getLogger(__name__)
@@ -186,6 +196,10 @@ class TicketLoader(QObject):
             if not full:
                 _none, small = decode_image(data, full=False)
                 return DecodedImage(ticket_id, path, None, small), None
+            if path.startswith(CLIP_PREFIX):
+                # A clip is played, not zoomed: all its frames at display size, no full-size pass.
+                clip = decode_clip(data, display=display)
+                return DecodedImage(ticket_id, path, clip.frames[0], thumbnail_of(clip.frames[0]), clip=clip), None
             shown, small, larger = decode_step(data, display=display)
             return DecodedImage(ticket_id, path, shown, small), (data if larger else None)
 

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMessageBox,
     QScrollArea,
+    QStackedWidget,
     QTabWidget,
     QTextBrowser,
     QToolBar,
@@ -35,8 +36,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from agent.schema import Step
+from agent.schema import Clip, Step
 from technician.client import HistoryItem, TicketInfo
+from technician.clip_player import ClipPlayer
 from technician.image_view import ImageView, Tile
 from technician.model import (
     Arrangement,
@@ -80,6 +82,9 @@ class TicketViewer(QWidget):
         self.info: TicketInfo | None = None
         self.steps: list[Step] = []
         self.current_step = -1
+        # A report's clips follow its steps in the filmstrip: row len(steps) + n is clip n.
+        self.clips: list[Clip] = []
+        self.current_clip = -1
         self.layouts: dict[int, Arrangement] = {}
         self._images: dict[str, DecodedImage] = {}
         self._thumbnails_asked = False
@@ -174,6 +179,10 @@ class TicketViewer(QWidget):
         self.zoom_buttons["zoom-actual"].clicked.connect(lambda: self._zoom(self.image.actual_size))
         self.zoom_buttons["zoom-in"].clicked.connect(lambda: self._zoom(self.image.zoom_in))
         controls.addWidget(self.zoom_label)
+        self.clip_player = ClipPlayer()
+        self.stage = QStackedWidget()
+        self.stage.addWidget(self.image)
+        self.stage.addWidget(self.clip_player)
         self.filmstrip = QListWidget()
         self.filmstrip.setObjectName("Filmstrip")
         self.filmstrip.setViewMode(QListView.ViewMode.IconMode)
@@ -189,7 +198,7 @@ class TicketViewer(QWidget):
         self.filmstrip.currentRowChanged.connect(self._filmstrip_changed)
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 4, 0, 0)
-        layout.addWidget(self.image, 1)
+        layout.addWidget(self.stage, 1)
         layout.addLayout(controls)
         layout.addWidget(self.filmstrip)
         return page
@@ -255,6 +264,9 @@ class TicketViewer(QWidget):
         self.caption.clear()
         self.arranged.hide()
         self.image.show_message("")
+        self.clips = []
+        self.current_clip = -1
+        self._show_still_controls()
         self.revoke_link_button.hide()
         self._photos_asked.clear()
         self._photo_to_open = None
@@ -309,10 +321,19 @@ class TicketViewer(QWidget):
             item.setToolTip(step.caption or f"Step {number}")
             item.setSizeHint(QSize(THUMBNAIL.width() + 12, THUMBNAIL.height() + 30))
             self.filmstrip.addItem(item)
+        self.clips = list(info.report.clips) if info.report else []
+        self.current_clip = -1
+        for number, clip in enumerate(self.clips, start=1):
+            item = QListWidgetItem(_blank_icon(), self.tr("Clip {0}").format(number))
+            item.setToolTip(clip.caption or self.tr("Clip {0}").format(number))
+            item.setSizeHint(QSize(THUMBNAIL.width() + 12, THUMBNAIL.height() + 30))
+            self.filmstrip.addItem(item)
         self.filmstrip.blockSignals(False)
         self.image.fitting = True
         if self.steps:
             self.select_step(0)
+        elif self.clips:
+            self.select_clip(0)
         else:
             self.current_step = -1
             self.caption.setText("This report has no steps (no screenshots were sent).")
@@ -344,6 +365,7 @@ class TicketViewer(QWidget):
         if not 0 <= index < len(self.steps):
             return
         self.current_step = index
+        self._show_still_controls()
         if self.filmstrip.currentRow() != index:
             self.filmstrip.blockSignals(True)
             self.filmstrip.setCurrentRow(index)
@@ -352,14 +374,70 @@ class TicketViewer(QWidget):
         self._show_current()
 
     def next_step(self) -> None:
-        self.select_step(self.current_step + 1)
+        self._select_row(self._current_row() + 1)
 
     def previous_step(self) -> None:
-        self.select_step(self.current_step - 1)
+        self._select_row(self._current_row() - 1)
+
+    def _current_row(self) -> int:
+        return len(self.steps) + self.current_clip if self.current_clip >= 0 else self.current_step
+
+    def _select_row(self, row: int) -> None:
+        if 0 <= row < len(self.steps):
+            self.select_step(row)
+        elif 0 <= row - len(self.steps) < len(self.clips):
+            self.select_clip(row - len(self.steps))
 
     def _filmstrip_changed(self, row: int) -> None:
-        if row >= 0 and row != self.current_step:
-            self.select_step(row)
+        if row >= 0 and row != self._current_row():
+            self._select_row(row)
+
+    # ------------------------------------------------------------ clips
+    def select_clip(self, index: int) -> None:
+        """Show clip ``index`` in the player (its frames are asked for like a step's picture)."""
+        info = self.info
+        if info is None or not 0 <= index < len(self.clips):
+            return
+        clip = self.clips[index]
+        self.current_step = -1
+        self.current_clip = index
+        row = len(self.steps) + index
+        if self.filmstrip.currentRow() != row:
+            self.filmstrip.blockSignals(True)
+            self.filmstrip.setCurrentRow(row)
+            self.filmstrip.blockSignals(False)
+        self.arranged.hide()
+        for button in self.zoom_buttons.values():
+            button.hide()
+        self.zoom_label.hide()
+        self.stage.setCurrentWidget(self.clip_player)
+        self.clip_player.set_caption(clip.caption)
+        self.caption.setText(
+            self.tr("<b>Clip {0} of {1}</b> · {2} s · {3} frames · {4}×{5}").format(
+                index + 1, len(self.clips), f"{clip.duration_ms / 1000:.1f}", clip.frames, clip.width, clip.height
+            )
+        )
+        decoded = self._images.get(clip.file.path)
+        if decoded is not None and decoded.clip is not None:
+            self.clip_player.show_clip(decoded.clip)
+        else:
+            self.clip_player.show_message(self.tr("Loading the clip…"))
+            self.image_wanted.emit(info.summary.id, clip.file.path, True)
+
+    def _show_still_controls(self) -> None:
+        """Back from a clip to the still pictures: the player stops, the zoom controls return."""
+        self.current_clip = -1
+        self.clip_player.stop()
+        self.stage.setCurrentWidget(self.image)
+        for button in self.zoom_buttons.values():
+            button.show()
+        self.zoom_label.show()
+
+    def _clip_row(self, path: str) -> int | None:
+        for number, clip in enumerate(self.clips):
+            if clip.file.path == path:
+                return len(self.steps) + number
+        return None
 
     def _arrangement(self) -> Arrangement | None:
         if not self.arranged.isChecked():
@@ -391,6 +469,9 @@ class TicketViewer(QWidget):
         for step in self.steps:
             if step.image.path not in self._images:
                 self.image_wanted.emit(info.summary.id, step.image.path, False)
+        for clip in self.clips:
+            if clip.file.path not in self._images:
+                self.image_wanted.emit(info.summary.id, clip.file.path, False)
 
     def _show_current(self) -> None:
         if not 0 <= self.current_step < len(self.steps):
@@ -437,6 +518,13 @@ class TicketViewer(QWidget):
                 item = self.filmstrip.item(row)
                 if item is not None:
                     item.setIcon(QIcon(QPixmap.fromImage(decoded.thumbnail)))
+        clip_row = self._clip_row(decoded.path)
+        if clip_row is not None:
+            item = self.filmstrip.item(clip_row)
+            if item is not None:
+                item.setIcon(QIcon(QPixmap.fromImage(decoded.thumbnail)))
+            if decoded.clip is not None and clip_row == self._current_row():
+                self.clip_player.show_clip(decoded.clip)
         shown_steps = self._visible_steps() if 0 <= self.current_step < len(self.steps) else []
         if decoded.image is not None and decoded.path in {self.steps[i].image.path for i in shown_steps}:
             self._show_current()
@@ -454,6 +542,8 @@ class TicketViewer(QWidget):
             return
         if 0 <= self.current_step < len(self.steps) and self.steps[self.current_step].image.path == path:
             self.image.show_message(f"The picture could not be loaded: {reason}")
+        if self._clip_row(path) == self._current_row() and self.current_clip >= 0:
+            self.clip_player.show_message(self.tr("The clip could not be loaded: {0}").format(reason))
 
     @property
     def shown_image_count(self) -> int:
