@@ -133,6 +133,14 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     ),
     Setting("server.public_url", str, "", "Address ticket links point to. Empty: the listen address."),
     Setting(
+        "server.blobs",
+        str,
+        "",
+        "Where the built-in server keeps attachment files. Empty: blobs/ in the data directory. "
+        "s3://bucket/prefix?endpoint=https://host:port for an S3-compatible store; its keys come from "
+        "SHOWDESK_S3_ACCESS_KEY_ID and SHOWDESK_S3_SECRET_ACCESS_KEY or the keyring, never from this file.",
+    ),
+    Setting(
         "server.retention_days",
         int,
         90,

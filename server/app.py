@@ -22,7 +22,7 @@ from server.api.context import API_PREFIX, AppContext, ChangeNotifier
 from server.api.dependencies import API_ERRORS, BoundedJSONRoute, error_responses
 from server.api.errors import install_error_handlers
 from server.api.middleware import BodyLimitMiddleware, RequestLogMiddleware
-from server.blobs import BlobStore
+from server.blobs import BlobBackend
 from server.outgoing import OutgoingWorker
 from server.outgoing.channel import Channel
 from server.outgoing.mail import MailChannel
@@ -72,7 +72,7 @@ def outgoing_worker(context: AppContext) -> OutgoingWorker | None:
     )
 
 
-def create_app(settings: Settings, store: Store, blobs: BlobStore) -> FastAPI:
+def create_app(settings: Settings, store: Store, blobs: BlobBackend) -> FastAPI:
     context = AppContext(settings, store, blobs)
     worker = outgoing_worker(context)
 

@@ -16,6 +16,11 @@ this server reads, and every file the database names present with the sha256 it 
 stored under. Only then does it copy the blobs (each one checked against its name while
 copying), copy the database, move an existing database aside into
 ``before-restore-<time>/`` (nothing is lost) and rename the restored one into place.
+
+When the files live in an object store (``[server] blobs = "s3://…"``) a backup holds the
+database only: copying a bucket through this server would be slow and is the store's own job
+(bucket versioning, replication or the store's snapshot tools). The backup still checks that
+every object the snapshot names is in the bucket, and says in its output where the files are.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.fsutil import create_private_file, fsync_dir, fsync_file, make_private_dir
-from server.blobs import BlobStore, discard
+from server.blob_location import open_blobs
+from server.blobs import BlobStore, BlobStoreUnavailableError, discard
 from server.store import DB_FILENAME, SCHEMA_VERSION, Store
 
 _COPY_CHUNK = 1024 * 1024
@@ -47,15 +53,19 @@ class BackupSummary:
     tickets: int
     blobs_copied: int
     blobs_present: int
+    # Set when the files live in an object store: the backup holds the database only.
+    files_kept_in: str | None = None
 
 
-def backup(data_dir: Path, destination: Path) -> BackupSummary:
+def backup(data_dir: Path, destination: Path, blobs_location: str = "") -> BackupSummary:
     source_db = data_dir / DB_FILENAME
     if not source_db.is_file():
         raise BackupError(f"{data_dir} holds no ShowDesk server database ({DB_FILENAME})")
     if destination.resolve() == data_dir.resolve():
         raise BackupError("the backup destination is the data directory itself")
     make_private_dir(destination)
+    if blobs_location.strip():
+        return _backup_database_only(data_dir, destination, blobs_location)
     store = Store(data_dir)
     partial = destination / f".{DB_FILENAME}.partial"
     try:
@@ -83,6 +93,37 @@ def backup(data_dir: Path, destination: Path) -> BackupSummary:
     finally:
         store.close()
     return BackupSummary(destination, tickets, copied, present)
+
+
+def _backup_database_only(data_dir: Path, destination: Path, blobs_location: str) -> BackupSummary:
+    """The database snapshot, after checking that the object store holds every file it names."""
+    try:
+        blobs = open_blobs(data_dir, blobs_location)
+    except ValueError as exc:
+        raise BackupError(f"the files' store: {exc}") from exc
+    store = Store(data_dir)
+    partial = destination / f".{DB_FILENAME}.partial"
+    try:
+        _snapshot(store, partial)
+        referenced, tickets = _referenced(partial)
+        # One listing rather than a request per file; objects are stored before their rows commit.
+        stored = set(blobs.digests())
+        missing = referenced - stored
+        if missing:
+            raise BackupError(f"{len(missing)} file(s) named in the database are missing from {blobs.describe()}")
+        fsync_file(partial)
+        partial.replace(destination / DB_FILENAME)
+        fsync_dir(destination)
+    except BlobStoreUnavailableError as exc:
+        discard(partial)
+        raise BackupError(str(exc)) from exc
+    except BaseException:
+        discard(partial)
+        raise
+    finally:
+        store.close()
+        blobs.close()
+    return BackupSummary(destination, tickets, 0, len(referenced), files_kept_in=blobs.describe())
 
 
 def _snapshot(store: Store, target: Path) -> None:

@@ -92,6 +92,7 @@ SERVER_KEYS: Final[dict[str, type]] = {
     "port": int,
     "data_dir": str,
     "public_url": str,
+    "blobs": str,
     "retention_days": int,
     "link_days": int,
     # [server.mail]: mail to the person who reported (the password never lives in the file).
@@ -179,6 +180,17 @@ def configured_server_settings() -> dict[str, Any]:
     return values
 
 
+def _blobs_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--blobs",
+        default=None,
+        metavar="URL",
+        help="where attachment files live: s3://bucket/prefix?endpoint=https://host:port for an S3-compatible "
+        "store (keys from SHOWDESK_S3_ACCESS_KEY_ID/SHOWDESK_S3_SECRET_ACCESS_KEY or the keyring); "
+        "empty: the data directory (default: [server] blobs)",
+    )
+
+
 def _data_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data",
@@ -244,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--port", type=_port, default=None, help=f"port (default: [server] port, else {DEFAULT_PORT})")
     _data_option(serve)
+    _blobs_option(serve)
     serve.add_argument(
         "--public-url",
         default=None,
@@ -508,6 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
     backup = commands.add_parser("backup", help="online, consistent backup of the data directory")
     backup.add_argument("destination", type=Path, metavar="DEST", help="a directory; made if missing")
     _data_option(backup)
+    _blobs_option(backup)
 
     restore = commands.add_parser(
         "restore", help="verify a backup and make it the data directory (stop the server first)"
@@ -534,6 +548,7 @@ def build_parser() -> argparse.ArgumentParser:
     retention.add_argument("--dry-run", action="store_true", help="list what would be deleted; delete nothing")
     retention.add_argument("--json", action="store_true", help="machine-readable output")
     _data_option(retention)
+    _blobs_option(retention)
 
     mail = commands.add_parser(
         "mail",
@@ -574,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
         return _retention(args, data_dir, configured)
     if args.command == "mail":
         return _mail(args, data_dir)
-    return _backup(args, data_dir)
+    return _backup(args, data_dir, configured)
 
 
 def _configured_data_dir(configured: Mapping[str, Any]) -> Path:
@@ -594,6 +609,7 @@ def _serve(args: argparse.Namespace, data_dir: Path, configured: Mapping[str, An
         host=args.host if args.host is not None else configured.get("host", DEFAULT_HOST),
         port=args.port if args.port is not None else configured.get("port", DEFAULT_PORT),
         public_url=args.public_url if args.public_url is not None else configured.get("public_url", ""),
+        blobs=blobs_location(args, configured),
         max_body_bytes=int(args.max_body_mb * 1024 * 1024),
         max_image_pixels=args.max_image_pixels,
         busy_timeout_seconds=args.busy_timeout,
@@ -618,6 +634,12 @@ def _serve(args: argparse.Namespace, data_dir: Path, configured: Mapping[str, An
         notify=notify,
     )
     return serve(settings, handover=not args.no_handover, log_level=args.log_level)
+
+
+def blobs_location(args: argparse.Namespace, configured: Mapping[str, Any]) -> str:
+    """--blobs, else [server] blobs, else "" (the data directory's blobs/)."""
+    value: str = args.blobs if args.blobs is not None else configured.get("blobs", "")
+    return value
 
 
 def mail_settings(args: argparse.Namespace, configured: Mapping[str, Any]) -> MailSettings:
@@ -851,15 +873,23 @@ def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
 
 
-def _backup(args: argparse.Namespace, data_dir: Path) -> int:
+def _backup(args: argparse.Namespace, data_dir: Path, configured: Mapping[str, Any]) -> int:
     from server.backup import BackupError, backup
     from server.store import StoreError
 
     try:
-        summary = backup(data_dir, args.destination.expanduser().absolute())
+        summary = backup(data_dir, args.destination.expanduser().absolute(), blobs_location(args, configured))
     except (BackupError, StoreError, OSError) as exc:
         print(f"showdesk server: backup failed: {exc}", file=sys.stderr)
         return 1
+    if summary.files_kept_in is not None:
+        print(
+            f"backed up the database ({summary.tickets} ticket(s)) to {summary.destination}; the "
+            f"{summary.blobs_present} file(s) it names are in {summary.files_kept_in} and are NOT copied: back "
+            "the bucket up by the store's own means (versioning, replication, the store's snapshots)",
+            file=sys.stderr,
+        )
+        return 0
     print(
         f"backed up {summary.tickets} ticket(s) to {summary.destination}: "
         f"{summary.blobs_copied} file(s) copied, {summary.blobs_present} already there",
@@ -894,7 +924,9 @@ def _retention(args: argparse.Namespace, data_dir: Path, configured: Mapping[str
 
     days: int = args.days if args.days is not None else configured.get("retention_days", DEFAULT_RETENTION_DAYS)
     try:
-        result = apply_retention(data_dir, days, now=time.time(), dry_run=args.dry_run)
+        result = apply_retention(
+            data_dir, days, now=time.time(), dry_run=args.dry_run, blobs_location=blobs_location(args, configured)
+        )
     except (RetentionError, StoreError, OSError) as exc:
         print(f"showdesk server: retention failed: {exc}", file=sys.stderr)
         return 1

@@ -40,7 +40,7 @@ from agent.schema import (
     load_json_object,
     parse_report,
 )
-from server.blobs import BlobStore, discard, storage_full_as_error
+from server.blobs import BlobBackend, discard, storage_full_as_error
 from server.images import ImageRejectedError, inspect_clip, inspect_image
 from server.store import FileRole, IdempotencyConflictError, NewFile, NewTicket, Store, TicketRow
 
@@ -90,7 +90,7 @@ class Upload:
 class _PartReader:
     """Callbacks for python-multipart's streaming parser, writing parts as they come."""
 
-    def __init__(self, blobs: BlobStore, upload: Upload) -> None:
+    def __init__(self, blobs: BlobBackend, upload: Upload) -> None:
         self.blobs = blobs
         self.upload = upload
         self.parts = 0
@@ -206,7 +206,7 @@ class _PartReader:
             self._file = None
 
 
-async def receive_upload(content_type: str, chunks: AsyncIterator[bytes], blobs: BlobStore) -> Upload:
+async def receive_upload(content_type: str, chunks: AsyncIterator[bytes], blobs: BlobBackend) -> Upload:
     """Parse a multipart body as it streams; files land in temporary files in the data directory.
 
     On any error the temporary files are removed and ``UploadError`` (or the body-limit
@@ -254,7 +254,7 @@ def parse_manifest(data: bytes) -> Report:
 
 def ingest(
     store: Store,
-    blobs: BlobStore,
+    blobs: BlobBackend,
     upload: Upload,
     *,
     idempotency_key: str,

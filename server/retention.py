@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Final
 
 from agent.fsutil import fsync_dir
-from server.blobs import BlobStore, discard
+from server.blob_location import open_blobs
+from server.blobs import BlobBackend, BlobStore, BlobStoreUnavailableError, discard
 from server.store import DB_FILENAME, DEFAULT_BUSY_TIMEOUT_SECONDS, ticket_number
 from server.thumbnails import thumbnail_path
 
@@ -78,26 +79,39 @@ def retention_cutoff(days: int, now: float) -> float:
     return now - days * SECONDS_PER_DAY
 
 
-def apply_retention(data_dir: Path, days: int, *, now: float, dry_run: bool = False) -> RetentionResult:
+def apply_retention(
+    data_dir: Path, days: int, *, now: float, dry_run: bool = False, blobs_location: str = ""
+) -> RetentionResult:
     """Delete (or, with ``dry_run``, list) the files of tickets closed before ``now - days``.
 
     Only tickets with stored bytes to delete are listed, so running it again lists nothing new.
+    ``blobs_location`` is the server's ``[server] blobs`` (empty: the data directory's ``blobs/``).
     """
     cutoff = retention_cutoff(days, now)
     db_path = data_dir / DB_FILENAME
     if not db_path.is_file():
         raise RetentionError(f"{data_dir} holds no ShowDesk server database ({DB_FILENAME})")
-    blobs = BlobStore(data_dir)
-    with _immediate(db_path) as conn:
-        tickets = _expired(conn, blobs, cutoff)
-        doomed = {f.sha256: f.size for t in tickets for f in t.deleted}
-        if not dry_run:
-            for digest in doomed:
-                discard(blobs.path_for(digest))
-                # Its thumbnail for the person's page goes with it (made again only from the blob).
-                discard(thumbnail_path(data_dir, digest))
-            for shard in {blobs.path_for(digest).parent for digest in doomed}:
-                fsync_dir(shard)
+    try:
+        blobs = open_blobs(data_dir, blobs_location)
+    except ValueError as exc:
+        raise RetentionError(f"the files' store: {exc}") from exc
+    try:
+        with _immediate(db_path) as conn:
+            tickets = _expired(conn, blobs, cutoff)
+            doomed = {f.sha256: f.size for t in tickets for f in t.deleted}
+            if not dry_run:
+                for digest in doomed:
+                    blobs.remove(digest)
+                    # Its thumbnail for the person's page goes with it (made again only from the blob).
+                    discard(thumbnail_path(data_dir, digest))
+                if isinstance(blobs, BlobStore):
+                    # Only a directory needs its entries made durable; an object store's DELETE is.
+                    for shard in {blobs.path_for(digest).parent for digest in doomed}:
+                        fsync_dir(shard)
+    except BlobStoreUnavailableError as exc:
+        raise RetentionError(str(exc)) from exc
+    finally:
+        blobs.close()
     return RetentionResult(
         days=days,
         cutoff=cutoff,
@@ -125,7 +139,7 @@ def _immediate(db_path: Path) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
-def _expired(conn: sqlite3.Connection, blobs: BlobStore, cutoff: float) -> list[ExpiredTicket]:
+def _expired(conn: sqlite3.Connection, blobs: BlobBackend, cutoff: float) -> list[ExpiredTicket]:
     # Only "?" placeholders are built into the SQL; the roles go in as parameters.
     rows = conn.execute(
         "SELECT t.seq, t.id, t.closed_at, f.path, f.role, f.sha256, f.size FROM tickets t "  # noqa: S608

@@ -26,7 +26,8 @@ import uvicorn
 
 from agent.fsutil import PRIVATE_FILE_MODE, make_private_dir
 from server.app import ChangeNotifier, create_app
-from server.blobs import BlobStore
+from server.blob_location import open_blobs
+from server.blobs import BlobStoreUnavailableError
 from server.connection_limits import (
     ConnectionGuard,
     ConnectionLimits,
@@ -181,7 +182,15 @@ def serve(settings: Settings, *, handover: bool = True, log_level: str = "info")
         make_private_dir(settings.data_dir)
         with DataDirLock(settings.data_dir):
             store = Store(settings.data_dir, busy_timeout=settings.busy_timeout_seconds)
-            blobs = BlobStore(settings.data_dir)
+            try:
+                blobs = open_blobs(settings.data_dir, settings.blobs)
+                # Refuse to start rather than accept reports whose files could not be stored.
+                blobs.check()
+            except (ValueError, BlobStoreUnavailableError) as exc:
+                store.close()
+                log.error("cannot start: the files' store: %s", exc)
+                return 1
+            log.info("attachment files in %s", blobs.describe())
             stale = blobs.remove_stale_temps()
             if stale:
                 log.info("removed %d unfinished upload(s) left by an earlier stop", stale)
@@ -207,6 +216,7 @@ def serve(settings: Settings, *, handover: bool = True, log_level: str = "info")
                 if server.handover_file is not None:  # serving failed half way
                     server.clean_up()
                 store.close()
+                blobs.close()
             return 0 if server.started else 1
     except DataDirInUseError as exc:
         log.error("%s; stop it first or use another --data directory", exc)

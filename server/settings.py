@@ -158,6 +158,7 @@ class Settings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     public_url: str = ""
+    blobs: str = ""  # where attachment files live: empty for <data>/blobs, else s3://bucket/prefix?endpoint=…
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
     busy_timeout_seconds: float = 5.0

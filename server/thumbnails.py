@@ -38,7 +38,7 @@ from typing import IO, Final
 
 from agent.fsutil import make_private_dir
 from agent.schema import IMAGE_MEDIA_TYPES
-from server.blobs import BlobStore
+from server.blobs import BlobBackend, BlobStore
 from server.store import NotFoundError, Store
 
 log = logging.getLogger("showdesk.server")
@@ -299,7 +299,7 @@ class NewImages:
     KINDS: Final = frozenset({"created", "answer"})
     ROLES: Final = frozenset({"step", "answer"})
 
-    def __init__(self, store: Store, blobs: BlobStore, thumbnailer: Thumbnailer) -> None:
+    def __init__(self, store: Store, blobs: BlobBackend, thumbnailer: Thumbnailer) -> None:
         self.store = store
         self.blobs = blobs
         self.thumbnailer = thumbnailer
@@ -343,6 +343,8 @@ class NewImages:
             if not changes:
                 return
             self._cursor = cursor
+            if not isinstance(self.blobs, BlobStore):
+                continue  # files in an object store get no thumbnails (see RequesterPages._preview)
             for ticket_id in dict.fromkeys(c.ticket_id for c in changes if c.kind in self.KINDS):
                 try:
                     _ticket, files, _events = self.store.ticket_detail(ticket_id, include_internal=False)

@@ -8,7 +8,7 @@ import hashlib
 import re
 from typing import Final
 
-from server.blobs import BlobStore
+from server.blobs import BlobBackend
 from server.ratelimit import RateLimit, RateLimiter
 from server.settings import Settings
 from server.store import SECONDS_PER_DAY, Store, TicketRow
@@ -97,7 +97,7 @@ class ChangeNotifier:
 class AppContext:
     """One per app, kept in ``app.state.context``; route functions get it as a dependency."""
 
-    def __init__(self, settings: Settings, store: Store, blobs: BlobStore) -> None:
+    def __init__(self, settings: Settings, store: Store, blobs: BlobBackend) -> None:
         self.settings = settings
         self.store = store
         self.blobs = blobs

@@ -7,9 +7,11 @@ from typing import Annotated, Any, Final
 
 from fastapi import HTTPException, Path
 from fastapi.responses import FileResponse
+from starlette.responses import Response
 
 from server.api.context import AppContext
 from server.api.dependencies import AnyCaller, Context, TicketKey, api_router, bounded_id, check_owner, error_responses
+from server.blob_response import blob_response
 from server.store import FileRow, NotFoundError, TicketRow
 
 log = logging.getLogger("showdesk.server")
@@ -44,7 +46,7 @@ _DOWNLOAD_CONTENT: Final[dict[str, Any]] = {
 )
 def download_by_path(
     ticket_id: TicketKey, path: Annotated[str, Path(max_length=64)], context: Context, caller: AnyCaller
-) -> FileResponse:
+) -> Response:
     file, ticket = context.store.get_file_by_path(ticket_id, path)
     check_owner(caller, ticket, ticket_id)
     return _file_response(context, file, ticket)
@@ -57,7 +59,7 @@ def download_by_path(
     response_class=FileResponse,
     responses={200: _DOWNLOAD_CONTENT, **error_responses(404)},
 )
-def download(file_id: Annotated[str, Path(max_length=20)], context: Context, caller: AnyCaller) -> FileResponse:
+def download(file_id: Annotated[str, Path(max_length=20)], context: Context, caller: AnyCaller) -> Response:
     number = bounded_id(file_id, "file id")
     if number is None:
         raise NotFoundError(f"no file with id {file_id!r}")
@@ -67,21 +69,22 @@ def download(file_id: Annotated[str, Path(max_length=20)], context: Context, cal
     return _file_response(context, file, ticket)
 
 
-def _file_response(context: AppContext, file: FileRow, ticket: TicketRow) -> FileResponse:
-    blob = context.blobs.path_for(file.sha256)
-    if not blob.is_file():
-        log.error("%s: blob %s of %s is missing from the store", ticket.number, file.sha256, file.path)
-        raise HTTPException(500, f"the stored file {file.path} of {ticket.number} is missing; restore from a backup")
+def _file_response(context: AppContext, file: FileRow, ticket: TicketRow) -> Response:
     # The download name is ours (number + bundle path), never the client's display name.
     filename = f"{ticket.number}-{file.path.replace('/', '-')}"
-    return FileResponse(
-        blob,
+    response = blob_response(
+        context.blobs,
+        file.sha256,
         media_type=file.media_type,
         filename=filename,
-        content_disposition_type="attachment",
+        disposition="attachment",
         headers={
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'; sandbox",
             "Cache-Control": "private, no-store",
         },
     )
+    if response is None:
+        log.error("%s: blob %s of %s is missing from the store", ticket.number, file.sha256, file.path)
+        raise HTTPException(500, f"the stored file {file.path} of {ticket.number} is missing; restore from a backup")
+    return response

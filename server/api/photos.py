@@ -16,7 +16,7 @@ from typing import Final
 from starlette.datastructures import UploadFile
 
 from agent.schema import IMAGE_MEDIA_TYPES, MAX_FILE_BYTES, sniff_image_type
-from server.blobs import BlobStore, discard, storage_full_as_error
+from server.blobs import BlobBackend, discard, storage_full_as_error
 from server.images import ImageRejectedError, inspect_image
 from server.store import AnswerPhoto
 
@@ -29,7 +29,7 @@ class PhotoRefusedError(ValueError):
     """A photo is not an acceptable image; the message says why, for the person."""
 
 
-async def receive_photos(files: list[UploadFile], blobs: BlobStore, max_pixels: int) -> list[AnswerPhoto]:
+async def receive_photos(files: list[UploadFile], blobs: BlobBackend, max_pixels: int) -> list[AnswerPhoto]:
     """Check and store the photos; on any refusal nothing is stored and ``PhotoRefusedError`` says why."""
     received: list[tuple[Path, AnswerPhoto]] = []
     try:
@@ -42,7 +42,7 @@ async def receive_photos(files: list[UploadFile], blobs: BlobStore, max_pixels: 
     return [photo for _temp, photo in received]
 
 
-async def _receive(upload: UploadFile, number: int, blobs: BlobStore, max_pixels: int) -> tuple[Path, AnswerPhoto]:
+async def _receive(upload: UploadFile, number: int, blobs: BlobBackend, max_pixels: int) -> tuple[Path, AnswerPhoto]:
     label = f"photo {number}"
     fd, temp = blobs.new_temp()
     hasher = hashlib.sha256()

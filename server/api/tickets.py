@@ -111,7 +111,7 @@ def get_ticket(ticket_id: TicketKey, context: Context, caller: AnyCaller) -> mod
     sysinfo = None
     sysinfo_file = next((f for f in files if f.role == "sysinfo"), None)
     if sysinfo_file is not None:
-        loaded = json.loads(context.blobs.path_for(sysinfo_file.sha256).read_bytes())
+        loaded = json.loads(context.blobs.read_bytes(sysinfo_file.sha256))
         sysinfo = loaded if isinstance(loaded, dict) else None
     queue = None
     if ticket.walk_up and ticket.site:

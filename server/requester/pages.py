@@ -24,6 +24,7 @@ from markupsafe import Markup
 from agent.schema import IMAGE_MEDIA_TYPES, MAX_DESCRIPTION_CHARS, MAX_FILE_BYTES
 from server.api.context import SUPPORTED_LANGUAGES, AppContext, preferred_language
 from server.api.photos import MAX_ANSWER_PHOTOS
+from server.blobs import BlobStore
 from server.requester.security import make_form_token, shown_text
 from server.requester.texts import DEFAULT_LANGUAGE, texts
 from server.store import REQUESTER_ACTOR, EventRow, FileRow, NotFoundError, TicketRow, event_files
@@ -182,7 +183,11 @@ class Pages:
         thumbnails = self.context.thumbnails
         if thumbnails.existing(file.sha256) is not None:
             return "thumbs"
-        thumbnails.want(file.sha256, self.context.blobs.path_for(file.sha256))
+        blobs = self.context.blobs
+        # The thumbnailer reads a local file; files in an object store get none (the page shows the
+        # image itself) rather than a second, local copy of what the site chose to keep off this disk.
+        if isinstance(blobs, BlobStore):
+            thumbnails.want(file.sha256, blobs.path_for(file.sha256))
         return "files"
 
     def _queue(self, ticket: TicketRow, t: dict[str, str]) -> dict[str, Any] | None:

@@ -34,6 +34,7 @@ from starlette.formparsers import MultiPartException
 from agent.schema import IMAGE_MEDIA_TYPES, MAX_DESCRIPTION_CHARS
 from server.api.context import ANSWER_LIMIT, LINK_GUESS_LIMIT, MAIL_STOP_PATH, REQUESTER_PREFIX, AppContext
 from server.api.photos import MAX_ANSWER_PHOTOS, PhotoRefusedError, receive_photos
+from server.blob_response import blob_response
 from server.outgoing.mail import MAIL_CHANNEL
 from server.ratelimit import retry_after_header
 from server.requester.pages import PageInput, Pages, choose_language
@@ -182,12 +183,20 @@ async def _ticket_image(request: Request, secret: str, file_id: str, lang: str |
 
 
 @router.get(REQUESTER_PREFIX + "/{secret}/files/{file_id}")
-async def image(request: Request, secret: str, file_id: str, lang: Language = None) -> FileResponse:
+async def image(request: Request, secret: str, file_id: str, lang: Language = None) -> Response:
     requester, file = await _ticket_image(request, secret, file_id, lang)
-    blob = requester.context.blobs.path_for(file.sha256)
-    if not blob.is_file():
+    # An object store's HEAD is network I/O: off the event loop.
+    response = await run_in_threadpool(
+        blob_response,
+        requester.context.blobs,
+        file.sha256,
+        media_type=file.media_type,
+        headers=dict(IMAGE_HEADERS),
+        disposition="inline",
+    )
+    if response is None:
         raise PageRefusedError(404, choose_language(lang, None, ""))
-    return FileResponse(blob, media_type=file.media_type, headers=IMAGE_HEADERS, content_disposition_type="inline")
+    return response
 
 
 @router.get(REQUESTER_PREFIX + "/{secret}/thumbs/{file_id}")
