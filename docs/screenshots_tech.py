@@ -10,13 +10,15 @@ with a throw-away data directory, and fills the server the way a help desk's wou
 
 Then it runs technician mode on the first monitor and saves ``tech-queue.png``,
 ``tech-viewer.png``, ``tech-viewer-step.png``, ``tech-system.png``, ``tech-viewer-answer.png`` (the timeline
-with the person's answer, photo, verdict and rating, given on their page), ``tech-dashboard.png``,
+with the person's answer, photo, verdict and rating, given on their page), ``tech-viewer-clip.png`` (a
+clip after the report's step, stepped to a frame), ``tech-dashboard.png``,
 ``tech-help.png`` and ``tech-signin.png``. Nothing of the user's own configuration, outbox or keyring is touched.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import random
@@ -25,7 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -392,6 +394,23 @@ def drawn_screen(title: str, message: str, colour: str = "#3d6b8f") -> bytes:
     return buffer.getvalue()
 
 
+def vpn_clip() -> Any:
+    """A clip of the VPN client as it loses the connection: 2 s connected, then reconnecting, then lost."""
+    from PIL import Image
+
+    from agent.clips import encode_clip
+    from tests.clips.synthetic import recording
+
+    states = [("Connected to vpn.example.org", "#2e7d32")] * 4 + [("Reconnecting…", "#b26a00")] * 3
+    states += [("Connection lost: no route to gateway", "#3d6b8f")] * 3
+    pictures = [
+        Image.open(io.BytesIO(drawn_screen("VPN client", message, colour))).convert("RGB").resize((960, 540))
+        for message, colour in states
+    ]
+    encoded = encode_clip(recording(pictures, [n * 0.5 for n in range(len(pictures))], len(pictures) * 0.5))
+    return encoded.draft("The VPN drops while I watch it")
+
+
 def sysinfo(hostname: str, **changes: Any) -> dict[str, Any]:
     """A plausible laptop snapshot (the agent's groups); ``changes`` replace whole groups."""
     snapshot: dict[str, Any] = {
@@ -490,6 +509,7 @@ def send_reports(url: str, laptop_token: str, kiosk_token: str, showcase: list[A
         steps: list[StepDraft],
         snapshot: dict[str, Any] | None,
         walk_up: bool = False,
+        clips: Sequence[Any] = (),
     ) -> None:
         report = Report(
             reporter=Reporter(name=name, email=email_of(name)),
@@ -499,7 +519,7 @@ def send_reports(url: str, laptop_token: str, kiosk_token: str, showcase: list[A
             walk_up=walk_up,
         )
         connector = kiosk if source.kind == "kiosk" else laptop
-        ticket = connector.submit(build_bundle(report, steps, sysinfo=snapshot))
+        ticket = connector.submit(build_bundle(report, steps, sysinfo=snapshot, clips=clips))
         backdate(data_dir, ticket.id, now - minutes_ago * 60)
         sent[key] = ticket
 
@@ -545,6 +565,7 @@ def send_reports(url: str, laptop_token: str, kiosk_token: str, showcase: list[A
                 "reason": "no route to host",
             },
         ),
+        clips=[vpn_clip()],
     )
     send(
         "walkup-1",
@@ -754,6 +775,15 @@ def shoot(out: Path, display: str, url: str, tokens: dict[str, str], sent: dict[
     wait_until(app, lambda: "<img" in viewer.timeline.toHtml(), "the person's photo")
     save("viewer-answer")
     viewer.tabs.setCurrentIndex(0)
+
+    # A clip of the VPN dropping, after the report's step, stepped to the moment the connection goes.
+    window.queue_view.select_ticket(sent["vpn"].id)
+    wait_until(app, lambda: viewer.info is not None and viewer.info.summary.id == sent["vpn"].id, "the VPN ticket")
+    viewer.select_clip(0)
+    wait_until(app, lambda: viewer.clip_player.clip is not None, "the clip's frames")
+    viewer.clip_player.show_frame(1)  # the middle of the three: reconnecting
+    wait_until(app, lambda: not viewer.filmstrip.item(1).icon().isNull(), "the clip's thumbnail")
+    save("viewer-clip")
 
     window.toggle_help()
     save("help")

@@ -52,6 +52,7 @@ class ClipPlayer(QWidget):
         controls.addWidget(self.play_button)
         controls.addWidget(self.next_button)
         controls.addWidget(self.position)
+        controls.addSpacing(16)
         controls.addWidget(self.caption, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
