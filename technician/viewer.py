@@ -324,8 +324,10 @@ class TicketViewer(QWidget):
         self.clips = list(info.report.clips) if info.report else []
         self.current_clip = -1
         for number, clip in enumerate(self.clips, start=1):
-            item = QListWidgetItem(_blank_icon(), self.tr("Clip {0}").format(number))
-            item.setToolTip(clip.caption or self.tr("Clip {0}").format(number))
+            name = self.tr("Clip {0}").format(number)
+            item = QListWidgetItem(_blank_icon(), name)
+            # Escaped inside <qt>: a tooltip guesses rich text, and the caption is the person's plain words.
+            item.setToolTip(f"<qt>{html.escape(clip.caption)}</qt>" if clip.caption else name)
             item.setSizeHint(QSize(THUMBNAIL.width() + 12, THUMBNAIL.height() + 30))
             self.filmstrip.addItem(item)
         self.filmstrip.blockSignals(False)

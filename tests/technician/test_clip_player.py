@@ -78,6 +78,7 @@ def test_a_clip_follows_the_steps_and_steps_frame_by_frame_with_the_frames_pixel
     player = viewer.clip_player
     assert viewer.filmstrip.count() == 3  # two steps, then the clip
     assert viewer.filmstrip.item(2).text() == "Clip 1"
+    assert "&lt;b&gt;flashes&lt;/b&gt;" in viewer.filmstrip.item(2).toolTip()  # the caption's markup is text
 
     viewer.filmstrip.setCurrentRow(2)
     qtbot.waitUntil(lambda: player.clip is not None, timeout=10_000)
