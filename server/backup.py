@@ -37,7 +37,7 @@ from pathlib import Path
 
 from agent.fsutil import create_private_file, fsync_dir, fsync_file, make_private_dir
 from server.blob_location import open_blobs
-from server.blobs import BlobStore, BlobStoreUnavailableError, discard
+from server.blobs import BlobBackend, BlobStore, BlobStoreUnavailableError, discard
 from server.store import DB_FILENAME, SCHEMA_VERSION, Store
 
 _COPY_CHUNK = 1024 * 1024
@@ -178,8 +178,12 @@ class RestoreSummary:
     previous: Path | None  # where the database that was there before went
 
 
-def verify_backup(backup_dir: Path) -> tuple[int, int]:
-    """Check a backup before anything is changed; returns (tickets, files). Raises BackupError naming the fault."""
+def verify_backup(backup_dir: Path, object_store: BlobBackend | None = None) -> tuple[int, int]:
+    """Check a backup before anything is changed; returns (tickets, files). Raises BackupError naming the fault.
+
+    With ``object_store`` (a database-only backup of a server whose files are in a bucket) the
+    files the database names are looked for in that store instead of the backup's ``blobs/``.
+    """
     db_file = backup_dir / DB_FILENAME
     if not db_file.is_file():
         raise BackupError(f"{backup_dir} is not a ShowDesk backup: it has no {DB_FILENAME}")
@@ -203,6 +207,17 @@ def verify_backup(backup_dir: Path) -> tuple[int, int]:
         raise BackupError(f"{db_file} is not a ShowDesk server database: {exc}") from exc
     finally:
         conn.close()
+    if object_store is not None:
+        try:
+            missing = digests - set(object_store.digests())
+        except BlobStoreUnavailableError as exc:
+            raise BackupError(str(exc)) from exc
+        if missing:
+            raise BackupError(
+                f"{len(missing)} file(s) the backup's database names are not in {object_store.describe()}: "
+                "restore the bucket first"
+            )
+        return tickets, files
     blobs_root = backup_dir / "blobs"
     for digest in sorted(digests):
         blob = blobs_root / digest[:2] / digest
@@ -213,17 +228,34 @@ def verify_backup(backup_dir: Path) -> tuple[int, int]:
     return tickets, files
 
 
-def restore(backup_dir: Path, data_dir: Path, *, replace: bool = False) -> RestoreSummary:
-    """Make ``data_dir`` the state saved in ``backup_dir``; the server must be stopped."""
+def restore(backup_dir: Path, data_dir: Path, *, replace: bool = False, blobs_location: str = "") -> RestoreSummary:
+    """Make ``data_dir`` the state saved in ``backup_dir``; the server must be stopped.
+
+    With ``blobs_location`` (files in an object store) only the database is restored, once every
+    file it names is found in the store.
+    """
     from server.runner import DataDirInUseError, DataDirLock
 
     if backup_dir.resolve() == data_dir.resolve():
         raise BackupError("the backup and the data directory are the same directory")
-    tickets, files = verify_backup(backup_dir)
+    object_store: BlobBackend | None = None
+    if blobs_location.strip():
+        make_private_dir(data_dir)
+        try:
+            object_store = open_blobs(data_dir, blobs_location)
+        except ValueError as exc:
+            raise BackupError(f"the files' store: {exc}") from exc
+    try:
+        tickets, files = verify_backup(backup_dir, object_store)
+    finally:
+        if object_store is not None:
+            object_store.close()
     make_private_dir(data_dir)
     try:
         with DataDirLock(data_dir):
-            copied, present, previous = _restore_locked(backup_dir, data_dir, replace=replace)
+            copied, present, previous = _restore_locked(
+                backup_dir, data_dir, replace=replace, database_only=object_store is not None
+            )
             # Opening the store switches the restored file back to WAL and checks it is readable.
             Store(data_dir).close()
     except DataDirInUseError as exc:
@@ -231,10 +263,28 @@ def restore(backup_dir: Path, data_dir: Path, *, replace: bool = False) -> Resto
     return RestoreSummary(data_dir, tickets, files, copied, present, previous)
 
 
-def _restore_locked(backup_dir: Path, data_dir: Path, *, replace: bool) -> tuple[int, int, Path | None]:
+def _restore_locked(
+    backup_dir: Path, data_dir: Path, *, replace: bool, database_only: bool = False
+) -> tuple[int, int, Path | None]:
     existing = data_dir / DB_FILENAME
     if existing.is_file() and not replace:
         raise BackupError(f"{data_dir} already holds a database; pass --replace to move it aside and restore over it")
+    # A database-only backup (files in an object store) has no blobs/ to copy.
+    copied, present = (0, 0) if database_only else _restore_blobs(backup_dir, data_dir)
+    staged = data_dir / f".{DB_FILENAME}.restoring"
+    try:
+        _copy_database(backup_dir / DB_FILENAME, staged)
+        previous = _move_aside(data_dir) if existing.is_file() else None
+        staged.replace(existing)
+        fsync_dir(data_dir)
+    except BaseException:
+        discard(staged)
+        raise
+    return copied, present, previous
+
+
+def _restore_blobs(backup_dir: Path, data_dir: Path) -> tuple[int, int]:
+    """Copy the backup's blobs into the data directory; (copied, already there)."""
     target_blobs = BlobStore(data_dir)
     copied = present = 0
     for blob in sorted((backup_dir / "blobs").glob("*/*")):
@@ -246,16 +296,7 @@ def _restore_locked(backup_dir: Path, data_dir: Path, *, replace: bool) -> tuple
             continue
         _copy_verified(blob, target)
         copied += 1
-    staged = data_dir / f".{DB_FILENAME}.restoring"
-    try:
-        _copy_database(backup_dir / DB_FILENAME, staged)
-        previous = _move_aside(data_dir) if existing.is_file() else None
-        staged.replace(existing)
-        fsync_dir(data_dir)
-    except BaseException:
-        discard(staged)
-        raise
-    return copied, present, previous
+    return copied, present
 
 
 def _copy_database(source: Path, target: Path) -> None:

@@ -533,6 +533,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the data directory already holds a database: move it into before-restore-<time>/ and restore",
     )
     _data_option(restore)
+    _blobs_option(restore)
 
     retention = commands.add_parser(
         "retention", help="delete the pictures and attachments of tickets closed more than N days ago"
@@ -584,7 +585,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "token":
         return _token(args, data_dir)
     if args.command == "restore":
-        return _restore(args, data_dir)
+        return _restore(args, data_dir, configured)
     if args.command == "retention":
         return _retention(args, data_dir, configured)
     if args.command == "mail":
@@ -898,13 +899,13 @@ def _backup(args: argparse.Namespace, data_dir: Path, configured: Mapping[str, A
     return 0
 
 
-def _restore(args: argparse.Namespace, data_dir: Path) -> int:
+def _restore(args: argparse.Namespace, data_dir: Path, configured: Mapping[str, Any]) -> int:
     from server.backup import BackupError, restore
     from server.store import StoreError
 
     source: Path = args.source.expanduser().absolute()
     try:
-        summary = restore(source, data_dir, replace=args.replace)
+        summary = restore(source, data_dir, replace=args.replace, blobs_location=blobs_location(args, configured))
     except (BackupError, StoreError, OSError) as exc:
         print(f"showdesk server: restore failed, nothing was changed in use: {exc}", file=sys.stderr)
         return 1

@@ -123,7 +123,7 @@ def close(server: ServerProcess, technician: str, ticket_id: str) -> None:
         assert response.status_code == 200, response.text
 
 
-def test_retention_deletes_the_objects_and_backup_names_the_bucket(
+def test_retention_deletes_the_objects_and_backup_restore_keep_to_the_database(
     s3_desk: tuple[ServerProcess, str], s3_server: S3Endpoint, tmp_path: Path
 ) -> None:
     server, bucket = s3_desk
@@ -139,6 +139,19 @@ def test_retention_deletes_the_objects_and_backup_names_the_bucket(
     assert "NOT copied" in backup.stderr and bucket in backup.stderr
     assert (tmp_path / "backup" / "showdesk.db").is_file()
     assert not (tmp_path / "backup" / "blobs").exists()
+
+    # Restore: without the bucket the backup is incomplete and refused; with it, the database comes back.
+    restored = ServerProcess(
+        tmp_path / "restored", extra_args=["--blobs", location(s3_server, bucket)], env=s3_server.environment()
+    )
+    refused = restored.cli("restore", str(tmp_path / "backup"), check=False)
+    assert refused.returncode != 0 and "lacks the stored file" in refused.stderr
+    restored.cli("restore", str(tmp_path / "backup"), "--blobs", location(s3_server, bucket))
+    with restored.start():
+        ref = kept.report.steps[0].image
+        download = api(restored, technician, "GET", f"/tickets/{kept.report.id}/files/{ref.path}")
+        assert download.status_code == 200
+        assert sha256(download.content) == ref.sha256
 
     server.cli("retention", "--days", "0", "--blobs", location(s3_server, bucket))
     purged = {key_for(ref.sha256) for ref in old.report.files() if ref.path != "sysinfo.json"}
