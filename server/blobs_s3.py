@@ -183,8 +183,12 @@ class S3BlobStore:
             with self._errors(f"storing {sha256[:12]}…"), temp.open("rb") as body:
                 # One PUT streams from the file: memory stays at the client's buffer, whatever the size.
                 self._client.put_object(
-                    Bucket=self.location.bucket, Key=key, Body=body, ContentLength=size,
-                    ContentType="application/octet-stream", Metadata={"sha256": sha256},
+                    Bucket=self.location.bucket,
+                    Key=key,
+                    Body=body,
+                    ContentLength=size,
+                    ContentType="application/octet-stream",
+                    Metadata={"sha256": sha256},
                 )
             discard(temp)
 
