@@ -18,7 +18,11 @@ def open_blobs(data_dir: Path, location: str) -> BlobBackend:
         return BlobStore(data_dir)
     from server.blobs_s3 import S3BlobStore, S3Location  # only S3 sites load the S3 client
 
-    return S3BlobStore(data_dir, S3Location.parse(location.strip()))
+    parsed = S3Location.parse(location.strip())
+    try:
+        return S3BlobStore(data_dir, parsed)
+    except ImportError as exc:
+        raise ValueError(f"an object store needs the S3 client library (pip install boto3): {exc}") from exc
 
 
 def is_local(blobs: BlobBackend) -> bool:
