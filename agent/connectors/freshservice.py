@@ -37,7 +37,6 @@ from agent.connectors.base import (
     MAX_REASON_CHARS,
     AuthError,
     Capability,
-    Connector,
     ConnectorError,
     PermanentError,
     ProgressCallback,
@@ -49,7 +48,7 @@ from agent.connectors.base import (
 from agent.connectors.body import marker_line, render
 from agent.connectors.common import Options, attachment_name, manifest_name
 from agent.connectors.fitting import FRESHSERVICE_MAX_ATTACHMENTS_BYTES, FitResult, Limits, submit_fitted
-from agent.connectors.httpclient import HttpClient, MultipartForm, Part
+from agent.connectors.httpclient import HttpClient, HttpConnector, MultipartForm, Part
 from agent.connectors.urgency import mapped
 from agent.schema import Report, Ticket
 
@@ -63,7 +62,7 @@ TAG: Final = "showdesk"
 RECENT_TICKETS: Final = 100
 
 
-class FreshserviceConnector(Connector):
+class FreshserviceConnector(HttpConnector):
     """Client of Freshservice's REST API v2."""
 
     capabilities = frozenset({Capability.SUBMIT, Capability.IDEMPOTENT, Capability.PROGRESS})
@@ -103,13 +102,6 @@ class FreshserviceConnector(Connector):
     @property
     def system(self) -> str:
         return f"Freshservice at {self.url}"
-
-    def close(self) -> None:
-        self.http.close()
-
-    def network_clear(self) -> bool | None:
-        """A GET of the base URL without credentials (``HttpClient.network_clear``): is a portal still in the way?"""
-        return self.http.network_clear()
 
     # ------------------------------------------------------------ plumbing
     def _classify(self, response: requests.Response, reason: str) -> ConnectorError | None:

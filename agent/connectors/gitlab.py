@@ -34,7 +34,6 @@ from agent.connectors.base import (
     MAX_REASON_CHARS,
     AuthError,
     Capability,
-    Connector,
     ConnectorError,
     PermanentError,
     ProgressCallback,
@@ -47,7 +46,7 @@ from agent.connectors.base import (
 from agent.connectors.body import marker_line, render
 from agent.connectors.common import Options, attachment_name, manifest_name
 from agent.connectors.fitting import GITLAB_MAX_ATTACHMENT_BYTES, FitResult, Limits, submit_fitted
-from agent.connectors.httpclient import HttpClient, MultipartForm, Part
+from agent.connectors.httpclient import HttpClient, HttpConnector, MultipartForm, Part
 from agent.schema import Report, Ticket
 
 if TYPE_CHECKING:
@@ -76,7 +75,7 @@ def _escape(text: str) -> str:
     return "".join(f"\\{c}" if c in "\\`*_[]<>#|" else c for c in text)
 
 
-class GitLabConnector(Connector):
+class GitLabConnector(HttpConnector):
     """Client of GitLab's REST API (``/api/v4``) for one project's issues."""
 
     capabilities = frozenset({Capability.SUBMIT, Capability.IDEMPOTENT, Capability.PROGRESS})
@@ -113,13 +112,6 @@ class GitLabConnector(Connector):
     @property
     def system(self) -> str:
         return f"GitLab at {self.url}"
-
-    def close(self) -> None:
-        self.http.close()
-
-    def network_clear(self) -> bool | None:
-        """A GET of the base URL without credentials (``HttpClient.network_clear``): is a portal still in the way?"""
-        return self.http.network_clear()
 
     # ------------------------------------------------------------ plumbing
     def _classify(self, response: requests.Response, reason: str) -> ConnectorError | None:

@@ -37,7 +37,6 @@ from agent.config import ConfigError
 from agent.connectors.base import (
     AuthError,
     Capability,
-    Connector,
     ConnectorError,
     PermanentError,
     ProgressCallback,
@@ -59,7 +58,7 @@ from agent.connectors.common import (
     status_map,
 )
 from agent.connectors.fitting import FitResult, Limits, submit_fitted
-from agent.connectors.httpclient import HttpClient, MultipartForm, Part, decode_json
+from agent.connectors.httpclient import HttpClient, HttpConnector, MultipartForm, Part, decode_json
 from agent.schema import MANIFEST_PATH, MAX_FILE_BYTES, Report, Ticket, sha256_hex
 
 if TYPE_CHECKING:
@@ -100,7 +99,7 @@ def app_token_for(backend: BackendConfig) -> str | None:
     return token if isinstance(token, str) and token else None
 
 
-class GLPIConnector(Connector):
+class GLPIConnector(HttpConnector):
     """Client of GLPI's apirest.php."""
 
     capabilities = frozenset({Capability.SUBMIT, Capability.READ, Capability.STATUS, Capability.NOTES,
@@ -144,13 +143,6 @@ class GLPIConnector(Connector):
     @property
     def system(self) -> str:
         return f"GLPI at {self.url}"
-
-    def close(self) -> None:
-        self.http.close()
-
-    def network_clear(self) -> bool | None:
-        """A GET of the base URL without the token (``HttpClient.network_clear``)."""
-        return self.http.network_clear()
 
     # ------------------------------------------------------------ plumbing
     def _classify(self, response: requests.Response, reason: str) -> ConnectorError | None:

@@ -40,6 +40,7 @@ import agent
 from agent.config import ConfigError
 from agent.connectors.base import (
     MAX_REASON_CHARS,
+    Connector,
     ConnectorError,
     PermanentError,
     ProgressCallback,
@@ -528,3 +529,16 @@ __all__ = [
     "short_error",
     "user_agent",
 ]
+
+
+class HttpConnector(Connector):
+    """A connector that speaks to its ticket system through one ``HttpClient``, ``self.http``."""
+
+    http: HttpClient
+
+    def close(self) -> None:
+        self.http.close()
+
+    def network_clear(self) -> bool | None:
+        """A GET of the base URL without credentials (``HttpClient.network_clear``): is a portal still in the way?"""
+        return self.http.network_clear()

@@ -58,7 +58,6 @@ from agent.connectors.base import (
     AuthError,
     Caller,
     Capability,
-    Connector,
     ConnectorError,
     PermanentError,
     ProgressCallback,
@@ -80,7 +79,7 @@ from agent.connectors.common import (
     status_map,
 )
 from agent.connectors.fitting import JIRA_MAX_ATTACHMENT_BYTES, FitResult, Limits, submit_fitted
-from agent.connectors.httpclient import HttpClient, MultipartForm, Part
+from agent.connectors.httpclient import HttpClient, HttpConnector, MultipartForm, Part
 from agent.connectors.urgency import mapped
 from agent.schema import MANIFEST_PATH, Report, Ticket, sha256_hex
 
@@ -120,7 +119,7 @@ def adf(text: str) -> dict[str, Any]:
     return {"type": "doc", "version": 1, "content": paragraphs}
 
 
-class JiraConnector(Connector):
+class JiraConnector(HttpConnector):
     """Client of Jira's REST APIs: a service desk's customer requests, or a project's issues."""
 
     capabilities = frozenset({Capability.SUBMIT, Capability.IDEMPOTENT, Capability.READ, Capability.STATUS,
@@ -190,13 +189,6 @@ class JiraConnector(Connector):
     def system(self) -> str:
         kind = "Jira Service Management" if getattr(self, "service_desk_id", None) else "Jira"
         return f"{kind} at {self.url}"
-
-    def close(self) -> None:
-        self.http.close()
-
-    def network_clear(self) -> bool | None:
-        """A GET of the base URL without credentials (``HttpClient.network_clear``): is a portal still in the way?"""
-        return self.http.network_clear()
 
     # ------------------------------------------------------------ plumbing
     def _classify(self, response: requests.Response, reason: str) -> ConnectorError | None:

@@ -31,7 +31,6 @@ from agent.connectors.base import (
     MAX_REASON_CHARS,
     AuthError,
     Capability,
-    Connector,
     ConnectorError,
     PermanentError,
     ProgressCallback,
@@ -44,7 +43,7 @@ from agent.connectors.base import (
 from agent.connectors.body import marker_line, render
 from agent.connectors.common import Options, attachment_name, manifest_name
 from agent.connectors.fitting import REDMINE_MAX_ATTACHMENT_BYTES, FitResult, Limits, submit_fitted
-from agent.connectors.httpclient import HttpClient
+from agent.connectors.httpclient import HttpClient, HttpConnector
 from agent.connectors.urgency import mapped
 from agent.schema import Report, Ticket
 
@@ -55,7 +54,7 @@ TOO_LARGE_WORDS: Final = "exceeds the maximum allowed file size"
 MAX_SEARCH_RESULTS: Final = 10
 
 
-class RedmineConnector(Connector):
+class RedmineConnector(HttpConnector):
     """Client of Redmine's REST API for one project."""
 
     capabilities = frozenset({Capability.SUBMIT, Capability.IDEMPOTENT, Capability.PROGRESS})
@@ -93,13 +92,6 @@ class RedmineConnector(Connector):
     @property
     def system(self) -> str:
         return f"Redmine at {self.url}"
-
-    def close(self) -> None:
-        self.http.close()
-
-    def network_clear(self) -> bool | None:
-        """A GET of the base URL without credentials (``HttpClient.network_clear``): is a portal still in the way?"""
-        return self.http.network_clear()
 
     # ------------------------------------------------------------ plumbing
     def _classify(self, response: requests.Response, reason: str) -> ConnectorError | None:

@@ -50,7 +50,6 @@ from agent.connectors.base import (
     AuthError,
     Caller,
     Capability,
-    Connector,
     PermanentError,
     ProgressCallback,
     TicketDetail,
@@ -74,7 +73,7 @@ from agent.connectors.common import (
     status_map,
 )
 from agent.connectors.fitting import FitResult, Limits, submit_fitted
-from agent.connectors.httpclient import HttpClient, MultipartForm, Part
+from agent.connectors.httpclient import HttpClient, HttpConnector, MultipartForm, Part
 from agent.schema import MANIFEST_PATH, MAX_FILE_BYTES, Report, Ticket, sha256_hex
 
 if TYPE_CHECKING:
@@ -137,7 +136,7 @@ def tql_quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-class RTConnector(Connector):
+class RTConnector(HttpConnector):
     """Client of Request Tracker 5's REST2 API for one queue."""
 
     capabilities = frozenset(
@@ -211,13 +210,6 @@ class RTConnector(Connector):
     @property
     def system(self) -> str:
         return f"Request Tracker at {self.url}"
-
-    def close(self) -> None:
-        self.http.close()
-
-    def network_clear(self) -> bool | None:
-        """A GET of the base URL without the token (``HttpClient.network_clear``)."""
-        return self.http.network_clear()
 
     # ------------------------------------------------------------ plumbing
     def _headers(self) -> dict[str, str]:

@@ -54,7 +54,6 @@ from agent.connectors.base import (
     AuthError,
     Caller,
     Capability,
-    Connector,
     ConnectorError,
     PermanentError,
     ProgressCallback,
@@ -76,7 +75,7 @@ from agent.connectors.common import (
     status_map,
 )
 from agent.connectors.fitting import SERVICENOW_MAX_ATTACHMENT_BYTES, FitResult, Limits, submit_fitted
-from agent.connectors.httpclient import HttpClient
+from agent.connectors.httpclient import HttpClient, HttpConnector
 from agent.connectors.urgency import mapped
 from agent.schema import MANIFEST_PATH, Report, Ticket, sha256_hex
 
@@ -100,7 +99,7 @@ DEFAULT_REQUESTER_PORTAL: Final = "sp"
 PORTAL_SUFFIX: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-class ServiceNowConnector(Connector):
+class ServiceNowConnector(HttpConnector):
     """Client of a ServiceNow instance's Table and Attachment APIs."""
 
     capabilities = frozenset({Capability.SUBMIT, Capability.IDEMPOTENT, Capability.PROGRESS, Capability.READ,
@@ -152,13 +151,6 @@ class ServiceNowConnector(Connector):
     @property
     def system(self) -> str:
         return f"ServiceNow at {self.url}"
-
-    def close(self) -> None:
-        self.http.close()
-
-    def network_clear(self) -> bool | None:
-        """A GET of the base URL without credentials (``HttpClient.network_clear``): is a portal still in the way?"""
-        return self.http.network_clear()
 
     # ------------------------------------------------------------ plumbing
     def _classify(self, response: requests.Response, reason: str) -> ConnectorError | None:

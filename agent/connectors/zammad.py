@@ -31,7 +31,6 @@ from agent.bundle import ReportBundle
 from agent.config import ConfigError
 from agent.connectors.base import (
     Capability,
-    Connector,
     PermanentError,
     ProgressCallback,
     TicketDetail,
@@ -51,7 +50,7 @@ from agent.connectors.common import (
     status_map,
 )
 from agent.connectors.fitting import FitResult, Limits, submit_fitted
-from agent.connectors.httpclient import HttpClient
+from agent.connectors.httpclient import HttpClient, HttpConnector
 from agent.schema import MANIFEST_PATH, Report, Ticket, sha256_hex
 
 if TYPE_CHECKING:
@@ -71,7 +70,7 @@ NATIVE_EXTRA: Final = {"pending close": "waiting", "merged": "closed", "removed"
 MAX_PAGE_SIZE: Final = 100
 
 
-class ZammadConnector(Connector):
+class ZammadConnector(HttpConnector):
     """Client of Zammad's REST API for one group."""
 
     capabilities = frozenset({Capability.SUBMIT, Capability.READ, Capability.STATUS, Capability.NOTES})
@@ -125,13 +124,6 @@ class ZammadConnector(Connector):
     @property
     def system(self) -> str:
         return f"Zammad at {self.url}"
-
-    def close(self) -> None:
-        self.http.close()
-
-    def network_clear(self) -> bool | None:
-        """A GET of the base URL without the token (``HttpClient.network_clear``)."""
-        return self.http.network_clear()
 
     # ------------------------------------------------------------ plumbing
     def _headers(self) -> dict[str, str]:

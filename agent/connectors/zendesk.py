@@ -33,7 +33,6 @@ from agent.connectors.base import (
     MAX_REASON_CHARS,
     AuthError,
     Capability,
-    Connector,
     ConnectorError,
     PermanentError,
     ProgressCallback,
@@ -45,7 +44,7 @@ from agent.connectors.base import (
 from agent.connectors.body import render
 from agent.connectors.common import Options, attachment_name, manifest_name
 from agent.connectors.fitting import ZENDESK_MAX_ATTACHMENT_BYTES, FitResult, Limits, submit_fitted
-from agent.connectors.httpclient import HttpClient
+from agent.connectors.httpclient import HttpClient, HttpConnector
 from agent.connectors.urgency import mapped
 from agent.schema import Ticket
 
@@ -56,7 +55,7 @@ PRIORITIES: Final = ("urgent", "high", "normal", "low")
 TAG: Final = "showdesk"
 
 
-class ZendeskConnector(Connector):
+class ZendeskConnector(HttpConnector):
     """Client of Zendesk Support's REST API (``/api/v2``)."""
 
     capabilities = frozenset({Capability.SUBMIT, Capability.IDEMPOTENT, Capability.PROGRESS})
@@ -94,13 +93,6 @@ class ZendeskConnector(Connector):
     @property
     def system(self) -> str:
         return f"Zendesk at {self.url}"
-
-    def close(self) -> None:
-        self.http.close()
-
-    def network_clear(self) -> bool | None:
-        """A GET of the base URL without credentials (``HttpClient.network_clear``): is a portal still in the way?"""
-        return self.http.network_clear()
 
     # ------------------------------------------------------------ plumbing
     def _classify(self, response: requests.Response, reason: str) -> ConnectorError | None:
