@@ -355,6 +355,9 @@ class TechSession(QObject):
         self._token_watch.stop()
         self.live.stop()
         self.model.stop()
+        # The opening lane's thread outlives the window by design (a daemon); stopped, it drops what
+        # waits and delivers nothing more to widgets that are being torn down.
+        self.tickets.shutdown()
         if not self.connection.runner.shutdown(timeout_ms):
             log.warning("background calls still running %d ms after closing; the window waits for them", timeout_ms)
         self.read_state.save()
