@@ -17,9 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from agent.bundle import StepDraft
+from agent.bundle import ClipDraft, StepDraft
 from agent.markup import FlattenResult
-from agent.schema import MAX_CAPTION_CHARS, MAX_SHORT_TEXT_CHARS, MAX_STEPS, MarkupItem, Reporter, Ticket
+from agent.schema import (
+    MAX_CAPTION_CHARS,
+    MAX_CLIPS,
+    MAX_SHORT_TEXT_CHARS,
+    MAX_STEPS,
+    MarkupItem,
+    Reporter,
+    Ticket,
+)
 from agent.steps import EditableStep
 
 # The schema's own e-mail rule, checked here first so the person sees it before sending.
@@ -79,6 +87,8 @@ class KioskSession:
         self.description = ""
         self.articles_shown: list[str] = []
         self.steps: list[EditableStep] = []
+        # Encoded clips the person kept (animated WebP in memory); a wipe lets go of their bytes.
+        self.clips: list[ClipDraft] = []
         self.sysinfo: dict[str, Any] | None = None
         self.excluded_groups: set[str] = set()
         self.outcome: Outcome | None = None
@@ -192,6 +202,23 @@ class KioskSession:
         """
         self.step(step_id).set_markup(items, flattened)
         self._changed()
+
+    # ------------------------------------------------------------ clips
+    def add_clip(self, clip: ClipDraft) -> None:
+        if len(self.clips) >= MAX_CLIPS:
+            raise SessionError("clips", f"a report holds at most {MAX_CLIPS} clips")
+        self.clips.append(clip)
+        self._changed()
+
+    def remove_clip(self, index: int) -> None:
+        if 0 <= index < len(self.clips):
+            del self.clips[index]
+            self._changed()
+
+    @property
+    def clip_room(self) -> bool:
+        """Whether one more clip fits in the report."""
+        return len(self.clips) < MAX_CLIPS
 
     # ------------------------------------------------------------ system information
     def set_sysinfo(self, snapshot: dict[str, Any]) -> None:

@@ -128,6 +128,11 @@ _DEFAULT_WELCOME_MESSAGE: Final[str] = QT_TRANSLATE_NOOP(
 # nothing and its board would have nothing to show.
 DEFAULT_SITE: Final = "Tech Bar"
 
+# A clip recorded under the capture bar: 30 s by default; the core records at most 120 s.
+DEFAULT_CLIP_SECONDS: Final = 30.0
+MIN_CLIP_SECONDS: Final = 1.0
+MAX_CLIP_SECONDS: Final = 120.0
+
 
 @dataclass(frozen=True)
 class KioskSettings:
@@ -158,6 +163,8 @@ class KioskSettings:
     # The badge reader's own input device (kiosk.badge); "" reads no badges. Typing is never a badge.
     badge_reader: str = ""
     badge_min_length: int = 4
+    # "Record" under the capture bar: the longest clip, in seconds (agent.clips bounds it).
+    clip_seconds: float = DEFAULT_CLIP_SECONDS
 
     def __post_init__(self) -> None:
         if not self.categories:
@@ -292,7 +299,7 @@ _KNOWN_KEYS: Final = frozenset(
         "categories", "articles", "allowed_apps", "guest_allowed", "idle_seconds", "countdown_seconds",
         "done_seconds", "description_max_chars", "screen", "backend", "admin_pin_hash", "allow_no_exit",
         # badge_max_key_interval_ms: read once, when timing told scans from typing; now accepted and ignored.
-        "badge_max_key_interval_ms", "badge_min_length", "badge_reader",
+        "badge_max_key_interval_ms", "badge_min_length", "badge_reader", "clip_seconds",
     }
 )
 _TEXT_KEYS: Final = ("welcome_title", "welcome_message", "done_message")
@@ -376,6 +383,7 @@ def parse_settings(table: Mapping[str, Any], *, base_dir: Path | None = None) ->
         allow_no_exit=reader.boolean("allow_no_exit", False),
         badge_reader=_badge_reader(reader),
         badge_min_length=int(reader.number("badge_min_length", 4, 2, 64)),
+        clip_seconds=reader.number("clip_seconds", DEFAULT_CLIP_SECONDS, MIN_CLIP_SECONDS, MAX_CLIP_SECONDS),
         **texts,
     )
     if reader.problems:

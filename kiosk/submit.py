@@ -91,6 +91,7 @@ class Submission(OutboxSubmission):
         steps = [replace(step, markup=list(step.markup)) for step in session.steps]
         snapshot = dict(session.sysinfo) if session.sysinfo is not None else None
         excluded = set(session.excluded_groups)
+        clips = list(session.clips)  # encoded already (on Keep); redactions are in their pixels
 
         def make_bundle() -> ReportBundle:
             from agent.sysinfo import without_groups
@@ -99,7 +100,7 @@ class Submission(OutboxSubmission):
             # A walk-up never sends the unmarked original beside its mark-up (the person may not
             # know a copy would travel); a flattening is PNG, as the review made it.
             frozen = [freeze_step(step, keep_original=False, encode_image=encode_png) for step in steps]
-            return build_bundle(base, frozen, sysinfo=sysinfo)
+            return build_bundle(base, frozen, sysinfo=sysinfo, clips=clips)
 
         self._patience.start()
         self.put(str(report_id), make_bundle)

@@ -26,6 +26,7 @@ from kiosk.idle import IdleOverlay, IdleWatcher
 from kiosk.image_source import ImageSource
 from kiosk.keyboard import dock_keyboard
 from kiosk.memory import SETTLE_DELAY_MS, keep_big_blocks_apart, release_free_memory
+from kiosk.screens.clip_review import ClipReviewScreen
 from kiosk.screens.done import DoneScreen
 from kiosk.screens.review import EditorFactory, ReviewScreen
 from kiosk.screens.send import SendScreen
@@ -33,9 +34,9 @@ from kiosk.screens.show import ShowScreen
 from kiosk.screens.welcome import WelcomeScreen
 from kiosk.screens.what import WhatScreen
 from kiosk.screens.who import WhoScreen
-from kiosk.session import KioskSession, Outcome
+from kiosk.session import KioskSession, Outcome, SessionError
 from kiosk.settings import KioskSettings
-from kiosk.showme import GrabFunction, ScreenGrabber, ShowMeController
+from kiosk.showme import GrabFunction, ScreenGrabber, ShowMeController, clip_target_of
 from kiosk.stats import KioskStats
 from kiosk.steps import ThumbnailCache
 from kiosk.submit import DEFAULT_PATIENCE_SECONDS, ConnectorFactory, Submission
@@ -141,6 +142,10 @@ class KioskWindow(QWidget):
                 screen.set_stage_number(number, len(ORDER) - 2)
             screen.back_requested.connect(self._back)
             self.stack.addWidget(screen)
+        # Not a stage of the flow: shown over "show me" after a recording's Stop.
+        self.clip_review = ClipReviewScreen()
+        self.clip_review.setObjectName("screen-clip-review")
+        self.stack.addWidget(self.clip_review)
 
         self.idle = IdleWatcher(settings.idle_seconds, settings.countdown_seconds)
         self.idle_overlay = IdleOverlay(self)
@@ -149,7 +154,15 @@ class KioskWindow(QWidget):
         self.grabber: ScreenGrabber | None = None
         if services.grab_factory is not None and settings.allowed_apps:
             self.grabber = ScreenGrabber(services.grab_factory, self)
-            self.showme = ShowMeController(self.grabber, self._screen_rect, self, language=lambda: self.language)
+            self.showme = ShowMeController(
+                self.grabber,
+                self._screen_rect,
+                self,
+                language=lambda: self.language,
+                clip_target=clip_target_of(services.grab_factory),
+                clip_seconds=settings.clip_seconds,
+                clip_room=lambda: self.session.clip_room,
+            )
         self._wire()
         self.apply_theme(self.theme)
         self.stack.setCurrentWidget(self.welcome)
@@ -191,6 +204,10 @@ class KioskWindow(QWidget):
             self.showme.step_captured.connect(self._step_captured)
             self.showme.launch_failed.connect(lambda _reason: self.show_screen.app_failed())
             self.showme.watch_idle(self.idle)
+            self.showme.clip_recorded.connect(self._review_clip)
+        self.clip_review.kept.connect(self._clip_kept)
+        self.clip_review.removed.connect(self._back_to_app)
+        self.clip_review.record_again.connect(self._record_again)
 
     # ------------------------------------------------------------ flow
     def _start(self) -> None:
@@ -235,6 +252,7 @@ class KioskWindow(QWidget):
             self.showme.finish()
         self.submission.end_session()
         self.thumbnails.clear()
+        self.clip_review.reset()
         for screen in self.screens.values():
             screen.reset()
         self.idle_overlay.hide()
@@ -269,13 +287,47 @@ class KioskWindow(QWidget):
             return
         app = next((a for a in self.settings.allowed_apps if a.id == app_id), None)
         if app is not None:
-            self.showme.start(app, len(self.session.steps))
+            self.showme.start(app, len(self.session.steps), len(self.session.clips))
 
     def _step_captured(self, draft: object) -> None:
         from agent.bundle import StepDraft
 
         if isinstance(draft, StepDraft) and self.flow.stage is Stage.SHOW:
             self.session.add_step(draft)
+
+    def _review_clip(self, recording: object) -> None:
+        from agent.clips import Recording
+
+        showme = self.showme
+        if not isinstance(recording, Recording) or showme is None or not showme.active:
+            return
+        showme.step_aside()
+        self.idle.set_handed_over(False)
+        self.show_kiosk()
+        self.stack.setCurrentWidget(self.clip_review)
+        self.clip_review.load(recording)
+
+    def _clip_kept(self, draft: object) -> None:
+        from agent.bundle import ClipDraft
+
+        if isinstance(draft, ClipDraft) and self.flow.stage is Stage.SHOW:
+            try:
+                self.session.add_clip(draft)
+            except SessionError as exc:
+                log.info("clip not kept: %s", exc)
+        self._back_to_app()
+
+    def _record_again(self) -> None:
+        self._back_to_app()
+        if self.showme is not None:
+            self.showme.start_recording()
+
+    def _back_to_app(self) -> None:
+        self.stack.setCurrentWidget(self.screens[self.flow.stage])
+        if self.showme is None or not self.showme.active:
+            return
+        self._hand_over()
+        self.showme.come_back(len(self.session.clips))
 
     def _hand_over(self) -> None:
         self.idle.set_handed_over(True)
@@ -395,6 +447,7 @@ class KioskWindow(QWidget):
             self.showme.finish()
         self.idle.disarm()
         self.who.badge_reader.close()
+        self.clip_review.reset()  # an encode under way is cancelled, the recording dropped
         self.session.wipe()
         self.submission.close()
         if self.grabber is not None:
