@@ -184,6 +184,32 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         10.0,
         "Seconds one notification post may take (connection and answer).",
     ),
+    Setting(
+        "clips.max_seconds",
+        float,
+        30.0,
+        "Longest clip the agent's Record button records, in seconds (more than 0, at most 120).",
+    ),
+    Setting("clips.fps", float, 5.0, "Frames per second of clips and the instant replay (more than 0, at most 10)."),
+    Setting(
+        "clips.instant_replay",
+        bool,
+        False,
+        "Keep the last seconds of the primary monitor in memory (never on disk) so a report can add "
+        '"what just happened". Off by default; the tray menu and the settings dialog switch it.',
+    ),
+    Setting(
+        "clips.replay_seconds",
+        float,
+        30.0,
+        "How many seconds the instant replay keeps (more than 0, at most 120).",
+    ),
+    Setting(
+        "clips.replay_max_mb",
+        int,
+        40,
+        "Memory cap of the instant replay's compressed frames in MiB (at least 1); the oldest go first.",
+    ),
     Setting("log.level", str, "INFO", "Logging level: DEBUG, INFO, WARNING, ERROR.", env="SHOWDESK_LOG_LEVEL"),
 )
 _BY_KEY: Final = {s.key: s for s in SETTINGS}

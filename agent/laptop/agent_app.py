@@ -23,13 +23,17 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QWidget
 
 from agent import encoding
-from agent.capture import Capturer
+from agent.capture import Capturer, Rect
+from agent.clips.screen_lock import ScreenLockWatcher, default_watcher
 from agent.connectors.base import Connector
-from agent.laptop.capture_service import Captured, CaptureService, Mode, choose_backend
+from agent.laptop.capture_service import Captured, CaptureService, Mode, choose_backend, qimage_of
 from agent.laptop.click_hook import X11ClickListener, click_listener_problem
+from agent.laptop.clip_recording import ClipRecordingSession, screen_under_cursor_rect
 from agent.laptop.hotkey import GlobalHotkey, HotkeyError
 from agent.laptop.portal import PortalScreenshot
 from agent.laptop.queue_windows import OutboxWindow, RepliesBridge, RequestsWindow
+from agent.laptop.region_overlay import RegionSelector
+from agent.laptop.replay_control import MB, InstantReplay, ReplayOptions
 from agent.laptop.replies import ReplyPoller, default_seen_file
 from agent.laptop.report_draft import default_contact
 from agent.laptop.report_window import ReportWindow, SysinfoCollector
@@ -44,15 +48,17 @@ from agent.laptop.settings_store import (
     remember_contact,
 )
 from agent.laptop.single_instance import HandoffReply
-from agent.laptop.step_recorder import ClickListener, ClickListenerFactory, StepRecorder
+from agent.laptop.step_recorder import ClickListener, ClickListenerFactory, StepRecorder, native_geometry_of
 from agent.laptop.submission import Submission
 from agent.laptop.tray import AgentTray
 from agent.notify.outbox_hook import attach_notifications
 from agent.outbox import EntryState, Outbox, OutboxEntry, Receipt, Sender, waits_for_local_server
 from agent.sysinfo.collect import SnapshotCache, SysinfoOptions
+from shared_qt.clip_trim import ClipTrimDialog
 from shared_qt.outbox_bridge import OutboxBridge
 
 if TYPE_CHECKING:
+    from agent.clips import Recording
     from agent.config import Config
     from agent.notify.notifier import Notifier
 
@@ -96,6 +102,8 @@ class AgentServices:
     replies_seen_file: Path | None = None  # the replies already announced (None: the user data dir)
     replies_interval: float = 60.0  # seconds between readings of the person's tickets' replies
     config: Config | None = None  # for the [[notify]] targets told of deliveries (None: no notifications)
+    screen_lock: Callable[[], ScreenLockWatcher] | None = None  # None: the desktop's (D-Bus on Linux)
+    clip_max_bytes: int = 256 * 1024 * 1024  # a recorded clip's frames in memory (the core's default)
 
 
 def release_memory() -> None:
@@ -199,6 +207,24 @@ class AgentApp(QObject):
         self.outbox_window: OutboxWindow | None = None
         self._shut_down = False
         self.recorder = self._make_recorder()
+        # Clips and the instant replay (in memory only; see agent/clips and docs/clips.md).
+        self.clip_session: ClipRecordingSession | None = None
+        self._clip_for_recorder = False
+        self._clip_hidden: list[QWidget] = []
+        self.clip_selector = RegionSelector(self)
+        self.clip_selector.selected.connect(lambda rect: self._record_clip(rect))
+        self.clip_selector.cancelled.connect(self._restore_after_clip)
+        self.recorder_trim: ClipTrimDialog | None = None
+        self.replay = InstantReplay(
+            self._replay_options(self.settings),
+            display=services.display,
+            lock_watcher=services.screen_lock or default_watcher,
+            parent=self,
+        )
+        self.replay.state_changed.connect(self._replay_changed)
+        self.replay.paused_changed.connect(self._replay_changed)
+        self.replay.failed.connect(lambda reason: self.tray.notify(self.tr("Instant replay"), reason))
+        self.tray.replay_toggled.connect(lambda on: self.set_instant_replay(on, remember=True))
         self.tray.report_requested.connect(lambda: self.start_report())
         self.tray.requests_requested.connect(self.open_requests)
         self.tray.outbox_requested.connect(self.open_outbox)
@@ -244,6 +270,8 @@ class AgentApp(QObject):
         self.outbox_sender.start()
         if self.reply_poller is not None:
             self.reply_poller.start()
+        if self.settings.instant_replay:
+            self.set_instant_replay(True)
 
     # ------------------------------------------------------------ commands
     def handle_command(self, command: str, args: dict[str, Any] | None = None) -> None:
@@ -372,6 +400,7 @@ class AgentApp(QObject):
 
         recorder = StepRecorder(self.capture, click_listener=factory, click_problem=problem, parent=self)
         recorder.finished.connect(self._recorded)
+        recorder.clip_requested.connect(lambda: self.start_clip("monitor", for_recorder=True))
         recorder.problem.connect(lambda text: self.tray.notify("Step recorder", text))
         return recorder
 
@@ -379,17 +408,164 @@ class AgentApp(QObject):
         self.recorder.start()
 
     def _recorded(self, steps: list[Captured]) -> None:
-        if not steps:
+        clips = self.recorder.take_clips()
+        if not steps and not clips:
             return
         window = self.report_window or self._new_report_window()
-        window.add_captures(steps)
+        if steps:
+            window.add_captures(steps)
+        else:
+            window.start_sysinfo()
+        for clip in clips:
+            window.add_clip(clip)
         self._present(window)
         self.report_shown.emit(window)
+
+    # ------------------------------------------------------------ clips
+    def start_clip(self, mode: str = "monitor", *, for_recorder: bool = False, region: Rect | None = None) -> bool:
+        """Record a clip of the monitor under the mouse, a region the person drags, or ``region``.
+
+        The report window steps aside while recording; the step recorder's bar stays (kept out of
+        the frames). False when a clip is being recorded already.
+        """
+        if self.clip_session is not None or self.clip_selector.active:
+            return False
+        self._clip_for_recorder = for_recorder
+        window = self.report_window
+        if window is not None and window.isVisible():
+            window.hide()
+            self._clip_hidden = [window]
+        if region is not None:
+            return self._record_clip(region)
+        if mode != "region":
+            return self._record_clip(screen_under_cursor_rect())
+
+        def grab(capturer: Any) -> Any:
+            return capturer.capture_monitor(0)
+
+        def failed(exc: Exception) -> None:
+            self._clip_failed(str(exc))
+
+        started = self.capture.run_with_capturer(
+            grab, lambda shot: self.clip_selector.start(qimage_of(shot), shot.region), failed
+        )
+        if not started:
+            self._clip_failed(self.tr("recording a region needs capture through X11"))
+        return started
+
+    def _record_clip(self, region: Rect) -> bool:
+        recorder_bar = self.recorder.bar
+
+        def also_excluded() -> list[Rect]:
+            return [native_geometry_of(recorder_bar)] if recorder_bar.isVisible() else []
+
+        session = ClipRecordingSession(
+            region,
+            display=self.services.display,
+            fps=self.settings.clip_fps,
+            max_seconds=self.settings.clip_max_seconds,
+            max_bytes=self.services.clip_max_bytes,
+            also_excluded=also_excluded,
+            parent=self,
+        )
+        session.finished.connect(self._clip_recorded)
+        session.failed.connect(self._clip_failed)
+        self.clip_session = session
+        session.start()
+        return self.clip_session is session  # a failed start has already ended it
+
+    def _clip_recorded(self, recording: Recording) -> None:
+        self._end_clip_session()
+        if self._clip_for_recorder and self.recorder.recording:
+            self._restore_after_clip()
+            dialog = ClipTrimDialog(recording)
+            dialog.finished.connect(lambda result, d=dialog: self._recorder_clip_trimmed(d, result))
+            self.recorder_trim = dialog
+            dialog.open()
+            return
+        self._clip_hidden = []
+        window = self.report_window or self._new_report_window()
+        window.start_sysinfo()
+        self._present(window)
+        self.report_shown.emit(window)
+        window.review_recording(recording)
+
+    def _recorder_clip_trimmed(self, dialog: ClipTrimDialog, result: int) -> None:
+        if self.recorder_trim is dialog:
+            self.recorder_trim = None
+        dialog.deleteLater()
+        if result == ClipTrimDialog.DialogCode.Accepted:
+            self.recorder.add_clip(dialog.trimmed())
+
+    def _clip_failed(self, reason: str) -> None:
+        self._end_clip_session()
+        self._restore_after_clip()
+        window = self.report_window
+        text = self.tr("The clip could not be recorded: %1").replace("%1", reason)
+        if window is not None and not self._clip_for_recorder:
+            window.show_problem(text)
+        else:
+            self.tray.notify(self.tr("Record a clip"), text)
+
+    def _end_clip_session(self) -> None:
+        session, self.clip_session = self.clip_session, None
+        if session is not None:
+            session.deleteLater()
+
+    def _restore_after_clip(self) -> None:
+        hidden, self._clip_hidden = self._clip_hidden, []
+        for widget in hidden:
+            self._present(widget)
+
+    # ------------------------------------------------------------ the instant replay
+    @staticmethod
+    def _replay_options(settings: AgentSettings) -> ReplayOptions:
+        return ReplayOptions(
+            seconds=settings.replay_seconds, fps=settings.clip_fps, max_bytes=settings.replay_max_mb * MB
+        )
+
+    def set_instant_replay(self, on: bool, *, remember: bool = False) -> None:
+        """Switch the instant replay; ``remember`` keeps the choice for the next start (the tray)."""
+        self.replay.set_enabled(on)
+        if remember and self.replay.enabled == on and self.settings.instant_replay != on:
+            from dataclasses import replace
+
+            from agent.laptop.settings_store import save_agent_settings
+
+            changed = replace(self.settings, instant_replay=on)
+            try:
+                save_agent_settings(changed)
+            except SettingsError as exc:
+                log.warning("the instant replay's switch is not kept for the next start: %s", exc)
+            self.settings = changed
+
+    def _replay_changed(self, *_args: object) -> None:
+        replay = self.replay
+        state = ("paused" if replay.paused else "on") if replay.enabled else ""
+        self.tray.set_replay(state, replay.status_text() if state else "")
+        if self.report_window is not None:
+            self.report_window.set_replay_available(replay.enabled)
+
+    def add_replay_to_report(self) -> None:
+        """ "Add what just happened": the replay's last seconds (up to Report a problem) to trim."""
+        window = self.report_window
+        if window is None:
+            return
+        from agent.clips import ClipError
+
+        try:
+            recording = self.replay.snapshot()
+        except ClipError as exc:
+            window.show_problem(self.tr("Nothing to add from the instant replay: %1").replace("%1", str(exc)))
+            return
+        window.review_recording(recording)
 
     # ------------------------------------------------------------ reporting
     def start_report(self, mode: Mode | None = None, *, delay: int = 0) -> bool:
         """Capture first (nothing of ours on screen), then show the report window with the captures."""
         chosen: Mode = mode or self.settings.capture_mode
+        if self.report_window is None:
+            self.replay.mark()  # "what just happened" ends before our windows appear
         return self.capture.request(chosen, delay_s=delay, tag=("report",))
 
     def _new_report_window(self) -> ReportWindow:
@@ -401,6 +577,9 @@ class AgentApp(QObject):
             collect_sysinfo=self.services.collect_sysinfo,
         )
         window.capture_requested.connect(lambda mode, delay: self.start_report(as_mode(mode), delay=delay))
+        window.record_requested.connect(lambda mode: self.start_clip(mode))
+        window.replay_requested.connect(self.add_replay_to_report)
+        window.set_replay_available(self.replay.enabled)
         window.sent.connect(lambda _report_id, w=window: self._remember_contact(w))
         window.closed.connect(lambda w=window: self._report_closed(w))
         self.report_window = window
@@ -515,6 +694,9 @@ class AgentApp(QObject):
             self.capture.set_backend(choose_backend(settings.capture_backend))
         if self.services.global_hotkey and settings.hotkey != str(self.hotkey.combination or ""):
             self._take_hotkey(settings.hotkey)
+        if settings.instant_replay != self.replay.enabled:
+            self.replay.options = self._replay_options(settings)
+            self.set_instant_replay(settings.instant_replay)
         # A new address, proxy or token: reports waiting get another try at once.
         self.outbox.wake()
 
@@ -554,6 +736,13 @@ class AgentApp(QObject):
         if self.notifier is not None:
             self.notifier.stop()
         self.recorder.shutdown()
+        if self.clip_session is not None:
+            self.clip_session.cancel()
+            self.clip_session = None
+        self.clip_selector.close_overlays()
+        if self.recorder_trim is not None:
+            self.recorder_trim.reject()
+        self.replay.shutdown()  # every frame of the instant replay is let go here
         self.capture.shutdown()
         if self.settings_dialog is not None:
             self.settings_dialog.wait_idle()

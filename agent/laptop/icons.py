@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Final
 
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPen, QPixmap
 
 RESOURCES: Final = Path(__file__).resolve().parents[2] / "resources" / "agent"
 APP_ICON_FILE: Final = RESOURCES / "showdesk-agent.svg"
@@ -31,13 +31,35 @@ def app_icon() -> QIcon:
     return QIcon(_base_pixmap())
 
 
-def tray_icon(waiting: int, problem: bool = False) -> QIcon:
-    """The icon with a badge counting the reports waiting to be sent (red when one is stuck)."""
-    if waiting <= 0:
+_REPLAY: Final = QColor("#e5484d")
+_REPLAY_PAUSED: Final = QColor("#9ca3af")
+
+
+def tray_icon(waiting: int, problem: bool = False, replay: str = "") -> QIcon:
+    """The icon with a badge counting the reports waiting to be sent (red when one is stuck).
+
+    ``replay`` "on" or "paused": the instant replay runs, shown as a ring around the icon and a
+    dot in its top-left corner (red; grey while paused on a locked screen), so it is never on
+    unnoticed.
+    """
+    if waiting <= 0 and not replay:
         return app_icon()
     pixmap = QPixmap(_base_pixmap())
     painter = QPainter(pixmap)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    if replay:
+        colour = _REPLAY_PAUSED if replay == "paused" else _REPLAY
+        ring = QPen(colour, _SIZE * 0.08)
+        painter.setPen(ring)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        inset = _SIZE * 0.04
+        painter.drawRoundedRect(QRectF(inset, inset, _SIZE - 2 * inset, _SIZE - 2 * inset), 8, 8)
+        painter.setPen(QPen(QColor("white"), _SIZE * 0.04))
+        painter.setBrush(colour)
+        painter.drawEllipse(QRectF(0, 0, _SIZE * 0.4, _SIZE * 0.4))
+    if waiting <= 0:
+        painter.end()
+        return QIcon(pixmap)
     diameter = _SIZE * 0.55
     badge = QRectF(_SIZE - diameter, _SIZE - diameter, diameter, diameter)
     painter.setPen(Qt.PenStyle.NoPen)

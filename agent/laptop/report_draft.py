@@ -13,16 +13,18 @@ import sys
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from pydantic import ValidationError
 
 from agent import __version__
 from agent.bundle import BundleError, ReportBundle, build_bundle
 from agent.schema import (
+    MAX_CLIPS,
     MAX_DESCRIPTION_CHARS,
     MAX_SHORT_TEXT_CHARS,
     MAX_STEPS,
+    MarkupItem,
     Report,
     Reporter,
     Source,
@@ -30,6 +32,9 @@ from agent.schema import (
 )
 from agent.steps import EditableStep, freeze_step
 from agent.sysinfo import without_groups
+
+if TYPE_CHECKING:
+    from agent.clips import EncodedClip, Recording
 
 _SHORT: Final = MAX_SHORT_TEXT_CHARS
 MAX_EMAIL_CHARS: Final = 254  # RFC 5321's limit on a whole address
@@ -63,6 +68,21 @@ class ReportForm:
         return found
 
 
+@dataclass(eq=False)
+class DraftClip:
+    """A clip of the report: the trimmed recording (in memory), its black boxes, and its encoding.
+
+    ``encoded`` is the recording encoded with every box in ``redactions`` burnt into every frame
+    (what is sent and what the person's preview plays); it is None while an encode runs. New boxes
+    mean a new encode from ``recording``, so the file sent never holds what is under a box.
+    """
+
+    recording: Recording
+    redactions: list[MarkupItem] = field(default_factory=list)
+    encoded: EncodedClip | None = None
+    caption: str = ""
+
+
 @dataclass
 class ReportDraft:
     """Everything a report will carry, until it is frozen."""
@@ -72,6 +92,14 @@ class ReportDraft:
     form: ReportForm = field(default_factory=ReportForm)
     sysinfo: dict[str, object] | None = None
     excluded_groups: set[str] = field(default_factory=set)
+    clips: list[DraftClip] = field(default_factory=list)
+
+    def add_clip(self, clip: DraftClip) -> int:
+        """Append a clip (up to the schema's limit); returns its index."""
+        if len(self.clips) >= MAX_CLIPS:
+            raise DraftError(f"a report holds at most {MAX_CLIPS} clips; remove one to add another")
+        self.clips.append(clip)
+        return len(self.clips) - 1
 
     def add_steps(self, steps: Sequence[EditableStep]) -> list[int]:
         """Append steps (up to the schema's limit); returns the indexes they got."""
@@ -111,8 +139,11 @@ def freeze(draft: ReportDraft, source: Source | None = None) -> ReportBundle:
     except ValidationError as exc:
         raise DraftError(describe_validation_error(exc)) from exc
     steps = [freeze_step(step) for step in draft.steps]
+    if any(clip.encoded is None for clip in draft.clips):
+        raise DraftError("a clip is still being prepared; send once it shows in the report")
+    clips = [clip.encoded.draft(clip.caption) for clip in draft.clips if clip.encoded is not None]
     try:
-        return build_bundle(base, steps, sysinfo=draft.submitted_sysinfo())
+        return build_bundle(base, steps, sysinfo=draft.submitted_sysinfo(), clips=clips)
     except BundleError as exc:
         raise DraftError(str(exc)) from exc
 

@@ -18,6 +18,7 @@ from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
+    QDialog,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -32,19 +33,31 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from agent.clips import EncodedClip, Recording
 from agent.laptop.capture_service import Captured
-from agent.laptop.report_draft import MAX_EMAIL_CHARS, DraftError, ReportDraft, ReportForm, freeze
+from agent.laptop.clip_encoding import ClipEncoding
+from agent.laptop.clip_panel import ClipPanel
+from agent.laptop.report_draft import MAX_EMAIL_CHARS, DraftClip, DraftError, ReportDraft, ReportForm, freeze
 from agent.laptop.submission import Submission
 from agent.laptop.sysinfo_preview import SysinfoPreview
 from agent.markup import MarkupError
 from agent.outbox import Receipt
-from agent.schema import MAX_CAPTION_CHARS, MAX_DESCRIPTION_CHARS, MAX_SHORT_TEXT_CHARS, MAX_STEPS
+from agent.schema import (
+    MAX_CAPTION_CHARS,
+    MAX_CLIPS,
+    MAX_DESCRIPTION_CHARS,
+    MAX_SHORT_TEXT_CHARS,
+    MAX_STEPS,
+    MarkupItem,
+)
 from agent.steps import EditableStep
+from shared_qt.clip_trim import ClipTrimDialog
 from shared_qt.markup_editor import MarkupEditor
 from shared_qt.workers import BackgroundRunner
 
@@ -78,6 +91,10 @@ class ReportWindow(QWidget):
     """
 
     capture_requested = Signal(str, int)
+    record_requested = Signal(str)  # "monitor" or "region": record a clip
+    replay_requested = Signal()  # "Add what just happened": the instant replay's last seconds
+    clip_added = Signal(int)  # index in draft.clips, once the person kept a trimmed clip
+    clip_ready = Signal(int)  # index in draft.clips, once its encoding (with its black boxes) is done
     closed = Signal()
     sent = Signal(str)  # report id, once it is safely queued
     exported = Signal(str)  # the path of a web page written by "Export as web page"
@@ -130,12 +147,46 @@ class ReportWindow(QWidget):
         self.remove_button = QPushButton("Remove")
         self.remove_button.setObjectName("remove-step")
         self.remove_button.clicked.connect(self.remove_current_step)
+        # -- clips: recorded here, or the instant replay's last seconds
+        self.clips_list = QListWidget()
+        self.clips_list.setObjectName("clips")
+        self.clips_list.setAccessibleName(self.tr("Clips in this report"))
+        self.clips_list.setMaximumHeight(120)
+        self.clips_list.currentRowChanged.connect(self._select_clip)
+        self.record_button = QToolButton()
+        self.record_button.setObjectName("record-clip")
+        self.record_button.setText(self.tr("Record a clip"))
+        self.record_button.setToolTip(self.tr("Record what happens on the screen, to show what moves"))
+        self.record_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.record_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        record_menu = QMenu(self.record_button)
+        self.record_actions: dict[str, QAction] = {}
+        for mode, label in (
+            ("monitor", self.tr("The monitor under the mouse")),
+            ("region", self.tr("A region…")),
+        ):
+            action = record_menu.addAction(label)
+            action.setObjectName(f"record-{mode}")
+            action.triggered.connect(lambda _checked=False, m=mode: self.request_recording(m))
+            self.record_actions[mode] = action
+        self.record_button.setMenu(record_menu)
+        self.replay_button = QPushButton(self.tr("Add what just happened"))
+        self.replay_button.setObjectName("add-replay")
+        self.replay_button.setToolTip(
+            self.tr("Add the instant replay's last seconds as a clip; you trim it and see it before anything is sent")
+        )
+        self.replay_button.clicked.connect(self.replay_requested.emit)
+        self.replay_button.hide()
         steps_column = QVBoxLayout()
         steps_column.addWidget(QLabel("Captures"))
         steps_column.addWidget(self.steps_list, 1)
         steps_column.addWidget(self.add_button)
         steps_column.addWidget(self.delay_combo)
         steps_column.addWidget(self.remove_button)
+        steps_column.addWidget(QLabel(self.tr("Clips")))
+        steps_column.addWidget(self.clips_list)
+        steps_column.addWidget(self.record_button)
+        steps_column.addWidget(self.replay_button)
         steps_panel = QWidget()
         steps_panel.setLayout(steps_column)
 
@@ -225,9 +276,20 @@ class ReportWindow(QWidget):
         side_panel.setLayout(side_column)
         side_panel.setMinimumWidth(380)
 
+        self.clip_panel = ClipPanel()
+        self.clip_panel.redactions_applied.connect(self._redactions_applied)
+        self.clip_panel.remove_requested.connect(self.remove_current_clip)
+        self.clip_panel.caption_changed.connect(self._clip_caption_changed)
+        self.centre = QStackedWidget()
+        self.centre.addWidget(editor_panel)
+        self.centre.addWidget(self.clip_panel)
+        self._encodings: dict[DraftClip, ClipEncoding] = {}
+        self._current_clip: int | None = None
+        self.trim_dialog: ClipTrimDialog | None = None
+
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(steps_panel)
-        splitter.addWidget(editor_panel)
+        splitter.addWidget(self.centre)
         splitter.addWidget(side_panel)
         splitter.setStretchFactor(1, 1)
         splitter.setChildrenCollapsible(False)
@@ -291,6 +353,7 @@ class ReportWindow(QWidget):
             self._current = None
             self._update_buttons()
             return
+        self._leave_clip()
         step = self.draft.steps[row]
         try:
             self._load_editor(step)
@@ -357,6 +420,157 @@ class ReportWindow(QWidget):
             self.editor.load(_blank_png())
         self._update_buttons()
 
+    # ------------------------------------------------------------ clips
+    def request_recording(self, mode: str) -> None:
+        self._store_current()
+        self.record_requested.emit(mode)
+
+    def set_replay_available(self, available: bool) -> None:
+        """Offer "Add what just happened" while the instant replay runs."""
+        self.replay_button.setVisible(available)
+
+    def review_recording(self, recording: Recording) -> None:
+        """Let the person trim ``recording``; the part kept becomes a clip of the report."""
+        if len(self.draft.clips) >= MAX_CLIPS:
+            self.show_problem(
+                self.tr("A report holds at most %1 clips; remove one to add another.").replace("%1", str(MAX_CLIPS))
+            )
+            return
+        if self.trim_dialog is not None:
+            self.trim_dialog.reject()
+        title = self.tr("What just happened — trim the clip") if recording.origin == "replay" else ""
+        dialog = ClipTrimDialog(recording, self, title=title)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.finished.connect(lambda result, d=dialog: self._trimmed(d, result))
+        self.trim_dialog = dialog
+        dialog.open()
+
+    def _trimmed(self, dialog: ClipTrimDialog, result: int) -> None:
+        if self.trim_dialog is dialog:
+            self.trim_dialog = None
+        dialog.deleteLater()
+        if result == QDialog.DialogCode.Accepted:
+            self.add_clip(dialog.trimmed())
+
+    def add_clip(self, recording: Recording) -> int | None:
+        """Add a trimmed recording as a clip and start encoding it (off the GUI thread)."""
+        clip = DraftClip(recording)
+        try:
+            index = self.draft.add_clip(clip)
+        except DraftError as exc:
+            self.show_problem(str(exc))
+            return None
+        self.clips_list.addItem(QListWidgetItem(self._clip_label(index)))
+        self._encode(clip)
+        self.clips_list.setCurrentRow(index)
+        self._update_buttons()
+        self.clip_added.emit(index)
+        return index
+
+    def _clip_label(self, index: int) -> str:
+        clip = self.draft.clips[index]
+        seconds = f"{clip.recording.duration:.1f} s"
+        prefix = self.tr("Replay") if clip.recording.origin == "replay" else self.tr("Clip")
+        return f"{prefix} {index + 1} · {clip.caption or seconds}"[:60]
+
+    def _encode(self, clip: DraftClip) -> None:
+        encoding = self._encodings.get(clip)
+        if encoding is None:
+            encoding = ClipEncoding(self)
+            encoding.progress.connect(lambda done, total, c=clip: self._clip_progress(c, done, total))
+            encoding.finished.connect(lambda encoded, c=clip: self._clip_encoded(c, encoded))
+            encoding.failed.connect(lambda reason, c=clip: self._clip_failed(c, reason))
+            self._encodings[clip] = encoding
+        clip.encoded = None
+        encoding.start(clip.recording, clip.redactions)
+        if self.clip_panel.clip is clip:
+            self.clip_panel.refresh()
+
+    def _clip_progress(self, clip: DraftClip, done: int, total: int) -> None:
+        if self.clip_panel.clip is clip:
+            self.clip_panel.set_progress(done, total)
+
+    def _clip_encoded(self, clip: DraftClip, encoded: EncodedClip) -> None:
+        if clip not in self.draft.clips:
+            return
+        clip.encoded = encoded
+        if self.clip_panel.clip is clip:
+            self.clip_panel.refresh()
+        self.clip_ready.emit(self.draft.clips.index(clip))
+
+    def _clip_failed(self, clip: DraftClip, reason: str) -> None:
+        text = self.tr("The clip could not be prepared: %1").replace("%1", reason)
+        if self.clip_panel.clip is clip:
+            self.clip_panel.show_problem(text)
+        self.show_problem(text)
+
+    def _select_clip(self, row: int) -> None:
+        if not 0 <= row < len(self.draft.clips):
+            self._current_clip = None
+            return
+        if self._current is not None:
+            self.steps_list.setCurrentRow(-1)  # stores the shown capture's mark-up first
+        self._current_clip = row
+        self.clip_panel.show_clip(self.draft.clips[row])
+        self.centre.setCurrentWidget(self.clip_panel)
+        self._update_buttons()
+
+    def _leave_clip(self) -> None:
+        if self._current_clip is not None or self.centre.currentWidget() is self.clip_panel:
+            self._current_clip = None
+            self.clip_panel.show_clip(None)
+            self.clips_list.blockSignals(True)
+            self.clips_list.setCurrentRow(-1)
+            self.clips_list.blockSignals(False)
+            self.centre.setCurrentIndex(0)
+
+    def current_clip(self) -> int | None:
+        return self._current_clip
+
+    def _redactions_applied(self, boxes: list[MarkupItem]) -> None:
+        index = self._current_clip
+        if index is None:
+            return
+        clip = self.draft.clips[index]
+        clip.redactions = list(boxes)
+        self._encode(clip)
+
+    def _clip_caption_changed(self, text: str) -> None:
+        index = self._current_clip
+        if index is None:
+            return
+        self.draft.clips[index].caption = text
+        item = self.clips_list.item(index)
+        if item is not None:
+            item.setText(self._clip_label(index))
+
+    def remove_current_clip(self) -> None:
+        """Drop the shown clip (its frames and its encoding) from the report."""
+        index = self._current_clip
+        if index is None:
+            return
+        clip = self.draft.clips.pop(index)
+        encoding = self._encodings.pop(clip, None)
+        if encoding is not None:
+            encoding.cancel()
+            encoding.deleteLater()
+        self._leave_clip()
+        self.clips_list.blockSignals(True)
+        self.clips_list.takeItem(index)
+        for row in range(self.clips_list.count()):
+            item = self.clips_list.item(row)
+            if item is not None:
+                item.setText(self._clip_label(row))
+        self.clips_list.blockSignals(False)
+        if self.draft.clips:
+            self.clips_list.setCurrentRow(min(index, len(self.draft.clips) - 1))
+        elif self.draft.steps:
+            self.steps_list.setCurrentRow(0)
+        self._update_buttons()
+
+    def clips_encoding(self) -> bool:
+        return any(encoding.busy for encoding in self._encodings.values())
+
     def request_capture(self, mode: str) -> None:
         self._store_current()
         self.capture_requested.emit(mode, int(self.delay_combo.currentData() or 0))
@@ -406,8 +620,10 @@ class ReportWindow(QWidget):
         self._store_current()
         self.draft.form = self.form()
         problems = self.draft.form.problems()
-        if not self.draft.steps and not self.draft.form.description.strip():
+        if not self.draft.steps and not self.draft.clips and not self.draft.form.description.strip():
             problems.append("add a capture or describe the problem")
+        if any(clip.encoded is None for clip in self.draft.clips):
+            problems.append(self.tr("wait until every clip is prepared"))
         if problems:
             self.show_problem("Please fix this first: " + "; ".join(problems) + ".")
             return
@@ -472,6 +688,9 @@ class ReportWindow(QWidget):
             self.caption_edit,
             self.sysinfo_preview,
             self.delay_combo,
+            self.record_button,
+            self.replay_button,
+            self.clip_panel,
         ):
             widget.setEnabled(not sending)
 
@@ -526,6 +745,8 @@ class ReportWindow(QWidget):
         sending = self.submission.state not in ("new", "failed")
         self.remove_button.setEnabled(not sending and self._current is not None)
         self.add_button.setEnabled(not sending and len(self.draft.steps) < MAX_STEPS)
+        self.record_button.setEnabled(not sending and len(self.draft.clips) < MAX_CLIPS)
+        self.replay_button.setEnabled(not sending and len(self.draft.clips) < MAX_CLIPS)
         self.send_button.setEnabled(not sending)
 
     # ------------------------------------------------------------ closing
@@ -535,6 +756,7 @@ class ReportWindow(QWidget):
         return bool(
             self.description_edit.toPlainText().strip()
             or any(s.markup for s in self.draft.steps)
+            or bool(self.draft.clips)
             or (self._current is not None and self.editor.items())
         )
 
@@ -551,6 +773,11 @@ class ReportWindow(QWidget):
                 event.ignore()
                 return
         self._runner.wait_idle()
+        for encoding in self._encodings.values():
+            encoding.cancel()
+        if self.trim_dialog is not None:
+            self.trim_dialog.reject()
+        self.clip_panel.release()
         event.accept()
         self.closed.emit()
 

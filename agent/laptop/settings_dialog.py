@@ -173,6 +173,19 @@ class SettingsDialog(QDialog):
         for name, label in _CAPTURE_BACKEND_LABELS.items():
             self.backend_combo.addItem(label, name)
         self.backend_combo.setCurrentIndex(list(_CAPTURE_BACKEND_LABELS).index(settings.capture_backend))
+        self.replay_box = QCheckBox(
+            self.tr("Instant replay: keep the last %1 s of the screen in memory").replace(
+                "%1", f"{settings.replay_seconds:g}"
+            )
+        )
+        self.replay_box.setObjectName("instant-replay")
+        self.replay_box.setChecked(settings.instant_replay)
+        self.replay_box.setToolTip(
+            self.tr(
+                "Off by default. While on, the tray icon shows it. The frames stay in memory only, are "
+                "paused while the screen is locked, and are sent only if you add them to a report."
+            )
+        )
         self.autostart_box = QCheckBox("Start ShowDesk when I log in")
         self.autostart_box.setObjectName("autostart")
         self.autostart_box.setChecked(autostart_enabled())
@@ -199,6 +212,7 @@ class SettingsDialog(QDialog):
         capture.addRow("Capture at first", self.mode_combo)
         capture.addRow("How to capture", self.backend_combo)
         capture.addRow(self.autostart_box)
+        capture.addRow(self.replay_box)
         if status.available:
             shortcut = QWidget()  # the field and what it does now, stacked in one row
             shortcut_layout = QVBoxLayout(shortcut)
@@ -244,6 +258,7 @@ class SettingsDialog(QDialog):
             capture_mode=CAPTURE_MODES[self.mode_combo.currentIndex()],
             capture_backend=self.backend_combo.currentData(),
             hotkey=self.hotkey_edit.keySequence().toString(QKeySequence.SequenceFormat.PortableText),
+            instant_replay=self.replay_box.isChecked(),
         )
 
     def _backend(self) -> BackendConfig:

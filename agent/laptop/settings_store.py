@@ -33,6 +33,10 @@ from agent.enrolment import Enrolment, check_url
 from agent.fsutil import atomic_write_bytes
 from agent.laptop.key_combination import DEFAULT_HOTKEY, HotkeyError, parse_hotkey
 
+# The core's bounds (agent.clips), repeated so the settings load without the clips' modules.
+CLIP_MAX_SECONDS: Final = 120.0
+CLIP_MAX_FPS: Final = 10.0
+
 if sys.platform == "win32":  # pragma: no cover - only on Windows
     import winreg
 
@@ -74,6 +78,12 @@ class AgentSettings:
     categories: tuple[str, ...] = DEFAULT_CATEGORIES
     email_domain: str = ""
     hotkey: str = DEFAULT_HOTKEY  # the global shortcut for "Report a problem"; empty: none
+    # [clips]: the Record button's length and frame rate, and the opt-in instant replay.
+    clip_max_seconds: float = 30.0
+    clip_fps: float = 5.0
+    instant_replay: bool = False
+    replay_seconds: float = 30.0
+    replay_max_mb: int = 40
 
     def problems(self) -> list[str]:
         """Every mistake, each naming the setting; empty when all is well."""
@@ -96,8 +106,21 @@ class AgentSettings:
             found.append(f"capture mode must be one of {', '.join(CAPTURE_MODES)}")
         if self.capture_backend not in CAPTURE_BACKENDS:
             found.append(f"capture backend must be one of {', '.join(CAPTURE_BACKENDS)}")
+        found.extend(self.clip_problems())
         if self.email_domain and not re.fullmatch(r"[A-Za-z0-9.-]+\.[A-Za-z]{2,}", self.email_domain):
             found.append(f"the e-mail domain {self.email_domain!r} is not a domain name (like example.org)")
+        return found
+
+    def clip_problems(self) -> list[str]:
+        """Mistakes in the [clips] settings, each naming its key and bounds."""
+        found: list[str] = []
+        for key, value in (("clips.max_seconds", self.clip_max_seconds), ("clips.replay_seconds", self.replay_seconds)):
+            if not 0 < value <= CLIP_MAX_SECONDS:
+                found.append(f"{key} must be more than 0 and at most {CLIP_MAX_SECONDS:g} seconds, not {value:g}")
+        if not 0 < self.clip_fps <= CLIP_MAX_FPS:
+            found.append(f"clips.fps must be more than 0 and at most {CLIP_MAX_FPS:g}, not {self.clip_fps:g}")
+        if self.replay_max_mb < 1:
+            found.append(f"clips.replay_max_mb must be at least 1, not {self.replay_max_mb}")
         return found
 
 
@@ -141,6 +164,11 @@ def load_agent_settings() -> AgentSettings:
         categories=_as_str_list(agent.get("categories"), DEFAULT_CATEGORIES),
         email_domain=str(agent.get("email_domain", "")),
         hotkey=hotkey.strip() if isinstance(hotkey, str) else DEFAULT_HOTKEY,
+        clip_max_seconds=float(config.get("clips.max_seconds")),
+        clip_fps=float(config.get("clips.fps")),
+        instant_replay=bool(config.get("clips.instant_replay")),
+        replay_seconds=float(config.get("clips.replay_seconds")),
+        replay_max_mb=int(config.get("clips.replay_max_mb")),
     )
 
 
@@ -173,6 +201,10 @@ def save_agent_settings(settings: AgentSettings, path: Path | None = None) -> Pa
     else:
         agent.pop("categories", None)
     table["agent"] = agent
+    clips = dict(table.get("clips", {})) if isinstance(table.get("clips"), dict) else {}
+    # Only the switch the person flips is written; the other [clips] keys stay as an administrator set them.
+    clips["instant_replay"] = settings.instant_replay
+    table["clips"] = clips
     problems = check_table(table, str(target))
     if problems:
         raise SettingsError("; ".join(problems))

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass, field, replace
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeyEvent
@@ -32,6 +32,9 @@ from agent.markup import new_item, suggested_stroke_width
 from agent.pointer_target import BackgroundLookups, PointerTarget, PointerTargetFinder, default_finder
 from agent.schema import MAX_CAPTION_CHARS, MAX_STEPS, MarkupItem
 from agent.steps import SCROLL_BUTTONS, click_line, step_text, typed_keys_line
+
+if TYPE_CHECKING:
+    from agent.clips import Recording
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,7 @@ class RecorderBar(QWidget):
 
     capture_requested = Signal(str)
     stop_requested = Signal()
+    clip_requested = Signal()
 
     def __init__(self) -> None:
         super().__init__(None, floating_window_flags())
@@ -97,11 +101,16 @@ class RecorderBar(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setObjectName("step-stop")
         self.stop_button.clicked.connect(self.stop_requested.emit)
+        self.clip_button = QPushButton(self.tr("Record a clip"))
+        self.clip_button.setObjectName("step-record-clip")
+        self.clip_button.setToolTip(self.tr("Record what happens on this monitor; this bar is kept out of the clip"))
+        self.clip_button.clicked.connect(self.clip_requested.emit)
         for widget in (
             self.dot,
             self.count_label,
             self.caption_edit,
             self.capture_button,
+            self.clip_button,
             self.on_click_box,
             self.pause_button,
             self.stop_button,
@@ -109,13 +118,17 @@ class RecorderBar(QWidget):
             layout.addWidget(widget)
         self.set_count(0)
 
-    def set_count(self, count: int) -> None:
-        self.count_label.setText(f"{count} step{'s' if count != 1 else ''}")
+    def set_count(self, count: int, clips: int = 0) -> None:
+        text = f"{count} step{'s' if count != 1 else ''}"
+        if clips:
+            text += self.tr(" · %1 clips").replace("%1", str(clips)) if clips != 1 else self.tr(" · 1 clip")
+        self.count_label.setText(text)
 
     def set_paused(self, paused: bool) -> None:
         self.pause_button.setChecked(paused)
         self.pause_button.setText("Resume" if paused else "Pause")
         self.capture_button.setEnabled(not paused)
+        self.clip_button.setEnabled(not paused)
         self.dot.setStyleSheet(f"color: {'#9ca3af' if paused else '#e5484d'}; font-size: 16px;")
 
     def _capture(self) -> None:
@@ -151,6 +164,7 @@ class StepRecorder(QObject):
     finished = Signal(object)  # list[Captured]
     step_added = Signal(int)  # number of steps so far
     problem = Signal(str)
+    clip_requested = Signal()  # the bar's "Record a clip": the agent records, trims, and hands it back
 
     def __init__(
         self,
@@ -166,11 +180,14 @@ class StepRecorder(QObject):
         self.capture = capture
         self.mode: Mode = mode
         self.steps: list[Captured] = []
+        # Trimmed recordings (agent.clips.Recording), in memory until Stop hands them to a report.
+        self.clips: list[Recording] = []
         self.paused = False
         self.recording = False
         self.bar = RecorderBar()
         self.bar.capture_requested.connect(self.capture_step)
         self.bar.stop_requested.connect(self.stop)
+        self.bar.clip_requested.connect(self._clip_requested)
         self.bar.pause_button.toggled.connect(self.set_paused)
         self.bar.on_click_box.toggled.connect(self.set_capture_on_click)
         self._make_listener = click_listener
@@ -196,6 +213,7 @@ class StepRecorder(QObject):
             self.bar.show()
             return
         self.steps = []
+        self.clips = []
         self._keys = 0
         self.recording = True
         self.set_paused(False)
@@ -216,6 +234,22 @@ class StepRecorder(QObject):
             return True
         self._keys += keys  # no step took them: the next one does
         return False
+
+    def _clip_requested(self) -> None:
+        if self.recording and not self.paused:
+            self.clip_requested.emit()
+
+    def add_clip(self, recording: Recording) -> None:
+        """A trimmed clip recorded during these steps; it joins the report at Stop."""
+        if not self.recording:
+            return
+        self.clips.append(recording)
+        self.bar.set_count(len(self.steps), len(self.clips))
+
+    def take_clips(self) -> list[Recording]:
+        """The clips recorded with the steps just handed over (once)."""
+        clips, self.clips = self.clips, []
+        return clips
 
     def set_paused(self, paused: bool) -> None:
         self.paused = paused
@@ -307,7 +341,7 @@ class StepRecorder(QObject):
                 draft.markup = [*draft.markup, click_mark(click, item)]
             self.steps.append(Captured(draft, item.region))
         self.bar.caption_edit.clear()
-        self.bar.set_count(len(self.steps))
+        self.bar.set_count(len(self.steps), len(self.clips))
         self.step_added.emit(len(self.steps))
 
     def _target_of(self, click: RecordedClick) -> PointerTarget | None:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 TOAST_MS: Final = 8000
 MAX_NUMBERS_NAMED: Final = 3
-ACTION_NAMES: Final = ("report", "record", "requests", "outbox", "settings", "quit")
+ACTION_NAMES: Final = ("report", "record", "replay", "requests", "outbox", "settings", "quit")
 
 
 class Toast(QWidget):
@@ -78,6 +78,7 @@ class AgentTray(QObject):
     outbox_requested = Signal()
     settings_requested = Signal()
     quit_requested = Signal()
+    replay_toggled = Signal(bool)  # the person switched the instant replay on or off in the menu
     notified = Signal(str, str)  # title, text: every notification, whichever way it was shown
     # The person clicked the last notification; its kind ("replies", or "" for any other) says
     # what it was about, so a click on "New reply" can open My requests.
@@ -111,6 +112,8 @@ class AgentTray(QObject):
             self.actions[name] = action
             if name == "outbox":
                 self.menu.insertAction(action, self.status_action)
+            if name == "record":
+                self._add_replay_action()
         self.menu.setDefaultAction(self.actions["report"])
         available = QSystemTrayIcon.isSystemTrayAvailable() if use_tray is None else use_tray
         self.icon: QSystemTrayIcon | None = None
@@ -125,6 +128,30 @@ class AgentTray(QObject):
         self.last_notification_kind = ""
         self.waiting = 0
         self.problem: str | None = None
+        self.replay_state = ""  # "", "on" or "paused"
+        self.replay_text = ""
+
+    def _add_replay_action(self) -> None:
+        action = QAction(self.tr("Instant replay (keep the last seconds in memory)"), self.menu)
+        action.setObjectName("action-replay")
+        action.setCheckable(True)
+        action.toggled.connect(self._replay_toggled)
+        self.menu.addAction(action)
+        self.actions["replay"] = action
+
+    def _replay_toggled(self, on: bool) -> None:
+        if on != bool(self.replay_state):
+            self.replay_toggled.emit(on)
+
+    def set_replay(self, state: str, text: str = "") -> None:
+        """Show the instant replay's state: "" (off), "on" or "paused", with ``text`` as the tooltip."""
+        self.replay_state = state
+        self.replay_text = text if state else ""
+        action = self.actions["replay"]
+        action.blockSignals(True)
+        action.setChecked(bool(state))
+        action.blockSignals(False)
+        self._show_state()
 
     @property
     def has_tray(self) -> bool:
@@ -149,13 +176,21 @@ class AgentTray(QObject):
                 text += f" ({problem})"
         self.status_action.setText(text if len(text) <= 120 else text[:117] + "…")
         self.actions["outbox"].setText(f"Outbox ({waiting})" if waiting else "Outbox")
+        self._show_state()
+
+    def tooltip(self) -> str:
+        """The icon's tooltip: what waits to be sent, and the instant replay while it runs."""
+        text = "ShowDesk: " + self.status_action.text()
+        return f"{text}\n{self.replay_text}" if self.replay_text else text
+
+    def _show_state(self) -> None:
         if self.icon is not None:
-            self.icon.setIcon(tray_icon(waiting, problem is not None))
-            self.icon.setToolTip("ShowDesk: " + text)
+            self.icon.setIcon(tray_icon(self.waiting, self.problem is not None, self.replay_state))
+            self.icon.setToolTip(self.tooltip())
 
     def set_countdown(self, seconds: int) -> None:
         if self.icon is not None:
-            self.icon.setToolTip(f"ShowDesk: capturing in {seconds} s" if seconds > 0 else "ShowDesk")
+            self.icon.setToolTip(f"ShowDesk: capturing in {seconds} s" if seconds > 0 else self.tooltip())
 
     def notify(self, title: str, text: str, *, kind: str = "") -> None:
         """Show a notification; ``kind`` is handed back by :attr:`notification_clicked` if it is clicked."""
