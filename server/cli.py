@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import parse_qs, urlsplit
 
 import platformdirs
 
@@ -39,6 +40,8 @@ from server.settings import (
     DEFAULT_ANSWER_BURST,
     DEFAULT_ANSWER_PER_MINUTE,
     DEFAULT_BODY_TIMEOUT_SECONDS,
+    DEFAULT_DATABASE_CONNECT_TIMEOUT_SECONDS,
+    DEFAULT_DATABASE_STATEMENT_TIMEOUT_SECONDS,
     DEFAULT_EVENT_STREAM_SECONDS,
     DEFAULT_HEADER_TIMEOUT_SECONDS,
     DEFAULT_HOST,
@@ -93,6 +96,7 @@ SERVER_KEYS: Final[dict[str, type]] = {
     "data_dir": str,
     "public_url": str,
     "blobs": str,
+    "database": str,
     "retention_days": int,
     "link_days": int,
     # [server.mail]: mail to the person who reported (the password never lives in the file).
@@ -166,6 +170,13 @@ def configured_server_settings() -> dict[str, Any]:
             if not isinstance(value, kind) or isinstance(value, bool):
                 raise ConfigFileError(f"{path}: server.{key} must be {kind.__name__}, got {value!r}")
             values[key] = value
+    database = values.get("database", "")
+    if database and _has_password(database):
+        # Like the SMTP password: a file ends up in backups, support bundles and version control.
+        raise ConfigFileError(
+            "server.database must not carry a password; set SHOWDESK_DATABASE_PASSWORD, store it in the keyring "
+            "(service 'showdesk-server', user 'database-password') or use a ~/.pgpass file"
+        )
     for key in ("port", "mail.port"):
         port = values.get(key)
         if port is not None and not 1 <= port <= 65535:
@@ -189,6 +200,31 @@ def _blobs_option(parser: argparse.ArgumentParser) -> None:
         "store (keys from SHOWDESK_S3_ACCESS_KEY_ID/SHOWDESK_S3_SECRET_ACCESS_KEY or the keyring); "
         "empty: the data directory (default: [server] blobs)",
     )
+
+
+def _has_password(location: str) -> bool:
+    try:
+        parts = urlsplit(location)
+        return parts.password is not None or "password" in parse_qs(parts.query)
+    except ValueError:
+        return False
+
+
+def _database_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database",
+        default=None,
+        metavar="URL",
+        help="the ticket database: postgresql://user@host:port/dbname for PostgreSQL (several servers may share "
+        "it; the password from SHOWDESK_DATABASE_PASSWORD, the keyring or ~/.pgpass, never the URL); empty: "
+        "SQLite in the data directory (default: [server] database)",
+    )
+
+
+def database_location(args: argparse.Namespace, configured: Mapping[str, Any]) -> str:
+    """--database, else [server] database, else "" (SQLite in the data directory)."""
+    value: str = args.database if getattr(args, "database", None) is not None else configured.get("database", "")
+    return value
 
 
 def _data_option(parser: argparse.ArgumentParser) -> None:
@@ -257,6 +293,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_port, default=None, help=f"port (default: [server] port, else {DEFAULT_PORT})")
     _data_option(serve)
     _blobs_option(serve)
+    _database_option(serve)
+    serve.add_argument(
+        "--database-connect-timeout",
+        type=_positive_int,
+        default=DEFAULT_DATABASE_CONNECT_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help="PostgreSQL: give up a connection attempt after this long (default %(default)s)",
+    )
+    serve.add_argument(
+        "--database-statement-timeout",
+        type=_positive_float,
+        default=DEFAULT_DATABASE_STATEMENT_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help="PostgreSQL: cancel a statement that runs longer than this (default %(default)s)",
+    )
     serve.add_argument(
         "--public-url",
         default=None,
@@ -510,18 +561,22 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True, help="a unique name: a kiosk id, a host, a person")
     create.add_argument("--site", default=None, help="the site a kiosk token belongs to (its queue board)")
     _data_option(create)
+    _database_option(create)
     listing = token_commands.add_parser("list", help="list tokens (never their secrets)")
     listing.add_argument("--all", action="store_true", help="include revoked tokens")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     _data_option(listing)
+    _database_option(listing)
     revoke = token_commands.add_parser("revoke", help="revoke a token by name or id")
     revoke.add_argument("name_or_id")
     _data_option(revoke)
+    _database_option(revoke)
 
     backup = commands.add_parser("backup", help="online, consistent backup of the data directory")
     backup.add_argument("destination", type=Path, metavar="DEST", help="a directory; made if missing")
     _data_option(backup)
     _blobs_option(backup)
+    _database_option(backup)
 
     restore = commands.add_parser(
         "restore", help="verify a backup and make it the data directory (stop the server first)"
@@ -534,6 +589,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _data_option(restore)
     _blobs_option(restore)
+    _database_option(restore)
 
     retention = commands.add_parser(
         "retention", help="delete the pictures and attachments of tickets closed more than N days ago"
@@ -550,6 +606,7 @@ def build_parser() -> argparse.ArgumentParser:
     retention.add_argument("--json", action="store_true", help="machine-readable output")
     _data_option(retention)
     _blobs_option(retention)
+    _database_option(retention)
 
     mail = commands.add_parser(
         "mail",
@@ -562,9 +619,11 @@ def build_parser() -> argparse.ArgumentParser:
     mail_list.add_argument("--limit", type=_positive_int, default=50, metavar="N", help="at most N (default 50)")
     mail_list.add_argument("--json", action="store_true", help="machine-readable output")
     _data_option(mail_list)
+    _database_option(mail_list)
     mail_retry = mail_commands.add_parser("retry", help="send a failed (or dropped) mail again, from its first attempt")
     mail_retry.add_argument("id", type=_positive_int, metavar="ID")
     _data_option(mail_retry)
+    _database_option(mail_retry)
     return parser
 
 
@@ -583,14 +642,37 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(args, data_dir, configured)
     if args.command == "token":
-        return _token(args, data_dir)
+        return _token(args, data_dir, configured)
+    if args.command == "mail":
+        return _mail(args, data_dir, configured)
+    refused = _refuse_postgres(args, configured)
+    if refused:
+        return refused
     if args.command == "restore":
         return _restore(args, data_dir, configured)
     if args.command == "retention":
         return _retention(args, data_dir, configured)
-    if args.command == "mail":
-        return _mail(args, data_dir)
     return _backup(args, data_dir, configured)
+
+
+def _refuse_postgres(args: argparse.Namespace, configured: Mapping[str, Any]) -> int:
+    """Backup, restore and retention read the SQLite file itself; on PostgreSQL they say what to do instead."""
+    location = database_location(args, configured)
+    if not location:
+        return 0
+    if _has_password(location):
+        print("showdesk server: --database must not carry a password (use SHOWDESK_DATABASE_PASSWORD)", file=sys.stderr)
+        return EXIT_CONFIG
+    advice = {
+        "backup": "back the database up with PostgreSQL's own tools (pg_dump, or the server's base backups and "
+        "WAL archiving) and the bucket by the object store's means",
+        "restore": "restore the database with pg_restore (or the server's point-in-time recovery)",
+        "retention": "retention on PostgreSQL is not available yet; run it from a server on SQLite or delete "
+        "closed tickets' files by hand",
+    }[str(args.command)]
+    print(f"showdesk server: {args.command} works on a SQLite data directory; the database is on PostgreSQL: "
+          f"{advice}", file=sys.stderr)
+    return 1
 
 
 def _configured_data_dir(configured: Mapping[str, Any]) -> Path:
@@ -607,6 +689,9 @@ def _serve(args: argparse.Namespace, data_dir: Path, configured: Mapping[str, An
         return EXIT_CONFIG
     settings = Settings(
         data_dir=data_dir,
+        database=database_location(args, configured),
+        database_connect_timeout_seconds=args.database_connect_timeout,
+        database_statement_timeout_seconds=args.database_statement_timeout,
         host=args.host if args.host is not None else configured.get("host", DEFAULT_HOST),
         port=args.port if args.port is not None else configured.get("port", DEFAULT_PORT),
         public_url=args.public_url if args.public_url is not None else configured.get("public_url", ""),
@@ -742,12 +827,12 @@ def smtp_password() -> str:
         return ""
 
 
-def _mail(args: argparse.Namespace, data_dir: Path) -> int:
+def _mail(args: argparse.Namespace, data_dir: Path, configured: Mapping[str, Any]) -> int:
     from server.store import Store, StoreError
 
     try:
-        store = Store(_existing_or_new(data_dir))
-    except (StoreError, OSError) as exc:
+        store = Store(_existing_or_new(data_dir), database=database_location(args, configured))
+    except (StoreError, OSError, ValueError) as exc:
         print(f"showdesk server: {exc}", file=sys.stderr)
         return 1
     try:
@@ -796,12 +881,12 @@ def _outgoing_json(row: Any) -> dict[str, object]:
     }
 
 
-def _token(args: argparse.Namespace, data_dir: Path) -> int:
+def _token(args: argparse.Namespace, data_dir: Path, configured: Mapping[str, Any]) -> int:
     from server.store import Store, StoreError
 
     try:
-        store = Store(_existing_or_new(data_dir))
-    except (StoreError, OSError) as exc:
+        store = Store(_existing_or_new(data_dir), database=database_location(args, configured))
+    except (StoreError, OSError, ValueError) as exc:
         print(f"showdesk server: {exc}", file=sys.stderr)
         return 1
     try:

@@ -1,9 +1,17 @@
 """Running the server: lock the data directory, open the store, serve with uvicorn.
 
-One process, one uvicorn worker: SQLite and the blob store are local, and the event
-loop only streams bodies while the thread pool does the blocking work. A second server
-on the same data directory is refused (a lock file), because start-up clears leftover
-upload files and rotates the hand-over tokens.
+One process, one uvicorn worker: the event loop only streams bodies while the thread pool
+does the blocking work. A second server on the same data directory is refused (a lock file),
+because start-up clears leftover upload files and rotates the hand-over tokens.
+
+The lock guards the data directory, not the database: on SQLite the database is in it, so one
+server per database follows; on PostgreSQL (``--database postgresql://…``) several servers
+share the database, each with a data directory of its own. The lock is still taken then,
+because the data directory keeps files of one process: the upload spool that start-up clears
+(a sibling's uploads in flight would go), thumbnails, and with local blobs the blob directory
+whose temporary files start-up clears too. Several processes on one PostgreSQL therefore keep
+their attachment files in an S3-compatible store (``--blobs s3://…``), which all of them
+share; with a local blob directory only the one process that owns it can serve its files.
 
 Connections are bounded by server.connection_limits (header, body and keep-alive timeouts,
 a connection cap); the open-file limit is raised to the hard limit first, and the cap shrinks
@@ -181,7 +189,14 @@ def serve(settings: Settings, *, handover: bool = True, log_level: str = "info")
     try:
         make_private_dir(settings.data_dir)
         with DataDirLock(settings.data_dir):
-            store = Store(settings.data_dir, busy_timeout=settings.busy_timeout_seconds)
+            store = Store(
+                settings.data_dir,
+                busy_timeout=settings.busy_timeout_seconds,
+                database=settings.database,
+                connect_timeout=settings.database_connect_timeout_seconds,
+                statement_timeout=settings.database_statement_timeout_seconds,
+            )
+            log.info("database: %s", store.describe())
             try:
                 blobs = open_blobs(settings.data_dir, settings.blobs)
                 # Refuse to start rather than accept reports whose files could not be stored.
@@ -221,6 +236,6 @@ def serve(settings: Settings, *, handover: bool = True, log_level: str = "info")
     except DataDirInUseError as exc:
         log.error("%s; stop it first or use another --data directory", exc)
         return 1
-    except (StoreError, OSError) as exc:
+    except (StoreError, OSError, ValueError) as exc:
         log.error("cannot start with data directory %s: %s", settings.data_dir, exc)
         return 1

@@ -152,6 +152,16 @@ def default_data_dir() -> Path:
     return platformdirs.user_data_path("showdesk", appauthor=False) / "server"
 
 
+# The database ([server] database, --database): empty for SQLite in the data directory, else
+# postgresql://user@host:port/dbname (server.store.location). On PostgreSQL a connection attempt
+# gives up after DEFAULT_DATABASE_CONNECT_TIMEOUT_SECONDS and a statement after
+# DEFAULT_DATABASE_STATEMENT_TIMEOUT_SECONDS (the API answers 503 and the client retries).
+DEFAULT_DATABASE_CONNECT_TIMEOUT_SECONDS: Final = 5
+DEFAULT_DATABASE_STATEMENT_TIMEOUT_SECONDS: Final = 30.0
+DATABASE_PASSWORD_ENV: Final = "SHOWDESK_DATABASE_PASSWORD"  # noqa: S105 - the variable's name, not a password
+DATABASE_KEYRING_USER: Final = "database-password"  # the keyring entry (service showdesk-server)
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -159,6 +169,9 @@ class Settings:
     port: int = DEFAULT_PORT
     public_url: str = ""
     blobs: str = ""  # where attachment files live: empty for <data>/blobs, else s3://bucket/prefix?endpoint=…
+    database: str = ""  # empty for <data>/showdesk.db (SQLite), else postgresql://user@host:port/dbname
+    database_connect_timeout_seconds: int = DEFAULT_DATABASE_CONNECT_TIMEOUT_SECONDS
+    database_statement_timeout_seconds: float = DEFAULT_DATABASE_STATEMENT_TIMEOUT_SECONDS
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
     busy_timeout_seconds: float = 5.0

@@ -1,145 +1,156 @@
-"""The database file of one data directory: a connection per thread, transactions, the write lock.
+"""The seam between the store and its database engine: connections, transactions, the write lock.
 
-SQLite in WAL mode with ``synchronous=FULL``: a commit is on the disk when it returns.
-Every write runs in ``BEGIN IMMEDIATE`` so concurrent writers queue on SQLite's lock
-instead of failing half way; a writer that waits longer than the busy timeout gets
-``StoreBusyError`` (the API answers 503 with Retry-After). Each thread keeps its own
-connection. SQLite's "busy" and "disk full" leave here as the store's own errors.
+``Database`` is what every part of the store talks to. Two engines implement it, one module each:
+
+* ``server.store.engine_sqlite``: SQLite in the data directory, the embedded default;
+* ``server.store.engine_postgres``: PostgreSQL 15+, for several server processes on one database.
+
+Both give a connection per thread whose ``execute`` takes ``?`` placeholders and returns rows
+that read by name and by index, ``read()`` (a consistent snapshot), ``write()`` (one writer at
+a time across every process, then the listeners woken) and the engine's errors as the store's.
+The few statements that cannot be written once for both ask the database for their engine's
+piece (``json_integer``, ``index_hint``, ``fulltext``, ``bucket_sql``…).
 """
 
 from __future__ import annotations
 
 import contextlib
-import sqlite3
-import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Final
-
-from agent.fsutil import PRIVATE_FILE_MODE, create_private_file, restrict_mode
-from server.store.records import StorageFullError, StoreBusyError
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
 
 DB_FILENAME: Final = "showdesk.db"
 DEFAULT_BUSY_TIMEOUT_SECONDS: Final = 5.0
 
 
+class Cursor(Protocol):
+    """What the store reads from a statement's result (``sqlite3.Cursor`` has it all)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    @property
+    def lastrowid(self) -> int | None: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """One thread's connection: ``?`` placeholders, rows by name and by index."""
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor: ...
+
+    def executemany(self, sql: str, parameters: Iterator[Sequence[Any]] | Sequence[Sequence[Any]], /) -> Cursor: ...
+
+
+@dataclass(frozen=True)
+class FullText:
+    """How a page of tickets is narrowed to the ones whose words match.
+
+    ``source`` replaces ``tickets t`` in the FROM clause, ``key`` is the column the page is
+    ordered and bounded on, ``condition`` (with ``?`` for ``parameter``) goes into WHERE.
+    """
+
+    source: str
+    key: str
+    condition: str
+    parameter: str
+
+
 class Database:
-    """One SQLite database file. Thread-safe: each thread gets its own connection."""
+    """One database of one server installation. Thread-safe: each thread gets its own connection.
 
-    def __init__(self, path: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS) -> None:
-        self.path = path
-        self.busy_timeout = busy_timeout
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._connections_lock = threading.Lock()
+    The base class keeps the listeners; each engine supplies the rest.
+    """
+
+    engine: str = ""
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS
+
+    def __init__(self) -> None:
         self._listeners: list[Callable[[], None]] = []
-        self._write_lock = threading.Lock()
-        # SQLite creates the -wal and -shm files with the database file's mode, so a private
-        # database file (made here, or tightened if an older version left it 0644) keeps them private.
-        if not path.exists():
-            create_private_file(path)
-        self.restrict_files()
 
-    def restrict_files(self) -> None:
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            restrict_mode(self.path.with_name(self.path.name + suffix), PRIVATE_FILE_MODE)
+    # ------------------------------------------------------------ what every engine provides
+    def describe(self) -> str:
+        """Where the database is, for logs and messages (never a password)."""
+        raise NotImplementedError
 
-    def connection(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
-            self._local.conn = conn
-            with self._connections_lock:
-                self._connections.append(conn)
-        return conn
+    def connection(self) -> Connection:
+        """This thread's connection (opened on first use)."""
+        raise NotImplementedError
 
     def close(self) -> None:
-        with self._connections_lock:
-            for conn in self._connections:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.close()
-            self._connections.clear()
-        self._local = threading.local()
+        raise NotImplementedError
 
-    def add_listener(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` (from the committing thread) after every commit that added timeline events."""
-        self._listeners.append(listener)
-
-    @contextlib.contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
+    def read(self) -> contextlib.AbstractContextManager[Connection]:
         """A consistent snapshot for several queries."""
-        conn = self.connection()
-        with sqlite_errors():
-            conn.execute("BEGIN")
-            try:
-                yield conn
-            finally:
-                _end_transaction(conn, "COMMIT")
+        raise NotImplementedError
 
-    @contextlib.contextmanager
-    def write(self, *, notify: bool = True) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction; ``notify`` wakes the listeners after the commit."""
-        conn = self.connection()
-        # Writers of this process queue on a lock that wakes the next one the moment a commit
-        # ends; SQLite's own busy handler polls with sleeps of up to 100 ms, which would cap
-        # throughput under concurrent submissions. SQLite's lock still guards against other
-        # processes (the command line).
-        if not self._write_lock.acquire(timeout=self.busy_timeout):
-            raise StoreBusyError("the database is busy; try again shortly")
-        try:
-            with sqlite_errors():
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                    # A full disk shows up here most of the time: in WAL mode the pages reach
-                    # the file at commit.
-                    conn.execute("COMMIT")
-                except BaseException:
-                    _end_transaction(conn, "ROLLBACK")
-                    raise
-        finally:
-            self._write_lock.release()
-        if notify:
-            for listener in self._listeners:
-                listener()
+    def write(self, *, notify: bool = True) -> contextlib.AbstractContextManager[Connection]:
+        """One transaction, the only writer of the database while it runs; ``notify`` wakes the listeners."""
+        raise NotImplementedError
+
+    def migrate(self) -> bool:
+        """Bring the schema to the current version; returns whether search has a full-text index."""
+        raise NotImplementedError
 
     def integrity_check(self) -> str:
-        return str(self.connection().execute("PRAGMA integrity_check").fetchone()[0])
+        """"ok", or what the engine found wrong."""
+        raise NotImplementedError
+
+    def restrict_files(self) -> None:
+        """Keep the database's files private (nothing to do when they are not ours)."""
+
+    def is_integrity_error(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is a broken uniqueness or foreign-key rule of this engine."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ engine pieces of shared statements
+    def json_integer(self, column: str, key: str) -> str:
+        """SQL for the JSON member ``key`` of a TEXT column as an integer (true/false as 1/0)."""
+        raise NotImplementedError
+
+    def index_hint(self, index: str) -> str:
+        """An index the planner must use after ``FROM table``; empty where the planner needs no hint."""
+        return ""
+
+    def bucket_sql(self, duration: str) -> str:
+        """SQL for the duration bucket of ``duration`` seconds (see ``server.store.schema.bucket_sql``)."""
+        raise NotImplementedError
+
+    def fulltext(self, words: Sequence[str]) -> FullText | None:
+        """The full-text part of a ticket search for ``words``; None when there is no full-text index."""
+        return None
+
+    def index_ticket_text(self, conn: Connection, seq: int, subject: str, description: str) -> None:
+        """Add a new ticket's words to the full-text index, in its transaction (where the engine needs that)."""
+
+    # ------------------------------------------------------------ listeners
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every commit that added timeline events.
+
+        From the committing thread for this process's commits; an engine shared by several
+        processes also calls it for theirs (from a thread of its own).
+        """
+        self._listeners.append(listener)
+
+    def wake_listeners(self) -> None:
+        for listener in list(self._listeners):
+            listener()
 
 
-@contextlib.contextmanager
-def sqlite_errors() -> Iterator[None]:
-    """SQLite's "busy" and "disk full" as the store's own errors; anything else as it is."""
-    try:
-        yield
-    except sqlite3.Error as exc:
-        code = getattr(exc, "sqlite_errorcode", None)
-        primary = code & 0xFF if isinstance(code, int) else None
-        message = str(exc).lower()
-        if primary == sqlite3.SQLITE_FULL or "database or disk is full" in message:
-            raise StorageFullError(
-                "the disk under the server's data directory is full (SQLite: database or disk is full); "
-                "nothing was stored: free some space and try again"
-            ) from exc
-        if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in message or "busy" in message:
-            raise StoreBusyError("the database is busy; try again shortly") from exc
-        raise
+# SQLite's error mapping, for the parts that wrap a read in it (it passes other engines' errors through).
+from server.store.engine_sqlite import sqlite_errors  # noqa: E402
 
-
-def _end_transaction(conn: sqlite3.Connection, statement: str) -> None:
-    """COMMIT or ROLLBACK if a transaction is still open.
-
-    SQLite rolls a transaction back by itself after some errors (a full disk, an I/O error);
-    a ROLLBACK then would fail and hide the error that matters.
-    """
-    if not conn.in_transaction:
-        return
-    if statement == "ROLLBACK":
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-    else:
-        conn.execute(statement)
+__all__ = [
+    "DB_FILENAME",
+    "DEFAULT_BUSY_TIMEOUT_SECONDS",
+    "Connection",
+    "Cursor",
+    "Database",
+    "FullText",
+    "sqlite_errors",
+]

@@ -8,15 +8,14 @@ themselves. Medians walk the roll-up's duration buckets to the one holding the m
 from __future__ import annotations
 
 import math
-import sqlite3
 import statistics
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from server.store.connection import Database
+from server.store.connection import Connection, Database
 from server.store.records import Stats, Summary
 from server.store.rows import now
-from server.store.schema import DURATION_COLUMNS, DURATION_INDEXES, SECONDS_PER_DAY, bucket_bounds, bucket_sql
+from server.store.schema import DURATION_COLUMNS, DURATION_INDEXES, SECONDS_PER_DAY, bucket_bounds
 
 
 class Figures:
@@ -44,13 +43,13 @@ class Figures:
         window = (since, until)
         days, edges = _split_window(since, until)
         with self._database.read() as conn:
-            figures = _WindowFigures()
+            figures = _WindowFigures(self._database)
             if days is not None:
                 figures.add_days(conn, days)
             for edge in edges:
                 figures.add_edge(conn, edge)
-            first = _duration_summary(conn, "first", figures, window)
-            resolution = _duration_summary(conn, "resolved", figures, window)
+            first = _duration_summary(self._database, conn, "first", figures, window)
+            resolution = _duration_summary(self._database, conn, "resolved", figures, window)
             waits = [
                 float(r[0])
                 for r in conn.execute(
@@ -114,7 +113,8 @@ def _split_window(since: float, until: float) -> tuple[tuple[int, int] | None, l
 
 
 def _duration_summary(
-    conn: sqlite3.Connection, kind: str, figures: _WindowFigures, window: tuple[float, float]
+    database: Database,
+    conn: Connection, kind: str, figures: _WindowFigures, window: tuple[float, float]
 ) -> Summary:
     count, total = figures.duration_count[kind], figures.duration_sum[kind]
     if count <= 0:
@@ -122,7 +122,7 @@ def _duration_summary(
     histogram = sorted((bucket, n) for bucket, n in figures.histograms[kind].items() if n > 0)
     # statistics.median: the middle value, or the mean of the two middle values.
     ranks = sorted({(count - 1) // 2, count // 2})
-    middle = [_nth_duration(conn, kind, histogram, rank, window) for rank in ranks]
+    middle = [_nth_duration(database, conn, kind, histogram, rank, window) for rank in ranks]
     if any(value is None for value in middle):
         # The roll-up disagrees with the tickets (edited by hand?): count the slow way.
         column = DURATION_COLUMNS[kind]
@@ -142,7 +142,8 @@ def _duration_summary(
 class _WindowFigures:
     """Counts and sums of one /stats window, added up from roll-up days and raw edge ranges."""
 
-    def __init__(self) -> None:
+    def __init__(self, database: Database) -> None:
+        self._database = database
         self.created = 0
         self.after_articles = 0
         self.duration_count: dict[str, int] = dict.fromkeys(DURATION_COLUMNS, 0)
@@ -151,7 +152,7 @@ class _WindowFigures:
         self.sources: dict[str, int] = {}
         self.histograms: dict[str, dict[int, int]] = {kind: {} for kind in DURATION_COLUMNS}
 
-    def add_days(self, conn: sqlite3.Connection, days: tuple[int, int]) -> None:
+    def add_days(self, conn: Connection, days: tuple[int, int]) -> None:
         """Whole days ``days[0] <= day < days[1]`` from the roll-ups."""
         row = conn.execute(
             "SELECT coalesce(sum(created), 0), coalesce(sum(after_articles), 0), coalesce(sum(first_count), 0), "
@@ -184,11 +185,12 @@ class _WindowFigures:
                 ),
             )
 
-    def add_edge(self, conn: sqlite3.Connection, edge: tuple[float, float]) -> None:
+    def add_edge(self, conn: Connection, edge: tuple[float, float]) -> None:
         """Tickets created in ``edge[0] <= created_at < edge[1]`` (less than a day), counted directly."""
-        within = "FROM tickets INDEXED BY tickets_window WHERE created_at >= ? AND created_at < ?"
+        within = f"FROM tickets {self._database.index_hint('tickets_window')} WHERE created_at >= ? AND created_at < ?"
         row = conn.execute(
-            "SELECT count(*), coalesce(sum(self_help_count > 0), 0), count(first_response_at), "
+            "SELECT count(*), coalesce(sum(CASE WHEN self_help_count > 0 THEN 1 ELSE 0 END), 0), "
+            "count(first_response_at), "
             "coalesce(sum(first_response_at - created_at), 0), count(resolved_at), "
             f"coalesce(sum(resolved_at - created_at), 0) {within}",
             edge,
@@ -200,7 +202,7 @@ class _WindowFigures:
             conn.execute(f"SELECT source_id, count(*) {within} AND source_kind != 'kiosk' GROUP BY source_id", edge),
         )
         for kind, column in DURATION_COLUMNS.items():
-            bucket = bucket_sql(f"{column} - created_at")
+            bucket = self._database.bucket_sql(f"{column} - created_at")
             self._merge(
                 self.histograms[kind],
                 conn.execute(f"SELECT {bucket} AS b, count(*) {within} AND {column} IS NOT NULL GROUP BY b", edge),
@@ -221,7 +223,8 @@ class _WindowFigures:
 
 
 def _nth_duration(
-    conn: sqlite3.Connection, kind: str, histogram: Sequence[tuple[int, int]], rank: int, window: tuple[float, float]
+    database: Database,
+    conn: Connection, kind: str, histogram: Sequence[tuple[int, int]], rank: int, window: tuple[float, float]
 ) -> float | None:
     """The duration at 0-based ``rank`` in ascending order among the window's tickets; None if the roll-up is off.
 
@@ -237,7 +240,7 @@ def _nth_duration(
             lower = "" if math.isinf(low) else f"{duration} >= ? AND "
             params: list[Any] = [] if math.isinf(low) else [low]
             row = conn.execute(
-                f"SELECT {duration} AS d FROM tickets INDEXED BY {DURATION_INDEXES[kind]} "  # noqa: S608
+                f"SELECT {duration} AS d FROM tickets {database.index_hint(DURATION_INDEXES[kind])} "  # noqa: S608
                 f"WHERE {DURATION_COLUMNS[kind]} IS NOT NULL AND {lower}{duration} < ? "
                 "AND created_at >= ? AND created_at < ? ORDER BY d LIMIT 1 OFFSET ?",
                 [*params, high, *window, rank - below],

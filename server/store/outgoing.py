@@ -21,13 +21,12 @@ cut off by a crash: it is sent again with the same Message-ID (see docs/requeste
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from server.store.connection import Database, sqlite_errors
+from server.store.connection import Connection, Database, sqlite_errors
 from server.store.records import EventRow, NotFoundError, StoreError, TicketRow, ticket_number
 from server.store.rows import get_ticket, now, select_tickets, to_event, to_ticket
 
@@ -338,7 +337,7 @@ class OutgoingQueue:
             return bool(_stopped_tickets(conn, channel, {get_ticket(conn, ticket_key).seq}))
 
 
-def _stopped_tickets(conn: sqlite3.Connection, channel: str, seqs: set[int]) -> set[int]:
+def _stopped_tickets(conn: Connection, channel: str, seqs: set[int]) -> set[int]:
     if not seqs:
         return set()
     marks = ", ".join("?" for _ in seqs)
@@ -349,7 +348,7 @@ def _stopped_tickets(conn: sqlite3.Connection, channel: str, seqs: set[int]) -> 
     return {int(r[0]) for r in rows}
 
 
-def _select_rows(conn: sqlite3.Connection, clause: str, params: Sequence[Any]) -> list[OutgoingRow]:
+def _select_rows(conn: Connection, clause: str, params: Sequence[Any]) -> list[OutgoingRow]:
     # ``clause`` is fixed text of this module; values go in as parameters.
     sql = f"SELECT {_ROW_COLUMNS} FROM outgoing o JOIN tickets t ON t.seq = o.ticket_seq {clause}"  # noqa: S608
     return [

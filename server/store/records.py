@@ -47,6 +47,10 @@ class StoreBusyError(StoreError):
     """The database stayed locked longer than the busy timeout."""
 
 
+class DatabaseUnavailableError(StoreBusyError):
+    """The database server cannot be reached (PostgreSQL down, the connection lost); a retry may succeed."""
+
+
 class NotFoundError(StoreError):
     pass
 

@@ -9,12 +9,11 @@ double tap, a browser's resend) finds the nonce spent and records nothing.
 from __future__ import annotations
 
 import hmac
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from server.store.connection import Database, sqlite_errors
+from server.store.connection import Connection, Database, sqlite_errors
 from server.store.records import (
     EventRow,
     InvalidTransitionError,
@@ -176,13 +175,13 @@ class RequesterSide:
                 ).fetchone()[0]
             )
             rows = conn.execute(
-                "SELECT e.at, json_extract(e.data, '$.score') AS score FROM events e "
+                f"SELECT e.at, {self._database.json_integer('e.data', 'score')} AS score FROM events e "  # noqa: S608
                 "WHERE e.kind = 'rating' AND e.at >= ? AND e.at < ? AND e.seq = "
                 "(SELECT max(seq) FROM events l WHERE l.ticket_seq = e.ticket_seq AND l.kind = 'rating')",
                 (since, until),
             ).fetchall()
             feedback = conn.execute(
-                "SELECT json_extract(data, '$.solved') AS solved, count(*) AS n FROM events "
+                f"SELECT {self._database.json_integer('data', 'solved')} AS solved, count(*) AS n FROM events "  # noqa: S608
                 "WHERE kind = 'solved' AND at >= ? AND at < ? GROUP BY solved",
                 (since, until),
             ).fetchall()
@@ -209,16 +208,17 @@ class RequesterSide:
         )
 
 
-def _spend_nonce(conn: sqlite3.Connection, nonce: str, ticket_seq: int, at: float) -> bool:
+def _spend_nonce(conn: Connection, nonce: str, ticket_seq: int, at: float) -> bool:
     """True the first time this nonce is used; spent ones older than their lifetime are forgotten."""
     conn.execute("DELETE FROM form_nonces WHERE used_at < ?", (at - FORM_NONCE_SECONDS,))
     cursor = conn.execute(
-        "INSERT OR IGNORE INTO form_nonces (nonce, ticket_seq, used_at) VALUES (?, ?, ?)", (nonce, ticket_seq, at)
+        "INSERT INTO form_nonces (nonce, ticket_seq, used_at) VALUES (?, ?, ?) ON CONFLICT (nonce) DO NOTHING",
+        (nonce, ticket_seq, at),
     )
     return cursor.rowcount == 1
 
 
-def _change_status(conn: sqlite3.Connection, ticket: TicketRow, status: str, at: float) -> None:
+def _change_status(conn: Connection, ticket: TicketRow, status: str, at: float) -> None:
     """The person's answer or "still broken" moves the ticket; a reopen clears the resolve times."""
     reopening = ticket.status in ("resolved", "closed")
     conn.execute(

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import time
 import uuid
 from collections.abc import Sequence
 from typing import Any, Final
 
+from server.store.connection import Connection
 from server.store.records import (
     LINK_KEY_NAME,
     NUMBER_OFFSET,
@@ -36,7 +36,7 @@ QUALIFIED_TICKET_COLUMNS: Final = ", ".join(f"t.{name.strip()}" for name in TICK
 _NUMBER_RE: Final = re.compile(r"^SD-(\d{1,12})$", re.IGNORECASE)
 
 
-def load_link_key(conn: sqlite3.Connection) -> bytes:
+def load_link_key(conn: Connection) -> bytes:
     row = conn.execute("SELECT value FROM server_secrets WHERE name = ?", (LINK_KEY_NAME,)).fetchone()
     if row is None:
         raise NotFoundError("the database has no requester link key (schema 3 makes it)")
@@ -49,7 +49,7 @@ def now() -> float:
     return round(time.time(), 6)
 
 
-def get_ticket(conn: sqlite3.Connection, key: str) -> TicketRow:
+def get_ticket(conn: Connection, key: str) -> TicketRow:
     """A ticket by its id (the report UUID) or its number (SD-1001)."""
     number = _NUMBER_RE.match(key)
     if number:
@@ -65,14 +65,14 @@ def get_ticket(conn: sqlite3.Connection, key: str) -> TicketRow:
     return to_ticket(rows[0])
 
 
-def select_tickets(conn: sqlite3.Connection, clause: str, params: Sequence[Any]) -> list[sqlite3.Row]:
+def select_tickets(conn: Connection, clause: str, params: Sequence[Any]) -> list[Any]:
     # ``clause`` is always built in the store from fixed text; values go in as parameters.
     sql = f"SELECT {TICKET_COLUMNS} FROM tickets {clause}"  # noqa: S608
     return conn.execute(sql, params).fetchall()
 
 
 def add_event(
-    conn: sqlite3.Connection,
+    conn: Connection,
     ticket_seq: int,
     kind: str,
     actor: str,
@@ -89,7 +89,7 @@ def add_event(
     return int(cursor.lastrowid or 0)
 
 
-def to_ticket(row: sqlite3.Row) -> TicketRow:
+def to_ticket(row: Any) -> TicketRow:
     return TicketRow(
         seq=int(row["seq"]),
         id=row["id"],
@@ -121,7 +121,7 @@ def to_ticket(row: sqlite3.Row) -> TicketRow:
     )
 
 
-def to_file(row: sqlite3.Row) -> FileRow:
+def to_file(row: Any) -> FileRow:
     return FileRow(
         id=int(row["id"]),
         ticket_seq=int(row["ticket_seq"]),
@@ -135,7 +135,7 @@ def to_file(row: sqlite3.Row) -> FileRow:
     )
 
 
-def to_event(row: sqlite3.Row) -> EventRow:
+def to_event(row: Any) -> EventRow:
     return EventRow(
         seq=int(row["seq"]),
         ticket_seq=int(row["ticket_seq"]),
@@ -147,7 +147,7 @@ def to_event(row: sqlite3.Row) -> EventRow:
     )
 
 
-def to_token(row: sqlite3.Row) -> TokenRecord:
+def to_token(row: Any) -> TokenRecord:
     return TokenRecord(
         id=row["id"],
         name=row["name"],

@@ -1,4 +1,6 @@
-"""The database's schema: the tables, the roll-ups that keep /stats cheap, and the migrations.
+"""The SQLite schema: the tables, the roll-ups that keep /stats cheap, and the numbered migrations.
+
+PostgreSQL's schema (the same tables and figures) and its own chain are in ``server.store.engine_postgres``.
 
 A new database gets the current schema; an older one is upgraded in one transaction when a
 server (or the command line) opens it. A database written by a newer server is refused.
@@ -10,10 +12,14 @@ import contextlib
 import math
 import secrets
 import sqlite3
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from server.store.connection import Database, sqlite_errors
+from server.store.connection import Database
+from server.store.engine_sqlite import sqlite_errors
 from server.store.records import LINK_KEY_NAME, StoreError, link_hash, link_secret
+
+if TYPE_CHECKING:
+    from server.store.engine_sqlite import SqliteDatabase
 
 SCHEMA_VERSION: Final = 4
 SECONDS_PER_DAY: Final = 86_400
@@ -336,7 +342,12 @@ _FTS_SCHEMA: Final = (
 
 
 def migrate(database: Database) -> bool:
-    """Bring the database to ``SCHEMA_VERSION`` in WAL mode; returns whether it has the full-text index."""
+    """Bring the database to ``SCHEMA_VERSION`` by its engine's migrations; True when search has a full-text index."""
+    return database.migrate()
+
+
+def migrate_sqlite(database: SqliteDatabase) -> bool:
+    """Bring a SQLite database to ``SCHEMA_VERSION`` in WAL mode; returns whether it has the full-text index."""
     conn = database.connection()
     with sqlite_errors():
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]

@@ -1,4 +1,7 @@
-"""Lists of tickets: filters, words to search for (FTS5 when SQLite has it, LIKE when not), keyset pages.
+"""Lists of tickets: filters, words to search for (the engine's full-text index, else LIKE), keyset pages.
+
+The full-text index is the engine's own: FTS5 on SQLite, a GIN index over a tsvector on PostgreSQL
+(``Database.fulltext``). Both take each word as a prefix and require all of them.
 
 A page costs about the same on a large database as on a small one: every query walks an
 index in ``seq`` order and stops at the page's end.
@@ -9,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from server.store.connection import Database, sqlite_errors
+from server.store.connection import Database, FullText, sqlite_errors
 from server.store.records import TicketFilter, TicketRow
 from server.store.rows import QUALIFIED_TICKET_COLUMNS, to_ticket
 
@@ -50,13 +53,12 @@ class TicketSearch:
             found = self._by_receipt_code(receipt.group(1).lower(), filters)
             if found:
                 return found[:limit], None
-        fts_query = self._fts_query(filters.text) if filters.text else None
-        key = "f.rowid" if fts_query is not None else "t.seq"
-        where, params = _conditions(filters, fts_query, key, before_seq=before_seq, oldest_first=oldest_first)
+        fulltext = self._fulltext(filters.text) if filters.text else None
+        key = fulltext.key if fulltext is not None else "t.seq"
+        where, params = _conditions(filters, fulltext, key, before_seq=before_seq, oldest_first=oldest_first)
         clause = ("WHERE " + " AND ".join(where)) if where else ""
         direction = "ASC" if oldest_first else "DESC"
-        # CROSS JOIN keeps the full-text index as the outer loop: SQLite never reorders it.
-        source = "tickets_fts f CROSS JOIN tickets t ON t.seq = f.rowid" if fts_query is not None else "tickets t"
+        source = fulltext.source if fulltext is not None else "tickets t"
         params.append(limit + 1)
         sql = f"SELECT {QUALIFIED_TICKET_COLUMNS} FROM {source} {clause} ORDER BY {key} {direction} LIMIT ?"  # noqa: S608
         with sqlite_errors():
@@ -78,27 +80,23 @@ class TicketSearch:
             rows = self._database.connection().execute(sql, params).fetchall()
         return [to_ticket(r) for r in rows]
 
-    def _fts_query(self, text: str) -> str | None:
-        """The FTS5 query for ``text``, or None when there is no full-text index (or nothing to find)."""
+    def _fulltext(self, text: str) -> FullText | None:
+        """The full-text part of the query for ``text``, or None when there is no index (or nothing to find)."""
         if not self._has_fts:
             return None
-        words = _WORD_RE.findall(text)[:MAX_SEARCH_WORDS]
-        if not words:
-            return None
-        # Each word quoted (so no FTS syntax gets through), as a prefix, all required.
-        return " ".join('"' + w.replace('"', '""') + '"*' for w in words)
+        return self._database.fulltext(_WORD_RE.findall(text)[:MAX_SEARCH_WORDS])
 
 
 def _conditions(
-    filters: TicketFilter, fts_query: str | None, key: str, *, before_seq: int | None, oldest_first: bool
+    filters: TicketFilter, fulltext: FullText | None, key: str, *, before_seq: int | None, oldest_first: bool
 ) -> tuple[list[str], list[Any]]:
     """The WHERE conditions of a page and their parameters, in order."""
     # Column references are qualified, so the same conditions serve the plain and the joined query.
     where: list[str] = []
     params: list[Any] = []
-    if fts_query is not None:
-        where.append("tickets_fts MATCH ?")
-        params.append(fts_query)
+    if fulltext is not None:
+        where.append(fulltext.condition)
+        params.append(fulltext.parameter)
     if before_seq is not None:
         # The bound goes on the driving key so FTS5 (or the primary key) starts the walk there.
         where.append(f"{key} > ?" if oldest_first else f"{key} < ?")
@@ -126,7 +124,7 @@ def _conditions(
         first_after = "(SELECT seq FROM tickets WHERE created_at > ? ORDER BY created_at LIMIT 1)"
         where.append(f"{key} >= {first_after} AND t.created_at > ?")
         params.extend([filters.created_after, filters.created_after])
-    if filters.text and fts_query is None:
+    if filters.text and fulltext is None:
         text_clause, text_params = _like_clause(filters.text)
         if text_clause:
             where.append(text_clause)

@@ -7,9 +7,8 @@ misses one.
 from __future__ import annotations
 
 import json
-import sqlite3
 
-from server.store.connection import Database
+from server.store.connection import Connection, Database
 from server.store.records import (
     STATUSES,
     TRANSITIONS,
@@ -75,11 +74,7 @@ class Tickets:
                 "INSERT INTO ticket_articles (ticket_seq, article) VALUES (?, ?)",
                 [(seq, article) for article in new.self_help_articles],
             )
-            if self._has_fts:
-                conn.execute(
-                    "INSERT INTO tickets_fts (rowid, subject, description) VALUES (?, ?, ?)",
-                    (seq, new.subject, new.description),
-                )
+            self._database.index_ticket_text(conn, seq, new.subject, new.description)
             add_event(conn, seq, "created", actor, created_at, {"number": ticket_number(seq)})
             if new.walk_up and new.site:
                 enqueue(conn, seq, new.site, actor, created_at)
@@ -192,7 +187,7 @@ class Tickets:
         return {r[0] for r in self._database.connection().execute("SELECT DISTINCT sha256 FROM files").fetchall()}
 
 
-def _insert_ticket(conn: sqlite3.Connection, new: NewTicket, actor: str, created_at: float, link: str) -> int:
+def _insert_ticket(conn: Connection, new: NewTicket, actor: str, created_at: float, link: str) -> int:
     """The ticket's own row, status new, with its requester link's hash; returns its sequence number."""
     cursor = conn.execute(
         "INSERT INTO tickets (id, fingerprint, manifest, status, subject, description, category, "
@@ -226,7 +221,7 @@ def _insert_ticket(conn: sqlite3.Connection, new: NewTicket, actor: str, created
     return int(cursor.lastrowid or 0)
 
 
-def _events(conn: sqlite3.Connection, seq: int, include_internal: bool) -> list[EventRow]:
+def _events(conn: Connection, seq: int, include_internal: bool) -> list[EventRow]:
     sql = "SELECT * FROM events WHERE ticket_seq = ?"
     if not include_internal:
         sql += " AND internal = 0"

@@ -8,10 +8,9 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import sqlite3
 from typing import Final
 
-from server.store.connection import Database, sqlite_errors
+from server.store.connection import Connection, Database, sqlite_errors
 from server.store.records import ROLES, NotFoundError, StoreError, TokenNameTakenError, TokenRecord
 from server.store.rows import now, to_token
 
@@ -49,7 +48,7 @@ class Tokens:
         if role not in ROLES:
             raise StoreError(f"role {role!r} is not one of {', '.join(ROLES)}")
         with self._database.write(notify=False) as conn:
-            return _insert_token(conn, name, role, site)
+            return _insert_token(self._database, conn, name, role, site)
 
     def list_tokens(self, *, include_revoked: bool = False) -> list[TokenRecord]:
         sql = "SELECT id, name, role, site, created_at, revoked_at FROM tokens"
@@ -97,7 +96,7 @@ class Tokens:
                 conn.execute(
                     "UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (revoked_at, name)
                 )
-                _record, secret = _insert_token(conn, name, role, None)
+                _record, secret = _insert_token(self._database, conn, name, role, None)
                 made[role] = secret
         return made
 
@@ -112,7 +111,8 @@ class Tokens:
                 )
 
 
-def _insert_token(conn: sqlite3.Connection, name: str, role: str, site: str | None) -> tuple[TokenRecord, str]:
+def _insert_token(
+    database: Database, conn: Connection, name: str, role: str, site: str | None) -> tuple[TokenRecord, str]:
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token_id = "tok_" + secrets.token_hex(6)
     created_at = now()
@@ -121,6 +121,8 @@ def _insert_token(conn: sqlite3.Connection, name: str, role: str, site: str | No
             "INSERT INTO tokens (id, name, role, site, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             (token_id, name, role, site, hash_token(secret), created_at),
         )
-    except sqlite3.IntegrityError as exc:
+    except Exception as exc:
+        if not database.is_integrity_error(exc):
+            raise
         raise TokenNameTakenError(f"a token named {name!r} already exists; revoke it first") from exc
     return TokenRecord(token_id, name, role, site, created_at, None), secret  # type: ignore[arg-type]

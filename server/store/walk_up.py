@@ -6,11 +6,10 @@ visit. The estimated wait is the people ahead times the site's recent mean servi
 
 from __future__ import annotations
 
-import sqlite3
 import statistics
 from typing import Final
 
-from server.store.connection import Database
+from server.store.connection import Connection, Database
 from server.store.records import BoardEntry, NotFoundError, QueueBoard, QueuePlace, TicketRow, ticket_number
 from server.store.rows import add_event, get_ticket, now, select_tickets, to_ticket
 
@@ -18,7 +17,7 @@ DEFAULT_SERVICE_SECONDS: Final = 300.0
 SERVICE_HISTORY: Final = 20
 
 
-def enqueue(conn: sqlite3.Connection, ticket_seq: int, site: str, actor: str, at: float) -> None:
+def enqueue(conn: Connection, ticket_seq: int, site: str, actor: str, at: float) -> None:
     """Put a new walk-up ticket at the end of its site's queue (in the transaction that makes it)."""
     conn.execute(
         "INSERT INTO queue_entries (ticket_seq, site, state, enqueued_at) VALUES (?, ?, 'waiting', ?)",
@@ -27,7 +26,7 @@ def enqueue(conn: sqlite3.Connection, ticket_seq: int, site: str, actor: str, at
     add_event(conn, ticket_seq, "queue", actor, at, {"state": "waiting", "site": site})
 
 
-def serve_queue_entry(conn: sqlite3.Connection, ticket_seq: int, actor: str, at: float) -> None:
+def serve_queue_entry(conn: Connection, ticket_seq: int, actor: str, at: float) -> None:
     """End the ticket's visit, if it is in a queue and not served yet."""
     entry = conn.execute("SELECT site, state FROM queue_entries WHERE ticket_seq = ?", (ticket_seq,)).fetchone()
     if entry is None or entry["state"] == "served":
@@ -36,7 +35,7 @@ def serve_queue_entry(conn: sqlite3.Connection, ticket_seq: int, actor: str, at:
     add_event(conn, ticket_seq, "queue", actor, at, {"state": "served", "site": entry["site"]})
 
 
-def open_on_first_action(conn: sqlite3.Connection, ticket: TicketRow, actor: str, at: float) -> None:
+def open_on_first_action(conn: Connection, ticket: TicketRow, actor: str, at: float) -> None:
     """A new ticket becomes open when a technician first acts on it (claims, assigns, replies, calls the person).
 
     Kept in the store, in the action's own transaction, so every client (technician mode, a
@@ -54,7 +53,7 @@ class WalkUpQueue:
     def __init__(self, database: Database) -> None:
         self._database = database
 
-    def mean_service_seconds(self, site: str, conn: sqlite3.Connection | None = None) -> tuple[float, int]:
+    def mean_service_seconds(self, site: str, conn: Connection | None = None) -> tuple[float, int]:
         """Mean time from called to served over the site's recent visits, and how many it is based on."""
         conn = conn or self._database.connection()
         rows = conn.execute(
