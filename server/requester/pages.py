@@ -138,6 +138,7 @@ class Pages:
                     "alt": t["screenshot"].format(index=index),
                 }
             )
+        clips = _clips(report, by_path, base, t)
         timeline = _timeline(events, files, base, t, shown_src)
         # The status card quotes the help desk's latest reply while it matters most: when the
         # desk waits for the person, or says it is resolved. The whole exchange is further down.
@@ -153,6 +154,7 @@ class Pages:
             "reported_at": _moment(report.get("created_at")),
             "description": ticket.description,
             "shots": shots,
+            "clips": clips,
             "queue": self._queue(ticket, t),
             "timeline": timeline,
             "latest_reply": latest_reply,
@@ -217,6 +219,30 @@ class Pages:
             "feedback_token": make_form_token(secret),
             "rating_token": make_form_token(secret),
         }
+
+
+def _clips(report: dict[str, Any], by_path: dict[str, FileRow], base: str, t: dict[str, str]) -> list[dict[str, Any]]:
+    """The report's clips (animated WebP) as the page plays them: the file itself, through the same
+    capability route as the screenshots; no thumbnail, which would be a still."""
+    clips = []
+    for index, clip in enumerate(report.get("clips", []), start=1):
+        file = by_path.get(clip.get("file", {}).get("path", ""))
+        if file is None or file.media_type not in IMAGE_MEDIA_TYPES:
+            continue
+        frames = int(clip.get("frames", 0))
+        seconds = int(clip.get("duration_ms", 0)) / 1000
+        clips.append(
+            {
+                "url": f"{base}/files/{file.id}",
+                "width": int(clip.get("width", 0)) or None,
+                "height": int(clip.get("height", 0)) or None,
+                "frames": frames,
+                "caption": clip.get("caption", ""),
+                "alt": t["clip"].format(index=index),
+                "facts": t["clip.facts"].format(seconds=f"{seconds:.1f}", frames=frames),
+            }
+        )
+    return clips
 
 
 def _timeline(

@@ -2,11 +2,11 @@
 
 * ``GET /t/{secret}``: the page (``?lang=en|de``);
 * ``GET /t/{secret}/events``: live updates as Server-Sent Events;
-* ``GET /t/{secret}/files/{id}``: a screenshot or photo of this ticket, inline;
+* ``GET /t/{secret}/files/{id}``: a screenshot, clip or photo of this ticket, inline;
 * ``GET /t/{secret}/thumbs/{id}``: its thumbnail (WebP, 480 px on the longest side) once made;
 * ``POST /t/{secret}/answer`` (multipart: text, photos), ``/feedback`` (solved yes/no),
   ``/rating`` (score, comment): each answers 303 back to the page (post, redirect, get);
-* ``GET /static/requester.css|js``.
+* ``GET /static/requester.css|js``, ``/static/clips.js`` (frame-by-frame stepping of clips).
 
 A link that opens nothing (wrong, revoked, expired, another ticket's) gets the same 404 page,
 and costs the client address a permit of the guessing limit; out of permits, every link
@@ -45,7 +45,13 @@ from server.store import MAX_RATING_COMMENT_CHARS, FileRow, InvalidTransitionErr
 log = logging.getLogger("showdesk.server")
 
 STATIC: Final = Path(__file__).resolve().parent / "static"
-_STATIC_TYPES: Final = {"requester.css": "text/css; charset=utf-8", "requester.js": "text/javascript; charset=utf-8"}
+_STATIC_TYPES: Final = {
+    "requester.css": "text/css; charset=utf-8",
+    "requester.js": "text/javascript; charset=utf-8",
+    "clips.js": "text/javascript; charset=utf-8",
+}
+# What the page may show of a ticket's files: screenshots, clips (animated WebP) and the person's photos.
+_SHOWN_ROLES: Final = frozenset({"step", "clip", "answer"})
 # How often a live stream looks again without a wake-up: a change made by another process
 # (the command line) and the estimated wait, which moves with the clock.
 STREAM_RECHECK_SECONDS: Final = 5.0
@@ -176,8 +182,8 @@ async def _ticket_image(request: Request, secret: str, file_id: str, lang: str |
         file, owner = await run_in_threadpool(requester.context.store.get_file, int(file_id))
     except NotFoundError:
         raise PageRefusedError(404, language) from None
-    # Screenshots and the person's photos of this ticket; never another ticket's, never an original.
-    if owner.seq != ticket.seq or file.role not in ("step", "answer") or file.media_type not in IMAGE_MEDIA_TYPES:
+    # Screenshots, clips and the person's photos of this ticket; never another ticket's, never an original.
+    if owner.seq != ticket.seq or file.role not in _SHOWN_ROLES or file.media_type not in IMAGE_MEDIA_TYPES:
         raise PageRefusedError(404, language)
     return requester, file
 

@@ -15,7 +15,7 @@ import requests
 from PIL import Image, ImageDraw
 
 from tests.fixtures.server import ServerProcess
-from tests.server.helpers import api, make_bundle, submit
+from tests.server.helpers import api, make_bundle, make_report, submit
 
 
 def screenshot_png(width: int, height: int, seed: int, *, title: str = "Print queue", grain: bool = False) -> bytes:
@@ -72,6 +72,28 @@ def photo_jpeg(width: int = 1200, height: int = 900, seed: int = 0) -> bytes:
     return buffer.getvalue()
 
 
+def clip_webp(seed: int, *, frames: int = 12, size: tuple[int, int] = (640, 400)) -> bytes:
+    """An animated WebP clip as the kiosk records one: a desktop on which a dialog slides to the right.
+
+    Every frame differs (the dialog moves 24 px a frame), so each is a frame of its own in the file.
+    """
+    from agent.clips import encode_clip
+    from tests.clips.synthetic import recording
+
+    with Image.open(io.BytesIO(screenshot_png(size[0], size[1], seed))) as desktop:
+        base = desktop.convert("RGB")
+    pictures = []
+    for number in range(frames):
+        picture = base.copy()
+        draw = ImageDraw.Draw(picture)
+        left = 20 + number * 24
+        draw.rectangle((left, size[1] // 3, left + 180, size[1] // 3 + 90), fill=(255, 255, 255), outline=(142, 27, 27))
+        draw.text((left + 10, size[1] // 3 + 10), f"Printing... {number + 1}", fill=(142, 27, 27))
+        pictures.append(picture)
+    clip = encode_clip(recording(pictures, [n * 0.2 for n in range(frames)], frames * 0.2))
+    return clip.data
+
+
 class RequesterSite:
     """One server, a kiosk token of site ``north`` and a technician token."""
 
@@ -99,6 +121,24 @@ class RequesterSite:
         response.raise_for_status()
         ticket: dict[str, Any] = response.json()["ticket"]
         return ticket
+
+    def report_with_clip(
+        self, seed: int, *, frames: int = 12, caption: str = "The print dialog that never finishes", **fields: Any
+    ) -> tuple[dict[str, Any], bytes]:
+        """A report with one screenshot and one clip, as a kiosk sends it; returns the ticket and the clip."""
+        from datetime import UTC, datetime
+
+        from agent.bundle import ClipDraft, StepDraft, build_bundle
+
+        data = clip_webp(seed, frames=frames)
+        shot = screenshot_png(1280, 800, seed)
+        step = StepDraft(image=shot, width=1280, height=800, captured_at=datetime.now(UTC), caption="The print queue")
+        clip = ClipDraft(data=data, started_at=datetime.now(UTC), duration_ms=frames * 200, caption=caption)
+        bundle = build_bundle(make_report(**fields), [step], clips=[clip])
+        response = submit(self.server, self.kiosk, bundle, timeout=120)
+        response.raise_for_status()
+        ticket: dict[str, Any] = response.json()["ticket"]
+        return ticket, data
 
     def tech(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         response = api(self.server, self.technician, method, path, **kwargs)
