@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import sys
 import threading
 import time
@@ -100,12 +99,18 @@ def _setup_logging(level: str) -> None:
 
 
 def _config(args: argparse.Namespace) -> Config:
+    """The configuration for this command, loaded once (the log level and the command read it)."""
+    loaded: Config | None = getattr(args, "loaded_config", None)
+    if loaded is not None:
+        return loaded
     from agent.config import load_config
 
     overrides: dict[str, Any] = {}
     if getattr(args, "url", None) and args.command != "login":
         overrides["backend.url"] = args.url
-    return load_config(overrides)
+    config = load_config(overrides)
+    args.loaded_config = config
+    return config
 
 
 def _backend_name(args: argparse.Namespace) -> str | None:
@@ -325,6 +330,7 @@ def capture_bundle(
     *,
     delay: float = 0.0,
     warm: SnapshotCache | None = None,
+    while_encoding: Callable[[], object] | None = None,
 ) -> tuple[ShotBundle, int]:
     """Grab, encode and bundle as ``request`` asks: the one recipe of `showdesk capture`, whether
     this process captures or the running agent does it with its warm capturer (the same bundle
@@ -333,7 +339,10 @@ def capture_bundle(
 
     With ``warm`` (the agent's), a snapshot it holds that is fresh for this request's options and
     the screen's monitors goes into the bundle instead of a new one; otherwise one is collected
-    beside the capture as here, and kept in ``warm`` for the next."""
+    beside the capture as here, and kept in ``warm`` for the next.
+
+    ``while_encoding`` runs on this thread once the encoder works (the command line sets up its
+    logging there: nothing before it logs, and its import would otherwise delay the encoder)."""
     if request.backend:
         config.backend(request.backend)  # an unknown backend fails before the screen is grabbed
     from agent import capture, encoding
@@ -374,10 +383,16 @@ def capture_bundle(
                 shots = capturer.capture_all()
     except capture.CaptureError as exc:
         raise CommandError(str(exc), Exit.NO_CAPTURE) from exc
-    # The encoder releases the GIL: this thread finishes the system information meanwhile.
-    encoder = _Background(encoding.encode_all, shots, fmt)
+    # The encoder releases the GIL once it is inside Pillow's C code; what comes before (Pillow's
+    # import, the pixels' conversion) is Python and runs here, before the system-information
+    # collectors are released, so they cannot hold the encoder back.
+    pictures = [shot.image() for shot in shots]
+    encoder = _Background(encoding.encode_all, pictures, fmt)
     if starter is not None:
         starter.release()
+    if while_encoding is not None:
+        while_encoding()
+    host = _host_name()  # socket's import, while the encoder works
     from agent.bundle import BundleError, ShotStep, shot_bundle
     from agent.report_format import MAX_SHORT_TEXT_CHARS
 
@@ -405,7 +420,7 @@ def capture_bundle(
         bundle = shot_bundle(
             steps,
             source_kind="cli",
-            source_id=socket.gethostname()[:200] or "unknown",
+            source_id=host,
             app_version=__version__,
             reporter_name=request.name,
             reporter_email=request.email,
@@ -416,6 +431,13 @@ def capture_bundle(
     except BundleError as exc:
         raise CommandError(str(exc), Exit.USAGE) from exc
     return bundle, len(steps)
+
+
+def _host_name() -> str:
+    """The machine's name, as a report's source id carries it."""
+    import socket  # loaded where needed: the capture is timed as a whole process
+
+    return socket.gethostname()[:200] or "unknown"
 
 
 def _hand_to_agent(args: argparse.Namespace, agent_capture: AgentCapture | None) -> tuple[dict[str, Any], bytes] | None:
@@ -492,7 +514,7 @@ def clip_bundle(args: argparse.Namespace, config: Config) -> tuple[ReportBundle,
             reporter_name=args.name,
             reporter_email=args.email,
             source_kind="cli",
-            source_id=socket.gethostname()[:200] or "unknown",
+            source_id=_host_name(),
             app_version=__version__,
             sysinfo=snapshot,
         )
@@ -506,6 +528,7 @@ def cmd_capture(args: argparse.Namespace) -> Exit:
     import os
 
     if args.clip is not None:
+        _start_logging(args)
         return _capture_clip(args)
     if args.fps is not None:
         raise CommandError("--fps is the frame rate of a --clip", Exit.USAGE)
@@ -515,7 +538,11 @@ def cmd_capture(args: argparse.Namespace) -> Exit:
         from agent import capture
 
         request = CaptureRequest.from_args(args, os.environ)
-        bundle, step_count = capture_bundle(request, _config(args), capture.Capturer, delay=args.delay)
+        # Logging is set up while the encoder works: nothing logs before, and logging's import
+        # would otherwise come before the grab. Writing the agent's bundle logs nothing.
+        bundle, step_count = capture_bundle(
+            request, _config(args), capture.Capturer, delay=args.delay, while_encoding=partial(_start_logging, args)
+        )
         data, report_id = bundle.data, str(bundle.report_id)
     else:
         header, data = handed
@@ -524,6 +551,7 @@ def cmd_capture(args: argparse.Namespace) -> Exit:
         from agent.fsutil import atomic_write_bytes
 
         atomic_write_bytes(Path(args.output), data)
+
         if args.json:
             captured_by = "cli" if handed is None else "agent"
             _print_json({"report_id": report_id, "file": args.output, "steps": step_count, "captured_by": captured_by})
@@ -532,6 +560,7 @@ def cmd_capture(args: argparse.Namespace) -> Exit:
         return Exit.OK
     from agent.bundle import BundleError, ReportBundle
 
+    _start_logging(args)
     config = _config(args)
     try:
         # The outbox takes the schema's model; reading the bytes back validates them with it
@@ -989,11 +1018,10 @@ def main(argv: Sequence[str] | None = None, *, agent_capture: AgentCapture | Non
         return Exit.USAGE
     try:
         if args.handler is cmd_capture:
+            # It sets logging up itself where its work may first log (_start_logging).
             args.handed = _hand_to_agent(args, agent_capture)
-        if not (args.handler is cmd_capture and args.handed is not None and args.output):
-            # Writing the agent's bundle to a file is all that is left on the fast path; it
-            # logs nothing and needs no configuration.
-            _setup_logging(_log_level(args))
+        else:
+            _start_logging(args)
         return int(args.handler(args))
     except CommandError as exc:
         print(f"showdesk: {exc}", file=sys.stderr)
@@ -1013,11 +1041,19 @@ def main(argv: Sequence[str] | None = None, *, agent_capture: AgentCapture | Non
         return int(Exit.CONFIG)
 
 
+def _start_logging(args: argparse.Namespace) -> None:
+    """Set logging up for this command, once (at the configured level unless --log-level says)."""
+    if getattr(args, "logging_started", False):
+        return
+    args.logging_started = True
+    _setup_logging(_log_level(args))
+
+
 def _log_level(args: argparse.Namespace) -> str:
-    from agent.config import ConfigError, load_config
+    from agent.config import ConfigError
 
     try:
-        return str(args.log_level or load_config().get("log.level"))
+        return str(args.log_level or _config(args).get("log.level"))
     except ConfigError:
         return "INFO"
 

@@ -8,7 +8,10 @@ start); every other command is routed to the layer that owns it, imported only t
 from __future__ import annotations
 
 import sys
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any  # at run time typing's import would cost the fast paths 2-3 ms
 
 _VERSION_FLAGS = frozenset({"--version"})
 _HELP_FLAGS = frozenset({"-h", "--help"})
@@ -32,12 +35,16 @@ def _agent_capture(request: dict[str, Any]) -> tuple[dict[str, Any], bytes] | No
     """The running agent's capture (see agent.laptop.instance_client.request_capture), or None.
 
     Handed to the core's command line, which may not import the laptop app itself; the client
-    side imports no Qt.
+    side imports no Qt. Not asked again when showdesk.fast_capture asked already.
     """
+    from showdesk import fast_capture
+
+    if fast_capture.asked_agent():
+        return None
     from agent.laptop.instance_client import request_capture
 
     global _handed_to_agent
-    answer = request_capture(request, while_waiting=_prepare_write)
+    answer = request_capture(request, while_waiting=fast_capture.prepare_write)
     _handed_to_agent = answer is not None
     return answer
 
@@ -48,15 +55,13 @@ _OUTPUT_FLAGS = frozenset({"-o", "--output"})
 
 
 def _may_skip_finalization(args: list[str], code: int) -> bool:
-    """True after `showdesk capture -o FILE` wrote the agent's bundle: the file is written,
-    synced and renamed, nothing else was opened, and the interpreter's own teardown (about
-    5 ms, a twentieth of the command) has nothing left to do."""
-    return code == 0 and _handed_to_agent and bool(args) and args[0] == "capture" and not _OUTPUT_FLAGS.isdisjoint(args)
-
-
-def _prepare_write() -> None:
-    """What the command line writes the agent's bundle with, imported while the agent captures."""
-    import agent.fsutil  # noqa: F401 - imported for its cost, not its names
+    """True after `showdesk capture -o FILE` wrote its bundle: the file is written, synced and
+    renamed, what was printed is flushed next, and the interpreter's own teardown (freeing every
+    module and the capture's buffers one by one: up to a tenth of the command) has nothing left
+    to do that anyone would see."""
+    if code != 0 or not args or args[0] != "capture":
+        return False
+    return any(arg in _OUTPUT_FLAGS or arg.startswith("--output=") for arg in args) or _handed_to_agent
 
 
 def _answer_at_once(args: list[str]) -> bool:
@@ -112,6 +117,17 @@ def _run(args: list[str]) -> int:
         return agent_main(args[1:])
     if command == "capture" and "--gui" in args:
         return _capture_gui(args[1:])
+    if command == "capture":
+        from showdesk.fast_capture import hand_over
+
+        try:
+            handed = hand_over(args[1:])
+        except KeyboardInterrupt:
+            return 130  # as the core's command line answers it
+        if handed is not None:
+            global _handed_to_agent
+            _handed_to_agent = True
+            return handed
     from agent.cli import main as core_main
 
     if command == "capture":

@@ -10,14 +10,20 @@ agent fast (on POSIX the sender needs no Qt at all, only a Unix socket).
 
 from __future__ import annotations
 
+import _socket  # socket's own C module: the hand-off needs nothing of socket.py's wrappers (enums, selectors)
 import json
-import socket
+import os
 import sys
-import threading
 import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Final
+
+# `showdesk capture -o FILE` sends its request through this module before anything else of the
+# command line loads (showdesk.fast_capture): typing, pathlib and threading would cost it several
+# ms before the agent even hears of it, so they load only where they are used.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+    from typing import Any, Final
 
 SOCKET_NAME: Final = "agent.sock"
 LOCK_NAME: Final = "agent.lock"
@@ -48,19 +54,24 @@ def agent_runtime_dir() -> Path:
 def _runtime_dir_at_hand() -> Path:
     """The runtime directory without importing platformdirs where the environment names it
     (agent.fsutil.runtime_dir gives the same answer: ``$XDG_RUNTIME_DIR/showdesk`` on Linux)."""
-    import os
+    from pathlib import Path
 
+    return Path(_runtime_dir_name())
+
+
+def _runtime_dir_name() -> str:
+    """:func:`_runtime_dir_at_hand` as text, without pathlib (see the imports above)."""
     # agent.fsutil (and logging, tempfile with it) loads only where the environment does not say:
     # the command line writes the bundle with it, and imports it while the agent captures.
     override = os.environ.get(RUNTIME_DIR_ENV)
     if override:
-        return Path(override)
+        return override
     xdg = os.environ.get("XDG_RUNTIME_DIR", "")
     if sys.platform.startswith("linux") and xdg.strip():
-        return Path(xdg) / "showdesk"
+        return os.path.join(xdg, "showdesk")  # noqa: PTH118 - pathlib stays off this path (see the imports)
     from agent.fsutil import runtime_dir
 
-    return runtime_dir()
+    return str(runtime_dir())
 
 
 def socket_path(directory: Path | None = None) -> Path:
@@ -128,6 +139,8 @@ def _exchange(name: str, message: bytes) -> bytes | None:
     """The agent's answer, or None when nothing listens (OSError: connected but no answer)."""
     if sys.platform == "win32":  # pragma: no cover - named pipes through Qt on Windows
         return _exchange_qt(name, message, ANSWER_TIMEOUT)
+    import socket
+
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
         client.settimeout(ANSWER_TIMEOUT)
         try:
@@ -174,8 +187,8 @@ def request_capture(
     that declines (another display, another configuration, busy, the desktop portal), and any
     answer that is late, malformed or beyond its bounds. Never waits longer than
     ``accept_timeout`` for the agent to take the request, nor ``answer_timeout`` in all.
-    ``while_waiting`` runs on a side thread once the request is sent (the caller's own
-    preparation, such as the imports it writes the bundle with), beside the agent's capture.
+    ``while_waiting`` runs once the request is sent, on this thread (the caller's own
+    preparation, such as the imports it writes the bundle with), while the agent captures.
     """
     if sys.platform == "win32":  # pragma: no cover - the hand-off speaks a Unix socket
         return None
@@ -187,12 +200,14 @@ def request_capture(
         return None  # the agent would refuse it: capture here
     deadline = time.monotonic() + answer_timeout
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        try:
             client.settimeout(accept_timeout)
-            client.connect(str(socket_path(directory or _runtime_dir_at_hand())))
+            where = str(directory) if directory is not None else _runtime_dir_name()
+            client.connect(os.path.join(where, SOCKET_NAME))  # noqa: PTH118 - as above
             client.sendall(message)
             if while_waiting is not None:
-                threading.Thread(target=_quietly, args=(while_waiting,), name="while-waiting", daemon=True).start()
+                _quietly(while_waiting)
             reader = _BoundedReader(client)
             accepted = _header(reader.line(min(deadline, time.monotonic() + accept_timeout)))
             if accepted.get("status") != "accepted":
@@ -203,15 +218,20 @@ def request_capture(
                 _debug("the agent did not capture: %s", header.get("reason", header.get("status")))
                 return None
             return header, reader.exactly(size, deadline)
+        finally:
+            client.close()
     except (OSError, ValueError) as exc:  # refused, gone, late, or not speaking the protocol
         _debug("capturing here: the agent's socket gave no capture (%s)", exc)
         return None
 
 
 def _debug(message: str, *args: object) -> None:
-    import logging  # loaded when needed: the hand-off's path does without it
-
-    logging.getLogger(__name__).debug(message, *args)
+    # Before logging is loaded nothing can be listening for a debug message: the command line
+    # asks the agent before it sets logging up, and loading logging to drop a message would put
+    # its import before the capture made here when no agent runs.
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        logging.getLogger(__name__).debug(message, *args)
 
 
 def _quietly(job: Callable[[], object]) -> None:
@@ -232,7 +252,7 @@ def _header(line: bytes) -> dict[str, Any]:
 class _BoundedReader:
     """Reads a socket up to a deadline, a header line of at most ``MAX_HEADER_BYTES``."""
 
-    def __init__(self, client: socket.socket) -> None:
+    def __init__(self, client: _socket.socket) -> None:
         self._client = client
         self._buffer = bytearray()
 

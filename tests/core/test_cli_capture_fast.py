@@ -1,0 +1,212 @@
+"""`showdesk capture -o FILE` asks the running agent before the core's command line loads
+(showdesk.fast_capture), and means exactly what the full parser would have made of it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent import cli
+from agent.laptop.instance_client import SOCKET_NAME
+from showdesk import fast_capture
+
+REPO = Path(__file__).resolve().parents[2]
+ENVIRON = {
+    "DISPLAY": ":7",
+    "HOME": "/home/ann",
+    "SHOWDESK_CONFIG": "/etc/showdesk-test.toml",
+    "XDG_CONFIG_HOME": "/home/ann/.config",
+    "PATH": "/usr/bin",
+    "LANG": "C.UTF-8",
+}
+
+# Forms the fast reader takes: each must give the request the full parser gives.
+READ_HERE = [
+    ["-o", "r.showdesk"],
+    ["--output", "r.showdesk", "--json"],
+    ["--output=r.showdesk", "--caption=a=b"],
+    ["--json", "--monitor", "2", "--no-sysinfo", "-o", "/tmp/x y.showdesk"],
+    ["--region", "1,2,30,40", "--caption", "c", "--description", "d", "-o", "r.showdesk"],
+    ["--region", " 1, 2,30,40", "-o", "r.showdesk"],
+    ["-o", "r.showdesk", "--exclude", "disks", "--exclude=processes", "--backend", "glpi", "--wait", "3"],
+    ["-o", "r.showdesk", "--name", "Ann", "--email", "ann@example.org", "--category", "Printer", "--format", "png"],
+    ["-o", "first.showdesk", "-o", "last.showdesk", "--caption", "one", "--caption", "two"],
+    ["-o", "r.showdesk", "--description", "", "--caption", ""],
+    ["-o", "r.showdesk", "--monitor", "+3"],
+]
+# Forms left to the full parser (another option, an abbreviation, a mistake): nothing is sent.
+LEFT_TO_THE_PARSER = [
+    [],
+    ["--json"],
+    ["-o"],
+    ["-o", ""],
+    ["-or.showdesk"],
+    ["-o=r.showdesk"],
+    ["--desc", "d", "-o", "r.showdesk"],
+    ["--delay", "2", "-o", "r.showdesk"],
+    ["--clip", "3", "-o", "r.showdesk"],
+    ["--fps", "3", "-o", "r.showdesk"],
+    ["--no-agent", "-o", "r.showdesk"],
+    ["--submit"],
+    ["--gui"],
+    ["-h"],
+    ["--monitor", "1", "--region", "0,0,5,5", "-o", "r.showdesk"],
+    ["--monitor", "one", "-o", "r.showdesk"],
+    ["--monitor", "-1", "-o", "r.showdesk"],
+    ["--region", "0,0,0,5", "-o", "r.showdesk"],
+    ["--region", "0,0,5", "-o", "r.showdesk"],
+    ["--caption", "-x", "-o", "r.showdesk"],
+    ["--wait", "soon", "-o", "r.showdesk"],
+    ["--json=yes", "-o", "r.showdesk"],
+    ["-o", "r.showdesk", "extra"],
+    ["-o", "r.showdesk", "--"],
+]
+
+
+@pytest.mark.parametrize("args", READ_HERE, ids=" ".join)
+def test_the_fast_reader_builds_the_request_the_parser_builds(args: list[str]) -> None:
+    handoff = fast_capture.read_capture_args(args, ENVIRON)
+    assert handoff is not None
+    parsed = cli.build_parser("capture").parse_args(["capture", *args])
+    assert handoff.wire == cli.CaptureRequest.from_args(parsed, ENVIRON).to_wire()
+    assert (handoff.output, handoff.as_json) == (parsed.output, parsed.json)
+    # What the agent reads back from the wire is the request the command line meant.
+    assert cli.CaptureRequest.from_wire(json.loads(json.dumps(handoff.wire))) == cli.CaptureRequest.from_args(
+        parsed, ENVIRON
+    )
+
+
+@pytest.mark.parametrize("args", LEFT_TO_THE_PARSER, ids=" ".join)
+def test_other_forms_are_left_to_the_parser(args: list[str]) -> None:
+    assert fast_capture.read_capture_args(args, ENVIRON) is None
+
+
+def test_the_capture_environment_is_the_cores() -> None:
+    assert fast_capture.CAPTURE_ENVIRONMENT_NAMES == cli._CAPTURE_ENVIRONMENT_NAMES
+    assert fast_capture.CAPTURE_ENVIRONMENT_PREFIXES == cli._CAPTURE_ENVIRONMENT_PREFIXES
+    for environ in (ENVIRON, {**ENVIRON, "DISPLAY": ""}, {"PATH": "/bin"}, {**ENVIRON, "WAYLAND_DISPLAY": "w-0"}):
+        assert fast_capture.capture_environment(environ) == cli.capture_environment(environ, environ.get("DISPLAY"))
+
+
+class StandInAgent:
+    """A stand-in for the agent's socket: answers every request as the agent does, with
+    ``bundle`` (None: it declines), and keeps the requests it was sent."""
+
+    def __init__(self, directory: Path, bundle: bytes | None) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self._bundle = bundle
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(str(directory / SOCKET_NAME))
+        self._listener.listen(4)
+        self._listener.settimeout(60)
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):  # the listener closed: the test is over
+            while True:
+                connection, _ = self._listener.accept()
+                with connection:
+                    self._answer(connection)
+
+    def _answer(self, connection: socket.socket) -> None:
+        connection.settimeout(30)
+        received = b""
+        while not received.endswith(b"\n"):
+            received += connection.recv(65536)
+        self.requests.append(json.loads(received))
+        connection.sendall(b'{"status":"accepted"}\n')
+        if self._bundle is None:
+            connection.sendall(b'{"status":"declined","reason":"busy"}\n')
+            return
+        header = {"status": "ok", "bytes": len(self._bundle), "report_id": "r-9", "steps": 1}
+        connection.sendall(json.dumps(header).encode() + b"\n" + self._bundle)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() waiting on it
+        self._listener.close()
+        self._thread.join(timeout=30)
+
+
+# What the launcher's hand-off must not load before its request is out, nor at all when the
+# agent answers: the core's command line, its parser, configuration, capture code and Qt.
+NOT_LOADED = ("agent.cli", "argparse", "agent.config", "agent.capture", "platformdirs", "PySide6")
+
+
+def run_launcher(args: list[str], runtime: Path) -> tuple[str, str]:
+    """``showdesk.__main__.main(args)`` in a new process; what it printed, and its code and
+    which of NOT_LOADED it loaded."""
+    code = (
+        "import sys\n"
+        "from showdesk.__main__ import main\n"
+        f"code = main({args!r})\n"
+        f"print('LOADED', code, sorted(m for m in {NOT_LOADED!r} if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env={**os.environ, "SHOWDESK_RUNTIME_DIR": str(runtime)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    output, _, loaded = result.stdout.rpartition("LOADED ")
+    return output, loaded.strip()
+
+
+def test_the_launcher_hands_the_capture_over_before_the_core_loads(tmp_path: Path) -> None:
+    target = tmp_path / "handed.showdesk"
+    agent = StandInAgent(tmp_path, b"PK the agent's bundle")
+    try:
+        output, loaded = run_launcher(["capture", "--json", "--caption", "c", "-o", str(target)], tmp_path)
+    finally:
+        agent.close()
+    assert loaded == "0 []"
+    assert json.loads(output) == {"report_id": "r-9", "file": str(target), "steps": 1, "captured_by": "agent"}
+    assert target.read_bytes() == b"PK the agent's bundle"
+    [request] = agent.requests
+    assert request["command"] == "capture" and request["args"]["caption"] == "c"
+    expected = fast_capture.read_capture_args(
+        ["--caption", "c", "-o", str(target)], {**os.environ, "SHOWDESK_RUNTIME_DIR": str(tmp_path)}
+    )
+    assert expected is not None and request["args"] == expected.wire
+
+
+def test_a_declined_hand_over_is_not_asked_twice(tmp_path: Path) -> None:
+    # The agent says no: the full command line runs (and would capture here); it must not ask
+    # the agent a second time. Without a display its own capture fails, which is all it does.
+    agent = StandInAgent(tmp_path, None)
+    code = (
+        "import os, sys\n"
+        "os.environ.pop('DISPLAY', None); os.environ.pop('WAYLAND_DISPLAY', None)\n"
+        "from showdesk.__main__ import main\n"
+        f"code = main(['capture', '--no-sysinfo', '-o', {str(tmp_path / 'r.showdesk')!r}])\n"
+        "print('CODE', code)\n"
+    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=REPO,
+            env={**os.environ, "SHOWDESK_RUNTIME_DIR": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        agent.close()
+    assert result.stdout.strip().endswith("CODE 4"), result.stderr  # capture is not possible here
+    assert len(agent.requests) == 1
+    assert not (tmp_path / "r.showdesk").exists()
