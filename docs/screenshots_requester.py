@@ -1,6 +1,6 @@
 """Make the requester page's screenshots in docs/: each state, on a desktop and on a 360 px phone.
 
-    .venv/bin/python docs/screenshots_requester.py [--out docs]
+    .venv/bin/python docs/screenshots_requester.py [--out docs] [--only STATE ...]
 
 Starts a real server on loopback with a throw-away data directory, files reports through the
 API a kiosk uses, acts as a technician through the API technician mode uses, and photographs
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,12 +28,23 @@ from tests.browser.requester_site import RequesterSite, photo_jpeg  # noqa: E402
 from tests.fixtures.server import ServerProcess  # noqa: E402
 
 WAIT_SECONDS = 15
+STATES = ("queue", "queue-de", "waiting", "answered", "resolved", "not-found", "clip")
+# The clip's frame the screenshot shows, stepped to with the page's own buttons.
+CLIP_FRAME = 5
 
 
 def shoot(
-    browser: webdriver.Chrome, url: str, out: Path, state: str, *, phone_only: bool = False, show: str = ""
+    browser: webdriver.Chrome,
+    url: str,
+    out: Path,
+    state: str,
+    *,
+    phone_only: bool = False,
+    show: str = "",
+    act: Callable[[webdriver.Chrome], None] | None = None,
 ) -> list[Path]:
-    """Photograph ``url`` at each size; ``show``: a CSS selector scrolled to the bottom of the view."""
+    """Photograph ``url`` at each size; ``show``: a CSS selector scrolled to the bottom of the view;
+    ``act``: what the person does on the page before the picture."""
     made = []
     sizes = [("phone", PHONE_SIZE)] if phone_only else [("desktop", DESKTOP_SIZE), ("phone", PHONE_SIZE)]
     for name, (width, height) in sizes:
@@ -47,17 +59,41 @@ def shoot(
         )
         if show:
             browser.execute_script("document.querySelector(arguments[0]).scrollIntoView({block: 'end'});", show)
+        if act is not None:
+            act(browser)
         path = out / f"requester-{state}-{name}.png"
         path.write_bytes(browser.get_screenshot_as_png())
         made.append(path)
     return made
 
 
+def shoot_clip(browser: webdriver.Chrome, site: RequesterSite, out: Path) -> list[Path]:
+    """A report with a clip, stepped to one frame with the page's own buttons (the clip, scrolled into view)."""
+    ticket, _data = site.report_with_clip(
+        6, frames=12, description="Printing from the browser hangs: the dialog never finishes."
+    )
+
+    def step_to_a_frame(b: webdriver.Chrome) -> None:
+        wait = WebDriverWait(b, WAIT_SECONDS)
+        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "li.clip").get_attribute("data-steppable"))
+        clip = b.find_element(By.CSS_SELECTOR, "li.clip")
+        forward = clip.find_element(By.CSS_SELECTOR, ".clip-forward")
+        for frame in range(CLIP_FRAME):
+            forward.click()
+            shown = str(frame)
+            wait.until(lambda _d: clip.get_attribute("data-frame") == shown)  # noqa: B023 - waited for at once
+        b.execute_script("document.querySelector('li.clip').scrollIntoView({block: 'end'});")
+
+    return shoot(browser, ticket["url"], out, "clip", act=step_to_a_frame)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs")
+    parser.add_argument("--only", nargs="+", choices=STATES, help="make these states' pictures only")
     args = parser.parse_args()
     out: Path = args.out
+    wanted = set(args.only or STATES)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="showdesk-requester-shots-") as scratch:
         root = Path(scratch)
@@ -67,6 +103,8 @@ def main() -> int:
         made: list[Path] = []
         try:
             site = RequesterSite(server)
+            if "clip" in wanted:
+                made += shoot_clip(browser, site, out)
             # Two people ahead in the walk-up queue, then the person whose page is shown.
             for seed in (1, 2):
                 site.report(seed, walk_up=True, site="north", kind="kiosk", reporter_name=f"Person {seed}", shots=1)
@@ -78,7 +116,8 @@ def main() -> int:
                 shots=2,
                 description="The label printer at the front desk prints blank labels.",
             )
-            made += shoot(browser, walk_up["url"], out, "queue")
+            if "queue" in wanted:
+                made += shoot(browser, walk_up["url"], out, "queue")
             german = site.report(
                 4,
                 language="de",
@@ -88,7 +127,8 @@ def main() -> int:
                 shots=1,
                 description="Der Drucker im 2. Stock meldet einen Papierstau.",
             )
-            made += shoot(browser, german["url"], out, "queue-de", phone_only=True)
+            if "queue-de" in wanted:
+                made += shoot(browser, german["url"], out, "queue-de", phone_only=True)
 
             ticket = site.report(
                 5, shots=3, description="Outlook says 'Disconnected' since this morning; the web mail works."
@@ -96,7 +136,8 @@ def main() -> int:
             site.tech("POST", f"/tickets/{ticket['id']}/assign", json={"assignee": "me"})
             site.reply(ticket, "Thanks! Does it still say Disconnected after a restart of Outlook?")
             site.status(ticket, "waiting")
-            made += shoot(browser, ticket["url"], out, "waiting")
+            if "waiting" in wanted:
+                made += shoot(browser, ticket["url"], out, "waiting")
 
             browser.set_window_size(*PHONE_SIZE)
             browser.get(ticket["url"])
@@ -106,12 +147,15 @@ def main() -> int:
             browser.find_element(By.ID, "answer-photos").send_keys(str(photo))
             browser.find_element(By.CSS_SELECTOR, "form.answer button[type=submit]").click()
             WebDriverWait(browser, WAIT_SECONDS).until(lambda b: "answer was sent" in b.page_source)
-            made += shoot(browser, browser.current_url, out, "answered", show="#timeline li:last-child")
+            if "answered" in wanted:
+                made += shoot(browser, browser.current_url, out, "answered", show="#timeline li:last-child")
 
             site.reply(ticket, "Your mailbox was over its quota; we raised it. It should connect now.")
             site.status(ticket, "resolved")
-            made += shoot(browser, ticket["url"], out, "resolved")
-            made += shoot(browser, f"{server.url}/t/this-link-does-not-exist", out, "not-found", phone_only=True)
+            if "resolved" in wanted:
+                made += shoot(browser, ticket["url"], out, "resolved")
+            if "not-found" in wanted:
+                made += shoot(browser, f"{server.url}/t/this-link-does-not-exist", out, "not-found", phone_only=True)
         finally:
             browser.quit()
             server.stop()
