@@ -150,3 +150,31 @@ def test_a_black_box_is_black_in_every_frame_of_the_encoded_clip(
     for frame in frames:
         box = frame.crop((22, 22, 118, 88))  # inside the box, a little in from its edges
         assert box.getextrema() == ((0, 0), (0, 0), (0, 0))
+
+
+def test_a_clip_recorded_with_the_step_recorder_joins_the_report_at_stop(
+    qtbot: QtBot, agent: AgentApp, xvfb_display: XvfbServer
+) -> None:
+    paint(xvfb_display, GREEN)
+    agent.start_recording()
+    bar = agent.recorder.bar
+    qtbot.mouseClick(bar.clip_button, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
+    session = agent.clip_session
+    assert session is not None
+    # The recorder's bar stays on screen and is kept out of the frames, beside the indicator.
+    assert len(session.excluded()) == 2
+    qtbot.waitUntil(lambda: session.frames >= 3, timeout=WAIT_MS)
+    qtbot.mouseClick(session.indicator.stop_button, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
+    trim = agent.recorder_trim
+    assert trim is not None and agent.report_window is None  # trimmed now; the report waits for Stop
+    trim.accept()
+    assert len(agent.recorder.clips) == 1
+    assert "1 clip" in bar.count_label.text()
+    with qtbot.waitSignal(agent.report_shown, timeout=WAIT_MS) as shown:
+        qtbot.mouseClick(bar.stop_button, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
+    window = shown.args[0]
+    assert isinstance(window, ReportWindow)
+    assert len(window.draft.clips) == 1 and window.draft.clips[0].recording.origin == "recording"
+    qtbot.waitUntil(lambda: window.draft.clips[0].encoded is not None, timeout=WAIT_MS)
+    frames, _duration = clip_frames(window)
+    assert {colour_of(frame) for frame in frames} == {GREEN}
