@@ -211,16 +211,21 @@ def test_a_recorded_clip_is_trimmed_kept_and_stored_by_the_server_and_forgotten_
 def test_a_recording_stops_by_itself_at_the_clip_length_and_an_idle_wipe_drops_it(
     make_window: WindowFactory, qtbot: QtBot, screen: XvfbServer
 ) -> None:
-    settings = replace(site_settings(), clip_seconds=1.5, idle_seconds=0.5, countdown_seconds=1.2)
+    # Idle after 0.5 s (1.5 s while an app is open), wiped 1.2 s later: well within the 3 s clip.
+    settings = replace(site_settings(), clip_seconds=3.0, idle_seconds=0.5, countdown_seconds=1.2)
     window = make_window(settings, grab_factory=mss_grabber(screen.display, 1))
     showme = open_the_app(qtbot, window)
+    warnings: list[int] = []
+    window.idle.countdown_started.connect(warnings.append)
     tap(qtbot, showme.bar.record_button)
-    assert showme.bar.remaining_label.text() == "● Recording, 0:02 left"
+    assert showme.bar.remaining_label.text() == "● Recording, 0:03 left"
     review = window.clip_review
     qtbot.waitUntil(lambda: window.stack.currentWidget() is review, timeout=10_000)
+    # Someone recording watches the screen without touching it: no idle warning, no wipe meanwhile.
+    assert warnings == []
     recording = review.recording
     assert recording is not None and recording.stop_reason == "length"
-    assert recording.duration == pytest.approx(1.5, abs=0.01) and len(recording.frames) >= 5
+    assert recording.duration == pytest.approx(3.0, abs=0.01) and len(recording.frames) >= 10
     recording_ref = weakref.ref(recording)
     del recording
 
