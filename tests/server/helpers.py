@@ -13,6 +13,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -21,6 +22,9 @@ from urllib3 import encode_multipart_formdata
 
 from agent.bundle import AttachmentDraft, ReportBundle, StepDraft, build_bundle
 from agent.schema import Report, Reporter, Source
+from server.seed import seed_tickets
+from server.store import Store
+from server.store.records import LINK_KEY_NAME, link_hash, link_secret
 from tests.fixtures.server import ServerProcess
 
 
@@ -194,14 +198,24 @@ def api(server: ServerProcess, token: str | None, method: str, path: str, **kwar
     return requests.request(method, f"{server.api}{path}", headers=headers, timeout=kwargs.pop("timeout", 30), **kwargs)
 
 
-def stored_state(server: ServerProcess) -> tuple[int, int, list[str]]:
-    """(tickets, timeline events, every file under blobs/ and tmp/) — to show a refusal stored nothing."""
+def query_database(server: ServerProcess, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of a read-only query on the server's database, whichever engine (SQLite file or PostgreSQL)."""
+    if server.database:
+        import psycopg
+
+        with psycopg.connect(server.database, connect_timeout=10) as pg:
+            return [tuple(row) for row in pg.execute(sql).fetchall()]
     conn = sqlite3.connect(f"file:{server.db_path}?mode=ro", uri=True)
     try:
-        tickets = int(conn.execute("SELECT count(*) FROM tickets").fetchone()[0])
-        events = int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+        return [tuple(row) for row in conn.execute(sql).fetchall()]
     finally:
         conn.close()
+
+
+def stored_state(server: ServerProcess) -> tuple[int, int, list[str]]:
+    """(tickets, timeline events, every file under blobs/ and tmp/) — to show a refusal stored nothing."""
+    tickets = int(query_database(server, "SELECT count(*) FROM tickets")[0][0])
+    events = int(query_database(server, "SELECT count(*) FROM events")[0][0])
     files = sorted(
         str(p.relative_to(server.data_dir))
         for root in ("blobs", "tmp")
@@ -213,3 +227,46 @@ def stored_state(server: ServerProcess) -> tuple[int, int, list[str]]:
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+# The tables seed_tickets fills, in the order their references need.
+_SEEDED_TABLES = ("tickets", "events")
+
+
+def seed_store(store: Store, count: int, *, seed: int = 0, scratch: Path) -> int:
+    """``server.seed.seed_tickets`` on either engine: the same tickets (same seed, same rows) on SQLite or PostgreSQL.
+
+    The seeder writes SQLite rows directly; for PostgreSQL they are made in a scratch SQLite store
+    first and copied over with their sequence numbers, each link derived again from the target's key.
+    """
+    if store.engine == "sqlite":
+        return seed_tickets(store, count, seed=seed)
+    source = Store(scratch)
+    try:
+        made = seed_tickets(source, count, seed=seed)
+        reader = source.connection()
+        with store.database.write(notify=False) as conn:
+            for table in _SEEDED_TABLES:
+                cursor = reader.execute(f"SELECT * FROM {table} ORDER BY rowid")  # noqa: S608 - fixed names
+                columns = [d[0] for d in cursor.description]
+                rows = cursor.fetchall()
+                marks = ", ".join("?" for _ in columns)
+                conn.executemany(
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608 - fixed names
+                    [tuple(row) for row in rows],
+                )
+                if table == "tickets":
+                    # Links derived from the target's own key (the open store holds it), as a submission does.
+                    found = conn.execute("SELECT value FROM server_secrets WHERE name = ?", (LINK_KEY_NAME,)).fetchone()
+                    key = bytes(found[0])
+                    conn.executemany(
+                        "UPDATE tickets SET link_hash = ? WHERE seq = ?",
+                        [(link_hash(link_secret(key, row["id"], 0)), row["seq"]) for row in rows],
+                    )
+                # Identities continue after the copied numbers, as AUTOINCREMENT would.
+                conn.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'seq'), (SELECT max(seq) FROM {table}))"  # noqa: S608
+                )
+    finally:
+        source.close()
+    return made

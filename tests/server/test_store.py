@@ -1,4 +1,8 @@
-"""The store in-process: listing at scale, search input, token rules, the backup copy."""
+"""The store in-process: listing at scale, search input, token rules, the backup copy.
+
+Tests that take ``seeded`` or ``open_store`` run on both engines (SQLite and the test PostgreSQL);
+the ones about SQLite's files, query plans and schema upgrades on SQLite only.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +26,6 @@ import pytest
 
 from server.api.queue import masked_name
 from server.blobs import BlobStore, storage_full_as_error
-from server.seed import seed_tickets
 from server.store import (
     Derived,
     NewTicket,
@@ -33,15 +36,50 @@ from server.store import (
     TokenNameTakenError,
 )
 from server.store import schema as store_module
+from tests.fixtures.postgres import PostgresCluster
+from tests.server.helpers import seed_store
 
 FILL_CHUNK = 64 * 1024
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def _database_for(engine: str, request: pytest.FixtureRequest) -> str:
+    """"" for SQLite in the data directory; a fresh database of the session's PostgreSQL otherwise."""
+    if engine == "sqlite":
+        return ""
+    cluster: PostgresCluster = request.getfixturevalue("postgres_server")
+    return cluster.database_url(cluster.new_database())
+
+
+@pytest.fixture
+def open_store(engine: str, request: pytest.FixtureRequest) -> Iterator[Callable[[Path], Store]]:
+    """Factory: a new store of this engine with its data directory at the given path; closed afterwards."""
+    opened: list[Store] = []
+
+    def factory(data_dir: Path) -> Store:
+        store = Store(data_dir, database=_database_for(engine, request))
+        opened.append(store)
+        return store
+
+    yield factory
+    for store in opened:
+        store.close()
+
+
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Store:
-    store = Store(tmp_path_factory.mktemp("store") / "data")
-    seed_tickets(store, 3000, seed=1)
-    return store
+def seeded(engine: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    store = Store(tmp_path_factory.mktemp("store") / "data", database=_database_for(engine, request))
+    seed_store(store, 3000, seed=1, scratch=tmp_path_factory.mktemp("seed-scratch"))
+    yield store
+    store.close()
+
+
+# SQLite's own query plans, files and upgrades: on SQLite only.
+sqlite_only = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 
 
 def test_keyset_pages_cover_every_ticket_once_newest_first(seeded: Store) -> None:
@@ -97,6 +135,7 @@ def test_filtered_pages_match_a_plain_scan(seeded: Store, make_filter: Callable[
     assert expected  # each filter finds something in the seeded data
 
 
+@sqlite_only
 def test_list_uses_indexes_not_a_table_scan(seeded: Store) -> None:
     plan = (
         seeded.connection()
@@ -113,8 +152,8 @@ def test_search_text_is_never_query_syntax(seeded: Store, query: str) -> None:
     assert isinstance(page, list)
 
 
-def test_token_names_are_unique_and_checked(tmp_path: Path) -> None:
-    store = Store(tmp_path / "data")
+def test_token_names_are_unique_and_checked(open_store: Callable[[Path], Store], tmp_path: Path) -> None:
+    store = open_store(tmp_path / "data")
     store.create_token("kiosk-1", "submitter")
     with pytest.raises(TokenNameTakenError, match="already exists"):
         store.create_token("kiosk-1", "technician")
@@ -346,9 +385,11 @@ def test_figures_match_a_count_of_every_ticket(seeded: Store) -> None:
         assert_same_figures(seeded, since, until)
 
 
-def test_figures_follow_status_changes_reopening_and_new_tickets(tmp_path: Path) -> None:
-    store = Store(tmp_path / "data")
-    seed_tickets(store, 400, seed=5)
+def test_figures_follow_status_changes_reopening_and_new_tickets(
+    open_store: Callable[[Path], Store], tmp_path: Path
+) -> None:
+    store = open_store(tmp_path / "data")
+    seed_store(store, 400, seed=5, scratch=tmp_path / "scratch")
     conn = store.connection()
     open_seqs = [r[0] for r in conn.execute("SELECT seq FROM tickets WHERE status = 'open' LIMIT 6")]
     resolved_seqs = [r[0] for r in conn.execute("SELECT seq FROM tickets WHERE status = 'resolved' LIMIT 4")]
@@ -476,6 +517,7 @@ def test_text_search_pages_are_every_match_once_in_order(
     assert expected and seen == expected
 
 
+@sqlite_only
 def test_text_search_is_driven_by_the_full_text_index_with_a_limit(seeded: Store) -> None:
     seeded.list_tickets(TicketFilter(text="printer", status="open"), limit=5)  # warm; the plan is what counts
     conn = seeded.connection()
