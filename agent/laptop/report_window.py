@@ -152,6 +152,8 @@ class ReportWindow(QWidget):
         self.clips_list.setObjectName("clips")
         self.clips_list.setAccessibleName(self.tr("Clips in this report"))
         self.clips_list.setMaximumHeight(120)
+        self.clips_list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.clips_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.clips_list.currentRowChanged.connect(self._select_clip)
         self.record_button = QToolButton()
         self.record_button.setObjectName("record-clip")

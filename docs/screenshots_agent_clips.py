@@ -1,0 +1,187 @@
+"""Screenshots of the agent's clips: ``.venv/bin/python docs/screenshots_agent_clips.py [--out docs]``.
+
+Starts a private Xvfb at 1920x1080 showing the made-up desktop of ``screenshots_agent.py`` (a
+print queue with an error), runs the real agent on it (Qt on xcb) with every path in a temporary
+directory, records a clip of the print queue while a message flashes up and a retry counts, and
+saves what the X screen shows:
+
+    agent-clip-recording.png    the recording indicator (time recorded, Stop) beside the recorded window
+    agent-clip-trim.png         the trim dialog: preview, frame scrubber with start and end handles
+    agent-clip-report.png       the report window with the clip: it plays as it will be sent
+
+Nothing of the user's own configuration, outbox or keyring is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SIZE = (1920, 1080)
+QUEUE = (300, 160, 940, 600)  # the print queue window of the made-up desktop: left, top, width, height
+
+
+def desktop_with(step: int) -> object:
+    """The desktop at ``step``: 0 the queue; 1-3 a message flashes and a retry counts down; 4 it is gone."""
+    from PIL import ImageDraw
+
+    sys.path.insert(0, str(REPO / "docs"))
+    from screenshots_agent import desktop_picture  # type: ignore[import-not-found]
+
+    from agent.markup import load_font
+
+    image = desktop_picture()
+    if step in (1, 2, 3):
+        draw = ImageDraw.Draw(image)
+        body = load_font(20)
+        draw.rectangle([560, 330, 1060, 520], fill=(250, 250, 250), outline=(80, 80, 80), width=2)
+        draw.rectangle([560, 330, 1060, 366], fill=(180, 40, 40))
+        draw.text((576, 337), "Printer offline", fill="white", font=body)
+        draw.text((580, 390), f"Retrying in {4 - step} s …", fill=(20, 20, 20), font=body)
+        draw.rectangle([580, 440, 1040, 466], outline=(120, 120, 120))
+        draw.rectangle([582, 442, 582 + 152 * step, 464], fill=(40, 120, 220))
+    return image
+
+
+# ---------------------------------------------------------------- the child: the agent on xcb
+def child(out: Path, display: str) -> int:
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    app = QApplication([sys.argv[0]])
+    app.setStyle("Fusion")
+    from agent.capture import Capturer, Rect
+    from agent.laptop.agent_app import AgentApp, AgentServices
+    from agent.laptop.settings_store import AgentSettings
+    from agent.outbox import Outbox
+    from agent.sysinfo import SysinfoOptions, collect
+    from tests.fixtures.xvfb import paint_root
+
+    services = AgentServices(
+        outbox=Outbox(Path(os.environ["SHOWDESK_SCREENSHOT_TMP"]) / "outbox"),
+        settings=AgentSettings(backend_url="https://helpdesk.example.org", clip_fps=5.0),
+        collect_sysinfo=lambda monitors: collect(SysinfoOptions(timeout=1.0, monitors=monitors)),
+        use_tray=False,
+        quit_application=False,
+    )
+    agent = AgentApp(services)
+
+    def wait(ms: int) -> None:
+        loop = QEventLoop()
+        QTimer.singleShot(ms, loop.quit)
+        loop.exec()
+
+    def wait_until(condition: Callable[[], bool], limit_ms: int = 20_000) -> None:
+        waited = 0
+        while not condition():
+            if waited > limit_ms:
+                raise RuntimeError("the agent did not get there in time")
+            wait(50)
+            waited += 50
+
+    def save(name: str, left: int, top: int, width: int, height: int) -> None:
+        left, top = max(0, left), max(0, top)
+        width, height = min(width, SIZE[0] - left), min(height, SIZE[1] - top)
+        with Capturer() as capturer:
+            shot = capturer.capture_region((left, top, width, height))
+        shot.image().save(out / name)
+        print(f"saved {out / name}")
+
+    def frame_of(widget: QWidget, margin: int = 0) -> tuple[int, int, int, int]:
+        rect = widget.frameGeometry()
+        return rect.x() - margin, rect.y() - margin, rect.width() + 2 * margin, rect.height() + 2 * margin
+
+    # Report a problem, then record the print queue while the message flashes.
+    shown: list[object] = []
+    agent.report_shown.connect(shown.append)
+    agent.start_report("all")
+    wait_until(lambda: bool(shown))
+    window = agent.report_window
+    assert window is not None
+    window.setGeometry(150, 60, 1620, 940)
+    window.description_edit.setPlainText(
+        "The printer says it is offline for a moment, then the message goes away and nothing prints."
+    )
+    window.category_combo.setCurrentText("Printer")
+    window.name_edit.setText("Ada Lovelace")
+    agent.start_clip(region=Rect(*QUEUE))
+    session = agent.clip_session
+    assert session is not None
+    for step in range(5):
+        paint_root(display, desktop_with(step))  # type: ignore[arg-type]
+        grabbed = session.frames
+        wait_until(lambda grabbed=grabbed: session.frames >= grabbed + 4)
+    indicator = session.indicator.frameGeometry()
+    save(
+        "agent-clip-recording.png",
+        QUEUE[0] - 40,
+        indicator.y() - 40,
+        QUEUE[2] + 80,
+        QUEUE[1] + QUEUE[3] - indicator.y() + 80,
+    )
+    session.indicator.stop_button.click()
+    wait_until(lambda: window.trim_dialog is not None and window.trim_dialog.isVisible())
+    dialog = window.trim_dialog
+    assert dialog is not None
+    dialog.setGeometry(420, 180, 1080, 720)
+    count = dialog.scrubber.count
+    dialog.scrubber.set_start(3)
+    dialog.scrubber.set_end(count - 3)
+    dialog.scrubber.set_position(8)
+    wait(700)
+    save("agent-clip-trim.png", *frame_of(dialog, 8))
+    dialog.accept()
+    wait_until(lambda: bool(window.draft.clips) and window.draft.clips[0].encoded is not None)
+    window.clip_panel.caption_edit.setText("The message flashes, then the queue stays stuck")
+    wait(1200)
+    save("agent-clip-report.png", *frame_of(window, 8))
+    agent.shutdown()
+    app.quit()
+    return 0
+
+
+# ---------------------------------------------------------------- the parent: Xvfb and isolation
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--out", type=Path, default=REPO / "docs")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args.out, os.environ["DISPLAY"])
+    sys.path.insert(0, str(REPO))
+    from tests.fixtures.xvfb import paint_root, start_xvfb
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="showdesk-clip-shots-") as temp, start_xvfb(*SIZE) as server:
+        root = Path(temp)
+        paint_root(server.display, desktop_with(0))  # type: ignore[arg-type]
+        env = {
+            **server.env,
+            "QT_QPA_PLATFORM": "xcb",
+            "PYTHONPATH": str(REPO),
+            "SHOWDESK_SCREENSHOT_TMP": str(root),
+            "SHOWDESK_CONFIG": str(root / "config.toml"),
+            "SHOWDESK_MACHINE_CONFIG": str(root / "machine.toml"),
+            "SHOWDESK_RUNTIME_DIR": str(root / "runtime"),
+            "XDG_CONFIG_HOME": str(root / "config"),
+            "XDG_DATA_HOME": str(root / "data"),
+            "XDG_CACHE_HOME": str(root / "cache"),
+            "XDG_STATE_HOME": str(root / "state"),
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+        }
+        for name in ("SHOWDESK_TOKEN", "SHOWDESK_URL", "SHOWDESK_BACKEND", "WAYLAND_DISPLAY"):
+            env.pop(name, None)
+        completed = subprocess.run(
+            [sys.executable, __file__, "--child", "--out", str(args.out)], env=env, cwd=REPO, timeout=300
+        )
+        return completed.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
