@@ -21,22 +21,27 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
 SIZE = (1920, 1080)
 QUEUE = (300, 160, 940, 600)  # the print queue window of the made-up desktop: left, top, width, height
 
 
-def desktop_with(step: int) -> object:
+def desktop_with(step: int) -> Image.Image:
     """The desktop at ``step``: 0 the queue; 1-3 a message flashes and a retry counts down; 4 it is gone."""
-    from PIL import ImageDraw
+    from PIL import Image, ImageDraw
 
     sys.path.insert(0, str(REPO / "docs"))
-    from screenshots_agent import desktop_picture  # type: ignore[import-not-found]
+    from screenshots_agent import desktop_picture
 
     from agent.markup import load_font
 
     image = desktop_picture()
+    assert isinstance(image, Image.Image)
     if step in (1, 2, 3):
         draw = ImageDraw.Draw(image)
         body = load_font(20)
@@ -113,10 +118,13 @@ def child(out: Path, display: str) -> int:
     agent.start_clip(region=Rect(*QUEUE))
     session = agent.clip_session
     assert session is not None
+
+    def wait_for_frames(count: int) -> None:
+        wait_until(lambda: session.frames >= count)
+
     for step in range(5):
-        paint_root(display, desktop_with(step))  # type: ignore[arg-type]
-        grabbed = session.frames
-        wait_until(lambda grabbed=grabbed: session.frames >= grabbed + 4)
+        paint_root(display, desktop_with(step))
+        wait_for_frames(session.frames + 4)
     indicator = session.indicator.frameGeometry()
     save(
         "agent-clip-recording.png",
@@ -160,7 +168,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="showdesk-clip-shots-") as temp, start_xvfb(*SIZE) as server:
         root = Path(temp)
-        paint_root(server.display, desktop_with(0))  # type: ignore[arg-type]
+        paint_root(server.display, desktop_with(0))
         env = {
             **server.env,
             "QT_QPA_PLATFORM": "xcb",
