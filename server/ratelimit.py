@@ -1,4 +1,10 @@
-"""Rate limits: a token bucket per (kind of call, key), in this process's memory.
+"""Rate limits: a token bucket per (kind of call, key), in this process's memory or in the database.
+
+``RateLimiter`` keeps the buckets in memory: the embedded default (one process on SQLite).
+``DatabaseRateLimiter`` keeps the same buckets, by the same rules, in the database's
+``rate_buckets`` table, so that every server process on one PostgreSQL database shares them:
+a token's limit holds whichever process its requests reach. One UPSERT per call decides
+atomically, by the database's clock (one clock for every machine).
 
 The key is a token id for the API's limits, a client address for missed requester links and
 a ticket for what a person sends from the requester's page.
@@ -22,7 +28,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from server.store import Database
 
 # Far more buckets than any site has tokens; each costs about 200 bytes.
 DEFAULT_MAX_BUCKETS: Final = 10_000
@@ -124,6 +133,98 @@ class RateLimiter:
                 del self._buckets[key]
         while len(self._buckets) >= self._max_buckets:
             self._buckets.popitem(last=False)
+
+
+# The database's clock at the start of the statement: one clock for every process and machine.
+_DATABASE_NOW: Final = "extract(epoch from statement_timestamp())::double precision"
+# A process forgets refilled buckets after this many calls (a bucket that has refilled is no bucket).
+PRUNE_EVERY_CALLS: Final = 1000
+
+
+class DatabaseRateLimiter:
+    """``RateLimiter``'s buckets and rules in the database (table ``rate_buckets``), shared by every process.
+
+    Only for PostgreSQL (the table is part of its schema). ``clock`` replaces the database's
+    clock in tests of the arithmetic.
+    """
+
+    def __init__(
+        self, limits: dict[str, RateLimit], database: Database, *, clock: Callable[[], float] | None = None
+    ) -> None:
+        self._limits = dict(limits)
+        self._database = database
+        self._clock = clock
+        self._calls = 0
+        self._calls_lock = threading.Lock()
+        limited = [limit.burst / (limit.per_minute / 60.0) for limit in self._limits.values() if not limit.unlimited]
+        self._full_after = max(limited, default=0.0)
+
+    def __len__(self) -> int:
+        return int(self._database.connection().execute("SELECT count(*) FROM rate_buckets").fetchone()[0])
+
+    def limit(self, kind: str) -> RateLimit:
+        return self._limits[kind]
+
+    def _now(self) -> tuple[str, list[float]]:
+        return ("?", [self._clock()]) if self._clock is not None else (_DATABASE_NOW, [])
+
+    def acquire(self, kind: str, key: str) -> float:
+        """Take one permit: 0.0 when granted, else the seconds until one will be there."""
+        limit = self._limits[kind]
+        if limit.unlimited:
+            return 0.0
+        rate = limit.per_minute / 60.0
+        now, now_params = self._now()
+        # The new row carries the burst (permits + 1) and the time (updated) to the update as ``excluded``.
+        refilled = "least(excluded.permits + 1, b.permits + greatest(excluded.updated - b.updated, 0) * ?)"
+        sql = (
+            "INSERT INTO rate_buckets AS b (kind, key, permits, updated, granted) "  # noqa: S608 - fixed text
+            f"VALUES (?, ?, ?, {now}, true) ON CONFLICT (kind, key) DO UPDATE SET "
+            f"permits = CASE WHEN {refilled} >= 1 THEN {refilled} - 1 ELSE {refilled} END, "
+            "updated = greatest(excluded.updated, b.updated), "
+            f"granted = {refilled} >= 1 "
+            "RETURNING permits, granted"
+        )
+        params = [kind, key, float(limit.burst - 1), *now_params, rate, rate, rate, rate]
+        row = self._database.connection().execute(sql, params).fetchone()
+        self._maybe_prune()
+        if row[1]:
+            return 0.0
+        return (1.0 - float(row[0])) / rate
+
+    def wait_for(self, kind: str, key: str) -> float:
+        """Seconds until ``key`` has a permit for ``kind`` (0.0: it has one), taking nothing."""
+        limit = self._limits[kind]
+        if limit.unlimited:
+            return 0.0
+        rate = limit.per_minute / 60.0
+        now, now_params = self._now()
+        row = (
+            self._database.connection()
+            .execute(
+                f"SELECT least(?, permits + greatest({now} - updated, 0) * ?) "  # noqa: S608 - fixed text
+                "FROM rate_buckets WHERE kind = ? AND key = ?",
+                [float(limit.burst), *now_params, rate, kind, key],
+            )
+            .fetchone()
+        )
+        if row is None:
+            return 0.0
+        permits = float(row[0])
+        return 0.0 if permits >= 1.0 else (1.0 - permits) / rate
+
+    def _maybe_prune(self) -> None:
+        """Now and then: drop the buckets that have refilled, which keeps the table as small as the active keys."""
+        with self._calls_lock:
+            self._calls += 1
+            due = self._calls % PRUNE_EVERY_CALLS == 0
+        if not due or self._full_after <= 0:
+            return
+        now, now_params = self._now()
+        self._database.connection().execute(
+            f"DELETE FROM rate_buckets WHERE updated < {now} - ?",  # noqa: S608 - fixed text
+            [*now_params, self._full_after],
+        )
 
 
 def retry_after_header(seconds: float) -> str:

@@ -9,7 +9,7 @@ import re
 from typing import Final
 
 from server.blobs import BlobBackend
-from server.ratelimit import RateLimit, RateLimiter
+from server.ratelimit import DatabaseRateLimiter, RateLimit, RateLimiter
 from server.settings import Settings
 from server.store import SECONDS_PER_DAY, Store, TicketRow
 from server.thumbnails import NewImages, Thumbnailer, ThumbnailLimits
@@ -101,14 +101,19 @@ class AppContext:
         self.settings = settings
         self.store = store
         self.blobs = blobs
-        self.limiter = RateLimiter(
-            {
-                SUBMIT_LIMIT: RateLimit(settings.submit_per_minute, settings.submit_burst),
-                NOTE_LIMIT: RateLimit(settings.note_per_minute, settings.note_burst),
-                LINK_GUESS_LIMIT: RateLimit(settings.link_guess_per_minute, settings.link_guess_burst),
-                ANSWER_LIMIT: RateLimit(settings.answer_per_minute, settings.answer_burst),
-            }
+        limits = {
+            SUBMIT_LIMIT: RateLimit(settings.submit_per_minute, settings.submit_burst),
+            NOTE_LIMIT: RateLimit(settings.note_per_minute, settings.note_burst),
+            LINK_GUESS_LIMIT: RateLimit(settings.link_guess_per_minute, settings.link_guess_burst),
+            ANSWER_LIMIT: RateLimit(settings.answer_per_minute, settings.answer_burst),
+        }
+        # On PostgreSQL several processes serve one installation: a token's buckets live in the
+        # database so its limit holds whichever process a request reaches. On SQLite (one process)
+        # memory is enough and costs no write per call.
+        self.limiter: RateLimiter | DatabaseRateLimiter = (
+            DatabaseRateLimiter(limits, store.database) if store.engine == "postgresql" else RateLimiter(limits)
         )
+        # Woken after this process's commits and, on PostgreSQL, other processes' too (LISTEN/NOTIFY).
         self.notifier = ChangeNotifier()
         # Thumbnails for the requester's page, made by a bounded child process (never decoded here).
         self.thumbnails = Thumbnailer(settings.data_dir, ThumbnailLimits(max_pixels=settings.max_image_pixels))
