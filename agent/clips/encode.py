@@ -13,22 +13,31 @@ the encoder calls ``progress(done, total)`` and checks ``cancel``; a cancelled e
 Redaction is destructive, as in the mark-up editor (``agent.markup``): each box is filled black in
 the pixels before they reach the encoder, in every frame, so the file holds nothing of what was
 under it. The boxes are in the recording's pixels (its top-left corner is 0, 0).
+
+WebM (VP9) is there too, off by default, only where ffmpeg with libvpx-vp9 is installed
+(:func:`webm_encoder`, :func:`encode_clip_webm`); see the section at the end of this module.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
+import math
+import shutil
+import subprocess
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Final
+from typing import IO, TYPE_CHECKING, Final
 
 from PIL import Image
 
 from agent.capture import MonitorInfo, Rect
 from agent.clips.frames import FrameDecoder
+from agent.clips.recorder import black_out
 from agent.clips.recording import ClipError, Origin, Recording
 from agent.encoding import WEBP_MAX_DIMENSION
 from agent.markup import REDACTION_FILL, redaction_box
@@ -357,3 +366,180 @@ def encode_clip_async(
         quality=quality,
     )
     return EncodeJob(future, cancel)
+
+
+# ---------------------------------------------------------------- WebM through an optional ffmpeg
+# Off by default: nothing in ShowDesk calls this unless asked, and it runs only where ffmpeg with
+# libvpx-vp9 is installed (VP9 in WebM: BSD-licensed and royalty-free). Never any other video codec:
+# H.264 encoders (x264) are GPL and patent-encumbered, so MP4 is not offered. ffmpeg is a program
+# the site installs, called as a separate process; nothing of it is bundled.
+VIDEO_MEDIA_TYPE: Final = "video/webm"
+_VP9_ENCODER: Final = "libvpx-vp9"
+# VP9's constant quality (0 best … 63): screen text stays readable at 30; 0 bit rate means "by quality".
+_VP9_CRF: Final = 30
+# How long the encoder may take beyond the frames being handed to it; a stuck ffmpeg is killed.
+_FFMPEG_EXIT_TIMEOUT_S: Final = 120.0
+_FFMPEG_PROBE_TIMEOUT_S: Final = 10.0
+
+
+@dataclass(frozen=True)
+class EncodedVideo:
+    """A clip as WebM (VP9): its bytes and what it shows, at a constant frame rate."""
+
+    data: bytes
+    width: int
+    height: int
+    frames: int
+    fps: float
+    duration_ms: int
+    media_type: str = VIDEO_MEDIA_TYPE
+
+
+def webm_encoder(ffmpeg: str | None = None) -> str | None:
+    """The ffmpeg program that can write WebM (``ffmpeg``, else the one on PATH), or None.
+
+    None when there is no ffmpeg, or it was built without libvpx-vp9.
+    """
+    path = ffmpeg if ffmpeg is not None else shutil.which("ffmpeg")
+    if path is None:
+        return None
+    return path if _has_vp9(path) else None
+
+
+@functools.lru_cache(maxsize=8)
+def _has_vp9(path: str) -> bool:
+    try:
+        listed = subprocess.run(
+            [path, "-hide_banner", "-loglevel", "error", "-encoders"],
+            capture_output=True,
+            text=True,
+            timeout=_FFMPEG_PROBE_TIMEOUT_S,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    # Lines read " V....D libvpx-vp9   libvpx VP9 (codec vp9)": the second word is the encoder's name.
+    return listed.returncode == 0 and any(line.split()[1:2] == [_VP9_ENCODER] for line in listed.stdout.splitlines())
+
+
+def encode_clip_webm(
+    recording: Recording,
+    *,
+    redactions: Sequence[MarkupItem] = (),
+    fps: float = 5.0,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    ffmpeg: str | None = None,
+) -> EncodedVideo:
+    """Encode ``recording`` as WebM (VP9) with an installed ffmpeg, in the calling thread.
+
+    The video runs at ``fps`` frames a second: each of its frames shows the recording's frame on
+    screen at that moment. Redaction boxes are filled black in the pixels before ffmpeg sees them.
+    Frames go to ffmpeg through a pipe and the video comes back through one: nothing touches the
+    disk. Raises :class:`ClipError` when no suitable ffmpeg is installed, it fails, or the video
+    would be over the bound on a clip's bytes; :class:`EncodeCancelledError` when ``cancel`` is set.
+    """
+    program = webm_encoder(ffmpeg)
+    if program is None:
+        raise ClipError("WebM needs ffmpeg with libvpx-vp9 installed; it is optional, and the clip stays WebP")
+    if not 0 < fps <= 30:
+        raise ClipError(f"a video's frame rate is above 0 and at most 30 per second, not {fps:g}")
+    if any(item.kind != "redaction" for item in redactions):
+        raise ClipError("a clip takes redaction boxes only")
+    width, height = recording.width, recording.height
+    canvas = Rect(0, 0, width, height)
+    boxes = [
+        Rect(left, top, right - left, bottom - top)
+        for left, top, right, bottom in (redaction_box(item, width, height) for item in redactions)
+        if right > left and bottom > top
+    ]
+    total = max(1, math.ceil(recording.duration * fps - 1e-6))
+    command = [
+        program, "-hide_banner", "-loglevel", "error",
+        "-f", "rawvideo", "-pix_fmt", "bgr0", "-s", f"{width}x{height}", "-framerate", f"{fps:g}", "-i", "pipe:0",
+        # 4:2:0 needs even sides: a region of odd size gets one black row or column.
+        "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2",
+        "-c:v", _VP9_ENCODER, "-pix_fmt", "yuv420p", "-crf", str(_VP9_CRF), "-b:v", "0",
+        "-deadline", "good", "-cpu-used", "5", "-row-mt", "1",
+        "-an", "-f", "webm", "pipe:1",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    output = _Drain(process.stdout, MAX_CLIP_BYTES + 1)
+    errors = _Drain(process.stderr, 64 * 1024)
+    decoder = FrameDecoder()
+    try:
+        stdin = process.stdin
+        assert stdin is not None
+        decoded_index = -1
+        pixels = bytearray()
+        for number in range(total):
+            if cancel is not None and cancel.is_set():
+                raise EncodeCancelledError("the clip's encoding was cancelled")
+            if progress is not None:
+                progress(number, total)
+            # A microsecond's grace: 3 × 0.2 s is 0.6000000000000001 in floating point.
+            index = recording.frame_index_at(number / fps + 1e-6)
+            if index != decoded_index:
+                pixels = bytearray(decoder.pixels(recording.frames[index]))
+                black_out(pixels, width, height, canvas, boxes)
+                decoded_index = index
+            try:
+                stdin.write(pixels)
+            except BrokenPipeError:
+                break  # ffmpeg stopped: its exit status and messages say why, below
+            if output.overflowed:
+                break
+        with contextlib.suppress(BrokenPipeError):
+            stdin.close()
+        status = process.wait(timeout=_FFMPEG_EXIT_TIMEOUT_S)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    finally:
+        if process.stdin is not None:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+        output.join()
+        errors.join()
+    if output.overflowed:
+        raise ClipError(f"the clip encodes to more than {MAX_CLIP_BYTES:,} bytes as WebM; trim it")
+    if status != 0 or not output.data:
+        message = errors.data.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise ClipError(f"ffmpeg could not encode the clip as WebM (exit status {status}): {message[0]}")
+    if progress is not None:
+        progress(total, total)
+    return EncodedVideo(
+        data=bytes(output.data),
+        width=width + width % 2,
+        height=height + height % 2,
+        frames=total,
+        fps=fps,
+        duration_ms=round(total * 1000 / fps),
+    )
+
+
+class _Drain:
+    """Reads a pipe to its end on a thread of its own (ffmpeg blocks when nobody reads), up to ``limit`` bytes."""
+
+    def __init__(self, pipe: IO[bytes] | None, limit: int) -> None:
+        self.data = bytearray()
+        self.overflowed = False
+        self._pipe = pipe
+        self._limit = limit
+        self._thread = threading.Thread(target=self._run, name="showdesk-ffmpeg-pipe", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        if self._pipe is None:
+            return
+        with self._pipe:
+            while chunk := self._pipe.read(1 << 16):
+                if len(self.data) + len(chunk) > self._limit:
+                    self.overflowed = True
+                    continue  # keep reading, so ffmpeg is never blocked on a full pipe
+                self.data += chunk
+
+    def join(self) -> None:
+        self._thread.join(_FFMPEG_EXIT_TIMEOUT_S)
