@@ -146,7 +146,7 @@ class CaptureBar(QWidget):
         self.capture_button = make_button("primary", object_name="capture")
         self.capture_button.clicked.connect(self._capture)
         layout.addWidget(self.capture_button)
-        self.record_button = make_button("hero", object_name="record")
+        self.record_button = make_button("primary", object_name="record")
         self.record_button.clicked.connect(self._record)
         layout.addWidget(self.record_button)
         # While recording: a red dot with the seconds left, large enough to read from a step

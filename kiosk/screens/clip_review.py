@@ -81,7 +81,7 @@ class ClipReviewScreen(KioskScreen):
 
         controls = QHBoxLayout()
         controls.setSpacing(24)
-        self.play_button = make_button("hero", object_name="clip-play")
+        self.play_button = make_button("primary", object_name="clip-play")
         self.play_button.setMinimumWidth(200)
         self.play_button.clicked.connect(self.toggle_play)
         controls.addWidget(self.play_button)
@@ -99,20 +99,21 @@ class ClipReviewScreen(KioskScreen):
 
         trim = QHBoxLayout()
         trim.setSpacing(24)
-        self.start_button = make_button("tile", object_name="clip-start-here")
+        self.start_button = make_button(object_name="clip-start-here")
         self.start_button.clicked.connect(self.set_start_here)
         trim.addWidget(self.start_button, 1)
         self.trim_label = make_label("strong", wrap=True)
         self.trim_label.setObjectName("clip-trim")
         self.trim_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         trim.addWidget(self.trim_label, 2)
-        self.end_button = make_button("tile", object_name="clip-end-here")
+        self.end_button = make_button(object_name="clip-end-here")
         self.end_button.clicked.connect(self.set_end_here)
         trim.addWidget(self.end_button, 1)
         self.content_layout.addLayout(trim)
         self.status = make_label("hint")
         self.status.setObjectName("clip-status")
         self.content_layout.addWidget(self.status)
+        self.status.hide()
 
         self.remove_button = make_button("danger", object_name="clip-remove")
         self.remove_button.clicked.connect(self.remove)
@@ -185,7 +186,7 @@ class ClipReviewScreen(KioskScreen):
         self.scrubber.setValue(0)
         self.scrubber.blockSignals(False)
         self._set_busy(False)
-        self.status.clear()
+        self._say("")
         self.show_frame(0)
         self._show_trim()
         self.keep_button.setFocus()
@@ -200,7 +201,7 @@ class ClipReviewScreen(KioskScreen):
         self._decoder = FrameDecoder()
         self._frame_image = None
         self.preview.clear()
-        self.status.clear()
+        self._say("")
         self._set_busy(False)
         self.retranslate()
 
@@ -302,11 +303,11 @@ class ClipReviewScreen(KioskScreen):
         try:
             part = recording.trimmed(start, end)
         except ClipError as exc:
-            self.status.setText(self.tr("That part cannot be kept. Choose another start or end."))
+            self._say(self.tr("That part cannot be kept. Choose another start or end."))
             log.info("trim refused: %s", exc)
             return
         self._set_busy(True)
-        self.status.setText(self.tr("Preparing the clip…"))
+        self._say(self.tr("Preparing the clip…"))
         relay = self._relay
         job = encode_clip_async(part, progress=lambda done, total: relay.progress.emit(done, total))
         self._job = job
@@ -322,7 +323,7 @@ class ClipReviewScreen(KioskScreen):
 
     def _encode_progress(self, done: int, total: int) -> None:
         if self._job is not None and total:
-            self.status.setText(self.tr("Preparing the clip… %1 %").replace("%1", str(done * 100 // total)))
+            self._say(self.tr("Preparing the clip… %1 %").replace("%1", str(done * 100 // total)))
 
     def _encoded(self, job: object, outcome: object) -> None:
         if job is not self._job:
@@ -337,7 +338,7 @@ class ClipReviewScreen(KioskScreen):
         if not isinstance(outcome, EncodeCancelledError):
             log.warning("a clip could not be encoded: %s", outcome)
         text = self.tr("The clip could not be prepared. Keep a shorter part, or record again.")
-        self.status.setText(text)
+        self._say(text)
         announce(self.status, text)
 
     def again(self) -> None:
@@ -347,6 +348,11 @@ class ClipReviewScreen(KioskScreen):
     def remove(self) -> None:
         self.clear()
         self.removed.emit()
+
+    def _say(self, text: str) -> None:
+        """A line under the trim controls (progress, a problem); hidden while empty, so the preview gets the room."""
+        self.status.setText(text)
+        self.status.setVisible(bool(text))
 
     def _set_busy(self, busy: bool) -> None:
         for widget in (
