@@ -33,11 +33,12 @@ from agent.laptop.hotkey import GlobalHotkey, HotkeyError
 from agent.laptop.portal import PortalScreenshot
 from agent.laptop.queue_windows import OutboxWindow, RepliesBridge, RequestsWindow
 from agent.laptop.region_overlay import RegionSelector
+from agent.laptop.replay_badge import ReplayBadge
 from agent.laptop.replay_control import MB, InstantReplay, ReplayOptions
 from agent.laptop.replies import ReplyPoller, default_seen_file
 from agent.laptop.report_draft import default_contact
 from agent.laptop.report_window import ReportWindow, SysinfoCollector
-from agent.laptop.screens import bring_forward
+from agent.laptop.screens import bring_forward, native_geometry
 from agent.laptop.settings_dialog import SettingsDialog
 from agent.laptop.settings_store import (
     AgentSettings,
@@ -121,6 +122,14 @@ def release_memory() -> None:
             libc.malloc_trim(0)
         except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
             pass
+
+
+def primary_screen_rect() -> Rect | None:
+    """The primary monitor in desktop units: what the instant replay keeps."""
+    from PySide6.QtGui import QGuiApplication
+
+    screen = QGuiApplication.primaryScreen()
+    return native_geometry(screen) if screen is not None else None
 
 
 def as_mode(text: str) -> Mode:
@@ -218,9 +227,11 @@ class AgentApp(QObject):
         self.replay = InstantReplay(
             self._replay_options(self.settings),
             display=services.display,
+            region=primary_screen_rect,
             lock_watcher=services.screen_lock or default_watcher,
             parent=self,
         )
+        self.replay_badge: ReplayBadge | None = None  # shown while the replay runs where there is no tray
         self.replay.state_changed.connect(self._replay_changed)
         self.replay.paused_changed.connect(self._replay_changed)
         self.replay.failed.connect(lambda reason: self.tray.notify(self.tr("Instant replay"), reason))
@@ -457,7 +468,8 @@ class AgentApp(QObject):
         recorder_bar = self.recorder.bar
 
         def also_excluded() -> list[Rect]:
-            return [native_geometry_of(recorder_bar)] if recorder_bar.isVisible() else []
+            ours = [widget for widget in (recorder_bar, self.replay_badge) if widget is not None and widget.isVisible()]
+            return [native_geometry_of(widget) for widget in ours]
 
         session = ClipRecordingSession(
             region,
@@ -543,8 +555,20 @@ class AgentApp(QObject):
         replay = self.replay
         state = ("paused" if replay.paused else "on") if replay.enabled else ""
         self.tray.set_replay(state, replay.status_text() if state else "")
+        if not self.tray.has_tray:
+            self._show_replay_badge(state, replay.status_text())
         if self.report_window is not None:
             self.report_window.set_replay_available(replay.enabled)
+
+    def _show_replay_badge(self, state: str, text: str) -> None:
+        if not state:
+            if self.replay_badge is not None:
+                self.replay_badge.hide()
+            return
+        if self.replay_badge is None:
+            self.replay_badge = ReplayBadge()
+        self.replay_badge.show_state(state == "paused", text)
+        self.replay.set_excluded([self.replay_badge.native_rect()])
 
     def add_replay_to_report(self) -> None:
         """ "Add what just happened": the replay's last seconds (up to Report a problem) to trim."""
@@ -743,6 +767,10 @@ class AgentApp(QObject):
         if self.recorder_trim is not None:
             self.recorder_trim.reject()
         self.replay.shutdown()  # every frame of the instant replay is let go here
+        if self.replay_badge is not None:
+            self.replay_badge.close()
+            self.replay_badge.deleteLater()
+            self.replay_badge = None
         self.capture.shutdown()
         if self.settings_dialog is not None:
             self.settings_dialog.wait_idle()

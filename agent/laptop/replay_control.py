@@ -77,6 +77,7 @@ class InstantReplay(QObject):
         self._relay.changed.connect(self._lock_changed)
         self._locked = False
         self._mark: float | None = None
+        self._excluded: list[Rect] = []
 
     @property
     def enabled(self) -> bool:
@@ -109,6 +110,7 @@ class InstantReplay(QObject):
             seconds=self.options.seconds,
             fps=self.options.fps,
             max_bytes=self.options.max_bytes,
+            excluded=self._excluded,
         )
         try:
             buffer.start()
@@ -130,6 +132,12 @@ class InstantReplay(QObject):
         if buffer is not None:
             buffer.stop()  # every frame is let go here
         self._mark = None
+
+    def set_excluded(self, rects: list[Rect]) -> None:
+        """Rectangles of our own windows that stay on screen (the badge), kept out of every frame."""
+        self._excluded = list(rects)
+        if self.buffer is not None:
+            self.buffer.set_excluded(self._excluded)
 
     def _lock_changed(self, locked: bool) -> None:
         buffer = self.buffer

@@ -17,6 +17,7 @@ from pytestqt.qtbot import QtBot
 
 from agent.capture import Rect
 from agent.laptop.agent_app import AgentApp
+from agent.laptop.region_overlay import rect_between
 from agent.laptop.report_draft import freeze
 from agent.laptop.report_window import ReportWindow
 from agent.laptop.settings_store import AgentSettings
@@ -178,3 +179,33 @@ def test_a_clip_recorded_with_the_step_recorder_joins_the_report_at_stop(
     qtbot.waitUntil(lambda: window.draft.clips[0].encoded is not None, timeout=WAIT_MS)
     frames, _duration = clip_frames(window)
     assert {colour_of(frame) for frame in frames} == {GREEN}
+
+
+def test_a_region_is_dragged_and_a_removed_clip_leaves_the_report(
+    qtbot: QtBot, agent: AgentApp, xvfb_display: XvfbServer
+) -> None:
+    paint(xvfb_display, BLUE)
+    assert agent.start_clip("region")
+    selector = agent.clip_selector
+    qtbot.waitUntil(lambda: selector.active, timeout=WAIT_MS)
+    overlay = selector.overlays()[0]
+    left, top = overlay.screen_rect.left, overlay.screen_rect.top
+    selector.press(overlay, (left + 40, top + 30))
+    selector.drag((left + 240, top + 130))
+    selector.release(overlay, (left + 240, top + 130))
+    session = agent.clip_session
+    assert session is not None
+    dragged = rect_between((left + 40, top + 30), (left + 240, top + 130))  # the overlay's own rule
+    assert session.region == dragged and dragged.width >= 200
+    qtbot.waitUntil(lambda: session.frames >= 2, timeout=WAIT_MS)
+    qtbot.mouseClick(session.indicator.stop_button, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
+    window = agent.report_window
+    assert window is not None and window.trim_dialog is not None
+    assert (window.trim_dialog.recording.width, window.trim_dialog.recording.height) == (dragged.width, dragged.height)
+    with qtbot.waitSignal(window.clip_ready, timeout=WAIT_MS):
+        window.trim_dialog.accept()
+    assert freeze(window.draft).report.schema_version == 2
+    qtbot.mouseClick(window.clip_panel.remove_button, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
+    assert window.draft.clips == [] and window.clips_list.count() == 0
+    bundle = freeze(window.draft)
+    assert bundle.report.clips == [] and bundle.report.schema_version == 1
