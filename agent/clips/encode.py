@@ -461,7 +461,8 @@ def encode_clip_webm(
         # 4:2:0 needs even sides: a region of odd size gets one black row or column.
         "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2",
         "-c:v", _VP9_ENCODER, "-pix_fmt", "yuv420p", "-crf", str(_VP9_CRF), "-b:v", "0",
-        "-deadline", "good", "-cpu-used", "5", "-row-mt", "1",
+        # libvpx's fastest preset: on 10 s of 1080p about 4x faster than "good"/5, for 1.8x the bytes.
+        "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1",
         "-an", "-f", "webm", "pipe:1",
     ]  # fmt: skip
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
