@@ -304,3 +304,23 @@ def open_the_app_without_record(qtbot: QtBot, window: KioskWindow) -> ShowMeCont
     tap(qtbot, window.show_screen.app_buttons["browser"])
     assert showme.active
     return showme
+
+
+def test_record_is_offered_while_the_report_has_room_for_a_clip(make_window: WindowFactory, qtbot: QtBot) -> None:
+    from datetime import UTC, datetime
+
+    from agent.bundle import ClipDraft
+    from agent.schema import MAX_CLIPS
+
+    # Nothing is grabbed here: the bar is only shown.
+    window = make_window(grab_factory=mss_grabber(":99999", 1))
+    for _ in range(MAX_CLIPS - 1):
+        window.session.add_clip(ClipDraft(data=b"", started_at=datetime.now(UTC), duration_ms=1000))
+    showme = open_the_app(qtbot, window)
+    assert showme.bar.count_label.text() == f"0 step(s), {MAX_CLIPS - 1} clip(s)"
+    tap(qtbot, showme.bar.done_button)
+    window.session.add_clip(ClipDraft(data=b"", started_at=datetime.now(UTC), duration_ms=1000))
+    tap(qtbot, window.show_screen.app_buttons["browser"])
+    assert showme.active and not showme.bar.record_button.isVisible()
+    showme.start_recording()  # a stray call records nothing either
+    assert still_recording(showme) is None
