@@ -137,18 +137,23 @@ def hand_over(args: list[str]) -> int | None:
     handoff = read_capture_args(args, os.environ)
     if handoff is None:
         return None
-    from agent.laptop.instance_client import request_capture
+    from agent.laptop.instance_client import OUTPUT_ARG, request_capture, usable_output_path
 
     _asked = True
-    answer = request_capture(handoff.wire, while_waiting=prepare_write)
+    # The agent writes the file itself where it can (the bundle's bytes then never cross the
+    # socket); a directory that does not exist yet is made by this process, as without an agent.
+    target = usable_output_path(os.path.abspath(handoff.output))  # noqa: PTH100 - pathlib stays off this path
+    wire = handoff.wire if target is None else {**handoff.wire, OUTPUT_ARG: target}
+    answer = request_capture(wire, while_waiting=None if target else prepare_write)
     if answer is None:
         return None
     header, data = answer
-    from pathlib import Path
+    if header.get("status") != "written":
+        from pathlib import Path
 
-    from agent.fsutil import atomic_write_bytes
+        from agent.fsutil import atomic_write_bytes
 
-    atomic_write_bytes(Path(handoff.output), data)
+        atomic_write_bytes(Path(handoff.output), data)
     report_id, steps = str(header.get("report_id", "")), int(header.get("steps", 0))
     if handoff.as_json:
         import json

@@ -32,6 +32,9 @@ MAX_MESSAGE_BYTES: Final = 64 * 1024
 COMMANDS: Final = ("show", "report", "record", "requests", "outbox", "settings", "wake", "quit", "capture")
 # Arguments only the agent's own socket server sets (a reply handle); never taken from the wire.
 RESERVED_ARGS: Final = ("reply",)
+# A capture's argument naming the file the agent writes the bundle to itself (usable_output_path).
+OUTPUT_ARG: Final = "output"
+MAX_OUTPUT_PATH_CHARS: Final = 4096
 
 # `showdesk capture` handed to the running agent: the agent first says it took the request (a
 # silent listener costs the command line this long before it captures itself), then sends one
@@ -87,6 +90,26 @@ def server_name(directory: Path | None = None) -> str:
         where = hashlib.sha256(str(directory or agent_runtime_dir()).encode()).hexdigest()[:12]
         return f"showdesk-agent-{getpass.getuser()}-{where}"
     return str(socket_path(directory))
+
+
+def usable_output_path(value: object) -> str | None:
+    """``value`` when the agent may write a capture's bundle there for the command line, else None.
+
+    That is an absolute, normalised path (the command line resolves it in its own directory)
+    naming an entry of a directory that exists, which is not itself a directory. What the file
+    system then allows is the user's own rights: the agent runs as the same user (and checks the
+    peer's credentials), and writes the way the command line would, never following a link to
+    create its temporary file.
+    """
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_OUTPUT_PATH_CHARS or "\0" in value:
+        return None
+    # os.path, not pathlib: the command line checks its path before the request goes out.
+    if not os.path.isabs(value) or os.path.normpath(value) != value:  # noqa: PTH117
+        return None
+    parent, name = os.path.split(value)
+    if name in ("", ".", "..") or not os.path.isdir(parent) or os.path.isdir(value):  # noqa: PTH112
+        return None
+    return value
 
 
 def encode_message(command: str, args: dict[str, Any] | None = None) -> bytes:
@@ -183,6 +206,9 @@ def request_capture(
 ) -> tuple[dict[str, Any], bytes] | None:
     """The running agent's capture for ``request``: (its header, the bundle's bytes), or None.
 
+    With ``request[OUTPUT_ARG]`` (see :func:`usable_output_path`) the agent may write the bundle
+    to that file itself: the header's status is then ``written`` and the bytes are empty.
+
     None whenever the command line should capture itself: no agent, a stale socket, an agent
     that declines (another display, another configuration, busy, the desktop portal), and any
     answer that is late, malformed or beyond its bounds. Never waits longer than
@@ -214,6 +240,11 @@ def request_capture(
                 return None
             header = _header(reader.line(deadline))
             size = header.get("bytes")
+            if header.get("status") == "written":
+                # The agent wrote the file the request named (OUTPUT_ARG): there are no bytes to read.
+                if request.get(OUTPUT_ARG) is None or header.get("file") != request.get(OUTPUT_ARG):
+                    raise ValueError("the agent says it wrote a file that was not asked for")
+                return header, b""
             if header.get("status") != "ok" or not isinstance(size, int) or not 0 < size <= MAX_HANDOFF_BUNDLE_BYTES:
                 _debug("the agent did not capture: %s", header.get("reason", header.get("status")))
                 return None

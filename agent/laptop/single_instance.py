@@ -11,44 +11,97 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import socket
+import struct
+import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QLockFile, QObject, Signal
+from PySide6.QtCore import QLockFile, QObject, Signal, Slot
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 from agent.laptop.instance_client import (
     LOCK_NAME,
     MAX_HEADER_BYTES,
     MAX_MESSAGE_BYTES,
+    OUTPUT_ARG,
     RESERVED_ARGS,
     agent_runtime_dir,
     decode_message,
     server_name,
     socket_path,
+    usable_output_path,
 )
 
 log = logging.getLogger(__name__)
+
+
+class _Written(QObject):
+    """Carries a bundle file's written (or failed) state from the writing thread to ``callback`` on
+    the thread that made this object (the GUI thread): a signal to one of its own slots is queued."""
+
+    done = Signal(object)  # OSError | None
+
+    def __init__(self, callback: Callable[[OSError | None], None]) -> None:
+        super().__init__()
+        self._callback = callback
+        self.done.connect(self._deliver)
+        _writing.add(self)  # kept alive until delivered: the writing thread holds only the signal
+
+    @Slot(object)
+    def _deliver(self, error: OSError | None) -> None:
+        _writing.discard(self)
+        self._callback(error)
+
+
+_writing: set[_Written] = set()
 
 
 class HandoffReply:
     """Where the answer to one `showdesk capture` handed to this agent goes; used once.
 
     ``command_received("capture", args)`` carries it as ``args["reply"]``. The command line
-    already heard that the request was taken; it gets either :meth:`send` (a header line and the
-    bundle's bytes) or :meth:`decline` (it then captures itself). A command line that gave up
-    waiting has closed its end: the answer is dropped.
+    already heard that the request was taken; it gets either :meth:`send` or :meth:`decline`
+    (it then captures itself). A command line that gave up waiting has closed its end: the
+    answer is dropped.
+
+    :meth:`send` answers with a header line and the bundle's bytes; or, when the command line
+    named its file (``output``: an absolute path in an existing directory, checked by
+    :func:`~agent.laptop.instance_client.usable_output_path`), it writes the file itself as the
+    command line would (a new private temporary file beside it, synced, renamed over the name,
+    the directory synced) on a thread of its own, and says "written": the bytes never cross the
+    socket. If that write fails, the bytes go over the socket after all and the command line
+    writes them and reports what goes wrong.
     """
 
-    def __init__(self, connection: QLocalSocket) -> None:
+    def __init__(self, connection: QLocalSocket, output: str | None = None) -> None:
         self._connection: QLocalSocket | None = connection
+        self._output = output
 
     @property
     def answered(self) -> bool:
         return self._connection is None
 
     def send(self, data: bytes, *, report_id: str, steps: int) -> None:
-        self._answer({"status": "ok", "bytes": len(data), "report_id": report_id, "steps": steps}, data)
+        header: dict[str, Any] = {"status": "ok", "bytes": len(data), "report_id": report_id, "steps": steps}
+        output = self._output
+        if output is None or self._connection is None:
+            self._answer(header, data)
+            return
+
+        def written(error: OSError | None) -> None:
+            if error is None:
+                self._answer({**header, "status": "written", "file": output}, b"")
+            else:
+                log.warning("the capture's file could not be written here (%s): the command line writes it", error)
+                self._answer(header, data)
+
+        # Made on this (the GUI) thread: the writing thread's signal is queued back here.
+        signal = _Written(written).done
+        threading.Thread(target=_write_bundle, args=(output, data, signal), name="handoff-write", daemon=True).start()
 
     def decline(self, reason: str) -> None:
         self._answer({"status": "declined", "reason": reason[:200]}, b"")
@@ -65,6 +118,39 @@ class HandoffReply:
             connection.disconnectFromServer()  # after every byte is written
         except RuntimeError:  # the command line went away and Qt deleted the connection
             log.debug("the command line stopped waiting for its capture")
+
+
+def _write_bundle(output: str, data: bytes, done: Any) -> None:
+    """The command line's own atomic write of the bundle (agent.fsutil.atomic_write_bytes), then
+    ``done.emit(None)``, or ``done.emit(error)`` with nothing left behind."""
+    from agent.fsutil import atomic_write_bytes
+
+    try:
+        atomic_write_bytes(Path(output), data)
+    except OSError as exc:
+        done.emit(exc)
+    else:
+        done.emit(None)
+
+
+def _same_user(connection: QLocalSocket) -> bool:
+    """Whether the process at the other end runs as this user (Linux: the socket's peer credentials).
+
+    The socket is this user's alone already (mode 0600 in a 0700 directory); a file is written
+    for the peer only when the kernel says so too.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    descriptor = int(connection.socketDescriptor())
+    if descriptor < 0:
+        return False
+    try:
+        with socket.socket(fileno=os.dup(descriptor)) as peer:
+            credentials = peer.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return False
+    _pid, uid, _gid = struct.unpack("3i", credentials)
+    return bool(uid == os.getuid())
 
 
 class InstanceServer(QObject):
@@ -135,7 +221,8 @@ class InstanceServer(QObject):
                 # at once that it may wait for them.
                 connection.write(b'{"status":"accepted"}\n')
                 connection.flush()
-                args["reply"] = HandoffReply(connection)
+                output = usable_output_path(args.pop(OUTPUT_ARG, None))
+                args["reply"] = HandoffReply(connection, output if output and _same_user(connection) else None)
                 self.command_received.emit(command, args)
                 return
             connection.write(b"ok\n")

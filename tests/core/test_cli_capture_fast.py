@@ -99,11 +99,14 @@ def test_the_capture_environment_is_the_cores() -> None:
 
 class StandInAgent:
     """A stand-in for the agent's socket: answers every request as the agent does, with
-    ``bundle`` (None: it declines), and keeps the requests it was sent."""
+    ``bundle`` (None: it declines), and keeps the requests it was sent. With ``writes``, it
+    writes the bundle to the file the request names and says so (``writes="elsewhere"``: says
+    it wrote another file)."""
 
-    def __init__(self, directory: Path, bundle: bytes | None) -> None:
+    def __init__(self, directory: Path, bundle: bytes | None, writes: str = "") -> None:
         self.requests: list[dict[str, Any]] = []
         self._bundle = bundle
+        self._writes = writes
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._listener.bind(str(directory / SOCKET_NAME))
         self._listener.listen(4)
@@ -129,6 +132,12 @@ class StandInAgent:
             connection.sendall(b'{"status":"declined","reason":"busy"}\n')
             return
         header = {"status": "ok", "bytes": len(self._bundle), "report_id": "r-9", "steps": 1}
+        output = self.requests[-1]["args"].get("output")
+        if self._writes and output:
+            Path(output).write_bytes(self._bundle)
+            named = output if self._writes == "itself" else output + ".other"
+            connection.sendall(json.dumps({**header, "status": "written", "file": named}).encode() + b"\n")
+            return
         connection.sendall(json.dumps(header).encode() + b"\n" + self._bundle)
 
     def close(self) -> None:
@@ -181,7 +190,74 @@ def test_the_launcher_hands_the_capture_over_before_the_core_loads(tmp_path: Pat
     expected = fast_capture.read_capture_args(
         ["--caption", "c", "-o", str(target)], {**os.environ, "SHOWDESK_RUNTIME_DIR": str(tmp_path)}
     )
-    assert expected is not None and request["args"] == expected.wire
+    # The request names the file (absolute) for an agent that writes it; this one sent the bytes.
+    assert expected is not None and request["args"] == {**expected.wire, "output": str(target)}
+
+
+def test_a_file_the_agent_wrote_is_not_written_again(tmp_path: Path) -> None:
+    target = tmp_path / "handed.showdesk"
+    agent = StandInAgent(tmp_path, b"PK written by the agent", writes="itself")
+    try:
+        output, loaded = run_launcher(["capture", "-o", str(target)], tmp_path)
+    finally:
+        agent.close()
+    assert (output, loaded) == (f"saved 1 shot(s) to {target}\n", "0 []")
+    assert target.read_bytes() == b"PK written by the agent"
+    # The command line only waited for "written": it wrote nothing (no temporary file either).
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_relative_name_reaches_the_agent_resolved(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    agent = StandInAgent(tmp_path, b"PK bytes")
+    code = (
+        "import os, sys\n"
+        f"os.chdir({str(tmp_path / 'out')!r})\n"
+        "from showdesk.__main__ import main\n"
+        "print('CODE', main(['capture', '-o', 'r.showdesk']))\n"
+    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=REPO,
+            env={**os.environ, "SHOWDESK_RUNTIME_DIR": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        agent.close()
+    assert result.stdout.strip().endswith("CODE 0"), result.stderr
+    [request] = agent.requests
+    assert request["args"]["output"] == str(tmp_path / "out" / "r.showdesk")
+    assert (tmp_path / "out" / "r.showdesk").read_bytes() == b"PK bytes"
+
+
+def test_an_agent_claiming_another_file_is_not_believed(tmp_path: Path) -> None:
+    # The answer names a file that was not asked for: the command line takes no capture from it
+    # and goes on as without an agent (here: no display, so its own capture fails).
+    agent = StandInAgent(tmp_path, b"PK bytes", writes="elsewhere")
+    code = (
+        "import os\n"
+        "os.environ.pop('DISPLAY', None); os.environ.pop('WAYLAND_DISPLAY', None)\n"
+        "from showdesk.__main__ import main\n"
+        f"print('CODE', main(['capture', '--no-sysinfo', '-o', {str(tmp_path / 'r.showdesk')!r}]))\n"
+    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=REPO,
+            env={**os.environ, "SHOWDESK_RUNTIME_DIR": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        agent.close()
+    assert result.stdout.strip().endswith("CODE 4"), result.stderr
+    assert len(agent.requests) == 1
 
 
 def test_a_declined_hand_over_is_not_asked_twice(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from pytestqt.qtbot import QtBot
 
 from agent.bundle import ReportBundle
 from agent.laptop.agent_app import AgentApp
-from agent.laptop.instance_client import SOCKET_NAME, encode_message, request_capture
+from agent.laptop.instance_client import OUTPUT_ARG, SOCKET_NAME, encode_message, request_capture, usable_output_path
 from agent.laptop.single_instance import InstanceServer
 from tests.fixtures.xvfb import XvfbServer, paint_root, pattern_rgb, position_pattern
 from tests.laptop.conftest import AgentHarness
@@ -284,3 +284,101 @@ def test_the_capture_parser_reads_capture_as_the_whole_parser_does(args: list[st
     from agent.cli import build_parser
 
     assert vars(build_parser("capture").parse_args(args)) == vars(build_parser().parse_args(args))
+
+
+# ---------------------------------------------------------------- the agent writes the file itself
+def test_a_usable_output_path_is_an_absolute_name_in_an_existing_directory(tmp_path: Path) -> None:
+    (tmp_path / "a-directory").mkdir()
+    good = str(tmp_path / "r.showdesk")
+    assert usable_output_path(good) == good
+    for bad in [
+        None,
+        42,
+        "",
+        "r.showdesk",  # relative: the command line resolves it in its own directory first
+        str(tmp_path / "missing" / "r.showdesk"),  # the command line makes the directory itself
+        str(tmp_path / "a-directory"),
+        str(tmp_path) + "/./r.showdesk",
+        str(tmp_path) + "/x/../r.showdesk",
+        str(tmp_path / "r\0.showdesk"),
+        str(tmp_path / ("x" * 5000)),
+        str(tmp_path) + "/",
+    ]:
+        assert usable_output_path(bad) is None, bad
+
+
+def capture_request_for(screen: XvfbServer, target: Path) -> dict[str, Any]:
+    """The request `showdesk capture --no-sysinfo -o TARGET` sends, naming its file for the agent."""
+    from showdesk.fast_capture import read_capture_args
+
+    handoff = read_capture_args(["--no-sysinfo", "-o", str(target)], {**os.environ, "DISPLAY": screen.display})
+    assert handoff is not None
+    return {**handoff.wire, OUTPUT_ARG: str(target)}
+
+
+def ask_in_the_background(runtime: Path, request: dict[str, Any]) -> tuple[threading.Thread, list[bytes]]:
+    """Send ``request`` on the agent's socket from a thread; everything the agent answers is collected."""
+    answers: list[bytes] = []
+
+    def ask() -> None:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.settimeout(30)
+            client.connect(str(runtime / SOCKET_NAME))
+            client.sendall(encode_message("capture", request))
+            while chunk := client.recv(1 << 20):
+                answers.append(chunk)
+
+    asker = threading.Thread(target=ask, daemon=True)
+    asker.start()
+    return asker, answers
+
+
+def test_the_agent_writes_the_named_file_and_sends_no_bytes(
+    listening_agent: AgentApp, screen: XvfbServer, runtime: Path, tmp_path: Path, qtbot: QtBot
+) -> None:
+    target = tmp_path / "written.showdesk"
+    asker, answers = ask_in_the_background(runtime, capture_request_for(screen, target))
+    qtbot.waitUntil(lambda: not asker.is_alive(), timeout=30_000)
+    accepted, header = b"".join(answers).decode().splitlines()  # two lines, not a byte more
+    assert json.loads(accepted) == {"status": "accepted"}
+    answer = json.loads(header)
+    assert (answer["status"], answer["file"], answer["steps"]) == ("written", str(target), 1)
+    assert answer["bytes"] == target.stat().st_size
+    assert target.stat().st_mode & 0o777 == 0o600  # as the command line writes it
+    bundle = ReportBundle.read(target)
+    assert str(bundle.report.id) == answer["report_id"]
+    [step] = bundle.report.steps
+    image = Image.open(io.BytesIO(bundle.files[step.image.path])).convert("RGB")
+    assert image.getpixel((777, 555)) == pattern_rgb(777, 555)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+
+def test_when_the_agent_cannot_write_the_file_it_sends_the_bytes(
+    harness: AgentHarness, screen: XvfbServer, runtime: Path, tmp_path: Path, qtbot: QtBot
+) -> None:
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    target = folder / "r.showdesk"
+    server = InstanceServer(runtime)
+    assert server.claim()
+    agent = harness.make()
+    server.command_received.connect(agent.handle_command)
+
+    def folder_becomes_a_file(_command: str, _args: object) -> None:
+        # Runs after the agent took the request (and checked the path), before its capture is back.
+        folder.rmdir()
+        folder.write_text("not a directory any more")
+
+    server.command_received.connect(folder_becomes_a_file)
+    try:
+        asker, answers = ask_in_the_background(runtime, capture_request_for(screen, target))
+        qtbot.waitUntil(lambda: not asker.is_alive(), timeout=30_000)
+    finally:
+        server.release()
+    received = b"".join(answers)
+    _accepted, header, data = received.split(b"\n", 2)
+    answer = json.loads(header)
+    assert answer["status"] == "ok" and answer["bytes"] == len(data)
+    bundle = ReportBundle.from_bytes(data)
+    assert str(bundle.report.id) == answer["report_id"]
+    assert folder.read_text() == "not a directory any more"
