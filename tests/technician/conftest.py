@@ -25,7 +25,12 @@ from technician.model import ReadState
 from technician.session import TechSession
 from technician.settings import TechSettings
 from technician.window import TechWindow
+from technician.workers import FEED_THREAD, running_threads
 from tests.fixtures.server import ServerProcess
+from tests.fixtures.waiting import wait_until
+
+# A lane told to stop ends once the job under way (one fetch, one decode) is done.
+LANE_END_SECONDS = 20.0
 
 
 def screen_png(width: int, height: int, label: str, colour: tuple[int, int, int] = (40, 90, 160)) -> bytes:
@@ -209,6 +214,24 @@ def open_in_viewer(qtbot: QtBot, window: TechWindow, ticket_id: str) -> None:
     qtbot.waitUntil(lambda: window.queue_view.select_ticket(ticket_id), timeout=10_000)
     qtbot.waitUntil(
         lambda: window.viewer.info is not None and window.viewer.info.summary.id == ticket_id, timeout=10_000
+    )
+
+
+@pytest.fixture(autouse=True)
+def _technician_threads_stopped() -> Iterator[None]:
+    """A test leaves none of technician mode's threads running unless it was told to stop.
+
+    Whatever a test starts, its fixtures (or the test) stop: a thread left running would go on
+    polling and delivering into the tests after it. A stopped lane ends once its job under way
+    is done; a stopped changes feed may still finish its current long poll, reporting nothing.
+    """
+    yield
+    running = running_threads()
+    assert all(thread.stopping for thread in running), f"technician threads left running: {running}"
+    wait_until(
+        lambda: all(thread.name == FEED_THREAD for thread in running_threads()),
+        f"stopped lanes ending: {running_threads()}",
+        LANE_END_SECONDS,
     )
 
 
