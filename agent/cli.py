@@ -551,7 +551,6 @@ def cmd_capture(args: argparse.Namespace) -> Exit:
         from agent.fsutil import atomic_write_bytes
 
         atomic_write_bytes(Path(args.output), data)
-
         if args.json:
             captured_by = "cli" if handed is None else "agent"
             _print_json({"report_id": report_id, "file": args.output, "steps": step_count, "captured_by": captured_by})
@@ -1006,16 +1005,58 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None, *, agent_capture: AgentCapture | None = None) -> int:
+def capture_namespace(options: Mapping[str, Any]) -> argparse.Namespace:
+    """`showdesk capture`'s arguments as the parser gives them, from ``options`` already read and
+    checked by the launcher (showdesk.fast_capture: the parser's own destinations and types,
+    test-held equal); the parser's defaults fill in the rest."""
+    defaults: dict[str, Any] = {
+        "log_level": None,
+        "command": "capture",
+        "handler": cmd_capture,
+        "monitor": None,
+        "region": None,
+        "delay": 0.0,
+        "clip": None,
+        "fps": None,
+        "description": None,
+        "category": None,
+        "caption": "",
+        "name": None,
+        "email": None,
+        "format": None,
+        "no_sysinfo": False,
+        "exclude": [],
+        "output": None,
+        "submit": False,
+        "gui": False,
+        "no_agent": False,
+        "backend": None,
+        "wait": 20.0,
+        "json": False,
+    }
+    return argparse.Namespace(**{**defaults, **options})
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    agent_capture: AgentCapture | None = None,
+    capture_options: Mapping[str, Any] | None = None,
+) -> int:
     """Run one command. ``agent_capture`` hands `showdesk capture` to the running laptop agent
     (the launcher passes it: the core may not import the laptop app); it returns the agent's
-    answer header and bundle bytes, or None to capture here."""
+    answer header and bundle bytes, or None to capture here. ``capture_options`` are
+    `showdesk capture`'s arguments the launcher read already (see :func:`capture_namespace`):
+    building and running the parser would cost the capture a few ms more."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser("capture" if argv[:1] == ["capture"] else None)
-    args = parser.parse_args(argv)
-    if not getattr(args, "handler", None):
-        parser.print_help()
-        return Exit.USAGE
+    if capture_options is not None and argv[:1] == ["capture"]:
+        args = capture_namespace(capture_options)
+    else:
+        parser = build_parser("capture" if argv[:1] == ["capture"] else None)
+        args = parser.parse_args(argv)
+        if not getattr(args, "handler", None):
+            parser.print_help()
+            return Exit.USAGE
     try:
         if args.handler is cmd_capture:
             # It sets logging up itself where its work may first log (_start_logging).

@@ -131,7 +131,9 @@ def _run(args: list[str]) -> int:
     from agent.cli import main as core_main
 
     if command == "capture":
-        return core_main(args, agent_capture=_agent_capture)
+        from showdesk.fast_capture import recognised_options
+
+        return core_main(args, agent_capture=_agent_capture, capture_options=recognised_options())
     return core_main(args)
 
 

@@ -46,12 +46,15 @@ CAPTURE_ENVIRONMENT_NAMES = ("HOME", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS", "WAYL
 
 
 class Handoff:
-    """A recognised `showdesk capture -o FILE`: the request for the agent and how to report it."""
+    """A recognised `showdesk capture -o FILE`: the request for the agent, how to report it, and
+    the options as the full parser's namespace holds them (``agent.cli.capture_namespace``: the
+    command line capturing itself need not parse them again)."""
 
-    def __init__(self, wire: dict[str, Any], output: str, as_json: bool) -> None:
+    def __init__(self, wire: dict[str, Any], output: str, as_json: bool, options: dict[str, Any]) -> None:
         self.wire = wire
         self.output = output
         self.as_json = as_json
+        self.options = options
 
 
 def read_capture_args(args: list[str], environ: Mapping[str, str]) -> Handoff | None:
@@ -109,7 +112,24 @@ def read_capture_args(args: list[str], environ: Mapping[str, str]) -> Handoff | 
         "backend": values.get("backend"),
         "environment": capture_environment(environ),
     }
-    return Handoff(wire, output, flags["json"])
+    options: dict[str, Any] = {
+        "output": output,
+        "monitor": monitor,
+        "region": region,
+        "format": values.get("format"),
+        "caption": values.get("caption", ""),
+        "description": values.get("description"),
+        "category": values.get("category"),
+        "name": values.get("name"),
+        "email": values.get("email"),
+        "backend": values.get("backend"),
+        "exclude": repeated["exclude"],
+        "no_sysinfo": flags["no_sysinfo"],
+        "json": flags["json"],
+    }
+    if "wait" in values:
+        options["wait"] = float(values["wait"])
+    return Handoff(wire, output, flags["json"], options)
 
 
 def _region(text: str) -> tuple[int, int, int, int] | None:
@@ -133,10 +153,11 @@ def hand_over(args: list[str]) -> int | None:
     """Run `showdesk capture ARGS` through the running agent; its exit code, or None when it was
     not handed over (not a form read here, no agent, or the agent declined): the full command
     line then runs, and asks no agent again when ``asked_agent()`` says it was asked."""
-    global _asked
+    global _asked, _recognised
     handoff = read_capture_args(args, os.environ)
     if handoff is None:
         return None
+    _recognised = handoff.options
     from agent.laptop.instance_client import OUTPUT_ARG, request_capture, usable_output_path
 
     _asked = True
@@ -173,11 +194,17 @@ def hand_over(args: list[str]) -> int | None:
 
 
 _asked = False
+_recognised: dict[str, Any] | None = None
 
 
 def asked_agent() -> bool:
     """True once :func:`hand_over` asked the agent (whatever it answered)."""
     return _asked
+
+
+def recognised_options() -> dict[str, Any] | None:
+    """The options :func:`hand_over` read (for ``agent.cli.main``'s ``capture_options``), or None."""
+    return _recognised
 
 
 def prepare_write() -> None:

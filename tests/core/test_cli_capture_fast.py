@@ -79,6 +79,8 @@ def test_the_fast_reader_builds_the_request_the_parser_builds(args: list[str]) -
     parsed = cli.build_parser("capture").parse_args(["capture", *args])
     assert handoff.wire == cli.CaptureRequest.from_args(parsed, ENVIRON).to_wire()
     assert (handoff.output, handoff.as_json) == (parsed.output, parsed.json)
+    # The command line capturing itself takes the options read here instead of parsing again.
+    assert vars(cli.capture_namespace(handoff.options)) == vars(parsed)
     # What the agent reads back from the wire is the request the command line meant.
     assert cli.CaptureRequest.from_wire(json.loads(json.dumps(handoff.wire))) == cli.CaptureRequest.from_args(
         parsed, ENVIRON
