@@ -1,9 +1,14 @@
-"""The report window: the captures with their mark-up, what went wrong, the system information, Send.
+"""The report window: the captures with their mark-up, clips, what went wrong, the system information, Send.
 
 It is shown only after the screen was captured (the agent's windows never appear in a shot);
 "Add a capture" hides it again for the next one. The window edits a ``ReportDraft`` and hands
 it to a ``Submission``; it holds no business logic of its own: freezing the report, the outbox
 and the sending happen in the core, off this thread.
+
+Clips (``Record a clip``, or the instant replay's "Add what just happened") are trimmed in
+``shared_qt.clip_trim``, shown and given black boxes in ``clip_panel``, and encoded off this thread
+by ``clip_encoding``; the draft keeps each one's recording in memory until the report is sent or
+dropped.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The tray icon and its menu: Report a problem, Record steps, My requests, Outbox, Settings, Quit.
+"""The tray icon and its menu: Report a problem, Record steps, Instant replay, My requests, Outbox, Settings, Quit.
 
 The menu is an ordinary ``QMenu`` owned here whether or not the desktop has a system tray: with
 a tray it is the icon's context menu, without one (many Linux desktops, and Xvfb) the agent still

@@ -209,3 +209,12 @@ def test_a_region_is_dragged_and_a_removed_clip_leaves_the_report(
     assert window.draft.clips == [] and window.clips_list.count() == 0
     bundle = freeze(window.draft)
     assert bundle.report.clips == [] and bundle.report.schema_version == 1
+    # Record from the window's own menu: it steps aside while recording, and comes back after.
+    window.record_actions["monitor"].trigger()
+    again = agent.clip_session
+    assert again is not None and not window.isVisible()
+    qtbot.waitUntil(lambda: again.frames >= 1, timeout=WAIT_MS)
+    qtbot.mouseClick(again.indicator.stop_button, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
+    assert window.isVisible() and window.trim_dialog is not None
+    window.trim_dialog.reject()  # "Discard the clip"
+    assert window.draft.clips == [] and window.trim_dialog is None
