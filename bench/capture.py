@@ -186,6 +186,13 @@ def interleaved_best(actions: dict[str, Callable[[], object]], repeats: int, war
     of several runs is kept: on a shared machine the minimum is the figure least disturbed by
     other work (as ``timeit`` advises), and every figure is compared with a peer timed alike.
     """
+    return {name: min(values) for name, values in interleaved_times(actions, repeats, warmup).items()}
+
+
+def interleaved_times(
+    actions: dict[str, Callable[[], object]], repeats: int, warmup: int = 1
+) -> dict[str, list[float]]:
+    """Every time of each action over ``repeats`` turns (see :func:`interleaved_best`)."""
     for _ in range(warmup):
         for action in actions.values():
             action()
@@ -195,7 +202,7 @@ def interleaved_best(actions: dict[str, Callable[[], object]], repeats: int, war
             start = time.perf_counter()
             action()
             times[name].append(time.perf_counter() - start)
-    return {name: min(values) for name, values in times.items()}
+    return times
 
 
 def ms(seconds: float) -> str:
@@ -345,16 +352,18 @@ def bench_start(repeats: int) -> None:
     print("  target: --version within 1.5x of python -c pass")
 
 
-def bench_size(width: int, height: int, *, whole_only: bool = False) -> None:
+def bench_size(
+    width: int, height: int, *, whole_only: bool = False, baseline: Path | None = None, runs: int | None = None
+) -> None:
     large = width * height > 4_000_000
-    repeats = 3 if large else 7
+    repeats = runs or (3 if large else 7)
     print(f"\n=== {width}x{height}, a busy generated desktop ===")
     desktop = generate_desktop(width, height)
     with start_xvfb(width, height) as server, tempfile.TemporaryDirectory() as tmp:
         paint_root(server.display, desktop)
         if whole_only:
             with Capturer(server.display) as capturer:
-                bench_whole_processes(server.env, capturer, Path(tmp), repeats)
+                bench_whole_processes(server.env, capturer, Path(tmp), repeats, baseline)
             return
 
         # -------------------------------------------------------- grab
@@ -402,10 +411,24 @@ def bench_size(width: int, height: int, *, whole_only: bool = False) -> None:
             f"Pillow PNG level 6 (target >= 3x) at {default_size / png6_size:.2f}x its size (target <= 1)"
         )
 
-        bench_whole_processes(server.env, capturer, Path(tmp), repeats)
+        bench_whole_processes(server.env, capturer, Path(tmp), repeats, baseline)
 
 
-def bench_whole_processes(server_env: dict[str, str], capturer: Capturer, tmp: Path, repeats: int) -> None:
+def baseline_tree(revision: str, into: Path) -> Path:
+    """The launcher and the core (showdesk/, agent/) as they were at ``revision``, compiled, in ``into``."""
+    archive = subprocess.run(
+        ["git", "archive", revision, "agent", "showdesk"], cwd=REPO, capture_output=True, check=True, timeout=60
+    ).stdout
+    into.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True, timeout=60)
+    for package in ("agent", "showdesk"):
+        compileall.compile_dir(into / package, quiet=1)
+    return into
+
+
+def bench_whole_processes(
+    server_env: dict[str, str], capturer: Capturer, tmp: Path, repeats: int, baseline: Path | None = None
+) -> None:
     env = dict(server_env)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
@@ -470,14 +493,32 @@ def bench_whole_processes(server_env: dict[str, str], capturer: Capturer, tmp: P
         "python -m showdesk capture -o FILE, backend answering": env_with_backend,
         HUGE_PAGES_LABEL: {**env, "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"},
     }
+    command_dirs: dict[str, Path] = {}
+    if baseline is not None:
+        # The command line as it was (its launcher and core; the agent answering is today's),
+        # started from the old tree so that its modules are the ones imported.
+        old_env = {**env, "PYTHONPATH": str(baseline)}
+        for label, extra, run_env in (
+            (f"{AGENT_LABEL} [{baseline.name}]", "-agent-old", {**env_with_agent, "PYTHONPATH": str(baseline)}),
+            (f"python -m showdesk capture -o FILE [{baseline.name}]", "-old", old_env),
+        ):
+            commands[label] = [sys.executable, "-m", "showdesk", "capture", "-o", out + extra + ".showdesk"]
+            command_envs[label] = run_env
+            command_dirs[label] = baseline
     for label, command in commands.items():
         command_env = command_envs.get(label, env)
-        problem = probe(command, command_env)
+        problem = probe(command, command_env, command_dirs.get(label, REPO))
         if problem:
             print(f"  {label:48s} skipped: {problem}")
         else:
             runnable[label] = functools.partial(
-                subprocess.run, command, env=command_env, check=True, capture_output=True, timeout=120
+                subprocess.run,
+                command,
+                env=command_env,
+                cwd=command_dirs.get(label, REPO),
+                check=True,
+                capture_output=True,
+                timeout=120,
             )
 
     def grab_and_encode() -> None:
@@ -504,17 +545,21 @@ def bench_whole_processes(server_env: dict[str, str], capturer: Capturer, tmp: P
             raise RuntimeError("the capturing process did not start")
         runnable["in a running process: grab + default encode"] = grab_and_encode
         runnable["  the same, keep_working_memory()"] = grab_and_encode_keeping_memory
-        timings = interleaved_best(runnable, repeats, warmup=0)
+        all_times = interleaved_times(runnable, repeats, warmup=0)
     finally:
         keeping_in.close()
         keeping.wait(timeout=30)
         backend.shutdown()
         stop_agent(agent, env_with_agent)
-    scrot = timings.get("scrot FILE.png")
-    print("whole process, one capture written to a file (best of several; runs interleaved)")
+    timings = {label: min(values) for label, values in all_times.items()}
+    medians = {label: statistics.median(values) for label, values in all_times.items()}
+    scrot, scrot_median = timings.get("scrot FILE.png"), medians.get("scrot FILE.png")
+    print(f"whole process, one capture written to a file ({repeats} interleaved runs: best, and median)")
     for label, seconds in timings.items():
         relative = f"  {seconds / scrot:5.2f}x scrot" if scrot else ""
-        print(f"  {label:48s} {ms(seconds)}{relative}")
+        median = medians[label]
+        median_relative = f" ({median / scrot_median:5.2f}x)" if scrot_median else ""
+        print(f"  {label:48s} {ms(seconds)}{relative}   median {ms(median)}{median_relative}")
     if scrot:
         print(
             "  targets: showdesk capture <= 1x scrot with the agent running, <= 2x without;"
@@ -522,11 +567,11 @@ def bench_whole_processes(server_env: dict[str, str], capturer: Capturer, tmp: P
         )
 
 
-def probe(command: list[str], env: dict[str, str]) -> str | None:
+def probe(command: list[str], env: dict[str, str], cwd: Path = REPO) -> str | None:
     """Why ``command`` cannot be timed here (missing, or failing), or None."""
     if shutil.which(command[0]) is None:
         return f"{command[0]} is not installed"
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
     if result.returncode != 0:
         reason = (result.stderr.strip().splitlines() or ["no message"])[-1]
         return f"exit {result.returncode}: {reason[:90]}"
@@ -540,14 +585,24 @@ def main() -> None:
         "--whole-only", action="store_true", help="only the start and the whole processes (no grab or encoder tables)"
     )
     parser.add_argument("--start-runs", type=int, default=15, help="interleaved runs of the start-up rows")
+    parser.add_argument(
+        "--runs", type=int, default=None, help="interleaved runs of the whole-process rows (default 7, 3 at 4K)"
+    )
+    parser.add_argument(
+        "--ab",
+        metavar="REVISION",
+        help="also time the command line (showdesk/ and agent/) as it was at this git revision, e.g. HEAD~3",
+    )
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, Pillow {PIL.__version__}")
     for package in ("agent", "showdesk"):
         compileall.compile_dir(REPO / package, quiet=1)
     bench_start(args.start_runs)
-    for size in args.sizes.split(","):
-        width, height = (int(n) for n in size.lower().split("x"))
-        bench_size(width, height, whole_only=args.whole_only)
+    with tempfile.TemporaryDirectory() as old:
+        baseline = baseline_tree(args.ab, Path(old) / args.ab.replace("/", "-")) if args.ab else None
+        for size in args.sizes.split(","):
+            width, height = (int(n) for n in size.lower().split("x"))
+            bench_size(width, height, whole_only=args.whole_only, baseline=baseline, runs=args.runs)
 
 
 if __name__ == "__main__":
