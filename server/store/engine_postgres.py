@@ -71,7 +71,7 @@ NOTIFY_CHANNEL: Final = "showdesk_changes"
 WRITE_LOCK_KEY: Final = 0x53_44_57_52_49_54_45  # "SDWRITE"
 SEARCH_CONFIG: Final = "showdesk_search"
 LISTEN_RETRY_SECONDS: Final = (0.5, 10.0)  # first wait, longest wait between reconnections
-LISTEN_POLL_SECONDS: Final = 1.0
+LISTEN_POLL_SECONDS: Final = 0.25  # how soon the listener notices close()
 # Options of the location passed on to libpq as they are (TLS, the socket directory, a pgpass file).
 _PASSED_OPTIONS: Final = frozenset(
     {"sslmode", "sslrootcert", "sslcert", "sslkey", "sslcrl", "host", "passfile", "target_session_attrs",
