@@ -11,14 +11,14 @@ agent fast (on POSIX the sender needs no Qt at all, only a Unix socket).
 from __future__ import annotations
 
 import _socket  # socket's own C module: the hand-off needs nothing of socket.py's wrappers (enums, selectors)
-import json
 import os
 import sys
 import time
 
 # `showdesk capture -o FILE` sends its request through this module before anything else of the
-# command line loads (showdesk.fast_capture): typing, pathlib and threading would cost it several
-# ms before the agent even hears of it, so they load only where they are used.
+# command line loads (showdesk.fast_capture): typing, pathlib, threading and json (with re, for
+# its decoder) would cost it several ms before the agent even hears of it, so they load only where
+# they are used; the request itself is written by _json_text.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -115,13 +115,48 @@ def usable_output_path(value: object) -> str | None:
 def encode_message(command: str, args: dict[str, Any] | None = None) -> bytes:
     if command not in COMMANDS:
         raise ValueError(f"unknown agent command {command!r}; known: {', '.join(COMMANDS)}")
+    import json
+
     return json.dumps({"command": command, "args": args or {}}, separators=(",", ":")).encode() + b"\n"
+
+
+def _json_text(value: object) -> str:
+    """``value`` (text, whole numbers, true/false, null, lists and objects with text keys) as
+    compact JSON, without loading the json package; TypeError for anything else, as json.dumps."""
+    if isinstance(value, str):
+        return _quoted(value)
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_json_text(item) for item in value) + "]"
+    if isinstance(value, dict):
+        if not all(isinstance(key, str) for key in value):
+            raise TypeError("object keys must be text")
+        return "{" + ",".join(f"{_quoted(key)}:{_json_text(item)}" for key, item in value.items()) + "}"
+    raise TypeError(f"{type(value).__name__} is not part of a capture request")
+
+
+try:
+    from _json import encode_basestring_ascii as _quoted  # json's own C string encoder
+except ImportError:  # pragma: no cover - an interpreter without json's C accelerator
+    from json.encoder import py_encode_basestring_ascii as _quoted
+
+
+def encode_capture_message(request: dict[str, Any]) -> bytes:
+    """:func:`encode_message` of a capture request (the same JSON), before json is loaded."""
+    return _json_text({"command": "capture", "args": request}).encode() + b"\n"
 
 
 def decode_message(raw: bytes) -> tuple[str, dict[str, Any]]:
     """(command, args) from one line; ValueError naming what is wrong with it."""
     if len(raw) > MAX_MESSAGE_BYTES:
         raise ValueError("message too long")
+    import json
+
     data = json.loads(raw.decode("utf-8"))
     if not isinstance(data, dict) or data.get("command") not in COMMANDS:
         raise ValueError("not an agent command")
@@ -219,7 +254,7 @@ def request_capture(
     if sys.platform == "win32":  # pragma: no cover - the hand-off speaks a Unix socket
         return None
     try:
-        message = encode_message("capture", request)
+        message = encode_capture_message(request)
     except (TypeError, ValueError):
         return None
     if len(message) > MAX_MESSAGE_BYTES:
@@ -274,6 +309,8 @@ def _quietly(job: Callable[[], object]) -> None:
 
 
 def _header(line: bytes) -> dict[str, Any]:
+    import json  # after the request went out: it loads while the agent captures
+
     data = json.loads(line.decode("utf-8"))
     if not isinstance(data, dict):
         raise ValueError("the agent's answer is not an object")

@@ -288,3 +288,24 @@ def test_a_declined_hand_over_is_not_asked_twice(tmp_path: Path) -> None:
     assert result.stdout.strip().endswith("CODE 4"), result.stderr  # capture is not possible here
     assert len(agent.requests) == 1
     assert not (tmp_path / "r.showdesk").exists()
+
+
+def test_the_request_is_written_as_json_would_write_it() -> None:
+    from agent.laptop.instance_client import encode_capture_message, encode_message
+
+    request: dict[str, Any] = {
+        "caption": 'the "print" dialog \\ C:\\temp\n\ttab \x00 \x1f é ü 中文 🖨️ \u2028',
+        "monitor": -3,
+        "region": [0, 1, 1920, 1080],
+        "sysinfo": True,
+        "format": None,
+        "exclude": [],
+        "environment": {"DISPLAY": ":0", "SHOWDESK_X": "ä=ö"},
+        "nested": [{"a": [None, False, 0, 2**70]}],
+    }
+    fast = encode_capture_message(request)
+    assert fast.endswith(b"\n") and fast.count(b"\n") == 1  # one line, whatever the text holds
+    assert json.loads(fast) == json.loads(encode_message("capture", request)) == {"command": "capture", "args": request}
+    for refused in (1.5, b"bytes", {1, 2}, {1: "key not text"}, object()):
+        with pytest.raises(TypeError):
+            encode_capture_message({"caption": refused})
