@@ -45,6 +45,7 @@ import http.client
 import io
 import json
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -57,6 +58,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
+import requests
 from PIL import Image, ImageDraw, ImageFilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -68,9 +70,9 @@ from agent.connectors.builtin import BuiltinConnector
 from agent.connectors.common import attachment_name, manifest_name
 from agent.connectors.fitting import fit_bundle
 from agent.connectors.freshservice import FreshserviceConnector
-from agent.connectors.gitlab import GitLabConnector
-from agent.connectors.httpclient import MultipartForm, Part
-from agent.connectors.jira import JiraConnector
+from agent.connectors.gitlab import GitLabConnector, markdown_description
+from agent.connectors.httpclient import MultipartForm, Part, user_agent
+from agent.connectors.jira import JiraConnector, adf
 from agent.connectors.redmine import RedmineConnector
 from agent.connectors.rt import RTConnector
 from agent.connectors.servicenow import ServiceNowConnector
@@ -224,13 +226,22 @@ def bench_rt(rounds: int) -> int:
 
 
 # ---------------------------------------------------------------- the issue-20 connectors against raw HTTP
-NEW_SYSTEMS = ("jira", "servicenow", "zendesk", "freshservice", "gitlab", "redmine")
+NEW_SYSTEMS = ("jira", "jira-project", "servicenow", "zendesk", "freshservice", "gitlab", "redmine")
 SECRET = "bench-token-1"  # noqa: S105 - the stand-in servers' made-up token
 EMAIL = "agent@example.org"
+# A real service's answer time, for the second set of rows: each stand-in waits this long before each answer.
+SERVICE_DELAY_SECONDS = 0.020
+# The headers requests puts on every call (its session defaults); the raw peer sends them too.
+LIBRARY_HEADERS = {"Accept-Encoding": str(requests.utils.default_headers()["Accept-Encoding"]),
+                   "Connection": "keep-alive"}
 
 
 class Raw:
-    """The peer: ``http.client`` on one kept-alive connection; JSON answers decoded, nothing else."""
+    """The peer: ``http.client`` on one kept-alive connection; JSON answers decoded, nothing else.
+
+    It sends the headers the connector sends (its User-Agent, Accept, the library's Accept-Encoding
+    and Connection), so the server reads and answers the same bytes.
+    """
 
     def __init__(self, url: str, headers: dict[str, str]) -> None:
         parts = urlsplit(url)
@@ -238,12 +249,18 @@ class Raw:
         self.headers = headers
 
     def call(self, method: str, path: str, body: bytes | None = None, content_type: str | None = None,
-             query: Mapping[str, object] | None = None) -> Any:
-        headers = dict(self.headers)
+             query: Mapping[str, object] | None = None, extra: Mapping[str, str] | None = None) -> Any:
+        headers = {**self.headers, **(extra or {})}
         if content_type:
             headers["Content-Type"] = content_type
+        if body is not None or method not in ("GET", "HEAD"):
+            headers["Content-Length"] = str(len(body or b""))
         target = path + ("?" + urlencode(query) if query else "")
-        self.connection.request(method, target, body=body, headers=headers)
+        # skip_accept_encoding: the header is in ``headers`` (http.client would add "identity" otherwise).
+        self.connection.putrequest(method, target, skip_accept_encoding=True)
+        for name, value in headers.items():
+            self.connection.putheader(name, value)
+        self.connection.endheaders(body)
         answer = self.connection.getresponse()
         data = answer.read()
         if not 200 <= answer.status <= 299:
@@ -258,15 +275,13 @@ class RawRequests(Raw):
     """The same calls through a bare ``requests.Session``: what the HTTP library itself costs per request."""
 
     def __init__(self, url: str, headers: dict[str, str]) -> None:
-        import requests
-
         self.url = url
         self.headers = headers
         self.session = requests.Session()
 
     def call(self, method: str, path: str, body: bytes | None = None, content_type: str | None = None,
-             query: Mapping[str, object] | None = None) -> Any:
-        headers = dict(self.headers)
+             query: Mapping[str, object] | None = None, extra: Mapping[str, str] | None = None) -> Any:
+        headers = {**self.headers, **(extra or {})}
         if content_type:
             headers["Content-Type"] = content_type
         target = self.url + path + ("?" + urlencode(query) if query else "")
@@ -294,26 +309,50 @@ def _basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
+def _json(data: object) -> bytes:
+    return json.dumps(data).encode()
+
+
+# Each raw_* flow makes the requests its connector makes, in the same order, with the same bodies
+# (checked by ``same_requests`` before timing). Bodies that need no answer of the server are built
+# before the clock starts (as curl's files are); JSON that carries ids the server answered is
+# encoded inside it, as any client would.
 def raw_jira(raw: Raw, bundle: ReportBundle) -> Callable[[], object]:
     report = bundle.report
     text = render(bundle).text
+    no_check = {"X-Atlassian-Token": "no-check"}
     uploads = [_multipart([Part("file", d, filename=n, content_type=m)]) for n, m, d in _files(bundle)]
-    request = json.dumps({"serviceDeskId": "1", "requestTypeId": "10", "requestFieldValues": {
-        "summary": report.subject(), "description": text, "labels": [f"showdesk-{report.id}"]}}).encode()
+    request = {"serviceDeskId": "1", "requestTypeId": "10", "requestFieldValues": {
+        "summary": report.subject(), "description": text, "labels": ["showdesk", f"showdesk-{report.id}"]}}
 
     def send() -> object:
         raw.call("GET", "/rest/api/3/search/jql", query={"jql": f'labels = "showdesk-{report.id}"',
                                                          "fields": "labels,description", "maxResults": 5})
         accounts = raw.call("GET", "/rest/api/3/user/search", query={"query": "ann@example.org"})
-        payload = json.loads(request)
-        payload["raiseOnBehalfOf"] = accounts[0]["accountId"]
-        key = raw.call("POST", "/rest/servicedeskapi/request", json.dumps(payload).encode(), "application/json")[
-            "issueKey"]
-        raw.headers["X-Atlassian-Token"] = "no-check"
-        ids = [raw.call("POST", "/rest/servicedeskapi/servicedesk/1/attachTemporaryFile", body, kind)[
+        key = raw.call("POST", "/rest/servicedeskapi/request",
+                       _json({**request, "raiseOnBehalfOf": accounts[0]["accountId"]}), "application/json")["issueKey"]
+        ids = [raw.call("POST", "/rest/servicedeskapi/servicedesk/1/attachTemporaryFile", body, kind, extra=no_check)[
             "temporaryAttachments"][0]["temporaryAttachmentId"] for body, kind in uploads]
         return raw.call("POST", f"/rest/servicedeskapi/request/{key}/attachment",
-                        json.dumps({"temporaryAttachmentIds": ids, "public": True}).encode(), "application/json")
+                        _json({"temporaryAttachmentIds": ids, "public": True}), "application/json")
+
+    return send
+
+
+def raw_jira_project(raw: Raw, bundle: ReportBundle) -> Callable[[], object]:
+    report = bundle.report
+    no_check = {"X-Atlassian-Token": "no-check"}
+    uploads = [_multipart([Part("file", d, filename=n, content_type=m)]) for n, m, d in _files(bundle)]
+    issue = _json({"fields": {"project": {"key": "IT"}, "issuetype": {"name": "Task"}, "summary": report.subject(),
+                              "description": adf(render(bundle).text),
+                              "labels": ["showdesk", f"showdesk-{report.id}"]}})
+
+    def send() -> object:
+        raw.call("GET", "/rest/api/3/search/jql", query={"jql": f'labels = "showdesk-{report.id}"',
+                                                         "fields": "labels,description", "maxResults": 5})
+        key = raw.call("POST", "/rest/api/3/issue", issue, "application/json")["key"]
+        return [raw.call("POST", f"/rest/api/3/issue/{key}/attachments", body, kind, extra=no_check)
+                for body, kind in uploads]
 
     return send
 
@@ -332,8 +371,7 @@ def raw_servicenow(raw: Raw, bundle: ReportBundle) -> Callable[[], object]:
         users = raw.call("GET", "/api/now/table/sys_user", query={
             "sysparm_query": "email=ann@example.org", "sysparm_fields": "sys_id,email", "sysparm_limit": 1})
         record = raw.call("POST", "/api/now/table/incident",
-                          json.dumps({**incident, "caller_id": users["result"][0]["sys_id"]}).encode(),
-                          "application/json")["result"]
+                          _json({**incident, "caller_id": users["result"][0]["sys_id"]}), "application/json")["result"]
         for name, kind, data in files:
             raw.call("POST", "/api/now/attachment/file", data, kind,
                      query={"table_name": "incident", "table_sys_id": record["sys_id"], "file_name": name})
@@ -352,13 +390,12 @@ def raw_zendesk(raw: Raw, bundle: ReportBundle) -> Callable[[], object]:
         token: str | None = None
         for name, kind, data in files:
             query = {"filename": name, **({"token": token} if token else {})}
-            token = token or raw.call("POST", "/api/v2/uploads", data, kind, query=query)["upload"]["token"]
-            if query.get("token"):
-                raw.call("POST", "/api/v2/uploads", data, kind, query=query)
+            answer = raw.call("POST", "/api/v2/uploads", data, kind, query=query)
+            token = token or answer["upload"]["token"]
         ticket = {"subject": report.subject(), "comment": {"html_body": html, "public": True, "uploads": [token]},
                   "external_id": str(report.id), "tags": ["showdesk"],
                   "requester": {"email": "ann@example.org", "name": "Ann Example"}}
-        return raw.call("POST", "/api/v2/tickets", json.dumps({"ticket": ticket}).encode(), "application/json")
+        return raw.call("POST", "/api/v2/tickets", _json({"ticket": ticket}), "application/json")
 
     return send
 
@@ -381,16 +418,20 @@ def raw_freshservice(raw: Raw, bundle: ReportBundle) -> Callable[[], object]:
 def raw_gitlab(raw: Raw, bundle: ReportBundle) -> Callable[[], object]:
     report = bundle.report
     text = render(bundle).text
-    uploads = [_multipart([Part("file", d, filename=n, content_type=m)]) for n, m, d in _files(bundle)]
+    files = _files(bundle)
+    uploads = [(name, *_multipart([Part("file", d, filename=name, content_type=m)])) for name, m, d in files]
     project = "/api/v4/projects/it%2Fhelpdesk"
+    steps = {attachment_name(step.image.path): step.caption for step in report.steps}
 
     def send() -> object:
         raw.call("GET", f"{project}/issues", query={"search": str(report.id), "in": "description", "state": "all",
                                                     "order_by": "created_at", "sort": "asc", "per_page": 20})
-        links = [raw.call("POST", f"{project}/uploads", body, kind)["markdown"] for body, kind in uploads]
-        issue = {"title": report.subject(), "description": "\n\n".join([*links, text]), "labels": "showdesk",
-                 "confidential": True}
-        return raw.call("POST", f"{project}/issues", json.dumps(issue).encode(), "application/json")
+        links = {name: raw.call("POST", f"{project}/uploads", body, kind)["markdown"] for name, body, kind in uploads}
+        images = [(caption, links[name]) for name, caption in steps.items()]
+        others = [(name, link) for name, link in links.items() if name not in steps]
+        issue = {"title": report.subject(), "description": markdown_description(text, images, others),
+                 "labels": "showdesk", "confidential": True}
+        return raw.call("POST", f"{project}/issues", _json(issue), "application/json")
 
     return send
 
@@ -408,7 +449,7 @@ def raw_redmine(raw: Raw, bundle: ReportBundle, project: str, field: int) -> Cal
                     "filename": name, "content_type": kind} for name, kind, data in files]
         issue = {"project_id": project, "subject": report.subject(), "description": text, "uploads": uploads,
                  "custom_fields": [{"id": field, "value": str(report.id)}]}
-        return raw.call("POST", "/issues.json", json.dumps({"issue": issue}).encode(), "application/json")
+        return raw.call("POST", "/issues.json", _json({"issue": issue}), "application/json")
 
     return send
 
@@ -417,71 +458,127 @@ def _raw_redmine_for(raw: Raw, bundle: ReportBundle, *, project: str, field: int
     return raw_redmine(raw, bundle, project, field)
 
 
+def _delayed(app: Callable[[Any], Any], seconds: float) -> Callable[[Any], Any]:
+    """The stand-in ``app`` answering each request after ``seconds``, as a service on a network does."""
+    def answer(request: Any) -> Any:
+        time.sleep(seconds)
+        return app(request)
+
+    return answer
+
+
+def _signature(received: list[Any]) -> list[tuple[str, str, tuple[str, ...], int, tuple[str, ...]]]:
+    """What identifies a request apart from ids and random boundaries: method, path, query names, size, headers."""
+    return [(r.method, re.sub(r"\d+", "N", r.path), tuple(sorted(r.query)), len(r.body),
+             tuple(sorted(name.lower() for name in r.headers if name.lower() != "host"))) for r in received]
+
+
+def same_requests(stand_in: Any, client: Connector, make_raw: Callable[[Raw, ReportBundle], Callable[[], object]],
+                  raw: Raw, screens: list[bytes]) -> str:
+    """Both peers' requests for one report each, compared; "" when the same, else the first difference."""
+    stand_in.received.clear()
+    client.submit(report(screens))
+    ours = _signature(stand_in.received)
+    stand_in.received.clear()
+    make_raw(raw, report(screens))()
+    theirs = _signature(stand_in.received)
+    stand_in.received.clear()
+    if len(ours) != len(theirs):
+        return f"{len(ours)} requests from the connector, {len(theirs)} from the raw client"
+    for number, (a, b) in enumerate(zip(ours, theirs, strict=True), 1):
+        if a != b:
+            return f"request {number}: connector {a}, raw {b}"
+    return ""
+
+
 def bench_new(rounds: int, systems: list[str]) -> int:
     """Each new connector against the raw client, in turns, on the same server; prints medians and ratios."""
     from tests.connectors import contract
     from tests.fixtures.redmine import redmine_available, start_redmine
 
     screens = [desktop(seed) for seed in range(3)]
-    results: dict[str, tuple[float, ...]] = {}
+    results: dict[tuple[str, str], tuple[float, float, float, int]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-connectors-new-") as scratch:
         for system in systems:
-            stack = contextlib.ExitStack()
-            with stack:
-                stand_in: Any = None
-                if system == "redmine":
-                    reason = redmine_available()
-                    if reason:
-                        print(f"redmine: skipped ({reason})")
-                        continue
-                    print("starting Redmine…", flush=True)
-                    instance = start_redmine(Path(scratch) / "redmine")
-                    stack.callback(instance.stop)
-                    url, headers = instance.url, {"X-Redmine-API-Key": instance.key}
-                    client: Connector = RedmineConnector(url, project=instance.project, token=instance.key,
-                                                         report_id_field=instance.report_field)
-                    make_raw: Callable[[Raw, ReportBundle], Callable[[], object]] = functools.partial(
-                        _raw_redmine_for, project=instance.project, field=instance.report_field)
-                else:
-                    fake, client_for, make_raw, headers = _contract_peer(system, contract)
-                    stand_in = stack.enter_context(contract.ContractServer(fake))
-                    url = stand_in.url
-                    client = client_for(url)
-                stack.callback(client.close)
-                raw = Raw(url, headers)
-                stack.callback(raw.close)
-                library = RawRequests(url, headers)
-                stack.callback(library.close)
-                client.submit(report(screens))  # warm up every path
-                make_raw(raw, report(screens))()
-                make_raw(library, report(screens))()
-                timings: dict[str, list[float]] = {"connector": [], "raw": [], "requests": []}
-                for number in range(rounds):
-                    senders = {"raw": make_raw(raw, report(screens)),  # bodies built before the clock starts
-                               "requests": make_raw(library, report(screens))}
-                    bundle = report(screens)
-                    # In turns, the order rotating: a server that slows as its database grows must not
-                    # favour the one that always goes first.
-                    peers = ["raw", "connector", "requests"]
-                    for peer in peers[number % 3:] + peers[: number % 3]:
-                        started = time.perf_counter()
-                        senders[peer]() if peer in senders else client.submit(bundle)
-                        timings[peer].append(time.perf_counter() - started)
+            settings = [("live", 0.0)] if system == "redmine" else [("fast", 0.0), ("20ms", SERVICE_DELAY_SECONDS)]
+            for setting, delay in settings:
+                with contextlib.ExitStack() as stack:
+                    stand_in: Any = None
+                    if system == "redmine":
+                        reason = redmine_available()
+                        if reason:
+                            print(f"redmine: skipped ({reason})")
+                            continue
+                        print("starting Redmine…", flush=True)
+                        instance = start_redmine(Path(scratch) / "redmine")
+                        stack.callback(instance.stop)
+                        url = instance.url
+                        headers = {"X-Redmine-API-Key": instance.key, "Accept": "application/json",
+                                   "User-Agent": user_agent("redmine"), **LIBRARY_HEADERS}
+                        client: Connector = RedmineConnector(url, project=instance.project, token=instance.key,
+                                                             report_id_field=instance.report_field)
+                        make_raw: Callable[[Raw, ReportBundle], Callable[[], object]] = functools.partial(
+                            _raw_redmine_for, project=instance.project, field=instance.report_field)
+                    else:
+                        fake, client_for, make_raw, headers = _contract_peer(system, contract)
+                        app = _delayed(fake, delay) if delay else fake
+                        stand_in = stack.enter_context(contract.ContractServer(app))
+                        url = stand_in.url
+                        client = client_for(url)
+                    stack.callback(client.close)
+                    raw = Raw(url, headers)
+                    stack.callback(raw.close)
+                    library = RawRequests(url, headers)
+                    stack.callback(library.close)
+                    client.submit(report(screens))  # warm up every path
+                    make_raw(raw, report(screens))()
+                    make_raw(library, report(screens))()
                     if stand_in is not None:
-                        stand_in.received.clear()  # the stand-in keeps every request; a long run must not swell
-                results[system] = tuple(statistics.median(timings[k]) for k in ("connector", "raw", "requests"))
+                        difference = same_requests(stand_in, client, make_raw, raw, screens)
+                        if difference:
+                            print(f"{system}: the raw client does not send what the connector sends: {difference}")
+                            return 2
+                    calls = 0
+                    timings: dict[str, list[float]] = {"connector": [], "raw": [], "requests": []}
+                    for number in range(rounds):
+                        senders = {"raw": make_raw(raw, report(screens)),  # bodies built before the clock starts
+                                   "requests": make_raw(library, report(screens))}
+                        bundle = report(screens)
+                        # In turns, the order rotating: a server that slows as its database grows must not
+                        # favour the one that always goes first.
+                        peers = ["raw", "connector", "requests"]
+                        for peer in peers[number % 3:] + peers[: number % 3]:
+                            if stand_in is not None:
+                                stand_in.received.clear()  # the stand-in keeps every request: it must not swell
+                            started = time.perf_counter()
+                            senders[peer]() if peer in senders else client.submit(bundle)
+                            timings[peer].append(time.perf_counter() - started)
+                            if stand_in is not None and peer == "connector":
+                                calls = len(stand_in.received)
+                    results[(system, setting)] = (statistics.median(timings["connector"]),
+                                                  statistics.median(timings["raw"]),
+                                                  statistics.median(timings["requests"]), calls)
     size = report(screens).total_bytes()
-    print(f"\nnew connectors, {size / 1e6:.2f} MB of files per report, {rounds} rounds, medians:")
-    print(f"{'':14} {'connector':>10} {'http.client':>12} {'requests':>10}  vs http.client  vs requests")
+    print(f"\nnew connectors, {size / 1e6:.2f} MB of files per report, {rounds} rounds, medians; stand-ins answer "
+          f"at once (fast) or after {SERVICE_DELAY_SECONDS * 1000:.0f} ms per request (20ms); Redmine is live")
+    print(f"{'':14} {'answers':>7} {'calls':>5} {'connector':>10} {'http.client':>12} {'requests':>10}  "
+          f"{'÷ http.client':>13}  {'÷ requests':>10}")
+    for (system, setting), (connector_time, raw_time, library_time, calls) in results.items():
+        print(f"{system:14} {setting:>7} {calls or '':>5} {connector_time * 1000:7.1f} ms {raw_time * 1000:9.1f} ms "
+              f"{library_time * 1000:7.1f} ms  {connector_time / raw_time:12.2f}x  "
+              f"{connector_time / library_time:9.2f}x")
+    print(f"\ntarget: the connector ≤ {TARGET_RATIO}x the raw client (http.client, one kept-alive connection, the same "
+          "requests) against the stand-in that answers at once (Redmine: live)")
     worst = 0.0
-    for system, (connector_time, raw_time, library_time) in results.items():
+    for (system, setting), (connector_time, raw_time, _library, _calls) in results.items():
+        if setting == "20ms":
+            continue
         ratio = connector_time / raw_time
         worst = max(worst, ratio)
-        verdict = "meets" if ratio <= TARGET_RATIO else "misses"
-        print(f"{system:14} {connector_time * 1000:7.0f} ms {raw_time * 1000:9.0f} ms {library_time * 1000:7.0f} ms  "
-              f"{ratio:5.2f}x ({verdict})  {connector_time / library_time:5.2f}x")
-    print(f"target: connector ≤ {TARGET_RATIO}x the raw client (http.client); the requests column is the same "
-          "calls through a bare requests.Session, the HTTP library the connectors share")
+        verdict = "met" if ratio <= TARGET_RATIO else "missed"
+        slow = results.get((system, "20ms"))
+        also = f"; {slow[0] / slow[1]:.2f}x with {SERVICE_DELAY_SECONDS * 1000:.0f} ms answers" if slow else ""
+        print(f"{system}: {ratio:.2f}x http.client ({setting}) — target ≤ {TARGET_RATIO}x: {verdict}{also}")
     return 0 if worst <= TARGET_RATIO else 1
 
 
@@ -489,24 +586,31 @@ def _contract_peer(system: str, contract: Any) -> tuple[Any, Callable[[str], Con
                                                         Callable[[Raw, ReportBundle], Callable[[], object]],
                                                         dict[str, str]]:
     """The stand-in server, a connector for it, the raw peer's flow and its headers, for one system."""
+    def common(kind: str, auth: dict[str, str]) -> dict[str, str]:
+        return {**auth, "Accept": "application/json", "User-Agent": user_agent(kind), **LIBRARY_HEADERS}
+
     if system == "jira":
         return (contract.FakeJira(SECRET, email=EMAIL),
                 lambda url: JiraConnector(url, token=SECRET, email=EMAIL, service_desk_id="1", request_type_id="10"),
-                raw_jira, {"Authorization": _basic(EMAIL, SECRET), "Accept": "application/json"})
+                raw_jira, common("jira", {"Authorization": _basic(EMAIL, SECRET)}))
+    if system == "jira-project":
+        return (contract.FakeJira(SECRET, email=EMAIL),
+                lambda url: JiraConnector(url, token=SECRET, email=EMAIL, project="IT"),
+                raw_jira_project, common("jira", {"Authorization": _basic(EMAIL, SECRET)}))
     if system == "servicenow":
         return (contract.FakeServiceNow("showdesk", SECRET),
                 lambda url: ServiceNowConnector(url, token=SECRET, user="showdesk"),
-                raw_servicenow, {"Authorization": _basic("showdesk", SECRET), "Accept": "application/json"})
+                raw_servicenow, common("servicenow", {"Authorization": _basic("showdesk", SECRET)}))
     if system == "zendesk":
         return (contract.FakeZendesk(EMAIL, SECRET), lambda url: ZendeskConnector(url, token=SECRET, email=EMAIL),
-                raw_zendesk, {"Authorization": _basic(f"{EMAIL}/token", SECRET), "Accept": "application/json"})
+                raw_zendesk, common("zendesk", {"Authorization": _basic(f"{EMAIL}/token", SECRET)}))
     if system == "freshservice":
         return (contract.FakeFreshservice(SECRET, custom_fields=("showdesk_report_id",)),
                 lambda url: FreshserviceConnector(url, token=SECRET, report_id_field="showdesk_report_id"),
-                raw_freshservice, {"Authorization": _basic(SECRET, "X"), "Accept": "application/json"})
+                raw_freshservice, common("freshservice", {"Authorization": _basic(SECRET, "X")}))
     if system == "gitlab":
         return (contract.FakeGitLab(SECRET), lambda url: GitLabConnector(url, token=SECRET, project="it/helpdesk"),
-                raw_gitlab, {"PRIVATE-TOKEN": SECRET, "Accept": "application/json"})
+                raw_gitlab, common("gitlab", {"PRIVATE-TOKEN": SECRET}))
     raise SystemExit(f"unknown system {system!r}; choose from {', '.join(NEW_SYSTEMS)}")
 
 

@@ -17,6 +17,11 @@ header or a system's own, such as GLPI's Session-Token) ever reaches another hos
 raises ``TlsError`` whose reason says in plain words what is wrong with the certificate
 (``agent.connectors.tls_facts``).
 
+Calls to the backend's own origin without a proxy go out on one kept-alive connection
+(``agent.connectors.transport``): requests' session costs about 0.5 ms of Python per call, more
+than a near ticket system takes to answer. What the backend receives and every rule above stay the
+same; the session still sends everything else (streamed answers, proxies, other origins).
+
 ``network_clear`` is the cheap look a connector offers the outbox while a report waits for the
 network: one GET of the base URL on a session of its own (no token, no cookie, no ~/.netrc
 credentials, no redirect followed), a short timeout and a small read, asking only whether the
@@ -57,6 +62,7 @@ from agent.connectors.common import (
     TlsError,
 )
 from agent.connectors.tls_facts import describe_failure
+from agent.connectors.transport import KeptConnection, body_fits, origin, resolve_route
 
 CHUNK_BYTES: Final = 64 * 1024
 MAX_JSON_ANSWER_BYTES: Final = 64 * 1024 * 1024  # an attachment answered as base64 JSON can be large
@@ -74,6 +80,7 @@ _PROXY_HEADERS: Final = ("X-Squid-Error", "Proxy-Agent", "Proxy-Status", "X-Prox
 _PROXY_SERVERS: Final = ("squid", "proxy", "zscaler", "bluecoat", "fortigate", "web gateway")
 _PROXY_ERROR_STATUSES: Final = frozenset({502, 503, 504})
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+_DIRECT_ARGUMENTS: Final = frozenset({"params", "json", "data"})
 
 
 def user_agent(kind: str) -> str:
@@ -309,9 +316,16 @@ class HttpClient:
             self.session.proxies = {"http": proxy, "https": proxy}
         self._kind = kind
         self._probe_session: requests.Session | None = None
+        self._origin = origin(self.base_url)
+        # The direct route to the backend (agent.connectors.transport), read from the session's settings
+        # and the environment once; read again if the session's proxies or trust_env change.
+        self._route_key: tuple[object, ...] | None = None
+        self._kept: KeptConnection | None = None
 
     def close(self) -> None:
         self.session.close()
+        if self._kept is not None:
+            self._kept.close()
         if self._probe_session is not None:
             self._probe_session.close()
 
@@ -382,17 +396,24 @@ class HttpClient:
     ) -> requests.Response:
         """One call; ``timeout`` replaces the read timeout (a long poll), ``classify`` the client's own."""
         url = self.url(path)
+        timeouts = (self._timeout[0], timeout) if timeout is not None else self._timeout
         try:
-            response = self.session.request(
-                method,
-                url,
-                headers=dict(headers or {}),
-                timeout=(self._timeout[0], timeout) if timeout is not None else self._timeout,
-                verify=self._verify,
-                allow_redirects=False,
-                stream=stream,
-                **kwargs,
-            )
+            kept = self._direct(url, stream, kwargs)
+            if kept is not None:
+                response = kept.send(self.session, method, url, headers=dict(headers or {}),
+                                     params=kwargs.get("params"), json_body=kwargs.get("json"),
+                                     data=kwargs.get("data"), timeout=timeouts)
+            else:
+                response = self.session.request(
+                    method,
+                    url,
+                    headers=dict(headers or {}),
+                    timeout=timeouts,
+                    verify=self._verify,
+                    allow_redirects=False,
+                    stream=stream,
+                    **kwargs,
+                )
         except requests.exceptions.SSLError as exc:
             failure = describe_failure(
                 exc,
@@ -429,6 +450,30 @@ class HttpClient:
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.request(method, path, **kwargs)
         return decode_json(response, self.system)
+
+    def _direct(self, url: str, stream: bool, kwargs: Mapping[str, Any]) -> KeptConnection | None:
+        """The kept connection for a call it sends as the session would, or None (the session sends it).
+
+        Streamed answers, other origins, proxies and arguments other than params/json/data stay with
+        requests (agent.connectors.transport says why and what the direct route keeps the same).
+        """
+        if stream or not kwargs.keys() <= _DIRECT_ARGUMENTS or not body_fits(kwargs.get("data")):
+            return None
+        if url.startswith(("http://", "https://")) and not url.startswith(self.base_url + "/") \
+                and origin(url) != self._origin:
+            return None
+        session = self.session
+        if "request" in vars(session):
+            return None  # a caller wraps the session's request (to watch or change every call): each goes to it
+        key = (session.trust_env, tuple(sorted(session.proxies.items())), session.auth is None,
+               session.cert is None, not session.params)
+        if key != self._route_key:
+            if self._kept is not None:
+                self._kept.close()
+            route = resolve_route(session, self.base_url, self._verify)
+            self._kept = KeptConnection(route) if route is not None else None
+            self._route_key = key
+        return self._kept
 
     def _proxy_for(self, url: str) -> str | None:
         """The proxy requests used for ``url``: the configured one, else the environment's (NO_PROXY heeded)."""
