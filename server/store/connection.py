@@ -15,9 +15,12 @@ piece (``json_integer``, ``index_hint``, ``fulltext``, ``bucket_sql``…).
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
+
+from server.store.records import StorageFullError, StoreBusyError
 
 DB_FILENAME: Final = "showdesk.db"
 DEFAULT_BUSY_TIMEOUT_SECONDS: Final = 5.0
@@ -142,8 +145,27 @@ class Database:
             listener()
 
 
-# SQLite's error mapping, for the parts that wrap a read in it (it passes other engines' errors through).
-from server.store.engine_sqlite import sqlite_errors  # noqa: E402
+@contextlib.contextmanager
+def sqlite_errors() -> Iterator[None]:
+    """SQLite's "busy" and "disk full" as the store's own errors; anything else (other engines' too) as it is.
+
+    The shared parts wrap reads outside a transaction in it; PostgreSQL's connection maps its own.
+    """
+    try:
+        yield
+    except sqlite3.Error as exc:
+        code = getattr(exc, "sqlite_errorcode", None)
+        primary = code & 0xFF if isinstance(code, int) else None
+        message = str(exc).lower()
+        if primary == sqlite3.SQLITE_FULL or "database or disk is full" in message:
+            raise StorageFullError(
+                "the disk under the server's data directory is full (SQLite: database or disk is full); "
+                "nothing was stored: free some space and try again"
+            ) from exc
+        if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in message or "busy" in message:
+            raise StoreBusyError("the database is busy; try again shortly") from exc
+        raise
+
 
 __all__ = [
     "DB_FILENAME",

@@ -18,8 +18,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from agent.fsutil import PRIVATE_FILE_MODE, create_private_file, restrict_mode
-from server.store.connection import DEFAULT_BUSY_TIMEOUT_SECONDS, Connection, Database, FullText
-from server.store.records import StorageFullError, StoreBusyError
+from server.store.connection import DEFAULT_BUSY_TIMEOUT_SECONDS, Connection, Database, FullText, sqlite_errors
+from server.store.records import StoreBusyError
+from server.store.schema import bucket_sql, migrate_sqlite
 
 
 class SqliteDatabase(Database):
@@ -108,9 +109,7 @@ class SqliteDatabase(Database):
             self.wake_listeners()
 
     def migrate(self) -> bool:
-        from server.store.schema import migrate_sqlite  # the schema module builds on this one
-
-        self._has_fts = migrate_sqlite(self)
+        self._has_fts = migrate_sqlite(self, self.path)
         # Tightened again: the migration may have made the -wal and -shm files.
         self.restrict_files()
         return self._has_fts
@@ -129,8 +128,6 @@ class SqliteDatabase(Database):
         return f"INDEXED BY {index}"
 
     def bucket_sql(self, duration: str) -> str:
-        from server.store.schema import bucket_sql
-
         return bucket_sql(duration)
 
     def fulltext(self, words: Sequence[str]) -> FullText | None:
@@ -147,25 +144,6 @@ class SqliteDatabase(Database):
             conn.execute(
                 "INSERT INTO tickets_fts (rowid, subject, description) VALUES (?, ?, ?)", (seq, subject, description)
             )
-
-
-@contextlib.contextmanager
-def sqlite_errors() -> Iterator[None]:
-    """SQLite's "busy" and "disk full" as the store's own errors; anything else as it is."""
-    try:
-        yield
-    except sqlite3.Error as exc:
-        code = getattr(exc, "sqlite_errorcode", None)
-        primary = code & 0xFF if isinstance(code, int) else None
-        message = str(exc).lower()
-        if primary == sqlite3.SQLITE_FULL or "database or disk is full" in message:
-            raise StorageFullError(
-                "the disk under the server's data directory is full (SQLite: database or disk is full); "
-                "nothing was stored: free some space and try again"
-            ) from exc
-        if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in message or "busy" in message:
-            raise StoreBusyError("the database is busy; try again shortly") from exc
-        raise
 
 
 def _end_transaction(conn: sqlite3.Connection, statement: str) -> None:

@@ -12,14 +12,11 @@ import contextlib
 import math
 import secrets
 import sqlite3
-from typing import TYPE_CHECKING, Final
+from pathlib import Path
+from typing import Final
 
-from server.store.connection import Database
-from server.store.engine_sqlite import sqlite_errors
+from server.store.connection import Database, sqlite_errors
 from server.store.records import LINK_KEY_NAME, StoreError, link_hash, link_secret
-
-if TYPE_CHECKING:
-    from server.store.engine_sqlite import SqliteDatabase
 
 SCHEMA_VERSION: Final = 4
 SECONDS_PER_DAY: Final = 86_400
@@ -346,18 +343,18 @@ def migrate(database: Database) -> bool:
     return database.migrate()
 
 
-def migrate_sqlite(database: SqliteDatabase) -> bool:
+def migrate_sqlite(database: Database, path: Path) -> bool:
     """Bring a SQLite database to ``SCHEMA_VERSION`` in WAL mode; returns whether it has the full-text index."""
     conn = database.connection()
     with sqlite_errors():
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if str(mode).lower() != "wal":
-            raise StoreError(f"{database.path}: cannot switch SQLite to WAL mode (got {mode})")
+            raise StoreError(f"{path}: cannot switch SQLite to WAL mode (got {mode})")
     with database.write(notify=False) as conn:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StoreError(
-                f"{database.path} was written by a newer ShowDesk server (schema {version}, this one reads "
+                f"{path} was written by a newer ShowDesk server (schema {version}, this one reads "
                 f"{SCHEMA_VERSION}); upgrade this server"
             )
         if version == 0:
