@@ -16,6 +16,20 @@ fsync per stored file) and measures:
 
     .venv/bin/python bench/server_ingest.py [--submissions 300] [--tickets 100000]
 
+The back ends side by side (issue 19): ``--compare`` starts a throw-away PostgreSQL (Debian's, as
+tests/fixtures/postgres.py does) and moto's S3 server (tests/fixtures/s3.py) itself and prints, in one
+table, SQLite + directory against PostgreSQL + S3 with one and with two server processes: ingest at
+concurrency 8 (reports/s, p50/p95; the two processes take every other report) and the list and
+full-text search of 50 of ``--tickets`` tickets (default 1,000,000, seeded with bulk SQL: executemany
+on SQLite, COPY on PostgreSQL; never through the API):
+
+    .venv/bin/python bench/server_ingest.py --compare [--tickets 1000000] [--submissions 200]
+
+One back end of your own instead (``--database postgresql://…`` and/or ``--blobs s3://…``, the
+password and keys from the environment as for the server; the database must be empty):
+
+    .venv/bin/python bench/server_ingest.py --database URL --blobs URL --processes 2 --tickets 100000
+
 Targets (2-core machine): ≥ 100 submissions/s at concurrency 8, for PNG and for the agents'
 lossless WebP, the WebP within 1.25× of the PNG; server peak RSS ≤ 300 MB during the 8 bombs;
 a list page ≤ 50 ms.
@@ -24,7 +38,9 @@ a list page ≤ 50 ms.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
+import json
 import os
 import random
 import sqlite3
@@ -36,9 +52,12 @@ import threading
 import time
 import uuid
 import zlib
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import requests
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
@@ -57,6 +76,7 @@ from server.images import inspect_image
 from server.seed import seed_tickets
 from server.settings import DEFAULT_MAX_IMAGE_PIXELS
 from server.store import Store
+from server.store.records import LINK_KEY_NAME, link_hash, link_secret
 from tests.fixtures.server import ServerProcess
 from tests.server.test_images import uniform_lossless_webp
 
@@ -343,11 +363,400 @@ def list_latency(server: ServerProcess, token: str, params: dict[str, str], runs
     return statistics.median(timings)
 
 
+# ---------------------------------------------------------------- back ends side by side (issue 19)
+COMPARE_CONCURRENCY = 8
+COMPARE_TICKETS = 1_000_000
+COMPARE_SUBMISSIONS = 200
+LIST_CASES: dict[str, dict[str, str]] = {
+    "newest 50": {"limit": "50"},
+    "status=open": {"limit": "50", "status": "open"},
+    "category=Network": {"limit": "50", "category": "Network"},
+    "source=pc-0042 (history)": {"limit": "50", "source": "pc-0042"},
+    "q=printer (full text)": {"limit": "50", "q": "printer"},
+    "q=vpn crash (two words)": {"limit": "50", "q": "vpn crash"},
+}
+
+
+@dataclass
+class Backend:
+    """One column of the table: where the rows and the files live, and how many processes serve them."""
+
+    label: str
+    database: str | None  # a PostgreSQL location; None: SQLite in the data directory
+    blobs: str | None  # an S3 location; None: the data directory
+    processes: int
+    env: dict[str, str] = field(default_factory=dict)
+
+    def server_args(self) -> list[str]:
+        args = list(SERVER_ARGS)
+        if self.database:
+            args += ["--database", self.database]
+        if self.blobs:
+            args += ["--blobs", self.blobs]
+        return args
+
+    def token(self, server: ServerProcess, role: str, name: str) -> str:
+        extra = ["--database", self.database] if self.database else []
+        secret = server.cli("token", "create", "--role", role, "--name", name, *extra).stdout.strip()
+        if not secret.startswith("sdk_"):
+            raise RuntimeError(f"token create printed no token: {secret!r}")
+        return secret
+
+
+def start_servers(root: Path, backend: Backend, name: str) -> list[ServerProcess]:
+    """The backend's processes, each with a data directory of its own (as on machines of their own)."""
+    servers = []
+    try:
+        for number in range(backend.processes):
+            env = {"SHOWDESK_RUNTIME_DIR": str(root / "runtime"), **backend.env}
+            data = root / f"{name}-{number}"
+            servers.append(ServerProcess(data, env=env, extra_args=backend.server_args()).start())
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
+    return servers
+
+
+def submit_spread(
+    servers: list[ServerProcess], token: str, bodies: list[tuple[str, bytes, str]], concurrency: int
+) -> tuple[float, list[float]]:
+    """Reports/s and per-report seconds, the reports dealt round-robin over the processes (a load balancer)."""
+    local = threading.local()
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def send(numbered: tuple[int, tuple[str, bytes, str]]) -> None:
+        number, (report_id, body, content_type) = numbered
+        server = servers[number % len(servers)]
+        sessions: dict[int, requests.Session] | None = getattr(local, "sessions", None)
+        if sessions is None:
+            sessions = local.sessions = {}
+        session = sessions.setdefault(server.port, requests.Session())
+        started = time.perf_counter()
+        response = session.post(
+            f"{server.api}/reports",
+            data=body,
+            headers={**server.auth(token), "Content-Type": content_type, "Idempotency-Key": report_id},
+            timeout=120,
+        )
+        elapsed = time.perf_counter() - started
+        if response.status_code != 201:
+            raise RuntimeError(f"submission failed: {response.status_code} {response.text[:200]}")
+        with lock:
+            latencies.append(elapsed)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(send, enumerate(bodies)))
+    return len(bodies) / (time.perf_counter() - started), sorted(latencies)
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * fraction))]
+
+
+def seed_rows(count: int, link_key: bytes, *, seed: int = 0) -> Iterator[tuple[object, ...]]:
+    """The tickets server.seed.seed_tickets makes (same mix of words, categories, states and times), as rows.
+
+    Columns: seq, id, fingerprint, manifest, status, subject, description, category, source_kind,
+    source_id, reporter_email, self_help_count, created_at, reported_at, updated_at,
+    first_response_at, resolved_at, closed_at, link_hash.
+    """
+    rng = random.Random(seed)
+    now = time.time()
+    start = now - 90 * 86400
+    step = (now - start) / max(count, 1)
+    categories = ("Printing", "Network", "Login", "Email", "Hardware", "Software", "Phone", "Other")
+    words = (
+        "printer", "vpn", "password", "outlook", "wifi", "screen", "laptop", "dock", "keyboard", "mouse", "teams",
+        "excel", "slow", "crash", "error", "update", "license", "badge", "door", "camera", "sound", "monitor", "cable",
+    )  # fmt: skip
+    for index in range(count):
+        created = start + index * step
+        report_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        category = rng.choice(categories)
+        description = " ".join(rng.choice(words) for _ in range(rng.randrange(4, 16)))
+        source_id = f"pc-{rng.randrange(2000):04d}"
+        kind = "kiosk" if rng.random() < 0.1 else "agent"
+        email = f"user{rng.randrange(5000)}@example.test"
+        manifest = json.dumps(
+            {
+                "schema_version": 1,
+                "id": report_id,
+                "created_at": datetime.fromtimestamp(created, UTC).isoformat(),
+                "reporter": {"name": f"User {index}", "email": email, "badge_id": None},
+                "category": category,
+                "description": description,
+                "steps": [],
+                "attachments": [],
+                "sysinfo": None,
+                "source": {"kind": kind, "id": source_id, "site": None, "app_version": "seed"},
+                "walk_up": False,
+                "self_help_articles": [],
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        status = rng.choice(("new", "open", "waiting", "resolved", "closed"))
+        first_response = None if status == "new" else created + rng.expovariate(1 / 3600)
+        resolved = created + 3600 + rng.expovariate(1 / 86400) if status in ("resolved", "closed") else None
+        closed = resolved + 86400 if resolved is not None and status == "closed" else None
+        yield (
+            index + 1,
+            report_id,
+            hashlib.sha256(manifest.encode()).hexdigest(),
+            manifest,
+            status,
+            f"{category}: {description}"[:120],
+            description,
+            category,
+            kind,
+            source_id,
+            email,
+            1 if rng.random() < 0.05 else 0,
+            created,
+            datetime.fromtimestamp(created, UTC).isoformat(),
+            created,
+            first_response,
+            resolved,
+            closed,
+            link_hash(link_secret(link_key, report_id, 0)),
+        )
+
+
+# The /stats roll-ups of an empty database filled from the seeded tickets at once, as the PostgreSQL
+# engine's trigger (showdesk_rollup_apply) would have one ticket at a time: UTC days by floor().
+ROLLUP_REBUILD_SQL = (
+    "INSERT INTO stats_daily (day, created, after_articles, first_count, first_sum, resolved_count, resolved_sum) "
+    "SELECT floor(created_at / 86400)::INTEGER AS d, count(*), count(*) FILTER (WHERE self_help_count > 0), "
+    "count(first_response_at), coalesce(sum(first_response_at - created_at), 0), count(resolved_at), "
+    "coalesce(sum(resolved_at - created_at), 0) FROM tickets GROUP BY d",
+    "INSERT INTO stats_daily_category (day, category, tickets) "
+    "SELECT floor(created_at / 86400)::INTEGER AS d, category, count(*) FROM tickets GROUP BY d, category",
+    "INSERT INTO stats_daily_source (day, source_id, tickets) "
+    "SELECT floor(created_at / 86400)::INTEGER AS d, source_id, count(*) "
+    "FROM tickets WHERE source_kind <> 'kiosk' GROUP BY d, source_id",
+    "INSERT INTO stats_status (status, tickets) SELECT status, count(*) FROM tickets GROUP BY status",
+    "INSERT INTO stats_daily_duration (kind, day, bucket, tickets) "
+    "SELECT 'first', floor(created_at / 86400)::INTEGER AS d, "
+    "showdesk_bucket(first_response_at - created_at) AS b, count(*) "
+    "FROM tickets WHERE first_response_at IS NOT NULL GROUP BY d, b",
+    "INSERT INTO stats_daily_duration (kind, day, bucket, tickets) "
+    "SELECT 'resolved', floor(created_at / 86400)::INTEGER AS d, "
+    "showdesk_bucket(resolved_at - created_at) AS b, count(*) "
+    "FROM tickets WHERE resolved_at IS NOT NULL GROUP BY d, b",
+)
+
+
+def seed_postgres(location: str, count: int) -> None:
+    """``count`` tickets and their first events into an empty PostgreSQL store, with COPY in one transaction."""
+    import psycopg
+
+    from server.store.engine_postgres import PostgresLocation, password_lookup
+
+    parsed = PostgresLocation.parse(location)
+    arguments: dict[str, Any] = parsed.connect_arguments()
+    password = password_lookup()
+    if password:
+        arguments["password"] = password
+    with psycopg.connect(**arguments) as conn:
+        existing = conn.execute("SELECT count(*) FROM tickets").fetchone()
+        if existing and existing[0]:
+            raise RuntimeError(f"{parsed.describe()} already holds tickets: the bench seeds an empty database only")
+        key = conn.execute("SELECT value FROM server_secrets WHERE name = %s", (LINK_KEY_NAME,)).fetchone()
+        if key is None:
+            raise RuntimeError("the database has no requester-link key: start a server on it once first")
+        columns = (
+            "seq, id, fingerprint, manifest, status, subject, description, category, source_kind, source_id, "
+            "reporter_email, self_help_count, created_at, reported_at, updated_at, first_response_at, resolved_at, "
+            "closed_at, link_hash"
+        )
+        with conn.cursor() as cursor:
+            # A bulk load: the roll-up trigger and the search index would work row by row; they are
+            # switched off for the COPY and rebuilt set-based after it, in the same transaction.
+            cursor.execute("ALTER TABLE tickets DISABLE TRIGGER USER")
+            cursor.execute("DROP INDEX tickets_search")
+            with cursor.copy(
+                f"COPY tickets ({columns}, submitted_by, walk_up, step_count, attachment_count) FROM STDIN"
+            ) as copy:
+                for row in seed_rows(count, bytes(key[0])):
+                    copy.write_row((*row, "seed", 0, 0, 0))
+            # Each ticket's first event, made inside the database (nothing comes back to Python).
+            cursor.execute(
+                "INSERT INTO events (ticket_seq, kind, actor, at, internal, data) "
+                "SELECT seq, 'created', 'seed', created_at, 0, '{}' FROM tickets ORDER BY seq"
+            )
+            for statement in ROLLUP_REBUILD_SQL:
+                cursor.execute(statement)
+            cursor.execute("CREATE INDEX tickets_search ON tickets USING gin (search)")
+            cursor.execute("ALTER TABLE tickets ENABLE TRIGGER USER")
+            for table, column in (("tickets", "seq"), ("events", "seq")):
+                cursor.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), max({column})) FROM {table}"  # noqa: S608
+                )
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE tickets")
+        conn.execute("VACUUM ANALYZE events")
+
+
+def seed_sqlite(data_dir: Path, count: int) -> None:
+    store = Store(data_dir)
+    try:
+        seed_tickets(store, count)
+    finally:
+        store.close()
+
+
+def list_spread(servers: list[ServerProcess], token: str, params: dict[str, str], runs: int = 30) -> float:
+    """Median milliseconds for one page of tickets over HTTP, the requests dealt over the processes."""
+    sessions = [requests.Session() for _ in servers]
+    timings = []
+    for run in range(runs):
+        server = servers[run % len(servers)]
+        started = time.perf_counter()
+        response = sessions[run % len(servers)].get(
+            f"{server.api}/tickets", params=params, headers=server.auth(token), timeout=60
+        )
+        timings.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            raise RuntimeError(f"list failed: {response.status_code} {response.text[:200]}")
+        if params.get("q") and not response.json()["tickets"]:
+            raise RuntimeError(f"the search {params['q']!r} found nothing: the seeded words are missing")
+    return statistics.median(timings)
+
+
+def compare_backends(args: argparse.Namespace) -> int:
+    """Ingest and list/search on each back end, printed side by side."""
+    from tests.fixtures.postgres import SUPERUSER, PostgresCluster, start_postgres
+    from tests.fixtures.s3 import S3Endpoint, start_s3
+
+    tickets = args.tickets if args.tickets is not None else (COMPARE_TICKETS if args.compare else 100_000)
+    submissions = args.submissions if args.submissions != 300 or not args.compare else COMPARE_SUBMISSIONS
+    cluster: PostgresCluster | None = None
+    s3: S3Endpoint | None = None
+    with tempfile.TemporaryDirectory(prefix="showdesk-bench-") as temp:
+        root = Path(temp)
+        os.environ.setdefault("SHOWDESK_RUNTIME_DIR", str(root / "runtime"))
+        try:
+            if args.compare:
+                cluster = start_postgres()
+                s3 = start_s3()
+
+                def database() -> str:
+                    assert cluster is not None
+                    return f"postgresql://{SUPERUSER}@{cluster.host}:{cluster.port}/{cluster.new_database('bench')}"
+
+                def bucket() -> str:
+                    assert s3 is not None
+                    return f"s3://{s3.new_bucket('bench')}/files?endpoint={s3.url}"
+
+                backends = [
+                    Backend("SQLite + dir", None, None, 1),
+                    # The S3 stand-in (moto, in Python) is slower than a real store: this column shows its share.
+                    Backend("PG + dir, 1 proc", database(), None, 1),
+                    Backend("PG + S3, 1 proc", database(), bucket(), 1, s3.environment()),
+                    Backend("PG + S3, 2 procs", database(), bucket(), 2, s3.environment()),
+                ]
+            else:
+                label = (
+                    f"{'PG' if args.database else 'SQLite'} + {'S3' if args.blobs else 'dir'}, {args.processes} proc"
+                )
+                backends = [Backend(label, args.database, args.blobs, args.processes)]
+            png = screenshot()
+            print(f"screenshot: 1920×1080 PNG, {len(png) / 1e6:.2f} MB; {submissions} reports per back end")
+            results: dict[str, dict[str, str]] = {}
+            for number, backend in enumerate(backends):
+                column = results.setdefault(backend.label, {})
+                servers = start_servers(root, backend, f"ingest{number}")
+                try:
+                    token = backend.token(servers[0], "submitter", f"bench-{number}")
+                    warm = [encoded_report(png, 90_000_000 + number * 1000 + i) for i in range(2 * len(servers))]
+                    submit_spread(servers, token, warm, len(servers))
+                    bodies = [encoded_report(png, number * 1_000_000 + i) for i in range(submissions)]
+                    rate, latencies = submit_spread(servers, token, bodies, COMPARE_CONCURRENCY)
+                finally:
+                    for server in servers:
+                        server.stop()
+                column["ingest reports/s (c=8)"] = f"{rate:.1f}"
+                column["ingest p50 ms"] = f"{percentile(latencies, 0.5) * 1000:.0f}"
+                column["ingest p95 ms"] = f"{percentile(latencies, 0.95) * 1000:.0f}"
+                print(f"{backend.label}: {rate:.1f} reports/s", flush=True)
+
+            # The list and search: one seeded database per engine, both process counts on PostgreSQL's.
+            seeded: dict[str | None, str] = {}
+            for number, backend in enumerate(backends):
+                key = "pg" if backend.database else None
+                if key not in seeded:
+                    started = time.perf_counter()
+                    if backend.database:
+                        # A fresh database for the list, made by a first start (schema, link key), then COPY.
+                        location = database() if args.compare else backend.database
+                        first = start_servers(root, replace(backend, database=location, processes=1), "schema")
+                        for server in first:
+                            server.stop()
+                        seed_postgres(location, tickets)
+                        seeded[key] = location
+                    else:
+                        seed_sqlite(root / "list-sqlite", tickets)
+                        seeded[key] = str(root / "list-sqlite")
+                    print(f"seeded {tickets:,} tickets ({backend.label}) in {time.perf_counter() - started:.0f} s")
+                listed = replace(backend, database=seeded[key] if backend.database else None)
+                if backend.database:
+                    servers = start_servers(root, listed, f"list{number}")
+                else:
+                    env = {"SHOWDESK_RUNTIME_DIR": str(root / "runtime"), **backend.env}
+                    servers = [ServerProcess(Path(seeded[key]), env=env, extra_args=listed.server_args()).start()]
+                try:
+                    token = listed.token(servers[0], "technician", f"bench-tech-{number}")
+                    for label, params in LIST_CASES.items():
+                        milliseconds = list_spread(servers, token, params)
+                        verdict = "" if milliseconds <= LIST_TARGET_MS else " MISSED"
+                        results[backend.label][f"list {label} ms"] = f"{milliseconds:.1f}{verdict}"
+                finally:
+                    for server in servers:
+                        server.stop()
+        finally:
+            if cluster is not None:
+                cluster.stop()
+            if s3 is not None:
+                s3.stop()
+
+    labels = [b.label for b in backends]
+    rows = list(next(iter(results.values())).keys())
+    width = max(len(r) for r in rows)
+    print(f"\n{tickets:,} tickets for the list; target ≤ {LIST_TARGET_MS:.0f} ms per page; load: {load_average()}")
+    print(f"{'':<{width}}  " + "  ".join(f"{label:>18}" for label in labels))
+    for row in rows:
+        print(f"{row:<{width}}  " + "  ".join(f"{results[label].get(row, '-'):>18}" for label in labels))
+    return 0
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--submissions", type=int, default=300, help="reports per concurrency level")
-    parser.add_argument("--tickets", type=int, default=100_000, help="tickets seeded for the list test")
+    parser.add_argument(
+        "--tickets", type=int, default=None, help="tickets seeded for the list test (100,000; 1,000,000 with --compare)"
+    )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="start PostgreSQL and an S3 stand-in here and compare SQLite + directory with PostgreSQL + S3 "
+        "(one and two processes)",
+    )
+    parser.add_argument("--database", default=None, metavar="URL", help="measure this (empty) PostgreSQL database")
+    parser.add_argument("--blobs", default=None, metavar="URL", help="measure with the files in this S3 store")
+    parser.add_argument("--processes", type=int, choices=(1, 2), default=1, help="server processes sharing it")
     args = parser.parse_args()
+    if args.compare or args.database or args.blobs or args.processes > 1:
+        return compare_backends(args)
+    args.tickets = args.tickets if args.tickets is not None else 100_000
 
     with tempfile.TemporaryDirectory(prefix="showdesk-bench-") as temp:
         root = Path(temp)
