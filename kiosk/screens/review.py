@@ -1,14 +1,15 @@
-"""Review: every step as a thumbnail, mark-up and delete; exactly which system information goes, a switch per group."""
+"""Review: each step and clip as a thumbnail, mark-up and delete; which system information goes, a switch per group."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal, SignalInstance
-from PySide6.QtGui import QPixmap
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QPointF, Qt, QTimer, Signal, SignalInstance
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap, QPolygonF
 from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
@@ -23,10 +24,11 @@ from PySide6.QtWidgets import (
 )
 
 from agent import markup as markup_core
+from agent.bundle import ClipDraft
 from agent.schema import MarkupItem
 from agent.steps import EditableStep
 from agent.sysinfo.text import format_text
-from kiosk.session import KioskSession
+from kiosk.session import KioskSession, SessionError
 from kiosk.settings import QT_TRANSLATE_NOOP
 from kiosk.steps import THUMBNAIL_SIZE, ThumbnailCache, picture
 from kiosk.theme import SCROLL_BAR_PX
@@ -38,7 +40,7 @@ _MIN_CARD_PX = 340
 _GRID_SPACING_PX = 20
 # The switch list keeps a readable width; the steps get the rest of the screen.
 _SYSINFO_CARD_PX = 600
-# How long "Step 2 deleted. Undo" stays; after that the deletion is final.
+# How long "Step 2 deleted. Undo" (or "Clip 1 removed. Undo") stays; after that the deletion is final.
 UNDO_SECONDS = 10
 _GROUP_CONTEXT = "SysinfoGroups"
 # The kiosk's own wording of the core's groups, so they follow the person's language.
@@ -77,19 +79,44 @@ def group_label(key: str) -> str:
     return QCoreApplication.translate(_GROUP_CONTEXT, source) if source else key
 
 
-class _StepCard(QFrame):
-    def __init__(self, screen: ReviewScreen, step: EditableStep, number: int) -> None:
+class _Card(QFrame):
+    """A thumbnail card of the Review grid: the picture fills the card's width, text and buttons below."""
+
+    def __init__(self, object_name: str, image: QImage | None) -> None:
         super().__init__()
         set_role(self, "card")
-        self.setObjectName(f"step-{number}")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 16, 16, 16)
-        layout.setSpacing(8)
+        self.setObjectName(object_name)
+        self.card_layout = QVBoxLayout(self)
+        self.card_layout.setContentsMargins(16, 16, 16, 16)
+        self.card_layout.setSpacing(8)
         self.picture = QLabel()
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.picture.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self._image = screen.thumbnails.get(step.id, picture(step))
-        layout.addWidget(self.picture)
+        self._image = image
+        self.card_layout.addWidget(self.picture)
+
+    def set_card_width(self, width: int) -> None:
+        """The picture fills the card's width at the thumbnail's 16:10 (a photo keeps its own shape inside)."""
+        self.setFixedWidth(width)
+        inner = width - 32
+        self.picture.setFixedHeight(round(inner * THUMBNAIL_SIZE[1] / THUMBNAIL_SIZE[0]))
+        if self._image is not None:
+            pixmap = QPixmap.fromImage(self._image).scaled(
+                inner,
+                self.picture.height(),
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+            self.picture.setPixmap(self.decorate(pixmap))
+
+    def decorate(self, pixmap: QPixmap) -> QPixmap:
+        return pixmap
+
+
+class _StepCard(_Card):
+    def __init__(self, screen: ReviewScreen, step: EditableStep, number: int) -> None:
+        super().__init__(f"step-{number}", screen.thumbnails.get(step.id, picture(step)))
+        layout = self.card_layout
         caption = step.caption or ""
         self.heading = make_label(wrap=True)
         title = QCoreApplication.translate("StepCard", "Step %1").replace("%1", str(number))
@@ -131,19 +158,65 @@ class _StepCard(QFrame):
         layout.addStretch(1)
         layout.addLayout(buttons)
 
-    def set_card_width(self, width: int) -> None:
-        """The picture fills the card's width at the thumbnail's 16:10 (a photo keeps its own shape inside)."""
-        self.setFixedWidth(width)
-        inner = width - 32
-        self.picture.setFixedHeight(round(inner * THUMBNAIL_SIZE[1] / THUMBNAIL_SIZE[0]))
-        if self._image is not None:
-            pixmap = QPixmap.fromImage(self._image).scaled(
-                inner,
-                self.picture.height(),
-                Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation,
+
+def clip_seconds_text(clip: ClipDraft) -> str:
+    """A clip's length as the card shows it: tenths of a second, as the clip review's trim line."""
+    return f"{clip.duration_ms / 1000:.1f}"
+
+
+class _ClipCard(_Card):
+    """A kept clip: a still of its first kept frame under a play mark, its length, and a big Remove.
+
+    Remove is big (not the step card's compact Delete in the corner): a clip card has no other
+    button, so nothing sits near it for a finger to miss; it is undone like a step's Delete.
+    """
+
+    def __init__(self, screen: ReviewScreen, clip: ClipDraft, number: int) -> None:
+        key = screen.clip_key(clip)
+        # The cache decodes only the animated WebP's first frame, off the GUI thread.
+        super().__init__(f"clip-{number}", screen.thumbnails.get(key, clip.data))
+        layout = self.card_layout
+        self.heading = make_label(wrap=True)
+        self.heading.setObjectName(f"clip-heading-{number}")
+        title = fill(QCoreApplication.translate("ClipCard", "Clip %1 · %2 s"), number, clip_seconds_text(clip))
+        self.heading.setText(f"{title}: {clip.caption}" if clip.caption else title)
+        self.picture.setAccessibleName(fill(QCoreApplication.translate("ClipCard", "Clip %1, first picture"), number))
+        layout.addWidget(self.heading)
+        self.remove_button = make_button("danger", object_name=f"remove-clip-{number}")
+        set_text(
+            self.remove_button,
+            QCoreApplication.translate("ClipCard", "Remove clip"),
+            fill(QCoreApplication.translate("ClipCard", "Remove clip %1"), number),
+        )
+        # By key, not the clip itself: a card waiting for its deferred deletion keeps no clip's bytes alive.
+        self.remove_button.clicked.connect(lambda: screen.remove_clip(key))
+        # On the card's bottom edge, where a step card has Mark up: level across a row.
+        layout.addStretch(1)
+        layout.addWidget(self.remove_button)
+
+    def decorate(self, pixmap: QPixmap) -> QPixmap:
+        """A play mark in the middle: at a glance this card moves, the others are stills."""
+        marked = QPixmap(pixmap)
+        radius = max(16, min(marked.width(), marked.height()) // 6)
+        centre = QPointF(marked.width() / 2, marked.height() / 2)
+        painter = QPainter(marked)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 150))
+        painter.drawEllipse(centre, radius, radius)
+        painter.setBrush(QColor(255, 255, 255))
+        side = radius * 0.9
+        painter.drawPolygon(
+            QPolygonF(
+                [
+                    QPointF(centre.x() - side * 0.4, centre.y() - side * 0.55),
+                    QPointF(centre.x() - side * 0.4, centre.y() + side * 0.55),
+                    QPointF(centre.x() + side * 0.6, centre.y()),
+                ]
             )
-            self.picture.setPixmap(pixmap)
+        )
+        painter.end()
+        return marked
 
 
 def _focus_stops_within(root: QWidget) -> list[QWidget]:
@@ -215,7 +288,10 @@ class ReviewScreen(KioskScreen):
         undo_row.addWidget(self.undo_button)
         self.undo_bar.hide()
         left.addWidget(self.undo_bar)
-        self._deleted: tuple[int, EditableStep] | None = None
+        # The last step or clip taken out, and where it was, while Undo is offered.
+        self._deleted: tuple[int, EditableStep | ClipDraft] | None = None
+        # The thumbnail cache's key of each clip shown, by identity (a clip has no id of its own).
+        self._clip_keys: list[tuple[ClipDraft, str]] = []
         self._undo_timer = QTimer(self)
         self._undo_timer.setSingleShot(True)
         self._undo_timer.setInterval(UNDO_SECONDS * 1000)
@@ -295,8 +371,7 @@ class ReviewScreen(KioskScreen):
     def retranslate(self) -> None:
         super().retranslate()
         self.title_label.setText(self.tr("Check before sending"))
-        self.steps_heading.setText(self.tr("Your steps"))
-        self.steps_area.setAccessibleName(self.tr("Your steps"))
+        self._retranslate_heading()
         self.group_area.setAccessibleName(self.tr("Technical information groups"))
         self.no_steps_label.setText(self.tr("No steps. That is fine: the help desk will ask if it needs to see more."))
         self.sysinfo_heading.setText(self.tr("About this kiosk"))
@@ -312,7 +387,31 @@ class ReviewScreen(KioskScreen):
         set_text(self.send_button, self.tr("Send ›"), self.tr("Send"))
         self.refresh()
 
+    def _retranslate_heading(self) -> None:
+        heading = self.tr("Your steps and clips") if self.session.clips else self.tr("Your steps")
+        self.steps_heading.setText(heading)
+        self.steps_area.setAccessibleName(heading)
+
     # ------------------------------------------------------------ content
+    def clip_key(self, clip: ClipDraft) -> str:
+        """The thumbnail cache's key for ``clip``: made on first sight, kept while the clip is shown."""
+        for known, key in self._clip_keys:
+            if known is clip:
+                return key
+        key = f"clip-{uuid.uuid4().hex}"
+        self._clip_keys.append((clip, key))
+        return key
+
+    def _forget_clip_keys(self, keep: Sequence[ClipDraft]) -> None:
+        """Drop the keys (and thumbnails) of clips no longer in the session, so their bytes can go."""
+        kept: list[tuple[ClipDraft, str]] = []
+        for clip, key in self._clip_keys:
+            if any(clip is wanted for wanted in keep):
+                kept.append((clip, key))
+            else:
+                self.thumbnails.invalidate(key)
+        self._clip_keys = kept
+
     def _refresh_if_visible(self) -> None:
         if self.isVisible() and self.pages.currentIndex() == 0:
             self.refresh()
@@ -327,25 +426,31 @@ class ReviewScreen(KioskScreen):
                 widget.deleteLater()
         columns, width = self._grid_shape()
         self._columns = columns
-        for index, step in enumerate(self.session.steps):
-            card = _StepCard(self, step, index + 1)
+        deleted = self._deleted[1] if self._deleted is not None else None
+        self._forget_clip_keys([*self.session.clips, *([deleted] if isinstance(deleted, ClipDraft) else [])])
+        cards: list[_Card] = [_StepCard(self, step, index + 1) for index, step in enumerate(self.session.steps)]
+        # The clips follow the steps in the same grid, numbered on their own as the report numbers them.
+        cards += [_ClipCard(self, clip, index + 1) for index, clip in enumerate(self.session.clips)]
+        for index, card in enumerate(cards):
             card.set_card_width(width)
             self.steps_grid.addWidget(card, index // columns, index % columns)
             card.show()  # a child added to a visible parent stays hidden until shown
         # Rows keep their cards' height; the space under the last row stays empty.
-        rows = -(-len(self.session.steps) // columns)
+        rows = -(-len(cards) // columns)
         for row in range(self.steps_grid.rowCount()):
             self.steps_grid.setRowStretch(row, 0)
         self.steps_grid.setRowStretch(rows, 1)
-        self.no_steps_label.setVisible(not self.session.steps)
+        self.no_steps_label.setVisible(not cards)
+        self._retranslate_heading()
         self.steps_area.update_hint()
         self._refresh_groups()
         self.order_tabs()
 
     def order_tabs(self) -> None:
         """Tab follows the screen, top to bottom and left to right: Back; each step card in
-        reading order (its Delete at the top, its Mark up below the picture); Undo; the mark-up
-        editor when it is open; the switches; "Show exactly what is sent"; the footer's buttons.
+        reading order (its Delete at the top, its Mark up below the picture), then each clip
+        card's Remove; Undo; the mark-up editor when it is open; the switches; "Show exactly
+        what is sent"; the footer's buttons.
 
         Qt's default order is the order widgets were made in, and the cards are made after the
         switches, so people met the switches before their own pictures.
@@ -356,6 +461,8 @@ class ReviewScreen(KioskScreen):
             card = item.widget() if item is not None else None
             if isinstance(card, _StepCard):
                 chain += [card.delete_button, card.markup_button]
+            elif isinstance(card, _ClipCard):
+                chain.append(card.remove_button)
         chain.append(self.undo_button)
         if self.editor is not None:
             chain += _focus_stops_within(self.editor)
@@ -374,7 +481,7 @@ class ReviewScreen(KioskScreen):
         # A new width (first show, another screen) re-flows the cards into as many columns as fit.
         if watched is self.steps_area.viewport() and event.type() == QEvent.Type.Resize:
             columns, width = self._grid_shape()
-            cards = [c for c in self.steps_holder.findChildren(_StepCard) if c.isVisibleTo(self.steps_holder)]
+            cards = [c for c in self.steps_holder.findChildren(_Card) if c.isVisibleTo(self.steps_holder)]
             if columns != self._columns or (cards and cards[0].width() != width):
                 self.refresh()
         return super().eventFilter(watched, event)
@@ -414,8 +521,21 @@ class ReviewScreen(KioskScreen):
     def delete_step(self, step_id: str) -> None:
         """Delete at once, with Undo for a few seconds (only the last deletion can be undone)."""
         removed = self.session.remove_step(step_id)
-        if removed is None:
+        if removed is not None:
+            self._offer_undo(removed)
+
+    def remove_clip(self, clip_key: str) -> None:
+        """Take the clip shown under ``clip_key`` out of the report at once, with Undo a few seconds (as Delete)."""
+        clip = next((known for known, key in self._clip_keys if key == clip_key), None)
+        index = next((i for i, kept in enumerate(self.session.clips) if kept is clip), None)
+        if clip is None or index is None:
             return
+        self._offer_undo((index, clip))  # before the session's change: the card's thumbnail stays known
+        self.session.remove_clip(index)
+
+    def _offer_undo(self, removed: tuple[int, EditableStep | ClipDraft]) -> None:
+        # Only the last deletion can be undone: the one before is final now.
+        self._forget_deleted()
         self._deleted = removed
         self._retranslate_undo()
         self.undo_bar.show()
@@ -427,16 +547,36 @@ class ReviewScreen(KioskScreen):
         self._undo_timer.stop()
         self.undo_bar.hide()
         if deleted is not None:
-            self.session.restore_step(*deleted)
+            index, item = deleted
+            if isinstance(item, ClipDraft):
+                self._restore_clip(item)
+            else:
+                self.session.restore_step(index, item)
         self.send_button.setFocus()
+
+    def _restore_clip(self, clip: ClipDraft) -> None:
+        # The session adds a clip at the end: a restored clip may change place among several.
+        try:
+            self.session.add_clip(clip)
+        except SessionError:
+            self.refresh()  # no room (cannot happen on Review, where nothing records): it stays removed
 
     def _forget_deleted(self) -> None:
         if self._deleted is not None:
-            self.thumbnails.invalidate(self._deleted[1].id)
+            item = self._deleted[1]
+            if isinstance(item, ClipDraft):
+                self._deleted = None
+                self._forget_clip_keys(self.session.clips)
+            else:
+                self.thumbnails.invalidate(item.id)
         self._deleted = None
         self.undo_bar.hide()
 
     def _retranslate_undo(self) -> None:
+        if self._deleted is not None and isinstance(self._deleted[1], ClipDraft):
+            self.undo_label.setText(self.tr("Clip %1 removed.").replace("%1", str(self._deleted[0] + 1)))
+            set_text(self.undo_button, self.tr("Undo"), self.tr("Undo: bring the clip back"))
+            return
         if self._deleted is not None:
             self.undo_label.setText(self.tr("Step %1 deleted.").replace("%1", str(self._deleted[0] + 1)))
         set_text(self.undo_button, self.tr("Undo"), self.tr("Undo: bring the step back"))
@@ -525,6 +665,7 @@ class ReviewScreen(KioskScreen):
         self._editing_step = ""
         self._undo_timer.stop()
         self._deleted = None
+        self._forget_clip_keys([])  # the person's clips are let go with the session
         self.undo_bar.hide()
         self.raw_button.setChecked(False)
         self.pages.setCurrentIndex(0)

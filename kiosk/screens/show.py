@@ -1,7 +1,9 @@
 """Show: the point of the product. Reproduce the problem on this kiosk and capture each step, or take a photo.
 
 "Show me" hands over to ``ShowMeController`` (the allowed app under a floating capture
-bar); the photo panel uses an ``ImageSource``. Steps can be skipped.
+bar); the photo panel uses an ``ImageSource``. Steps can be skipped. Where the capture bar
+offers Record (the kiosk can record its screen and the report has room for a clip), the
+kiosk card's hint says so; the window tells the screen with ``set_record_offered``.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class ShowScreen(KioskScreen):
         self.thumbnails = thumbnails
         self.image_source = image_source
         self.language = settings.language
+        # Whether "show me" can record this kiosk's screen; the window knows (the grabber decides).
+        self._record_offered = False
         self.pages = QStackedWidget()
         self.content_layout.addWidget(self.pages, 1)
 
@@ -154,9 +158,7 @@ class ShowScreen(KioskScreen):
             )
         )
         self.kiosk_heading.setText(self.tr("Show me on this kiosk"))
-        self.kiosk_hint.setText(
-            self.tr("Open an app, do what goes wrong and tap Capture at each step. Tap Done to come back.")
-        )
+        self._retranslate_kiosk_hint()
         for app in self.settings.allowed_apps:
             label = app.label.resolve(self.language, translate)
             set_text(self.app_buttons[app.id], self.tr("Open %1").replace("%1", label))
@@ -167,6 +169,23 @@ class ShowScreen(KioskScreen):
         if self._photo_available is False:
             self.photo_hint.setText(self.tr("This kiosk has no camera."))
         self.refresh_steps()
+
+    def set_record_offered(self, offered: bool) -> None:
+        """Say whether the capture bar offers Record on this kiosk, so the hint mentions it only then."""
+        self._record_offered = offered
+        self._retranslate_kiosk_hint()
+
+    @property
+    def record_offered(self) -> bool:
+        """Record is on the capture bar now: this kiosk records, and the report has room for a clip."""
+        return self._record_offered and self.session.clip_room
+
+    def _retranslate_kiosk_hint(self) -> None:
+        with_record = self.tr(
+            "Open an app, do what goes wrong and tap Capture at each step, or Record to film it. Tap Done to come back."
+        )
+        without_record = self.tr("Open an app, do what goes wrong and tap Capture at each step. Tap Done to come back.")
+        self.kiosk_hint.setText(with_record if self.record_offered else without_record)
 
     def _update_photo_availability(self) -> None:
         # Asked when the screen is first shown, not at start-up: looking for a camera loads
@@ -185,6 +204,8 @@ class ShowScreen(KioskScreen):
 
     # ------------------------------------------------------------ steps
     def _session_changed(self) -> None:
+        # A fifth clip fills the report: the bar stops offering Record, and the hint stops saying it.
+        self._retranslate_kiosk_hint()
         if self.isVisible():
             self.refresh_steps()
 
