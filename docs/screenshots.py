@@ -286,6 +286,13 @@ def child(out: Path) -> int:
         showme.bar.caption_edit.setText(caption)
         showme.bar.capture_button.click()
         wait_until(partial(lambda wanted: len(window.session.steps) == wanted, number))
+    # A short recording, kept whole: Review lists it beside the steps.
+    showme.bar.record_button.click()
+    wait_until(lambda: showme.recorder is not None and showme.recorder.progress.frames >= 8)
+    showme.bar.stop_button.click()
+    wait_until(lambda: window.clip_review.recording is not None)
+    window.clip_review.keep_button.click()
+    wait_until(lambda: len(window.session.clips) == 1, timeout=30)
     showme.bar.done_button.click()
     window.show_screen.photo_button.click()
     shot("photo")
@@ -294,7 +301,12 @@ def child(out: Path) -> int:
     shot("show-steps")
     window.show_screen.continue_button.click()
     wait_until(lambda: bool(window.review.group_boxes))
+    # Three steps fill the first row: scrolled down, as a person would, to the clip under them.
+    settle()
+    steps_bar = window.review.steps_area.verticalScrollBar()
+    steps_bar.setValue(steps_bar.maximum())
     shot("review")
+    steps_bar.setValue(0)
 
     window.review.open_editor(window.session.steps[0].id)
     editor = window.review.editor
