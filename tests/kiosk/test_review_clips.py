@@ -10,6 +10,7 @@ server on loopback, which then holds the step and no clip.
 from __future__ import annotations
 
 import gc
+import io
 import re
 import weakref
 from collections.abc import Iterator
@@ -268,3 +269,35 @@ def test_the_hint_mentions_record_only_where_the_capture_bar_offers_it(qtbot: Qt
     assert mentions_record()
     screen.set_record_offered(False)
     assert not mentions_record()
+
+
+def test_only_the_last_removal_is_undone_a_removed_clip_stays_out_once_a_step_is_deleted(
+    make_window: WindowFactory, qtbot: QtBot
+) -> None:
+    window = make_window()
+    frames = [Image.new("RGB", (320, 200), colour) for colour in (YELLOW, DESKTOP)]
+    animated = io.BytesIO()
+    frames[0].save(animated, "WEBP", save_all=True, append_images=frames[1:], duration=[400, 2100], lossless=True)
+    window.session.add_clip(ClipDraft(data=animated.getvalue(), started_at=datetime.now(UTC), duration_ms=2500))
+    check_in_by_form(qtbot, window)
+    tap(qtbot, window.what.tiles["laptop"])
+    tap(qtbot, window.what.continue_button)
+    wait_stage(qtbot, window, Stage.SHOW)
+    tap(qtbot, window.show_screen.photo_button)
+    tap(qtbot, window.show_screen.take_photo_button)
+    qtbot.waitUntil(lambda: len(window.session.steps) == 1, timeout=10_000)
+    tap(qtbot, window.show_screen.continue_button)
+    wait_stage(qtbot, window, Stage.REVIEW)
+    review = window.review
+    assert card_part(window, QLabel, "clip-heading-1").text() == "Clip 1 · 2.5 s"
+    qtbot.waitUntil(lambda: has_picture(window, 1), timeout=10_000)
+    first = card_picture(window, 1).pixmap().toImage()
+    shown = first.pixelColor(8, 8)  # a corner, clear of the play mark
+    assert (shown.red(), shown.green(), shown.blue()) == pytest.approx(YELLOW, abs=8), "the first frame"
+
+    tap(qtbot, card_part(window, QAbstractButton, "remove-clip-1"))
+    tap(qtbot, card_part(window, QAbstractButton, "delete-1"))
+    assert review.undo_label.text() == "Step 1 deleted."
+    tap(qtbot, review.undo_button)
+    assert len(window.session.steps) == 1 and window.session.clips == []
+    assert clip_cards(window) == [] and review.steps_heading.text() == "Your steps"
