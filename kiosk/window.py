@@ -163,6 +163,9 @@ class KioskWindow(QWidget):
                 clip_seconds=settings.clip_seconds,
                 clip_room=lambda: self.session.clip_room,
             )
+        # The Show hint names Record only where the capture bar can offer it; the screen itself
+        # follows the session's clip room (a full report drops Record from the hint, as from the bar).
+        self.show_screen.set_record_offered(self.showme is not None and self.showme.clip_target is not None)
         self._wire()
         self.apply_theme(self.theme)
         self.stack.setCurrentWidget(self.welcome)

@@ -324,3 +324,64 @@ def test_record_is_offered_while_the_report_has_room_for_a_clip(make_window: Win
     assert showme.active and not showme.bar.record_button.isVisible()
     showme.start_recording()  # a stray call records nothing either
     assert still_recording(showme) is None
+
+
+def test_the_show_hint_mentions_record_exactly_when_the_capture_bar_offers_it(
+    make_window: WindowFactory, qtbot: QtBot
+) -> None:
+    from datetime import UTC, datetime
+
+    from agent.bundle import ClipDraft, StepDraft
+    from agent.schema import MAX_CLIPS
+
+    def stand_in() -> Any:
+        def grab(caption: str) -> StepDraft:
+            raise RuntimeError("no screen here")
+
+        return grab
+
+    def hint_says_record(window: KioskWindow) -> bool:
+        return "Record" in window.show_screen.kiosk_hint.text()
+
+    def bar_offers_record(window: KioskWindow) -> bool:
+        """Open the app, read whether the bar shows Record, come back with Done."""
+        showme = window.showme
+        if showme is None:
+            return False
+        tap(qtbot, window.show_screen.app_buttons["browser"])
+        assert showme.active
+        offered = showme.bar.record_button.isVisible()
+        tap(qtbot, showme.bar.done_button)
+        assert not still_open(showme) and window.flow.stage is Stage.SHOW
+        return offered
+
+    def to_show(window: KioskWindow) -> None:
+        check_in_by_form(qtbot, window)
+        tap(qtbot, window.what.tiles["laptop"])
+        tap(qtbot, window.what.continue_button)
+        wait_stage(qtbot, window, Stage.SHOW)
+
+    def a_clip() -> ClipDraft:
+        return ClipDraft(data=b"", started_at=datetime.now(UTC), duration_ms=1000)
+
+    # No screen to grab, and a stand-in grab function that records nothing: Capture only, on the bar and in the hint.
+    for grab_factory in (None, stand_in):
+        window = make_window(grab_factory=grab_factory)
+        to_show(window)
+        assert "Capture" in window.show_screen.kiosk_hint.text()
+        assert not hint_says_record(window) and not bar_offers_record(window)
+
+    # A kiosk that records its screen (nothing is grabbed here: the bar is only shown).
+    window = make_window(grab_factory=mss_grabber(":99999", 1))
+    to_show(window)
+    assert hint_says_record(window) and bar_offers_record(window)
+    for _ in range(MAX_CLIPS):
+        window.session.add_clip(a_clip())
+    assert not hint_says_record(window) and not bar_offers_record(window), "a full report: no Record"
+    window.session.remove_clip(0)
+    assert hint_says_record(window) and bar_offers_record(window), "room again: Record again"
+    # The next visit starts with room for clips: the hint says Record from the start.
+    window.flow.reset("idle")
+    wait_stage(qtbot, window, Stage.WELCOME)
+    to_show(window)
+    assert window.session.clips == [] and hint_says_record(window) and bar_offers_record(window)
