@@ -20,8 +20,17 @@ from agent.read_models import ChangePage
 from technician.client import TechClient
 from technician.workers import FEED_THREAD, ChangeFeed, PriorityLane, ThreadState, running_threads
 from tests.fixtures.server import ServerProcess
+from tests.fixtures.waiting import wait_until
 
 GATE_SECONDS = 10.0
+# A feed an earlier test stopped may still finish its long poll (3 s in the tests' settings).
+EARLIER_THREADS_SECONDS = 15.0
+
+
+@pytest.fixture(autouse=True)
+def no_earlier_threads() -> None:
+    """These tests count technician threads: none of an earlier test's is still finishing."""
+    wait_until(lambda: running_threads() == [], "earlier tests' technician threads ending", EARLIER_THREADS_SECONDS)
 
 
 class HeldFeedClient(TechClient):
