@@ -215,6 +215,16 @@ class KioskSession:
             del self.clips[index]
             self._changed()
 
+    def restore_clip(self, index: int, clip: ClipDraft) -> None:
+        """Put a removed clip back where it was (Undo), so the clips keep the order they were kept in."""
+        # The same object, not an equal one: two clips may hold the same bytes and still be two clips.
+        if any(kept is clip for kept in self.clips):
+            return
+        if len(self.clips) >= MAX_CLIPS:
+            raise SessionError("clips", f"a report holds at most {MAX_CLIPS} clips")
+        self.clips.insert(min(max(index, 0), len(self.clips)), clip)
+        self._changed()
+
     @property
     def clip_room(self) -> bool:
         """Whether one more clip fits in the report."""

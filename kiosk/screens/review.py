@@ -549,15 +549,15 @@ class ReviewScreen(KioskScreen):
         if deleted is not None:
             index, item = deleted
             if isinstance(item, ClipDraft):
-                self._restore_clip(item)
+                self._restore_clip(index, item)
             else:
                 self.session.restore_step(index, item)
         self.send_button.setFocus()
 
-    def _restore_clip(self, clip: ClipDraft) -> None:
-        # The session adds a clip at the end: a restored clip may change place among several.
+    def _restore_clip(self, index: int, clip: ClipDraft) -> None:
+        # Back in its place: the clips are numbered in the order they were kept, here and in the report.
         try:
-            self.session.add_clip(clip)
+            self.session.restore_clip(index, clip)
         except SessionError:
             self.refresh()  # no room (cannot happen on Review, where nothing records): it stays removed
 

@@ -301,3 +301,64 @@ def test_only_the_last_removal_is_undone_a_removed_clip_stays_out_once_a_step_is
     tap(qtbot, review.undo_button)
     assert len(window.session.steps) == 1 and window.session.clips == []
     assert clip_cards(window) == [] and review.steps_heading.text() == "Your steps"
+
+
+def animated_webp(colour: tuple[int, int, int], durations_ms: list[int]) -> bytes:
+    """A small animated WebP: one frame of ``colour``, then the desktop's, for ``durations_ms``."""
+    frames = [Image.new("RGB", (320, 200), colour), *(Image.new("RGB", (320, 200), DESKTOP) for _ in durations_ms[1:])]
+    encoded = io.BytesIO()
+    frames[0].save(encoded, "WEBP", save_all=True, append_images=frames[1:], duration=durations_ms, lossless=True)
+    return encoded.getvalue()
+
+
+def test_undo_puts_a_removed_clip_back_in_its_place_among_several(make_window: WindowFactory, qtbot: QtBot) -> None:
+    window = make_window()
+    first = ClipDraft(data=animated_webp(YELLOW, [400, 2100]), started_at=datetime.now(UTC), duration_ms=2500)
+    second = ClipDraft(data=animated_webp(DESKTOP, [500, 500]), started_at=datetime.now(UTC), duration_ms=1000)
+    window.session.add_clip(first)
+    window.session.add_clip(second)
+    check_in_by_form(qtbot, window)
+    tap(qtbot, window.what.tiles["laptop"])
+    tap(qtbot, window.what.continue_button)
+    wait_stage(qtbot, window, Stage.SHOW)
+    tap(qtbot, window.show_screen.continue_button)
+    wait_stage(qtbot, window, Stage.REVIEW)
+    review = window.review
+
+    def headings() -> list[str]:
+        return [card_part(window, QLabel, f"clip-heading-{n}").text() for n in range(1, len(clip_cards(window)) + 1)]
+
+    assert headings() == ["Clip 1 · 2.5 s", "Clip 2 · 1.0 s"]
+    tap(qtbot, card_part(window, QAbstractButton, "remove-clip-1"))
+    assert window.session.clips == [second] and headings() == ["Clip 1 · 1.0 s"]
+    assert review.undo_label.text() == "Clip 1 removed."
+    tap(qtbot, review.undo_button)
+    assert [clip is kept for clip, kept in zip(window.session.clips, (first, second), strict=True)] == [True, True]
+    assert headings() == ["Clip 1 · 2.5 s", "Clip 2 · 1.0 s"], "the first clip is first again"
+    qtbot.waitUntil(lambda: has_picture(window, 1) and has_picture(window, 2), timeout=10_000)
+    shown = card_picture(window, 1).pixmap().toImage().pixelColor(8, 8)
+    assert (shown.red(), shown.green(), shown.blue()) == pytest.approx(YELLOW, abs=8), "its own still, too"
+
+
+def test_restore_clip_puts_a_clip_back_once_and_within_the_report_s_bounds() -> None:
+    from kiosk.session import SessionError
+
+    session = KioskSession()
+    clips = [ClipDraft(data=b"", started_at=datetime.now(UTC), duration_ms=1000) for _ in range(MAX_CLIPS + 1)]
+    changes: list[int] = []
+    session.on_change(lambda: changes.append(len(session.clips)))
+    session.add_clip(clips[0])
+    session.add_clip(clips[1])
+    session.remove_clip(0)
+    session.restore_clip(0, clips[0])
+    assert [id(c) for c in session.clips] == [id(clips[0]), id(clips[1])] and changes == [1, 2, 1, 2]
+    session.restore_clip(0, clips[0])  # already there (a second Undo): nothing changes
+    assert len(session.clips) == 2 and changes == [1, 2, 1, 2]
+    session.remove_clip(1)
+    session.restore_clip(7, clips[1])  # a place past the end is the end
+    assert [id(c) for c in session.clips] == [id(clips[0]), id(clips[1])]
+    for clip in clips[2:MAX_CLIPS]:
+        session.add_clip(clip)
+    with pytest.raises(SessionError, match="clips"):
+        session.restore_clip(0, clips[MAX_CLIPS])
+    assert len(session.clips) == MAX_CLIPS
