@@ -32,6 +32,7 @@ import functools
 import http.server
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -494,6 +495,9 @@ def bench_whole_processes(
         HUGE_PAGES_LABEL: {**env, "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"},
     }
     command_dirs: dict[str, Path] = {}
+    # CPU time (user + system) of each run's process: on a machine other work loads, it is
+    # disturbed far less than the wall time (the agent's own work is not in its row's figure).
+    cpu_times: dict[str, list[float]] = {}
     if baseline is not None:
         # The command line as it was (its launcher and core; the agent answering is today's),
         # started from the old tree so that its modules are the ones imported.
@@ -512,13 +516,7 @@ def bench_whole_processes(
             print(f"  {label:48s} skipped: {problem}")
         else:
             runnable[label] = functools.partial(
-                subprocess.run,
-                command,
-                env=command_env,
-                cwd=command_dirs.get(label, REPO),
-                check=True,
-                capture_output=True,
-                timeout=120,
+                run_child, command, command_env, command_dirs.get(label, REPO), cpu_times.setdefault(label, [])
             )
 
     def grab_and_encode() -> None:
@@ -559,12 +557,26 @@ def bench_whole_processes(
         relative = f"  {seconds / scrot:5.2f}x scrot" if scrot else ""
         median = medians[label]
         median_relative = f" ({median / scrot_median:5.2f}x)" if scrot_median else ""
-        print(f"  {label:48s} {ms(seconds)}{relative}   median {ms(median)}{median_relative}")
+        cpu = cpu_times.get(label)
+        cpu_column = ""
+        if cpu:
+            scrot_cpu = cpu_times.get("scrot FILE.png")
+            cpu_relative = f" ({statistics.median(cpu) / statistics.median(scrot_cpu):5.2f}x)" if scrot_cpu else ""
+            cpu_column = f"   CPU median {ms(statistics.median(cpu))}{cpu_relative}"
+        print(f"  {label:48s} {ms(seconds)}{relative}   median {ms(median)}{median_relative}{cpu_column}")
     if scrot:
         print(
             "  targets: showdesk capture <= 1x scrot with the agent running, <= 2x without;"
             " grab + encode in a running process <= 0.5x scrot"
         )
+
+
+def run_child(command: list[str], env: dict[str, str], cwd: Path, cpu: list[float]) -> None:
+    """Run ``command`` to its end; its CPU time (user + system) goes to ``cpu``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(command, env=env, cwd=cwd, check=True, capture_output=True, timeout=120)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
 
 
 def probe(command: list[str], env: dict[str, str], cwd: Path = REPO) -> str | None:
