@@ -37,8 +37,19 @@ class SendScreen(KioskScreen):
         self.description_label = make_label()
         self.description_label.setObjectName("summary-description")
         self.steps_label = make_label()
+        # Shown only when clips go with the report: most reports have none, and "0 clips" is noise.
+        self.clips_label = make_label()
+        self.clips_label.setObjectName("summary-clips")
         self.sysinfo_label = make_label()
-        for label in (self.who_label, self.what_label, self.description_label, self.steps_label, self.sysinfo_label):
+        summary = (
+            self.who_label,
+            self.what_label,
+            self.description_label,
+            self.steps_label,
+            self.clips_label,
+            self.sysinfo_label,
+        )
+        for label in summary:
             card_layout.addWidget(label)
         self.content_layout.addWidget(card)
         self.status_label = make_label("hint")
@@ -81,6 +92,8 @@ class SendScreen(KioskScreen):
         self.description_label.setText(self.tr("In your words: “%1”").replace("%1", description))
         self.description_label.setVisible(bool(description))
         self.steps_label.setText(self.tr("%n picture(s) of the problem", "", len(session.steps)))
+        self.clips_label.setText(self.tr("%n clip(s) of the screen", "", len(session.clips)))
+        self.clips_label.setVisible(bool(session.clips))
         groups = 0 if session.sysinfo is None else len(set(session.sysinfo) - session.excluded_groups)
         self.sysinfo_label.setText(self.tr("%n group(s) of technical information", "", groups))
         set_text(self.send_button, self.tr("Send now"))

@@ -362,3 +362,43 @@ def test_restore_clip_puts_a_clip_back_once_and_within_the_report_s_bounds() -> 
     with pytest.raises(SessionError, match="clips"):
         session.restore_clip(0, clips[MAX_CLIPS])
     assert len(session.clips) == MAX_CLIPS
+
+
+def test_the_send_summary_counts_the_clips_that_go_and_says_nothing_of_none(
+    make_window: WindowFactory, qtbot: QtBot
+) -> None:
+    window = make_window()
+    check_in_by_form(qtbot, window)
+    tap(qtbot, window.what.tiles["laptop"])
+    tap(qtbot, window.what.continue_button)
+    wait_stage(qtbot, window, Stage.SHOW)
+    tap(qtbot, window.show_screen.continue_button)
+    wait_stage(qtbot, window, Stage.REVIEW)
+    tap(qtbot, window.review.send_button)
+    wait_stage(qtbot, window, Stage.SEND)
+    send = window.send
+    assert not send.clips_label.isVisible(), "no clips: no line about them"
+    assert send.steps_label.text() == "0 picture(s) of the problem"
+
+    tap(qtbot, send.back_button)
+    wait_stage(qtbot, window, Stage.REVIEW)
+    for colour in (YELLOW, DESKTOP):
+        window.session.add_clip(
+            ClipDraft(data=animated_webp(colour, [500, 500]), started_at=datetime.now(UTC), duration_ms=1000)
+        )
+    tap(qtbot, window.review.send_button)
+    wait_stage(qtbot, window, Stage.SEND)
+    assert send.clips_label.isVisible() and send.clips_label.text() == "2 clip(s) of the screen"
+    # Between the pictures and the technical information, as the report lists them.
+    card = send.clips_label.parentWidget()
+    layout = card.layout() if card is not None else None
+    assert layout is not None
+    where = [layout.indexOf(label) for label in (send.steps_label, send.clips_label, send.sysinfo_label)]
+    assert where == sorted(where) and where[0] >= 0
+
+    tap(qtbot, send.back_button)
+    wait_stage(qtbot, window, Stage.REVIEW)
+    tap(qtbot, card_part(window, QAbstractButton, "remove-clip-1"))
+    tap(qtbot, window.review.send_button)
+    wait_stage(qtbot, window, Stage.SEND)
+    assert send.clips_label.text() == "1 clip(s) of the screen"
