@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import errno
 import http.client
+import io
 import json
 import ssl
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -45,7 +46,6 @@ from requests.utils import (
     get_netrc_auth,
     requote_uri,
     select_proxy,
-    to_key_val_list,
 )
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import (
@@ -56,13 +56,12 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 from urllib3.exceptions import SSLError as Urllib3SSLError
-from urllib3.response import BaseHTTPResponse
+from urllib3.response import HTTPResponse
 
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 _NO_BODY_METHODS: Final = frozenset({"GET", "HEAD"})
-# A body up to this size goes out in one write with the headers (a copy of it is made for that).
-JOIN_MAX_BYTES: Final = 1024 * 1024
-# A streamed body (a multipart form) is read in blocks of this size: fewer writes than urllib3's 16 KiB.
+# A streamed body (a multipart form) is read and written in blocks of this size: a quarter of the writes
+# urllib3's 16 KiB default makes for a screenshot.
 SEND_BLOCK_BYTES: Final = 64 * 1024
 # requests' own encoding of ``params`` (lists as repeated keys, None left out), so the query is the same.
 _encode_params: Final[Callable[[Any], str | bytes]] = RequestEncodingMixin._encode_params  # type: ignore[attr-defined]
@@ -162,38 +161,21 @@ class KeptConnection:
         """One call, its answer read in full; raises what ``session.request`` would raise."""
         request = self._prepare(session, method, url, headers, params, json_body, data)
         started = time.perf_counter()
-        raw = self._exchange(request, timeout)
+        answer = self._exchange(request, timeout)
+        content = self._read(answer, request)  # the whole answer, as requests reads one that is not streamed
         response = requests.Response()
-        response.status_code = raw.status
-        response.headers = CaseInsensitiveDict(raw.headers)
+        response.status_code = answer.status
+        response.headers = CaseInsensitiveDict(_joined_headers(answer.msg))
         response.encoding = get_encoding_from_headers(response.headers)
-        response.raw = raw
-        response.reason = raw.reason or ""
+        response.raw = _ReadAnswer(answer)
+        response.reason = answer.reason
         response.url = request.url or url
         response.request = request
-        if "set-cookie" in raw.headers or "set-cookie2" in raw.headers:  # all that cookielib reads
-            extract_cookies_to_jar(response.cookies, request, raw)  # type: ignore[no-untyped-call]
-            extract_cookies_to_jar(session.cookies, request, raw)  # type: ignore[no-untyped-call]
+        if "set-cookie" in response.headers or "set-cookie2" in response.headers:  # all that cookielib reads
+            extract_cookies_to_jar(response.cookies, request, response.raw)  # type: ignore[no-untyped-call]
+            extract_cookies_to_jar(session.cookies, request, response.raw)  # type: ignore[no-untyped-call]
         response.elapsed = timedelta(seconds=time.perf_counter() - started)
-        # The whole answer now, as requests reads one that is not streamed (this frees the connection);
-        # a failure on the way raised as requests' Response.iter_content raises it.
-        try:
-            response._content = raw.read(decode_content=True)
-        except ProtocolError as exc:
-            self.close()
-            raise requests.exceptions.ChunkedEncodingError(exc) from exc
-        except DecodeError as exc:
-            self.close()
-            raise requests.exceptions.ContentDecodingError(exc) from exc
-        except ReadTimeoutError as exc:
-            self.close()
-            raise requests.exceptions.ConnectionError(exc) from exc
-        except Urllib3SSLError as exc:
-            self.close()
-            raise requests.exceptions.SSLError(exc) from exc
-        except BaseException:
-            self.close()  # part of an answer is still on the way: the connection is of no further use
-            raise
+        response._content = content
         response._content_consumed = True  # type: ignore[attr-defined]
         return response
 
@@ -252,8 +234,14 @@ class KeptConnection:
                 prepared["Cookie"] = cookie
         return request
 
-    def _exchange(self, request: requests.PreparedRequest, timeout: tuple[float, float | None]) -> BaseHTTPResponse:
-        """Send, and read the answer's head; failures raised as requests' adapter raises them."""
+    def _exchange(self, request: requests.PreparedRequest,
+                  timeout: tuple[float, float | None]) -> http.client.HTTPResponse:
+        """Send, and read the answer's head; failures raised as requests' adapter raises them.
+
+        urllib3's connection connects (its socket options, TLS and the certificate's checks, as in
+        requests' pools); the request and the answer go through ``http.client``'s own methods, which
+        urllib3's add a second layer of bookkeeping to (half of a small call's CPU time).
+        """
         connect_timeout, read_timeout = timeout
         connection = self._connection
         if connection is not None and not connection.is_connected:
@@ -271,15 +259,13 @@ class KeptConnection:
             raise _connect_failure(exc, request) from exc
         body = request.body
         try:
-            connection.request(
+            http.client.HTTPConnection.request(
+                connection,
                 request.method or "GET",
                 request.path_url,
                 body=bytes(body) if isinstance(body, bytearray) else body,
                 headers=request.headers,
-                chunked=body is not None and "Content-Length" not in request.headers,
-                preload_content=False,
-                decode_content=True,
-                enforce_content_length=True,
+                encode_chunked="Transfer-Encoding" in request.headers,
             )
         except BrokenPipeError:
             pass  # the server may have answered already (an early 413): its answer is read below
@@ -287,13 +273,13 @@ class KeptConnection:
             if exc.errno not in (errno.EPROTOTYPE, errno.ECONNRESET):
                 self.close()
                 raise _aborted(exc, request) from exc
-        except (http.client.HTTPException, ProtocolError) as exc:
+        except http.client.HTTPException as exc:
             self.close()
             raise _aborted(exc, request) from exc
         try:
             if not connection.is_closed:
                 connection.timeout = read_timeout
-            return connection.getresponse()
+            return http.client.HTTPConnection.getresponse(connection)
         except TimeoutError as exc:
             self.close()
             raise requests.exceptions.ReadTimeout(
@@ -303,35 +289,60 @@ class KeptConnection:
         except ssl.SSLError as exc:
             self.close()
             raise requests.exceptions.SSLError(Urllib3SSLError(exc), request=request) from exc
-        except (OSError, http.client.HTTPException, ProtocolError) as exc:
+        except (OSError, http.client.HTTPException) as exc:
             self.close()
             raise _aborted(exc, request) from exc
+
+    def _read(self, answer: http.client.HTTPResponse, request: requests.PreparedRequest) -> bytes:
+        """The answer's body, decoded as urllib3 decodes it; failures raised as requests' iter_content raises them."""
+        try:
+            data = answer.read()
+        except TimeoutError as exc:
+            self.close()
+            raise requests.exceptions.ConnectionError(
+                ReadTimeoutError(None, request.url, "Read timed out."), request=request) from exc  # type: ignore[arg-type]
+        except ssl.SSLError as exc:
+            self.close()
+            raise requests.exceptions.SSLError(Urllib3SSLError(exc), request=request) from exc
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            raise requests.exceptions.ChunkedEncodingError(
+                ProtocolError(f"Connection broken: {exc!r}", exc), request=request) from exc
+        encoding = (answer.getheader("Content-Encoding") or "").strip().lower()
+        if not encoding or encoding == "identity":
+            return data
+        try:  # gzip, deflate and whatever else urllib3 decodes (brotli, zstd where installed), by urllib3
+            decoded = HTTPResponse(body=io.BytesIO(data), headers=dict(_joined_headers(answer.msg)),
+                                   status=answer.status, preload_content=True, decode_content=True).data
+        except DecodeError as exc:
+            raise requests.exceptions.ContentDecodingError(exc, request=request) from exc
+        return bytes(decoded)
 
     def _new_connection(self, connect_timeout: float) -> HTTPConnection:
         route = self.route
         common: dict[str, Any] = {"timeout": connect_timeout, "blocksize": SEND_BLOCK_BYTES}
         if route.scheme == "http":
-            return _OneWrite(route.host, route.port, **common)
+            return HTTPConnection(route.host, route.port, **common)
         if not route.verify:
-            return _OneWriteTls(route.host, route.port, cert_reqs="CERT_NONE", **common)
+            return HTTPSConnection(route.host, route.port, cert_reqs="CERT_NONE", **common)
         # What requests' adapter gives urllib3's pool (cert_verify): a file bundle or a directory of CAs.
         location = route.verify if isinstance(route.verify, str) else DEFAULT_CA_BUNDLE_PATH
         if not location or not Path(location).exists():
             raise OSError(f"Could not find a suitable TLS CA certificate bundle, invalid path: {location}")
         where: dict[str, Any] = {"ca_cert_dir": location} if Path(location).is_dir() else {"ca_certs": location}
-        return _OneWriteTls(route.host, route.port, cert_reqs="CERT_REQUIRED", **where, **common)
+        return HTTPSConnection(route.host, route.port, cert_reqs="CERT_REQUIRED", **where, **common)
 
 
 def _query(params: Any) -> str | bytes:
     """``params`` as requests encodes them (``RequestEncodingMixin._encode_params``), for a mapping or pairs.
 
-    The same steps, without requests' runtime protocol check, which costs more than the rest of a call's
-    preparation; anything else goes to requests' own.
+    The same steps, without requests' runtime protocol checks (``to_key_val_list``), which cost more than the
+    rest of a call's preparation; anything else goes to requests' own.
     """
     if not isinstance(params, Mapping | list | tuple):
         return _encode_params(params)
     pairs: list[tuple[Any, Any]] = []
-    for key, values in to_key_val_list(params):  # type: ignore[no-untyped-call]
+    for key, values in params.items() if isinstance(params, Mapping) else params:  # requests' to_key_val_list
         for value in [values] if isinstance(values, str | bytes) or not hasattr(values, "__iter__") else values:
             if value is not None:
                 pairs.append((key.encode("utf-8") if isinstance(key, str) else key,
@@ -339,34 +350,36 @@ def _query(params: Any) -> str | bytes:
     return urlencode(pairs, doseq=True)
 
 
-class _OneWrite(HTTPConnection):
-    """urllib3's connection, sending a small body in the same write as the headers.
+class _ReadAnswer:
+    """``Response.raw`` of an answer read in full: what requests and cookielib look at afterwards."""
 
-    urllib3 writes the headers, then the body: two writes, and on a near network a second wake-up of
-    the server per call. ``http.client`` joins a ``bytes`` body to its headers (``endheaders`` with the
-    body), and so does this for bodies up to ``JOIN_MAX_BYTES`` (larger ones are not copied for it).
-    """
+    closed = True
 
-    _joined: bytes | None = None
+    def __init__(self, answer: http.client.HTTPResponse) -> None:
+        self._original_response = answer  # cookielib reads the headers through it
+        self.status = answer.status
+        self.reason = answer.reason
 
-    def request(  # type: ignore[override]
-        self, method: str, url: str, body: Any = None, headers: Mapping[str, str] | None = None, **options: Any,
-    ) -> None:
-        if isinstance(body, bytes) and 0 < len(body) <= JOIN_MAX_BYTES and not options.get("chunked") \
-                and headers is not None and "Content-Length" in headers:
-            self._joined, body = body, None
-        try:
-            super().request(method, url, body=body, headers=headers, **options)
-        finally:
-            self._joined = None
+    def read(self, *_args: object, **_kwargs: object) -> bytes:
+        return b""
 
-    def endheaders(self, message_body: Any = None, *, encode_chunked: bool = False) -> None:
-        super().endheaders(self._joined if self._joined is not None else message_body,
-                           encode_chunked=encode_chunked)
+    def stream(self, *_args: object, **_kwargs: object) -> Iterator[bytes]:
+        return iter(())
+
+    def close(self) -> None:
+        return None
+
+    def release_conn(self) -> None:
+        return None
 
 
-class _OneWriteTls(_OneWrite, HTTPSConnection):
-    """The same over TLS: urllib3's HTTPS connection (its verification, as requests' pools use it)."""
+def _joined_headers(message: http.client.HTTPMessage) -> list[tuple[str, str]]:
+    """The answer's headers with repeated ones joined by ", ", as urllib3 hands them to requests."""
+    joined: dict[str, tuple[str, str]] = {}
+    for name, value in message.items():
+        key = name.lower()
+        joined[key] = (joined[key][0], f"{joined[key][1]}, {value}") if key in joined else (name, value)
+    return list(joined.values())
 
 
 def _close_all(connections: list[HTTPConnection]) -> None:
