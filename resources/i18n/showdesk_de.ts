@@ -130,12 +130,50 @@
         <source>That did not work. Try again?</source>
         <translation>Das hat nicht geklappt. Noch einmal?</translation>
     </message>
+    <message>
+        <source>%1, %2</source>
+        <translation>%1, %2</translation>
+    </message>
     <message numerus="yes">
         <source>%n step(s)</source>
         <translation>
             <numerusform>%n Schritt</numerusform>
             <numerusform>%n Schritte</numerusform>
         </translation>
+    </message>
+    <message numerus="yes">
+        <source>%n clip(s)</source>
+        <translation>
+            <numerusform>%n Video</numerusform>
+            <numerusform>%n Videos</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>● Record</source>
+        <translation>● Aufzeichnen</translation>
+    </message>
+    <message>
+        <source>Record the screen</source>
+        <translation>Den Bildschirm aufzeichnen</translation>
+    </message>
+    <message>
+        <source>● Recording, %1 left</source>
+        <translation>● Aufzeichnung, noch %1</translation>
+    </message>
+    <message numerus="yes">
+        <source>Recording, %n second(s) left</source>
+        <translation>
+            <numerusform>Aufzeichnung, noch %n Sekunde</numerusform>
+            <numerusform>Aufzeichnung, noch %n Sekunden</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>■ Stop</source>
+        <translation>■ Stopp</translation>
+    </message>
+    <message>
+        <source>Stop recording</source>
+        <translation>Aufzeichnung beenden</translation>
     </message>
     <message>
         <source>What happens here? (optional)</source>
@@ -156,6 +194,116 @@
     <message>
         <source>Done, back to the kiosk</source>
         <translation>Fertig, zurück zum Kiosk</translation>
+    </message>
+</context>
+<context>
+    <name>ClipCard</name>
+    <message>
+        <source>Clip %1 · %2 s</source>
+        <translation>Video %1 · %2 s</translation>
+    </message>
+    <message>
+        <source>Clip %1, first picture</source>
+        <translation>Video %1, erstes Bild</translation>
+    </message>
+    <message>
+        <source>Remove clip</source>
+        <translation>Video entfernen</translation>
+    </message>
+    <message>
+        <source>Remove clip %1</source>
+        <translation>Video %1 entfernen</translation>
+    </message>
+</context>
+<context>
+    <name>ClipReviewScreen</name>
+    <message>
+        <source>Your recording</source>
+        <translation>Ihre Aufzeichnung</translation>
+    </message>
+    <message>
+        <source>Watch it, then keep just the part that shows the problem: go to a frame, tap Start here or End here.</source>
+        <translation>Sehen Sie sie an und behalten Sie nur den Teil, der das Problem zeigt: Gehen Sie zu einem Bild und tippen Sie auf „Hier beginnen“ oder „Hier enden“.</translation>
+    </message>
+    <message>
+        <source>❚❚ Pause</source>
+        <translation>❚❚ Pause</translation>
+    </message>
+    <message>
+        <source>▶ Play</source>
+        <translation>▶ Abspielen</translation>
+    </message>
+    <message>
+        <source>Pause</source>
+        <translation>Pause</translation>
+    </message>
+    <message>
+        <source>Play</source>
+        <translation>Abspielen</translation>
+    </message>
+    <message>
+        <source>⇤ Start here</source>
+        <translation>⇤ Hier beginnen</translation>
+    </message>
+    <message>
+        <source>Start the clip at this frame</source>
+        <translation>Das Video mit diesem Bild beginnen</translation>
+    </message>
+    <message>
+        <source>End here ⇥</source>
+        <translation>Hier enden ⇥</translation>
+    </message>
+    <message>
+        <source>End the clip after this frame</source>
+        <translation>Das Video nach diesem Bild enden lassen</translation>
+    </message>
+    <message>
+        <source>Remove</source>
+        <translation>Entfernen</translation>
+    </message>
+    <message>
+        <source>Remove this recording</source>
+        <translation>Diese Aufzeichnung entfernen</translation>
+    </message>
+    <message>
+        <source>Record again</source>
+        <translation>Neu aufzeichnen</translation>
+    </message>
+    <message>
+        <source>Keep</source>
+        <translation>Behalten</translation>
+    </message>
+    <message>
+        <source>Keep this clip for the report</source>
+        <translation>Dieses Video für die Meldung behalten</translation>
+    </message>
+    <message>
+        <source>Frame</source>
+        <translation>Bild</translation>
+    </message>
+    <message>
+        <source>Frame %1 of %2 · %3 s</source>
+        <translation>Bild %1 von %2 · %3 s</translation>
+    </message>
+    <message>
+        <source>Keeping %1 s to %2 s (%3 s)</source>
+        <translation>Behalten: %1 s bis %2 s (%3 s)</translation>
+    </message>
+    <message>
+        <source>That part cannot be kept. Choose another start or end.</source>
+        <translation>Dieser Teil kann nicht behalten werden. Wählen Sie einen anderen Anfang oder ein anderes Ende.</translation>
+    </message>
+    <message>
+        <source>Preparing the clip…</source>
+        <translation>Das Video wird vorbereitet …</translation>
+    </message>
+    <message>
+        <source>Preparing the clip… %1 %</source>
+        <translation>Das Video wird vorbereitet … %1 %</translation>
+    </message>
+    <message>
+        <source>The clip could not be prepared. Keep a shorter part, or record again.</source>
+        <translation>Das Video konnte nicht vorbereitet werden. Behalten Sie einen kürzeren Teil oder zeichnen Sie neu auf.</translation>
     </message>
 </context>
 <context>
@@ -573,12 +721,24 @@
         <translation>Senden</translation>
     </message>
     <message>
+        <source>Your steps and clips</source>
+        <translation>Ihre Schritte und Videos</translation>
+    </message>
+    <message>
         <source>Send %1</source>
         <translation>%1 senden</translation>
     </message>
     <message>
         <source>Collecting technical information…</source>
         <translation>Technische Informationen werden gesammelt…</translation>
+    </message>
+    <message>
+        <source>Clip %1 removed.</source>
+        <translation>Video %1 entfernt.</translation>
+    </message>
+    <message>
+        <source>Undo: bring the clip back</source>
+        <translation>Rückgängig: das Video zurückholen</translation>
     </message>
     <message>
         <source>Step %1 deleted.</source>
@@ -647,6 +807,13 @@
         </translation>
     </message>
     <message numerus="yes">
+        <source>%n clip(s) of the screen</source>
+        <translation>
+            <numerusform>%n Video vom Bildschirm</numerusform>
+            <numerusform>%n Videos vom Bildschirm</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
         <source>%n group(s) of technical information</source>
         <translation>
             <numerusform>%n Gruppe technischer Informationen</numerusform>
@@ -711,6 +878,10 @@
     <message>
         <source>This kiosk has no camera.</source>
         <translation>Dieser Kiosk hat keine Kamera.</translation>
+    </message>
+    <message>
+        <source>Open an app, do what goes wrong and tap Capture at each step, or Record to film it. Tap Done to come back.</source>
+        <translation>Öffnen Sie eine App, machen Sie, was schiefgeht, und tippen Sie bei jedem Schritt auf Aufnehmen – oder auf Aufzeichnen, um es zu filmen. Mit Fertig kommen Sie zurück.</translation>
     </message>
     <message>
         <source>That app could not be opened. Please take a photo or tell us at the desk.</source>

@@ -130,12 +130,50 @@
         <source>That did not work. Try again?</source>
         <translation>That did not work. Try again?</translation>
     </message>
+    <message>
+        <source>%1, %2</source>
+        <translation>%1, %2</translation>
+    </message>
     <message numerus="yes">
         <source>%n step(s)</source>
         <translation>
             <numerusform>%n step</numerusform>
             <numerusform>%n steps</numerusform>
         </translation>
+    </message>
+    <message numerus="yes">
+        <source>%n clip(s)</source>
+        <translation>
+            <numerusform>%n clip</numerusform>
+            <numerusform>%n clips</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>● Record</source>
+        <translation>● Record</translation>
+    </message>
+    <message>
+        <source>Record the screen</source>
+        <translation>Record the screen</translation>
+    </message>
+    <message>
+        <source>● Recording, %1 left</source>
+        <translation>● Recording, %1 left</translation>
+    </message>
+    <message numerus="yes">
+        <source>Recording, %n second(s) left</source>
+        <translation>
+            <numerusform>Recording, %n second left</numerusform>
+            <numerusform>Recording, %n seconds left</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>■ Stop</source>
+        <translation>■ Stop</translation>
+    </message>
+    <message>
+        <source>Stop recording</source>
+        <translation>Stop recording</translation>
     </message>
     <message>
         <source>What happens here? (optional)</source>
@@ -156,6 +194,116 @@
     <message>
         <source>Done, back to the kiosk</source>
         <translation>Done, back to the kiosk</translation>
+    </message>
+</context>
+<context>
+    <name>ClipCard</name>
+    <message>
+        <source>Clip %1 · %2 s</source>
+        <translation>Clip %1 · %2 s</translation>
+    </message>
+    <message>
+        <source>Clip %1, first picture</source>
+        <translation>Clip %1, first picture</translation>
+    </message>
+    <message>
+        <source>Remove clip</source>
+        <translation>Remove clip</translation>
+    </message>
+    <message>
+        <source>Remove clip %1</source>
+        <translation>Remove clip %1</translation>
+    </message>
+</context>
+<context>
+    <name>ClipReviewScreen</name>
+    <message>
+        <source>Your recording</source>
+        <translation>Your recording</translation>
+    </message>
+    <message>
+        <source>Watch it, then keep just the part that shows the problem: go to a frame, tap Start here or End here.</source>
+        <translation>Watch it, then keep just the part that shows the problem: go to a frame, tap Start here or End here.</translation>
+    </message>
+    <message>
+        <source>❚❚ Pause</source>
+        <translation>❚❚ Pause</translation>
+    </message>
+    <message>
+        <source>▶ Play</source>
+        <translation>▶ Play</translation>
+    </message>
+    <message>
+        <source>Pause</source>
+        <translation>Pause</translation>
+    </message>
+    <message>
+        <source>Play</source>
+        <translation>Play</translation>
+    </message>
+    <message>
+        <source>⇤ Start here</source>
+        <translation>⇤ Start here</translation>
+    </message>
+    <message>
+        <source>Start the clip at this frame</source>
+        <translation>Start the clip at this frame</translation>
+    </message>
+    <message>
+        <source>End here ⇥</source>
+        <translation>End here ⇥</translation>
+    </message>
+    <message>
+        <source>End the clip after this frame</source>
+        <translation>End the clip after this frame</translation>
+    </message>
+    <message>
+        <source>Remove</source>
+        <translation>Remove</translation>
+    </message>
+    <message>
+        <source>Remove this recording</source>
+        <translation>Remove this recording</translation>
+    </message>
+    <message>
+        <source>Record again</source>
+        <translation>Record again</translation>
+    </message>
+    <message>
+        <source>Keep</source>
+        <translation>Keep</translation>
+    </message>
+    <message>
+        <source>Keep this clip for the report</source>
+        <translation>Keep this clip for the report</translation>
+    </message>
+    <message>
+        <source>Frame</source>
+        <translation>Frame</translation>
+    </message>
+    <message>
+        <source>Frame %1 of %2 · %3 s</source>
+        <translation>Frame %1 of %2 · %3 s</translation>
+    </message>
+    <message>
+        <source>Keeping %1 s to %2 s (%3 s)</source>
+        <translation>Keeping %1 s to %2 s (%3 s)</translation>
+    </message>
+    <message>
+        <source>That part cannot be kept. Choose another start or end.</source>
+        <translation>That part cannot be kept. Choose another start or end.</translation>
+    </message>
+    <message>
+        <source>Preparing the clip…</source>
+        <translation>Preparing the clip…</translation>
+    </message>
+    <message>
+        <source>Preparing the clip… %1 %</source>
+        <translation>Preparing the clip… %1 %</translation>
+    </message>
+    <message>
+        <source>The clip could not be prepared. Keep a shorter part, or record again.</source>
+        <translation>The clip could not be prepared. Keep a shorter part, or record again.</translation>
     </message>
 </context>
 <context>
@@ -573,12 +721,24 @@
         <translation>Send</translation>
     </message>
     <message>
+        <source>Your steps and clips</source>
+        <translation>Your steps and clips</translation>
+    </message>
+    <message>
         <source>Send %1</source>
         <translation>Send %1</translation>
     </message>
     <message>
         <source>Collecting technical information…</source>
         <translation>Collecting technical information…</translation>
+    </message>
+    <message>
+        <source>Clip %1 removed.</source>
+        <translation>Clip %1 removed.</translation>
+    </message>
+    <message>
+        <source>Undo: bring the clip back</source>
+        <translation>Undo: bring the clip back</translation>
     </message>
     <message>
         <source>Step %1 deleted.</source>
@@ -647,6 +807,13 @@
         </translation>
     </message>
     <message numerus="yes">
+        <source>%n clip(s) of the screen</source>
+        <translation>
+            <numerusform>%n clip of the screen</numerusform>
+            <numerusform>%n clips of the screen</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
         <source>%n group(s) of technical information</source>
         <translation>
             <numerusform>%n group of technical information</numerusform>
@@ -711,6 +878,10 @@
     <message>
         <source>This kiosk has no camera.</source>
         <translation>This kiosk has no camera.</translation>
+    </message>
+    <message>
+        <source>Open an app, do what goes wrong and tap Capture at each step, or Record to film it. Tap Done to come back.</source>
+        <translation>Open an app, do what goes wrong and tap Capture at each step, or Record to film it. Tap Done to come back.</translation>
     </message>
     <message>
         <source>That app could not be opened. Please take a photo or tell us at the desk.</source>
