@@ -27,8 +27,9 @@ DISPLAY_PACKAGES=(xvfb xauth)
 # scrot/maim as the capture benchmark's peers, dbus for the portal test bus, xdotool and
 # x11-utils to drive and inspect windows in tests; a real Chromium and its WebDriver for the
 # pages' tests; the accessibility bus for the step recorder's tests; Debian's PostgreSQL for the
-# server's PostgreSQL back end (a throw-away cluster per test session, tests/fixtures/postgres.py).
-TEST_PACKAGES=(dbus scrot maim xdotool x11-utils chromium chromium-driver at-spi2-core postgresql)
+# server's PostgreSQL back end (a throw-away cluster per test session, tests/fixtures/postgres.py);
+# ffmpeg (an outside program, never bundled) for the optional WebM clip encoder's tests.
+TEST_PACKAGES=(dbus scrot maim xdotool x11-utils chromium chromium-driver at-spi2-core postgresql ffmpeg)
 
 # Root installs everything, so that the other script works afterwards as any user.
 ALL_PACKAGES=("${RUN_PACKAGES[@]}" "${DISPLAY_PACKAGES[@]}" "${TEST_PACKAGES[@]}")

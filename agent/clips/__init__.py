@@ -32,12 +32,16 @@ where and for how long.
 """
 
 from agent.clips.encode import (
+    VIDEO_MEDIA_TYPE,
     EncodeCancelledError,
     EncodedClip,
+    EncodedVideo,
     EncodeJob,
     encode_clip,
     encode_clip_async,
+    encode_clip_webm,
     shrink_clip,
+    webm_encoder,
 )
 from agent.clips.frames import Frame, FrameStore, MemoryCapError
 from agent.clips.recorder import (
@@ -65,12 +69,14 @@ __all__ = [
     "DEFAULT_REPLAY_SECONDS",
     "MAX_FPS",
     "MAX_SECONDS",
+    "VIDEO_MEDIA_TYPE",
     "CaptureTarget",
     "ClipError",
     "ClipRecorder",
     "EncodeCancelledError",
     "EncodeJob",
     "EncodedClip",
+    "EncodedVideo",
     "Frame",
     "FrameStore",
     "MemoryCapError",
@@ -82,6 +88,8 @@ __all__ = [
     "black_out",
     "encode_clip",
     "encode_clip_async",
+    "encode_clip_webm",
     "record_clip_to_bundle",
     "shrink_clip",
+    "webm_encoder",
 ]
