@@ -9,6 +9,8 @@ cookies, timeouts, a connection the server closed, an answer that breaks off. A 
 
 from __future__ import annotations
 
+import gzip
+import json
 import re
 import socket
 import threading
@@ -309,3 +311,14 @@ def test_a_caller_wrapping_the_session_sees_every_call(backend: Backend, monkeyp
     client.close()
     assert watched == [f"POST {backend.url}/watched"]
     assert [seen.target for seen in backend.seen] == ["/direct", "/watched"]
+
+
+def test_a_compressed_answer_is_decoded(backend: Backend) -> None:
+    answer = json.dumps({"items": ["printer"] * 200}).encode()
+    backend.answer(Behaviour(body=gzip.compress(answer), headers={**JSON, "Content-Encoding": "gzip"}))
+    client = _client(backend.url)
+    assert client.json("GET", "/compressed") == {"items": ["printer"] * 200}
+    assert client.json("GET", "/after") == {"ok": True}  # the connection is still in step
+    client.close()
+    assert "gzip" in backend.seen[0].headers["accept-encoding"]
+    assert backend.seen[0].port == backend.seen[1].port
