@@ -680,12 +680,16 @@ def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | Non
     err = err or sys.stderr
     from server.blob_location import open_blobs
     from server.blobs import BlobStoreUnavailableError
-    from server.store import StoreError
+    from server.store import DB_FILENAME, StoreError
 
     source: Path = args.source.expanduser().absolute()
     if args.batch_rows < 1:
         print("showdesk server migrate: --batch-rows must be 1 or more", file=err)
         return EXIT_USAGE
+    if not (source / DB_FILENAME).is_file():
+        # Checked before any store is opened: opening one would make its spool directory under it.
+        print(f"showdesk server migrate: {source} holds no ShowDesk server database ({DB_FILENAME})", file=err)
+        return EXIT_FAILED
 
     def progress(line: str) -> None:
         print(line, file=err, flush=True)

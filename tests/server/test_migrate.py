@@ -219,6 +219,10 @@ def test_a_corrupt_file_in_the_source_fails_the_migration_naming_it(
 def test_a_target_in_use_or_a_running_source_is_refused(
     source: Path, database_url: str, blobs_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    missing = source.parent / "no-such-installation"
+    assert main(["--from", str(missing), "--database", database_url, "--blobs", blobs_url]) == 1
+    assert "holds no ShowDesk server database" in capsys.readouterr().err
+    assert not missing.exists(), "a spool directory was made under a data directory that is not there"
     assert main(["--from", str(source), "--database", database_url, "--blobs", blobs_url]) == 0
     capsys.readouterr()
     assert main(["--from", str(source), "--database", database_url]) == 1
