@@ -277,3 +277,27 @@ def test_a_migration_killed_mid_copy_resumes_and_copies_nothing_twice(
     assert events, done.stdout
     source_rows, target_rows, copied_rows = map(int, events.groups())
     assert source_rows == target_rows and copied_rows <= source_rows - 3
+
+
+def test_either_half_moves_alone(
+    installation: Installation, source: Path, database_url: str, blobs_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Only the files: SQLite stays, the bucket gets every file.
+    assert main(["--from", str(source), "--blobs", blobs_url]) == 0
+    out = capsys.readouterr().out
+    assert re.search(rf"^files \(sha256 read back\)\s+{len(installation.sent)}\s+{len(installation.sent)}\s", out, re.M)
+    assert not re.search(r"^tickets\s", out, re.M), "rows were moved although no database was given"
+    # Only the rows: the files stay in the data directory, where a server on PostgreSQL serves them.
+    assert main(["--from", str(source), "--database", database_url]) == 0
+    out = capsys.readouterr().out
+    assert re.search(rf"^tickets\s+{REPORTS}\s+{REPORTS}\s+{REPORTS}\s+yes", out, re.M), out
+    assert "files (sha256" not in out
+    server = ServerProcess(source, extra_args=["--database", database_url]).start()
+    try:
+        technician = installation.active_tokens[1]
+        detail = api(server, technician, "GET", f"/tickets/{installation.ticket_ids[4]}").json()
+        image = detail["steps"][-1]["image"]
+        download = api(server, technician, "GET", f"/files/{image['id']}")
+        assert download.status_code == 200 and download.content == installation.sent[image["sha256"]]
+    finally:
+        server.stop()
