@@ -52,7 +52,7 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -627,6 +627,72 @@ def list_spread(servers: list[ServerProcess], token: str, params: dict[str, str]
     return statistics.median(timings)
 
 
+def measure_ingest(
+    root: Path, backends: list[Backend], png: bytes, submissions: int, results: dict[str, dict[str, str]]
+) -> None:
+    """Reports/s and p50/p95 at concurrency 8 on each back end, the reports dealt over its processes."""
+    for number, backend in enumerate(backends):
+        column = results.setdefault(backend.label, {})
+        servers = start_servers(root, backend, f"ingest{number}")
+        try:
+            token = backend.token(servers[0], "submitter", f"bench-{number}")
+            warm = [encoded_report(png, 90_000_000 + number * 1000 + i) for i in range(2 * len(servers))]
+            submit_spread(servers, token, warm, len(servers))
+            bodies = [encoded_report(png, number * 1_000_000 + i) for i in range(submissions)]
+            rate, latencies = submit_spread(servers, token, bodies, COMPARE_CONCURRENCY)
+        finally:
+            for server in servers:
+                server.stop()
+        column["ingest reports/s (c=8)"] = f"{rate:.1f}"
+        column["ingest p50 ms"] = f"{percentile(latencies, 0.5) * 1000:.0f}"
+        column["ingest p95 ms"] = f"{percentile(latencies, 0.95) * 1000:.0f}"
+        print(f"{backend.label}: {rate:.1f} reports/s", flush=True)
+
+
+def measure_lists(
+    root: Path,
+    backends: list[Backend],
+    tickets: int,
+    fresh_database: Callable[[], str] | None,
+    results: dict[str, dict[str, str]],
+) -> None:
+    """List and search pages on each back end: one seeded database per engine, shared by the PostgreSQL columns.
+
+    ``fresh_database`` makes the PostgreSQL database to seed; None seeds the back end's own (empty) one.
+    """
+    seeded: dict[str | None, str] = {}
+    for number, backend in enumerate(backends):
+        key = "pg" if backend.database else None
+        if key not in seeded:
+            started = time.perf_counter()
+            if backend.database:
+                # The schema and the link key come from a first start, then the rows by COPY.
+                location = fresh_database() if fresh_database is not None else backend.database
+                for server in start_servers(root, replace(backend, database=location, processes=1), "schema"):
+                    server.stop()
+                seed_postgres(location, tickets)
+                seeded[key] = location
+            else:
+                seed_sqlite(root / "list-sqlite", tickets)
+                seeded[key] = str(root / "list-sqlite")
+            print(f"seeded {tickets:,} tickets ({backend.label}) in {time.perf_counter() - started:.0f} s", flush=True)
+        listed = replace(backend, database=seeded[key] if backend.database else None)
+        if backend.database:
+            servers = start_servers(root, listed, f"list{number}")
+        else:
+            env = {"SHOWDESK_RUNTIME_DIR": str(root / "runtime"), **backend.env}
+            servers = [ServerProcess(Path(seeded[key]), env=env, extra_args=listed.server_args()).start()]
+        try:
+            token = listed.token(servers[0], "technician", f"bench-tech-{number}")
+            for label, params in LIST_CASES.items():
+                milliseconds = list_spread(servers, token, params)
+                verdict = "" if milliseconds <= LIST_TARGET_MS else " MISSED"
+                results.setdefault(backend.label, {})[f"list {label} ms"] = f"{milliseconds:.1f}{verdict}"
+        finally:
+            for server in servers:
+                server.stop()
+
+
 def compare_backends(args: argparse.Namespace) -> int:
     """Ingest and list/search on each back end, printed side by side."""
     from tests.fixtures.postgres import SUPERUSER, PostgresCluster, start_postgres
@@ -636,10 +702,13 @@ def compare_backends(args: argparse.Namespace) -> int:
     submissions = args.submissions if args.submissions != 300 or not args.compare else COMPARE_SUBMISSIONS
     cluster: PostgresCluster | None = None
     s3: S3Endpoint | None = None
+    results: dict[str, dict[str, str]] = {}
     with tempfile.TemporaryDirectory(prefix="showdesk-bench-") as temp:
         root = Path(temp)
         os.environ.setdefault("SHOWDESK_RUNTIME_DIR", str(root / "runtime"))
         try:
+            png = screenshot()
+            print(f"screenshot: 1920×1080 PNG, {len(png) / 1e6:.2f} MB; {submissions} reports per back end")
             if args.compare:
                 cluster = start_postgres()
                 s3 = start_s3()
@@ -659,64 +728,15 @@ def compare_backends(args: argparse.Namespace) -> int:
                     Backend("PG + S3, 1 proc", database(), bucket(), 1, s3.environment()),
                     Backend("PG + S3, 2 procs", database(), bucket(), 2, s3.environment()),
                 ]
+                measure_ingest(root, backends, png, submissions, results)
+                measure_lists(root, backends, tickets, database, results)
             else:
-                label = (
-                    f"{'PG' if args.database else 'SQLite'} + {'S3' if args.blobs else 'dir'}, {args.processes} proc"
-                )
+                engine = "PG" if args.database else "SQLite"
+                label = f"{engine} + {'S3' if args.blobs else 'dir'}, {args.processes} proc"
                 backends = [Backend(label, args.database, args.blobs, args.processes)]
-            png = screenshot()
-            print(f"screenshot: 1920×1080 PNG, {len(png) / 1e6:.2f} MB; {submissions} reports per back end")
-            results: dict[str, dict[str, str]] = {}
-            for number, backend in enumerate(backends):
-                column = results.setdefault(backend.label, {})
-                servers = start_servers(root, backend, f"ingest{number}")
-                try:
-                    token = backend.token(servers[0], "submitter", f"bench-{number}")
-                    warm = [encoded_report(png, 90_000_000 + number * 1000 + i) for i in range(2 * len(servers))]
-                    submit_spread(servers, token, warm, len(servers))
-                    bodies = [encoded_report(png, number * 1_000_000 + i) for i in range(submissions)]
-                    rate, latencies = submit_spread(servers, token, bodies, COMPARE_CONCURRENCY)
-                finally:
-                    for server in servers:
-                        server.stop()
-                column["ingest reports/s (c=8)"] = f"{rate:.1f}"
-                column["ingest p50 ms"] = f"{percentile(latencies, 0.5) * 1000:.0f}"
-                column["ingest p95 ms"] = f"{percentile(latencies, 0.95) * 1000:.0f}"
-                print(f"{backend.label}: {rate:.1f} reports/s", flush=True)
-
-            # The list and search: one seeded database per engine, both process counts on PostgreSQL's.
-            seeded: dict[str | None, str] = {}
-            for number, backend in enumerate(backends):
-                key = "pg" if backend.database else None
-                if key not in seeded:
-                    started = time.perf_counter()
-                    if backend.database:
-                        # A fresh database for the list, made by a first start (schema, link key), then COPY.
-                        location = database() if args.compare else backend.database
-                        first = start_servers(root, replace(backend, database=location, processes=1), "schema")
-                        for server in first:
-                            server.stop()
-                        seed_postgres(location, tickets)
-                        seeded[key] = location
-                    else:
-                        seed_sqlite(root / "list-sqlite", tickets)
-                        seeded[key] = str(root / "list-sqlite")
-                    print(f"seeded {tickets:,} tickets ({backend.label}) in {time.perf_counter() - started:.0f} s")
-                listed = replace(backend, database=seeded[key] if backend.database else None)
-                if backend.database:
-                    servers = start_servers(root, listed, f"list{number}")
-                else:
-                    env = {"SHOWDESK_RUNTIME_DIR": str(root / "runtime"), **backend.env}
-                    servers = [ServerProcess(Path(seeded[key]), env=env, extra_args=listed.server_args()).start()]
-                try:
-                    token = listed.token(servers[0], "technician", f"bench-tech-{number}")
-                    for label, params in LIST_CASES.items():
-                        milliseconds = list_spread(servers, token, params)
-                        verdict = "" if milliseconds <= LIST_TARGET_MS else " MISSED"
-                        results[backend.label][f"list {label} ms"] = f"{milliseconds:.1f}{verdict}"
-                finally:
-                    for server in servers:
-                        server.stop()
+                # The given database must be empty for the seeding: the lists first, the reports after.
+                measure_lists(root, backends, tickets, None, results)
+                measure_ingest(root, backends, png, submissions, results)
         finally:
             if cluster is not None:
                 cluster.stop()
@@ -724,7 +744,9 @@ def compare_backends(args: argparse.Namespace) -> int:
                 s3.stop()
 
     labels = [b.label for b in backends]
-    rows = list(next(iter(results.values())).keys())
+    # Rows in the order they were measured, the ingest figures first.
+    measured = list(dict.fromkeys(row for column in results.values() for row in column))
+    rows = [r for r in measured if r.startswith("ingest")] + [r for r in measured if not r.startswith("ingest")]
     width = max(len(r) for r in rows)
     print(f"\n{tickets:,} tickets for the list; target ≤ {LIST_TARGET_MS:.0f} ms per page; load: {load_average()}")
     print(f"{'':<{width}}  " + "  ".join(f"{label:>18}" for label in labels))
