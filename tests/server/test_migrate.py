@@ -26,7 +26,7 @@ from server.blob_location import open_blobs
 from server.blobs import BlobBackend
 from server.migrate import MigrationError, main, migrate, open_target_store
 from server.store import Store
-from tests.fixtures.postgres import SUPERUSER, PostgresCluster
+from tests.fixtures.postgres import PostgresCluster
 from tests.fixtures.s3 import S3Endpoint
 from tests.fixtures.server import REPO, ServerProcess
 from tests.fixtures.waiting import wait_until
@@ -106,8 +106,7 @@ def source(installation: Installation, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def database_url(postgres_server: PostgresCluster) -> str:
-    name = postgres_server.new_database("migrate")
-    return f"postgresql://{SUPERUSER}@{postgres_server.host}:{postgres_server.port}/{name}"
+    return postgres_server.database_url(postgres_server.new_database("migrate"))
 
 
 @pytest.fixture
@@ -172,9 +171,7 @@ def test_every_row_and_file_moves_and_reads_back_through_the_target(
         store.close()
 
     # A server on the target serves the moved tickets and files, and numbers new ones after them.
-    server = ServerProcess(
-        tmp_path / "after", extra_args=["--database", database_url, "--blobs", blobs_url], env=dict(os.environ)
-    ).start()
+    server = ServerProcess(tmp_path / "after", extra_args=["--blobs", blobs_url], database=database_url).start()
     try:
         technician = installation.active_tokens[1]
         detail = api(server, technician, "GET", f"/tickets/{installation.ticket_ids[7]}").json()
@@ -292,7 +289,7 @@ def test_either_half_moves_alone(
     out = capsys.readouterr().out
     assert re.search(rf"^tickets\s+{REPORTS}\s+{REPORTS}\s+{REPORTS}\s+yes", out, re.M), out
     assert "files (sha256" not in out
-    server = ServerProcess(source, extra_args=["--database", database_url]).start()
+    server = ServerProcess(source, database=database_url).start()
     try:
         technician = installation.active_tokens[1]
         detail = api(server, technician, "GET", f"/tickets/{installation.ticket_ids[4]}").json()

@@ -23,7 +23,7 @@ import pytest
 from agent.connectors.builtin import BuiltinConnector
 from agent.schema import SYSINFO_PATH
 from technician.client import TechClient
-from tests.fixtures.postgres import SUPERUSER, PostgresCluster
+from tests.fixtures.postgres import PostgresCluster
 from tests.fixtures.s3 import S3Endpoint
 from tests.fixtures.server import ServerProcess
 from tests.server.helpers import Upload, api, make_bundle, noisy_png, sha256, submit
@@ -47,9 +47,7 @@ class Pair:
 
     def token(self, role: str, *, name: str | None = None) -> str:
         """A token made with the real command line on the shared database (either process sees it)."""
-        name = name or f"pair-{role}-{time.monotonic_ns()}"
-        done = self.a.cli("token", "create", "--role", role, "--name", name, "--database", self.database_url)
-        return done.stdout.strip()
+        return self.a.token(role, name=name)
 
     def sql(self, statement: str) -> str:
         return self.cluster.psql(statement, self.database)
@@ -60,15 +58,15 @@ def pair(
     postgres_server: PostgresCluster, s3_server: S3Endpoint, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Pair]:
     database = postgres_server.new_database("pair")
-    url = f"postgresql://{SUPERUSER}@{postgres_server.host}:{postgres_server.port}/{database}"
+    url = postgres_server.database_url(database)
     bucket = s3_server.new_bucket("pair")
     blobs = f"s3://{bucket}/files?endpoint={s3_server.url}"
     root = tmp_path_factory.mktemp("pair")
     # The rate limit is the notes' (a small burst, a slow refill), so submissions stay unlimited.
-    args = ["--database", url, "--blobs", blobs, "--note-rate", "1", "--note-burst", str(NOTE_BURST)]
+    args = ["--blobs", blobs, "--note-rate", "1", "--note-burst", str(NOTE_BURST)]
     env = s3_server.environment()
-    a = ServerProcess(root / "a", extra_args=args, env=env)
-    b = ServerProcess(root / "b", extra_args=args, env=env)
+    a = ServerProcess(root / "a", extra_args=args, env=env, database=url)
+    b = ServerProcess(root / "b", extra_args=args, env=env, database=url)
     try:
         a.start()
         b.start()
