@@ -120,10 +120,6 @@ class FreshserviceConnector(HttpConnector):
         key = secret_from(self._token, system=self.system, what="API key")
         return {"Authorization": "Basic " + base64.b64encode(f"{key}:X".encode()).decode("ascii")}
 
-    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        headers = {**self._headers(), **kwargs.pop("headers", {})}
-        return self.http.json(method, path, headers=headers, **kwargs)
-
     def _ticket(self, record: Mapping[str, Any], report_id: uuid.UUID) -> Ticket:
         ticket_id = str(record.get("id", ""))
         if not ticket_id:

@@ -130,10 +130,6 @@ class GitLabConnector(HttpConnector):
     def _headers(self) -> dict[str, str]:
         return {"PRIVATE-TOKEN": secret_from(self._token, system=self.system, what="access token")}
 
-    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        headers = {**self._headers(), **kwargs.pop("headers", {})}
-        return self.http.json(method, path, headers=headers, **kwargs)
-
     def _ticket(self, record: Mapping[str, Any], report_id: uuid.UUID) -> Ticket:
         iid = str(record.get("iid", ""))
         if not iid:

@@ -577,9 +577,22 @@ __all__ = [
 
 
 class HttpConnector(Connector):
-    """A connector that speaks to its ticket system through one ``HttpClient``, ``self.http``."""
+    """A connector that speaks to its ticket system through one ``HttpClient``, ``self.http``.
+
+    ``_json`` is a call with the system's credentials (``_headers``, read at each call: a stored
+    token may change between calls) under the call's own headers, to ``json_prefix`` + the path.
+    """
 
     http: HttpClient
+    json_prefix: str = ""  # the API's root below the base URL, where every path of ``_json`` starts
+
+    def _headers(self) -> dict[str, str]:
+        """The credentials each call carries (an Authorization header or the system's own)."""
+        raise NotImplementedError
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        headers = {**self._headers(), **kwargs.pop("headers", {})}
+        return self.http.json(method, f"{self.json_prefix}{path}", headers=headers, **kwargs)
 
     def close(self) -> None:
         self.http.close()

@@ -225,10 +225,6 @@ class JiraConnector(HttpConnector):
             return {"Authorization": f"Basic {basic}"}
         return {"Authorization": f"Bearer {secret}"}
 
-    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        headers = {**self._headers(), **kwargs.pop("headers", {})}
-        return self.http.json(method, path, headers=headers, **kwargs)
-
     def _ticket(self, key: str, report_id: uuid.UUID | None, status: str = "new", web: str | None = None) -> Ticket:
         return Ticket(id=key, number=key, status=status, url=web or self.requester_link(key), report_id=report_id)
 

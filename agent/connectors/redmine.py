@@ -114,10 +114,6 @@ class RedmineConnector(HttpConnector):
     def _headers(self) -> dict[str, str]:
         return {"X-Redmine-API-Key": secret_from(self._token, system=self.system, what="API key")}
 
-    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        headers = {**self._headers(), **kwargs.pop("headers", {})}
-        return self.http.json(method, path, headers=headers, **kwargs)
-
     def _ticket(self, issue_id: str, report_id: uuid.UUID) -> Ticket:
         return Ticket(id=issue_id, number=f"#{issue_id}", status="new", url=f"{self.url}/issues/{issue_id}",
                       report_id=report_id)

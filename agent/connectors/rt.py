@@ -139,6 +139,7 @@ def tql_quote(value: str) -> str:
 class RTConnector(HttpConnector):
     """Client of Request Tracker 5's REST2 API for one queue."""
 
+    json_prefix = REST2
     capabilities = frozenset(
         {Capability.SUBMIT, Capability.READ, Capability.STATUS, Capability.NOTES, Capability.PROGRESS,
          Capability.IDEMPOTENT, Capability.FILTERS, Capability.ASSIGN}
@@ -214,10 +215,6 @@ class RTConnector(HttpConnector):
     # ------------------------------------------------------------ plumbing
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"token {secret_from(self._token, system=self.system)}"}
-
-    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        headers = {**self._headers(), **kwargs.pop("headers", {})}
-        return self.http.json(method, f"{REST2}{path}", headers=headers, **kwargs)
 
     def _items(self, path: str, params: Mapping[str, str | int], *, limit: int | None = None) -> list[dict[str, Any]]:
         """Every item of a REST2 collection, following its pages (up to ``limit`` items)."""

@@ -175,10 +175,6 @@ class ServiceNowConnector(HttpConnector):
             return {"Authorization": "Basic " + base64.b64encode(f"{self.user}:{secret}".encode()).decode("ascii")}
         return {"Authorization": f"Bearer {secret}"}
 
-    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        headers = {**self._headers(), **kwargs.pop("headers", {})}
-        return self.http.json(method, path, headers=headers, **kwargs)
-
     def _result(self, answer: Any) -> Any:
         if not isinstance(answer, dict) or "result" not in answer:
             raise PermanentError(f"{self.system} sent an answer without a result", system=self.system)

@@ -73,6 +73,7 @@ MAX_PAGE_SIZE: Final = 100
 class ZammadConnector(HttpConnector):
     """Client of Zammad's REST API for one group."""
 
+    json_prefix = API
     capabilities = frozenset({Capability.SUBMIT, Capability.READ, Capability.STATUS, Capability.NOTES})
 
     def __init__(
@@ -128,10 +129,6 @@ class ZammadConnector(HttpConnector):
     # ------------------------------------------------------------ plumbing
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Token token={secret_from(self._token, system=self.system)}"}
-
-    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        headers = {**self._headers(), **kwargs.pop("headers", {})}
-        return self.http.json(method, f"{API}{path}", headers=headers, **kwargs)
 
     def ticket_url(self, ticket_id: str) -> str:
         return f"{self.url}/#ticket/zoom/{ticket_id}"

@@ -118,10 +118,6 @@ class ZendeskConnector(HttpConnector):
             return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
         return {"Authorization": f"Bearer {secret}"}
 
-    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        headers = {**self._headers(), **kwargs.pop("headers", {})}
-        return self.http.json(method, path, headers=headers, **kwargs)
-
     def _ticket(self, record: Mapping[str, Any], report_id: uuid.UUID) -> Ticket:
         ticket_id = str(record.get("id", ""))
         if not ticket_id:
