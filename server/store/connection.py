@@ -56,12 +56,17 @@ class FullText:
 
     ``source`` replaces ``tickets t`` in the FROM clause, ``key`` is the column the page is
     ordered and bounded on, ``condition`` (with ``?`` for ``parameter``) goes into WHERE.
+    An index that yields matches in no order sets ``window`` (how many tickets next in the page's
+    order are tested one by one before the index is asked) and ``candidates`` (a SELECT of the
+    matching ``t.seq``, with ``?`` for ``parameter``, that takes one more ``AND`` condition).
     """
 
     source: str
     key: str
     condition: str
     parameter: str
+    window: int = 0
+    candidates: str = ""
 
 
 class Database:

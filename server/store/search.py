@@ -54,6 +54,8 @@ class TicketSearch:
             if found:
                 return found[:limit], None
         fulltext = self._fulltext(filters.text) if filters.text else None
+        if fulltext is not None and fulltext.window:
+            return self._windowed(filters, fulltext, before_seq=before_seq, limit=limit, oldest_first=oldest_first)
         key = fulltext.key if fulltext is not None else "t.seq"
         where, params = _conditions(filters, fulltext, key, before_seq=before_seq, oldest_first=oldest_first)
         clause = ("WHERE " + " AND ".join(where)) if where else ""
@@ -63,6 +65,55 @@ class TicketSearch:
         sql = f"SELECT {QUALIFIED_TICKET_COLUMNS} FROM {source} {clause} ORDER BY {key} {direction} LIMIT ?"  # noqa: S608
         with sqlite_errors():
             rows = self._database.connection().execute(sql, params).fetchall()
+        tickets = [to_ticket(r) for r in rows[:limit]]
+        next_cursor = tickets[-1].seq if len(rows) > limit else None
+        return tickets, next_cursor
+
+    def _windowed(
+        self, filters: TicketFilter, fulltext: FullText, *, before_seq: int | None, limit: int, oldest_first: bool
+    ) -> tuple[list[TicketRow], int | None]:
+        """A page of matches where the index yields matches in no order (PostgreSQL's GIN), in two steps.
+
+        First the ``fulltext.window`` tickets next in the page's order are tested one by one
+        (cheap per row, and enough when the words are common); only when they hold too few
+        matches is the rest found through the index: the words are rare then, so the set of
+        matches the index yields is small. Either way the cost follows the page and how rare the
+        words are, not the size of the database.
+        """
+        conn = self._database.connection()
+        direction = "ASC" if oldest_first else "DESC"
+        past = ">" if oldest_first else "<"
+        after_window = ">=" if oldest_first else "<="
+        bound_where = f"WHERE seq {past} ?" if before_seq is not None else ""
+        bound_row = conn.execute(
+            f"SELECT seq FROM tickets {bound_where} ORDER BY seq {direction} LIMIT 1 OFFSET ?",  # noqa: S608
+            [*([before_seq] if before_seq is not None else []), fulltext.window],
+        ).fetchone()
+        where, params = _conditions(filters, fulltext, "t.seq", before_seq=before_seq, oldest_first=oldest_first)
+        if bound_row is not None:
+            # The window: the tickets from the cursor up to (not including) the bound.
+            where.append(f"t.seq {'<' if oldest_first else '>'} ?")
+            params.append(int(bound_row[0]))
+        sql = (
+            f"SELECT {QUALIFIED_TICKET_COLUMNS} FROM tickets t WHERE {' AND '.join(where)} "  # noqa: S608
+            f"ORDER BY t.seq {direction} LIMIT ?"
+        )
+        rows = conn.execute(sql, [*params, limit + 1]).fetchall()
+        if len(rows) <= limit and bound_row is not None:
+            # Past the window: the index's matches first (materialised, so the planner cannot turn
+            # it back into a walk), then the other filters on those tickets only.
+            others = TicketFilter(**{**filters.__dict__, "text": None})  # the words are the index's part
+            rest_where, rest_params = _conditions(others, None, "t.seq", before_seq=None, oldest_first=oldest_first)
+            rest = " AND ".join(rest_where) or "TRUE"
+            sql = (
+                f"WITH m AS MATERIALIZED ({fulltext.candidates} AND t.seq {after_window} ?) "  # noqa: S608
+                f"SELECT {QUALIFIED_TICKET_COLUMNS} FROM m JOIN tickets t ON t.seq = m.seq WHERE {rest} "
+                f"ORDER BY t.seq {direction} LIMIT ?"
+            )
+            more = conn.execute(
+                sql, [fulltext.parameter, int(bound_row[0]), *rest_params, limit + 1 - len(rows)]
+            ).fetchall()
+            rows = [*rows, *more]
         tickets = [to_ticket(r) for r in rows[:limit]]
         next_cursor = tickets[-1].seq if len(rows) > limit else None
         return tickets, next_cursor
