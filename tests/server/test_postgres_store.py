@@ -26,6 +26,7 @@ from server.store import (
     StoreError,
     TicketFilter,
     check_location,
+    engine_postgres,
 )
 from server.store.engine_postgres import WRITE_LOCK_KEY, PostgresLocation, translate
 from tests.fixtures.server import free_port
@@ -340,9 +341,12 @@ SEARCHES = [
 ]
 
 
+@pytest.mark.parametrize("window", [engine_postgres.SEARCH_WINDOW, 50], ids=["window-only", "window-and-index"])
 def test_search_finds_the_same_tickets_on_sqlite_and_postgresql(
-    postgres_url: str, open_stores: Callable[..., Store], tmp_path: Path
+    window: int, postgres_url: str, open_stores: Callable[..., Store], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A window smaller than the database makes most searches go on through the index (the second step).
+    monkeypatch.setattr(engine_postgres, "SEARCH_WINDOW", window)
     sqlite = Store(tmp_path / "sqlite")
     postgres = open_stores(postgres_url)
     try:
