@@ -388,8 +388,7 @@ class PostgresDatabase(Database):
     @contextlib.contextmanager
     def read(self) -> Iterator[PgConnection]:
         """A REPEATABLE READ snapshot: every query of the block sees the same committed state."""
-        conn = self.connection()
-        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        conn = self._begin("BEGIN ISOLATION LEVEL REPEATABLE READ")
         try:
             yield conn
         except BaseException:
@@ -405,13 +404,12 @@ class PostgresDatabase(Database):
         if not self._write_lock.acquire(timeout=self.busy_timeout):
             raise StoreBusyError("the database is busy; try again shortly")
         try:
-            conn = self.connection()
+            # One round trip: begin, bound the wait for the lock, take it (held until commit or rollback).
+            conn = self._begin(
+                f"BEGIN; SET LOCAL lock_timeout = {int(self.busy_timeout * 1000)}; "
+                f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})"
+            )
             try:
-                # One round trip: begin, bound the wait for the lock, take it (held until commit or rollback).
-                conn.execute(
-                    f"BEGIN; SET LOCAL lock_timeout = {int(self.busy_timeout * 1000)}; "
-                    f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})"
-                )
                 yield conn
                 # Delivered to the listening processes at commit, never for a rolled-back write.
                 conn.execute(f"NOTIFY {NOTIFY_CHANNEL}; COMMIT" if notify else "COMMIT")
@@ -422,6 +420,27 @@ class PostgresDatabase(Database):
             self._write_lock.release()
         if notify:
             self.wake_listeners()
+
+    def _begin(self, statement: str) -> PgConnection:
+        """Begin a transaction on this thread's connection; once more on a new one if the old one was lost.
+
+        A connection idle since the database restarted (or failed over) is found dead only when
+        used; nothing of this transaction has happened yet, so beginning again is safe, and the
+        first request of each thread after a restart does not fail for it.
+        """
+        for attempt in range(2):
+            conn = self.connection()
+            try:
+                conn.execute(statement)
+            except DatabaseUnavailableError:
+                if attempt == 1:
+                    raise
+                continue
+            except BaseException:
+                _rollback(conn)
+                raise
+            return conn
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @contextlib.contextmanager
     def errors(self, conn: PgConnection | None = None) -> Iterator[None]:

@@ -260,6 +260,19 @@ def test_a_lost_connection_is_one_plain_error_and_the_next_call_reconnects(
     assert [t.name for t in store.list_tokens()] == ["kiosk-1"]
 
 
+def test_a_transaction_on_a_connection_lost_while_idle_begins_again_on_a_new_one(
+    postgres_url: str, open_stores: Callable[..., Store]
+) -> None:
+    store = open_stores(postgres_url)
+    store.create_token("kiosk-1", "submitter")
+    pid = store.connection().execute("SELECT pg_backend_pid()").fetchone()[0]
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))  # as a restart of the database would
+    record, _secret = store.create_token("kiosk-2", "submitter")  # a write: no error for the dead connection
+    assert record.name == "kiosk-2"
+    assert store.connection().execute("SELECT pg_backend_pid()").fetchone()[0] != pid
+
+
 def test_an_unreachable_database_names_postgresql_and_where(tmp_path: Path) -> None:
     url = f"postgresql://showdesk@127.0.0.1:{free_port()}/tickets"
     with pytest.raises(DatabaseUnavailableError) as caught:
