@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QLockFile, QObject, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QLockFile, QObject, Signal, Slot
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 from agent.laptop.instance_client import (
@@ -41,23 +41,24 @@ log = logging.getLogger(__name__)
 
 class _Written(QObject):
     """Carries a bundle file's written (or failed) state from the writing thread to ``callback`` on
-    the thread that made this object (the GUI thread): a signal to one of its own slots is queued."""
+    the GUI thread: a signal to one of its own slots is queued there.
+
+    Owned by the application object, not by Python: the writing thread holds it and drops its
+    references where it ends, and a Python-owned QObject would then be deleted on that thread,
+    perhaps while the GUI thread is in :meth:`_deliver` (a crash). The thread asks for its
+    ``deleteLater()`` as its last act instead (docs/architecture.md, worker threads).
+    """
 
     done = Signal(object)  # OSError | None
 
     def __init__(self, callback: Callable[[OSError | None], None]) -> None:
-        super().__init__()
+        super().__init__(QCoreApplication.instance())
         self._callback = callback
         self.done.connect(self._deliver)
-        _writing.add(self)  # kept alive until delivered: the writing thread holds only the signal
 
     @Slot(object)
     def _deliver(self, error: OSError | None) -> None:
-        _writing.discard(self)
         self._callback(error)
-
-
-_writing: set[_Written] = set()
 
 
 class HandoffReply:
@@ -100,8 +101,10 @@ class HandoffReply:
                 self._answer(header, data)
 
         # Made on this (the GUI) thread: the writing thread's signal is queued back here.
-        signal = _Written(written).done
-        threading.Thread(target=_write_bundle, args=(output, data, signal), name="handoff-write", daemon=True).start()
+        messenger = _Written(written)
+        threading.Thread(
+            target=_write_and_let_go, args=(output, data, messenger), name="handoff-write", daemon=True
+        ).start()
 
     def decline(self, reason: str) -> None:
         self._answer({"status": "declined", "reason": reason[:200]}, b"")
@@ -118,6 +121,16 @@ class HandoffReply:
             connection.disconnectFromServer()  # after every byte is written
         except RuntimeError:  # the command line went away and Qt deleted the connection
             log.debug("the command line stopped waiting for its capture")
+
+
+def _write_and_let_go(output: str, data: bytes, messenger: _Written) -> None:
+    """The writing thread: the bundle's file, then the messenger handed to the GUI thread to delete
+    (after its queued answer, which was posted first)."""
+    try:
+        _write_bundle(output, data, messenger.done)
+    finally:
+        with contextlib.suppress(RuntimeError):  # the application object is gone: the process ends
+            messenger.deleteLater()  # thread-safe: posted to the GUI thread, which deletes it there
 
 
 def _write_bundle(output: str, data: bytes, done: Any) -> None:

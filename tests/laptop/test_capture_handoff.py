@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from PySide6.QtCore import QObject, Qt, QThread
 from pytestqt.qtbot import QtBot
 
 from agent.bundle import ReportBundle
@@ -382,3 +383,58 @@ def test_when_the_agent_cannot_write_the_file_it_sends_the_bytes(
     bundle = ReportBundle.from_bytes(data)
     assert str(bundle.report.id) == answer["report_id"]
     assert folder.read_text() == "not a directory any more"
+
+
+def test_the_writing_threads_messenger_is_deleted_on_the_gui_thread(
+    runtime: Path, tmp_path: Path, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The object the writing thread signals "written" through dies on the GUI thread, even when
+    the writing thread holds the last Python reference to it and drops it after the answer is out
+    (as a thread ending does): a QObject deleted there while the GUI thread uses it crashes."""
+    from agent.laptop import single_instance
+
+    gui_thread = QThread.currentThread()
+    made: list[QObject] = []
+    destroyed_on_gui_thread: list[bool] = []
+
+    class Recorded(single_instance._Written):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+            # Called inside the destructor, on the thread that deletes the object.
+            self.destroyed.connect(
+                lambda: destroyed_on_gui_thread.append(QThread.currentThread() == gui_thread),
+                Qt.ConnectionType.DirectConnection,
+            )
+
+    answered = threading.Event()
+    real_write = single_instance._write_bundle
+
+    def write_then_drop_the_last_reference_late(output: str, data: bytes, done: Any) -> None:
+        held = made.pop()  # from here on, the GUI thread's side holds only what the code under test keeps
+        real_write(output, data, done)
+        answered.wait(30)
+        del held  # on the writing thread, after the GUI thread delivered the answer
+
+    monkeypatch.setattr(single_instance, "_Written", Recorded)
+    monkeypatch.setattr(single_instance, "_write_bundle", write_then_drop_the_last_reference_late)
+    server = InstanceServer(runtime)
+    assert server.claim()
+
+    def answer(command: str, args: dict[str, Any]) -> None:
+        assert command == "capture"
+        args["reply"].send(b"the bundle", report_id="r-1", steps=1)
+
+    server.command_received.connect(answer)
+    target = tmp_path / "r.showdesk"
+    try:
+        asker, answers = ask_in_the_background(runtime, {**SOME_REQUEST, OUTPUT_ARG: str(target)})
+        qtbot.waitUntil(lambda: not asker.is_alive(), timeout=30_000)
+        assert json.loads(b"".join(answers).splitlines()[-1])["status"] == "written"
+        assert target.read_bytes() == b"the bundle"
+        answered.set()
+        qtbot.waitUntil(lambda: bool(destroyed_on_gui_thread), timeout=10_000)
+    finally:
+        answered.set()
+        server.release()
+    assert destroyed_on_gui_thread == [True]
