@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -320,6 +321,7 @@ class HttpClient:
         # The direct route to the backend (agent.connectors.transport), read from the session's settings
         # and the environment once; read again if the session's proxies or trust_env change.
         self._route_key: tuple[object, ...] | None = None
+        self._route_lock = threading.Lock()
         self._kept: KeptConnection | None = None
 
     def close(self) -> None:
@@ -399,10 +401,15 @@ class HttpClient:
         timeouts = (self._timeout[0], timeout) if timeout is not None else self._timeout
         try:
             kept = self._direct(url, stream, kwargs)
-            if kept is not None:
-                response = kept.send(self.session, method, url, headers=dict(headers or {}),
-                                     params=kwargs.get("params"), json_body=kwargs.get("json"),
-                                     data=kwargs.get("data"), timeout=timeouts)
+            # One call at a time on the kept connection; a call made meanwhile from another thread goes
+            # through the session's pool, which opens a connection of its own, as before.
+            if kept is not None and kept.lock.acquire(blocking=False):
+                try:
+                    response = kept.send(self.session, method, url, headers=dict(headers or {}),
+                                         params=kwargs.get("params"), json_body=kwargs.get("json"),
+                                         data=kwargs.get("data"), timeout=timeouts)
+                finally:
+                    kept.lock.release()
             else:
                 response = self.session.request(
                     method,
@@ -457,7 +464,8 @@ class HttpClient:
         Streamed answers, other origins, proxies and arguments other than params/json/data stay with
         requests (agent.connectors.transport says why and what the direct route keeps the same).
         """
-        if stream or not kwargs.keys() <= _DIRECT_ARGUMENTS or not body_fits(kwargs.get("data")):
+        if stream or not kwargs.keys() <= _DIRECT_ARGUMENTS or not body_fits(kwargs.get("data")) \
+                or not isinstance(kwargs.get("params"), Mapping | list | tuple | None):
             return None
         if url.startswith(("http://", "https://")) and not url.startswith(self.base_url + "/") \
                 and origin(url) != self._origin:
@@ -468,11 +476,12 @@ class HttpClient:
         key = (session.trust_env, tuple(sorted(session.proxies.items())), session.auth is None,
                session.cert is None, not session.params)
         if key != self._route_key:
-            if self._kept is not None:
-                self._kept.close()
-            route = resolve_route(session, self.base_url, self._verify)
-            self._kept = KeptConnection(route) if route is not None else None
-            self._route_key = key
+            with self._route_lock:
+                if key != self._route_key:
+                    # The one replaced closes its socket once no call holds it (it is collected).
+                    route = resolve_route(session, self.base_url, self._verify)
+                    self._kept = KeptConnection(route) if route is not None else None
+                    self._route_key = key
         return self._kept
 
     def _proxy_for(self, url: str) -> str | None:

@@ -25,6 +25,7 @@ import http.client
 import io
 import json
 import ssl
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping
@@ -122,12 +123,13 @@ def body_fits(data: object) -> bool:
 class KeptConnection:
     """One connection to a ``Route``'s origin, reused while the server keeps it open.
 
-    Not thread-safe, like the ``requests.Session`` it stands beside: a connector is used by one
-    thread at a time.
+    One call at a time: a caller holds ``lock`` for the call (``HttpClient`` sends a call that finds it
+    taken through the session instead, as a pool would open a second connection).
     """
 
     def __init__(self, route: Route) -> None:
         self.route = route
+        self.lock = threading.Lock()  # held by the one call on the connection; the caller takes it
         # The open connection, in a holder the finalizer shares: a client dropped without close() closes its
         # socket when collected, as urllib3's pools do, instead of leaving it to a ResourceWarning.
         self._open: list[HTTPConnection] = []
@@ -193,7 +195,7 @@ class KeptConnection:
         request.method = method.upper()
         encoded = _query(params) if params else ""
         if encoded:
-            url += ("&" if "?" in url else "?") + str(encoded)
+            url += ("&" if "?" in url else "?") + (encoded.decode("ascii") if isinstance(encoded, bytes) else encoded)
         request.url = requote_uri(url)
         # The session's headers under the call's, matched without regard to case (requests' merge_setting).
         merged: dict[str, tuple[str, Any]] = {name.lower(): (name, value) for name, value in session.headers.items()}

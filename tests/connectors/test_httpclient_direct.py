@@ -26,6 +26,7 @@ import requests
 from agent.connectors.base import ConnectorError, TransientError
 from agent.connectors.httpclient import GuardedSession, HttpClient, MultipartForm, Part, user_agent
 from tests.connectors.helpers import ForwardProxy
+from tests.fixtures.waiting import wait_until
 
 JSON = {"Content-Type": "application/json"}
 
@@ -322,3 +323,21 @@ def test_a_compressed_answer_is_decoded(backend: Backend) -> None:
     client.close()
     assert "gzip" in backend.seen[0].headers["accept-encoding"]
     assert backend.seen[0].port == backend.seen[1].port
+
+
+def test_a_call_from_another_thread_meanwhile_gets_a_connection_of_its_own(backend: Backend) -> None:
+    release = threading.Event()
+    backend.answer(Behaviour(body=b'{"slow": true}', stall=release))
+    client = _client(backend.url)
+    answers: list[Any] = []
+    slow = threading.Thread(target=lambda: answers.append(client.json("GET", "/slow")))
+    slow.start()
+    wait_until(lambda: len(backend.seen) == 1, "the slow call reaches the server", 10)
+    assert client.json("GET", "/meanwhile") == {"ok": True}  # not queued behind the slow one, not mixed into it
+    release.set()
+    slow.join(10)
+    assert client.json("GET", "/after") == {"ok": True}
+    client.close()
+    assert answers == [{"slow": True}]
+    ports = {seen.target: seen.port for seen in backend.seen}
+    assert ports["/meanwhile"] != ports["/slow"] == ports["/after"]
