@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import re
 import sys
 from collections.abc import Callable, Mapping
@@ -20,7 +21,6 @@ from urllib.parse import urlsplit
 if TYPE_CHECKING:
     from agent.notify.rules import Target as NotifyTarget
 
-import platformdirs
 
 # tomllib loads when there is a file to read (most machines have none) and difflib when a key
 # is misspelt: `showdesk capture` loads this module and is timed as a whole process.
@@ -87,6 +87,8 @@ class Setting:
 
 
 def _user_data_dir() -> Path:
+    import platformdirs  # only when a data directory is asked for (see user_config_path)
+
     return platformdirs.user_data_path(APP_NAME, appauthor=False)
 
 
@@ -358,7 +360,37 @@ def user_config_path() -> Path:
     override = os.environ.get("SHOWDESK_CONFIG")
     if override:
         return Path(override)
+    if sys.platform == "linux" and not hasattr(sys, "getandroidapilevel"):
+        # platformdirs' answer, built here: importing it pulls tempfile, random, shutil, bz2 and
+        # lzma (~6 ms), and every `showdesk capture` reads the configuration before its grab.
+        return _linux_user_config_dir() / "config.toml"
+    import platformdirs
+
     return platformdirs.user_config_path(APP_NAME, appauthor=False) / "config.toml"
+
+
+def _linux_user_config_dir() -> Path:
+    """platformdirs' user configuration directory on Linux (its ``Unix`` class, no site for root).
+
+    ``$XDG_CONFIG_HOME/showdesk`` when the variable is an absolute path (anything else is as if
+    unset), otherwise ``~/.config/showdesk`` where ``~`` is ``$HOME`` when that is absolute and
+    otherwise the account's home from the password database. Raises RuntimeError, as platformdirs
+    does, when no absolute home is found.
+    """
+    configured = os.environ.get("XDG_CONFIG_HOME", "")
+    if posixpath.isabs(configured):
+        return Path(configured) / APP_NAME
+    home = os.environ.get("HOME", "")
+    if not posixpath.isabs(home):
+        import pwd
+
+        try:
+            home = pwd.getpwuid(os.getuid()).pw_dir
+        except KeyError:
+            home = ""
+        if not posixpath.isabs(home):
+            raise RuntimeError("could not determine the home directory, set an absolute HOME or XDG_CONFIG_HOME")
+    return Path(home.rstrip("/") + "/.config") / APP_NAME
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,8 @@ from agent.config import (
     load_config,
     reference_markdown,
 )
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -244,3 +248,62 @@ def test_a_webhook_target_must_be_signed(tmp_path: Path) -> None:
     path.write_text('[[notify]]\nname = "hook"\nkind = "webhook"\nurl_env = "HOOK_URL"\n')
     [problem] = check_file(path)
     assert "a webhook is signed: give secret_keyring or secret_env" in problem
+
+
+# ---------------------------------------------------------------- the user file's place, without platformdirs
+LINUX_ENVIRONMENTS: list[dict[str, str | None]] = [
+    {"XDG_CONFIG_HOME": "/srv/conf", "HOME": "/home/ann"},
+    {"XDG_CONFIG_HOME": "/srv/conf/", "HOME": "/home/ann"},
+    {"XDG_CONFIG_HOME": "//srv//conf", "HOME": "/home/ann"},
+    {"XDG_CONFIG_HOME": "relative/conf", "HOME": "/home/ann"},  # not absolute: as if unset
+    {"XDG_CONFIG_HOME": "", "HOME": "/home/ann"},
+    {"XDG_CONFIG_HOME": "~/conf", "HOME": "/home/ann"},
+    {"XDG_CONFIG_HOME": None, "HOME": "/home/ann"},
+    {"XDG_CONFIG_HOME": None, "HOME": "/home/ann/"},
+    {"XDG_CONFIG_HOME": None, "HOME": "/"},
+    {"XDG_CONFIG_HOME": None, "HOME": "relative-home"},  # the password database's home instead
+    {"XDG_CONFIG_HOME": None, "HOME": ""},
+    {"XDG_CONFIG_HOME": None, "HOME": None},
+]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the path is built without platformdirs on Linux only")
+@pytest.mark.parametrize("environment", LINUX_ENVIRONMENTS, ids=repr)
+def test_the_user_file_is_where_platformdirs_puts_it(
+    environment: dict[str, str | None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import platformdirs
+
+    from agent.config import user_config_path
+
+    monkeypatch.delenv("SHOWDESK_CONFIG", raising=False)
+    for name, value in environment.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    assert user_config_path() == platformdirs.user_config_path("showdesk", appauthor=False) / "config.toml"
+
+
+def test_the_variable_names_the_user_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.config import user_config_path
+
+    monkeypatch.setenv("SHOWDESK_CONFIG", str(tmp_path / "mine.toml"))
+    assert user_config_path() == tmp_path / "mine.toml"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the path is built without platformdirs on Linux only")
+def test_reading_the_configuration_does_not_import_platformdirs(config_files: tuple[Path, Path]) -> None:
+    _machine, user = config_files
+    user.write_text('[backend]\nurl = "http://user:2"\n')
+    script = (
+        "import os, sys\n"
+        "del os.environ['SHOWDESK_CONFIG']\n"  # the file's place from XDG_CONFIG_HOME, as a user's would be
+        "from agent.config import load_config, user_config_path\n"
+        "load_config()\n"
+        "print(user_config_path())\n"
+        "assert 'platformdirs' not in sys.modules, 'platformdirs was imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(Path(os.environ["XDG_CONFIG_HOME"]) / "showdesk" / "config.toml")
