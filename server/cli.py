@@ -9,6 +9,7 @@
     showdesk server retention [--days N] [--dry-run] [--json] [--data DIR]
     showdesk server mail list [--state STATE] [--limit N] [--json] [--data DIR]
     showdesk server mail retry ID [--data DIR]
+    showdesk server migrate --from DATA_DIR [--database URL] [--blobs URL] [--resume] [--batch-rows N]
 
 Token, backup and retention commands work on the database directly, so they work while
 the server runs; a revoked token is refused from its next request on. Restore needs the
@@ -83,7 +84,7 @@ from server.settings import (
     version,
 )
 
-COMMANDS: Final = ("serve", "token", "backup", "restore", "retention", "mail")
+COMMANDS: Final = ("serve", "token", "backup", "restore", "retention", "mail", "migrate")
 EXIT_CONFIG: Final = 5
 # The states of an outgoing message (server.store.outgoing.OUTGOING_STATES; kept here so the
 # parser needs no database import).
@@ -624,6 +625,13 @@ def build_parser() -> argparse.ArgumentParser:
     mail_retry.add_argument("id", type=_positive_int, metavar="ID")
     _data_option(mail_retry)
     _database_option(mail_retry)
+    migrate = commands.add_parser(
+        "migrate",
+        help="move a SQLite + directory installation to PostgreSQL and/or an S3-compatible store, verified",
+    )
+    from server.migrate import add_arguments as migrate_arguments
+
+    migrate_arguments(migrate)
     return parser
 
 
@@ -633,6 +641,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args_list or (args_list[0] not in COMMANDS and args_list[0] not in ("-h", "--help", "--version")):
         args_list.insert(0, "serve")
     args = build_parser().parse_args(args_list)
+    if args.command == "migrate":
+        # Its source and targets are named on the command line only: a migration never guesses them.
+        from server.migrate import run as run_migration
+
+        return run_migration(args)
     try:
         configured = configured_server_settings()
     except ConfigFileError as exc:
