@@ -31,6 +31,9 @@ Callers import from here; the modules are the package's seams:
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any, Final
+
 from agent.sysinfo.bounded import Collector, describe_error, run_bounded
 from agent.sysinfo.collect import (
     DEFAULT_TIMEOUT,
@@ -43,11 +46,40 @@ from agent.sysinfo.collect import (
     start,
 )
 from agent.sysinfo.collectors import MAX_DISKS
-from agent.sysinfo.connectivity import check_connectivity
 from agent.sysinfo.groups import GROUPS, without_groups
-from agent.sysinfo.network import MAX_INTERFACES, system_proxies
 from agent.sysinfo.processes import MAX_COMMAND_LINE_CHARS, TOP_PROCESSES
-from agent.sysinfo.text import format_text
+
+if TYPE_CHECKING:
+    from agent.sysinfo.connectivity import check_connectivity
+    from agent.sysinfo.network import MAX_INTERFACES, system_proxies
+    from agent.sysinfo.text import format_text
+
+# Loaded when first asked for (module ``__getattr__``), not with the package: a snapshot being
+# started (`showdesk capture`, before its grab) needs none of them, and they pull in about
+# 10 ms of modules. The snapshot's own collectors import them when they run (see collect).
+# What ``collect`` exports stays eager: its module's name is also the function's, and the
+# package attribute must be the function whichever import comes first.
+_LAZY_EXPORTS: Final = {
+    "check_connectivity": "agent.sysinfo.connectivity",
+    "MAX_INTERFACES": "agent.sysinfo.network",
+    "system_proxies": "agent.sysinfo.network",
+    "format_text": "agent.sysinfo.text",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY_EXPORTS.get(name)
+    if module is None:
+        # Also how ``from agent.sysinfo import routes`` finds a submodule not imported yet.
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # asked once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY_EXPORTS})
+
 
 __all__ = [
     "DEFAULT_TIMEOUT",

@@ -29,14 +29,15 @@ from agent.sysinfo.collectors import (
     os_info,
     showdesk_info,
 )
-from agent.sysinfo.connectivity import check_connectivity
-from agent.sysinfo.displays import desktop_monitors, displays_info
 from agent.sysinfo.groups import GROUPS, check_group_names
-from agent.sysinfo.network import network_info, proxy_info
 from agent.sysinfo.processes import processes_info
 
 # http.client, ssl, urllib.request and subprocess load where a collector needs them (about 35 ms
 # together): `showdesk capture` collects a snapshot and is timed as a whole process.
+# So do the collectors that do not sample (connectivity, network, displays: about 10 ms, with
+# the configparser, tempfile and the rest they pull): each imports its module when it runs,
+# which for `showdesk capture` is once the frame is encoding (see start's ``hold``), not
+# while the screen is opened and grabbed.
 if TYPE_CHECKING:
     from agent.config import Config
 
@@ -151,14 +152,14 @@ class PendingSnapshot:
             "cpu": partial(cpu_info, sample_seconds, aim),
             "memory": partial(memory_info, sample_seconds, aim),
             "disks": partial(disks_info, aim),
-            "network": partial(network_info, aim),
-            "proxy": partial(proxy_info, aim),
+            "network": partial(_network_info, aim),
+            "proxy": partial(_proxy_info, aim),
             "battery": battery_info,
             "displays": _late_displays,  # the caller's facts, passed through by result()
             "processes": WithPartial(partial(processes_info, sample_seconds, aim)),
             "showdesk": showdesk_info,
             "connectivity": partial(
-                check_connectivity, options.backend_url, aim, options.ca_bundle, options.backend_proxy
+                _check_connectivity, options.backend_url, aim, options.ca_bundle, options.backend_proxy
             ),
         }
         tasks = {**builtin, **options.extra_collectors}
@@ -167,7 +168,7 @@ class PendingSnapshot:
         derived = {name for name, task in tasks.items() if task is _derived}
         if self._late is not None:
             # The desktop's own monitor list, to name what the capture layer could not.
-            tasks[_DESKTOP_MONITORS] = partial(desktop_monitors, aim)
+            tasks[_DESKTOP_MONITORS] = partial(_desktop_monitors, aim)
         if hold is not None:
             # Held at most half the bound, so the collectors keep the other half to finish in.
             release_by = self._started + self._bound / 2
@@ -195,6 +196,8 @@ class PendingSnapshot:
         results = self._run.wait()
         desktop = results.pop(_DESKTOP_MONITORS, None)
         if self._late is not None:
+            from agent.sysinfo.displays import displays_info
+
             results[self._late] = displays_info(
                 monitors if monitors is not None else self._options.monitors,
                 desktop if isinstance(desktop, list) else None,
@@ -213,6 +216,33 @@ class PendingSnapshot:
         cleaned = scrub(snapshot)
         assert isinstance(cleaned, dict)
         return cleaned
+
+
+# The collectors that do not sample, their modules imported when they run (see the imports).
+def _network_info(deadline: float) -> dict[str, object]:
+    from agent.sysinfo.network import network_info
+
+    return network_info(deadline)
+
+
+def _proxy_info(deadline: float) -> dict[str, object]:
+    from agent.sysinfo.network import proxy_info
+
+    return proxy_info(deadline)
+
+
+def _check_connectivity(
+    url: str | None, deadline: float, ca_bundle: str | None, proxy: str | None
+) -> dict[str, object]:
+    from agent.sysinfo.connectivity import check_connectivity
+
+    return check_connectivity(url, deadline, ca_bundle, proxy)
+
+
+def _desktop_monitors(deadline: float) -> list[dict[str, object]] | None:
+    from agent.sysinfo.displays import desktop_monitors
+
+    return desktop_monitors(deadline)
 
 
 def _when_released(hold: threading.Event, release_by: float, task: Collector) -> object:
