@@ -3,7 +3,8 @@
 A seeded ticket has a valid manifest but no files; it lists, reads and filters like a real one.
 Tickets past ``new`` have a first response, resolved and closed ones a resolution time, some
 come from kiosks and some followed self-help articles, so the figures (/stats) have work to do.
-Rows go in through plain INSERTs, so the store's triggers keep its roll-ups as for real tickets.
+Rows go in through plain INSERTs in the store's own write transactions (``store.database.write``),
+on SQLite or PostgreSQL alike, so the store's triggers keep its roll-ups as for real tickets.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ from datetime import UTC, datetime
 from typing import Final
 
 from server.store import Store
+from server.store.connection import Connection
 from server.store.records import link_hash, link_secret
 from server.store.rows import load_link_key
 
+# Ids per look-up of the new numbers: well under either engine's limit of parameters per statement.
+_IDS_PER_QUERY: Final = 500
 _CATEGORIES: Final = ("Printing", "Network", "Login", "Email", "Hardware", "Software", "Phone", "Other")
 _WORDS: Final = (
     "printer", "vpn", "password", "outlook", "wifi", "screen", "laptop", "dock", "keyboard", "mouse", "teams",
@@ -34,8 +38,8 @@ def seed_tickets(store: Store, count: int, *, seed: int = 0, batch: int = 5000) 
     start = now - 90 * 86400
     step = (now - start) / max(count, 1)
     made = 0
-    conn = store.connection()
-    link_key = load_link_key(conn)
+    with store.database.read() as conn:
+        link_key = load_link_key(conn)
     while made < count:
         rows = []
         for index in range(made, min(count, made + batch)):
@@ -90,28 +94,23 @@ def seed_tickets(store: Store, count: int, *, seed: int = 0, batch: int = 5000) 
                     first_response,
                     resolved,
                     closed,
+                    # Each seeded ticket gets its requester link (generation 0), as a submitted one does.
+                    link_hash(link_secret(link_key, report_id, 0)),
                 )
             )
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # AUTOINCREMENT continues from sqlite_sequence; tickets are never deleted, so these are the new seqs.
-            last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'tickets'").fetchone()
-            first = (int(last[0]) if last else 0) + 1
+        with store.database.write(notify=False) as conn:
             conn.executemany(
                 "INSERT INTO tickets (id, fingerprint, manifest, status, subject, description, category, "
                 "source_kind, source_id, site, reporter_name, reporter_email, submitted_by, walk_up, step_count, "
                 "attachment_count, self_help_count, created_at, reported_at, updated_at, first_response_at, "
-                "resolved_at, closed_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, 'seed', 0, 0, 0, ?, ?, ?, ?, ?, ?, ?)",
+                "resolved_at, closed_at, link_hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, 'seed', 0, 0, 0, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
-            seqs = range(first, first + len(rows))
-            # Each seeded ticket gets its requester link (generation 0), as a submitted one does.
-            conn.executemany(
-                "UPDATE tickets SET link_hash = ? WHERE seq = ?",
-                [(link_hash(link_secret(link_key, row[0], 0)), seq) for seq, row in zip(seqs, rows, strict=True)],
-            )
-            if store.has_fts:
+            # The numbers the engine gave, read back by report id: neither engine says which numbers
+            # a batch of INSERTs took, and a guess from the last number breaks on PostgreSQL's sequences.
+            seqs = _seqs_by_id(conn, [str(row[0]) for row in rows])
+            if store.has_fts:  # SQLite's FTS5 table is filled by hand; PostgreSQL's index follows by itself
                 conn.executemany(
                     "INSERT INTO tickets_fts (rowid, subject, description) VALUES (?, ?, ?)",
                     [(seq, row[4], row[5]) for seq, row in zip(seqs, rows, strict=True)],
@@ -121,9 +120,17 @@ def seed_tickets(store: Store, count: int, *, seed: int = 0, batch: int = 5000) 
                 "VALUES (?, 'created', 'seed', ?, 0, '{}')",
                 [(seq, row[11]) for seq, row in zip(seqs, rows, strict=True)],
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         made += len(rows)
     return made
+
+
+def _seqs_by_id(conn: Connection, report_ids: list[str]) -> list[int]:
+    """The sequence numbers of the tickets with these report ids, in the ids' order."""
+    found: dict[str, int] = {}
+    for first in range(0, len(report_ids), _IDS_PER_QUERY):
+        chunk = report_ids[first : first + _IDS_PER_QUERY]
+        marks = ", ".join("?" for _ in chunk)
+        # Only "?" placeholders are built into the SQL; the ids go in as parameters.
+        query = f"SELECT seq, id FROM tickets WHERE id IN ({marks})"  # noqa: S608
+        found.update((str(row[1]), int(row[0])) for row in conn.execute(query, chunk).fetchall())
+    return [found[report_id] for report_id in report_ids]
