@@ -131,6 +131,8 @@ class _Server(uvicorn.Server):
         log.info("connections: %s", self.guard.limits.describe())
         if self.settings.public_url:
             log.info("public URL: %s", self.settings.base_url)
+        if self.settings.trusted_proxies:
+            log.info("client addresses from X-Forwarded-For of: %s", ", ".join(self.settings.trusted_proxies))
         if self.handover:
             self.handover_tokens = self.store.rotate_handover_tokens()
             self.handover_file = write_handover(self.settings, self.handover_tokens)
@@ -223,6 +225,10 @@ def serve(settings: Settings, *, handover: bool = True, log_level: str = "info")
                 lifespan="on",
                 server_header=False,
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+                # Set here, not left to uvicorn's default, which a FORWARDED_ALLOW_IPS variable
+                # in the environment would silently widen.
+                proxy_headers=True,
+                forwarded_allow_ips=settings.forwarded_allow_ips,
             )
             server = _Server(config, settings, store, app.state.context.notifier, guard, handover=handover)
             try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -162,6 +164,32 @@ DATABASE_PASSWORD_ENV: Final = "SHOWDESK_DATABASE_PASSWORD"  # noqa: S105 - the 
 DATABASE_KEYRING_USER: Final = "database-password"  # the keyring entry (service showdesk-server)
 
 
+# Reverse proxies ([server] trusted_proxies, --trusted-proxies): the addresses or networks whose
+# X-Forwarded-For header names the client. The per-client limits (link guessing, live streams per
+# address) count that client instead of the proxy; a header from any other peer is ignored, so a
+# client cannot pick its own address. Loopback is always trusted (a proxy on the same machine), as
+# before; empty adds nothing else. "*" is refused: it would let anyone reset their own limits.
+LOOPBACK_PROXIES: Final = ("127.0.0.1", "::1")
+
+
+def parse_trusted_proxies(values: Iterable[str]) -> tuple[str, ...]:
+    """Addresses and CIDR networks in their normal form; ValueError names the first that is neither."""
+    parsed: list[str] = []
+    for raw in values:
+        value = raw.strip()
+        if value == "*":
+            raise ValueError("trusted_proxies: '*' would trust a forwarded address from anyone; list the proxies")
+        try:
+            # strict=False: "10.0.0.7/24" means the proxy's network, as an administrator writes it.
+            network = ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ValueError(f"trusted_proxies: {value!r} is not an IP address or network (CIDR)") from None
+        text = str(network.network_address) if network.num_addresses == 1 else str(network)
+        if text not in parsed:
+            parsed.append(text)
+    return tuple(parsed)
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -194,6 +222,7 @@ class Settings:
     max_event_streams_per_client: int = DEFAULT_MAX_EVENT_STREAMS_PER_CLIENT
     event_stream_seconds: float = DEFAULT_EVENT_STREAM_SECONDS
     heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
+    trusted_proxies: tuple[str, ...] = ()  # parse_trusted_proxies' output; loopback is trusted anyway
     mail: MailSettings = field(default_factory=MailSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
 
@@ -201,6 +230,11 @@ class Settings:
     def listen_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def forwarded_allow_ips(self) -> list[str]:
+        """The peers whose X-Forwarded-For is believed: loopback and the trusted proxies."""
+        return [*LOOPBACK_PROXIES, *(p for p in self.trusted_proxies if p not in LOOPBACK_PROXIES)]
 
     @property
     def base_url(self) -> str:
