@@ -279,6 +279,25 @@ def _days(value: str) -> int:
     return number
 
 
+# Retention's orphan sweep: an object no row names is removed once it is this old; never sooner
+# than the floor, so an upload whose row is about to commit (slow store, big files) keeps its objects.
+DEFAULT_ORPHAN_GRACE_MINUTES: Final = 60
+MIN_ORPHAN_GRACE_MINUTES: Final = 10
+
+
+def _grace_minutes(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of minutes") from None
+    if number < MIN_ORPHAN_GRACE_MINUTES:
+        raise argparse.ArgumentTypeError(
+            f"{value} minutes: orphaned files are removed {MIN_ORPHAN_GRACE_MINUTES} minutes after they were "
+            "stored at the soonest (an upload may still be committing its ticket)"
+        )
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="showdesk server",
@@ -603,6 +622,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"keep files of tickets closed within N days (default: [server] retention_days, else "
         f"{DEFAULT_RETENTION_DAYS})",
     )
+    retention.add_argument(
+        "--orphan-grace",
+        type=_grace_minutes,
+        default=DEFAULT_ORPHAN_GRACE_MINUTES,
+        metavar="MINUTES",
+        help="also delete stored files no ticket names (left by crashes and refused uploads) once they are "
+        f"MINUTES old (default: {DEFAULT_ORPHAN_GRACE_MINUTES}, at least {MIN_ORPHAN_GRACE_MINUTES})",
+    )
     retention.add_argument("--dry-run", action="store_true", help="list what would be deleted; delete nothing")
     retention.add_argument("--json", action="store_true", help="machine-readable output")
     _data_option(retention)
@@ -658,18 +685,18 @@ def main(argv: list[str] | None = None) -> int:
         return _token(args, data_dir, configured)
     if args.command == "mail":
         return _mail(args, data_dir, configured)
+    if args.command == "retention":
+        return _retention(args, data_dir, configured)
     refused = _refuse_postgres(args, configured)
     if refused:
         return refused
     if args.command == "restore":
         return _restore(args, data_dir, configured)
-    if args.command == "retention":
-        return _retention(args, data_dir, configured)
     return _backup(args, data_dir, configured)
 
 
 def _refuse_postgres(args: argparse.Namespace, configured: Mapping[str, Any]) -> int:
-    """Backup, restore and retention read the SQLite file itself; on PostgreSQL they say what to do instead."""
+    """Backup and restore copy the SQLite file itself; on PostgreSQL they say what to do instead."""
     location = database_location(args, configured)
     if not location:
         return 0
@@ -680,8 +707,6 @@ def _refuse_postgres(args: argparse.Namespace, configured: Mapping[str, Any]) ->
         "backup": "back the database up with PostgreSQL's own tools (pg_dump, or the server's base backups and "
         "WAL archiving) and the bucket by the object store's means",
         "restore": "restore the database with pg_restore (or the server's point-in-time recovery)",
-        "retention": "retention on PostgreSQL is not available yet; run it from a server on SQLite or delete "
-        "closed tickets' files by hand",
     }[str(args.command)]
     print(f"showdesk server: {args.command} works on a SQLite data directory; the database is on PostgreSQL: "
           f"{advice}", file=sys.stderr)
@@ -1022,9 +1047,19 @@ def _retention(args: argparse.Namespace, data_dir: Path, configured: Mapping[str
     from server.store import StoreError
 
     days: int = args.days if args.days is not None else configured.get("retention_days", DEFAULT_RETENTION_DAYS)
+    database = database_location(args, configured)
+    if _has_password(database):
+        print("showdesk server: --database must not carry a password (use SHOWDESK_DATABASE_PASSWORD)", file=sys.stderr)
+        return EXIT_CONFIG
     try:
         result = apply_retention(
-            data_dir, days, now=time.time(), dry_run=args.dry_run, blobs_location=blobs_location(args, configured)
+            data_dir,
+            days,
+            now=time.time(),
+            dry_run=args.dry_run,
+            blobs_location=blobs_location(args, configured),
+            database=database,
+            orphan_grace=args.orphan_grace * 60.0,
         )
     except (RetentionError, StoreError, OSError) as exc:
         print(f"showdesk server: retention failed: {exc}", file=sys.stderr)
@@ -1050,6 +1085,12 @@ def _retention(args: argparse.Namespace, data_dir: Path, configured: Mapping[str
                         }
                         for t in result.tickets
                     ],
+                    "orphan_grace_minutes": result.orphan_grace / 60,
+                    "orphans_deleted": result.orphans_deleted,
+                    "orphan_bytes_deleted": result.orphan_bytes_deleted,
+                    "orphans": [
+                        {"sha256": o.sha256, "size": o.size, "stored_at": _iso(o.stored_at)} for o in result.orphans
+                    ],
                 },
                 indent=2,
             )
@@ -1065,6 +1106,13 @@ def _retention(args: argparse.Namespace, data_dir: Path, configured: Mapping[str
     print(
         f"{len(result.tickets)} ticket(s) closed before {_iso(result.cutoff)} ({result.days} days): "
         f"{verb} {len(doomed)} stored file(s), {sum(doomed.values())} bytes",
+        file=sys.stderr,
+    )
+    for orphan in result.orphans:
+        print(f"orphan {orphan.sha256}  {orphan.size} bytes  stored {_iso(orphan.stored_at)}  {verb}")
+    print(
+        f"{len(result.orphans)} stored file(s) no ticket names, stored more than {result.orphan_grace / 60:g} "
+        f"minutes ago: {verb} {sum(o.size for o in result.orphans)} bytes",
         file=sys.stderr,
     )
     return 0
