@@ -11,15 +11,17 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.fixtures.server import ServerProcess
+from tests.fixtures.server import ServerProcess, database_for
 from tests.server.helpers import api, make_bundle, noisy_png, png_bytes, submit
 
 MAX_INT = 2**63 - 1
 
 
 @pytest.fixture(scope="module")
-def edge_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = ServerProcess(tmp_path_factory.mktemp("edge") / "data")
+def edge_server(
+    tmp_path_factory: pytest.TempPathFactory, server_engine: str, request: pytest.FixtureRequest
+) -> Iterator[ServerProcess]:
+    server = ServerProcess(tmp_path_factory.mktemp("edge") / "data", database=database_for(server_engine, request))
     try:
         yield server.start()
     finally:

@@ -9,14 +9,20 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from agent.schema import MAX_DESCRIPTION_CHARS, MAX_STEPS, SCHEMA_VERSION
-from tests.fixtures.server import ServerProcess
+from tests.fixtures.server import ServerProcess, database_for
 from tests.server.helpers import Upload, make_bundle, noisy_png, png_bytes, png_header_only, stored_state, submit
 
 
 @pytest.fixture(scope="module")
-def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def hostile_server(
+    tmp_path_factory: pytest.TempPathFactory, server_engine: str, request: pytest.FixtureRequest
+) -> Iterator[ServerProcess]:
     # A 2 MiB body cap keeps the over-the-limit uploads small and quick.
-    server = ServerProcess(tmp_path_factory.mktemp("hostile") / "data", extra_args=["--max-body-mb", "2"])
+    server = ServerProcess(
+        tmp_path_factory.mktemp("hostile") / "data",
+        extra_args=["--max-body-mb", "2"],
+        database=database_for(server_engine, request),
+    )
     try:
         yield server.start()
     finally:

@@ -26,7 +26,7 @@ from agent.clips import encode_clip
 from agent.schema import MAX_CLIP_FRAMES, AnimationFacts, animation_facts
 from server.images import ImageRejectedError, inspect_clip, inspect_image
 from tests.clips.synthetic import marked_recording
-from tests.fixtures.server import ServerProcess
+from tests.fixtures.server import ServerProcess, database_for
 from tests.server.helpers import Upload, api, make_bundle, png_header_only, stored_state, submit
 
 DEFAULT_CAP = 50_000_000
@@ -242,9 +242,11 @@ def test_jpeg_fill_bytes_before_markers_are_accepted(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- the real server
 @pytest.fixture(scope="module")
-def image_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def image_server(
+    tmp_path_factory: pytest.TempPathFactory, server_engine: str, request: pytest.FixtureRequest
+) -> Iterator[ServerProcess]:
     # Dozens of reports from one token in seconds: the per-token rate limit is not under test here.
-    server = ServerProcess(tmp_path_factory.mktemp("images") / "data")
+    server = ServerProcess(tmp_path_factory.mktemp("images") / "data", database=database_for(server_engine, request))
     try:
         yield server.start()
     finally:

@@ -20,7 +20,7 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.fixtures.server import ServerProcess
+from tests.fixtures.server import ServerProcess, database_for
 from tests.fixtures.waiting import wait_until
 from tests.server.helpers import api, make_bundle, png_bytes, submit
 
@@ -60,12 +60,15 @@ class Desk:
 
 
 @pytest.fixture(scope="module")
-def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
+def desk(
+    tmp_path_factory: pytest.TempPathFactory, server_engine: str, request: pytest.FixtureRequest
+) -> Iterator[Desk]:
     server = ServerProcess(
         tmp_path_factory.mktemp("requester") / "data",
         # Guessing is limited per address; this module makes many misses from 127.0.0.1 on purpose
         # and tests the limit on a server of its own.
         extra_args=["--link-guess-rate", "0", "--answer-rate", "0"],
+        database=database_for(server_engine, request),
     )
     try:
         yield Desk(server.start())

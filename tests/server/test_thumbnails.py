@@ -25,7 +25,7 @@ import requests
 from PIL import Image
 
 from server.thumbnails import THUMBNAIL_SIZE, Thumbnailer, ThumbnailLimits
-from tests.fixtures.server import ServerProcess
+from tests.fixtures.server import ServerProcess, database_for
 from tests.fixtures.waiting import wait_until
 from tests.server.helpers import api, make_bundle, noisy_png, png_bytes, submit
 
@@ -78,9 +78,13 @@ class Desk:
 
 
 @pytest.fixture(scope="module")
-def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
+def desk(
+    tmp_path_factory: pytest.TempPathFactory, server_engine: str, request: pytest.FixtureRequest
+) -> Iterator[Desk]:
     server = ServerProcess(
-        tmp_path_factory.mktemp("thumbs") / "data", extra_args=["--link-guess-rate", "0", "--answer-rate", "0"]
+        tmp_path_factory.mktemp("thumbs") / "data",
+        extra_args=["--link-guess-rate", "0", "--answer-rate", "0"],
+        database=database_for(server_engine, request),
     )
     try:
         yield Desk(server.start())
