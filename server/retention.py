@@ -154,6 +154,7 @@ def apply_retention(
             doomed = {f.sha256: f.size for t in tickets for f in t.deleted}
             lone = {o.sha256: o.size for o in orphans}
             kept = sweep.remove(doomed, lone)
+            sweep.discard_leftover_thumbnails()
         finally:
             blobs.close()
     except BlobStoreUnavailableError as exc:
@@ -188,6 +189,8 @@ class _Sweep:
         self.blobs = blobs
         self.data_dir = data_dir
         self.cutoff = cutoff
+        # Expired bytes already gone from the store (an earlier run, perhaps from another machine).
+        self.gone: set[str] = set()
 
     # ------------------------------------------------------------ the plan
     def expired(self) -> list[ExpiredTicket]:
@@ -216,6 +219,8 @@ class _Sweep:
             if sha256 not in stored:
                 stored[sha256] = self.blobs.exists(sha256)
             if not stored[sha256]:
+                if sha256 not in kept:  # a live ticket's thumbnail stays, whatever happened to its bytes
+                    self.gone.add(sha256)
                 continue  # deleted by an earlier run
             ticket = tickets.setdefault(seq, ExpiredTicket(ticket_number(seq), ticket_id, float(closed_at), []))
             ticket.files.append(ExpiredFile(path, role, sha256, int(size), shared=sha256 in kept))
@@ -265,6 +270,16 @@ class _Sweep:
                 for shard in {self.blobs.path_for(digest).parent for digest in removed}:
                     fsync_dir(shard)
         return kept
+
+    def discard_leftover_thumbnails(self) -> None:
+        """Drop this data directory's thumbnails of expired bytes an earlier run removed.
+
+        Each server process keeps thumbnails in its own data directory; a run with another
+        ``--data`` (another machine's process on the same database and object store) removed the
+        bytes but could not reach these. A thumbnail is a picture of the screenshot: it goes too.
+        """
+        for digest in self.gone:
+            discard(thumbnail_path(self.data_dir, digest))
 
     def _needed(self, conn: Connection, batch: Sequence[str], orphans: set[str]) -> set[str]:
         """The digests of ``batch`` a file row needs now: any row for an orphan, a live one for expired bytes."""

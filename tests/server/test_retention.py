@@ -22,6 +22,7 @@ import pytest
 from agent.bundle import ReportBundle
 from server import retention
 from server.retention import DEFAULT_ORPHAN_GRACE_SECONDS, apply_retention
+from server.thumbnails import thumbnail_path
 from tests.fixtures.postgres import PostgresCluster
 from tests.fixtures.s3 import REGION, S3Endpoint
 from tests.fixtures.server import ServerProcess
@@ -109,6 +110,24 @@ def test_retention_deletes_expired_files_and_keeps_shared_ones_on_both_engines(d
     assert picture_served(desk, technician, live)  # the open ticket still shows the shared picture
     assert api(desk, technician, "GET", f"/tickets/{old.report.id}").status_code == 200  # the ticket stays
     assert run_json(desk, "--days", "0")["tickets"] == []  # nothing left to do
+
+    # Another process's data directory still holds a thumbnail of bytes the first run removed
+    # (made before the run, or by a process on another machine): a run with that --data drops it.
+    private = next(iter(expected_gone))
+    other = ServerProcess(desk.data_dir.parent / "other-process-data", database=desk.database)
+    if desk.database:  # the same database from another data directory
+        other.cli("token", "list")
+    else:  # SQLite lives in the data directory: the leftover sits beside the one database
+        other = desk
+    leftover = thumbnail_path(other.data_dir, private)
+    leftover.parent.mkdir(parents=True, exist_ok=True)
+    leftover.write_bytes(b"a small picture of the removed screenshot")
+    live_thumbnail = thumbnail_path(other.data_dir, sha256(shared))
+    live_thumbnail.parent.mkdir(parents=True, exist_ok=True)
+    live_thumbnail.write_bytes(b"the open ticket's thumbnail")
+    assert run_json(other, "--days", "0")["tickets"] == []
+    assert not leftover.exists()
+    assert live_thumbnail.is_file()
 
 
 # ---------------------------------------------------------------- orphans, both engines
