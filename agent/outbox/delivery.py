@@ -343,6 +343,9 @@ class Delivery:
         if backend_name in self._probed:
             return self._probed[backend_name]
         clear: bool | None
+        # The cadence counts from when the probe asked, not from when its answer came: a slow
+        # answer (a portal on a loaded network) must not push every later look further out.
+        asked_at = self._clock()
         try:
             clear = self._connector(backend_name).network_clear()
         except Exception:
@@ -358,7 +361,7 @@ class Delivery:
             log.info("the network lets ShowDesk through to backend %s again; sending what waited for it", backend_name)
             self._holds.pop(backend_name, None)
         else:
-            self._probe_at[backend_name] = self._clock() + NETWORK_RECHECK_SECONDS
+            self._probe_at[backend_name] = asked_at + NETWORK_RECHECK_SECONDS
             self._probe_misled.discard(backend_name)  # it sees the network in the way again: it can tell
             log.debug("the network still answers in place of backend %s; next look in %.0f s",
                       backend_name, NETWORK_RECHECK_SECONDS)
