@@ -143,6 +143,14 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "SHOWDESK_S3_ACCESS_KEY_ID and SHOWDESK_S3_SECRET_ACCESS_KEY or the keyring, never from this file.",
     ),
     Setting(
+        "server.database",
+        str,
+        "",
+        "The built-in server's database. Empty: SQLite in the data directory. postgresql://user@host:port/dbname "
+        "for PostgreSQL 15+, which several server processes may share; the password comes from "
+        "SHOWDESK_DATABASE_PASSWORD, the keyring or ~/.pgpass, never from this file.",
+    ),
+    Setting(
         "server.retention_days",
         int,
         90,
