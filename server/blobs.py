@@ -113,8 +113,14 @@ class BlobStore:
 
         ``items`` are (temporary file, sha256) pairs whose bytes were checked against the
         digest while they streamed in. A blob that already exists (the same screenshot
-        twice) is kept and its temporary file dropped. Every file is fsynced before it is
-        renamed, and each directory that gained an entry is fsynced once.
+        twice) is kept, its modification time set to now, and its temporary file dropped.
+        Every file is fsynced before it is renamed, and each directory that gained an entry is
+        fsynced once.
+
+        The refreshed time matters to retention: it sweeps stored files that no row names and
+        that are older than a grace period, judged by this time. Bytes resubmitted long after
+        a crash left them unnamed would otherwise look old in the moment between this commit
+        and the commit of the row that names them.
         """
         touched: set[Path] = set()
         # A failure half way leaves the blobs renamed so far: each is complete (fsynced
@@ -123,7 +129,7 @@ class BlobStore:
         with storage_full_as_error(f"storing files under {self.root}"):
             for temp, sha256 in items:
                 final = self.path_for(sha256)
-                if final.exists():
+                if _refresh_mtime(final):
                     discard(temp)
                     continue
                 fsync_file(temp)
@@ -201,6 +207,19 @@ def storage_full_as_error(doing: str) -> Iterator[None]:
                 f"{doing}); nothing was stored: free some space and try again"
             ) from exc
         raise
+
+
+def _refresh_mtime(path: Path) -> bool:
+    """Set a stored blob's times to now; False when it is not stored (then the caller stores it).
+
+    One call both checks and refreshes: a blob removed between a separate check and the
+    refresh would otherwise be taken as stored.
+    """
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def discard(path: Path) -> None:

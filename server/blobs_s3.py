@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,12 @@ CONNECT_TIMEOUT_SECONDS: Final = 5
 READ_TIMEOUT_SECONDS: Final = 30
 ATTEMPTS: Final = 3
 READ_CHUNK_BYTES: Final = 256 * 1024
+# An object stored longer ago than this is stored again (copied onto itself) when the same bytes
+# are committed, so that its Last-Modified says "just stored": retention sweeps unnamed objects
+# older than its grace period (10 minutes at least), and bytes resubmitted after a crash left them
+# unnamed must not look old while the row that names them commits. Half the shortest grace leaves
+# a wide margin; younger objects are left alone, which spares a request per repeated upload.
+REFRESH_AFTER_SECONDS: Final = 5 * 60
 KEYRING_SERVICE: Final = "showdesk-server"
 KEYRING_ACCESS_KEY: Final = "s3-access-key-id"
 KEYRING_SECRET_KEY: Final = "s3-secret-access-key"  # noqa: S105 - the keyring entry's name, not a secret
@@ -151,8 +158,16 @@ def make_client(location: S3Location, credentials: S3Credentials | None) -> Any:
 class S3BlobStore:
     """Content-addressed objects in one bucket (under a prefix), with the local store's interface."""
 
-    def __init__(self, data_dir: Path, location: S3Location, client: Any = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        location: S3Location,
+        client: Any = None,
+        *,
+        refresh_after: float = REFRESH_AFTER_SECONDS,
+    ) -> None:
         self.location = location
+        self.refresh_after = refresh_after
         self.tmp = data_dir / "tmp"
         make_private_dir(self.tmp)
         self._client = client if client is not None else make_client(location, S3Credentials.lookup())
@@ -172,11 +187,14 @@ class S3BlobStore:
         """Put each verified temporary file as the object for its sha256, then drop the temporary file.
 
         Returns only when the store has acknowledged every object (then the caller commits its
-        rows). An object that already exists is kept; its temporary file is dropped.
+        rows). An object that already exists is kept and its temporary file dropped; when it was
+        stored more than ``refresh_after`` seconds ago it is first made young again (see
+        ``REFRESH_AFTER_SECONDS``).
         """
         for temp, sha256 in items:
             key = self.location.key_for(sha256)
-            if self.exists(sha256):
+            head = self._head(sha256)
+            if head is not None and self._kept_young(key, sha256, head):
                 discard(temp)
                 continue
             size = temp.stat().st_size
@@ -191,6 +209,28 @@ class S3BlobStore:
                     Metadata={"sha256": sha256},
                 )
             discard(temp)
+
+    def _kept_young(self, key: str, sha256: str, head: dict[str, Any]) -> bool:
+        """Refresh a stored object's Last-Modified when it is old; False when it vanished meanwhile."""
+        if time.time() - head["LastModified"].timestamp() <= self.refresh_after:
+            return True
+        with self._errors(f"refreshing {sha256[:12]}…"):
+            try:
+                # S3 refuses to copy an object onto itself unchanged; replacing its metadata (with
+                # the same digest) is the accepted way to store it again, without sending its bytes.
+                self._client.copy_object(
+                    Bucket=self.location.bucket,
+                    Key=key,
+                    CopySource={"Bucket": self.location.bucket, "Key": key},
+                    MetadataDirective="REPLACE",
+                    ContentType="application/octet-stream",
+                    Metadata={"sha256": sha256},
+                )
+            except Exception as exc:
+                if _is_not_found(exc):
+                    return False  # removed since the look-up (a retention run): put it again
+                raise
+        return True
 
     def exists(self, sha256: str) -> bool:
         return self._head(sha256) is not None

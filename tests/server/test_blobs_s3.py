@@ -4,22 +4,28 @@ The S3 side speaks real HTTP to moto's server (the stand-in for SeaweedFS, Garag
 AWS S3; see tests/fixtures/s3.py). What is checked is what the server relies on: ``commit``
 stores whole files under their content address and drops the upload's temporary file, the same
 bytes twice are one object, reads give back the bytes, and a store that cannot be reached or has
-no such bucket gives one plain error naming the store and what to check.
+no such bucket gives one plain error naming the store and what to check; committing bytes that
+are already stored makes them young again in the eyes of retention's orphan sweep.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from server.blobs import BlobBackend, BlobStore, BlobStoreUnavailableError
-from server.blobs_s3 import S3BlobStore, S3Credentials, S3Location, make_client
+from server.blobs_s3 import REFRESH_AFTER_SECONDS, S3BlobStore, S3Credentials, S3Location, make_client
+from server.retention import _StoredTimes
 from tests.fixtures.s3 import S3Endpoint
 from tests.fixtures.server import free_port
+from tests.fixtures.waiting import wait_until
+
+TWO_HOURS = 2 * 3600.0
 
 
 def _location(endpoint: str, bucket: str, prefix: str = "blobs") -> S3Location:
@@ -88,6 +94,120 @@ def test_uploads_a_crash_left_behind_are_removed(backend: BlobBackend) -> None:
     left = [_upload(backend, b"half an upload")[0] for _ in range(3)]
     assert backend.remove_stale_temps() == 3
     assert not any(path.exists() for path in left)
+
+
+def _stored_at(store: BlobBackend, digest: str) -> float:
+    """When the bytes were stored, as retention's orphan sweep judges it (mtime, Last-Modified)."""
+    with _StoredTimes(store) as times:
+        found = times.lookup(digest)
+    assert found is not None, f"{digest} is not stored"
+    return found[1]
+
+
+def _age_past_refresh(store: BlobBackend, digest: str) -> None:
+    """Make stored bytes older than their store refreshes on a repeated commit.
+
+    A file is backdated two hours. An object store (moto) cannot backdate an object, so its
+    store is told to refresh anything older than 0 seconds, and the clock is let pass the
+    second of its Last-Modified (S3 states times to the second) so that a refresh shows.
+    """
+    if isinstance(store, BlobStore):
+        then = time.time() - TWO_HOURS
+        os.utime(store.path_for(digest), (then, then))
+        return
+    assert isinstance(store, S3BlobStore)
+    store.refresh_after = 0.0
+    stored = _stored_at(store, digest)
+    wait_until(lambda: time.time() >= stored + 1.0, "the clock past the object's second", 5)
+
+
+def test_committing_stored_bytes_again_makes_them_young_again(backend: BlobBackend) -> None:
+    payload = os.urandom(20_000)
+    first, digest = _upload(backend, payload)
+    backend.commit([(first, digest)])
+    _age_past_refresh(backend, digest)
+    old = _stored_at(backend, digest)
+    # Whole seconds: S3's Last-Modified is truncated, the file system's clock is coarse.
+    resubmitted_at = int(time.time())
+    second, again = _upload(backend, payload)
+    backend.commit([(second, again)])
+    assert not second.exists(), "the repeated upload's temporary file is dropped"
+    young = _stored_at(backend, digest)
+    assert young > old and young >= resubmitted_at
+    assert list(backend.digests()) == [digest]
+    assert backend.read_bytes(digest) == payload
+
+
+def _s3_store(s3_server: S3Endpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> S3BlobStore:
+    """A store in a fresh bucket, with the keys in the environment (retention's look-ups read them there)."""
+    for name, value in s3_server.environment().items():
+        monkeypatch.setenv(name, value)
+    return _store(tmp_path, _location(s3_server.url, s3_server.new_bucket()))
+
+
+def test_a_young_object_is_not_stored_again(
+    s3_server: S3Endpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A file's time is refreshed at every commit (one system call); an object's costs a request.
+    store = _s3_store(s3_server, tmp_path, monkeypatch)
+    try:
+        assert store.refresh_after == REFRESH_AFTER_SECONDS
+        payload = os.urandom(5_000)
+        first, digest = _upload(store, payload)
+        store.commit([(first, digest)])
+        stored = _stored_at(store, digest)
+        wait_until(lambda: time.time() >= stored + 1.0, "the clock past the object's second", 5)
+        second, _ = _upload(store, payload)
+        store.commit([(second, digest)])
+        assert not second.exists()
+        assert _stored_at(store, digest) == stored, "an object stored a moment ago is not copied again"
+    finally:
+        store.close()
+
+
+def test_a_refreshed_object_keeps_its_digest_metadata(
+    s3_server: S3Endpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _s3_store(s3_server, tmp_path, monkeypatch)
+    try:
+        payload = b"a screenshot sent again after a crash " * 100
+        first, digest = _upload(store, payload)
+        store.commit([(first, digest)])
+        _age_past_refresh(store, digest)
+        second, _ = _upload(store, payload)
+        store.commit([(second, digest)])
+        head = store._client.head_object(Bucket=store.location.bucket, Key=store.location.key_for(digest))
+        assert head["Metadata"] == {"sha256": digest}
+        assert head["ContentLength"] == len(payload)
+    finally:
+        store.close()
+
+
+def test_an_object_removed_while_it_is_refreshed_is_stored_again(
+    s3_server: S3Endpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _s3_store(s3_server, tmp_path, monkeypatch)
+    try:
+        payload = os.urandom(8_000)
+        first, digest = _upload(store, payload)
+        store.commit([(first, digest)])
+        store.refresh_after = 0.0
+        wait_until(lambda: time.time() > _stored_at(store, digest), "the object older than 0 seconds", 5)
+        looked_up = store._head
+
+        def removed_after_the_look_up(sha256: str) -> dict[str, object] | None:
+            head = looked_up(sha256)
+            store.remove(sha256)  # a retention run between the look-up and the refresh
+            return head
+
+        monkeypatch.setattr(store, "_head", removed_after_the_look_up)
+        second, _ = _upload(store, payload)
+        store.commit([(second, digest)])
+        monkeypatch.undo()
+        assert not second.exists()
+        assert store.read_bytes(digest) == payload
+    finally:
+        store.close()
 
 
 def _store(tmp_path: Path, location: S3Location) -> S3BlobStore:
