@@ -592,7 +592,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 # ---------------------------------------------------------------- the schema and its migrations
-PG_SCHEMA_VERSION: Final = 4  # the same numbering as SQLite's (server.store.schema.SCHEMA_VERSION)
+PG_SCHEMA_VERSION: Final = 5  # the same numbering as SQLite's (server.store.schema.SCHEMA_VERSION)
 
 # The words of a ticket, kept by PostgreSQL in a generated column: a GIN index finds the matches
 # of rare words, and for common ones the planner may walk the newest tickets and test each row's
@@ -905,8 +905,17 @@ def _schema_4(conn: Connection) -> None:
     conn.execute("INSERT INTO server_secrets (name, value) VALUES (?, ?)", (LINK_KEY_NAME, key))
 
 
+def _schema_5(conn: Connection) -> None:
+    """The files by their bytes (server.store.schema explains why).
+
+    Not CONCURRENTLY: that cannot run inside the migration's transaction. A plain build holds
+    off writes to ``files`` (reads go on) while it runs, once, at the first start of this version.
+    """
+    conn.execute("CREATE INDEX IF NOT EXISTS files_sha256 ON files(sha256)")
+
+
 # (version reached, step): a new schema appends a step here and in server.store.schema alike.
-_MIGRATIONS: Final[tuple[tuple[int, Callable[[Connection], None]], ...]] = ((4, _schema_4),)
+_MIGRATIONS: Final[tuple[tuple[int, Callable[[Connection], None]], ...]] = ((4, _schema_4), (5, _schema_5))
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT_SECONDS",

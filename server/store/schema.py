@@ -18,7 +18,7 @@ from typing import Final
 from server.store.connection import Database, sqlite_errors
 from server.store.records import LINK_KEY_NAME, StoreError, link_hash, link_secret
 
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 SECONDS_PER_DAY: Final = 86_400
 
 _SCHEMA: Final = """
@@ -332,6 +332,12 @@ CREATE TABLE outgoing_stops (
 ) WITHOUT ROWID
 """
 
+# Schema 4 → 5: the files by their bytes. Retention asks which rows name a batch of digests
+# (again under the write lock, each batch) and which digests any row names; without this index
+# both read every file row. IF NOT EXISTS: a step made again over a database that has it (an
+# older schema number written over a newer database, as tests and hand repairs do) is harmless.
+_FILES_BY_DIGEST_SCHEMA: Final = "CREATE INDEX IF NOT EXISTS files_sha256 ON files(sha256)"
+
 _FTS_SCHEMA: Final = (
     "CREATE VIRTUAL TABLE tickets_fts USING fts5("
     "subject, description, content='', tokenize='unicode61 remove_diacritics 2')"
@@ -385,6 +391,8 @@ def migrate_sqlite(database: Database, path: Path) -> bool:
         if version < 4:
             for statement in _split_sql(_OUTGOING_SCHEMA):
                 conn.execute(statement)
+        if version < 5:
+            conn.execute(_FILES_BY_DIGEST_SCHEMA)
         if version < SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'tickets_fts'").fetchone() is not None

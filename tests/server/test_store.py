@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import hashlib
 import os
 import random
 import re
@@ -28,6 +29,7 @@ from server.api.queue import masked_name
 from server.blobs import BlobStore, storage_full_as_error
 from server.store import (
     Derived,
+    NewFile,
     NewTicket,
     StorageFullError,
     Store,
@@ -454,7 +456,7 @@ def test_a_schema_1_database_is_upgraded_with_its_tickets(tmp_path: Path) -> Non
     old_schema_database(data_dir, 1500)
     store = Store(data_dir)
     conn = store.connection()
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION == 5
     assert store.count_tickets() == 1500
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     for since, until in seeded_windows(store):
@@ -562,7 +564,7 @@ def test_a_schema_3_database_is_upgraded_to_the_outgoing_queue_with_its_data_kep
     upgraded = Store(data_dir)
 
     conn = upgraded.connection()
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION == 5
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert upgraded.count_tickets() == 3
     assert "reply" in [e.kind for e in upgraded.timeline(made[0].id, include_internal=True)]
@@ -588,3 +590,93 @@ def test_a_schema_3_database_is_upgraded_to_the_outgoing_queue_with_its_data_kep
         == 0
     )
     upgraded.close()
+
+
+# ---------------------------------------------------------------- schema 5: files by their bytes, both engines
+def _schema_version(store: Store) -> int:
+    conn = store.connection()
+    if store.engine == "postgresql":
+        return int(conn.execute("SELECT version FROM schema_version").fetchone()[0])
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _set_schema_version(store: Store, version: int) -> None:
+    """Write another schema number into the database, as an older or newer server would have left it."""
+    with store.database.write(notify=False) as conn:
+        if store.engine == "postgresql":
+            conn.execute("UPDATE schema_version SET version = ?", (version,))
+        else:
+            conn.execute(f"PRAGMA user_version={int(version)}")
+
+
+def _lookup_plan(store: Store, digests: list[str]) -> str:
+    """How the engine finds the file rows naming ``digests`` (retention's re-check, per batch)."""
+    marks = ", ".join("?" for _ in digests)
+    query = f"SELECT ticket_seq, role FROM files WHERE sha256 IN ({marks})"  # noqa: S608 - placeholders only
+    with store.database.write(notify=False) as conn:  # a transaction of its own: SET LOCAL ends with it
+        if store.engine == "postgresql":
+            # A table of a few rows is read whole whatever its indexes: ask whether one serves the lookup.
+            conn.execute("SET LOCAL enable_seqscan = off")
+            return "\n".join(str(r[0]) for r in conn.execute(f"EXPLAIN {query}", digests).fetchall())
+        return "\n".join(str(r[3]) for r in conn.execute(f"EXPLAIN QUERY PLAN {query}", digests).fetchall())
+
+
+def _ticket_with_files(description: str, digests: list[str]) -> NewTicket:
+    files = [NewFile(f"steps/{n}.png", "step", n, digest, 1000 + n, "image/png") for n, digest in enumerate(digests)]
+    return dataclasses.replace(new_ticket(description), step_count=len(files), files=files)
+
+
+def test_a_schema_4_database_gains_the_files_by_digest_index_with_its_data_kept(
+    engine: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    database = _database_for(engine, request)
+    data_dir = tmp_path / "v4"
+    digests = [hashlib.sha256(f"screenshot {n}".encode()).hexdigest() for n in range(5)]
+    store = Store(data_dir, database=database)
+    try:
+        # The same screenshot in two tickets: one digest, two rows.
+        made = [
+            store.create_ticket(_ticket_with_files("printer jams", digests[:3]), "kiosk-1")[0],
+            store.create_ticket(_ticket_with_files("printer jams again", digests[2:]), "kiosk-1")[0],
+        ]
+        link = store.link_secret(made[1])
+        # Back to schema 4: the same tables without the index.
+        with store.database.write(notify=False) as conn:
+            conn.execute("DROP INDEX files_sha256")
+        _set_schema_version(store, 4)
+        assert "files_sha256" not in _lookup_plan(store, digests[2:3])
+    finally:
+        store.close()
+
+    upgraded = Store(data_dir, database=database)
+    try:
+        assert _schema_version(upgraded) == store_module.SCHEMA_VERSION == 5
+        assert upgraded.integrity_check() == "ok"
+        assert upgraded.count_tickets() == 2
+        assert upgraded.referenced_digests() == set(digests)
+        file_row, ticket = upgraded.get_file_by_path(made[0].id, "steps/2.png")
+        assert (file_row.sha256, ticket.id) == (digests[2], made[0].id)
+        opened = upgraded.ticket_by_link(link)
+        assert opened is not None and opened.id == made[1].id
+        assert "files_sha256" in _lookup_plan(upgraded, digests[2:3])
+        # New rows go through the index too, and a second open changes nothing.
+        upgraded.create_ticket(_ticket_with_files("scanner", [digests[0]]), "kiosk-1")
+    finally:
+        upgraded.close()
+    again = Store(data_dir, database=database)
+    try:
+        assert _schema_version(again) == 5 and again.count_tickets() == 3
+    finally:
+        again.close()
+
+
+def test_a_database_of_a_newer_schema_is_refused(engine: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    database = _database_for(engine, request)
+    store = Store(tmp_path / "newer", database=database)
+    try:
+        store.create_ticket(new_ticket("written by this version"), "kiosk-1")
+        _set_schema_version(store, store_module.SCHEMA_VERSION + 1)
+    finally:
+        store.close()
+    with pytest.raises(StoreError, match=f"newer ShowDesk server \\(schema {store_module.SCHEMA_VERSION + 1}"):
+        Store(tmp_path / "newer", database=database)
