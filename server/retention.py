@@ -153,7 +153,7 @@ def apply_retention(
                 return RetentionResult(days, cutoff, tickets, dry_run=True, orphan_grace=orphan_grace, orphans=orphans)
             doomed = {f.sha256: f.size for t in tickets for f in t.deleted}
             lone = {o.sha256: o.size for o in orphans}
-            kept = sweep.remove(doomed, lone)
+            kept = sweep.remove(doomed, lone, stored_before=now - orphan_grace)
             sweep.discard_leftover_thumbnails()
         finally:
             blobs.close()
@@ -243,7 +243,7 @@ class _Sweep:
         return found
 
     # ------------------------------------------------------------ the removal
-    def remove(self, expired: dict[str, int], orphans: dict[str, int]) -> set[str]:
+    def remove(self, expired: dict[str, int], orphans: dict[str, int], *, stored_before: float) -> set[str]:
         """Remove the objects no row needs any more, batch by batch; returns the digests kept after all."""
         pending = [*expired, *orphans]
         kept: set[str] = set()
@@ -251,6 +251,11 @@ class _Sweep:
             batch, pending = pending[:REMOVE_BATCH], pending[REMOVE_BATCH:]
             with self.store.database.write(notify=False) as conn:
                 needed = self._needed(conn, batch, set(orphans))
+                # An orphan whose bytes arrived again since the plan was made has been made young by
+                # that upload's commit (the blob stores refresh what they already hold), and its row
+                # may be about to commit: it stays. Looked up under the write lock, so no row names
+                # it unseen; only a refresh in the milliseconds before its removal could slip by.
+                needed |= self._refreshed(set(batch) & set(orphans) - needed, stored_before)
                 kept |= needed
                 started = time.monotonic()
                 removed: list[str] = []
@@ -280,6 +285,13 @@ class _Sweep:
         """
         for digest in self.gone:
             discard(thumbnail_path(self.data_dir, digest))
+
+    def _refreshed(self, orphans: set[str], stored_before: float) -> set[str]:
+        """The orphans gone, or stored (or refreshed) since ``stored_before``: not old enough to remove."""
+        if not orphans:
+            return set()
+        with _StoredTimes(self.blobs) as times:
+            return {d for d in orphans if (stat := times.lookup(d)) is None or stat[1] >= stored_before}
 
     def _needed(self, conn: Connection, batch: Sequence[str], orphans: set[str]) -> set[str]:
         """The digests of ``batch`` a file row needs now: any row for an orphan, a live one for expired bytes."""

@@ -21,6 +21,7 @@ import pytest
 
 from agent.bundle import ReportBundle
 from server import retention
+from server.blobs import BlobStore
 from server.retention import DEFAULT_ORPHAN_GRACE_SECONDS, apply_retention
 from server.thumbnails import thumbnail_path
 from tests.fixtures.postgres import PostgresCluster
@@ -193,6 +194,36 @@ def test_a_row_committed_after_the_plan_keeps_its_bytes(desk: ServerProcess, mon
     assert blob_path(desk, orphan).is_file()
     assert all(blob_path(desk, d).is_file() for d in purged(reopened))
     assert picture_served(desk, technician, resubmitted) and picture_served(desk, technician, reopened)
+
+
+def test_an_orphan_whose_bytes_arrive_again_after_the_plan_stays(
+    desk: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = png_bytes(seed=7311)
+    orphan = plant(desk, data, age=TWO_HOURS)
+
+    def upload_again() -> None:
+        # An upload of the same bytes whose row has not committed yet: the blob store's commit
+        # (here through its own interface, on the same directory) makes the stored file young.
+        blobs = BlobStore(desk.data_dir)
+        fd, temp = blobs.new_temp()
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+        blobs.commit([(temp, orphan)])
+
+    original = retention._Sweep.orphans
+
+    def planned(self: Any, *args: Any) -> Any:
+        found = original(self, *args)
+        assert [o.sha256 for o in found] == [orphan]  # it was planned for removal
+        upload_again()
+        return found
+
+    monkeypatch.setattr(retention._Sweep, "orphans", planned)
+    result = apply_retention(desk.data_dir, 0, now=time.time(), database=desk.database)
+
+    assert result.orphans_deleted == 0
+    assert blob_path(desk, orphan).read_bytes() == data
 
 
 # ---------------------------------------------------------------- orphans in an object store
