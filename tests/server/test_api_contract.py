@@ -24,7 +24,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.fixtures.server import ServerProcess
+from tests.fixtures.server import ServerProcess, database_for
 from tests.server.helpers import make_bundle, submit
 
 # The long poll waits up to `wait` seconds (30 at most); a short cap keeps the run bounded and
@@ -41,10 +41,14 @@ class ContractServer:
 
 
 @pytest.fixture(scope="module")
-def contract_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractServer]:
+def contract_server(
+    tmp_path_factory: pytest.TempPathFactory, server_engine: str, request: pytest.FixtureRequest
+) -> Iterator[ContractServer]:
     # Rate limits off: whether a generated submission meets a 429 would depend on timing.
     server = ServerProcess(
-        tmp_path_factory.mktemp("contract") / "data", extra_args=["--submit-rate", "0", "--note-rate", "0"]
+        tmp_path_factory.mktemp("contract") / "data",
+        extra_args=["--submit-rate", "0", "--note-rate", "0"],
+        database=database_for(server_engine, request),
     )
     try:
         server.start()
