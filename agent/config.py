@@ -143,6 +143,13 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "SHOWDESK_S3_ACCESS_KEY_ID and SHOWDESK_S3_SECRET_ACCESS_KEY or the keyring, never from this file.",
     ),
     Setting(
+        "server.trusted_proxies",
+        list,
+        [],
+        "Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For names the client for the "
+        "per-client limits (link guessing, live streams per address). Loopback is always trusted; '*' is refused.",
+    ),
+    Setting(
         "server.database",
         str,
         "",

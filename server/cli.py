@@ -81,6 +81,7 @@ from server.settings import (
     NotifyTargetSettings,
     Settings,
     default_data_dir,
+    parse_trusted_proxies,
     version,
 )
 
@@ -100,6 +101,7 @@ SERVER_KEYS: Final[dict[str, type]] = {
     "database": str,
     "retention_days": int,
     "link_days": int,
+    "trusted_proxies": list,
     # [server.mail]: mail to the person who reported (the password never lives in the file).
     "mail.host": str,
     "mail.port": int,
@@ -178,6 +180,11 @@ def configured_server_settings() -> dict[str, Any]:
             "server.database must not carry a password; set SHOWDESK_DATABASE_PASSWORD, store it in the keyring "
             "(service 'showdesk-server', user 'database-password') or use a ~/.pgpass file"
         )
+    if "trusted_proxies" in values:
+        try:
+            values["trusted_proxies"] = parse_trusted_proxies(values["trusted_proxies"])
+        except (ValueError, TypeError, AttributeError) as exc:  # AttributeError: an entry that is not text
+            raise ConfigFileError(f"server.trusted_proxies: {exc}".replace(": trusted_proxies:", ":")) from exc
     for key in ("port", "mail.port"):
         port = values.get(key)
         if port is not None and not 1 <= port <= 65535:
@@ -327,6 +334,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_DATABASE_STATEMENT_TIMEOUT_SECONDS,
         metavar="SECONDS",
         help="PostgreSQL: cancel a statement that runs longer than this (default %(default)s)",
+    )
+    serve.add_argument(
+        "--trusted-proxies",
+        default=None,
+        metavar="ADDRESSES",
+        help="comma-separated addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For names the "
+        "client for per-client limits; loopback is always trusted (default: [server] trusted_proxies, else none)",
     )
     serve.add_argument(
         "--public-url",
@@ -725,8 +739,18 @@ def _serve(args: argparse.Namespace, data_dir: Path, configured: Mapping[str, An
     except ConfigFileError as exc:
         print(f"showdesk server: configuration: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    try:
+        trusted_proxies = (
+            parse_trusted_proxies([p.strip() for p in args.trusted_proxies.split(",") if p.strip()])
+            if args.trusted_proxies is not None
+            else tuple(configured.get("trusted_proxies", ()))
+        )
+    except ValueError as exc:
+        print(f"showdesk server: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     settings = Settings(
         data_dir=data_dir,
+        trusted_proxies=trusted_proxies,
         database=database_location(args, configured),
         database_connect_timeout_seconds=args.database_connect_timeout,
         database_statement_timeout_seconds=args.database_statement_timeout,

@@ -118,3 +118,20 @@ def test_trusted_proxies_are_addresses_or_networks_and_loopback_is_always_truste
         *LOOPBACK_PROXIES,
         "10.1.0.0/16",
     ]
+
+
+def test_the_command_line_and_the_file_refuse_what_is_not_a_proxy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from server import cli
+
+    # Refused before anything starts: the port is never opened, the data directory never made.
+    data = tmp_path / "never-made"
+    assert cli.main(["serve", "--data", str(data), "--trusted-proxies", "10.0.0.0/8,*"]) == cli.EXIT_CONFIG
+    assert "'*' would trust a forwarded address from anyone" in capsys.readouterr().err
+    config = tmp_path / "config.toml"
+    config.write_text('[server]\ntrusted_proxies = ["proxy.example.org"]\n', encoding="utf-8")
+    monkeypatch.setenv("SHOWDESK_CONFIG", str(config))
+    assert cli.main(["serve", "--data", str(data)]) == cli.EXIT_CONFIG
+    assert "server.trusted_proxies: 'proxy.example.org' is not an IP address" in capsys.readouterr().err
+    assert not data.exists()
