@@ -36,11 +36,9 @@ if TYPE_CHECKING:
     from agent.bundle import ReportBundle, ShotBundle
     from agent.capture import Capturer, MonitorInfo
     from agent.config import Config
-    from agent.encoding import ImageFormat
     from agent.outbox import Outbox
     from agent.sysinfo import PendingSnapshot, SysinfoOptions
     from agent.sysinfo.collect import SnapshotCache
-    from agent.sysinfo.forked import ForkedSnapshot
 
 
 class _LoggerAtFirstUse:
@@ -347,7 +345,7 @@ def capture_bundle(
     logging there: nothing before it logs, and its import would otherwise delay the encoder)."""
     if request.backend:
         config.backend(request.backend)  # an unknown backend fails before the screen is grabbed
-    from agent import encoding
+    from agent import capture, encoding
 
     try:
         fmt = encoding.ImageFormat.parse(request.format or config.get("capture.format"))
@@ -358,43 +356,15 @@ def capture_bundle(
     # Without a cache (this process captures) it starts before the screen is opened, so its
     # imports overlap the opening; the agent's capturer is open already, and its monitors pick
     # the cached snapshot.
-    # On Linux the snapshot is collected in a child process forked here, before any thread
-    # or X connection exists: its imports and Python work then run on the other core instead
-    # of competing with the grab and the encoder for this process's interpreter lock.
     starter: _SysinfoStarter | None = None
-    forked: ForkedSnapshot | None = None
     if request.sysinfo and warm is None:
-        forked = _fork_sysinfo(config, request)
-        if forked is None:
-            starter = _SysinfoStarter(config, request.backend, list(request.exclude))
-    try:
-        return _capture_and_bundle(request, config, capturer_context, fmt, starter, forked, delay, warm, while_encoding)
-    finally:
-        if forked is not None:
-            forked.close()  # the child never outlives the capture, whichever way it ends
-
-
-def _capture_and_bundle(
-    request: CaptureRequest,
-    config: Config,
-    capturer_context: Callable[[], AbstractContextManager[Capturer]],
-    fmt: ImageFormat,
-    starter: _SysinfoStarter | None,
-    forked: ForkedSnapshot | None,
-    delay: float,
-    warm: SnapshotCache | None,
-    while_encoding: Callable[[], object] | None,
-) -> tuple[ShotBundle, int]:
-    from agent import capture, encoding
-
+        starter = _SysinfoStarter(config, request.backend, list(request.exclude))
     cached: dict[str, object] | None = None
     started = 0.0
     warm_options = capture_sysinfo_options(config, request) if warm is not None and request.sysinfo else None
     try:
         with capturer_context() as capturer:
             monitors = capturer.monitors()[1:]
-            if forked is not None:
-                forked.send_monitors([m.facts() for m in monitors])
             if warm is not None and request.sysinfo:
                 if warm_options is not None:
                     cached = warm.fresh(warm_options, [m.facts() for m in monitors])
@@ -426,14 +396,6 @@ def _capture_and_bundle(
     from agent.bundle import BundleError, ShotStep, shot_bundle
     from agent.report_format import MAX_SHORT_TEXT_CHARS
 
-    if forked is not None:
-        cached = forked.result()
-        if cached is None:  # the child failed or timed out: collected here after all
-            log.debug("system information: the child process %d gave no snapshot, collecting here", forked.pid)
-            starter = _SysinfoStarter(config, request.backend, list(request.exclude))
-            starter.release()
-        else:
-            log.debug("system information collected in child process %d", forked.pid)
     try:
         snapshot = starter.result(monitors) if starter is not None else cached
     except ValueError as exc:  # an unknown system-information group
@@ -469,28 +431,6 @@ def _capture_and_bundle(
     except BundleError as exc:
         raise CommandError(str(exc), Exit.USAGE) from exc
     return bundle, len(steps)
-
-
-def _fork_sysinfo(config: Config, request: CaptureRequest) -> ForkedSnapshot | None:
-    """A child process collecting the snapshot `showdesk capture` takes (the same options as
-    ``_SysinfoStarter``'s); None where it cannot be forked (not Linux, a thread running)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    from agent.sysinfo.forked import CHILD_GRACE_SECONDS, start
-
-    def in_the_child() -> Callable[[Sequence[Mapping[str, object]]], Mapping[str, object]]:
-        from agent import sysinfo
-
-        options = capture_sysinfo_options(config, request)
-        if options is None:  # an unknown group: the threaded path tells it as the usage error
-            raise ValueError("invalid system-information options")
-        return sysinfo.start(options).result
-
-    try:
-        bound = float(config.get("sysinfo.timeout")) + CHILD_GRACE_SECONDS
-    except (TypeError, ValueError):
-        return None
-    return start(in_the_child, bound)
 
 
 def _host_name() -> str:
