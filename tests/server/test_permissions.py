@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,7 +14,7 @@ import pytest
 from server.backup import backup
 from server.blobs import BlobStore
 from server.store import Store
-from tests.fixtures.server import ServerProcess
+from tests.fixtures.server import ServerProcess, database_for
 from tests.server.helpers import Upload, make_bundle, submit
 
 DATABASE_FILES = ("showdesk.db", "showdesk.db-wal", "showdesk.db-shm")
@@ -34,25 +34,34 @@ def umask(value: int) -> Iterator[None]:
         os.umask(previous)
 
 
-def old_world_readable_data_dir(data_dir: Path) -> Path:
-    """What an older version (or a hand-made ``--data``) left: a 0755 directory, a 0644 database, 0644 blobs."""
+def database_files(server: ServerProcess) -> tuple[str, ...]:
+    """The database's files in the data directory: SQLite's three, none when the database is PostgreSQL."""
+    return () if server.database else DATABASE_FILES
+
+
+def old_world_readable_data_dir(data_dir: Path, database: str = "") -> list[Path]:
+    """What an older version (or a hand-made ``--data``) left: 0755 directories, 0644 files.
+
+    The files are a blob and, on SQLite, the database; they are returned, the blob first.
+    """
     data_dir.mkdir()
-    store = Store(data_dir)
+    store = Store(data_dir, database=database)
     store.create_token("old-kiosk", "submitter")
     store.close()
     BlobStore(data_dir)
     blob = data_dir / "blobs" / "ab" / ("ab" + "0" * 62)
     blob.write_bytes(b"an old screenshot")
-    for path in [data_dir / "showdesk.db", blob]:
+    loosened = [blob] if database else [blob, data_dir / "showdesk.db"]
+    for path in loosened:
         path.chmod(0o644)
     for path in [data_dir, data_dir / "blobs", data_dir / "blobs" / "ab", data_dir / "tmp"]:
         path.chmod(0o755)
-    return blob
+    return loosened
 
 
-def assert_private(data_dir: Path) -> None:
+def assert_private(data_dir: Path, database_file_names: Sequence[str]) -> None:
     assert mode_of(data_dir) == 0o700
-    for name in DATABASE_FILES:
+    for name in database_file_names:
         assert (data_dir / name).exists(), f"{name} missing: the check would prove nothing"
         assert mode_of(data_dir / name) == 0o600, f"{name} is {mode_of(data_dir / name):o}"
     # The running server's lock file holds only its pid, but nothing in the directory is left readable.
@@ -65,34 +74,41 @@ def assert_private(data_dir: Path) -> None:
         assert mode_of(directory) == 0o700, f"{directory} is {mode_of(directory):o}"
 
 
+# The data directory's modes are the server's on either engine (PostgreSQL keeps blobs, tmp and the
+# lock there too); only the database files are SQLite's.
 @pytest.mark.parametrize("mask", [0o022, 0o000], ids=["umask-022", "umask-000"])
-def test_a_pre_existing_0755_data_dir_becomes_private_when_the_server_starts(tmp_path: Path, mask: int) -> None:
+def test_a_pre_existing_0755_data_dir_becomes_private_when_the_server_starts(
+    tmp_path: Path, mask: int, server_engine: str, request: pytest.FixtureRequest
+) -> None:
     data_dir = tmp_path / "data"
-    old_blob = old_world_readable_data_dir(data_dir)
-    assert mode_of(data_dir) == 0o755 and mode_of(data_dir / "showdesk.db") == 0o644
-    server = ServerProcess(data_dir)
+    database = database_for(server_engine, request)
+    loosened = old_world_readable_data_dir(data_dir, database)
+    assert mode_of(data_dir) == 0o755 and all(mode_of(path) == 0o644 for path in loosened)
+    server = ServerProcess(data_dir, database=database)
     with umask(mask):
         server.start()
     try:
         token = server.token("submitter")
         upload = Upload.of(make_bundle(41))
         assert submit(server, token, upload).status_code == 201
-        assert_private(data_dir)
-        assert mode_of(old_blob) == 0o600
+        assert_private(data_dir, database_files(server))
+        assert [mode_of(path) for path in loosened] == [0o600] * len(loosened)
     finally:
         server.stop()
 
 
 @pytest.mark.parametrize("mask", [0o022, 0o000], ids=["umask-022", "umask-000"])
-def test_a_new_data_dir_is_private_whatever_the_umask(tmp_path: Path, mask: int) -> None:
+def test_a_new_data_dir_is_private_whatever_the_umask(
+    tmp_path: Path, mask: int, server_engine: str, request: pytest.FixtureRequest
+) -> None:
     data_dir = tmp_path / "fresh"
-    server = ServerProcess(data_dir)
+    server = ServerProcess(data_dir, database=database_for(server_engine, request))
     with umask(mask):
         server.start()
     try:
         token = server.token("submitter")
         assert submit(server, token, Upload.of(make_bundle(42))).status_code == 201
-        assert_private(data_dir)
+        assert_private(data_dir, database_files(server))
     finally:
         server.stop()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Iterator
 
@@ -10,8 +9,8 @@ import pytest
 
 from server.cli import build_parser
 from server.ratelimit import RateLimit, RateLimiter, retry_after_header
-from tests.fixtures.server import ServerProcess
-from tests.server.helpers import api, make_bundle, submit
+from tests.fixtures.server import ServerProcess, database_for
+from tests.server.helpers import api, make_bundle, query_database, submit
 
 
 class FakeClock:
@@ -118,11 +117,14 @@ def test_command_line_flags_set_the_limits() -> None:
 
 # ---------------------------------------------------------------- the real server
 @pytest.fixture(scope="module")
-def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def limited_server(
+    tmp_path_factory: pytest.TempPathFactory, server_engine: str, request: pytest.FixtureRequest
+) -> Iterator[ServerProcess]:
     # One report every 20 s after a burst of 3; two notes, then one every 20 s: nothing refills
     # during the test, so every count below is exact.
     server = ServerProcess(
         tmp_path_factory.mktemp("limited") / "data",
+        database=database_for(server_engine, request),
         extra_args=["--submit-rate", "3", "--submit-burst", "3", "--note-rate", "3", "--note-burst", "2"],
     )
     try:
@@ -132,11 +134,7 @@ def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerP
 
 
 def _tickets(server: ServerProcess) -> int:
-    conn = sqlite3.connect(f"file:{server.db_path}?mode=ro", uri=True)
-    try:
-        return int(conn.execute("SELECT count(*) FROM tickets").fetchone()[0])
-    finally:
-        conn.close()
+    return int(query_database(server, "SELECT count(*) FROM tickets")[0][0])
 
 
 def test_a_burst_of_submissions_meets_429_with_retry_after(limited_server: ServerProcess) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from agent.notify.payloads import DELIVERY_HEADER, SIGNATURE_HEADER
-from tests.fixtures.server import ServerProcess, free_port
+from tests.fixtures.server import ServerProcess, database_for, free_port
 from tests.fixtures.waiting import wait_until
 from tests.notify.receivers import Receiver, SignedReceiver, slack_incoming_webhook, teams_workflows
 from tests.server.helpers import Upload, api, make_bundle
@@ -41,14 +41,17 @@ def config_text(targets: Sequence[dict[str, Any]]) -> str:
 
 
 def notify_server(
-    tmp_path: Path, targets: Sequence[dict[str, Any]], urls: dict[str, str], name: str = "srv"
+    tmp_path: Path, targets: Sequence[dict[str, Any]], urls: dict[str, str], name: str = "srv", database: str = ""
 ) -> ServerProcess:
-    """A server (not started) whose config has ``targets``; ``urls`` maps an environment variable to a URL."""
+    """A server (not started) whose config has ``targets``; ``urls`` maps an environment variable to a URL.
+
+    ``database``: empty for SQLite in the data directory, else a PostgreSQL location (``database_for``).
+    """
     config = tmp_path / f"{name}-config.toml"
     config.write_text(config_text(targets), encoding="utf-8")
     env = {"SHOWDESK_CONFIG": str(config), "SHOWDESK_MACHINE_CONFIG": str(tmp_path / "none.toml"), **urls}
     env["NOTIFY_SECRET"] = SECRET
-    return ServerProcess(tmp_path / f"{name}-data", extra_args=FAST_RETRIES, env=env)
+    return ServerProcess(tmp_path / f"{name}-data", extra_args=FAST_RETRIES, env=env, database=database)
 
 
 def submit(server: ServerProcess, token: str, **report: Any) -> dict[str, Any]:
@@ -96,6 +99,12 @@ def webhook(name: str, env: str, events: list[str], **extra: Any) -> dict[str, A
 
 
 @pytest.fixture
+def database(server_engine: str, request: pytest.FixtureRequest) -> str:
+    """The database of this test's server: the outgoing queue's rows live there, on either engine."""
+    return database_for(server_engine, request)
+
+
+@pytest.fixture
 def signed() -> Iterator[tuple[Receiver, SignedReceiver]]:
     verifier = SignedReceiver(SECRET, time.time)
     with Receiver(verifier) as receiver:
@@ -103,7 +112,7 @@ def signed() -> Iterator[tuple[Receiver, SignedReceiver]]:
 
 
 def test_a_new_walk_up_is_one_signed_post_and_one_teams_card(
-    tmp_path: Path, signed: tuple[Receiver, SignedReceiver]
+    tmp_path: Path, signed: tuple[Receiver, SignedReceiver], database: str
 ) -> None:
     receiver, verifier = signed
     with Receiver(teams_workflows) as teams, Receiver(slack_incoming_webhook) as slack:
@@ -115,7 +124,7 @@ def test_a_new_walk_up_is_one_signed_post_and_one_teams_card(
             {"name": "lab-slack", "kind": "slack", "url_env": "SLACK_URL", "sites": ["lab"]},
         ]
         urls = {"HOOK_URL": hook_url, "TEAMS_URL": teams_url, "SLACK_URL": slack.url("/services/x")}
-        with notify_server(tmp_path, targets, urls).start() as server:
+        with notify_server(tmp_path, targets, urls, database=database).start() as server:
             token = server.token("submitter")
             ticket = submit(server, token, walk_up=True, site=SITE, kind="kiosk", source_id="kiosk-1")
             number = ticket["number"]
@@ -144,10 +153,10 @@ def test_a_new_walk_up_is_one_signed_post_and_one_teams_card(
             assert secret not in log
 
 
-def test_a_critical_flag_is_one_post(tmp_path: Path, signed: tuple[Receiver, SignedReceiver]) -> None:
+def test_a_critical_flag_is_one_post(tmp_path: Path, signed: tuple[Receiver, SignedReceiver], database: str) -> None:
     receiver, _verifier = signed
     targets = [webhook("urgent", "HOOK_URL", ["critical_flag"])]
-    with notify_server(tmp_path, targets, {"HOOK_URL": receiver.url("/hook")}).start() as server:
+    with notify_server(tmp_path, targets, {"HOOK_URL": receiver.url("/hook")}, database=database).start() as server:
         token = server.token("submitter")
         calm = submit(server, token, sysinfo={"disks": [{"mount": "/", "percent": 40.0, "free": 60, "total": 100}]})
         full = submit(server, token, sysinfo=DISK_FULL)
@@ -162,11 +171,13 @@ def test_a_critical_flag_is_one_post(tmp_path: Path, signed: tuple[Receiver, Sig
     assert post["flags"][0]["severity"] == "critical"
 
 
-def test_a_receiver_down_then_up_gets_its_post_once(tmp_path: Path) -> None:
+def test_a_receiver_down_then_up_gets_its_post_once(tmp_path: Path, database: str) -> None:
     port = free_port()
     verifier = SignedReceiver(SECRET, time.time)
     targets = [webhook("ops-hook", "HOOK_URL", ["new_report"])]
-    with notify_server(tmp_path, targets, {"HOOK_URL": f"http://127.0.0.1:{port}/hook"}).start() as server:
+    with notify_server(
+        tmp_path, targets, {"HOOK_URL": f"http://127.0.0.1:{port}/hook"}, database=database
+    ).start() as server:
         token = server.token("submitter")
         number = submit(server, token)["number"]
         # Down: at least two attempts failed and the row waits for the next one.
@@ -178,7 +189,7 @@ def test_a_receiver_down_then_up_gets_its_post_once(tmp_path: Path) -> None:
             assert len(posts(receiver, "new_report", number)) == 1
 
 
-def test_429_retry_after_is_waited_out(tmp_path: Path) -> None:
+def test_429_retry_after_is_waited_out(tmp_path: Path, database: str) -> None:
     answers: list[int] = []
     times: list[float] = []
 
@@ -192,7 +203,9 @@ def test_429_retry_after_is_waited_out(tmp_path: Path) -> None:
 
     with Receiver(busy_then_ok) as slack:
         targets = [{"name": "it-slack", "kind": "slack", "url_env": "SLACK_URL"}]
-        with notify_server(tmp_path, targets, {"SLACK_URL": slack.url("/services/T/B/x")}).start() as server:
+        with notify_server(
+            tmp_path, targets, {"SLACK_URL": slack.url("/services/T/B/x")}, database=database
+        ).start() as server:
             number = submit(server, server.token("submitter"))["number"]
             wait_until(lambda: len(slack.requests) >= 2, "the retry", WAIT_SECONDS)
             wait_until(lambda: rows_of(server, number, "new_report")[0]["state"] == "sent", "sent", WAIT_SECONDS)
@@ -204,11 +217,11 @@ def test_429_retry_after_is_waited_out(tmp_path: Path) -> None:
 
 
 def test_a_walk_up_waiting_past_the_threshold_is_one_post(
-    tmp_path: Path, signed: tuple[Receiver, SignedReceiver]
+    tmp_path: Path, signed: tuple[Receiver, SignedReceiver], database: str
 ) -> None:
     receiver, _verifier = signed
     targets = [webhook("bar-hook", "HOOK_URL", ["walkup_waiting"], sites=[SITE], walkup_seconds=1)]
-    with notify_server(tmp_path, targets, {"HOOK_URL": receiver.url("/hook")}).start() as server:
+    with notify_server(tmp_path, targets, {"HOOK_URL": receiver.url("/hook")}, database=database).start() as server:
         token = server.token("submitter")
         number = submit(server, token, walk_up=True, site=SITE, kind="kiosk", source_id="kiosk-1")["number"]
         other = submit(server, token, walk_up=True, site="lab", kind="kiosk", source_id="kiosk-2")["number"]
@@ -224,10 +237,10 @@ def test_a_walk_up_waiting_past_the_threshold_is_one_post(
     assert post["site"] == SITE and post["waiting_minutes"] is not None
 
 
-def test_a_sigkill_between_the_ticket_and_the_post_sends_it_once_after_restart(tmp_path: Path) -> None:
+def test_a_sigkill_between_the_ticket_and_the_post_sends_it_once_after_restart(tmp_path: Path, database: str) -> None:
     port = free_port()
     targets = [webhook("ops-hook", "HOOK_URL", ["new_report"])]
-    server = notify_server(tmp_path, targets, {"HOOK_URL": f"http://127.0.0.1:{port}/hook"}).start()
+    server = notify_server(tmp_path, targets, {"HOOK_URL": f"http://127.0.0.1:{port}/hook"}, database=database).start()
     try:
         number = submit(server, server.token("submitter"))["number"]
         # The ticket is stored and its row derived, but no post has gone (nothing listens yet).
@@ -251,7 +264,7 @@ def test_a_url_in_the_file_stops_the_server_naming_the_key(tmp_path: Path) -> No
     assert "s3cr3t" not in result.stderr
 
 
-def test_a_sigkill_while_posting_sends_again_with_the_same_id(tmp_path: Path) -> None:
+def test_a_sigkill_while_posting_sends_again_with_the_same_id(tmp_path: Path, database: str) -> None:
     verifier = SignedReceiver(SECRET, time.time)
     held, release = threading.Event(), threading.Event()
 
@@ -263,7 +276,7 @@ def test_a_sigkill_while_posting_sends_again_with_the_same_id(tmp_path: Path) ->
 
     with Receiver(hold_the_first) as receiver:
         targets = [webhook("ops-hook", "HOOK_URL", ["new_report"])]
-        server = notify_server(tmp_path, targets, {"HOOK_URL": receiver.url("/hook")}).start()
+        server = notify_server(tmp_path, targets, {"HOOK_URL": receiver.url("/hook")}, database=database).start()
         try:
             number = submit(server, server.token("submitter"))["number"]
             wait_until(held.is_set, "the post in flight", WAIT_SECONDS)
