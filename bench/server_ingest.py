@@ -38,9 +38,7 @@ a list page ≤ 50 ms.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
-import json
 import os
 import random
 import sqlite3
@@ -73,10 +71,11 @@ from agent.encoding import encode
 from agent.schema import Report, Reporter, Source
 from bench.capture import generate_desktop
 from server.images import inspect_image
+from server.seed import seed_rows as seeded_ticket_rows
 from server.seed import seed_tickets
 from server.settings import DEFAULT_MAX_IMAGE_PIXELS
 from server.store import Store
-from server.store.records import LINK_KEY_NAME, link_hash, link_secret
+from server.store.records import LINK_KEY_NAME
 from tests.fixtures.server import ServerProcess
 from tests.server.test_images import uniform_lossless_webp
 
@@ -457,72 +456,9 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 
 def seed_rows(count: int, link_key: bytes, *, seed: int = 0) -> Iterator[tuple[object, ...]]:
-    """The tickets server.seed.seed_tickets makes (same mix of words, categories, states and times), as rows.
-
-    Columns: seq, id, fingerprint, manifest, status, subject, description, category, source_kind,
-    source_id, reporter_email, self_help_count, created_at, reported_at, updated_at,
-    first_response_at, resolved_at, closed_at, link_hash.
-    """
-    rng = random.Random(seed)
-    now = time.time()
-    start = now - 90 * 86400
-    step = (now - start) / max(count, 1)
-    categories = ("Printing", "Network", "Login", "Email", "Hardware", "Software", "Phone", "Other")
-    words = (
-        "printer", "vpn", "password", "outlook", "wifi", "screen", "laptop", "dock", "keyboard", "mouse", "teams",
-        "excel", "slow", "crash", "error", "update", "license", "badge", "door", "camera", "sound", "monitor", "cable",
-    )  # fmt: skip
-    for index in range(count):
-        created = start + index * step
-        report_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        category = rng.choice(categories)
-        description = " ".join(rng.choice(words) for _ in range(rng.randrange(4, 16)))
-        source_id = f"pc-{rng.randrange(2000):04d}"
-        kind = "kiosk" if rng.random() < 0.1 else "agent"
-        email = f"user{rng.randrange(5000)}@example.test"
-        manifest = json.dumps(
-            {
-                "schema_version": 1,
-                "id": report_id,
-                "created_at": datetime.fromtimestamp(created, UTC).isoformat(),
-                "reporter": {"name": f"User {index}", "email": email, "badge_id": None},
-                "category": category,
-                "description": description,
-                "steps": [],
-                "attachments": [],
-                "sysinfo": None,
-                "source": {"kind": kind, "id": source_id, "site": None, "app_version": "seed"},
-                "walk_up": False,
-                "self_help_articles": [],
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-        )
-        status = rng.choice(("new", "open", "waiting", "resolved", "closed"))
-        first_response = None if status == "new" else created + rng.expovariate(1 / 3600)
-        resolved = created + 3600 + rng.expovariate(1 / 86400) if status in ("resolved", "closed") else None
-        closed = resolved + 86400 if resolved is not None and status == "closed" else None
-        yield (
-            index + 1,
-            report_id,
-            hashlib.sha256(manifest.encode()).hexdigest(),
-            manifest,
-            status,
-            f"{category}: {description}"[:120],
-            description,
-            category,
-            kind,
-            source_id,
-            email,
-            1 if rng.random() < 0.05 else 0,
-            created,
-            datetime.fromtimestamp(created, UTC).isoformat(),
-            created,
-            first_response,
-            resolved,
-            closed,
-            link_hash(link_secret(link_key, report_id, 0)),
-        )
+    """The tickets server.seed.seed_tickets makes, as rows with their numbers first (seq 1, 2, …), for COPY."""
+    for seq, row in enumerate(seeded_ticket_rows(count, link_key, seed=seed), start=1):
+        yield (seq, *row)
 
 
 # The /stats roll-ups of an empty database filled from the seeded tickets at once, as the PostgreSQL

@@ -10,12 +10,14 @@ on SQLite or PostgreSQL alike, so the store's triggers keep its roll-ups as for 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import random
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 from server.store import Store
 from server.store.connection import Connection
@@ -31,73 +33,79 @@ _WORDS: Final = (
 )  # fmt: skip
 
 
-def seed_tickets(store: Store, count: int, *, seed: int = 0, batch: int = 5000) -> int:
-    """Insert ``count`` tickets (spread over the last 90 days, oldest first); returns how many were made."""
+def seed_rows(count: int, link_key: bytes, *, seed: int = 0) -> Iterator[tuple[Any, ...]]:
+    """``count`` synthetic tickets as rows, oldest first, spread over the last 90 days.
+
+    Columns: id, fingerprint, manifest, status, subject, description, category, source_kind,
+    source_id, reporter_email, self_help_count, created_at, reported_at, updated_at,
+    first_response_at, resolved_at, closed_at, link_hash. The benchmarks copy these rows in bulk;
+    ``seed_tickets`` inserts them through the store.
+    """
     rng = random.Random(seed)  # noqa: S311 - made-up data, not secrets
     now = time.time()
     start = now - 90 * 86400
     step = (now - start) / max(count, 1)
-    made = 0
+    for index in range(count):
+        created = start + index * step
+        report_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        category = rng.choice(_CATEGORIES)
+        description = " ".join(rng.choice(_WORDS) for _ in range(rng.randrange(4, 16)))
+        source_id = f"pc-{rng.randrange(2000):04d}"
+        kind = "kiosk" if rng.random() < 0.1 else "agent"
+        email = f"user{rng.randrange(5000)}@example.test"
+        manifest = json.dumps(
+            {
+                "schema_version": 1,
+                "id": report_id,
+                "created_at": datetime.fromtimestamp(created, UTC).isoformat(),
+                "reporter": {"name": f"User {index}", "email": email, "badge_id": None},
+                "category": category,
+                "description": description,
+                "steps": [],
+                "attachments": [],
+                "sysinfo": None,
+                "source": {"kind": kind, "id": source_id, "site": None, "app_version": "seed"},
+                "walk_up": False,
+                "self_help_articles": [],
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        status = rng.choice(("new", "open", "waiting", "resolved", "closed"))
+        # Minutes to a day to answer, hours to a week to resolve: durations across many buckets.
+        first_response = None if status == "new" else created + rng.expovariate(1 / 3600)
+        resolved = created + 3600 + rng.expovariate(1 / 86400) if status in ("resolved", "closed") else None
+        closed = resolved + 86400 if resolved is not None and status == "closed" else None
+        yield (
+            report_id,
+            hashlib.sha256(manifest.encode()).hexdigest(),
+            manifest,
+            status,
+            f"{category}: {description}"[:120],
+            description,
+            category,
+            kind,
+            source_id,
+            email,
+            1 if rng.random() < 0.05 else 0,
+            created,
+            datetime.fromtimestamp(created, UTC).isoformat(),
+            created,
+            first_response,
+            resolved,
+            closed,
+            # Each seeded ticket gets its requester link (generation 0), as a submitted one does.
+            link_hash(link_secret(link_key, report_id, 0)),
+        )
+
+
+def seed_tickets(store: Store, count: int, *, seed: int = 0, batch: int = 5000) -> int:
+    """Insert ``count`` tickets (spread over the last 90 days, oldest first); returns how many were made."""
     with store.database.read() as conn:
         link_key = load_link_key(conn)
-    while made < count:
-        rows = []
-        for index in range(made, min(count, made + batch)):
-            created = start + index * step
-            report_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-            category = rng.choice(_CATEGORIES)
-            description = " ".join(rng.choice(_WORDS) for _ in range(rng.randrange(4, 16)))
-            source_id = f"pc-{rng.randrange(2000):04d}"
-            kind = "kiosk" if rng.random() < 0.1 else "agent"
-            email = f"user{rng.randrange(5000)}@example.test"
-            manifest = json.dumps(
-                {
-                    "schema_version": 1,
-                    "id": report_id,
-                    "created_at": datetime.fromtimestamp(created, UTC).isoformat(),
-                    "reporter": {"name": f"User {index}", "email": email, "badge_id": None},
-                    "category": category,
-                    "description": description,
-                    "steps": [],
-                    "attachments": [],
-                    "sysinfo": None,
-                    "source": {"kind": kind, "id": source_id, "site": None, "app_version": "seed"},
-                    "walk_up": False,
-                    "self_help_articles": [],
-                },
-                sort_keys=True,
-                separators=(",", ":"),
-            )
-            status = rng.choice(("new", "open", "waiting", "resolved", "closed"))
-            subject = f"{category}: {description}"[:120]
-            # Minutes to a day to answer, hours to a week to resolve: durations across many buckets.
-            first_response = None if status == "new" else created + rng.expovariate(1 / 3600)
-            resolved = created + 3600 + rng.expovariate(1 / 86400) if status in ("resolved", "closed") else None
-            closed = resolved + 86400 if resolved is not None and status == "closed" else None
-            self_help = 1 if rng.random() < 0.05 else 0
-            rows.append(
-                (
-                    report_id,
-                    hashlib.sha256(manifest.encode()).hexdigest(),
-                    manifest,
-                    status,
-                    subject,
-                    description,
-                    category,
-                    kind,
-                    source_id,
-                    email,
-                    self_help,
-                    created,
-                    datetime.fromtimestamp(created, UTC).isoformat(),
-                    created,
-                    first_response,
-                    resolved,
-                    closed,
-                    # Each seeded ticket gets its requester link (generation 0), as a submitted one does.
-                    link_hash(link_secret(link_key, report_id, 0)),
-                )
-            )
+    made = 0
+    tickets = seed_rows(count, link_key, seed=seed)
+    while rows := list(itertools.islice(tickets, batch)):
         with store.database.write(notify=False) as conn:
             conn.executemany(
                 "INSERT INTO tickets (id, fingerprint, manifest, status, subject, description, category, "
