@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from PySide6.QtCore import QEvent, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeyEvent, QKeySequence, QResizeEvent, QShortcut
@@ -69,6 +69,11 @@ class KioskWindow(QWidget):
     """The walk-up kiosk. ``windowed`` is for development: a normal window that may be closed."""
 
     exit_requested = Signal()
+    # The kiosk's theme is the application's style sheet (the capture bar is a window of its own).
+    # The windows that set it, oldest first, and the sheet from before the first: whichever closes
+    # last puts that back, in whatever order they close.
+    _themed: ClassVar[list[KioskWindow]] = []
+    _sheet_before_kiosk: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -81,7 +86,7 @@ class KioskWindow(QWidget):
         self.windowed = windowed
         self.showme: ShowMeController | None = None
         self._shut_down = False
-        self._previous_sheet: str | None = None
+        self._sheet = ""
         super().__init__()
         self.setObjectName("KioskRoot")
         self.setWindowTitle("ShowDesk")
@@ -372,8 +377,11 @@ class KioskWindow(QWidget):
         app = QApplication.instance()
         if isinstance(app, QApplication):
             # Application-wide, so the capture bar (a window of its own) gets the look too.
-            if self._previous_sheet is None:
-                self._previous_sheet = app.styleSheet()
+            if not KioskWindow._themed:
+                KioskWindow._sheet_before_kiosk = app.styleSheet()
+            if self not in KioskWindow._themed:
+                KioskWindow._themed.append(self)
+            self._sheet = sheet
             app.setStyleSheet(sheet)
         else:
             self.setStyleSheet(sheet)
@@ -457,5 +465,7 @@ class KioskWindow(QWidget):
             self.grabber.shutdown()
         self.runner.wait_idle()
         app = QApplication.instance()
-        if isinstance(app, QApplication) and self._previous_sheet is not None:
-            app.setStyleSheet(self._previous_sheet)
+        if isinstance(app, QApplication) and self in KioskWindow._themed:
+            KioskWindow._themed.remove(self)
+            remaining = KioskWindow._themed
+            app.setStyleSheet(remaining[-1]._sheet if remaining else KioskWindow._sheet_before_kiosk)

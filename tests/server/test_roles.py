@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import requests
 
-from tests.fixtures.server import ServerProcess
+from tests.fixtures.server import ServerError, ServerProcess
 from tests.server.helpers import Upload, make_bundle, submit
 
 SITE = "matrix-site"
@@ -31,7 +32,12 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(shared_server: ServerProcess) -> World:
+def world(shared_server: ServerProcess) -> Iterator[World]:
+    """The tokens and the ticket the matrix works with, on the session's server of one engine.
+
+    Random test order may make this fixture again for an engine whose server lives on, so its
+    tokens are revoked when it ends: their names are free for the next one.
+    """
     revoked = shared_server.token("submitter", name="matrix-revoked")
     shared_server.cli("token", "revoke", "matrix-revoked")
     tokens: dict[str, str | None] = {
@@ -48,7 +54,10 @@ def world(shared_server: ServerProcess) -> World:
     detail = requests.get(
         f"{shared_server.api}/tickets/{ticket['id']}", headers=shared_server.auth(str(tokens["technician"])), timeout=10
     ).json()
-    return World(shared_server, tokens, ticket["id"], ticket["number"], detail["steps"][0]["image"]["id"])
+    yield World(shared_server, tokens, ticket["id"], ticket["number"], detail["steps"][0]["image"]["id"])
+    for name in ("matrix-kiosk", "matrix-tech", "matrix-admin"):
+        with contextlib.suppress(ServerError):  # a test may have revoked it already
+            shared_server.cli("token", "revoke", name)
 
 
 @dataclass(frozen=True)
