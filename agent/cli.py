@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from agent.outbox import Outbox
     from agent.sysinfo import PendingSnapshot, SysinfoOptions
     from agent.sysinfo.collect import SnapshotCache
+    from agent.sysinfo_process import SysinfoProcess
 
 
 class _LoggerAtFirstUse:
@@ -201,6 +202,54 @@ class _SysinfoStarter(threading.Thread):
         return self._pending.result([m.facts() for m in monitors])
 
 
+class _SysinfoBeside:
+    """The snapshot of a capture made by this process, collected by a helper process on the
+    machine's other core (agent.sysinfo_process says why); the same interface as
+    ``_SysinfoStarter``. If the helper cannot start, or fails, the snapshot is collected here
+    instead (later, never lost)."""
+
+    def __init__(self, process: SysinfoProcess, config: Config, backend_name: str | None, exclude: list[str]) -> None:
+        self._process = process
+        self._config, self._backend_name, self._exclude = config, backend_name, exclude
+
+    @classmethod
+    def start(
+        cls, config: Config, backend_name: str | None, exclude: list[str], started: SysinfoProcess | None = None
+    ) -> _SysinfoBeside | _SysinfoStarter:
+        """``started`` is a helper the launcher started already with these options (from the same
+        configuration); without it one is started now, and without a helper a thread collects."""
+        from agent.sysinfo_process import CAPTURE_SAMPLE_SECONDS, SysinfoProcess, SysinfoProcessError, options_spec
+
+        if started is not None:
+            return cls(started, config, backend_name, exclude)
+        spec = options_spec(config, backend=backend_name, exclude=exclude, sample_seconds=CAPTURE_SAMPLE_SECONDS)
+        try:
+            return cls(SysinfoProcess.for_options(spec), config, backend_name, exclude)
+        except SysinfoProcessError as exc:
+            log.info("collecting system information in this process: %s", exc)
+            return _SysinfoStarter(config, backend_name, exclude)
+
+    def opened(self, monitors: Sequence[MonitorInfo]) -> None:
+        """The screen is open: the helper builds the displays group from its monitors meanwhile."""
+        self._process.send_monitors([m.facts() for m in monitors])
+
+    def release(self) -> None:
+        """Nothing is held back: the helper does not share this process's interpreter lock."""
+
+    def result(self, monitors: Sequence[MonitorInfo]) -> dict[str, object]:
+        from agent.sysinfo_process import SysinfoProcessError
+
+        facts = [m.facts() for m in monitors]
+        try:
+            return self._process.result(facts, bound_seconds=float(self._config.get("sysinfo.timeout")))
+        except SysinfoProcessError as exc:
+            log.warning("the system-information helper failed (%s); collecting it in this process", exc)
+        return _collect_sysinfo(self._config, self._backend_name, facts, self._exclude)
+
+    def close(self) -> None:
+        self._process.close()
+
+
 # The command line's environment that decides what a capture holds: the screen it grabs and the
 # configuration it reads. The running agent takes a capture over only when its own is the same.
 _CAPTURE_ENVIRONMENT_PREFIXES: Final = ("SHOWDESK_",)
@@ -331,6 +380,7 @@ def capture_bundle(
     delay: float = 0.0,
     warm: SnapshotCache | None = None,
     while_encoding: Callable[[], object] | None = None,
+    sysinfo_helper: SysinfoProcess | None = None,
 ) -> tuple[ShotBundle, int]:
     """Grab, encode and bundle as ``request`` asks: the one recipe of `showdesk capture`, whether
     this process captures or the running agent does it with its warm capturer (the same bundle
@@ -342,29 +392,42 @@ def capture_bundle(
     beside the capture as here, and kept in ``warm`` for the next.
 
     ``while_encoding`` runs on this thread once the encoder works (the command line sets up its
-    logging there: nothing before it logs, and its import would otherwise delay the encoder)."""
-    if request.backend:
-        config.backend(request.backend)  # an unknown backend fails before the screen is grabbed
+    logging there: nothing before it logs, and its import would otherwise delay the encoder).
+
+    ``sysinfo_helper`` is a system-information helper process the launcher started for this
+    request (agent.sysinfo_process); this function takes it over (uses it or ends it)."""
+    if sysinfo_helper is not None and (not request.sysinfo or warm is not None):
+        sysinfo_helper.close()
+        sysinfo_helper = None
     from agent import capture, encoding
 
     try:
-        fmt = encoding.ImageFormat.parse(request.format or config.get("capture.format"))
-    except ValueError as exc:
-        raise CommandError(str(exc), Exit.USAGE) from exc
+        if request.backend:
+            config.backend(request.backend)  # an unknown backend fails before the screen is grabbed
+        try:
+            fmt = encoding.ImageFormat.parse(request.format or config.get("capture.format"))
+        except ValueError as exc:
+            raise CommandError(str(exc), Exit.USAGE) from exc
+    except BaseException:
+        if sysinfo_helper is not None:
+            sysinfo_helper.close()  # nothing will be collected: the helper's work is not wanted
+        raise
     # System information mostly waits (CPU sampling, connectivity): it starts first and
     # waits while this thread opens the screen, grabs and encodes.
     # Without a cache (this process captures) it starts before the screen is opened, so its
     # imports overlap the opening; the agent's capturer is open already, and its monitors pick
     # the cached snapshot.
-    starter: _SysinfoStarter | None = None
+    starter: _SysinfoStarter | _SysinfoBeside | None = None
     if request.sysinfo and warm is None:
-        starter = _SysinfoStarter(config, request.backend, list(request.exclude))
+        starter = _SysinfoBeside.start(config, request.backend, list(request.exclude), sysinfo_helper)
     cached: dict[str, object] | None = None
     started = 0.0
     warm_options = capture_sysinfo_options(config, request) if warm is not None and request.sysinfo else None
     try:
         with capturer_context() as capturer:
             monitors = capturer.monitors()[1:]
+            if isinstance(starter, _SysinfoBeside):
+                starter.opened(monitors)
             if warm is not None and request.sysinfo:
                 if warm_options is not None:
                     cached = warm.fresh(warm_options, [m.facts() for m in monitors])
@@ -382,6 +445,8 @@ def capture_bundle(
             else:
                 shots = capturer.capture_all()
     except capture.CaptureError as exc:
+        if isinstance(starter, _SysinfoBeside):
+            starter.close()
         raise CommandError(str(exc), Exit.NO_CAPTURE) from exc
     # The encoder releases the GIL once it is inside Pillow's C code; what comes before (Pillow's
     # import, the pixels' conversion) is Python and runs here, before the system-information
@@ -538,10 +603,22 @@ def cmd_capture(args: argparse.Namespace) -> Exit:
         from agent import capture
 
         request = CaptureRequest.from_args(args, os.environ)
+        helper: SysinfoProcess | None = getattr(args, "sysinfo_helper", None)
+        try:
+            config = _config(args)
+        except BaseException:
+            if helper is not None:
+                helper.close()
+            raise
         # Logging is set up while the encoder works: nothing logs before, and logging's import
         # would otherwise come before the grab. Writing the agent's bundle logs nothing.
         bundle, step_count = capture_bundle(
-            request, _config(args), capture.Capturer, delay=args.delay, while_encoding=partial(_start_logging, args)
+            request,
+            config,
+            capture.Capturer,
+            delay=args.delay,
+            while_encoding=partial(_start_logging, args),
+            sysinfo_helper=helper,
         )
         data, report_id = bundle.data, str(bundle.report_id)
     else:
@@ -1042,15 +1119,20 @@ def main(
     *,
     agent_capture: AgentCapture | None = None,
     capture_options: Mapping[str, Any] | None = None,
+    sysinfo_helper: SysinfoProcess | None = None,
 ) -> int:
     """Run one command. ``agent_capture`` hands `showdesk capture` to the running laptop agent
     (the launcher passes it: the core may not import the laptop app); it returns the agent's
     answer header and bundle bytes, or None to capture here. ``capture_options`` are
     `showdesk capture`'s arguments the launcher read already (see :func:`capture_namespace`):
-    building and running the parser would cost the capture a few ms more."""
+    building and running the parser would cost the capture a few ms more. ``sysinfo_helper`` is
+    the system-information helper the launcher started for those options (capture_bundle)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if capture_options is not None and argv[:1] == ["capture"]:
         args = capture_namespace(capture_options)
+        args.sysinfo_helper = sysinfo_helper
+    elif sysinfo_helper is not None:
+        sysinfo_helper.close()
     else:
         parser = build_parser("capture" if argv[:1] == ["capture"] else None)
         args = parser.parse_args(argv)

@@ -131,9 +131,11 @@ def _run(args: list[str]) -> int:
     from agent.cli import main as core_main
 
     if command == "capture":
-        from showdesk.fast_capture import recognised_options
+        from showdesk.fast_capture import recognised_options, sysinfo_helper
 
-        return core_main(args, agent_capture=_agent_capture, capture_options=recognised_options())
+        return core_main(
+            args, agent_capture=_agent_capture, capture_options=recognised_options(), sysinfo_helper=sysinfo_helper()
+        )
     return core_main(args)
 
 

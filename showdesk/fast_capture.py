@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
+    from agent.sysinfo_process import SysinfoProcess
+
 # agent.cli's capture options taking one value, as the request names them ("output" is not sent).
 _VALUE_OPTIONS = {
     "-o": "output",
@@ -167,6 +169,8 @@ def hand_over(args: list[str]) -> int | None:
     wire = handoff.wire if target is None else {**handoff.wire, OUTPUT_ARG: target}
     answer = request_capture(wire, while_waiting=None if target else prepare_write)
     if answer is None:
+        if not handoff.options["no_sysinfo"]:
+            _start_sysinfo_helper(handoff.options)
         return None
     header, data = answer
     if header.get("status") != "written":
@@ -193,8 +197,23 @@ def hand_over(args: list[str]) -> int | None:
     return 0
 
 
+def _start_sysinfo_helper(options: Mapping[str, Any]) -> None:
+    """Start collecting the capture's system information in a helper process now, before the core's
+    command line and configuration load (agent.sysinfo_process): it then runs beside all of this
+    process's work instead of beginning with the capture. Where no helper can start, the core
+    collects as before."""
+    global _sysinfo_helper
+    from agent.sysinfo_process import SysinfoProcess, SysinfoProcessError
+
+    try:
+        _sysinfo_helper = SysinfoProcess.for_configuration(options.get("backend"), options.get("exclude") or ())
+    except SysinfoProcessError:
+        _sysinfo_helper = None
+
+
 _asked = False
 _recognised: dict[str, Any] | None = None
+_sysinfo_helper: SysinfoProcess | None = None
 
 
 def asked_agent() -> bool:
@@ -205,6 +224,14 @@ def asked_agent() -> bool:
 def recognised_options() -> dict[str, Any] | None:
     """The options :func:`hand_over` read (for ``agent.cli.main``'s ``capture_options``), or None."""
     return _recognised
+
+
+def sysinfo_helper() -> SysinfoProcess | None:
+    """The helper :func:`hand_over` started for the capture made here, handed over once (the
+    caller owns it then: agent.cli.main's ``sysinfo_helper``)."""
+    global _sysinfo_helper
+    helper, _sysinfo_helper = _sysinfo_helper, None
+    return helper
 
 
 def prepare_write() -> None:

@@ -31,6 +31,7 @@ from agent.sysinfo.collectors import (
 )
 from agent.sysinfo.groups import GROUPS, check_group_names
 from agent.sysinfo.processes import processes_info
+from agent.sysinfo_process import options_spec
 
 # http.client, ssl, urllib.request and subprocess load where a collector needs them (about 35 ms
 # together): `showdesk capture` collects a snapshot and is timed as a whole process.
@@ -95,17 +96,8 @@ class SysinfoOptions:
         ``exclude`` adds groups to the configured ``sysinfo.exclude`` (the person's switches).
         ``sample_seconds`` applies when the configured timeout leaves room for it.
         """
-        chosen = config.backend(backend)
-        timeout = float(config.get("sysinfo.timeout"))
-        return cls(
-            timeout=timeout,
-            exclude=tuple(dict.fromkeys([*config.get("sysinfo.exclude"), *exclude])),
-            backend_url=chosen.url or None,
-            ca_bundle=chosen.ca_bundle,
-            backend_proxy=chosen.proxy or None,
-            monitors=monitors,
-            sample_seconds=sample_seconds if sample_seconds is not None and sample_seconds < timeout else None,
-        )
+        spec = options_spec(config, backend=backend, exclude=exclude, sample_seconds=sample_seconds)
+        return cls(**{**spec, "exclude": tuple(spec["exclude"])}, monitors=monitors)
 
 
 def collect(config: SysinfoOptions | None = None) -> dict[str, object]:

@@ -69,14 +69,16 @@ class _Healthz(http.server.BaseHTTPRequestHandler):
 def test_capture_to_a_bundle_loads_only_what_it_needs(screen: XvfbServer, tmp_path: Path) -> None:
     # `showdesk capture -o` is timed as a whole process against scrot (bench/capture.py): the
     # report schema's models, the network stack, Qt, the IDNA codec and the
-    # configuration's spelling suggestions stay unloaded; loading validates.
+    # configuration's spelling suggestions stay unloaded; loading validates. The system
+    # information (with the connection check to the backend) is collected by a helper process
+    # (agent.sysinfo_process), so none of its collectors load here either.
     target = tmp_path / "quick.showdesk"
     code = (
         "import sys\n"
         "from showdesk.__main__ import main\n"
         f"code = main(['capture', '-o', {str(target)!r}, '--name', 'Ada'])\n"
         "heavy = ('pydantic', 'requests', 'keyring', 'PySide6', 'http.client', 'ssl', 'urllib.request',"
-        " 'encodings.idna', 'difflib')\n"
+        " 'encodings.idna', 'difflib', 'psutil', 'agent.sysinfo.collect')\n"
         "print(code, sorted(name for name in heavy if name in sys.modules))\n"
     )
     backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Healthz)
