@@ -414,9 +414,9 @@ def capture_bundle(
         raise
     # System information mostly waits (CPU sampling, connectivity): it starts first and
     # waits while this thread opens the screen, grabs and encodes.
-    # Without a cache (this process captures) it starts before the screen is opened, so its
-    # imports overlap the opening; the agent's capturer is open already, and its monitors pick
-    # the cached snapshot.
+    # Without a cache (this process captures once) a helper process collects it on the other
+    # core (started by the launcher already, or now); the agent's capturer is open already, and
+    # its monitors pick the cached snapshot.
     starter: _SysinfoStarter | _SysinfoBeside | None = None
     if request.sysinfo and warm is None:
         starter = _SysinfoBeside.start(config, request.backend, list(request.exclude), sysinfo_helper)
