@@ -15,7 +15,7 @@ import json
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from functools import cached_property
 from typing import Final
 
 from agent.bundle import ReportBundle
@@ -27,10 +27,39 @@ _WALK_UP: Final = "walk-up check-in at a kiosk"
 _CLIP_PATH: Final = re.compile(r"^clips/([0-9]{3})\.webp$")
 
 
-@dataclass(frozen=True)
 class TicketBody:
-    text: str
-    html: str
+    """A report's body as plain text and as HTML, each made when first read.
+
+    Most systems take one of the two: making only that one halves the work. Everything either is made
+    of is taken when the body is: the report (a frozen model), the notes, the inline images and the
+    system information's summary.
+    """
+
+    def __init__(self, report: Report, notes: Sequence[str], summary: str | None,
+                 inline_images: Mapping[str, str]) -> None:
+        self._report = report
+        self._notes = tuple(notes)
+        self._summary = summary
+        self._inline = dict(inline_images)
+
+    @cached_property
+    def text(self) -> str:
+        return _text(self._report, self._notes, self._summary)
+
+    @cached_property
+    def html(self) -> str:
+        return _html(self._report, self._notes, self._summary, self._inline)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TicketBody):
+            return NotImplemented
+        return (self.text, self.html) == (other.text, other.html)
+
+    def __hash__(self) -> int:
+        return hash((self.text, self.html))
+
+    def __repr__(self) -> str:
+        return f"TicketBody(text={self.text!r}, html={self.html!r})"
 
 
 def marker_line(report: Report) -> str:
@@ -150,12 +179,7 @@ def render(
     inline_images: Mapping[str, str] | None = None,
 ) -> TicketBody:
     """The body of ``bundle``. ``inline_images`` maps step image paths to ``cid:`` URLs (e-mail)."""
-    report = bundle.report
-    summary = sysinfo_summary(bundle)
-    return TicketBody(
-        text=_text(report, notes, summary),
-        html=_html(report, notes, summary, inline_images or {}),
-    )
+    return TicketBody(bundle.report, notes, sysinfo_summary(bundle), inline_images or {})
 
 
 def _text(report: Report, notes: Sequence[str], summary: str | None) -> str:

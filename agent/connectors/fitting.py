@@ -126,6 +126,12 @@ class FitResult:
     bundle: ReportBundle
     notes: tuple[str, ...] = ()
     wire_bytes: int = 0
+    # ``bundle.report.canonical_json()``, made once while fitting (b"" where not made): the manifest to send.
+    manifest: bytes = b""
+
+    def manifest_bytes(self) -> bytes:
+        """The fitted report's manifest, as ``canonical_json`` makes it."""
+        return self.manifest or self.bundle.report.canonical_json()
 
     @property
     def changed(self) -> bool:
@@ -134,7 +140,11 @@ class FitResult:
 
 def estimate_wire_bytes(bundle: ReportBundle, limits: Limits) -> int:
     """What the request will weigh: every file and the manifest, encoded, plus fixed overhead."""
-    payload = bundle.total_bytes() + len(bundle.report.canonical_json())
+    return _wire_bytes(bundle, limits, bundle.report.canonical_json())
+
+
+def _wire_bytes(bundle: ReportBundle, limits: Limits, manifest: bytes) -> int:
+    payload = bundle.total_bytes() + len(manifest)
     return int(payload * limits.wire_ratio) + limits.overhead_bytes
 
 
@@ -169,6 +179,13 @@ class _Fitter:
         self.states = [_StepState(index) for index in range(len(self.report.steps))]
         self.clip_states = [_ClipState(index) for index in range(len(self.report.clips))]
         self._decoded: dict[str, Image.Image] = {}
+        self._manifest: bytes | None = None
+
+    def manifest(self) -> bytes:
+        """The report's canonical manifest, made once: fitting changes files and states, never ``self.report``."""
+        if self._manifest is None:
+            self._manifest = self.report.canonical_json()
+        return self._manifest
 
     # ------------------------------------------------------------ sizes
     def step_refs(self, state: _StepState) -> list[FileRef]:
@@ -190,7 +207,7 @@ class _Fitter:
             files += self.step_bytes(state) - sum(ref.size for ref in self.step_refs(state))
         for clip_state in self.clip_states:
             files += self.clip_bytes(clip_state) - self.report.clips[clip_state.index].file.size
-        manifest = len(self.report.canonical_json())
+        manifest = len(self.manifest())
         return int((files + manifest) * self.limits.wire_ratio) + self.limits.overhead_bytes
 
     # ------------------------------------------------------------ encoding
@@ -266,7 +283,7 @@ class _Fitter:
     # ------------------------------------------------------------ the result
     def result(self) -> FitResult:
         if all(state.applied < 0 for state in self.states) and all(s.applied < 0 for s in self.clip_states):
-            return FitResult(self.bundle, (), self.total_wire_bytes())
+            return FitResult(self.bundle, (), self.total_wire_bytes(), self.manifest())
         files = dict(self.bundle.files)
         steps: list[Step] = []
         notes: list[str] = []
@@ -306,7 +323,8 @@ class _Fitter:
             fitted.validate()
         except (ValueError, BundleError) as exc:  # a bug here must refuse visibly, never send a broken report
             raise TooLargeError(f"fitting the report to {self.limits.system} failed: {exc}") from exc
-        return FitResult(fitted, tuple(notes), estimate_wire_bytes(fitted, self.limits))
+        manifest = report.canonical_json()
+        return FitResult(fitted, tuple(notes), _wire_bytes(fitted, self.limits, manifest), manifest)
 
     def _fitted_clip(self, state: _ClipState, files: dict[str, bytes], notes: list[str]) -> Clip:
         """The report's entry for the clip after its applied rung (the file put in ``files``), noted."""
@@ -382,7 +400,8 @@ def _encode(image: Image.Image, factor: float, lossy: bool) -> tuple[bytes, str,
 def fit_bundle(bundle: ReportBundle, limits: Limits) -> FitResult:
     """``bundle`` made to fit ``limits``, or a ``TooLargeError`` naming what does not fit and the limit."""
     if limits.max_file_bytes is None and limits.max_request_bytes is None:
-        return FitResult(bundle, (), estimate_wire_bytes(bundle, limits))
+        manifest = bundle.report.canonical_json()
+        return FitResult(bundle, (), _wire_bytes(bundle, limits, manifest), manifest)
     fitter = _Fitter(bundle, limits)
     report = bundle.report
     # What can shrink: the step images and the clips. Everything else goes as it is.
@@ -394,7 +413,7 @@ def fit_bundle(bundle: ReportBundle, limits: Limits) -> FitResult:
         for ref in report.files():
             if ref.path not in shrinkable and _file_wire_bytes(ref.size, limits) > max_file:
                 raise TooLargeError(_file_refusal(report, ref.path, ref.size, limits), system=limits.system)
-        manifest_size = len(report.canonical_json())
+        manifest_size = len(fitter.manifest())
         if _file_wire_bytes(manifest_size, limits) > max_file:
             raise TooLargeError(
                 f"the report's manifest is {format_size(manifest_size)}; {limits.describe()}", system=limits.system
@@ -425,7 +444,7 @@ def fit_bundle(bundle: ReportBundle, limits: Limits) -> FitResult:
     if max_request is not None:
         # What no shrinking can change must fit on its own; name the largest such file if not.
         fixed = [ref for ref in report.files() if ref.path not in shrinkable]
-        fixed_wire = int((sum(r.size for r in fixed) + len(report.canonical_json())) * limits.wire_ratio)
+        fixed_wire = int((sum(r.size for r in fixed) + len(fitter.manifest())) * limits.wire_ratio)
         if fixed and fixed_wire + limits.overhead_bytes > max_request:
             largest = max(fixed, key=lambda r: r.size)
             raise TooLargeError(_file_refusal(report, largest.path, largest.size, limits), system=limits.system)

@@ -210,7 +210,7 @@ class ServiceNowConnector(HttpConnector):
         report = bundle.report
         files = [(attachment_name(ref.path, report.id), ref.media_type, bundle.files[ref.path])
                  for ref in report.files()]
-        files.append((manifest_name(report.id), "application/json", report.canonical_json()))
+        files.append((manifest_name(report.id), "application/json", fitted.manifest_bytes()))
         record = self.find_incident(report.id)
         present: set[str] = set()
         if record is None:

@@ -20,24 +20,27 @@ than ``params``, ``json`` and a ``bytes`` or sized-iterable ``data``.
 
 from __future__ import annotations
 
+import email.parser
 import errno
 import http.client
 import io
 import json
+import re
 import ssl
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote_plus, urlencode, urlsplit
 
 import requests
 from requests.auth import _basic_auth_str
-from requests.cookies import extract_cookies_to_jar, get_cookie_header
+from requests.cookies import RequestsCookieJar, cookiejar_from_dict, extract_cookies_to_jar, get_cookie_header
 from requests.models import RequestEncodingMixin
 from requests.structures import CaseInsensitiveDict
 from requests.utils import (
@@ -58,6 +61,8 @@ from urllib3.exceptions import (
 )
 from urllib3.exceptions import SSLError as Urllib3SSLError
 from urllib3.response import HTTPResponse
+from urllib3.util import SKIP_HEADER
+from urllib3.util.request import SKIPPABLE_HEADERS
 
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 _NO_BODY_METHODS: Final = frozenset({"GET", "HEAD"})
@@ -66,6 +71,26 @@ _NO_BODY_METHODS: Final = frozenset({"GET", "HEAD"})
 SEND_BLOCK_BYTES: Final = 64 * 1024
 # requests' own encoding of ``params`` (lists as repeated keys, None left out), so the query is the same.
 _encode_params: Final[Callable[[Any], str | bytes]] = RequestEncodingMixin._encode_params  # type: ignore[attr-defined]
+# Text that urlencode and requote_uri leave as it is (ASCII letters, digits and what they never quote).
+_UNQUOTED_TEXT: Final = re.compile(r"[A-Za-z0-9_.~-]*")
+_PLAIN_URL: Final = re.compile(r"[A-Za-z0-9_.~!#$&'()*+,/:;=?@\[\]-]*")
+# http.client's checks of a header line (putheader), applied once per distinct header.
+_LEGAL_HEADER_NAME: Final = re.compile(rb"[^:\s][^:\r\n]*")
+_ILLEGAL_HEADER_VALUE: Final = re.compile(rb"\n(?![ \t])|\r(?![ \t\n])")
+_FRAMING: Final = frozenset({"content-length", "transfer-encoding"})
+# Distinct combinations of session and call headers kept checked per connection (a connector uses a handful:
+# its credentials with each content type); past this many they are all dropped and checked again as they come.
+_KEPT_HEADS: Final = 32
+# http.client's own steps of a request, called on urllib3's connection past urllib3's overrides of them.
+_putrequest: Final = http.client.HTTPConnection.putrequest
+_endheaders: Final = http.client.HTTPConnection.endheaders
+_getresponse: Final = http.client.HTTPConnection.getresponse
+# http.client's bounds on an answer's head (its _MAXLINE and _MAXHEADERS).
+_MAX_HEAD_LINE: Final = 65536
+_MAX_HEAD_LINES: Final = 100
+# A header line the e-mail parser reads as "Name: value" and nothing else (a name of printable ASCII but ":").
+_PLAIN_HEADER_LINE: Final = re.compile(r"[\x21-\x39\x3b-\x7e]+:[^\r\n]*\r?\n")
+_PARSED_CONTENT_TYPES: Final = ("multipart/", "message/")
 
 
 @dataclass(frozen=True)
@@ -120,6 +145,248 @@ def body_fits(data: object) -> bool:
     return hasattr(data, "__iter__") and hasattr(data, "__len__") and not hasattr(data, "tell")
 
 
+@dataclass(slots=True)
+class _Head:
+    """The session's headers merged under a call's, as requests merges and checks them."""
+
+    pairs: tuple[tuple[str, Any], ...]  # in requests' order, with the names as given; None values left out
+    names: frozenset[str]  # lower case
+    lines: tuple[bytes, ...] | None  # as http.client's putheader writes them; None when one cannot be written
+
+
+@dataclass(slots=True)
+class _Call:
+    """One prepared call: requests' view of it and what goes on the wire."""
+
+    request: requests.PreparedRequest
+    target: str
+    lines: list[bytes] | tuple[bytes, ...]
+    skip_host: bool
+    skip_accept_encoding: bool
+    body: Any
+    chunked: bool
+
+
+def _merge(session_headers: Mapping[str, Any], headers: Mapping[str, Any]) -> _Head:
+    """requests' merge_setting of the headers and its check of each, then the lines they make."""
+    merged: dict[str, tuple[str, Any]] = {name.lower(): (name, value) for name, value in session_headers.items()}
+    merged.update((name.lower(), (name, value)) for name, value in headers.items())
+    pairs: list[tuple[str, Any]] = []
+    for name, value in merged.values():
+        if value is None:
+            continue  # requests drops a header set to None
+        check_header_validity((name, value))
+        pairs.append((name, value))
+    try:
+        lines, names = _wire_lines(pairs)
+    except ValueError:  # UnicodeEncodeError too: raised again where the call writes its head, after its body
+        return _Head(tuple(pairs), frozenset(name.lower() for name, _value in pairs), None)
+    return _Head(tuple(pairs), names, tuple(lines))
+
+
+def _wire_lines(pairs: Iterable[tuple[Any, Any]]) -> tuple[list[bytes], frozenset[str]]:
+    """The header lines ``http.client`` writes for ``pairs`` through urllib3's connection, and their names.
+
+    Each as its putheader makes it (the name in ASCII, the value in Latin-1, the same checks, the same
+    errors); a value of urllib3's SKIP_HEADER leaves the header out, as urllib3's putheader does.
+    """
+    lines: list[bytes] = []
+    names: set[str] = set()
+    for name, value in pairs:
+        lower = name.lower()
+        names.add(lower)
+        if isinstance(value, str) and value == SKIP_HEADER:
+            if (lower.decode("latin-1") if isinstance(lower, bytes) else lower) not in SKIPPABLE_HEADERS:
+                skippable = "', '".join(str.title(header) for header in sorted(SKIPPABLE_HEADERS))
+                raise ValueError(f"urllib3.util.SKIP_HEADER only supports '{skippable}'")
+            continue
+        encoded_name = name.encode("ascii") if hasattr(name, "encode") else name
+        if not _LEGAL_HEADER_NAME.fullmatch(encoded_name):
+            raise ValueError(f"Invalid header name {encoded_name!r}")
+        if hasattr(value, "encode"):
+            encoded = value.encode("latin-1")
+        elif isinstance(value, int):
+            encoded = str(value).encode("ascii")
+        else:
+            encoded = value
+        if _ILLEGAL_HEADER_VALUE.search(encoded):
+            raise ValueError(f"Invalid header value {encoded!r}")
+        lines.append(encoded_name + b": " + encoded)
+    return lines, frozenset(names)
+
+
+def _set_timeout(connection: HTTPConnection, seconds: float | None) -> None:
+    """The socket's timeout for what comes next (urllib3's request and getresponse set it the same way)."""
+    sock = connection.sock
+    if sock is not None and sock.gettimeout() != seconds:
+        sock.settimeout(seconds)
+
+
+class _Sent(requests.PreparedRequest):
+    """A ``requests.PreparedRequest`` whose headers dictionary is made from the pairs sent when first read.
+
+    A call that succeeds never reads it; an error, a cookie or a caller looking at ``response.request`` does.
+    """
+
+    _pairs: list[tuple[str, Any]] | None = None
+    _headers: CaseInsensitiveDict[Any] | None = None
+
+    @property  # type: ignore[override]
+    def headers(self) -> CaseInsensitiveDict[Any] | None:
+        if self._headers is None and self._pairs is not None:
+            self._headers = CaseInsensitiveDict(self._pairs)
+            self._pairs = None
+        return self._headers
+
+    @headers.setter
+    def headers(self, value: CaseInsensitiveDict[Any] | None) -> None:
+        self._headers = value
+        self._pairs = None
+
+
+class _Answer(requests.Response):
+    """A ``requests.Response`` whose cookie jar, headers dictionary and encoding are made when first read.
+
+    ``requests.Response()`` makes a cookie jar for every answer (with its lock and policy), the largest
+    part of building it, and parses the headers and the encoding before anyone asks; most answers set
+    no cookie and are read as JSON only. An answer that sets a cookie gets its jar at once.
+    """
+
+    _jar: RequestsCookieJar | None
+    _joined: dict[str, tuple[str, str]] | None  # the answer's headers by lower-case name, until made a dictionary
+    _headers: CaseInsensitiveDict[str]
+    _encoding: str | None
+    _encoding_read: bool
+
+    @property
+    def cookies(self) -> RequestsCookieJar:
+        if self._jar is None:
+            self._jar = cookiejar_from_dict({})  # type: ignore[no-untyped-call]
+        return self._jar
+
+    @cookies.setter
+    def cookies(self, jar: RequestsCookieJar) -> None:
+        self._jar = jar
+
+    @property
+    def headers(self) -> CaseInsensitiveDict[str]:
+        if self._joined is not None:
+            self._headers = CaseInsensitiveDict(self._joined.values())
+            self._joined = None
+        return self._headers
+
+    @headers.setter
+    def headers(self, value: CaseInsensitiveDict[str]) -> None:
+        self._headers = value
+        self._joined = None
+
+    @property
+    def encoding(self) -> str | None:
+        if not self._encoding_read:
+            self._encoding = get_encoding_from_headers(self.headers)
+            self._encoding_read = True
+        return self._encoding
+
+    @encoding.setter
+    def encoding(self, value: str | None) -> None:
+        self._encoding = value
+        self._encoding_read = True
+
+
+def _head_lines(fp: Any) -> list[bytes]:
+    """The lines of an answer's head up to the empty one, bounded as http.client bounds them (``_read_headers``)."""
+    lines: list[bytes] = []
+    while True:
+        line = fp.readline(_MAX_HEAD_LINE + 1)
+        if len(line) > _MAX_HEAD_LINE:
+            raise http.client.LineTooLong("header line")
+        lines.append(line)
+        if len(lines) > _MAX_HEAD_LINES:
+            raise http.client.HTTPException(f"got more than {_MAX_HEAD_LINES} headers")
+        if line in (b"\r\n", b"\n", b""):
+            return lines
+
+
+def _parse_head(lines: list[bytes]) -> http.client.HTTPMessage:
+    """The answer's headers as ``http.client.parse_headers`` makes them, its e-mail parser left out where plain.
+
+    The e-mail parser costs more than the rest of a small answer's reading. For a head of plain
+    ``Name: value`` lines ending in an empty one, its result is each header as (name, value without
+    the leading blanks and the line end), in order, and an empty payload: made here directly. Anything
+    else (continued or malformed lines, a head cut short, a content type the e-mail parser reads on
+    into the body: multipart/ and message/) goes to the e-mail parser, as in http.client.
+    """
+    if lines[-1] in (b"\r\n", b"\n"):
+        message = http.client.HTTPMessage()
+        for raw in lines[:-1]:
+            line = raw.decode("iso-8859-1")
+            if not _PLAIN_HEADER_LINE.fullmatch(line):
+                break
+            name, value = line.split(":", 1)
+            value = value.lstrip(" \t").rstrip("\r\n")
+            if name.lower() == "content-type" and value.lower().startswith(_PARSED_CONTENT_TYPES):
+                break
+            message[name] = value
+        else:
+            message.set_payload("")
+            return message
+    parsed = email.parser.Parser(_class=http.client.HTTPMessage).parsestr(b"".join(lines).decode("iso-8859-1"))
+    assert isinstance(parsed, http.client.HTTPMessage)
+    return parsed
+
+
+class _Response(http.client.HTTPResponse):
+    """``http.client``'s answer, its head parsed by ``_parse_head``.
+
+    ``begin`` is http.client's own (Python 3.11) with ``parse_headers`` replaced, and without its
+    debug printing (the kept connection never sets a debug level); everything else is inherited.
+    """
+
+    def begin(self) -> None:
+        begun: object = self.headers  # None until begun (typeshed types it as always set)
+        if begun is not None:
+            return
+        while True:  # read until an answer other than 100 Continue
+            version, status, reason = self._read_status()  # type: ignore[attr-defined]
+            if status != HTTPStatus.CONTINUE:
+                break
+            _head_lines(self.fp)  # the head of the 100 answer, skipped
+        self.code = self.status = status
+        self.reason = reason.strip()
+        if version in ("HTTP/1.0", "HTTP/0.9"):
+            self.version = 10  # "0.9" treated as 1.0, as http.client does
+        elif version.startswith("HTTP/1."):
+            self.version = 11  # HTTP/1.x where x >= 1
+        else:
+            raise http.client.UnknownProtocol(version)
+        self.headers = self.msg = _parse_head(_head_lines(self.fp))
+        transfer_encoding = self.headers.get("transfer-encoding")
+        if transfer_encoding and transfer_encoding.lower() == "chunked":
+            self.chunked = True
+            self.chunk_left = None
+        else:
+            self.chunked = False
+        self.will_close = self._check_close()  # type: ignore[attr-defined]
+        # A Content-Length counts unless the body is chunked (RFC 2616 4.4, 3); nonsense is ignored.
+        self.length = None
+        length = self.headers.get("content-length")
+        if length and not self.chunked:
+            try:
+                self.length = int(length)
+            except ValueError:
+                self.length = None
+            else:
+                if self.length < 0:
+                    self.length = None
+        else:
+            self.length = None
+        if (status in (HTTPStatus.NO_CONTENT, HTTPStatus.NOT_MODIFIED) or 100 <= status < 200
+                or self._method == "HEAD"):  # type: ignore[attr-defined]
+            self.length = 0  # a body of fixed length zero
+        if not self.will_close and not self.chunked and self.length is None:
+            self.will_close = True  # kept open, neither chunked nor with a length: it ends when it closes
+
+
 class KeptConnection:
     """One connection to a ``Route``'s origin, reused while the server keeps it open.
 
@@ -134,6 +401,7 @@ class KeptConnection:
         # socket when collected, as urllib3's pools do, instead of leaving it to a ResourceWarning.
         self._open: list[HTTPConnection] = []
         weakref.finalize(self, _close_all, self._open)
+        self._heads: dict[tuple[object, ...], _Head] = {}
 
     @property
     def _connection(self) -> HTTPConnection | None:
@@ -161,24 +429,30 @@ class KeptConnection:
         timeout: tuple[float, float | None],
     ) -> requests.Response:
         """One call, its answer read in full; raises what ``session.request`` would raise."""
-        request = self._prepare(session, method, url, headers, params, json_body, data)
+        call = self._prepare(session, method, url, headers, params, json_body, data)
+        request = call.request
         started = time.perf_counter()
-        answer = self._exchange(request, timeout)
-        content = self._read(answer, request)  # the whole answer, as requests reads one that is not streamed
-        response = requests.Response()
+        answer = self._exchange(call, timeout)
+        joined = _joined_headers(answer.msg)
+        content = self._read(answer, request, joined)  # the whole answer, as requests reads one that is not streamed
+        # Every attribute requests.Response.__init__ sets is set here; three of them when first read.
+        response = _Answer.__new__(_Answer)
+        response._content = content
+        response._content_consumed = True  # type: ignore[attr-defined]
+        response._next = None  # type: ignore[attr-defined]
         response.status_code = answer.status
-        response.headers = CaseInsensitiveDict(_joined_headers(answer.msg))
-        response.encoding = get_encoding_from_headers(response.headers)
+        response._joined = joined
+        response._encoding_read = False
         response.raw = _ReadAnswer(answer)
-        response.reason = answer.reason
         response.url = request.url or url
+        response.history = []
+        response.reason = answer.reason
+        response._jar = None
         response.request = request
-        if "set-cookie" in response.headers or "set-cookie2" in response.headers:  # all that cookielib reads
+        if "set-cookie" in joined or "set-cookie2" in joined:  # all that cookielib reads
             extract_cookies_to_jar(response.cookies, request, response.raw)  # type: ignore[no-untyped-call]
             extract_cookies_to_jar(session.cookies, request, response.raw)  # type: ignore[no-untyped-call]
         response.elapsed = timedelta(seconds=time.perf_counter() - started)
-        response._content = content
-        response._content_consumed = True  # type: ignore[attr-defined]
         return response
 
     def _prepare(
@@ -190,60 +464,101 @@ class KeptConnection:
         params: Any,
         json_body: Any,
         data: Any,
-    ) -> requests.PreparedRequest:
-        request = requests.PreparedRequest()
-        request.method = method.upper()
+    ) -> _Call:
+        """The request as requests prepares it, and the lines of its head as ``http.client`` writes them.
+
+        Nothing here touches the connection: a header that cannot be sent fails before the request starts.
+        """
+        request = _Sent()
+        request.method = method = method.upper()
         encoded = _query(params) if params else ""
         if encoded:
             url += ("&" if "?" in url else "?") + (encoded.decode("ascii") if isinstance(encoded, bytes) else encoded)
-        request.url = requote_uri(url)
-        # The session's headers under the call's, matched without regard to case (requests' merge_setting).
-        merged: dict[str, tuple[str, Any]] = {name.lower(): (name, value) for name, value in session.headers.items()}
-        merged.update((name.lower(), (name, value)) for name, value in headers.items())
-        prepared: CaseInsensitiveDict[Any] = CaseInsensitiveDict()
-        for name, value in merged.values():
-            if value is None:
-                continue  # requests drops a header set to None
-            check_header_validity((name, value))
-            prepared[name] = value
+        # requote_uri leaves a URL of unreserved and reserved characters without "%" as it is.
+        request.url = url if _PLAIN_URL.fullmatch(url) else requote_uri(url)
+        head = self._head(session, headers)
         body: Any = data
+        content_type = False
         if not data and json_body is not None:
             try:
                 body = json.dumps(json_body, allow_nan=False).encode("utf-8")
             except ValueError as exc:
                 raise requests.exceptions.InvalidJSONError(exc, request=request) from exc
-            if "content-type" not in prepared:
-                prepared["Content-Type"] = "application/json"
+            content_type = "content-type" not in head.names
+        framing: tuple[str, str] | None = None
         if body is None:
-            if request.method not in _NO_BODY_METHODS:
-                prepared["Content-Length"] = "0"
+            if method not in _NO_BODY_METHODS:
+                framing = ("Content-Length", "0")
         else:
             length = len(body)
             if length:
-                prepared["Content-Length"] = str(length)
+                framing = ("Content-Length", str(length))
             elif isinstance(body, bytes | bytearray):
-                if request.method not in _NO_BODY_METHODS:
-                    prepared["Content-Length"] = "0"
+                if method not in _NO_BODY_METHODS:
+                    framing = ("Content-Length", "0")
             else:
-                prepared["Transfer-Encoding"] = "chunked"
-        if self.route.netrc_authorization is not None:
-            prepared["Authorization"] = self.route.netrc_authorization  # as requests' HTTPBasicAuth would
-        request.headers = prepared
+                framing = ("Transfer-Encoding", "chunked")
         request.body = body
-        if len(session.cookies):
-            cookie = get_cookie_header(session.cookies, request)  # type: ignore[no-untyped-call]
-            if cookie is not None:
-                prepared["Cookie"] = cookie
-        return request
+        if (head.lines is not None and self.route.netrc_authorization is None and not len(session.cookies)
+                and not head.names & _FRAMING):
+            # The common call: the checked lines of the merged headers, then what requests adds after them.
+            pairs = list(head.pairs)
+            lines = list(head.lines)
+            if content_type:
+                pairs.append(("Content-Type", "application/json"))
+                lines.append(b"Content-Type: application/json")
+            if framing is not None:
+                pairs.append(framing)
+                lines.append(f"{framing[0]}: {framing[1]}".encode("ascii"))
+            request._pairs = pairs  # made a dictionary when first read
+            names = head.names
+            chunked = framing is not None and framing[0] == "Transfer-Encoding"
+        else:
+            # As requests: Content-Type, framing, ~/.netrc's Authorization and Cookie set over the merged headers.
+            prepared: CaseInsensitiveDict[Any] = CaseInsensitiveDict(head.pairs)
+            if content_type:
+                prepared["Content-Type"] = "application/json"
+            if framing is not None:
+                prepared[framing[0]] = framing[1]
+            if self.route.netrc_authorization is not None:
+                prepared["Authorization"] = self.route.netrc_authorization  # as requests' HTTPBasicAuth would
+            request.headers = prepared
+            if len(session.cookies):
+                cookie = get_cookie_header(session.cookies, request)  # type: ignore[no-untyped-call]
+                if cookie is not None:
+                    prepared["Cookie"] = cookie
+            lines, names = _wire_lines(prepared.items())
+            chunked = "Transfer-Encoding" in prepared
+        return _Call(request, request.path_url, lines, "host" in names, "accept-encoding" in names,
+                     bytes(body) if isinstance(body, bytearray) else body, chunked)
 
-    def _exchange(self, request: requests.PreparedRequest,
-                  timeout: tuple[float, float | None]) -> http.client.HTTPResponse:
+    def _head(self, session: requests.Session, headers: Mapping[str, str | None]) -> _Head:
+        """The session's headers merged under the call's and checked, kept for the next call with the same ones.
+
+        Keyed on every name and value of both, so a changed header (a new token) is a new entry, never a stale
+        one; a call whose headers cannot be a key (a value of the wrong type) is merged alone and refused there.
+        """
+        key = (tuple(session.headers.items()), tuple(headers.items()))
+        try:
+            head = self._heads.get(key)
+        except TypeError:
+            return _merge(session.headers, headers)
+        if head is None:
+            head = _merge(session.headers, headers)
+            if len(self._heads) >= _KEPT_HEADS:
+                self._heads.clear()
+            self._heads[key] = head
+        return head
+
+    def _exchange(self, call: _Call, timeout: tuple[float, float | None]) -> http.client.HTTPResponse:
         """Send, and read the answer's head; failures raised as requests' adapter raises them.
 
         urllib3's connection connects (its socket options, TLS and the certificate's checks, as in
-        requests' pools); the request and the answer go through ``http.client``'s own methods, which
-        urllib3's add a second layer of bookkeeping to (half of a small call's CPU time).
+        requests' pools); the request goes out through ``http.client``'s own putrequest and endheaders
+        with the head's lines checked beforehand, and the answer is read by its getresponse: urllib3's
+        overrides of these add a second layer of bookkeeping (half of a small call's CPU time).
         """
+        request = call.request
         connect_timeout, read_timeout = timeout
         connection = self._connection
         if connection is not None and not connection.is_connected:
@@ -259,16 +574,12 @@ class KeptConnection:
         except (OSError, ssl.CertificateError, ConnectTimeoutError, Urllib3SSLError) as exc:  # NewConnectionError too
             self.close()
             raise _connect_failure(exc, request) from exc
-        body = request.body
         try:
-            http.client.HTTPConnection.request(
-                connection,
-                request.method or "GET",
-                request.path_url,
-                body=bytes(body) if isinstance(body, bytearray) else body,
-                headers=request.headers,
-                encode_chunked="Transfer-Encoding" in request.headers,
-            )
+            _set_timeout(connection, connect_timeout)
+            _putrequest(connection, request.method or "GET", call.target, skip_host=call.skip_host,
+                        skip_accept_encoding=call.skip_accept_encoding)
+            connection._buffer.extend(call.lines)  # type: ignore[attr-defined]  # what putheader appends
+            _endheaders(connection, call.body, encode_chunked=call.chunked)
         except BrokenPipeError:
             pass  # the server may have answered already (an early 413): its answer is read below
         except OSError as exc:
@@ -278,10 +589,17 @@ class KeptConnection:
         except http.client.HTTPException as exc:
             self.close()
             raise _aborted(exc, request) from exc
+        if read_timeout == 0:  # urllib3 refuses it before reading: a socket without a timeout would not wait
+            self.close()
+            raise requests.exceptions.ReadTimeout(
+                ReadTimeoutError(None, request.url, f"Read timed out. (read timeout={read_timeout})"),  # type: ignore[arg-type]
+                request=request,
+            )
         try:
             if not connection.is_closed:
                 connection.timeout = read_timeout
-            return http.client.HTTPConnection.getresponse(connection)
+                _set_timeout(connection, read_timeout)
+            return _getresponse(connection)
         except TimeoutError as exc:
             self.close()
             raise requests.exceptions.ReadTimeout(
@@ -295,7 +613,8 @@ class KeptConnection:
             self.close()
             raise _aborted(exc, request) from exc
 
-    def _read(self, answer: http.client.HTTPResponse, request: requests.PreparedRequest) -> bytes:
+    def _read(self, answer: http.client.HTTPResponse, request: requests.PreparedRequest,
+              joined: Mapping[str, tuple[str, str]]) -> bytes:
         """The answer's body, decoded as urllib3 decodes it; failures raised as requests' iter_content raises them."""
         try:
             data = answer.read()
@@ -310,17 +629,22 @@ class KeptConnection:
             self.close()
             raise requests.exceptions.ChunkedEncodingError(
                 ProtocolError(f"Connection broken: {exc!r}", exc), request=request) from exc
-        encoding = (answer.getheader("Content-Encoding") or "").strip().lower()
+        encoding = joined["content-encoding"][1].strip().lower() if "content-encoding" in joined else ""
         if not encoding or encoding == "identity":
             return data
         try:  # gzip, deflate and whatever else urllib3 decodes (brotli, zstd where installed), by urllib3
-            decoded = HTTPResponse(body=io.BytesIO(data), headers=dict(_joined_headers(answer.msg)),
+            decoded = HTTPResponse(body=io.BytesIO(data), headers=dict(joined.values()),
                                    status=answer.status, preload_content=True, decode_content=True).data
         except DecodeError as exc:
             raise requests.exceptions.ContentDecodingError(exc, request=request) from exc
         return bytes(decoded)
 
     def _new_connection(self, connect_timeout: float) -> HTTPConnection:
+        connection = self._connection_to_route(connect_timeout)
+        connection.response_class = _Response  # http.client's getresponse makes its answers of this class
+        return connection
+
+    def _connection_to_route(self, connect_timeout: float) -> HTTPConnection:
         route = self.route
         common: dict[str, Any] = {"timeout": connect_timeout, "blocksize": SEND_BLOCK_BYTES}
         if route.scheme == "http":
@@ -338,11 +662,31 @@ class KeptConnection:
 def _query(params: Any) -> str | bytes:
     """``params`` as requests encodes them (``RequestEncodingMixin._encode_params``), for a mapping or pairs.
 
-    The same steps, without requests' runtime protocol checks (``to_key_val_list``), which cost more than the
-    rest of a call's preparation; anything else goes to requests' own.
+    Text keys with text or integer values (what connectors send) are quoted as urlencode quotes them,
+    leaving text it would leave as it is untouched; anything else takes the general way.
     """
     if not isinstance(params, Mapping | list | tuple):
         return _encode_params(params)
+    parts: list[str] = []
+    for key, value in params.items() if isinstance(params, Mapping) else params:
+        if type(key) is not str:
+            return _query_pairs(params)
+        if type(value) is str:
+            parts.append(f"{_quoted(key)}={_quoted(value)}")
+        elif type(value) is int:
+            parts.append(f"{_quoted(key)}={value}")
+        elif value is not None:
+            return _query_pairs(params)
+    return "&".join(parts)
+
+
+def _quoted(text: str) -> str:
+    """``quote_plus`` of the text's UTF-8, as requests' encoding of params ends up calling it."""
+    return text if _UNQUOTED_TEXT.fullmatch(text) else quote_plus(text.encode("utf-8"))
+
+
+def _query_pairs(params: Mapping[Any, Any] | list[Any] | tuple[Any, ...]) -> str:
+    """The general way: requests' steps without its runtime protocol checks (``to_key_val_list``)."""
     pairs: list[tuple[Any, Any]] = []
     for key, values in params.items() if isinstance(params, Mapping) else params:  # requests' to_key_val_list
         for value in [values] if isinstance(values, str | bytes) or not hasattr(values, "__iter__") else values:
@@ -375,13 +719,13 @@ class _ReadAnswer:
         return None
 
 
-def _joined_headers(message: http.client.HTTPMessage) -> list[tuple[str, str]]:
-    """The answer's headers with repeated ones joined by ", ", as urllib3 hands them to requests."""
+def _joined_headers(message: http.client.HTTPMessage) -> dict[str, tuple[str, str]]:
+    """The answer's headers by lower-case name, repeated ones joined by ", ", as urllib3 hands them to requests."""
     joined: dict[str, tuple[str, str]] = {}
     for name, value in message.items():
         key = name.lower()
         joined[key] = (joined[key][0], f"{joined[key][1]}, {value}") if key in joined else (name, value)
-    return list(joined.values())
+    return joined
 
 
 def _close_all(connections: list[HTTPConnection]) -> None:

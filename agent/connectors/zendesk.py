@@ -141,7 +141,7 @@ class ZendeskConnector(HttpConnector):
         report = bundle.report
         files = [(attachment_name(ref.path, report.id), ref.media_type, bundle.files[ref.path])
                  for ref in report.files()]
-        files.append((manifest_name(report.id), "application/json", report.canonical_json()))
+        files.append((manifest_name(report.id), "application/json", fitted.manifest_bytes()))
         total = sum(len(data) for _n, _m, data in files)
         token: str | None = None
         sent = 0
