@@ -32,6 +32,13 @@ def _script(tmp_path: Path, body: str) -> str:
     return str(path)
 
 
+def _configure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    """This process's configuration (and so the helper's: it inherits the environment) is ``text``."""
+    settings = tmp_path / "showdesk.toml"
+    settings.write_text(text)
+    monkeypatch.setenv("SHOWDESK_CONFIG", str(settings))
+
+
 def _running(pid: int) -> bool:
     try:
         os.waitpid(pid, os.WNOHANG)
@@ -75,9 +82,7 @@ def test_options_the_collectors_refuse_are_told_with_their_reason() -> None:
 def test_the_helper_reads_the_configuration_this_process_reads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = tmp_path / "showdesk.toml"
-    settings.write_text('[sysinfo]\ntimeout = 4.0\nexclude = ["processes", "connectivity"]\n')
-    monkeypatch.setenv("SHOWDESK_CONFIG", str(settings))
+    _configure(tmp_path, monkeypatch, '[sysinfo]\ntimeout = 4.0\nexclude = ["processes", "connectivity"]\n')
     spec = options_spec(load_config({}), exclude=["battery"], sample_seconds=sysinfo_process.CAPTURE_SAMPLE_SECONDS)
     assert spec["timeout"] == 4.0 and spec["exclude"] == ["processes", "connectivity", "battery"]
     helper = SysinfoProcess.for_configuration(None, ["battery"])
@@ -96,9 +101,7 @@ def test_the_capture_sampling_window_is_the_collectors_shortest() -> None:
 def test_options_from_the_configuration_are_the_same_either_way(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = tmp_path / "showdesk.toml"
-    settings.write_text('[backend]\nurl = "https://help.example.org"\n[sysinfo]\nexclude = ["disks"]\n')
-    monkeypatch.setenv("SHOWDESK_CONFIG", str(settings))
+    _configure(tmp_path, monkeypatch, '[backend]\nurl = "https://help.example.org"\n[sysinfo]\nexclude = ["disks"]\n')
     config = load_config({})
     options = sysinfo.SysinfoOptions.from_config(config, exclude=["battery"], sample_seconds=0.05)
     spec = options_spec(config, exclude=["battery"], sample_seconds=0.05)
@@ -162,9 +165,7 @@ def test_a_capture_whose_helper_fails_collects_here_instead(tmp_path: Path, monk
     from agent import cli
     from agent.capture import MonitorInfo, Rect
 
-    settings = tmp_path / "showdesk.toml"
-    settings.write_text('[sysinfo]\ntimeout = 5.0\nexclude = ["connectivity"]\n')
-    monkeypatch.setenv("SHOWDESK_CONFIG", str(settings))
+    _configure(tmp_path, monkeypatch, '[sysinfo]\ntimeout = 5.0\nexclude = ["connectivity"]\n')
     config = load_config({})
     broken = SysinfoProcess.for_options(SPEC, python=_script(tmp_path, "exit 3"))
     starter = cli._SysinfoBeside.start(config, None, ["battery"], broken)
