@@ -79,12 +79,16 @@ def compute_flags(snapshot: Mapping[str, object]) -> list[Flag]:
 def _group(snapshot: Mapping[str, object], name: str) -> Any:
     """The group's data, or None when it is missing or holds an error."""
     data = snapshot.get(name)
-    if isinstance(data, Mapping) and "error" in data:
+    # A dict first: the Mapping check goes through the ABC machinery (snapshots are parsed JSON: dicts).
+    if (type(data) is dict or isinstance(data, Mapping)) and "error" in data:
         return None
     return data
 
 
 def _number(value: object) -> float | None:
+    kind = type(value)
+    if kind is float or kind is int:  # the common case, before the general checks (bool is neither)
+        return float(value)  # type: ignore[arg-type]
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)

@@ -203,8 +203,9 @@ def _text(report: Report, notes: Sequence[str], summary: str | None) -> str:
             name = attachment_name(attachment.file.path, report.id)
             lines.append(f"  {name}: {attachment.display_name} ({format_size(attachment.file.size)})")
     lines.append("")
-    width = max(len(label) for label, _ in _facts(report))
-    lines += [f"{label + ':':<{width + 1}} {value}" for label, value in _facts(report)]
+    facts = _facts(report)
+    width = max(len(label) for label, _ in facts)
+    lines += [f"{label + ':':<{width + 1}} {value}" for label, value in facts]
     if notes:
         lines += ["", "Changed to fit this ticket system"]
         lines += [f"  - {note}" for note in notes]

@@ -172,14 +172,14 @@ class _ClipState:
 
 
 class _Fitter:
-    def __init__(self, bundle: ReportBundle, limits: Limits) -> None:
+    def __init__(self, bundle: ReportBundle, limits: Limits, manifest: bytes | None = None) -> None:
         self.bundle = bundle
         self.limits = limits
         self.report = bundle.report
         self.states = [_StepState(index) for index in range(len(self.report.steps))]
         self.clip_states = [_ClipState(index) for index in range(len(self.report.clips))]
         self._decoded: dict[str, Image.Image] = {}
-        self._manifest: bytes | None = None
+        self._manifest = manifest  # the report's canonical_json(), where already made
 
     def manifest(self) -> bytes:
         """The report's canonical manifest, made once: fitting changes files and states, never ``self.report``."""
@@ -400,9 +400,22 @@ def _encode(image: Image.Image, factor: float, lossy: bool) -> tuple[bytes, str,
 def fit_bundle(bundle: ReportBundle, limits: Limits) -> FitResult:
     """``bundle`` made to fit ``limits``, or a ``TooLargeError`` naming what does not fit and the limit."""
     if limits.max_file_bytes is None and limits.max_request_bytes is None:
+        unlimited = bundle.report.canonical_json()
+        return FitResult(bundle, (), _wire_bytes(bundle, limits, unlimited), unlimited)
+    manifest: bytes | None = None
+    if limits.max_request_bytes is None and limits.max_file_bytes is not None:
+        # Only a per-file limit, and every file and the manifest within it: what the steps below come to
+        # (no refusal, no rung, the bundle as it came), without setting them up.
         manifest = bundle.report.canonical_json()
-        return FitResult(bundle, (), _wire_bytes(bundle, limits, manifest), manifest)
-    fitter = _Fitter(bundle, limits)
+        refs = bundle.report.files()
+        per_file = limits.max_file_bytes
+        if _file_wire_bytes(len(manifest), limits) <= per_file and all(
+            _file_wire_bytes(ref.size, limits) <= per_file for ref in refs
+        ):
+            files = sum(ref.size for ref in refs)
+            wire = int((files + len(manifest)) * limits.wire_ratio) + limits.overhead_bytes
+            return FitResult(bundle, (), wire, manifest)
+    fitter = _Fitter(bundle, limits, manifest)
     report = bundle.report
     # What can shrink: the step images and the clips. Everything else goes as it is.
     shrinkable = {ref.path for state in fitter.states for ref in fitter.step_refs(state)}

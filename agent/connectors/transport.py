@@ -27,6 +27,7 @@ import io
 import json
 import re
 import ssl
+import sys
 import threading
 import time
 import weakref
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 from urllib.parse import quote_plus, urlencode, urlsplit
 
 import requests
@@ -71,8 +72,12 @@ _NO_BODY_METHODS: Final = frozenset({"GET", "HEAD"})
 SEND_BLOCK_BYTES: Final = 64 * 1024
 # requests' own encoding of ``params`` (lists as repeated keys, None left out), so the query is the same.
 _encode_params: Final[Callable[[Any], str | bytes]] = RequestEncodingMixin._encode_params  # type: ignore[attr-defined]
-# Text that urlencode and requote_uri leave as it is (ASCII letters, digits and what they never quote).
-_UNQUOTED_TEXT: Final = re.compile(r"[A-Za-z0-9_.~-]*")
+# quote_plus of ASCII text, character by character: letters, digits and "_.-~" as they are, a space as "+",
+# anything else as "%XX" (for ASCII, the UTF-8 byte is the character).
+_QUOTE_PLUS_ASCII: Final = {
+    code: "+" if code == 32 else chr(code) if chr(code).isalnum() or chr(code) in "_.-~" else f"%{code:02X}"
+    for code in range(128)
+}
 _PLAIN_URL: Final = re.compile(r"[A-Za-z0-9_.~!#$&'()*+,/:;=?@\[\]-]*")
 # http.client's checks of a header line (putheader), applied once per distinct header.
 _LEGAL_HEADER_NAME: Final = re.compile(rb"[^:\s][^:\r\n]*")
@@ -81,10 +86,11 @@ _FRAMING: Final = frozenset({"content-length", "transfer-encoding"})
 # Distinct combinations of session and call headers kept checked per connection (a connector uses a handful:
 # its credentials with each content type); past this many they are all dropped and checked again as they come.
 _KEPT_HEADS: Final = 32
-# http.client's own steps of a request, called on urllib3's connection past urllib3's overrides of them.
-_putrequest: Final = http.client.HTTPConnection.putrequest
-_endheaders: Final = http.client.HTTPConnection.endheaders
-_getresponse: Final = http.client.HTTPConnection.getresponse
+# The head and a body up to this size go out in one write: one system call, one packet on a near network.
+ONE_WRITE_BYTES: Final = 16 * 1024
+# http.client's checks of the method and the target before it writes them (putrequest).
+_DISALLOWED_METHOD_CHARACTER: Final = re.compile("[\x00-\x1f]")
+_DISALLOWED_TARGET_CHARACTER: Final = re.compile("[\x00-\x20\x7f]")
 # http.client's bounds on an answer's head (its _MAXLINE and _MAXHEADERS).
 _MAX_HEAD_LINE: Final = 65536
 _MAX_HEAD_LINES: Final = 100
@@ -159,8 +165,9 @@ class _Call:
     """One prepared call: requests' view of it and what goes on the wire."""
 
     request: requests.PreparedRequest
-    target: str
-    lines: list[bytes] | tuple[bytes, ...]
+    method: str
+    target: str  # the request line's target: the URL's path and query
+    lines: list[bytes] | tuple[bytes, ...]  # the header lines after Host (and Accept-Encoding)
     skip_host: bool
     skip_accept_encoding: bool
     body: Any
@@ -220,6 +227,231 @@ def _set_timeout(connection: HTTPConnection, seconds: float | None) -> None:
     sock = connection.sock
     if sock is not None and sock.gettimeout() != seconds:
         sock.settimeout(seconds)
+
+
+def _headers_key(headers: Mapping[str, Any]) -> tuple[object, ...]:
+    """Every name and value of a headers mapping, in order (a CaseInsensitiveDict read through its store)."""
+    store = getattr(headers, "_store", None) if type(headers) is CaseInsensitiveDict else None
+    return tuple(store.values()) if type(store) is dict else tuple(headers.items())
+
+
+def _without_cookies(jar: Any) -> bool:
+    """Whether a cookie jar holds no cookie: cookielib's store looked at when it is empty, else counted."""
+    store = getattr(jar, "_cookies", None)
+    return (type(store) is dict and not store) or not len(jar)
+
+
+def _path_url(url: str) -> str:
+    """``PreparedRequest.path_url`` of a requoted http(s) URL: its path ("/" when none) and its query.
+
+    The same split as urlsplit's (the host ends at the first "/", "?" or "#"; the fragment goes; an
+    empty query is no query) without its cost; a URL of another shape goes to requests' own.
+    """
+    start = url.find("://")
+    if url[:start].lower() not in _DEFAULT_PORTS:
+        request = requests.PreparedRequest()
+        request.url = url
+        return request.path_url
+    rest = url[start + 3:]
+    end = len(rest)
+    for mark in "/?#":
+        at = rest.find(mark, 0, end)
+        if at >= 0:
+            end = at
+    path, _mark, query = rest[end:].partition("#")[0].partition("?")
+    return (path or "/") + ("?" + query if query else "")
+
+
+def _host_line(connection: HTTPConnection) -> bytes:
+    """The Host header line http.client's putrequest writes for ``connection`` (no tunnel: no proxy here)."""
+    host, port = connection.host, connection.port
+    try:
+        encoded = host.encode("ascii")
+    except UnicodeEncodeError:
+        encoded = host.encode("idna")
+    if ":" in host:  # an IPv6 address, in brackets, without its interface scope
+        encoded, scoped, _scope = (b"[" + encoded + b"]").partition(b"%")
+        if scoped:
+            encoded += b"]"
+    value = encoded if port == connection.default_port else f"{encoded.decode('ascii')}:{port}".encode("latin-1")
+    if _ILLEGAL_HEADER_VALUE.search(value):
+        raise ValueError(f"Invalid header value {value!r}")
+    return b"Host: " + value
+
+
+def _send(connection: HTTPConnection, sock: Any, data: bytes) -> None:
+    """One write of the request, with the audit event http.client's send raises for it."""
+    sys.audit("http.client.send", connection, data)
+    sock.sendall(data)
+
+
+def _body_blocks(body: Any, blocksize: int) -> Iterator[Any]:
+    """What http.client's _send_output sends of a body after the head, in the same pieces."""
+    if hasattr(body, "read"):  # a readable before a buffer, as http.client (an mmap's position counts)
+        text = isinstance(body, io.TextIOBase)
+        while block := body.read(blocksize):
+            yield block.encode("iso-8859-1") if text else block
+        return
+    try:
+        memoryview(body)
+    except TypeError:
+        try:
+            yield from iter(body)
+        except TypeError:
+            raise TypeError(f"message_body should be a bytes-like object or an iterable, got {type(body)!r}") from None
+    else:
+        yield body
+
+
+def _head_lines(fp: Any) -> list[bytes]:
+    """The lines of an answer's head up to the empty one, bounded as http.client bounds them (``_read_headers``)."""
+    lines: list[bytes] = []
+    while True:
+        line = fp.readline(_MAX_HEAD_LINE + 1)
+        if len(line) > _MAX_HEAD_LINE:
+            raise http.client.LineTooLong("header line")
+        lines.append(line)
+        if len(lines) > _MAX_HEAD_LINES:
+            raise http.client.HTTPException(f"got more than {_MAX_HEAD_LINES} headers")
+        if line in (b"\r\n", b"\n", b""):
+            return lines
+
+
+def _plain_head(lines: list[bytes]) -> list[tuple[str, str]] | None:
+    """The headers of a plain head, as the e-mail parser of ``http.client.parse_headers`` reads them; or None.
+
+    That parser costs more than the rest of a small answer's reading. For a head of plain ``Name: value``
+    lines ending in an empty one, it reads each header as (name, value without the leading blanks and
+    the line end), in order, with an empty payload (``_message``). Anything else (continued or malformed
+    lines, a head cut short, a content type it reads on into the body: multipart/ and message/) is None:
+    the e-mail parser's to read, as in http.client.
+    """
+    if lines[-1] not in (b"\r\n", b"\n"):
+        return None
+    pairs: list[tuple[str, str]] = []
+    for raw in lines[:-1]:
+        line = raw.decode("iso-8859-1")
+        if not _PLAIN_HEADER_LINE.fullmatch(line):
+            return None
+        name, value = line.split(":", 1)
+        value = value.lstrip(" \t").rstrip("\r\n")
+        if name.lower() == "content-type" and value.lower().startswith(_PARSED_CONTENT_TYPES):
+            return None
+        pairs.append((name, value))
+    return pairs
+
+
+def _message(pairs: list[tuple[str, str]]) -> http.client.HTTPMessage:
+    """The message ``http.client.parse_headers`` makes of a plain head, from its pairs (``_plain_head``)."""
+    message = http.client.HTTPMessage()
+    for name, value in pairs:
+        message[name] = value
+    message.set_payload("")
+    return message
+
+
+def _parse_head(lines: list[bytes]) -> http.client.HTTPMessage:
+    """``http.client.parse_headers`` of a head's lines: without the e-mail parser where the head is plain."""
+    pairs = _plain_head(lines)
+    if pairs is not None:
+        return _message(pairs)
+    parsed = email.parser.Parser(_class=http.client.HTTPMessage).parsestr(b"".join(lines).decode("iso-8859-1"))
+    assert isinstance(parsed, http.client.HTTPMessage)
+    return parsed
+
+
+class _Response(http.client.HTTPResponse):
+    """``http.client``'s answer, its head read as ``parse_headers`` reads it, the message made when first read.
+
+    ``begin`` is http.client's own (Python 3.11) with ``parse_headers`` replaced (``_plain_head``, the
+    e-mail parser for the rest), the headers it looks at read from the plain head's pairs, and without
+    its debug printing (the kept connection never sets a debug level). ``msg`` (``headers``) is made of
+    the pairs when first read: a JSON answer read through the kept connection never reads it. Reading
+    the body is inherited as it is.
+    """
+
+    pairs: list[tuple[str, str]] | None = None  # the plain head's headers in order; None: only ``msg`` has them
+    _message: http.client.HTTPMessage | None = None
+    _begun = False
+
+    @property
+    def msg(self) -> http.client.HTTPMessage:
+        if self._message is None and self.pairs is not None:
+            self._message = _message(self.pairs)
+        return cast(http.client.HTTPMessage, self._message)  # None before begin, as in http.client
+
+    @msg.setter
+    def msg(self, message: http.client.HTTPMessage | None) -> None:
+        self._message = message
+
+    headers = msg  # http.client's two names of the one message
+
+    def begin(self) -> None:
+        if self._begun:
+            return
+        self._begun = True
+        while True:  # read until an answer other than 100 Continue
+            version, status, reason = self._read_status()  # type: ignore[attr-defined]
+            if status != HTTPStatus.CONTINUE:
+                break
+            _head_lines(self.fp)  # the head of the 100 answer, skipped
+        self.code = self.status = status
+        self.reason = reason.strip()
+        if version in ("HTTP/1.0", "HTTP/0.9"):
+            self.version = 10  # "0.9" treated as 1.0, as http.client does
+        elif version.startswith("HTTP/1."):
+            self.version = 11  # HTTP/1.x where x >= 1
+        else:
+            raise http.client.UnknownProtocol(version)
+        lines = _head_lines(self.fp)
+        self.pairs = _plain_head(lines)
+        get: Callable[[str], str | None]
+        if self.pairs is not None:  # Message.get's answer: the first header of the name
+            first: dict[str, str] = {}
+            for name, value in self.pairs:
+                first.setdefault(name.lower(), value)
+            get = first.get
+        else:
+            self.msg = _parse_head(lines)
+            get = self.msg.get
+        transfer_encoding = get("transfer-encoding")
+        if transfer_encoding and transfer_encoding.lower() == "chunked":
+            self.chunked = True
+            self.chunk_left = None
+        else:
+            self.chunked = False
+        self.will_close = _closes(self.version, get)
+        # A Content-Length counts unless the body is chunked (RFC 2616 4.4, 3); nonsense is ignored.
+        self.length = None
+        length = get("content-length")
+        if length and not self.chunked:
+            try:
+                self.length = int(length)
+            except ValueError:
+                self.length = None
+            else:
+                if self.length < 0:
+                    self.length = None
+        else:
+            self.length = None
+        if (status in (HTTPStatus.NO_CONTENT, HTTPStatus.NOT_MODIFIED) or 100 <= status < 200
+                or self._method == "HEAD"):  # type: ignore[attr-defined]
+            self.length = 0  # a body of fixed length zero
+        if not self.will_close and not self.chunked and self.length is None:
+            self.will_close = True  # kept open, neither chunked nor with a length: it ends when it closes
+
+
+def _closes(version: int, get: Callable[[str], str | None]) -> bool:
+    """Whether the connection closes after the answer: http.client's HTTPResponse._check_close."""
+    connection = get("connection")
+    if version == 11:  # HTTP/1.1 stays open unless told otherwise
+        return bool(connection and "close" in connection.lower())
+    if get("keep-alive"):  # an older HTTP's own persistent connections
+        return False
+    if connection and "keep-alive" in connection.lower():  # some send it back (Akamai)
+        return False
+    proxy_connection = get("proxy-connection")  # Netscape's
+    return not (proxy_connection and "keep-alive" in proxy_connection.lower())
 
 
 class _Sent(requests.PreparedRequest):
@@ -293,100 +525,6 @@ class _Answer(requests.Response):
         self._encoding_read = True
 
 
-def _head_lines(fp: Any) -> list[bytes]:
-    """The lines of an answer's head up to the empty one, bounded as http.client bounds them (``_read_headers``)."""
-    lines: list[bytes] = []
-    while True:
-        line = fp.readline(_MAX_HEAD_LINE + 1)
-        if len(line) > _MAX_HEAD_LINE:
-            raise http.client.LineTooLong("header line")
-        lines.append(line)
-        if len(lines) > _MAX_HEAD_LINES:
-            raise http.client.HTTPException(f"got more than {_MAX_HEAD_LINES} headers")
-        if line in (b"\r\n", b"\n", b""):
-            return lines
-
-
-def _parse_head(lines: list[bytes]) -> http.client.HTTPMessage:
-    """The answer's headers as ``http.client.parse_headers`` makes them, its e-mail parser left out where plain.
-
-    The e-mail parser costs more than the rest of a small answer's reading. For a head of plain
-    ``Name: value`` lines ending in an empty one, its result is each header as (name, value without
-    the leading blanks and the line end), in order, and an empty payload: made here directly. Anything
-    else (continued or malformed lines, a head cut short, a content type the e-mail parser reads on
-    into the body: multipart/ and message/) goes to the e-mail parser, as in http.client.
-    """
-    if lines[-1] in (b"\r\n", b"\n"):
-        message = http.client.HTTPMessage()
-        for raw in lines[:-1]:
-            line = raw.decode("iso-8859-1")
-            if not _PLAIN_HEADER_LINE.fullmatch(line):
-                break
-            name, value = line.split(":", 1)
-            value = value.lstrip(" \t").rstrip("\r\n")
-            if name.lower() == "content-type" and value.lower().startswith(_PARSED_CONTENT_TYPES):
-                break
-            message[name] = value
-        else:
-            message.set_payload("")
-            return message
-    parsed = email.parser.Parser(_class=http.client.HTTPMessage).parsestr(b"".join(lines).decode("iso-8859-1"))
-    assert isinstance(parsed, http.client.HTTPMessage)
-    return parsed
-
-
-class _Response(http.client.HTTPResponse):
-    """``http.client``'s answer, its head parsed by ``_parse_head``.
-
-    ``begin`` is http.client's own (Python 3.11) with ``parse_headers`` replaced, and without its
-    debug printing (the kept connection never sets a debug level); everything else is inherited.
-    """
-
-    def begin(self) -> None:
-        begun: object = self.headers  # None until begun (typeshed types it as always set)
-        if begun is not None:
-            return
-        while True:  # read until an answer other than 100 Continue
-            version, status, reason = self._read_status()  # type: ignore[attr-defined]
-            if status != HTTPStatus.CONTINUE:
-                break
-            _head_lines(self.fp)  # the head of the 100 answer, skipped
-        self.code = self.status = status
-        self.reason = reason.strip()
-        if version in ("HTTP/1.0", "HTTP/0.9"):
-            self.version = 10  # "0.9" treated as 1.0, as http.client does
-        elif version.startswith("HTTP/1."):
-            self.version = 11  # HTTP/1.x where x >= 1
-        else:
-            raise http.client.UnknownProtocol(version)
-        self.headers = self.msg = _parse_head(_head_lines(self.fp))
-        transfer_encoding = self.headers.get("transfer-encoding")
-        if transfer_encoding and transfer_encoding.lower() == "chunked":
-            self.chunked = True
-            self.chunk_left = None
-        else:
-            self.chunked = False
-        self.will_close = self._check_close()  # type: ignore[attr-defined]
-        # A Content-Length counts unless the body is chunked (RFC 2616 4.4, 3); nonsense is ignored.
-        self.length = None
-        length = self.headers.get("content-length")
-        if length and not self.chunked:
-            try:
-                self.length = int(length)
-            except ValueError:
-                self.length = None
-            else:
-                if self.length < 0:
-                    self.length = None
-        else:
-            self.length = None
-        if (status in (HTTPStatus.NO_CONTENT, HTTPStatus.NOT_MODIFIED) or 100 <= status < 200
-                or self._method == "HEAD"):  # type: ignore[attr-defined]
-            self.length = 0  # a body of fixed length zero
-        if not self.will_close and not self.chunked and self.length is None:
-            self.will_close = True  # kept open, neither chunked nor with a length: it ends when it closes
-
-
 class KeptConnection:
     """One connection to a ``Route``'s origin, reused while the server keeps it open.
 
@@ -402,6 +540,7 @@ class KeptConnection:
         self._open: list[HTTPConnection] = []
         weakref.finalize(self, _close_all, self._open)
         self._heads: dict[tuple[object, ...], _Head] = {}
+        self._host: bytes | None = None  # the Host line, the same for every connection to the route
 
     @property
     def _connection(self) -> HTTPConnection | None:
@@ -433,7 +572,7 @@ class KeptConnection:
         request = call.request
         started = time.perf_counter()
         answer = self._exchange(call, timeout)
-        joined = _joined_headers(answer.msg)
+        joined = _joined_headers(answer)
         content = self._read(answer, request, joined)  # the whole answer, as requests reads one that is not streamed
         # Every attribute requests.Response.__init__ sets is set here; three of them when first read.
         response = _Answer.__new__(_Answer)
@@ -471,11 +610,16 @@ class KeptConnection:
         """
         request = _Sent()
         request.method = method = method.upper()
-        encoded = _query(params) if params else ""
-        if encoded:
-            url += ("&" if "?" in url else "?") + (encoded.decode("ascii") if isinstance(encoded, bytes) else encoded)
-        # requote_uri leaves a URL of unreserved and reserved characters without "%" as it is.
-        request.url = url if _PLAIN_URL.fullmatch(url) else requote_uri(url)
+        # requote_uri leaves a URL of unreserved and reserved characters without "%" as it is, and the
+        # query urlencode makes of a mapping or pairs too ("%" only before the two digits of a byte it quoted).
+        plain = _PLAIN_URL.fullmatch(url) is not None
+        if params:
+            encoded = _query(params)
+            if encoded:
+                query = encoded.decode("ascii") if isinstance(encoded, bytes) else encoded
+                url += ("&" if "?" in url else "?") + query
+                plain = plain and isinstance(params, Mapping | list | tuple)
+        request.url = url if plain else requote_uri(url)
         head = self._head(session, headers)
         body: Any = data
         content_type = False
@@ -499,17 +643,20 @@ class KeptConnection:
             else:
                 framing = ("Transfer-Encoding", "chunked")
         request.body = body
-        if (head.lines is not None and self.route.netrc_authorization is None and not len(session.cookies)
-                and not head.names & _FRAMING):
+        lines: list[bytes] | tuple[bytes, ...]
+        if (head.lines is not None and self.route.netrc_authorization is None
+                and _without_cookies(session.cookies) and not head.names & _FRAMING):
             # The common call: the checked lines of the merged headers, then what requests adds after them.
             pairs = list(head.pairs)
-            lines = list(head.lines)
-            if content_type:
-                pairs.append(("Content-Type", "application/json"))
-                lines.append(b"Content-Type: application/json")
-            if framing is not None:
-                pairs.append(framing)
-                lines.append(f"{framing[0]}: {framing[1]}".encode("ascii"))
+            lines = head.lines
+            if content_type or framing is not None:
+                lines = list(lines)
+                if content_type:
+                    pairs.append(("Content-Type", "application/json"))
+                    lines.append(b"Content-Type: application/json")
+                if framing is not None:
+                    pairs.append(framing)
+                    lines.append(f"{framing[0]}: {framing[1]}".encode("ascii"))
             request._pairs = pairs  # made a dictionary when first read
             names = head.names
             chunked = framing is not None and framing[0] == "Transfer-Encoding"
@@ -529,7 +676,7 @@ class KeptConnection:
                     prepared["Cookie"] = cookie
             lines, names = _wire_lines(prepared.items())
             chunked = "Transfer-Encoding" in prepared
-        return _Call(request, request.path_url, lines, "host" in names, "accept-encoding" in names,
+        return _Call(request, method, _path_url(request.url), lines, "host" in names, "accept-encoding" in names,
                      bytes(body) if isinstance(body, bytearray) else body, chunked)
 
     def _head(self, session: requests.Session, headers: Mapping[str, str | None]) -> _Head:
@@ -538,7 +685,7 @@ class KeptConnection:
         Keyed on every name and value of both, so a changed header (a new token) is a new entry, never a stale
         one; a call whose headers cannot be a key (a value of the wrong type) is merged alone and refused there.
         """
-        key = (tuple(session.headers.items()), tuple(headers.items()))
+        key = (_headers_key(session.headers), tuple(headers.items()))
         try:
             head = self._heads.get(key)
         except TypeError:
@@ -550,13 +697,13 @@ class KeptConnection:
             self._heads[key] = head
         return head
 
-    def _exchange(self, call: _Call, timeout: tuple[float, float | None]) -> http.client.HTTPResponse:
+    def _exchange(self, call: _Call, timeout: tuple[float, float | None]) -> _Response:
         """Send, and read the answer's head; failures raised as requests' adapter raises them.
 
         urllib3's connection connects (its socket options, TLS and the certificate's checks, as in
-        requests' pools); the request goes out through ``http.client``'s own putrequest and endheaders
-        with the head's lines checked beforehand, and the answer is read by its getresponse: urllib3's
-        overrides of these add a second layer of bookkeeping (half of a small call's CPU time).
+        requests' pools); the request is written as ``http.client`` writes it (``_write``) and the
+        answer read by its HTTPResponse (``_Response``), without the state of its connection object
+        around them: the connection is kept while the server keeps it, as http.client keeps it.
         """
         request = call.request
         connect_timeout, read_timeout = timeout
@@ -574,12 +721,10 @@ class KeptConnection:
         except (OSError, ssl.CertificateError, ConnectTimeoutError, Urllib3SSLError) as exc:  # NewConnectionError too
             self.close()
             raise _connect_failure(exc, request) from exc
+        sock = connection.sock
         try:
             _set_timeout(connection, connect_timeout)
-            _putrequest(connection, request.method or "GET", call.target, skip_host=call.skip_host,
-                        skip_accept_encoding=call.skip_accept_encoding)
-            connection._buffer.extend(call.lines)  # type: ignore[attr-defined]  # what putheader appends
-            _endheaders(connection, call.body, encode_chunked=call.chunked)
+            self._write(connection, sock, call)
         except BrokenPipeError:
             pass  # the server may have answered already (an early 413): its answer is read below
         except OSError as exc:
@@ -595,38 +740,87 @@ class KeptConnection:
                 ReadTimeoutError(None, request.url, f"Read timed out. (read timeout={read_timeout})"),  # type: ignore[arg-type]
                 request=request,
             )
+        answer: _Response | None = None
         try:
-            if not connection.is_closed:
-                connection.timeout = read_timeout
-                _set_timeout(connection, read_timeout)
-            return _getresponse(connection)
+            connection.timeout = read_timeout
+            _set_timeout(connection, read_timeout)
+            answer = _Response(sock, method=call.method)
+            answer.begin()
         except TimeoutError as exc:
-            self.close()
+            self._give_up(answer)
             raise requests.exceptions.ReadTimeout(
                 ReadTimeoutError(None, request.url, f"Read timed out. (read timeout={read_timeout})"),  # type: ignore[arg-type]
                 request=request,
             ) from exc
         except ssl.SSLError as exc:
-            self.close()
+            self._give_up(answer)
             raise requests.exceptions.SSLError(Urllib3SSLError(exc), request=request) from exc
         except (OSError, http.client.HTTPException) as exc:
-            self.close()
+            self._give_up(answer)
             raise _aborted(exc, request) from exc
+        if answer.will_close:
+            self.close()  # the answer ends the connection: its socket stays open for the answer's body only
+        return answer
 
-    def _read(self, answer: http.client.HTTPResponse, request: requests.PreparedRequest,
+    def _write(self, connection: HTTPConnection, sock: Any, call: _Call) -> None:
+        """The request as http.client's putrequest, putheader and endheaders write it: the same bytes.
+
+        The same checks of the method and the target first. The head and a small body go in one write
+        (one system call, one packet on a near network), a larger body after the head as http.client
+        sends it: a buffer whole, a readable in blocks of ``blocksize``, an iterable piece by piece,
+        chunked when so framed.
+        """
+        method, target = call.method, call.target or "/"
+        if match := _DISALLOWED_METHOD_CHARACTER.search(method):
+            raise ValueError(f"method can't contain control characters. {method!r} (found at least {match.group()!r})")
+        if match := _DISALLOWED_TARGET_CHARACTER.search(target):
+            raise http.client.InvalidURL(
+                f"URL can't contain control characters. {target!r} (found at least {match.group()!r})")
+        lines = [f"{method} {target} HTTP/1.1".encode("ascii")]
+        if not call.skip_host:
+            if self._host is None:
+                self._host = _host_line(connection)
+            lines.append(self._host)
+        if not call.skip_accept_encoding:
+            lines.append(b"Accept-Encoding: identity")
+        lines += call.lines
+        lines += (b"", b"")
+        head = b"\r\n".join(lines)
+        body = call.body
+        if body is None:
+            _send(connection, sock, head)
+            return
+        if type(body) is bytes and not call.chunked and len(body) <= ONE_WRITE_BYTES:
+            _send(connection, sock, head + body)
+            return
+        _send(connection, sock, head)
+        for block in _body_blocks(body, connection.blocksize):
+            if not block:
+                continue  # http.client sends no empty piece (in a chunked body it would end it)
+            _send(connection, sock, b"%X\r\n%b\r\n" % (len(block), block) if call.chunked else block)
+        if call.chunked:
+            _send(connection, sock, b"0\r\n\r\n")
+
+    def _give_up(self, answer: _Response | None) -> None:
+        """A call that failed while its answer was read: the answer and the connection closed."""
+        if answer is not None:
+            answer.close()
+        self.close()
+
+    def _read(self, answer: _Response, request: requests.PreparedRequest,
               joined: Mapping[str, tuple[str, str]]) -> bytes:
         """The answer's body, decoded as urllib3 decodes it; failures raised as requests' iter_content raises them."""
         try:
             data = answer.read()
         except TimeoutError as exc:
-            self.close()
+            self._give_up(answer)
             raise requests.exceptions.ConnectionError(
                 ReadTimeoutError(None, request.url, "Read timed out."), request=request) from exc  # type: ignore[arg-type]
         except ssl.SSLError as exc:
-            self.close()
+            self._give_up(answer)
             raise requests.exceptions.SSLError(Urllib3SSLError(exc), request=request) from exc
         except (OSError, http.client.HTTPException) as exc:
-            self.close()
+            self._give_up(answer)
             raise requests.exceptions.ChunkedEncodingError(
                 ProtocolError(f"Connection broken: {exc!r}", exc), request=request) from exc
         encoding = joined["content-encoding"][1].strip().lower() if "content-encoding" in joined else ""
@@ -640,11 +834,6 @@ class KeptConnection:
         return bytes(decoded)
 
     def _new_connection(self, connect_timeout: float) -> HTTPConnection:
-        connection = self._connection_to_route(connect_timeout)
-        connection.response_class = _Response  # http.client's getresponse makes its answers of this class
-        return connection
-
-    def _connection_to_route(self, connect_timeout: float) -> HTTPConnection:
         route = self.route
         common: dict[str, Any] = {"timeout": connect_timeout, "blocksize": SEND_BLOCK_BYTES}
         if route.scheme == "http":
@@ -682,7 +871,7 @@ def _query(params: Any) -> str | bytes:
 
 def _quoted(text: str) -> str:
     """``quote_plus`` of the text's UTF-8, as requests' encoding of params ends up calling it."""
-    return text if _UNQUOTED_TEXT.fullmatch(text) else quote_plus(text.encode("utf-8"))
+    return text.translate(_QUOTE_PLUS_ASCII) if text.isascii() else quote_plus(text.encode("utf-8"))
 
 
 def _query_pairs(params: Mapping[Any, Any] | list[Any] | tuple[Any, ...]) -> str:
@@ -719,10 +908,10 @@ class _ReadAnswer:
         return None
 
 
-def _joined_headers(message: http.client.HTTPMessage) -> dict[str, tuple[str, str]]:
+def _joined_headers(answer: _Response) -> dict[str, tuple[str, str]]:
     """The answer's headers by lower-case name, repeated ones joined by ", ", as urllib3 hands them to requests."""
     joined: dict[str, tuple[str, str]] = {}
-    for name, value in message.items():
+    for name, value in answer.pairs if answer.pairs is not None else answer.msg.items():
         key = name.lower()
         joined[key] = (joined[key][0], f"{joined[key][1]}, {value}") if key in joined else (name, value)
     return joined

@@ -36,6 +36,8 @@ def report_severity(bundle: ReportBundle) -> Severity | None:
 
 def mapped(bundle: ReportBundle, table: Mapping[str, str], fallback: str | None = None) -> str | None:
     """``table``'s value for the report's severity, else its ``default``, else ``fallback``."""
+    if all(key == DEFAULT_KEY for key in table):
+        return table.get(DEFAULT_KEY, fallback)  # no severity is mapped: the report's is not needed
     severity = report_severity(bundle)
     if severity is not None and severity in table:
         return table[severity]
