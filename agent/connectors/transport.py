@@ -621,7 +621,7 @@ class KeptConnection:
                 plain = plain and isinstance(params, Mapping | list | tuple)
         request.url = url if plain else requote_uri(url)
         head = self._head(session, headers)
-        body: Any = data
+        body: Any = data if data else None  # requests takes an empty body (even a sized iterable) for none
         content_type = False
         if not data and json_body is not None:
             try:
@@ -651,22 +651,22 @@ class KeptConnection:
             lines = head.lines
             if content_type or framing is not None:
                 lines = list(lines)
+                if framing is not None:  # requests sets the framing, then the content type
+                    pairs.append(framing)
+                    lines.append(f"{framing[0]}: {framing[1]}".encode("ascii"))
                 if content_type:
                     pairs.append(("Content-Type", "application/json"))
                     lines.append(b"Content-Type: application/json")
-                if framing is not None:
-                    pairs.append(framing)
-                    lines.append(f"{framing[0]}: {framing[1]}".encode("ascii"))
             request._pairs = pairs  # made a dictionary when first read
             names = head.names
             chunked = framing is not None and framing[0] == "Transfer-Encoding"
         else:
             # As requests: Content-Type, framing, ~/.netrc's Authorization and Cookie set over the merged headers.
             prepared: CaseInsensitiveDict[Any] = CaseInsensitiveDict(head.pairs)
-            if content_type:
-                prepared["Content-Type"] = "application/json"
             if framing is not None:
                 prepared[framing[0]] = framing[1]
+            if content_type:
+                prepared["Content-Type"] = "application/json"
             if self.route.netrc_authorization is not None:
                 prepared["Authorization"] = self.route.netrc_authorization  # as requests' HTTPBasicAuth would
             request.headers = prepared
