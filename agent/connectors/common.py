@@ -10,6 +10,7 @@ connector maps to its system's own.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 import uuid
 from collections.abc import Mapping
@@ -116,12 +117,22 @@ def attachment_name(path: str, report_id: uuid.UUID | None = None) -> str:
     ``step-001-original.png``; ``attachments/002.txt`` → ``attachment-002.txt``;
     ``clips/001.webp`` → ``clip-001.webp``; ``sysinfo.json`` stays; the manifest becomes ``showdesk-report-<id>.json``.
     """
-    if path == SYSINFO_PATH:
-        return SYSINFO_PATH
     if path == MANIFEST_PATH:
         if report_id is None:
             raise ValueError("the manifest's name needs the report id")
         return manifest_name(report_id)
+    return _file_name(path)
+
+
+@functools.lru_cache(maxsize=512)
+def _file_name(path: str) -> str:
+    """``attachment_name`` of every path but the manifest's: a function of the path alone, so kept.
+
+    Every report names the same few paths (steps/001.webp, sysinfo.json…); a connector names each of
+    them several times per report (the upload, the body, the check of what a ticket holds).
+    """
+    if path == SYSINFO_PATH:
+        return SYSINFO_PATH
     if match := _STEP_PATH.match(path):
         number, extension = int(match.group(1)), match.group(2)
         if number > ORIGINAL_OFFSET:

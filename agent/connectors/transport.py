@@ -229,18 +229,6 @@ def _set_timeout(connection: HTTPConnection, seconds: float | None) -> None:
         sock.settimeout(seconds)
 
 
-def _headers_key(headers: Mapping[str, Any]) -> tuple[object, ...]:
-    """Every name and value of a headers mapping, in order (a CaseInsensitiveDict read through its store)."""
-    store = getattr(headers, "_store", None) if type(headers) is CaseInsensitiveDict else None
-    return tuple(store.values()) if type(store) is dict else tuple(headers.items())
-
-
-def _without_cookies(jar: Any) -> bool:
-    """Whether a cookie jar holds no cookie: cookielib's store looked at when it is empty, else counted."""
-    store = getattr(jar, "_cookies", None)
-    return (type(store) is dict and not store) or not len(jar)
-
-
 def _path_url(url: str) -> str:
     """``PreparedRequest.path_url`` of a requoted http(s) URL: its path ("/" when none) and its query.
 
@@ -463,6 +451,18 @@ class _Sent(requests.PreparedRequest):
     _pairs: list[tuple[str, Any]] | None = None
     _headers: CaseInsensitiveDict[Any] | None = None
 
+    @classmethod
+    def new(cls) -> _Sent:
+        """What ``PreparedRequest()`` makes, every attribute its __init__ sets set here, without the calls."""
+        request = cls.__new__(cls)
+        request.method = None
+        request.url = None
+        request._cookies = None  # type: ignore[attr-defined]
+        request.body = None
+        request.hooks = {"response": []}  # requests' default_hooks()
+        request._body_position = None  # type: ignore[attr-defined]
+        return request
+
     @property  # type: ignore[override]
     def headers(self) -> CaseInsensitiveDict[Any] | None:
         if self._headers is None and self._pairs is not None:
@@ -608,7 +608,7 @@ class KeptConnection:
 
         Nothing here touches the connection: a header that cannot be sent fails before the request starts.
         """
-        request = _Sent()
+        request = _Sent.new()
         request.method = method = method.upper()
         # requote_uri leaves a URL of unreserved and reserved characters without "%" as it is, and the
         # query urlencode makes of a mapping or pairs too ("%" only before the two digits of a byte it quoted).
@@ -644,8 +644,12 @@ class KeptConnection:
                 framing = ("Transfer-Encoding", "chunked")
         request.body = body
         lines: list[bytes] | tuple[bytes, ...]
-        if (head.lines is not None and self.route.netrc_authorization is None
-                and _without_cookies(session.cookies) and not head.names & _FRAMING):
+        # No cookie: cookielib's store looked at when it is empty (counting walks it), else counted.
+        jar = session.cookies
+        cookie_store = getattr(jar, "_cookies", None)
+        without_cookies = (type(cookie_store) is dict and not cookie_store) or not len(jar)
+        if (head.lines is not None and self.route.netrc_authorization is None and without_cookies
+                and not head.names & _FRAMING):
             # The common call: the checked lines of the merged headers, then what requests adds after them.
             pairs = list(head.pairs)
             lines = head.lines
@@ -685,7 +689,10 @@ class KeptConnection:
         Keyed on every name and value of both, so a changed header (a new token) is a new entry, never a stale
         one; a call whose headers cannot be a key (a value of the wrong type) is merged alone and refused there.
         """
-        key = (_headers_key(session.headers), tuple(headers.items()))
+        # Every name and value, in order (a CaseInsensitiveDict read through its store).
+        merged_under = session.headers
+        store = getattr(merged_under, "_store", None) if type(merged_under) is CaseInsensitiveDict else None
+        key = (tuple(store.values()) if type(store) is dict else tuple(merged_under.items()), tuple(headers.items()))
         try:
             head = self._heads.get(key)
         except TypeError:
@@ -857,13 +864,15 @@ def _query(params: Any) -> str | bytes:
     if not isinstance(params, Mapping | list | tuple):
         return _encode_params(params)
     parts: list[str] = []
+    table = _QUOTE_PLUS_ASCII
     for key, value in params.items() if isinstance(params, Mapping) else params:
         if type(key) is not str:
             return _query_pairs(params)
+        name = key.translate(table) if key.isascii() else _quoted(key)
         if type(value) is str:
-            parts.append(f"{_quoted(key)}={_quoted(value)}")
+            parts.append(f"{name}={value.translate(table) if value.isascii() else _quoted(value)}")
         elif type(value) is int:
-            parts.append(f"{_quoted(key)}={value}")
+            parts.append(f"{name}={value}")
         elif value is not None:
             return _query_pairs(params)
     return "&".join(parts)
