@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import socket
 from typing import Any
 
 import pytest
@@ -28,6 +29,7 @@ from agent.bundle import ReportBundle
 from agent.connectors.body import render
 from agent.connectors.fitting import Limits, fit_bundle
 from agent.connectors.transport import (
+    _dropped,
     _host_line,
     _parse_head,
     _path_url,
@@ -318,3 +320,18 @@ def test_a_number_is_read_as_before(value: object, number: float | None) -> None
 ])
 def test_a_group_is_read_as_before(data: object, kept: bool) -> None:
     assert (flags._group({"g": data}, "g") is data) is kept
+
+
+# ---------------------------------------------------------------- the connection's state
+@pytest.mark.parametrize("peer", ["idle", "closed", "sent bytes", "no socket"])
+def test_a_dropped_connection_is_what_urllib3_calls_not_connected(peer: str) -> None:
+    ours, theirs = socket.socketpair()
+    connection = HTTPConnection("127.0.0.1", 9)
+    connection.sock = ours if peer != "no socket" else None
+    with ours, theirs:
+        if peer == "closed":
+            theirs.shutdown(socket.SHUT_RDWR)
+        elif peer == "sent bytes":
+            theirs.sendall(b"HTTP/1.1 408 Request Timeout\r\n\r\n")
+        assert _dropped(connection) is (not connection.is_connected)
+        assert _dropped(connection) is (peer != "idle")
