@@ -15,7 +15,6 @@ import json
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from functools import cached_property
 from typing import Final
 
 from agent.bundle import ReportBundle
@@ -41,14 +40,20 @@ class TicketBody:
         self._notes = tuple(notes)
         self._summary = summary
         self._inline = dict(inline_images)
+        self._text: str | None = None
+        self._html: str | None = None
 
-    @cached_property
+    @property
     def text(self) -> str:
-        return _text(self._report, self._notes, self._summary)
+        if self._text is None:
+            self._text = _text(self._report, self._notes, self._summary)
+        return self._text
 
-    @cached_property
+    @property
     def html(self) -> str:
-        return _html(self._report, self._notes, self._summary, self._inline)
+        if self._html is None:
+            self._html = _html(self._report, self._notes, self._summary, self._inline)
+        return self._html
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, TicketBody):

@@ -464,8 +464,10 @@ class HttpClient:
         Streamed answers, other origins, proxies and arguments other than params/json/data stay with
         requests (agent.connectors.transport says why and what the direct route keeps the same).
         """
+        params = kwargs.get("params")
+        # A dict first: the Mapping check goes through the ABC machinery.
         if stream or not kwargs.keys() <= _DIRECT_ARGUMENTS or not body_fits(kwargs.get("data")) \
-                or not isinstance(kwargs.get("params"), Mapping | list | tuple | None):
+                or not (params is None or isinstance(params, dict | list | tuple | Mapping)):
             return None
         if url.startswith(("http://", "https://")) and not url.startswith(self.base_url + "/") \
                 and origin(url) != self._origin:
