@@ -5,17 +5,22 @@ Why: ``requests.Session.request`` costs about 0.5 ms of Python per call before a
 answer), several times what a ticket system on a near network takes to answer a small call. A
 connector makes up to a dozen calls per report, so ``HttpClient`` sends the calls to its backend's
 own origin here instead: the environment is read once per client (``resolve_route``), and each
-call is one request on urllib3's connection class (the one requests' pools hold, so TLS, its
+call goes over urllib3's connection class (the one requests' pools hold, so connecting, TLS, its
 verification and the socket options are the same) without the pool, retry and session layers.
 
-What a call through requests would do, this does the same way, with requests' own helpers: the
-session's headers merged under the call's, header values checked, the body and its
+What a call through requests would do, this does the same way: the session's headers merged under
+the call's and checked (requests' own check, once per distinct set of headers), the body and its
 Content-Length/Transfer-Encoding, ~/.netrc credentials where requests would add them (trust_env, no
 auth of the session's), the session's cookies sent and the answer's kept, no redirect followed,
-failures raised as the same ``requests.exceptions``, the answer a ``requests.Response`` with its
-content read. What it does not cover goes through the session as before (``HttpClient`` decides):
-a proxy, configured or from the environment; another origin; a streamed answer; an argument other
-than ``params``, ``json`` and a ``bytes`` or sized-iterable ``data``.
+connecting and sending bounded by the connect timeout and the answer by the read timeout, failures
+raised as the same ``requests.exceptions``, the answer a ``requests.Response`` with its content read.
+The request goes out as the bytes requests sends (``tests/connectors/test_transport_exchange.py``
+compares them whole), written as http.client writes them (the head and a small body in one write);
+the answer is read by http.client's HTTPResponse, its head parsed without the e-mail parser where it
+is plain. Each step done here instead of by the library is held to the library's own on the same
+input (``tests/connectors/test_transport_wire.py``). What it does not cover goes through the session
+as before (``HttpClient`` decides): a proxy, configured or from the environment; another origin; a
+streamed answer; an argument other than ``params``, ``json`` and a ``bytes`` or sized-iterable ``data``.
 """
 
 from __future__ import annotations
