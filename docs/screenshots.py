@@ -291,6 +291,8 @@ def child(out: Path) -> int:
     wait_until(lambda: showme.recorder is not None and showme.recorder.progress.frames >= 8)
     showme.bar.stop_button.click()
     wait_until(lambda: window.clip_review.recording is not None)
+    settle()
+    shot("clip-review")
     window.clip_review.keep_button.click()
     wait_until(lambda: len(window.session.clips) == 1, timeout=30)
     showme.bar.done_button.click()
