@@ -25,9 +25,14 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QWidget
 
 REPO = Path(__file__).resolve().parent.parent
 SIZE = (1920, 1080)
+HELPDESK_URL = "https://helpdesk.example.org"  # made up: the agent only shows it
 
 
 def desktop_picture() -> object:
@@ -70,54 +75,74 @@ def desktop_picture() -> object:
     return image
 
 
-# ---------------------------------------------------------------- the child: the agent on xcb
-def child(out: Path) -> int:
-    from PySide6.QtCore import QEventLoop, QPoint, QTimer
-    from PySide6.QtWidgets import QApplication, QWidget
+# ---------------------------------------------------------------- the agent on the private screen
+class AgentStage:
+    """The real agent (Qt on xcb) on the private X screen, with every path in a temporary
+    directory, and what the screenshot scripts do with it: wait on the event loop, save a region
+    of the screen, frame a window. Shared with ``screenshots_agent_clips.py``."""
 
-    app = QApplication([sys.argv[0]])
-    app.setStyle("Fusion")
-    from agent.capture import Capturer
-    from agent.laptop.agent_app import AgentApp, AgentServices
-    from agent.laptop.settings_store import AgentSettings
-    from agent.markup import new_item
-    from agent.outbox import Outbox
-    from agent.sysinfo import SysinfoOptions, collect
+    def __init__(self, out: Path, **settings: Any) -> None:
+        from PySide6.QtWidgets import QApplication
 
-    url = "https://helpdesk.example.org"
-    services = AgentServices(
-        outbox=Outbox(Path(os.environ["SHOWDESK_SCREENSHOT_TMP"]) / "outbox"),
-        settings=AgentSettings(backend_url=url),
-        collect_sysinfo=lambda monitors: collect(SysinfoOptions(timeout=1.0, monitors=monitors)),
-        use_tray=False,
-        quit_application=False,
-    )
-    agent = AgentApp(services)
+        self.app = QApplication([sys.argv[0]])
+        self.app.setStyle("Fusion")
+        from agent.laptop.agent_app import AgentApp, AgentServices
+        from agent.laptop.settings_store import AgentSettings
+        from agent.outbox import Outbox
+        from agent.sysinfo import SysinfoOptions, collect
 
-    def wait(ms: int) -> None:
+        self.out = out
+        self.services = AgentServices(
+            outbox=Outbox(Path(os.environ["SHOWDESK_SCREENSHOT_TMP"]) / "outbox"),
+            settings=AgentSettings(backend_url=HELPDESK_URL, **settings),
+            collect_sysinfo=lambda monitors: collect(SysinfoOptions(timeout=1.0, monitors=monitors)),
+            use_tray=False,
+            quit_application=False,
+        )
+        self.agent = AgentApp(self.services)
+
+    def wait(self, ms: int) -> None:
+        from PySide6.QtCore import QEventLoop, QTimer
+
         loop = QEventLoop()
         QTimer.singleShot(ms, loop.quit)
         loop.exec()
 
-    def wait_until(condition: Callable[[], bool], limit_ms: int = 20_000) -> None:
+    def wait_until(self, condition: Callable[[], bool], limit_ms: int = 20_000) -> None:
         waited = 0
         while not condition():
             if waited > limit_ms:
                 raise RuntimeError("the agent did not get there in time")
-            wait(50)
+            self.wait(50)
             waited += 50
 
-    def save(name: str, left: int, top: int, width: int, height: int) -> None:
+    def save(self, name: str, left: int, top: int, width: int, height: int) -> None:
+        """What the X screen shows in that rectangle (clipped to the screen), as ``out/name``."""
+        from agent.capture import Capturer
+
         left, top = max(0, left), max(0, top)
         width, height = min(width, SIZE[0] - left), min(height, SIZE[1] - top)
         with Capturer() as capturer:
             shot = capturer.capture_region((left, top, width, height))
-        shot.image().save(out / name)
-        print(f"saved {out / name}")
+        shot.image().save(self.out / name)
+        print(f"saved {self.out / name}")
 
+    @staticmethod
     def frame_of(widget: QWidget, margin: int = 0) -> tuple[int, int, int, int]:
         rect = widget.frameGeometry()
         return rect.x() - margin, rect.y() - margin, rect.width() + 2 * margin, rect.height() + 2 * margin
+
+
+# ---------------------------------------------------------------- the child: the agent on xcb
+def child(out: Path) -> int:
+    from PySide6.QtCore import QPoint
+
+    stage = AgentStage(out)  # the Qt application first: the modules below may use it
+    from agent.laptop.settings_store import AgentSettings
+    from agent.markup import new_item
+
+    agent = stage.agent
+    wait, wait_until, save, frame_of = stage.wait, stage.wait_until, stage.save, stage.frame_of
 
     # The tray menu, popped up where a tray icon would be.
     agent.tray.set_waiting(1, None)
@@ -202,7 +227,7 @@ def child(out: Path) -> int:
     from agent.laptop.settings_dialog import SettingsDialog
 
     wayland = SettingsDialog(
-        AgentSettings(backend_url=url),
+        AgentSettings(backend_url=HELPDESK_URL),
         hotkey_status=HotkeyStatus(
             False, "No global shortcut here: a Wayland desktop does not let programs take a global key."
         ),

@@ -19,7 +19,6 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -56,51 +55,15 @@ def desktop_with(step: int) -> Image.Image:
 
 # ---------------------------------------------------------------- the child: the agent on xcb
 def child(out: Path, display: str) -> int:
-    from PySide6.QtCore import QEventLoop, QTimer
-    from PySide6.QtWidgets import QApplication, QWidget
+    sys.path.insert(0, str(REPO / "docs"))
+    from screenshots_agent import AgentStage
 
-    app = QApplication([sys.argv[0]])
-    app.setStyle("Fusion")
-    from agent.capture import Capturer, Rect
-    from agent.laptop.agent_app import AgentApp, AgentServices
-    from agent.laptop.settings_store import AgentSettings
-    from agent.outbox import Outbox
-    from agent.sysinfo import SysinfoOptions, collect
+    stage = AgentStage(out, clip_fps=5.0)  # the Qt application first: the modules below may use it
+    from agent.capture import Rect
     from tests.fixtures.xvfb import paint_root
 
-    services = AgentServices(
-        outbox=Outbox(Path(os.environ["SHOWDESK_SCREENSHOT_TMP"]) / "outbox"),
-        settings=AgentSettings(backend_url="https://helpdesk.example.org", clip_fps=5.0),
-        collect_sysinfo=lambda monitors: collect(SysinfoOptions(timeout=1.0, monitors=monitors)),
-        use_tray=False,
-        quit_application=False,
-    )
-    agent = AgentApp(services)
-
-    def wait(ms: int) -> None:
-        loop = QEventLoop()
-        QTimer.singleShot(ms, loop.quit)
-        loop.exec()
-
-    def wait_until(condition: Callable[[], bool], limit_ms: int = 20_000) -> None:
-        waited = 0
-        while not condition():
-            if waited > limit_ms:
-                raise RuntimeError("the agent did not get there in time")
-            wait(50)
-            waited += 50
-
-    def save(name: str, left: int, top: int, width: int, height: int) -> None:
-        left, top = max(0, left), max(0, top)
-        width, height = min(width, SIZE[0] - left), min(height, SIZE[1] - top)
-        with Capturer() as capturer:
-            shot = capturer.capture_region((left, top, width, height))
-        shot.image().save(out / name)
-        print(f"saved {out / name}")
-
-    def frame_of(widget: QWidget, margin: int = 0) -> tuple[int, int, int, int]:
-        rect = widget.frameGeometry()
-        return rect.x() - margin, rect.y() - margin, rect.width() + 2 * margin, rect.height() + 2 * margin
+    app, agent = stage.app, stage.agent
+    wait, wait_until, save, frame_of = stage.wait, stage.wait_until, stage.save, stage.frame_of
 
     # Report a problem, then record the print queue while the message flashes.
     shown: list[object] = []
