@@ -324,13 +324,20 @@ def main() -> int:
     args = parser.parse_args()
     if args.child:
         return child(args.out)
+    return run_on_private_screen(Path(__file__), args.out, desktop_picture())
+
+
+def run_on_private_screen(script: Path, out: Path, desktop: object) -> int:
+    """``script --child --out OUT`` on a private Xvfb showing ``desktop`` (a Pillow image), with
+    every path of the agent in a temporary directory and no token, URL or Wayland display of the
+    caller's; its exit code."""
     sys.path.insert(0, str(REPO))
     from tests.fixtures.xvfb import paint_root, start_xvfb
 
-    args.out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="showdesk-agent-shots-") as temp, start_xvfb(*SIZE) as server:
         root = Path(temp)
-        paint_root(server.display, desktop_picture())  # type: ignore[arg-type]
+        paint_root(server.display, desktop)  # type: ignore[arg-type]
         env = {
             **server.env,
             "QT_QPA_PLATFORM": "xcb",
@@ -347,11 +354,9 @@ def main() -> int:
         }
         for name in ("SHOWDESK_TOKEN", "SHOWDESK_URL", "SHOWDESK_BACKEND", "WAYLAND_DISPLAY"):
             env.pop(name, None)
-        completed = subprocess.run(
-            [sys.executable, __file__, "--child", "--out", str(args.out)], env=env, cwd=REPO, timeout=300
-        )
+        completed = subprocess.run([sys.executable, str(script), "--child", "--out", str(out)], env=env, cwd=REPO,
+                                   timeout=300)
         return completed.returncode
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -125,34 +123,10 @@ def main() -> int:
     args = parser.parse_args()
     if args.child:
         return child(args.out, os.environ["DISPLAY"])
-    sys.path.insert(0, str(REPO))
-    from tests.fixtures.xvfb import paint_root, start_xvfb
+    sys.path.insert(0, str(REPO / "docs"))
+    from screenshots_agent import run_on_private_screen
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="showdesk-clip-shots-") as temp, start_xvfb(*SIZE) as server:
-        root = Path(temp)
-        paint_root(server.display, desktop_with(0))
-        env = {
-            **server.env,
-            "QT_QPA_PLATFORM": "xcb",
-            "PYTHONPATH": str(REPO),
-            "SHOWDESK_SCREENSHOT_TMP": str(root),
-            "SHOWDESK_CONFIG": str(root / "config.toml"),
-            "SHOWDESK_MACHINE_CONFIG": str(root / "machine.toml"),
-            "SHOWDESK_RUNTIME_DIR": str(root / "runtime"),
-            "XDG_CONFIG_HOME": str(root / "config"),
-            "XDG_DATA_HOME": str(root / "data"),
-            "XDG_CACHE_HOME": str(root / "cache"),
-            "XDG_STATE_HOME": str(root / "state"),
-            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
-        }
-        for name in ("SHOWDESK_TOKEN", "SHOWDESK_URL", "SHOWDESK_BACKEND", "WAYLAND_DISPLAY"):
-            env.pop(name, None)
-        completed = subprocess.run(
-            [sys.executable, __file__, "--child", "--out", str(args.out)], env=env, cwd=REPO, timeout=300
-        )
-        return completed.returncode
-
+    return run_on_private_screen(Path(__file__), args.out, desktop_with(0))
 
 if __name__ == "__main__":
     sys.exit(main())
