@@ -11,8 +11,8 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
 EXPECTED = (
-    "welcome", "who", "what", "show", "capture-bar", "photo", "show-steps", "review", "markup", "send", "done",
-    "idle", "welcome-de", "who-high-contrast", "board",
+    "welcome", "who", "what", "show", "capture-bar", "clip-review", "photo", "show-steps", "review", "markup",
+    "send", "done", "idle", "welcome-de", "who-high-contrast", "board",
 )
 
 
