@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -24,6 +24,7 @@ from cryptography.x509.oid import NameOID
 from PIL import Image, ImageDraw
 
 from agent.bundle import AttachmentDraft, ReportBundle, StepDraft, build_bundle
+from agent.connectors.httpclient import HttpClient
 from agent.schema import Report, Reporter, Source
 
 SYSINFO = {
@@ -260,3 +261,8 @@ def capture_and_submit(backend_toml: str, token: str, env: dict[str, str], tmp_p
     outcome: dict[str, object] = json.loads(result.stdout)
     assert outcome["state"] == "delivered", outcome
     return outcome
+
+
+def http_client(url: str, **kwargs: Any) -> HttpClient:
+    """An ``HttpClient`` for a test backend at ``url``."""
+    return HttpClient(url, system="the backend", kind="test", **kwargs)

@@ -24,9 +24,12 @@ import pytest
 import requests
 
 from agent.connectors.base import ConnectorError, TransientError
-from agent.connectors.httpclient import GuardedSession, HttpClient, MultipartForm, Part, user_agent
-from tests.connectors.helpers import ForwardProxy
+from agent.connectors.httpclient import GuardedSession, MultipartForm, Part, user_agent
+from tests.connectors.helpers import ForwardProxy, http_client
 from tests.fixtures.waiting import wait_until
+
+# No proxy of the machine's environment: every call goes straight to the local server.
+pytestmark = pytest.mark.usefixtures("no_environment_proxy")
 
 JSON = {"Content-Type": "application/json"}
 
@@ -127,22 +130,10 @@ class Backend:
         return Handler
 
 
-@pytest.fixture(autouse=True)
-def _no_environment_proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY",
-                 "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    yield
-
-
 @pytest.fixture
 def backend() -> Iterator[Backend]:
     with Backend() as server:
         yield server
-
-
-def _client(url: str, **kwargs: Any) -> HttpClient:
-    return HttpClient(url, system="the backend", kind="test", **kwargs)
 
 
 def _as_requests_sends(url: str, method: str, path: str, **kwargs: Any) -> None:
@@ -186,7 +177,7 @@ def _comparable(seen: Seen) -> tuple[str, str, dict[str, str], bytes]:
 @pytest.mark.parametrize("name", sorted(CALLS))
 def test_the_backend_receives_what_requests_would_have_sent(name: str, backend: Backend) -> None:
     call = CALLS[name]()
-    client = _client(backend.url)
+    client = http_client(backend.url)
     client.request(call.pop("method"), call.pop("path"), **call).close()
     client.close()
     call = CALLS[name]()
@@ -196,7 +187,7 @@ def test_the_backend_receives_what_requests_would_have_sent(name: str, backend: 
 
 
 def test_calls_share_one_connection_and_a_closed_one_is_replaced(backend: Backend) -> None:
-    client = _client(backend.url)
+    client = http_client(backend.url)
     backend.answer(Behaviour(), Behaviour(), Behaviour(close=True), Behaviour(headers={**JSON, "Connection": "close"}))
     answers = [client.json("GET", f"/call/{n}") for n in range(6)]
     client.close()
@@ -212,12 +203,12 @@ def test_an_environment_proxy_is_still_used_and_no_proxy_still_heeded(backend: B
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     with ForwardProxy() as proxy:
         monkeypatch.setenv("HTTP_PROXY", proxy.url)
-        client = _client(backend.url)
+        client = http_client(backend.url)
         assert client.json("GET", "/through", params={"a": "1"}) == {"ok": True}
         client.close()
         assert proxy.targets == [f"GET {backend.url}/through?a=1"]
         monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-        client = _client(backend.url)
+        client = http_client(backend.url)
         assert client.json("GET", "/direct") == {"ok": True}
         client.close()
         assert len(proxy.targets) == 1
@@ -226,7 +217,7 @@ def test_an_environment_proxy_is_still_used_and_no_proxy_still_heeded(backend: B
 
 def test_a_configured_proxy_is_used(backend: Backend) -> None:
     with ForwardProxy() as proxy:
-        client = _client(backend.url, proxy=proxy.url)
+        client = http_client(backend.url, proxy=proxy.url)
         client.json("POST", "/tickets", json={"subject": "x"})
         client.close()
         assert proxy.targets == [f"POST {backend.url}/tickets"]
@@ -238,7 +229,7 @@ def test_netrc_credentials_are_added_where_requests_adds_them(backend: Backend, 
     netrc.write_text("machine 127.0.0.1 login someone password netrc-password\n")
     netrc.chmod(0o600)
     monkeypatch.setenv("NETRC", str(netrc))
-    client = _client(backend.url)
+    client = http_client(backend.url)
     client.request("GET", "/a", headers={"X-Token": "own"}).close()
     client.close()
     _as_requests_sends(backend.url, "GET", "/a", headers={"X-Token": "own"})
@@ -249,7 +240,7 @@ def test_netrc_credentials_are_added_where_requests_adds_them(backend: Backend, 
 
 def test_cookies_the_backend_sets_go_back_to_it(backend: Backend) -> None:
     backend.answer(Behaviour(headers={**JSON, "Set-Cookie": "session=abc; Path=/"}))
-    client = _client(backend.url)
+    client = http_client(backend.url)
     first = client.request("GET", "/login")
     client.request("GET", "/next").close()
     client.close()
@@ -260,7 +251,7 @@ def test_cookies_the_backend_sets_go_back_to_it(backend: Backend) -> None:
 def test_a_stalled_answer_times_out_and_the_next_call_gets_through(backend: Backend) -> None:
     release = threading.Event()
     backend.answer(Behaviour(stall=release))
-    client = _client(backend.url, read_timeout=0.3)
+    client = http_client(backend.url, read_timeout=0.3)
     with pytest.raises(TransientError, match="cannot reach the backend"):
         client.json("GET", "/slow")
     release.set()
@@ -271,7 +262,7 @@ def test_a_stalled_answer_times_out_and_the_next_call_gets_through(backend: Back
 
 def test_an_answer_cut_short_fails_and_the_next_call_gets_through(backend: Backend) -> None:
     backend.answer(Behaviour(cut_short=True))
-    client = _client(backend.url)
+    client = http_client(backend.url)
     with pytest.raises(TransientError, match="the backend"):
         client.json("GET", "/short")
     assert client.json("GET", "/after") == {"ok": True}
@@ -282,7 +273,7 @@ def test_nothing_listening_is_a_transient_error() -> None:
     with socket.socket() as placeholder:
         placeholder.bind(("127.0.0.1", 0))
         port = placeholder.getsockname()[1]
-    client = _client(f"http://127.0.0.1:{port}", connect_timeout=2)
+    client = http_client(f"http://127.0.0.1:{port}", connect_timeout=2)
     with pytest.raises(TransientError, match=r"cannot reach the backend: .*refused"):
         client.json("GET", "/")
     client.close()
@@ -290,7 +281,7 @@ def test_nothing_listening_is_a_transient_error() -> None:
 
 def test_a_redirect_is_answered_not_followed(backend: Backend) -> None:
     backend.answer(Behaviour(status=302, body=b"", headers={"Location": "/elsewhere"}))
-    client = _client(backend.url)
+    client = http_client(backend.url)
     with pytest.raises(ConnectorError, match="302"):
         client.json("GET", "/moved")
     client.close()
@@ -298,7 +289,7 @@ def test_a_redirect_is_answered_not_followed(backend: Backend) -> None:
 
 
 def test_a_caller_wrapping_the_session_sees_every_call(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
-    client = _client(backend.url)
+    client = http_client(backend.url)
     client.json("GET", "/direct")
     watched: list[str] = []
     real = client.session.request
@@ -317,7 +308,7 @@ def test_a_caller_wrapping_the_session_sees_every_call(backend: Backend, monkeyp
 def test_a_compressed_answer_is_decoded(backend: Backend) -> None:
     answer = json.dumps({"items": ["printer"] * 200}).encode()
     backend.answer(Behaviour(body=gzip.compress(answer), headers={**JSON, "Content-Encoding": "gzip"}))
-    client = _client(backend.url)
+    client = http_client(backend.url)
     assert client.json("GET", "/compressed") == {"items": ["printer"] * 200}
     assert client.json("GET", "/after") == {"ok": True}  # the connection is still in step
     client.close()
@@ -328,7 +319,7 @@ def test_a_compressed_answer_is_decoded(backend: Backend) -> None:
 def test_a_call_from_another_thread_meanwhile_gets_a_connection_of_its_own(backend: Backend) -> None:
     release = threading.Event()
     backend.answer(Behaviour(body=b'{"slow": true}', stall=release))
-    client = _client(backend.url)
+    client = http_client(backend.url)
     answers: list[Any] = []
     slow = threading.Thread(target=lambda: answers.append(client.json("GET", "/slow")))
     slow.start()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,23 +27,16 @@ from agent.connectors.rt import RTConnector
 from agent.connectors.servicenow import ServiceNowConnector
 from agent.connectors.zammad import ZammadConnector
 from agent.connectors.zendesk import ZendeskConnector
+from tests.connectors.helpers import http_client
 from tests.fixtures.server import free_port
 from tests.outbox.peers import Peer, Reply
+
+# No proxy of the machine's environment: every call goes straight to the local server.
+pytestmark = pytest.mark.usefixtures("no_environment_proxy")
 
 HTML = {"Content-Type": "text/html"}
 JSON = {"Content-Type": "application/json"}
 SIGN_IN_PAGE = b"<!doctype html><html><head><title>Hotel Wi-Fi</title></head><body>Sign in</body></html>"
-
-
-def _client(url: str) -> HttpClient:
-    return HttpClient(url, system="the backend", kind="test")
-
-
-@pytest.fixture(autouse=True)
-def _no_environment_proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    yield
 
 
 # ---------------------------------------------------------------- what the answer means
@@ -56,7 +49,7 @@ def _no_environment_proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_a_portal_or_a_proxy_answering_is_not_clear(reply: Reply) -> None:
     with Peer() as network:
         network.answer(reply)
-        client = _client(f"{network.url}/api/v1")
+        client = http_client(f"{network.url}/api/v1")
         assert client.network_clear() is False
         client.close()
     [look] = network.received
@@ -67,7 +60,7 @@ def test_a_redirect_to_another_host_is_not_clear_and_is_not_followed() -> None:
     with Peer() as login, Peer() as portal:
         portal.answer(Reply(302, SIGN_IN_PAGE, {**HTML, "Location": f"{login.url}/login?continue=1"}))
         login.answer(Reply(200, SIGN_IN_PAGE, HTML))
-        client = _client(portal.url)
+        client = http_client(portal.url)
         assert client.network_clear() is False
         client.close()
     assert len(portal.received) == 1 and login.received == []
@@ -84,18 +77,18 @@ def test_a_redirect_to_another_host_is_not_clear_and_is_not_followed() -> None:
 def test_whatever_the_backend_itself_answers_is_clear(reply: Reply) -> None:
     with Peer() as backend:
         backend.answer(reply)
-        client = _client(backend.url)
+        client = http_client(backend.url)
         assert client.network_clear() is True
         client.close()
     assert len(backend.received) == 1
 
 
 def test_nothing_answering_is_not_clear() -> None:
-    client = _client(f"http://127.0.0.1:{free_port()}")
+    client = http_client(f"http://127.0.0.1:{free_port()}")
     assert client.network_clear() is False
     client.close()
     with Peer() as plain:  # a TLS failure: the other side speaks no TLS
-        client = _client(plain.url.replace("http://", "https://"))
+        client = http_client(plain.url.replace("http://", "https://"))
         assert client.network_clear() is False
         client.close()
 
@@ -103,7 +96,7 @@ def test_nothing_answering_is_not_clear() -> None:
 def test_a_web_page_at_an_api_root_is_a_sign_in_page_only_where_the_caller_says_so() -> None:
     with Peer() as portal:
         portal.answer(Reply(200, SIGN_IN_PAGE, HTML), Reply(200, SIGN_IN_PAGE, HTML))
-        client = _client(f"{portal.url}/api/v1")
+        client = http_client(f"{portal.url}/api/v1")
         assert client.network_clear(web_page_means_portal=True) is False
         assert client.network_clear() is True  # a system whose base URL is its web interface
         client.close()
@@ -147,7 +140,7 @@ class EndlessAnswer:
 def test_the_probe_reads_a_little_of_an_answer_and_never_waits_for_the_rest() -> None:
     # A probe that read the whole answer would hit its read timeout and say "not clear".
     with EndlessAnswer(404) as server:
-        client = _client(server.url)
+        client = http_client(server.url)
         assert client.network_clear() is True
         client.close()
 

@@ -24,9 +24,13 @@ import pytest
 import requests
 
 from agent.connectors.base import TransientError
-from agent.connectors.httpclient import GuardedSession, HttpClient, MultipartForm, Part, user_agent
+from agent.connectors.httpclient import GuardedSession, MultipartForm, Part, user_agent
 from agent.connectors.transport import ONE_WRITE_BYTES
+from tests.connectors.helpers import http_client
 from tests.fixtures.waiting import wait_until
+
+# No proxy of the machine's environment: every call goes straight to the local server.
+pytestmark = pytest.mark.usefixtures("no_environment_proxy")
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n{\"ok\": true}"
 
@@ -114,22 +118,10 @@ def _read_request(reader: io.BufferedReader) -> bytes:
     return head
 
 
-@pytest.fixture(autouse=True)
-def _no_environment_proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY",
-                 "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    yield
-
-
 @pytest.fixture
 def server() -> Iterator[RawServer]:
     with RawServer() as running:
         yield running
-
-
-def _client(url: str, **kwargs: Any) -> HttpClient:
-    return HttpClient(url, system="the backend", kind="test", **kwargs)
 
 
 def _through_requests(url: str, method: str, path: str, **kwargs: Any) -> None:
@@ -182,7 +174,7 @@ def _without_boundary(data: bytes) -> bytes:
 @pytest.mark.parametrize("name", sorted(CALLS))
 def test_the_request_is_byte_for_byte_what_requests_sends(name: str, server: RawServer) -> None:
     call = CALLS[name]()
-    client = _client(server.url)
+    client = http_client(server.url)
     client.request(call.pop("method"), call.pop("path"), **call).close()
     client.close()
     call = CALLS[name]()
@@ -193,7 +185,7 @@ def test_the_request_is_byte_for_byte_what_requests_sends(name: str, server: Raw
 
 def test_the_read_timeout_bounds_the_answer_not_the_connect_timeout(server: RawServer) -> None:
     server.script.append(b"HOLD")
-    client = _client(server.url, connect_timeout=30, read_timeout=0.3)
+    client = http_client(server.url, connect_timeout=30, read_timeout=0.3)
     started = time.monotonic()
     with pytest.raises(TransientError, match="cannot reach the backend"):
         client.json("GET", "/slow")
@@ -203,7 +195,7 @@ def test_the_read_timeout_bounds_the_answer_not_the_connect_timeout(server: RawS
 
 
 def test_a_header_that_cannot_be_written_fails_before_anything_is_sent(server: RawServer) -> None:
-    client = _client(server.url)
+    client = http_client(server.url)
     assert client.json("GET", "/first") == {"ok": True}
     with pytest.raises(UnicodeEncodeError):  # what requests raises for it too
         client.json("GET", "/never", headers={"X-Price": "10 \u20ac"})
@@ -219,7 +211,7 @@ def test_an_answer_that_ends_the_connection_is_read_and_the_next_call_opens_anot
                       b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 8\r\n\r\n{\"c\": 3}",
                       b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{\"d\": 4}",
                       OK]
-    client = _client(server.url)
+    client = http_client(server.url)
     answers = [client.json("GET", f"/{n}") for n in range(5)]
     client.close()
     assert answers == [{"a": 1}, {"b": 2}, {"c": 3}, {"d": 4}, {"ok": True}]
@@ -231,7 +223,7 @@ def test_the_answer_is_a_whole_requests_response(server: RawServer) -> None:
     server.script.append(b"HTTP/1.1 201 Created\r\nContent-Type: application/json; charset=latin-1\r\n"
                          b"Set-Cookie: session=abc; Path=/\r\nX-Seen: one\r\nX-Seen: two\r\n"
                          b"Content-Length: 13\r\n\r\n{\"n\": \"caf\xe9\"}")
-    client = _client(server.url)
+    client = http_client(server.url)
     response = client.request("POST", "/tickets", json={"subject": "x"}, headers={"X-Call": "1"})
     client.close()
     assert isinstance(response, requests.Response)
@@ -248,7 +240,7 @@ def test_the_answer_is_a_whole_requests_response(server: RawServer) -> None:
 
 
 def test_calls_from_two_clients_at_once_stay_apart(server: RawServer) -> None:
-    clients = [_client(server.url) for _ in range(2)]
+    clients = [http_client(server.url) for _ in range(2)]
     answers: list[Any] = []
     threads = [threading.Thread(target=lambda c=client: answers.extend(c.json("GET", "/x") for _ in range(20)))
                for client in clients]
