@@ -96,6 +96,21 @@ class ReportBundle:
 
     report: Report
     files: dict[str, bytes] = field(default_factory=dict)
+    # The manifest's bytes and the report they hold (``manifest_json``).
+    _manifest: tuple[Report, bytes] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def manifest_json(self) -> bytes:
+        """The manifest's bytes: as stored, for a bundle read from its file; else the report's canonical JSON.
+
+        Made once per report. A bundle waits in the outbox as its file, so the sender hands a connector the
+        bytes the capture wrote instead of serialising the report again (for every connector, the fitting
+        and the upload). Kept for the report they were made of: a bundle given another report makes its
+        own. A report is never changed in place: it is a frozen model, copied with ``model_copy``.
+        """
+        kept = self._manifest
+        if kept is None or kept[0] is not self.report:
+            kept = self._manifest = (self.report, self.report.canonical_json())
+        return kept[1]
 
     def validate(self) -> None:
         """Every named file present with its digest, nothing extra, images what they claim."""
@@ -151,7 +166,7 @@ class ReportBundle:
     def to_bytes(self) -> bytes:
         self.validate()
         entries = [(ref.path, ref.media_type, self.files[ref.path]) for ref in self.report.files()]
-        return _zip_bundle(self.report.canonical_json(), entries)
+        return _zip_bundle(self.manifest_json(), entries)
 
     def write(self, path: Path) -> None:
         """Write the bundle atomically: a reader never sees half a file."""
@@ -210,10 +225,12 @@ class ReportBundle:
             manifest_info = archive.getinfo(MANIFEST_PATH)
             if manifest_info.file_size > MAX_MANIFEST_BYTES:
                 raise BundleError(f"{MANIFEST_PATH} is larger than {MAX_MANIFEST_BYTES} bytes")
-            report = parse_manifest(_read_entry(archive, MANIFEST_PATH))
+            manifest = _read_entry(archive, MANIFEST_PATH)
+            report = parse_manifest(manifest)
             files = {name: _read_entry(archive, name) for name in sorted(names - {MANIFEST_PATH})}
         bundle = cls(report, files)
         bundle.validate()
+        bundle._manifest = (report, manifest)  # sent and written again as stored (``manifest_json``)
         return bundle
 
     @classmethod

@@ -31,18 +31,22 @@ The same requests means the same method, path, query, body size and header names
 User-Agent, Accept, requests' Accept-Encoding and Connection): the stand-in records both peers'
 requests for one report and the run stops if they differ. The raw client's bodies that need no
 answer from the server are built before its clock starts, as curl's files are; the connector's time
-includes building them (fitting check, readable body, multipart). A bare ``requests.Session``
+includes building them (fitting check, readable body, multipart). Each connector is handed the report
+as the outbox's sender hands it, read back from its bundle file (so its manifest comes as stored, as
+in use); the raw client serialises the manifest itself, before its clock. A bare ``requests.Session``
 sending the same requests is timed too, for scale. Same report size as above.
 
 Each stand-in runs twice: answering at once (the target's rows: on loopback a call takes about
 0.4 ms, so the ratio weighs each layer's fixed cost per call) and answering each request after
 ``SERVICE_DELAY_SECONDS`` (20 ms, about what a hosted service takes), printed beside it.
 
-    .venv/bin/python bench/connectors.py --only new [--rounds 12] [--systems jira,redmine]
+    .venv/bin/python bench/connectors.py --only new [--rounds 12] [--systems jira,redmine] [--processes 5]
 
 Target: each connector within 1.1× of the raw client against the stand-in that answers at once
 (Redmine: live). A ratio is the median of the rounds' own ratios: each round times the peers back
-to back in rotating order, so a busy moment of a shared machine weighs on all of them.
+to back in rotating order, so a busy moment of a shared machine weighs on all of them. One
+process's ratio depends on that process (``bench_new_in_processes`` says why): ``--processes N``
+judges the median of N processes' ratios.
 """
 
 from __future__ import annotations
@@ -138,6 +142,11 @@ def report(screens: list[bytes]) -> ReportBundle:
     return build_bundle(base, steps, [log], sysinfo=SYSINFO)
 
 
+def queued(screens: list[bytes]) -> ReportBundle:
+    """A report as the outbox's sender hands it to a connector: read back from its bundle file."""
+    return ReportBundle.from_bytes(report(screens).to_bytes())
+
+
 def curl_create(connector: RTConnector, token: str, bundle: ReportBundle, workdir: Path) -> tuple[float, float]:
     """The connector's create request made by curl: (curl's time_total, process wall time), seconds."""
     payload, files = connector.create_request(fit_bundle(bundle, connector.limits))
@@ -174,13 +183,55 @@ def main() -> int:
     parser.add_argument("--only", choices=("rt", "new", "all"), default="all",
                         help="rt: Request Tracker and the built-in server; new: the issue-20 connectors")
     parser.add_argument("--systems", default=",".join(NEW_SYSTEMS), help="which new connectors (comma-separated)")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="new connectors: run the rounds in this many fresh processes, one after another, "
+                             "and judge the median of their ratios")
+    parser.add_argument("--ratios-to", type=Path, help=argparse.SUPPRESS)  # a child's ratios, for its parent
     args = parser.parse_args()
+    systems = [s for s in args.systems.split(",") if s]
     status = 0
     if args.only in ("rt", "all"):
         status = bench_rt(args.rounds)
     if args.only in ("new", "all"):
-        status = max(status, bench_new(args.rounds, [s for s in args.systems.split(",") if s]))
+        if args.processes > 1:
+            status = max(status, bench_new_in_processes(args.rounds, systems, args.processes))
+        else:
+            status = max(status, bench_new(args.rounds, systems, ratios_to=args.ratios_to))
     return status
+
+
+def bench_new_in_processes(rounds: int, systems: list[str], processes: int) -> int:
+    """``bench_new`` in ``processes`` fresh interpreters, one at a time; the median of their ratios judged.
+
+    One process's ratio depends on that process: on this 2-CPU machine the same code measured
+    0.81-1.14x in six runs, in turn with the same rounds. Which core each of the stand-in's
+    connection threads lands on, and how the kernel wakes it, stays for the whole run.
+    """
+    runs: list[dict[str, float]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-connectors-runs-") as scratch:
+        for number in range(processes):
+            out = Path(scratch) / f"{number}.json"
+            print(f"process {number + 1} of {processes}…", flush=True)
+            subprocess.run([sys.executable, __file__, "--only", "new", "--rounds", str(rounds),
+                            "--systems", ",".join(systems), "--ratios-to", str(out)],
+                           check=False, stdout=subprocess.DEVNULL)
+            if not out.exists():
+                print(f"process {number + 1} failed; run it alone to see why")
+                return 2
+            runs.append(json.loads(out.read_text(encoding="utf-8")))
+    print(f"\nconnector ÷ http.client in {processes} processes of {rounds} rounds each, and their median:")
+    worst = 0.0
+    for key in runs[0]:
+        ratios = [run[key] for run in runs]
+        median = statistics.median(ratios)
+        system, _, setting = key.partition(" ")
+        judged = setting != "20ms"
+        if judged:
+            worst = max(worst, median)
+        met = "met" if median <= TARGET_RATIO else "missed"
+        verdict = f" — target ≤ {TARGET_RATIO}x: {met}" if judged else ""
+        print(f"{system:14} {setting:>7}  {' '.join(f'{r:.2f}' for r in ratios)}  median {median:.2f}x{verdict}")
+    return 0 if worst <= TARGET_RATIO else 1
 
 
 def bench_rt(rounds: int) -> int:
@@ -204,8 +255,8 @@ def bench_rt(rounds: int) -> int:
 
             kept = new_connector()
             # Warm up every path once (RT's workers compile their code on first use).
-            kept.submit(report(screens))
-            builtin.submit(report(screens))
+            kept.submit(queued(screens))
+            builtin.submit(queued(screens))
             curl_create(kept, rt.token, report(screens), work)
             rows: dict[str, list[float]] = {name: [] for name in (
                 "curl time_total", "curl process", "RT connector", "RT connector, a new one per report",
@@ -215,7 +266,7 @@ def bench_rt(rounds: int) -> int:
                 rows["curl time_total"].append(total)
                 rows["curl process"].append(wall)
                 # Reports are made before the clock starts: what is timed is the sending.
-                first, second, third = report(screens), report(screens), report(screens)
+                first, second, third = queued(screens), queued(screens), queued(screens)
                 rows["RT connector"].append(timed(kept.submit, first))
                 rows["RT connector, a new one per report"].append(timed(new_connector().submit, second))
                 rows["replay check alone (1 TicketSQL query)"].append(timed(kept.find_ticket, report(screens).report))
@@ -488,7 +539,7 @@ def same_requests(stand_in: Any, client: Connector, make_raw: Callable[[Raw, Rep
                   raw: Raw, screens: list[bytes]) -> str:
     """Both peers' requests for one report each, compared; "" when the same, else the first difference."""
     stand_in.received.clear()
-    client.submit(report(screens))
+    client.submit(queued(screens))
     ours = _signature(stand_in.received)
     stand_in.received.clear()
     make_raw(raw, report(screens))()
@@ -502,7 +553,7 @@ def same_requests(stand_in: Any, client: Connector, make_raw: Callable[[Raw, Rep
     return ""
 
 
-def bench_new(rounds: int, systems: list[str]) -> int:
+def bench_new(rounds: int, systems: list[str], *, ratios_to: Path | None = None) -> int:
     """Each new connector against the raw client, in turns, on the same server; prints medians and ratios."""
     from tests.connectors import contract
     from tests.fixtures.redmine import redmine_available, start_redmine
@@ -541,7 +592,7 @@ def bench_new(rounds: int, systems: list[str]) -> int:
                     stack.callback(raw.close)
                     library = RawRequests(url, headers)
                     stack.callback(library.close)
-                    client.submit(report(screens))  # warm up every path
+                    client.submit(queued(screens))  # warm up every path
                     make_raw(raw, report(screens))()
                     make_raw(library, report(screens))()
                     if stand_in is not None:
@@ -554,7 +605,7 @@ def bench_new(rounds: int, systems: list[str]) -> int:
                     for number in range(rounds):
                         senders = {"raw": make_raw(raw, report(screens)),  # bodies built before the clock starts
                                    "requests": make_raw(library, report(screens))}
-                        bundle = report(screens)
+                        bundle = queued(screens)
                         # In turns, the order rotating: a server that slows as its database grows must not
                         # favour the one that always goes first.
                         peers = ["raw", "connector", "requests"]
@@ -590,6 +641,9 @@ def bench_new(rounds: int, systems: list[str]) -> int:
         slow = results.get((system, "20ms"))
         also = f"; {slow.ratio(slow.raw):.2f}x with {SERVICE_DELAY_SECONDS * 1000:.0f} ms answers" if slow else ""
         print(f"{system}: {ratio:.2f}x http.client ({setting}) — target ≤ {TARGET_RATIO}x: {verdict}{also}")
+    if ratios_to is not None:
+        ratios = {f"{system} {setting}": row.ratio(row.raw) for (system, setting), row in results.items()}
+        ratios_to.write_text(json.dumps(ratios), encoding="utf-8")
     return 0 if worst <= TARGET_RATIO else 1
 
 

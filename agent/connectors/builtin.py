@@ -214,7 +214,7 @@ class BuiltinConnector(Connector):
         with the report through the outbox, so a late delivery still speaks the person's language.
         """
         report = bundle.report
-        parts = [Part("manifest", report.canonical_json(), MANIFEST_PATH, "application/json")]
+        parts = [Part("manifest", bundle.manifest_json(), MANIFEST_PATH, "application/json")]
         parts += [Part("file", bundle.files[ref.path], ref.path, ref.media_type) for ref in report.files()]
         body = MultipartForm(parts, progress)
         if progress is not None:

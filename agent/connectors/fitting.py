@@ -126,12 +126,10 @@ class FitResult:
     bundle: ReportBundle
     notes: tuple[str, ...] = ()
     wire_bytes: int = 0
-    # ``bundle.report.canonical_json()``, made once while fitting (b"" where not made): the manifest to send.
-    manifest: bytes = b""
 
     def manifest_bytes(self) -> bytes:
-        """The fitted report's manifest, as ``canonical_json`` makes it."""
-        return self.manifest or self.bundle.report.canonical_json()
+        """The fitted report's manifest (``ReportBundle.manifest_json``: made once, or as stored)."""
+        return self.bundle.manifest_json()
 
     @property
     def changed(self) -> bool:
@@ -140,7 +138,7 @@ class FitResult:
 
 def estimate_wire_bytes(bundle: ReportBundle, limits: Limits) -> int:
     """What the request will weigh: every file and the manifest, encoded, plus fixed overhead."""
-    return _wire_bytes(bundle, limits, bundle.report.canonical_json())
+    return _wire_bytes(bundle, limits, bundle.manifest_json())
 
 
 def _wire_bytes(bundle: ReportBundle, limits: Limits, manifest: bytes) -> int:
@@ -172,20 +170,17 @@ class _ClipState:
 
 
 class _Fitter:
-    def __init__(self, bundle: ReportBundle, limits: Limits, manifest: bytes | None = None) -> None:
+    def __init__(self, bundle: ReportBundle, limits: Limits) -> None:
         self.bundle = bundle
         self.limits = limits
         self.report = bundle.report
         self.states = [_StepState(index) for index in range(len(self.report.steps))]
         self.clip_states = [_ClipState(index) for index in range(len(self.report.clips))]
         self._decoded: dict[str, Image.Image] = {}
-        self._manifest = manifest  # the report's canonical_json(), where already made
 
     def manifest(self) -> bytes:
-        """The report's canonical manifest, made once: fitting changes files and states, never ``self.report``."""
-        if self._manifest is None:
-            self._manifest = self.report.canonical_json()
-        return self._manifest
+        """The report's manifest: fitting changes files and states, never ``self.report``."""
+        return self.bundle.manifest_json()
 
     # ------------------------------------------------------------ sizes
     def step_refs(self, state: _StepState) -> list[FileRef]:
@@ -283,7 +278,7 @@ class _Fitter:
     # ------------------------------------------------------------ the result
     def result(self) -> FitResult:
         if all(state.applied < 0 for state in self.states) and all(s.applied < 0 for s in self.clip_states):
-            return FitResult(self.bundle, (), self.total_wire_bytes(), self.manifest())
+            return FitResult(self.bundle, (), self.total_wire_bytes())
         files = dict(self.bundle.files)
         steps: list[Step] = []
         notes: list[str] = []
@@ -323,8 +318,7 @@ class _Fitter:
             fitted.validate()
         except (ValueError, BundleError) as exc:  # a bug here must refuse visibly, never send a broken report
             raise TooLargeError(f"fitting the report to {self.limits.system} failed: {exc}") from exc
-        manifest = report.canonical_json()
-        return FitResult(fitted, tuple(notes), _wire_bytes(fitted, self.limits, manifest), manifest)
+        return FitResult(fitted, tuple(notes), _wire_bytes(fitted, self.limits, fitted.manifest_json()))
 
     def _fitted_clip(self, state: _ClipState, files: dict[str, bytes], notes: list[str]) -> Clip:
         """The report's entry for the clip after its applied rung (the file put in ``files``), noted."""
@@ -400,13 +394,11 @@ def _encode(image: Image.Image, factor: float, lossy: bool) -> tuple[bytes, str,
 def fit_bundle(bundle: ReportBundle, limits: Limits) -> FitResult:
     """``bundle`` made to fit ``limits``, or a ``TooLargeError`` naming what does not fit and the limit."""
     if limits.max_file_bytes is None and limits.max_request_bytes is None:
-        unlimited = bundle.report.canonical_json()
-        return FitResult(bundle, (), _wire_bytes(bundle, limits, unlimited), unlimited)
-    manifest: bytes | None = None
+        return FitResult(bundle, (), _wire_bytes(bundle, limits, bundle.manifest_json()))
     if limits.max_request_bytes is None and limits.max_file_bytes is not None:
         # Only a per-file limit, and every file and the manifest within it: what the steps below come to
         # (no refusal, no rung, the bundle as it came), without setting them up.
-        manifest = bundle.report.canonical_json()
+        manifest = bundle.manifest_json()
         refs = bundle.report.files()
         per_file = limits.max_file_bytes
         if _file_wire_bytes(len(manifest), limits) <= per_file and all(
@@ -414,8 +406,8 @@ def fit_bundle(bundle: ReportBundle, limits: Limits) -> FitResult:
         ):
             files = sum(ref.size for ref in refs)
             wire = int((files + len(manifest)) * limits.wire_ratio) + limits.overhead_bytes
-            return FitResult(bundle, (), wire, manifest)
-    fitter = _Fitter(bundle, limits, manifest)
+            return FitResult(bundle, (), wire)
+    fitter = _Fitter(bundle, limits)
     report = bundle.report
     # What can shrink: the step images and the clips. Everything else goes as it is.
     shrinkable = {ref.path for state in fitter.states for ref in fitter.step_refs(state)}

@@ -177,7 +177,7 @@ class FolderConnector(Connector):
     def attachment(self, ticket_id: str, path: str) -> bytes:
         bundle = self._read(ticket_id)
         if path == MANIFEST_PATH:
-            return bundle.report.canonical_json()
+            return bundle.manifest_json()
         try:
             return bundle.files[path]
         except KeyError:

@@ -163,7 +163,7 @@ class FreshserviceConnector(HttpConnector):
         parts = [Part(name, value.encode()) for name, value in fields]
         parts += [Part("attachments[]", bundle.files[ref.path], filename=attachment_name(ref.path, report.id),
                        content_type=ref.media_type) for ref in report.files()]
-        parts.append(Part("attachments[]", report.canonical_json(), filename=manifest_name(report.id),
+        parts.append(Part("attachments[]", bundle.manifest_json(), filename=manifest_name(report.id),
                           content_type="application/json"))
         form = MultipartForm(parts, progress)
         answer = self._json("POST", "/api/v2/tickets", data=form, headers={"Content-Type": form.content_type})

@@ -149,7 +149,7 @@ class GitLabConnector(HttpConnector):
         report = bundle.report
         files = [(ref.path, attachment_name(ref.path, report.id), ref.media_type, bundle.files[ref.path])
                  for ref in report.files()]
-        files.append(("", manifest_name(report.id), "application/json", report.canonical_json()))
+        files.append(("", manifest_name(report.id), "application/json", bundle.manifest_json()))
         total = sum(len(f[3]) for f in files)
         sent = 0
         markdown: dict[str, str] = {}

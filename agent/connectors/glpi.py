@@ -195,7 +195,7 @@ class GLPIConnector(HttpConnector):
         report = bundle.report
         files = [(attachment_name(ref.path, report.id), ref.media_type, bundle.files[ref.path])
                  for ref in report.files()]
-        files.append((manifest_name(report.id), "application/json", report.canonical_json()))
+        files.append((manifest_name(report.id), "application/json", bundle.manifest_json()))
         total = sum(len(data) for _n, _m, data in files)
         ticket_id = self._find(headers, report)
         linked: set[str] = set()

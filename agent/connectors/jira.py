@@ -271,7 +271,7 @@ class JiraConnector(HttpConnector):
         files = [
             (attachment_name(ref.path, report.id), ref.media_type, bundle.files[ref.path]) for ref in report.files()
         ]
-        files.append((manifest_name(report.id), "application/json", report.canonical_json()))
+        files.append((manifest_name(report.id), "application/json", bundle.manifest_json()))
         key = self.find_issue(report.id)
         present: set[str] = set()
         web: str | None = None

@@ -130,7 +130,7 @@ class RedmineConnector(HttpConnector):
         report = bundle.report
         files = [(attachment_name(ref.path, report.id), ref.media_type, bundle.files[ref.path])
                  for ref in report.files()]
-        files.append((manifest_name(report.id), "application/json", report.canonical_json()))
+        files.append((manifest_name(report.id), "application/json", bundle.manifest_json()))
         total = sum(len(data) for _n, _m, data in files)
         sent = 0
         uploads = []

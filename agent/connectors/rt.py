@@ -340,7 +340,7 @@ class RTConnector(HttpConnector):
         files = [
             (attachment_name(ref.path, report.id), ref.media_type, bundle.files[ref.path]) for ref in report.files()
         ]
-        files.append((manifest_name(report.id), "application/json", report.canonical_json()))
+        files.append((manifest_name(report.id), "application/json", bundle.manifest_json()))
         return files
 
     def _verify_kept(self, ticket: Ticket, sent: Sequence[tuple[str, str, bytes]]) -> None:

@@ -139,7 +139,7 @@ def build_message(
                              else ("application", "octet-stream"))
         message.add_attachment(bundle.files[ref.path], maintype, subtype,
                                filename=attachment_name(ref.path, report.id))
-    message.add_attachment(report.canonical_json(), "application", "json", filename=manifest_name(report.id))
+    message.add_attachment(bundle.manifest_json(), "application", "json", filename=manifest_name(report.id))
     return message
 
 

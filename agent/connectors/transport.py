@@ -37,6 +37,7 @@ import sys
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -226,6 +227,10 @@ def _wire_lines(pairs: Iterable[tuple[Any, Any]]) -> tuple[list[bytes], frozense
             raise ValueError(f"Invalid header value {encoded!r}")
         lines.append(encoded_name + b": " + encoded)
     return lines, frozenset(names)
+
+
+# The stores a CaseInsensitiveDict keeps its items in (requests makes an OrderedDict).
+_PLAIN_STORES: Final = (dict, OrderedDict)
 
 
 def _dropped(connection: HTTPConnection) -> bool:
@@ -708,10 +713,12 @@ class KeptConnection:
         Keyed on every name and value of both, so a changed header (a new token) is a new entry, never a stale
         one; a call whose headers cannot be a key (a value of the wrong type) is merged alone and refused there.
         """
-        # Every name and value, in order (a CaseInsensitiveDict read through its store).
+        # Every name and value, in order: a CaseInsensitiveDict read through its store (an OrderedDict of
+        # lower-case name → (name, value)), not through the Mapping mixin's items, which looks up each again.
         merged_under = session.headers
-        store = getattr(merged_under, "_store", None) if type(merged_under) is CaseInsensitiveDict else None
-        key = (tuple(store.values()) if type(store) is dict else tuple(merged_under.items()), tuple(headers.items()))
+        store: Any = getattr(merged_under, "_store", None) if type(merged_under) is CaseInsensitiveDict else None
+        key = (tuple(store.values()) if type(store) in _PLAIN_STORES else tuple(merged_under.items()),
+               tuple(headers.items()))
         try:
             head = self._heads.get(key)
         except TypeError:

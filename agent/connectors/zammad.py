@@ -178,7 +178,7 @@ class ZammadConnector(HttpConnector):
         ]
         attachments.append({
             "filename": manifest_name(report.id),
-            "data": base64.b64encode(report.canonical_json()).decode("ascii"),
+            "data": base64.b64encode(bundle.manifest_json()).decode("ascii"),
             "mime-type": "application/json",
         })
         payload: dict[str, Any] = {

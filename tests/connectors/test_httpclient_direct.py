@@ -186,6 +186,20 @@ def test_the_backend_receives_what_requests_would_have_sent(name: str, backend: 
     assert _comparable(ours) == _comparable(theirs)
 
 
+def test_a_session_header_changed_between_calls_is_what_the_next_call_sends(backend: Backend) -> None:
+    client = http_client(backend.url)
+    client.session.headers["X-Site"] = "north"
+    client.request("GET", "/a", headers={"Authorization": "Bearer one"}).close()
+    client.session.headers["X-Site"] = "south"  # changed in place: the merged headers kept for the first are stale
+    client.request("GET", "/b", headers={"Authorization": "Bearer one"}).close()
+    del client.session.headers["X-Site"]
+    client.request("GET", "/c", headers={"Authorization": "Bearer two"}).close()
+    client.close()
+    sent = [(seen.headers.get("x-site"), seen.headers["authorization"]) for seen in backend.seen]
+    assert sent == [("north", "Bearer one"), ("south", "Bearer one"), (None, "Bearer two")]
+    assert len({seen.port for seen in backend.seen}) == 1  # all three on the kept connection
+
+
 def test_calls_share_one_connection_and_a_closed_one_is_replaced(backend: Backend) -> None:
     client = http_client(backend.url)
     backend.answer(Behaviour(), Behaviour(), Behaviour(close=True), Behaviour(headers={**JSON, "Connection": "close"}))

@@ -50,6 +50,41 @@ def test_bundle_round_trips_byte_for_byte() -> None:
     assert again.files["attachments/001.txt"] == b"log line\n"
 
 
+def test_the_manifest_is_the_reports_canonical_json_made_once() -> None:
+    bundle = sample_bundle()
+    manifest = bundle.manifest_json()
+    assert manifest == bundle.report.canonical_json()
+    assert bundle.manifest_json() is manifest
+
+
+def test_a_bundle_given_another_report_makes_that_reports_manifest() -> None:
+    bundle = sample_bundle()
+    first = bundle.manifest_json()
+    bundle.report = bundle.report.model_copy(update={"category": "Network"})
+    assert bundle.manifest_json() == bundle.report.canonical_json() != first
+
+
+def _stored_with(manifest: bytes, bundle: ReportBundle) -> bytes:
+    """``bundle``'s file with ``manifest`` in place of the manifest it would write."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("manifest.json", manifest)
+        for path, data in bundle.files.items():
+            archive.writestr(path, data)
+    return buffer.getvalue()
+
+
+def test_a_bundle_read_from_its_file_sends_and_writes_the_manifest_as_stored() -> None:
+    bundle = sample_bundle()
+    # The same report, written by another hand: indented, keys in another order.
+    stored = json.dumps(json.loads(bundle.manifest_json()), indent=1).encode()
+    again = ReportBundle.from_bytes(_stored_with(stored, bundle))
+    assert again.report == bundle.report
+    assert again.manifest_json() == stored
+    with zipfile.ZipFile(io.BytesIO(again.to_bytes())) as archive:
+        assert archive.read("manifest.json") == stored
+
+
 def test_bundle_written_to_disk_reads_back(tmp_path: Path) -> None:
     bundle = sample_bundle()
     target = tmp_path / "report.showdesk"
