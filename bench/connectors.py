@@ -204,8 +204,10 @@ def bench_new_in_processes(rounds: int, systems: list[str], processes: int) -> i
     """``bench_new`` in ``processes`` fresh interpreters, one at a time; the median of their ratios judged.
 
     One process's ratio depends on that process: on this 2-CPU machine the same code measured
-    0.81-1.14x in six runs, in turn with the same rounds. Which core each of the stand-in's
-    connection threads lands on, and how the kernel wakes it, stays for the whole run.
+    0.81-1.14x in six runs, in turn with the same rounds. With the client and the stand-in on one
+    core the runs agree; on two they do not, even with each thread held to a core of its own: what
+    handing every call from one core to the other costs differs from process to process and holds
+    for the whole run.
     """
     runs: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="bench-connectors-runs-") as scratch:
