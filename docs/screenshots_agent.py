@@ -358,5 +358,6 @@ def run_on_private_screen(script: Path, out: Path, desktop: object) -> int:
                                    timeout=300)
         return completed.returncode
 
+
 if __name__ == "__main__":
     sys.exit(main())

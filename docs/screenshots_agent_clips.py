@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "docs"))  # screenshots_agent: the stage and the private screen this script shares
 SIZE = (1920, 1080)
 QUEUE = (300, 160, 940, 600)  # the print queue window of the made-up desktop: left, top, width, height
 
@@ -31,8 +32,6 @@ QUEUE = (300, 160, 940, 600)  # the print queue window of the made-up desktop: l
 def desktop_with(step: int) -> Image.Image:
     """The desktop at ``step``: 0 the queue; 1-3 a message flashes and a retry counts down; 4 it is gone."""
     from PIL import Image, ImageDraw
-
-    sys.path.insert(0, str(REPO / "docs"))
     from screenshots_agent import desktop_picture
 
     from agent.markup import load_font
@@ -53,7 +52,6 @@ def desktop_with(step: int) -> Image.Image:
 
 # ---------------------------------------------------------------- the child: the agent on xcb
 def child(out: Path, display: str) -> int:
-    sys.path.insert(0, str(REPO / "docs"))
     from screenshots_agent import AgentStage
 
     stage = AgentStage(out, clip_fps=5.0)  # the Qt application first: the modules below may use it
@@ -123,10 +121,10 @@ def main() -> int:
     args = parser.parse_args()
     if args.child:
         return child(args.out, os.environ["DISPLAY"])
-    sys.path.insert(0, str(REPO / "docs"))
     from screenshots_agent import run_on_private_screen
 
     return run_on_private_screen(Path(__file__), args.out, desktop_with(0))
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -178,10 +178,6 @@ class _Fitter:
         self.clip_states = [_ClipState(index) for index in range(len(self.report.clips))]
         self._decoded: dict[str, Image.Image] = {}
 
-    def manifest(self) -> bytes:
-        """The report's manifest: fitting changes files and states, never ``self.report``."""
-        return self.bundle.manifest_json()
-
     # ------------------------------------------------------------ sizes
     def step_refs(self, state: _StepState) -> list[FileRef]:
         step = self.report.steps[state.index]
@@ -202,7 +198,7 @@ class _Fitter:
             files += self.step_bytes(state) - sum(ref.size for ref in self.step_refs(state))
         for clip_state in self.clip_states:
             files += self.clip_bytes(clip_state) - self.report.clips[clip_state.index].file.size
-        manifest = len(self.manifest())
+        manifest = len(self.bundle.manifest_json())  # fitting changes files and states, never the report
         return int((files + manifest) * self.limits.wire_ratio) + self.limits.overhead_bytes
 
     # ------------------------------------------------------------ encoding
@@ -418,7 +414,7 @@ def fit_bundle(bundle: ReportBundle, limits: Limits) -> FitResult:
         for ref in report.files():
             if ref.path not in shrinkable and _file_wire_bytes(ref.size, limits) > max_file:
                 raise TooLargeError(_file_refusal(report, ref.path, ref.size, limits), system=limits.system)
-        manifest_size = len(fitter.manifest())
+        manifest_size = len(bundle.manifest_json())
         if _file_wire_bytes(manifest_size, limits) > max_file:
             raise TooLargeError(
                 f"the report's manifest is {format_size(manifest_size)}; {limits.describe()}", system=limits.system
@@ -449,7 +445,7 @@ def fit_bundle(bundle: ReportBundle, limits: Limits) -> FitResult:
     if max_request is not None:
         # What no shrinking can change must fit on its own; name the largest such file if not.
         fixed = [ref for ref in report.files() if ref.path not in shrinkable]
-        fixed_wire = int((sum(r.size for r in fixed) + len(fitter.manifest())) * limits.wire_ratio)
+        fixed_wire = int((sum(r.size for r in fixed) + len(bundle.manifest_json())) * limits.wire_ratio)
         if fixed and fixed_wire + limits.overhead_bytes > max_request:
             largest = max(fixed, key=lambda r: r.size)
             raise TooLargeError(_file_refusal(report, largest.path, largest.size, limits), system=limits.system)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 _PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY",
@@ -11,8 +9,7 @@ _PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "A
 
 
 @pytest.fixture
-def no_environment_proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def no_environment_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     """No proxy from the machine's environment: the calls under test go straight to the local server."""
     for name in _PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    yield
