@@ -604,6 +604,9 @@ def bench_new(rounds: int, systems: list[str], *, ratios_to: Path | None = None)
                             return 2
                     calls = 0
                     timings: dict[str, list[float]] = {"connector": [], "raw": [], "requests": []}
+                    # The process's CPU (the client and the stand-in's threads): on one core it is the wall
+                    # time; on two it shows what a peer costs apart from waiting for the other core.
+                    cpu: dict[str, list[float]] = {"connector": [], "raw": []}
                     for number in range(rounds):
                         senders = {"raw": make_raw(raw, report(screens)),  # bodies built before the clock starts
                                    "requests": make_raw(library, report(screens))}
@@ -614,12 +617,15 @@ def bench_new(rounds: int, systems: list[str], *, ratios_to: Path | None = None)
                         for peer in peers[number % 3:] + peers[: number % 3]:
                             if stand_in is not None:
                                 stand_in.received.clear()  # the stand-in keeps every request: it must not swell
-                            started = time.perf_counter()
+                            started, cpu_started = time.perf_counter(), time.process_time()
                             senders[peer]() if peer in senders else client.submit(bundle)
                             timings[peer].append(time.perf_counter() - started)
+                            if peer in cpu:
+                                cpu[peer].append(time.process_time() - cpu_started)
                             if stand_in is not None and peer == "connector":
                                 calls = len(stand_in.received)
-                    results[(system, setting)] = Row(timings["connector"], timings["raw"], timings["requests"], calls)
+                    results[(system, setting)] = Row(timings["connector"], timings["raw"], timings["requests"], calls,
+                                                     cpu["connector"], cpu["raw"])
     size = report(screens).total_bytes()
     print(f"\nnew connectors, {size / 1e6:.2f} MB of files per report, {rounds} rounds; stand-ins answer at once "
           f"(fast) or after {SERVICE_DELAY_SECONDS * 1000:.0f} ms per request (20ms); Redmine is live")
@@ -631,6 +637,12 @@ def bench_new(rounds: int, systems: list[str], *, ratios_to: Path | None = None)
         print(f"{system:14} {setting:>7} {row.calls or '':>5} {statistics.median(row.connector) * 1000:7.1f} ms "
               f"{statistics.median(row.raw) * 1000:9.1f} ms {statistics.median(row.library) * 1000:7.1f} ms  "
               f"{row.ratio(row.raw):10.2f}x ({min(row.connector) / min(row.raw):.2f}x)  {row.ratio(row.library):9.2f}x")
+    print("\nthe process's CPU time a report (the client, and the stand-in's threads: Redmine runs apart), medians; "
+          "on one core (taskset -c 0) it is the wall time")
+    for (system, setting), row in results.items():
+        extra = statistics.median(ours - theirs for ours, theirs in zip(row.connector_cpu, row.raw_cpu, strict=True))
+        print(f"{system:14} {setting:>7}  connector {statistics.median(row.connector_cpu) * 1000:5.2f} ms  "
+              f"http.client {statistics.median(row.raw_cpu) * 1000:5.2f} ms  difference {extra * 1000:+.2f} ms")
     print(f"\ntarget: the connector ≤ {TARGET_RATIO}x the raw client (http.client, one kept-alive connection, the same "
           "requests) against the stand-in that answers at once (Redmine: live)")
     worst = 0.0
@@ -657,6 +669,8 @@ class Row:
     raw: list[float]
     library: list[float]
     calls: int
+    connector_cpu: list[float]  # the process's CPU time per report, seconds
+    raw_cpu: list[float]
 
     def ratio(self, peer: list[float]) -> float:
         """The median of the rounds' ratios connector ÷ ``peer``."""

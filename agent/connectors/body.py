@@ -15,10 +15,12 @@ import json
 import re
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Final
 
 from agent.bundle import ReportBundle
 from agent.connectors.common import attachment_name, format_size
+from agent.flags import Flag, Severity, compute_flags
 from agent.schema import SYSINFO_PATH, Clip, Report, Step
 
 REPORT_MARKER: Final = "ShowDesk report id:"
@@ -31,14 +33,14 @@ class TicketBody:
 
     Most systems take one of the two: making only that one halves the work. Everything either is made
     of is taken when the body is: the report (a frozen model), the notes, the inline images and the
-    system information's summary.
+    system information (``system``, whose flags also give the report's urgency).
     """
 
-    def __init__(self, report: Report, notes: Sequence[str], summary: str | None,
+    def __init__(self, report: Report, notes: Sequence[str], system: SystemFacts,
                  inline_images: Mapping[str, str]) -> None:
         self._report = report
         self._notes = tuple(notes)
-        self._summary = summary
+        self.system = system
         self._inline = dict(inline_images)
         self._text: str | None = None
         self._html: str | None = None
@@ -46,13 +48,13 @@ class TicketBody:
     @property
     def text(self) -> str:
         if self._text is None:
-            self._text = _text(self._report, self._notes, self._summary)
+            self._text = _text(self._report, self._notes, self.system.summary())
         return self._text
 
     @property
     def html(self) -> str:
         if self._html is None:
-            self._html = _html(self._report, self._notes, self._summary, self._inline)
+            self._html = _html(self._report, self._notes, self.system.summary(), self._inline)
         return self._html
 
     def __eq__(self, other: object) -> bool:
@@ -71,20 +73,78 @@ def marker_line(report: Report) -> str:
     return f"{REPORT_MARKER} {report.id}"
 
 
-def sysinfo_summary(bundle: ReportBundle) -> str | None:
-    """``agent.sysinfo.format_text`` of the report's system information (flags first), or None."""
-    data = bundle.files.get(SYSINFO_PATH)
-    if data is None:
-        return None
-    try:
-        snapshot = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return "System information: attached as sysinfo.json (not readable as JSON)"
-    if not isinstance(snapshot, dict):
-        return "System information: attached as sysinfo.json"
-    from agent.sysinfo import format_text  # psutil and friends load only when a body is made
+class SystemFacts:
+    """A report's system information read once, for the body's summary and the urgency alike.
 
-    return format_text(snapshot).rstrip("\n")
+    The body shows the flags (``format_text`` puts them first) and the urgency is the most severe of
+    them (``agent.connectors.urgency``): a connector that sends both read the file, parsed it and
+    worked out its flags twice for every ticket. Each part is made when first read.
+    """
+
+    def __init__(self, data: bytes | None) -> None:
+        self._data = data
+        self._read = False
+        self._snapshot: dict[str, object] | None = None
+        self._unreadable: str | None = None  # what the summary says of a file that is no snapshot
+        self._flags: list[Flag] | None = None
+        self._summary: tuple[str | None] | None = None
+
+    @classmethod
+    def of(cls, bundle: ReportBundle) -> SystemFacts:
+        return cls(bundle.files.get(SYSINFO_PATH))
+
+    @property
+    def snapshot(self) -> dict[str, object] | None:
+        """The parsed snapshot; None without the file or when it is not a JSON object."""
+        if not self._read:
+            self._read = True
+            if self._data is not None:
+                try:
+                    snapshot = json.loads(self._data)
+                except (UnicodeDecodeError, json.JSONDecodeError):
+                    self._unreadable = "System information: attached as sysinfo.json (not readable as JSON)"
+                else:
+                    if isinstance(snapshot, dict):
+                        self._snapshot = snapshot
+                    else:
+                        self._unreadable = "System information: attached as sysinfo.json"
+        return self._snapshot
+
+    @property
+    def flags(self) -> list[Flag]:
+        """``agent.flags.compute_flags`` of the snapshot, most severe first; none without one."""
+        if self._flags is None:
+            snapshot = self.snapshot
+            self._flags = compute_flags(snapshot) if snapshot is not None else []
+        return self._flags
+
+    @property
+    def severity(self) -> Severity | None:
+        """The most severe flag's; None without a flag (or without the file)."""
+        flags = self.flags
+        return flags[0].severity if flags else None
+
+    def summary(self) -> str | None:
+        """``agent.sysinfo.format_text`` of the snapshot (flags first); a line saying so when unreadable; or None."""
+        if self._summary is None:
+            snapshot = self.snapshot
+            if snapshot is None:
+                self._summary = (self._unreadable,)
+            else:
+                from agent.sysinfo import format_text  # psutil and friends load only when a body is made
+
+                self._summary = (format_text(snapshot, flags=self.flags).rstrip("\n"),)
+        return self._summary[0]
+
+
+def _minute(moment: datetime) -> str:
+    """``moment.strftime("%Y-%m-%d %H:%M %Z").strip()``, without strftime.
+
+    Why: with the caches cold after a report's uploads, the C library's strftime (and its look at the
+    locale) was most of what the body's facts cost.
+    """
+    zone = moment.tzname() or ""
+    return f"{moment.year}-{moment.month:02d}-{moment.day:02d} {moment.hour:02d}:{moment.minute:02d} {zone}".strip()
 
 
 def _reporter_line(report: Report) -> str | None:
@@ -171,7 +231,7 @@ def _facts(report: Report) -> list[tuple[str, str]]:
     facts.append(("From", _source_line(report)))
     if report.category:
         facts.append(("Category", report.category))
-    facts.append(("Created", report.created_at.strftime("%Y-%m-%d %H:%M %Z").strip()))
+    facts.append(("Created", _minute(report.created_at)))
     if report.self_help_articles:
         facts.append(("Self-help shown", "; ".join(report.self_help_articles)))
     return facts
@@ -184,7 +244,7 @@ def render(
     inline_images: Mapping[str, str] | None = None,
 ) -> TicketBody:
     """The body of ``bundle``. ``inline_images`` maps step image paths to ``cid:`` URLs (e-mail)."""
-    return TicketBody(bundle.report, notes, sysinfo_summary(bundle), inline_images or {})
+    return TicketBody(bundle.report, notes, SystemFacts.of(bundle), inline_images or {})
 
 
 def _text(report: Report, notes: Sequence[str], summary: str | None) -> str:
@@ -269,4 +329,4 @@ def _html(report: Report, notes: Sequence[str], summary: str | None, inline: Map
     return "\n".join(parts) + "\n"
 
 
-__all__ = ["REPORT_MARKER", "TicketBody", "clip_attachment_name", "marker_line", "render", "sysinfo_summary"]
+__all__ = ["REPORT_MARKER", "SystemFacts", "TicketBody", "clip_attachment_name", "marker_line", "render"]

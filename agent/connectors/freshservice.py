@@ -24,7 +24,6 @@ Size: Freshservice documents at most 40 MB for all of a ticket's attachments tog
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -48,7 +47,7 @@ from agent.connectors.base import (
 from agent.connectors.body import marker_line, render
 from agent.connectors.common import Options, attachment_name, manifest_name
 from agent.connectors.fitting import FRESHSERVICE_MAX_ATTACHMENTS_BYTES, FitResult, Limits, submit_fitted
-from agent.connectors.httpclient import HttpClient, HttpConnector, MultipartForm, Part
+from agent.connectors.httpclient import BasicAuthorization, HttpClient, HttpConnector, MultipartForm, Part
 from agent.connectors.urgency import mapped
 from agent.schema import Report, Ticket
 
@@ -90,6 +89,7 @@ class FreshserviceConnector(HttpConnector):
         self.priorities = {**DEFAULT_PRIORITIES, **(priorities or {})}
         self.group_id = group_id
         self.category = category
+        self._basic = BasicAuthorization()
         self.http = HttpClient(self.url, system=self.system, kind="freshservice", ca_bundle=ca_bundle,
                                connect_timeout=connect_timeout, read_timeout=read_timeout, proxy=proxy,
                                classify=self._classify)
@@ -118,7 +118,7 @@ class FreshserviceConnector(HttpConnector):
 
     def _headers(self) -> dict[str, str]:
         key = secret_from(self._token, system=self.system, what="API key")
-        return {"Authorization": "Basic " + base64.b64encode(f"{key}:X".encode()).decode("ascii")}
+        return {"Authorization": self._basic.value(key, "X")}
 
     def _ticket(self, record: Mapping[str, Any], report_id: uuid.UUID) -> Ticket:
         ticket_id = str(record.get("id", ""))
@@ -145,12 +145,13 @@ class FreshserviceConnector(HttpConnector):
     def _create(self, fitted: FitResult, requester: str, progress: ProgressCallback | None) -> Ticket:
         bundle = fitted.bundle
         report = bundle.report
+        body = render(bundle, notes=fitted.notes)
         fields = [
             ("email", requester),
             ("subject", report.subject()),
-            ("description", render(bundle, notes=fitted.notes).html),
+            ("description", body.html),
             ("status", STATUS_OPEN),
-            ("priority", mapped(bundle, self.priorities, "1") or "1"),
+            ("priority", mapped(body.system, self.priorities, "1") or "1"),
             ("source", SOURCE_PORTAL),
             ("tags[]", TAG),
         ]

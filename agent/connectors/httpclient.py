@@ -20,7 +20,9 @@ raises ``TlsError`` whose reason says in plain words what is wrong with the cert
 Calls to the backend's own origin without a proxy go out on one kept-alive connection
 (``agent.connectors.transport``): requests' session costs about 0.5 ms of Python per call, more
 than a near ticket system takes to answer. What the backend receives and every rule above stay the
-same; the session still sends everything else (streamed answers, proxies, other origins).
+same; the session still sends everything else (streamed answers, proxies, other origins). A JSON
+call (``json``) takes a successful answer's value without a ``requests.Response`` made for it; any
+other answer is checked as every call's is.
 
 ``network_clear`` is the cheap look a connector offers the outbox while a report waits for the
 network: one GET of the base URL on a session of its own (no token, no cookie, no ~/.netrc
@@ -30,6 +32,7 @@ network in between still answers in the backend's place.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import secrets
@@ -37,7 +40,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, overload
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -397,7 +400,43 @@ class HttpClient:
         **kwargs: Any,
     ) -> requests.Response:
         """One call; ``timeout`` replaces the read timeout (a long poll), ``classify`` the client's own."""
-        url = self.url(path)
+        response = self._send(method, self.url(path), headers, stream, timeout, kwargs, None)
+        return self._checked(response, classify)
+
+    def json(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        stream: bool = False,
+        timeout: float | None = None,
+        classify: Classifier | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """``request``'s answer decoded as JSON (``decode_json``); a successful one without building a response."""
+        answer = self._send(method, self.url(path), headers, stream, timeout, kwargs, _json_value)
+        if isinstance(answer, tuple):
+            return answer[0]
+        return decode_json(self._checked(answer, classify), self.system)
+
+    @overload
+    def _send(self, method: str, url: str, headers: Mapping[str, str] | None, stream: bool, timeout: float | None,
+              kwargs: Mapping[str, Any], decode: None) -> requests.Response: ...
+
+    @overload
+    def _send(self, method: str, url: str, headers: Mapping[str, str] | None, stream: bool, timeout: float | None,
+              kwargs: Mapping[str, Any], decode: Callable[[bytes], tuple[Any] | None]
+              ) -> tuple[Any] | requests.Response: ...
+
+    def _send(self, method: str, url: str, headers: Mapping[str, str] | None, stream: bool, timeout: float | None,
+              kwargs: Mapping[str, Any], decode: Callable[[bytes], tuple[Any] | None] | None
+              ) -> tuple[Any] | requests.Response:
+        """The call sent, requests' failures raised as ``ConnectorError``s; the answer not yet looked at.
+
+        ``decode``: what the caller wants of a successful answer read through the kept connection
+        (``KeptConnection.send_for_value``); the session's answers are always the response.
+        """
         timeouts = (self._timeout[0], timeout) if timeout is not None else self._timeout
         try:
             kept = self._direct(url, stream, kwargs)
@@ -405,22 +444,26 @@ class HttpClient:
             # through the session's pool, which opens a connection of its own, as before.
             if kept is not None and kept.lock.acquire(blocking=False):
                 try:
-                    response = kept.send(self.session, method, url, headers=dict(headers or {}),
+                    if decode is None:
+                        return kept.send(self.session, method, url, headers=dict(headers or {}),
                                          params=kwargs.get("params"), json_body=kwargs.get("json"),
                                          data=kwargs.get("data"), timeout=timeouts)
+                    return kept.send_for_value(self.session, method, url, headers=dict(headers or {}),
+                                               decode=decode, params=kwargs.get("params"),
+                                               json_body=kwargs.get("json"), data=kwargs.get("data"),
+                                               timeout=timeouts)
                 finally:
                     kept.lock.release()
-            else:
-                response = self.session.request(
-                    method,
-                    url,
-                    headers=dict(headers or {}),
-                    timeout=timeouts,
-                    verify=self._verify,
-                    allow_redirects=False,
-                    stream=stream,
-                    **kwargs,
-                )
+            return self.session.request(
+                method,
+                url,
+                headers=dict(headers or {}),
+                timeout=timeouts,
+                verify=self._verify,
+                allow_redirects=False,
+                stream=stream,
+                **kwargs,
+            )
         except requests.exceptions.SSLError as exc:
             failure = describe_failure(
                 exc,
@@ -435,6 +478,9 @@ class HttpClient:
             raise TransientError(f"cannot reach {self.system}: {short_error(exc)}", system=self.system) from exc
         except requests.exceptions.RequestException as exc:
             raise TransientError(f"request to {self.system} failed: {short_error(exc)}", system=self.system) from exc
+
+    def _checked(self, response: requests.Response, classify: Classifier | None) -> requests.Response:
+        """The response of a 2xx answer; any other raised as the ``ConnectorError`` it means (and closed)."""
         if not 200 <= response.status_code <= 299:
             try:
                 # The network's answer first: a connector's own rules are about its backend's answers.
@@ -453,10 +499,6 @@ class HttpClient:
             finally:
                 response.close()
         return response
-
-    def json(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.request(method, path, **kwargs)
-        return decode_json(response, self.system)
 
     def _direct(self, url: str, stream: bool, kwargs: Mapping[str, Any]) -> KeptConnection | None:
         """The kept connection for a call it sends as the session would, or None (the session sends it).
@@ -523,6 +565,20 @@ def decode_json(response: requests.Response, system: str) -> Any:
         raise TransientError(f"{system} sent an answer that is not JSON: {exc}", system=system) from exc
 
 
+def _json_value(content: bytes) -> tuple[Any] | None:
+    """``decode_json``'s value of a successful answer's body, as a 1-tuple; None where it looks at the answer.
+
+    That is a body over the bound, or one that is not JSON (a sign-in page in the API's place):
+    ``decode_json`` tells them apart with the answer's headers.
+    """
+    if len(content) > MAX_JSON_ANSWER_BYTES:
+        return None
+    try:
+        return (json.loads(content) if content.strip() else None,)
+    except ValueError:
+        return None
+
+
 def response_reason(response: requests.Response) -> str:
     """A refusal in the system's own words: ``detail``, ``message``, ``error_human``, GLPI's [code, text]."""
     try:
@@ -585,6 +641,24 @@ __all__ = [
     "short_error",
     "user_agent",
 ]
+
+
+class BasicAuthorization:
+    """HTTP basic credentials as an Authorization value, encoded again only when the user or secret changes.
+
+    A connector reads its secret at every call (a stored one may change between calls); the value it
+    makes of it is the same until it does. Only the last pair is kept, by the connector that uses it.
+    """
+
+    def __init__(self) -> None:
+        self._last: tuple[str, str, str] | None = None
+
+    def value(self, user: str, secret: str) -> str:
+        last = self._last
+        if last is None or last[0] != user or last[1] != secret:
+            encoded = base64.b64encode(f"{user}:{secret}".encode()).decode("ascii")
+            last = self._last = (user, secret, f"Basic {encoded}")
+        return last[2]
 
 
 class HttpConnector(Connector):

@@ -42,7 +42,6 @@ Assignment, other filters, live changes and figures are not offered.
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
@@ -79,7 +78,7 @@ from agent.connectors.common import (
     status_map,
 )
 from agent.connectors.fitting import JIRA_MAX_ATTACHMENT_BYTES, FitResult, Limits, submit_fitted
-from agent.connectors.httpclient import HttpClient, HttpConnector, MultipartForm, Part
+from agent.connectors.httpclient import BasicAuthorization, HttpClient, HttpConnector, MultipartForm, Part
 from agent.connectors.urgency import mapped
 from agent.schema import MANIFEST_PATH, Report, Ticket, sha256_hex
 
@@ -166,6 +165,7 @@ class JiraConnector(HttpConnector):
         self.priorities = dict(priorities or {})
         defaults = DEFAULT_SERVICE_DESK_STATUSES if service_desk_id else DEFAULT_PROJECT_STATUSES
         self.statuses = status_map(defaults, statuses or {}, "Jira backend")
+        self._basic = BasicAuthorization()
         self.http = HttpClient(
             self.url,
             system=self.system,
@@ -221,8 +221,7 @@ class JiraConnector(HttpConnector):
     def _headers(self) -> dict[str, str]:
         secret = secret_from(self._token, system=self.system, what="API token" if self.email else "access token")
         if self.email:
-            basic = base64.b64encode(f"{self.email}:{secret}".encode()).decode("ascii")
-            return {"Authorization": f"Basic {basic}"}
+            return {"Authorization": self._basic.value(self.email, secret)}
         return {"Authorization": f"Bearer {secret}"}
 
     def _ticket(self, key: str, report_id: uuid.UUID | None, status: str = "new", web: str | None = None) -> Ticket:
@@ -299,9 +298,10 @@ class JiraConnector(HttpConnector):
     def _create(self, fitted: FitResult) -> tuple[str, str | None]:
         """The new issue's key, and for a customer request the portal link Jira gave (``_links.web``)."""
         report = fitted.bundle.report
-        text = render(fitted.bundle, notes=fitted.notes).text
+        body = render(fitted.bundle, notes=fitted.notes)
+        text = body.text
         label = report_label(report.id)
-        priority = mapped(fitted.bundle, self.priorities)
+        priority = mapped(body.system, self.priorities)
         if self.service_desk_id:
             values: dict[str, Any] = {"summary": report.subject(), "description": text}
             if self.request_labels:

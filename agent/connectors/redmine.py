@@ -145,15 +145,16 @@ class RedmineConnector(HttpConnector):
             sent += len(data)
             if progress is not None:
                 progress(sent, total)
+        body = render(bundle, notes=fitted.notes)
         issue: dict[str, Any] = {
             "project_id": self.project,
             "subject": report.subject()[:255],
-            "description": render(bundle, notes=fitted.notes).text,
+            "description": body.text,
             "uploads": uploads,
         }
         if self.tracker_id is not None:
             issue["tracker_id"] = self.tracker_id
-        priority = mapped(bundle, self.priorities)
+        priority = mapped(body.system, self.priorities)
         if priority is not None:
             issue["priority_id"] = int(priority)
         if self.report_id_field is not None:

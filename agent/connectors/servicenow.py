@@ -37,7 +37,6 @@ The ticket link (what the person who reported opens) is the portal's standard ti
 
 from __future__ import annotations
 
-import base64
 import re
 import uuid
 from collections.abc import Mapping
@@ -75,7 +74,7 @@ from agent.connectors.common import (
     status_map,
 )
 from agent.connectors.fitting import SERVICENOW_MAX_ATTACHMENT_BYTES, FitResult, Limits, submit_fitted
-from agent.connectors.httpclient import HttpClient, HttpConnector
+from agent.connectors.httpclient import BasicAuthorization, HttpClient, HttpConnector
 from agent.connectors.urgency import mapped
 from agent.schema import MANIFEST_PATH, Report, Ticket, sha256_hex
 
@@ -142,6 +141,7 @@ class ServiceNowConnector(HttpConnector):
         self.http = HttpClient(self.url, system=self.system, kind="servicenow", ca_bundle=ca_bundle,
                                connect_timeout=connect_timeout, read_timeout=read_timeout, proxy=proxy,
                                classify=self._classify)
+        self._basic = BasicAuthorization()
         self.limits = Limits(
             system=self.system,
             max_file_bytes=max_attachment_size,
@@ -172,7 +172,7 @@ class ServiceNowConnector(HttpConnector):
     def _headers(self) -> dict[str, str]:
         secret = secret_from(self._token, system=self.system, what="password" if self.user else "access token")
         if self.user:
-            return {"Authorization": "Basic " + base64.b64encode(f"{self.user}:{secret}".encode()).decode("ascii")}
+            return {"Authorization": self._basic.value(self.user, secret)}
         return {"Authorization": f"Bearer {secret}"}
 
     def _result(self, answer: Any) -> Any:
@@ -231,13 +231,14 @@ class ServiceNowConnector(HttpConnector):
 
     def _create(self, fitted: FitResult) -> dict[str, Any]:
         report = fitted.bundle.report
+        body = render(fitted.bundle, notes=fitted.notes)
         incident: dict[str, Any] = {
             "short_description": report.subject()[:160],
-            "description": render(fitted.bundle, notes=fitted.notes).text,
+            "description": body.text,
             "correlation_id": str(report.id),
             "correlation_display": "ShowDesk",
             "contact_type": "self-service",
-            "urgency": mapped(fitted.bundle, self.urgencies, "3"),
+            "urgency": mapped(body.system, self.urgencies, "3"),
         }
         caller = self._caller(report.reporter.email) or self.caller
         if caller:

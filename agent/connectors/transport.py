@@ -13,7 +13,9 @@ the call's and checked (requests' own check, once per distinct set of headers), 
 Content-Length/Transfer-Encoding, ~/.netrc credentials where requests would add them (trust_env, no
 auth of the session's), the session's cookies sent and the answer's kept, no redirect followed,
 connecting and sending bounded by the connect timeout and the answer by the read timeout, failures
-raised as the same ``requests.exceptions``, the answer a ``requests.Response`` with its content read.
+raised as the same ``requests.exceptions``, the answer a ``requests.Response`` with its content read
+(or, for a caller that wants only the value of a successful answer that sets no cookie, that value:
+``send_for_value``).
 The request goes out as the bytes requests sends (``tests/connectors/test_transport_exchange.py``
 compares them whole), written as http.client writes them (the head and a small body in one write);
 the answer is read by http.client's HTTPResponse, its head parsed without the e-mail parser where it
@@ -593,11 +595,52 @@ class KeptConnection:
     ) -> requests.Response:
         """One call, its answer read in full; raises what ``session.request`` would raise."""
         call = self._prepare(session, method, url, headers, params, json_body, data)
-        request = call.request
         started = time.perf_counter()
+        answer, joined, content = self._round_trip(call, timeout)
+        return self._response(session, call, url, answer, joined, content, started)
+
+    def send_for_value(
+        self,
+        session: requests.Session,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str | None],
+        decode: Callable[[bytes], tuple[Any] | None],
+        params: Any = None,
+        json_body: Any = None,
+        data: Any = None,
+        timeout: tuple[float, float | None],
+    ) -> tuple[Any] | requests.Response:
+        """One call whose caller wants the value of a successful answer: ``decode``'s, without a response.
+
+        A 2xx answer that sets no cookie is handed to ``decode`` (the body's value as a 1-tuple, or None
+        where it needs to look at the answer, e.g. a body that is not JSON); anything else is answered
+        as ``send`` answers it, a ``requests.Response``, for the caller's checks. Why: building the
+        response costs more than the rest of reading a small answer, and a successful JSON answer,
+        the most common of all, is never looked at again.
+        """
+        call = self._prepare(session, method, url, headers, params, json_body, data)
+        started = time.perf_counter()
+        answer, joined, content = self._round_trip(call, timeout)
+        if 200 <= answer.status <= 299 and "set-cookie" not in joined and "set-cookie2" not in joined:
+            value = decode(content)
+            if value is not None:
+                return value
+        return self._response(session, call, url, answer, joined, content, started)
+
+    def _round_trip(self, call: _Call, timeout: tuple[float, float | None]
+                    ) -> tuple[_Response, dict[str, tuple[str, str]], bytes]:
+        """The call sent and its answer read in full: the answer, its headers by lower-case name, its body."""
         answer = self._exchange(call, timeout)
         joined = _joined_headers(answer)
-        content = self._read(answer, request, joined)  # the whole answer, as requests reads one that is not streamed
+        return answer, joined, self._read(answer, call.request, joined)  # as requests reads one not streamed
+
+    @staticmethod
+    def _response(session: requests.Session, call: _Call, url: str, answer: _Response,
+                  joined: dict[str, tuple[str, str]], content: bytes, started: float) -> requests.Response:
+        """The ``requests.Response`` of an answer read in full, its cookies kept as requests keeps them."""
+        request = call.request
         # Every attribute requests.Response.__init__ sets is set here; three of them when first read.
         response = _Answer.__new__(_Answer)
         response._content = content

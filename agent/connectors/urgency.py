@@ -8,37 +8,29 @@ stands for it, and each connector maps that word through its backend's configure
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Final
 
 from agent.bundle import ReportBundle
-from agent.flags import Severity, compute_flags
-from agent.schema import SYSINFO_PATH
+from agent.connectors.body import SystemFacts
+from agent.flags import Severity
 
 DEFAULT_KEY: Final = "default"
 
 
-def report_severity(bundle: ReportBundle) -> Severity | None:
-    """The most severe flag of the report's system information; None without one (or without the file)."""
-    data = bundle.files.get(SYSINFO_PATH)
-    if data is None:
-        return None
-    try:
-        snapshot = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    if not isinstance(snapshot, dict):
-        return None
-    flags = compute_flags(snapshot)
-    return flags[0].severity if flags else None
+def report_severity(report: ReportBundle | SystemFacts) -> Severity | None:
+    """The most severe flag of the report's system information; None without one (or without the file).
+
+    ``report``: the bundle, or its system information as its ticket body read it (``TicketBody.system``).
+    """
+    return (report if isinstance(report, SystemFacts) else SystemFacts.of(report)).severity
 
 
-def mapped(bundle: ReportBundle, table: Mapping[str, str], fallback: str | None = None) -> str | None:
+def mapped(report: ReportBundle | SystemFacts, table: Mapping[str, str], fallback: str | None = None) -> str | None:
     """``table``'s value for the report's severity, else its ``default``, else ``fallback``."""
     if all(key == DEFAULT_KEY for key in table):
         return table.get(DEFAULT_KEY, fallback)  # no severity is mapped: the report's is not needed
-    severity = report_severity(bundle)
+    severity = report_severity(report)
     if severity is not None and severity in table:
         return table[severity]
     return table.get(DEFAULT_KEY, fallback)

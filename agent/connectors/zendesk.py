@@ -20,7 +20,6 @@ Size: Zendesk takes files up to 50 MB each (``max_attachment_size``).
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -44,7 +43,7 @@ from agent.connectors.base import (
 from agent.connectors.body import render
 from agent.connectors.common import Options, attachment_name, manifest_name
 from agent.connectors.fitting import ZENDESK_MAX_ATTACHMENT_BYTES, FitResult, Limits, submit_fitted
-from agent.connectors.httpclient import HttpClient, HttpConnector
+from agent.connectors.httpclient import BasicAuthorization, HttpClient, HttpConnector
 from agent.connectors.urgency import mapped
 from agent.schema import Ticket
 
@@ -81,6 +80,7 @@ class ZendeskConnector(HttpConnector):
         self.requester_email = requester_email
         self.priorities = dict(priorities or {})
         self.group_id = group_id
+        self._basic = BasicAuthorization()
         self.http = HttpClient(self.url, system=self.system, kind="zendesk", ca_bundle=ca_bundle,
                                connect_timeout=connect_timeout, read_timeout=read_timeout, proxy=proxy,
                                classify=self._classify)
@@ -114,8 +114,7 @@ class ZendeskConnector(HttpConnector):
     def _headers(self) -> dict[str, str]:
         secret = secret_from(self._token, system=self.system, what="API token" if self.email else "access token")
         if self.email:
-            pair = f"{self.email}/token:{secret}".encode()
-            return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+            return {"Authorization": self._basic.value(f"{self.email}/token", secret)}
         return {"Authorization": f"Bearer {secret}"}
 
     def _ticket(self, record: Mapping[str, Any], report_id: uuid.UUID) -> Ticket:
@@ -157,9 +156,10 @@ class ZendeskConnector(HttpConnector):
             sent += len(data)
             if progress is not None:
                 progress(sent, total)
+        body = render(bundle, notes=fitted.notes)
         ticket: dict[str, Any] = {
             "subject": report.subject(),
-            "comment": {"html_body": render(bundle, notes=fitted.notes).html, "public": True,
+            "comment": {"html_body": body.html, "public": True,
                         "uploads": [token] if token else []},
             "external_id": str(report.id),
             "tags": [TAG],
@@ -167,7 +167,7 @@ class ZendeskConnector(HttpConnector):
         requester = report.reporter.email or self.requester_email
         if requester:
             ticket["requester"] = {"email": requester, "name": report.reporter.name or requester}
-        priority = mapped(bundle, self.priorities)
+        priority = mapped(body.system, self.priorities)
         if priority:
             ticket["priority"] = priority
         if self.group_id is not None:

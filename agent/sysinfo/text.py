@@ -6,17 +6,21 @@ of older and newer clients too: a group in a shape it cannot read is said so, ne
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
-from agent.flags import compute_flags, format_bytes, format_duration
+from agent.flags import Flag, compute_flags, format_bytes, format_duration
 from agent.sysinfo.groups import GROUPS
 
 
-def format_text(snapshot: Mapping[str, object]) -> str:
-    """A readable summary, flags first; tolerates missing groups and errors (older clients)."""
+def format_text(snapshot: Mapping[str, object], *, flags: Sequence[Flag] | None = None) -> str:
+    """A readable summary, flags first; tolerates missing groups and errors (older clients).
+
+    ``flags``: the snapshot's ``compute_flags``, where the caller has them already.
+    """
     lines = [_title(snapshot), ""]
-    flags = compute_flags(snapshot)
+    if flags is None:
+        flags = compute_flags(snapshot)
     lines.append("Flags" if flags else "Flags: none")
     lines.extend(f"  [{flag.severity}] {flag.message}" for flag in flags)
     for name, label in GROUPS.items():

@@ -23,8 +23,9 @@ from typing import Any
 import pytest
 import requests
 
+from agent.connectors import httpclient
 from agent.connectors.base import ConnectorError, TransientError
-from agent.connectors.httpclient import GuardedSession, MultipartForm, Part, user_agent
+from agent.connectors.httpclient import GuardedSession, HttpClient, MultipartForm, Part, user_agent
 from tests.connectors.helpers import ForwardProxy, http_client
 from tests.fixtures.waiting import wait_until
 
@@ -346,3 +347,54 @@ def test_a_call_from_another_thread_meanwhile_gets_a_connection_of_its_own(backe
     assert answers == [{"slow": True}]
     ports = {seen.target: seen.port for seen in backend.seen}
     assert ports["/meanwhile"] != ports["/slow"] == ports["/after"]
+
+
+# What a JSON call answers on the kept connection, where a successful answer is decoded without building a
+# response, must be what it answers through the session: the value, or the same error with the same words.
+JSON_ANSWERS: dict[str, Behaviour] = {
+    "an object": Behaviour(body=b'{"id": 7, "name": "d\\u00e9j\\u00e0"}'),
+    "an empty body": Behaviour(status=201, body=b""),
+    "a blank body": Behaviour(body=b" \r\n"),
+    "a sign-in page in the API's place": Behaviour(
+        body=b"<!doctype html><html><title>Guest Wi-Fi</title></html>", headers={"Content-Type": "text/html"}),
+    "text that is not JSON": Behaviour(body=b"OK", headers={"Content-Type": "text/plain"}),
+    "a refusal": Behaviour(status=422, body=b'{"message": "summary is required"}'),
+    "a value with a cookie": Behaviour(body=b"[1, 2]", headers={**JSON, "Set-Cookie": "session=abc; Path=/"}),
+}
+
+
+def _outcome(client: HttpClient) -> tuple[str, Any]:
+    try:
+        return "value", client.json("POST", "/tickets", json={"subject": "Printer"})
+    except ConnectorError as exc:
+        return type(exc).__name__, str(exc)
+
+
+@pytest.mark.parametrize("name", sorted(JSON_ANSWERS))
+def test_a_json_call_answers_on_the_kept_connection_as_through_the_session(name: str, backend: Backend,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    backend.answer(JSON_ANSWERS[name], Behaviour(), JSON_ANSWERS[name])
+    direct = http_client(backend.url)
+    ours = _outcome(direct)
+    assert direct.json("GET", "/after") == {"ok": True}  # the connection is still in step
+    through = http_client(backend.url)
+    monkeypatch.setattr(through.session, "request", through.session.request)  # a wrapped session sends every call
+    theirs = _outcome(through)
+    direct.close()
+    through.close()
+    assert ours == theirs
+    assert direct.session.cookies.get("session") == through.session.cookies.get("session")
+    assert backend.seen[0].port == backend.seen[1].port != backend.seen[2].port
+
+
+def test_a_json_answer_over_the_bound_is_refused_on_either_way(backend: Backend,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(httpclient, "MAX_JSON_ANSWER_BYTES", 8)
+    backend.answer(Behaviour(body=b'{"id": 123456}'), Behaviour(body=b'{"id": 123456}'))
+    direct = http_client(backend.url)
+    through = http_client(backend.url)
+    monkeypatch.setattr(through.session, "request", through.session.request)
+    outcomes = [_outcome(direct), _outcome(through)]
+    direct.close()
+    through.close()
+    assert outcomes == [("PermanentError", "the backend sent an answer larger than expected")] * 2

@@ -5,7 +5,8 @@ it replaces, on the same input: the query (requests' encoding of ``params``), th
 ``path_url``), the header lines and the Host line (http.client's putheader and putrequest, through
 urllib3's connection), the answer's head (http.client's parse_headers and HTTPResponse.begin). And
 the per-report steps made cheaper: fitting's shortcut and its manifest, the lazily made ticket body,
-the urgency mapping, the flags' number and group reading.
+the urgency mapping and the one reading of the system information they share, the creation time
+written without strftime, the basic credentials encoded once, the flags' number and group reading.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import http.client
 import io
 import json
 import socket
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -26,8 +29,10 @@ from urllib3.util import SKIP_HEADER
 
 from agent import flags
 from agent.bundle import ReportBundle
-from agent.connectors.body import render
+from agent.connectors import body as body_module
+from agent.connectors.body import _minute, render
 from agent.connectors.fitting import Limits, fit_bundle
+from agent.connectors.httpclient import BasicAuthorization
 from agent.connectors.transport import (
     _dropped,
     _host_line,
@@ -335,3 +340,50 @@ def test_a_dropped_connection_is_what_urllib3_calls_not_connected(peer: str) -> 
             theirs.sendall(b"HTTP/1.1 408 Request Timeout\r\n\r\n")
         assert _dropped(connection) is (not connection.is_connected)
         assert _dropped(connection) is (peer != "idle")
+
+
+def test_the_body_and_the_urgency_read_the_system_information_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    bundle = report_bundle()  # SYSINFO's disk is 99 % full: critical
+    computed: list[object] = []
+    real = body_module.compute_flags
+
+    def counted(snapshot: Any) -> list[flags.Flag]:
+        computed.append(snapshot)
+        return real(snapshot)
+
+    monkeypatch.setattr(body_module, "compute_flags", counted)
+    body = render(bundle)
+    assert body.text and body.html and mapped(body.system, {"critical": "1", "default": "3"}) == "1"
+    assert len(computed) == 1  # one parse and one look at the flags for the text, the HTML and the urgency
+    assert body.system.severity == report_severity(bundle) == "critical"
+    assert f"[critical] {real(SYSINFO)[0].message}" in body.text
+
+
+@pytest.mark.parametrize(("data", "summary"), [
+    (None, None),
+    (b"\xff not json", "System information: attached as sysinfo.json (not readable as JSON)"),
+    (b"[1, 2]", "System information: attached as sysinfo.json"),
+])
+def test_system_information_that_is_missing_or_unreadable_is_said_so_and_flags_nothing(
+        data: bytes | None, summary: str | None) -> None:
+    bundle = report_bundle()
+    files = {path: content for path, content in bundle.files.items() if path != SYSINFO_PATH}
+    body = render(ReportBundle(bundle.report, files if data is None else {**files, SYSINFO_PATH: data}))
+    assert body.system.summary() == summary and body.system.flags == [] and body.system.severity is None
+    assert mapped(body.system, {"critical": "1", "default": "3"}) == "3"
+    assert "System information" not in body.text if summary is None else f"\n{summary}\n" in body.text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.datetimes(timezones=st.sampled_from([None, UTC, timezone(timedelta(hours=5, minutes=30)),
+                                                timezone(timedelta(hours=-3), "BRT"), ZoneInfo("Europe/Berlin")])))
+def test_the_creation_time_reads_as_strftime_writes_it(moment: datetime) -> None:
+    assert _minute(moment) == moment.strftime("%Y-%m-%d %H:%M %Z").strip()
+
+
+def test_basic_credentials_are_what_requests_sends_and_follow_a_changed_secret() -> None:
+    basic = BasicAuthorization()
+    assert basic.value("ann@example.org", "first") == requests.auth._basic_auth_str("ann@example.org", "first")
+    assert basic.value("ann@example.org", "first") == requests.auth._basic_auth_str("ann@example.org", "first")
+    assert basic.value("ann@example.org", "second") == requests.auth._basic_auth_str("ann@example.org", "second")
+    assert basic.value("bob", "second") == requests.auth._basic_auth_str("bob", "second")
