@@ -616,9 +616,9 @@ class KeptConnection:
 
         A 2xx answer that sets no cookie is handed to ``decode`` (the body's value as a 1-tuple, or None
         where it needs to look at the answer, e.g. a body that is not JSON); anything else is answered
-        as ``send`` answers it, a ``requests.Response``, for the caller's checks. Why: building the
-        response costs more than the rest of reading a small answer, and a successful JSON answer,
-        the most common of all, is never looked at again.
+        as ``send`` answers it, a ``requests.Response``, for the caller's checks. Why: a successful
+        JSON answer, the most common of all, is read once for its value; the response made for it,
+        every call, was never looked at.
         """
         call = self._prepare(session, method, url, headers, params, json_body, data)
         started = time.perf_counter()
