@@ -16,6 +16,7 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cached_property
 from typing import Final
 
 from agent.bundle import ReportBundle
@@ -83,40 +84,34 @@ class SystemFacts:
 
     def __init__(self, data: bytes | None) -> None:
         self._data = data
-        self._read = False
-        self._snapshot: dict[str, object] | None = None
-        self._unreadable: str | None = None  # what the summary says of a file that is no snapshot
-        self._flags: list[Flag] | None = None
-        self._summary: tuple[str | None] | None = None
 
     @classmethod
     def of(cls, bundle: ReportBundle) -> SystemFacts:
         return cls(bundle.files.get(SYSINFO_PATH))
 
+    @cached_property
+    def _parsed(self) -> tuple[dict[str, object] | None, str | None]:
+        """The snapshot, or None with what the summary says instead (None too when there is no file)."""
+        if self._data is None:
+            return None, None
+        try:
+            snapshot = json.loads(self._data)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return None, "System information: attached as sysinfo.json (not readable as JSON)"
+        if not isinstance(snapshot, dict):
+            return None, "System information: attached as sysinfo.json"
+        return snapshot, None
+
     @property
     def snapshot(self) -> dict[str, object] | None:
         """The parsed snapshot; None without the file or when it is not a JSON object."""
-        if not self._read:
-            self._read = True
-            if self._data is not None:
-                try:
-                    snapshot = json.loads(self._data)
-                except (UnicodeDecodeError, json.JSONDecodeError):
-                    self._unreadable = "System information: attached as sysinfo.json (not readable as JSON)"
-                else:
-                    if isinstance(snapshot, dict):
-                        self._snapshot = snapshot
-                    else:
-                        self._unreadable = "System information: attached as sysinfo.json"
-        return self._snapshot
+        return self._parsed[0]
 
-    @property
+    @cached_property
     def flags(self) -> list[Flag]:
         """``agent.flags.compute_flags`` of the snapshot, most severe first; none without one."""
-        if self._flags is None:
-            snapshot = self.snapshot
-            self._flags = compute_flags(snapshot) if snapshot is not None else []
-        return self._flags
+        snapshot = self.snapshot
+        return compute_flags(snapshot) if snapshot is not None else []
 
     @property
     def severity(self) -> Severity | None:
@@ -124,17 +119,18 @@ class SystemFacts:
         flags = self.flags
         return flags[0].severity if flags else None
 
+    @cached_property
+    def _summary(self) -> str | None:
+        snapshot, unreadable = self._parsed
+        if snapshot is None:
+            return unreadable
+        from agent.sysinfo import format_text  # psutil and friends load only when a body is made
+
+        return format_text(snapshot, flags=self.flags).rstrip("\n")
+
     def summary(self) -> str | None:
         """``agent.sysinfo.format_text`` of the snapshot (flags first); a line saying so when unreadable; or None."""
-        if self._summary is None:
-            snapshot = self.snapshot
-            if snapshot is None:
-                self._summary = (self._unreadable,)
-            else:
-                from agent.sysinfo import format_text  # psutil and friends load only when a body is made
-
-                self._summary = (format_text(snapshot, flags=self.flags).rstrip("\n"),)
-        return self._summary[0]
+        return self._summary
 
 
 def _minute(moment: datetime) -> str:
